@@ -1,0 +1,1 @@
+"""isa: the tile accelerator (instruction set, encoding, assembler, emulator, timing, profile)."""

@@ -1,0 +1,120 @@
+"""Machine configurations of the tile accelerator: one frozen `MachineConfig` per named generation.
+
+Figures follow the public AWS NeuronCore-v2 (Trn1/Inf2) and -v3 (Trn2) descriptions, rounded.
+Everything the emulator checks (capacities) and the timing model charges (clocks, throughputs)
+comes from here; nothing else in `isa/` hard-codes a machine figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    name: str
+    partitions: int  # SBUF/PSUM partitions (lanes of every engine)
+    sbuf_bytes_per_partition: int
+    psum_bytes_per_partition: int
+    psum_banks: int
+    pe_rows: int  # systolic array: contraction (K) on partitions
+    pe_cols: int  # stationary free size (M)
+    pe_max_moving: int  # moving free size (N) per matmul
+    pe_clock_ghz: float
+    act_clock_ghz: float
+    dve_clock_ghz: float
+    pool_clock_ghz: float
+    seq_clock_ghz: float
+    dma_queues: int
+    dma_bytes_per_ns_per_queue: float
+    dma_fixed_ns: float  # fixed cost of one DMA descriptor
+    hbm_bytes_per_ns: float  # per core
+    hbm_bytes: int
+    cores: int
+    sram_access_cycles: int  # fixed latency of an SBUF/PSUM access by an engine
+    min_issue_cycles: int  # minimum cycles any engine instruction occupies its engine
+    pe_tflops_bf16: float
+    pe_tflops_fp32: float
+
+    @property
+    def psum_bank_bytes(self) -> int:
+        return self.psum_bytes_per_partition // self.psum_banks
+
+    @property
+    def sbuf_bytes(self) -> int:
+        return self.partitions * self.sbuf_bytes_per_partition
+
+
+NC_V2 = MachineConfig(
+    name="nc-v2",
+    partitions=128,
+    sbuf_bytes_per_partition=192 * 1024,
+    psum_bytes_per_partition=16 * 1024,
+    psum_banks=8,
+    pe_rows=128,
+    pe_cols=128,
+    pe_max_moving=512,
+    pe_clock_ghz=2.8,
+    act_clock_ghz=1.4,
+    dve_clock_ghz=1.12,
+    pool_clock_ghz=1.4,
+    seq_clock_ghz=1.4,
+    dma_queues=16,
+    dma_bytes_per_ns_per_queue=17.0,
+    dma_fixed_ns=1300.0 / 16,
+    hbm_bytes_per_ns=410.0,
+    hbm_bytes=16 << 30,
+    cores=2,
+    sram_access_cycles=60,
+    min_issue_cycles=64,
+    pe_tflops_bf16=92.0,
+    pe_tflops_fp32=23.0,
+)
+
+NC_V3 = MachineConfig(
+    name="nc-v3",
+    partitions=128,
+    sbuf_bytes_per_partition=224 * 1024,
+    psum_bytes_per_partition=16 * 1024,
+    psum_banks=8,
+    pe_rows=128,
+    pe_cols=128,
+    pe_max_moving=512,
+    pe_clock_ghz=2.4,
+    act_clock_ghz=1.2,
+    dve_clock_ghz=0.96,
+    pool_clock_ghz=1.2,
+    seq_clock_ghz=1.2,
+    dma_queues=16,
+    dma_bytes_per_ns_per_queue=23.0,
+    dma_fixed_ns=1300.0 / 16,
+    hbm_bytes_per_ns=360.0,
+    hbm_bytes=24 << 30,
+    cores=8,
+    sram_access_cycles=60,
+    min_issue_cycles=64,
+    pe_tflops_bf16=79.0,
+    pe_tflops_fp32=20.0,
+)
+
+CONFIGS: dict[str, MachineConfig] = {
+    "nc-v2": NC_V2,
+    "nc-v3": NC_V3,
+    "trn1": NC_V2,
+    "inf2": NC_V2,
+    "trn2": NC_V3,
+}
+
+DEFAULT_CONFIG = "nc-v2"
+
+
+def get_config(name: str | MachineConfig = DEFAULT_CONFIG) -> MachineConfig:
+    """Return the named generation (`nc-v2`/`trn1`/`inf2`, `nc-v3`/`trn2`) or pass a config through."""
+    if isinstance(name, MachineConfig):
+        return name
+    try:
+        return CONFIGS[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown machine config {name!r}; known: {', '.join(sorted(CONFIGS))}"
+        ) from None
