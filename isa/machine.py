@@ -35,6 +35,8 @@ class MachineConfig:
     min_issue_cycles: int  # minimum cycles any engine instruction occupies its engine
     pe_tflops_bf16: float
     pe_tflops_fp32: float
+    pe_tflops_fp8: float = 0.0  # 0: fp8 streams at the bf16 rate; above bf16: that much faster
+    dma_min_chunk_bytes: int = 512  # a contiguous DMA chunk below this costs as much as this size
 
     @property
     def psum_bank_bytes(self) -> int:
@@ -43,6 +45,16 @@ class MachineConfig:
     @property
     def sbuf_bytes(self) -> int:
         return self.partitions * self.sbuf_bytes_per_partition
+
+    @property
+    def dma_queue_bytes_per_ns(self) -> float:
+        """Bandwidth of one DMA queue, capped so all queues of a core together fit in HBM's."""
+        return min(self.dma_bytes_per_ns_per_queue, self.hbm_bytes_per_ns / self.dma_queues)
+
+    @property
+    def dma_bytes_per_ns(self) -> float:
+        """Peak DMA bandwidth of one core: every queue busy, bounded by the core's HBM share."""
+        return min(self.dma_queues * self.dma_bytes_per_ns_per_queue, self.hbm_bytes_per_ns)
 
 
 NC_V2 = MachineConfig(
@@ -69,6 +81,8 @@ NC_V2 = MachineConfig(
     min_issue_cycles=64,
     pe_tflops_bf16=92.0,
     pe_tflops_fp32=23.0,
+    pe_tflops_fp8=92.0,
+    dma_min_chunk_bytes=512,
 )
 
 NC_V3 = MachineConfig(
@@ -95,6 +109,8 @@ NC_V3 = MachineConfig(
     min_issue_cycles=64,
     pe_tflops_bf16=79.0,
     pe_tflops_fp32=20.0,
+    pe_tflops_fp8=158.0,
+    dma_min_chunk_bytes=512,
 )
 
 CONFIGS: dict[str, MachineConfig] = {
@@ -109,7 +125,7 @@ DEFAULT_CONFIG = "nc-v2"
 
 
 def get_config(name: str | MachineConfig = DEFAULT_CONFIG) -> MachineConfig:
-    """Return the named generation (`nc-v2`/`trn1`/`inf2`, `nc-v3`/`trn2`) or pass a config through."""
+    """Return a named generation (`nc-v2`/`trn1`/`inf2`, `nc-v3`/`trn2`); configs pass through."""
     if isinstance(name, MachineConfig):
         return name
     try:
