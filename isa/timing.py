@@ -1,0 +1,388 @@
+"""Timing model: `ExecRecord`s from the emulator -> start/end times of every instruction.
+
+Input: the records of one launch (each program's records in issue order) and a `MachineConfig`.
+Output: a `Timeline` (per-record start/end/done times, total time, busy time per engine).
+
+The model, per core:
+1. The sequencer walks the core's programs one after another, each in issue order. A sequencer
+   instruction (engine SEQ) costs its own time; dispatching an engine instruction costs one
+   sequencer cycle and does not wait for the instruction to run.
+2. Every engine (PE, ACT, DVE, POOL) and every DMA queue is an in-order queue: an instruction starts
+   at max(dispatch, queue free, dependencies) and occupies its queue for `cost_ns`.
+3. Dependencies come from a scoreboard on memory rectangles (`MemRange`): RAW (reads what an earlier
+   instruction writes), WAW and WAR (overwrites what an earlier one writes or reads). A result is
+   visible to other queues `sram_access_cycles` after the producer finishes if it touches SBUF/PSUM;
+   that latency pipelines (it is not engine occupancy) and the same queue sees its own results at
+   once, so back-to-back instructions on one engine (e.g. accumulating matmuls) stream.
+4. Cores run in parallel and independently; HBM bandwidth is per core (a queue's share is capped so
+   that all queues of a core together never exceed `hbm_bytes_per_ns`).
+The model is deterministic: no randomness, no dependence on dict/set iteration of unordered data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from isa.machine import MachineConfig
+from isa.trace import CostKind, CostParams, Engine, ExecRecord, MemRange, Space
+
+__all__ = ["COST_DOCS", "ENGINE_NAMES", "Timeline", "cost_ns", "engine_clock_ghz", "simulate"]
+
+ENGINE_NAMES: tuple[str, ...] = tuple(e.name for e in Engine)
+
+# N = params.free (elements per partition; for matmul the moving free size), M = params.m
+# (stationary free size), P = params.partitions, I = config.min_issue_cycles (64), f = PE dtype
+# factor (bf16/fp16: 1; fp32: pe_tflops_bf16 / pe_tflops_fp32, about 4; fp8: bf16 / fp8 rate).
+COST_DOCS: dict[CostKind, str] = {
+    CostKind.SCALAR: "1 sequencer cycle",
+    CostKind.DMA: (
+        "dma_fixed_ns + max(bytes, descriptors * dma_min_chunk_bytes) / queue_bw ns, "
+        "queue_bw = min(dma_bytes_per_ns_per_queue, hbm_bytes_per_ns / dma_queues)"
+    ),
+    CostKind.MATMUL: (
+        "f * max(min(I, M), N) PE cycles; f = 1 for bf16/fp16, about 4 for fp32 "
+        "(bf16/fp32 peak ratio), 1/2 for fp8 where the config doubles fp8 throughput"
+    ),
+    CostKind.PE_TRANSPOSE: (
+        "f * max(min(I, N), P) PE cycles: the [P, N] input is the stationary operand, "
+        "the [P, P] identity moves"
+    ),
+    CostKind.ACTIVATION: "max(I, N) cycles",
+    CostKind.TENSOR_SCALAR: "max(I, N) cycles",
+    CostKind.TENSOR_TENSOR: (
+        "max(I, N) cycles if one input is in PSUM or every operand is bf16, else max(I, 2N)"
+    ),
+    CostKind.REDUCE: "max(I, N) cycles (free-axis reduction)",
+    CostKind.IOTA: "max(I, 150 + N) cycles",
+    CostKind.MEMSET: "max(I, N) cycles",
+    CostKind.COPY: "max(I, N) cycles",
+    CostKind.TRANSPOSE32: "max(I, N) cycles (32x32 block transpose)",
+    CostKind.GPSIMD: "max(I, P + N) cycles (cross-partition)",
+    CostKind.RNG: "max(I, 4N) cycles (Philox)",
+    CostKind.ATOMIC: "2 * DMA cost of `bytes` (an HBM read then a write through one queue)",
+}
+
+_SIMPLE_KINDS = frozenset(
+    {
+        CostKind.ACTIVATION,
+        CostKind.TENSOR_SCALAR,
+        CostKind.REDUCE,
+        CostKind.MEMSET,
+        CostKind.COPY,
+        CostKind.TRANSPOSE32,
+    }
+)
+
+
+def engine_clock_ghz(engine: Engine, config: MachineConfig) -> float:
+    """The clock an engine's cycles are counted at (DMA queues have none: they cost in ns)."""
+    if engine == Engine.PE:
+        return config.pe_clock_ghz
+    if engine == Engine.ACT:
+        return config.act_clock_ghz
+    if engine == Engine.DVE:
+        return config.dve_clock_ghz
+    if engine == Engine.POOL:
+        return config.pool_clock_ghz
+    if engine == Engine.SEQ:
+        return config.seq_clock_ghz
+    raise ValueError(f"engine {engine.name} has no clock: DMA costs are in ns")
+
+
+def _pe_factor(dtype_bytes: int, config: MachineConfig) -> float:
+    if dtype_bytes >= 4:
+        return config.pe_tflops_bf16 / config.pe_tflops_fp32
+    if dtype_bytes == 1 and config.pe_tflops_fp8 > config.pe_tflops_bf16:
+        return config.pe_tflops_bf16 / config.pe_tflops_fp8
+    return 1.0
+
+
+def _dma_ns(p: CostParams, config: MachineConfig) -> float:
+    moved = max(p.bytes, max(p.descriptors, 1) * config.dma_min_chunk_bytes)
+    return config.dma_fixed_ns + moved / config.dma_queue_bytes_per_ns
+
+
+def _cycles(kind: CostKind, p: CostParams, config: MachineConfig) -> float:
+    issue = config.min_issue_cycles
+    n = p.free
+    if kind == CostKind.SCALAR:
+        return 1.0
+    if kind == CostKind.MATMUL:
+        return _pe_factor(p.dtype_bytes, config) * max(min(issue, p.m), n)
+    if kind == CostKind.PE_TRANSPOSE:
+        return _pe_factor(p.dtype_bytes, config) * max(min(issue, n), p.partitions)
+    if kind in _SIMPLE_KINDS:
+        return max(issue, n)
+    if kind == CostKind.TENSOR_TENSOR:
+        return max(issue, n if (p.psum_input or p.all_bf16) else 2 * n)
+    if kind == CostKind.IOTA:
+        return max(issue, 150 + n)
+    if kind == CostKind.GPSIMD:
+        return max(issue, p.partitions + n)
+    if kind == CostKind.RNG:
+        return max(issue, 4 * n)
+    raise ValueError(f"cost kind {kind.name} is not priced in engine cycles")
+
+
+def cost_ns(record: ExecRecord, config: MachineConfig) -> float:
+    """How long `record` occupies its engine (or DMA queue), in ns; formulas in `COST_DOCS`."""
+    return _cost(record.engine, record.cost, record.params, config)
+
+
+def _cost(engine: Engine, kind: CostKind, p: CostParams, config: MachineConfig) -> float:
+    if kind == CostKind.DMA:
+        return _dma_ns(p, config)
+    if kind == CostKind.ATOMIC:
+        return 2.0 * _dma_ns(p, config)
+    if engine == Engine.DMA:
+        raise ValueError(f"cost kind {kind.name} cannot run on a DMA queue (use DMA or ATOMIC)")
+    return _cycles(kind, p, config) / engine_clock_ghz(engine, config)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When each record ran. Arrays are aligned with the records given to `simulate`.
+
+    `ends_ns` is when the instruction frees its engine/queue; `done_ns` is when its results are
+    visible to other engines (ends + SBUF/PSUM access latency). `cycles` counts `total_ns` at the
+    PE clock, the reference clock of this model. Busy times are summed over cores (and, for DMA,
+    over queues).
+    """
+
+    starts_ns: np.ndarray
+    ends_ns: np.ndarray
+    done_ns: np.ndarray
+    total_ns: float
+    config: MachineConfig
+    busy_ns: dict[str, float]
+    core_total_ns: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def cycles(self) -> int:
+        return int(round(self.total_ns * self.config.pe_clock_ghz))
+
+    @property
+    def cores_used(self) -> int:
+        return max(len(self.core_total_ns), 1)
+
+
+# --- the scoreboard -------------------------------------------------------------------------------
+
+# A rectangle as a plain tuple (hashes in C): (space, start, end, p_start, p_end).
+_Rect = tuple[int, int, int, int, int]
+
+
+class _Entry:
+    """Pending accesses to one memory rectangle: the last write (and its queue) and the reads."""
+
+    __slots__ = ("rect", "b0", "b1", "w_done", "w_end", "w_queue", "r_end")
+
+    def __init__(self, rect: _Rect, b0: int, b1: int) -> None:
+        self.rect = rect
+        self.b0 = b0
+        self.b1 = b1
+        self.w_done = 0.0
+        self.w_end = 0.0
+        self.w_queue = -1
+        self.r_end = 0.0
+
+
+# Address buckets: a rectangle is filed under every bucket its byte range touches; rectangles
+# spanning more than _MAX_BUCKETS buckets (conservative ranges of indirect accesses) go to a
+# per-space list that every query of that space scans.
+_BUCKET_SHIFT = (16, 10, 10)  # indexed by Space: HBM, SBUF, PSUM
+_MAX_BUCKETS = 64
+
+
+class _Scoreboard:
+    """Memory dependencies of one core.
+
+    An entry fully covered by a later write is dropped: that write waited for it, so the write's
+    times dominate for every future access that could meet the old entry. Entries whose times are
+    all before the sequencer's clock are dropped too (no future instruction can start earlier).
+    """
+
+    def __init__(self) -> None:
+        self.exact: dict[_Rect, _Entry] = {}
+        self.buckets: tuple[dict[int, list[_Entry]], ...] = tuple({} for _ in Space)
+        self.wide: tuple[list[_Entry], ...] = tuple([] for _ in Space)
+
+    def candidates(self, rect: _Rect) -> list[_Entry]:
+        """Entries that may overlap `rect` (an entry filed in several buckets may repeat)."""
+        space, start, end = rect[0], rect[1], rect[2]
+        shift = _BUCKET_SHIFT[space]
+        b0, b1 = start >> shift, max(end - 1, start) >> shift
+        table = self.buckets[space]
+        found = list(self.wide[space])
+        if b0 == b1:
+            lst = table.get(b0)
+            if lst:
+                found += lst
+        elif b1 - b0 <= _MAX_BUCKETS:
+            for b in range(b0, b1 + 1):
+                lst = table.get(b)
+                if lst:
+                    found += lst
+        else:
+            for b, lst in table.items():
+                if b0 <= b <= b1:
+                    found += lst
+        return found
+
+    def _insert(self, rect: _Rect) -> _Entry:
+        shift = _BUCKET_SHIFT[rect[0]]
+        b0, b1 = rect[1] >> shift, max(rect[2] - 1, rect[1]) >> shift
+        e = _Entry(rect, b0, b1)
+        self.exact[rect] = e
+        if b1 - b0 > _MAX_BUCKETS:
+            self.wide[rect[0]].append(e)
+        else:
+            table = self.buckets[rect[0]]
+            for b in range(b0, b1 + 1):
+                lst = table.get(b)
+                if lst is None:
+                    table[b] = [e]
+                else:
+                    lst.append(e)
+        return e
+
+    def remove(self, e: _Entry) -> None:
+        if self.exact.get(e.rect) is not e:  # already gone (met twice through two buckets)
+            return
+        del self.exact[e.rect]
+        space = e.rect[0]
+        if e.b1 - e.b0 > _MAX_BUCKETS:
+            self.wide[space].remove(e)
+            return
+        table = self.buckets[space]
+        for b in range(e.b0, e.b1 + 1):
+            lst = table[b]
+            lst.remove(e)
+            if not lst:
+                del table[b]
+
+    def read(self, rect: _Rect, end: float) -> None:
+        e = self.exact.get(rect) or self._insert(rect)
+        if end > e.r_end:
+            e.r_end = end
+
+    def write(self, rect: _Rect, queue: int, end: float, done: float) -> None:
+        e = self.exact.get(rect) or self._insert(rect)
+        e.w_done, e.w_end, e.w_queue, e.r_end = done, end, queue, 0.0
+
+    def prune(self, now: float) -> None:
+        for e in [e for e in self.exact.values() if max(e.w_done, e.r_end) <= now]:
+            self.remove(e)
+
+
+def _rect(r: MemRange) -> _Rect:
+    return (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count)
+
+
+def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: list) -> float:
+    """When an access to `rect` by `queue` may start: RAW always, WAR and WAW when writing.
+
+    Collects into `covered` the entries a write to `rect` makes redundant.
+    """
+    _, start, end, p0, p1 = rect
+    t = 0.0
+    for e in board.candidates(rect):
+        _, s, en, q0, q1 = e.rect
+        if s >= end or start >= en or q0 >= p1 or p0 >= q1:
+            continue
+        w = e.w_end if e.w_queue == queue else e.w_done
+        if w > t:
+            t = w
+        if writing:
+            if e.r_end > t:
+                t = e.r_end
+            if start <= s and en <= end and p0 <= q0 and q1 <= p1 and e.rect != rect:
+                covered.append(e)
+    return t
+
+
+# --- the simulation -------------------------------------------------------------------------------
+
+_PRUNE_EVERY = 2048
+
+
+def _core_order(records: Sequence[ExecRecord]) -> dict[int, list[int]]:
+    """Record indices per core: programs in order of first appearance, each in issue order."""
+    per_core: dict[int, dict[int, list[int]]] = {}
+    for i, r in enumerate(records):
+        per_core.setdefault(r.core, {}).setdefault(r.program, []).append(i)
+    return {
+        core: [i for prog in programs.values() for i in prog]
+        for core, programs in sorted(per_core.items())
+    }
+
+
+def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
+    """Time `records` on `config` (see the module docstring for the model)."""
+    n = len(records)
+    starts = np.zeros(n)
+    ends = np.zeros(n)
+    dones = np.zeros(n)
+    busy = dict.fromkeys(ENGINE_NAMES, 0.0)
+    core_total: dict[int, float] = {}
+    cost_cache: dict[tuple[Engine, CostKind, CostParams], float] = {}
+    seq_cycle = 1.0 / config.seq_clock_ghz
+    latency = [0.0] * len(Engine)
+    for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
+        latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
+    seq, dma, hbm = Engine.SEQ, Engine.DMA, Space.HBM
+
+    for core, order in _core_order(records).items():
+        board = _Scoreboard()
+        free: dict[int, float] = {}
+        now = 0.0  # the sequencer's clock
+        finish = 0.0
+        for count, i in enumerate(order, 1):
+            rec = records[i]
+            engine = rec.engine
+            key = (engine, rec.cost, rec.params)
+            occ = cost_cache.get(key)
+            if occ is None:
+                occ = cost_cache[key] = _cost(engine, rec.cost, rec.params, config)
+            queue = engine * 64 + (rec.queue if engine == dma else 0)
+            reads = [_rect(r) for r in rec.reads]
+            writes = [_rect(r) for r in rec.writes]
+            covered: list[_Entry] = []
+            ready = 0.0
+            for rect in reads:
+                t = _wait(board, rect, queue, False, covered)
+                if t > ready:
+                    ready = t
+            for rect in writes:
+                t = _wait(board, rect, queue, True, covered)
+                if t > ready:
+                    ready = t
+            if engine == seq:
+                start = max(now, ready)
+                end = done = now = start + occ
+            else:
+                now += seq_cycle
+                start = max(now, free.get(queue, 0.0), ready)
+                end = done = free[queue] = start + occ
+                lat = latency[engine]
+                if lat and any(r[0] != hbm for r in (*reads, *writes)):
+                    done = end + lat
+            for e in covered:
+                board.remove(e)
+            for rect in reads:
+                board.read(rect, end)
+            for rect in writes:
+                board.write(rect, queue, end, done)
+            starts[i], ends[i], dones[i] = start, end, done
+            busy[ENGINE_NAMES[engine]] += occ
+            if done > finish:
+                finish = done
+            if count % _PRUNE_EVERY == 0:
+                board.prune(now)
+        core_total[core] = finish
+
+    total = max(core_total.values(), default=0.0)
+    return Timeline(starts, ends, dones, total, config, busy, core_total)
