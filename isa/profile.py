@@ -1,0 +1,391 @@
+"""Profiler: records + their `Timeline` -> a summary, a text table, Chrome trace JSON and a PNG.
+
+Input: the emulator's `ExecRecord`s, the `Timeline` `isa.timing.simulate` made of them, the
+`MachineConfig`. Output: a `Profile` with total time, per-engine busy time and utilisation, DMA
+bytes, FLOPs, MFU, DMA bandwidth use, a roofline position and per-source-line time; exported as a
+Chrome trace (opens in Perfetto / chrome://tracing) and a matplotlib timeline.
+
+Conventions: utilisation is busy time over the whole run of the cores used (a kernel on one core
+of a two-core device is measured against one core); "active" utilisation divides by the span from
+an engine's first start to its last end instead. DMA utilisation is bandwidth use: bytes moved over
+(run time x cores used x per-core DMA bandwidth, min(queues x queue bandwidth, HBM bandwidth)).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from isa.machine import MachineConfig
+from isa.timing import ENGINE_NAMES, Timeline, simulate
+from isa.trace import CostKind, Engine, ExecRecord
+
+__all__ = ["LineStat", "Profile", "record_flops"]
+
+_COMPUTE = (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL)
+
+
+def record_flops(record: ExecRecord) -> int:
+    """FLOPs of one record: `params.flops`, or 2*K*M*N for a matmul that left it at 0."""
+    p = record.params
+    if p.flops or record.cost != CostKind.MATMUL:
+        return p.flops
+    return 2 * p.k * p.m * p.free
+
+
+def _dma_bytes(record: ExecRecord) -> int:
+    if record.cost == CostKind.DMA:
+        return record.params.bytes
+    if record.cost == CostKind.ATOMIC:
+        return 2 * record.params.bytes
+    return 0
+
+
+def _pe_peak_flops_per_ns(dtype_bytes: int, config: MachineConfig) -> float:
+    if dtype_bytes >= 4:
+        tflops = config.pe_tflops_fp32
+    elif dtype_bytes == 1:
+        tflops = max(config.pe_tflops_fp8, config.pe_tflops_bf16)
+    else:
+        tflops = config.pe_tflops_bf16
+    return tflops * 1e3  # 1 TFLOP/s = 1e3 FLOP/ns
+
+
+@dataclass(frozen=True)
+class LineStat:
+    """What one kernel source line cost (line 0 collects records without a line)."""
+
+    line: int
+    instructions: int
+    busy_ns: float  # engine/queue occupancy summed over the line's records
+    engines: dict[str, float]  # busy ns per engine name
+    dma_bytes: int
+    flops: int
+
+
+@dataclass
+class Profile:
+    records: Sequence[ExecRecord]
+    timeline: Timeline
+    config: MachineConfig
+    flops: int
+    pe_flops: int
+    pe_ideal_ns: float  # time the PE needs for `pe_flops` at the peak of each matmul's dtype
+    dma_bytes: int
+    engine_counts: dict[str, int]
+    active_ns: dict[str, float]  # per engine: first start to last end, summed over cores
+    dma_queue_busy_ns: dict[tuple[int, int], float] = field(default_factory=dict)
+
+    # --- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls, records: Sequence[ExecRecord], timeline: Timeline, config: MachineConfig
+    ) -> Profile:
+        """Summarise `records` as timed by `timeline` (from `simulate(records, config)`)."""
+        if len(records) != len(timeline.starts_ns):
+            raise ValueError(
+                f"timeline has {len(timeline.starts_ns)} entries for {len(records)} records; "
+                "pass the records that were given to simulate()"
+            )
+        flops = pe_flops = dma_bytes = 0
+        pe_ideal = 0.0
+        counts = dict.fromkeys(ENGINE_NAMES, 0)
+        first: dict[tuple[int, int], float] = {}
+        last: dict[tuple[int, int], float] = {}
+        queue_busy: dict[tuple[int, int], float] = {}
+        starts, ends = timeline.starts_ns, timeline.ends_ns
+        for i, r in enumerate(records):
+            f = record_flops(r)
+            flops += f
+            if r.engine == Engine.PE and f:
+                pe_flops += f
+                pe_ideal += f / _pe_peak_flops_per_ns(r.params.dtype_bytes, config)
+            counts[ENGINE_NAMES[r.engine]] += 1
+            key = (r.core, r.engine)
+            s, e = float(starts[i]), float(ends[i])
+            if key not in first or s < first[key]:
+                first[key] = s
+            if key not in last or e > last[key]:
+                last[key] = e
+            if r.engine == Engine.DMA:
+                dma_bytes += _dma_bytes(r)
+                qk = (r.core, r.queue)
+                queue_busy[qk] = queue_busy.get(qk, 0.0) + (e - s)
+        active = dict.fromkeys(ENGINE_NAMES, 0.0)
+        for (_, engine), s in first.items():
+            active[ENGINE_NAMES[engine]] += last[(_, engine)] - s
+        return cls(
+            records=records,
+            timeline=timeline,
+            config=config,
+            flops=flops,
+            pe_flops=pe_flops,
+            pe_ideal_ns=pe_ideal,
+            dma_bytes=dma_bytes,
+            engine_counts=counts,
+            active_ns=active,
+            dma_queue_busy_ns=dict(sorted(queue_busy.items())),
+        )
+
+    @classmethod
+    def from_records(cls, records: Sequence[ExecRecord], config: MachineConfig) -> Profile:
+        """Simulate and summarise in one step."""
+        return cls.build(records, simulate(records, config), config)
+
+    # --- numbers --------------------------------------------------------------------------------
+
+    @property
+    def cores_used(self) -> int:
+        return self.timeline.cores_used
+
+    @property
+    def time_ns(self) -> float:
+        return self.timeline.total_ns
+
+    def _capacity_ns(self) -> float:
+        """Run time times cores used: what 100% of one engine kind would be."""
+        return self.time_ns * self.cores_used
+
+    def dma_bw_utilization(self) -> float:
+        cap = self._capacity_ns() * self.config.dma_bytes_per_ns
+        return self.dma_bytes / cap if cap else 0.0
+
+    def mfu(self) -> float:
+        cap = self._capacity_ns()
+        return self.pe_ideal_ns / cap if cap else 0.0
+
+    def peak_flops_per_ns(self) -> float:
+        """PE peak of one core for this kernel's dtype mix (bf16 when it has no matmul)."""
+        if self.pe_ideal_ns:
+            return self.pe_flops / self.pe_ideal_ns
+        return _pe_peak_flops_per_ns(2, self.config)
+
+    def roofline(self) -> dict:
+        """Where the kernel sits: arithmetic intensity over DMA bytes vs the machine's ridge."""
+        cores = self.cores_used
+        peak = self.peak_flops_per_ns() * cores
+        bw = self.config.dma_bytes_per_ns * cores
+        intensity = self.flops / self.dma_bytes if self.dma_bytes else float("inf")
+        attainable = min(peak, intensity * bw)
+        achieved = self.flops / self.time_ns if self.time_ns else 0.0
+        return {
+            "arithmetic_intensity": intensity,  # FLOP per DMA byte
+            "ridge_point": peak / bw,  # FLOP per byte where memory and compute bounds meet
+            "bound": "memory" if intensity < peak / bw else "compute",
+            "peak_flops_per_s": peak * 1e9,
+            "bandwidth_bytes_per_s": bw * 1e9,
+            "attainable_flops_per_s": attainable * 1e9,
+            "achieved_flops_per_s": achieved * 1e9,
+            "fraction_of_attainable": achieved / attainable if attainable else 0.0,
+        }
+
+    def summary(self) -> dict:
+        """Every headline number as plain Python values (JSON-serialisable)."""
+        cap = self._capacity_ns()
+        busy = self.timeline.busy_ns
+        engines = {}
+        for name in ("PE", "ACT", "DVE", "POOL", "DMA", "SEQ"):
+            util = busy[name] / cap if cap else 0.0
+            if name == "DMA":
+                util = self.dma_bw_utilization()
+            active = self.active_ns[name]
+            engines[name] = {
+                "busy_ns": busy[name],
+                "utilization": util,
+                "active_utilization": busy[name] / active if active else 0.0,
+                "instructions": self.engine_counts[name],
+            }
+        engines["DMA"]["queues_used"] = len(self.dma_queue_busy_ns)
+        return {
+            "config": self.config.name,
+            "cores_used": self.cores_used,
+            "cycles": self.timeline.cycles,
+            "time_ns": self.time_ns,
+            "engines": engines,
+            "dma_bytes": self.dma_bytes,
+            "flops": self.flops,
+            "mfu": self.mfu(),
+            "dma_bw_utilization": self.dma_bw_utilization(),
+            "instructions": len(self.records),
+            "roofline": self.roofline(),
+        }
+
+    def by_line(self) -> dict[int, LineStat]:
+        """Time per kernel source line, ordered by line number."""
+        acc: dict[int, list] = {}
+        occ = self.timeline.ends_ns - self.timeline.starts_ns
+        for i, r in enumerate(self.records):
+            a = acc.get(r.line)
+            if a is None:
+                a = acc[r.line] = [0, 0.0, {}, 0, 0]
+            t = float(occ[i])
+            a[0] += 1
+            a[1] += t
+            name = ENGINE_NAMES[r.engine]
+            a[2][name] = a[2].get(name, 0.0) + t
+            a[3] += _dma_bytes(r)
+            a[4] += record_flops(r)
+        return {line: LineStat(line, *acc[line]) for line in sorted(acc)}
+
+    # --- presentation ---------------------------------------------------------------------------
+
+    def format(self, top_lines: int = 10) -> str:
+        """A readable text report."""
+        s = self.summary()
+        cfg = self.config
+        out = [
+            f"accelerator profile: {cfg.name}, {s['cores_used']} core(s), "
+            f"{s['instructions']} instructions",
+            f"total {s['time_ns'] / 1e3:,.3f} us = {s['cycles']:,} cycles at the PE clock "
+            f"({cfg.pe_clock_ghz} GHz)",
+            "",
+            f"{'engine':<8}{'busy us':>12}{'util':>8}{'active':>8}{'instrs':>9}",
+        ]
+        for name, e in s["engines"].items():
+            out.append(
+                f"{name:<8}{e['busy_ns'] / 1e3:>12,.3f}{e['utilization']:>8.1%}"
+                f"{e['active_utilization']:>8.1%}{e['instructions']:>9,}"
+            )
+        roof = s["roofline"]
+        out += [
+            "",
+            f"DMA   {s['dma_bytes']:,} bytes, {s['dma_bw_utilization']:.1%} of "
+            f"{cfg.dma_bytes_per_ns:g} B/ns per core",
+            f"FLOPs {s['flops']:,}, MFU {s['mfu']:.1%}",
+            f"roofline: {roof['arithmetic_intensity']:.1f} FLOP/B (ridge "
+            f"{roof['ridge_point']:.1f}), {roof['bound']}-bound, achieved "
+            f"{roof['achieved_flops_per_s'] / 1e12:.2f} of "
+            f"{roof['attainable_flops_per_s'] / 1e12:.2f} attainable TFLOP/s",
+        ]
+        lines = sorted(self.by_line().values(), key=lambda x: (-x.busy_ns, x.line))[:top_lines]
+        if lines:
+            out += ["", f"{'line':>6}{'busy us':>12}{'instrs':>9}  engines"]
+            for st in lines:
+                engines = ", ".join(
+                    f"{k} {v / 1e3:.2f}" for k, v in sorted(st.engines.items()) if v
+                )
+                out.append(
+                    f"{st.line:>6}{st.busy_ns / 1e3:>12,.3f}{st.instructions:>9,}  {engines}"
+                )
+        return "\n".join(out)
+
+    def _lane(self, r: ExecRecord) -> tuple[int, str]:
+        """The trace thread (id, name) of a record: one per engine, one per DMA queue."""
+        if r.engine == Engine.DMA:
+            return 16 + r.queue, f"DMA q{r.queue}"
+        return int(r.engine), ENGINE_NAMES[r.engine]
+
+    def chrome_trace(self) -> dict:
+        """The Chrome trace event document (see `write_chrome_trace`)."""
+        events: list[dict] = []
+        lanes: dict[tuple[int, int], str] = {}
+        starts, ends = self.timeline.starts_ns, self.timeline.ends_ns
+        for i, r in enumerate(self.records):
+            tid, lane = self._lane(r)
+            lanes[(r.core, tid)] = lane
+            args = {"pc": r.pc, "line": r.line, "program": r.program}
+            if r.params.bytes:
+                args["bytes"] = r.params.bytes
+            flops = record_flops(r)
+            if flops:
+                args["flops"] = flops
+            events.append(
+                {
+                    "name": r.mnemonic,
+                    "cat": ENGINE_NAMES[r.engine],
+                    "ph": "X",
+                    "pid": r.core,
+                    "tid": tid,
+                    "ts": float(starts[i]) / 1e3,
+                    "dur": float(ends[i] - starts[i]) / 1e3,
+                    "args": args,
+                }
+            )
+        meta: list[dict] = []
+        for core in sorted({core for core, _ in lanes}):
+            meta.append(_meta("process_name", core, 0, {"name": f"core {core}"}))
+            meta.append(_meta("process_sort_index", core, 0, {"sort_index": core}))
+        for (core, tid), lane in sorted(lanes.items()):
+            meta.append(_meta("thread_name", core, tid, {"name": lane}))
+            meta.append(_meta("thread_sort_index", core, tid, {"sort_index": tid}))
+        return {
+            "traceEvents": meta + events,
+            "displayTimeUnit": "ns",
+            "otherData": {"config": self.config.name, "time_ns": self.time_ns},
+        }
+
+    def write_chrome_trace(self, path: str | Path) -> Path:
+        """Write Chrome trace event JSON: a process per core, a thread per engine / DMA queue."""
+        path = Path(path)
+        with path.open("w") as f:
+            json.dump(self.chrome_trace(), f, separators=(",", ":"))
+        return path
+
+    def plot(self, path: str | Path, max_legend: int = 12) -> Path:
+        """Write a timeline PNG: one row per engine (and DMA queue) per core, bars by mnemonic."""
+        # the object API with an Agg canvas: no pyplot global state, no display needed
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        path = Path(path)
+        starts = self.timeline.starts_ns / 1e3
+        widths = (self.timeline.ends_ns - self.timeline.starts_ns) / 1e3
+        rows: dict[tuple[int, int], str] = {}
+        groups: dict[tuple[tuple[int, int], str], list[int]] = {}
+        time_by_mnemonic: dict[str, float] = {}
+        for i, r in enumerate(self.records):
+            tid, lane = self._lane(r)
+            rows[(r.core, tid)] = f"c{r.core} {lane}"
+            groups.setdefault(((r.core, tid), r.mnemonic), []).append(i)
+            time_by_mnemonic[r.mnemonic] = time_by_mnemonic.get(r.mnemonic, 0.0) + widths[i]
+        order = sorted(rows)
+        y_of = {key: y for y, key in enumerate(order)}
+        mnemonics = sorted(time_by_mnemonic, key=lambda m: (-time_by_mnemonic[m], m))
+        palette = _palette(len(mnemonics))
+        color = {m: palette[i] for i, m in enumerate(mnemonics)}
+
+        fig = Figure(figsize=(12, 1.2 + 0.35 * max(len(order), 1)), dpi=100)
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for (row, mnemonic), idx in sorted(groups.items()):
+            ix = np.asarray(idx)
+            spans = list(zip(starts[ix].tolist(), widths[ix].tolist(), strict=True))
+            ax.broken_barh(spans, (y_of[row] - 0.4, 0.8), facecolors=color[mnemonic], linewidth=0)
+        ax.set_yticks(range(len(order)), [rows[k] for k in order])
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(self.time_ns / 1e3, 1e-3))
+        ax.set_xlabel("time (us)")
+        s = self.summary()
+        pe_util = s["engines"]["PE"]["utilization"]
+        ax.set_title(
+            f"{self.config.name}: {s['time_ns'] / 1e3:,.2f} us, PE {pe_util:.0%}, "
+            f"DMA bw {s['dma_bw_utilization']:.0%}, MFU {s['mfu']:.0%}"
+        )
+        handles = [_legend_patch(color[m], m) for m in mnemonics[:max_legend]]
+        if handles:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+        fig.tight_layout()
+        fig.savefig(path, format="png")
+        return path
+
+
+def _meta(name: str, pid: int, tid: int, args: dict) -> dict:
+    return {"name": name, "ph": "M", "pid": pid, "tid": tid, "args": args}
+
+
+def _palette(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(n)]
+
+
+def _legend_patch(color, label: str):
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=color, label=label)
