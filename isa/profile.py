@@ -190,17 +190,22 @@ class Profile:
         busy = self.timeline.busy_ns
         engines = {}
         for name in ("PE", "ACT", "DVE", "POOL", "DMA", "SEQ"):
-            util = busy[name] / cap if cap else 0.0
-            if name == "DMA":
-                util = self.dma_bw_utilization()
             active = self.active_ns[name]
             engines[name] = {
                 "busy_ns": busy[name],
-                "utilization": util,
+                "utilization": busy[name] / cap if cap else 0.0,
                 "active_utilization": busy[name] / active if active else 0.0,
                 "instructions": self.engine_counts[name],
             }
-        engines["DMA"]["queues_used"] = len(self.dma_queue_busy_ns)
+        # DMA: bandwidth use instead of occupancy (busy_ns is summed over the queues)
+        dma, active = engines["DMA"], self.active_ns["DMA"]
+        dma["utilization"] = self.dma_bw_utilization()
+        dma["active_utilization"] = (
+            self.dma_bytes / (active * self.config.dma_bytes_per_ns) if active else 0.0
+        )
+        dma["queues_used"] = len(self.dma_queue_busy_ns)
+        queue_cap = cap * self.config.dma_queues
+        dma["queue_occupancy"] = busy["DMA"] / queue_cap if queue_cap else 0.0
         return {
             "config": self.config.name,
             "cores_used": self.cores_used,
@@ -251,6 +256,10 @@ class Profile:
                 f"{name:<8}{e['busy_ns'] / 1e3:>12,.3f}{e['utilization']:>8.1%}"
                 f"{e['active_utilization']:>8.1%}{e['instructions']:>9,}"
             )
+        out.append(
+            "(util: of the run; active: from the engine's first start to its last end; DMA: "
+            "bandwidth use, busy summed over queues)"
+        )
         roof = s["roofline"]
         out += [
             "",

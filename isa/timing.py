@@ -309,11 +309,24 @@ def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: l
 _PRUNE_EVERY = 2048
 
 
-def _core_order(records: Sequence[ExecRecord]) -> dict[int, list[int]]:
-    """Record indices per core: programs in order of first appearance, each in issue order."""
+def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, list[int]]:
+    """Record indices per core: programs in order of first appearance, each in issue order.
+
+    Also checks that every core and DMA queue exists on `config`.
+    """
     per_core: dict[int, dict[int, list[int]]] = {}
     for i, r in enumerate(records):
         per_core.setdefault(r.core, {}).setdefault(r.program, []).append(i)
+        if not 0 <= r.core < config.cores:
+            raise ValueError(
+                f"record {i} ({r.mnemonic}, pc {r.pc}) ran on core {r.core}, but {config.name} has "
+                f"{config.cores} cores; distribute programs over range(config.cores)"
+            )
+        if r.engine == Engine.DMA and not 0 <= r.queue < config.dma_queues:
+            raise ValueError(
+                f"record {i} ({r.mnemonic}, pc {r.pc}) uses DMA queue {r.queue}, but {config.name} "
+                f"has {config.dma_queues} queues per core"
+            )
     return {
         core: [i for prog in programs.values() for i in prog]
         for core, programs in sorted(per_core.items())
@@ -335,7 +348,7 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
     seq, dma, hbm = Engine.SEQ, Engine.DMA, Space.HBM
 
-    for core, order in _core_order(records).items():
+    for core, order in _core_order(records, config).items():
         board = _Scoreboard()
         free: dict[int, float] = {}
         now = 0.0  # the sequencer's clock

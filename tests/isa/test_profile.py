@@ -277,3 +277,24 @@ def test_empty_profile(tmp_path):
     assert "profile" in p.format()
     json.loads(p.write_chrome_trace(tmp_path / "e.json").read_text())
     assert p.plot(tmp_path / "e.png").stat().st_size > 0
+
+
+def test_dma_reports_bandwidth_not_occupancy():
+    loads = [
+        rec(
+            Engine.DMA,
+            CostKind.DMA,
+            [hbm(q * TILE, (q + 1) * TILE)],
+            [sbuf(q * 1024, q * 1024 + 1024)],
+            queue=q,
+            bytes=TILE,
+            descriptors=128,
+        )
+        for q in range(16)
+    ]
+    s = Profile.from_records(loads, NC_V2).summary()["engines"]["DMA"]
+    per_queue = 81.25 + TILE / 17
+    assert s["busy_ns"] == pytest.approx(16 * per_queue)
+    assert s["queue_occupancy"] == pytest.approx(1.0, rel=1e-2)  # dispatch staggers starts
+    assert s["utilization"] == pytest.approx(TILE / 17 / per_queue, rel=1e-2)
+    assert s["active_utilization"] == pytest.approx(s["utilization"], rel=1e-3)

@@ -473,3 +473,15 @@ def test_simulate_is_fast():
     t0 = time.perf_counter()
     simulate(recs, V2)
     assert time.perf_counter() - t0 < 5.0  # about 1 s on the 2-core dev box; slack for CI
+
+
+@pytest.mark.parametrize(
+    "record,message",
+    [
+        (dma(hbm(0, 64), sbuf(0, 64), 64, queue=16), "DMA queue 16"),
+        (_with(dve([sbuf(0, 64)], [sbuf(64, 128)]), core=2), "core 2"),
+    ],
+)
+def test_rejects_queues_and_cores_the_machine_lacks(record, message):
+    with pytest.raises(ValueError, match=message):
+        simulate([record], V2)
