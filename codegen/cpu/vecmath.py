@@ -84,8 +84,11 @@ EXP2_F64 = (0.6931471805599453, 0.2402265069591007, 0.05550410866482295, 0.00961
             0.0013333558146159863, 0.000154035303912216, 1.5252734041783143e-05,
             1.3215488580834757e-06, 1.0177983417908088e-07, 7.054239355455903e-09,
             4.465887336843144e-10, 2.6633732948221953e-11)  # fmt: skip
-# log(1 + f) = 2s + s * z * LOG(z) with s = f / (2 + f), z = s^2 <= 0.0295.
-LOG_F32 = (0.6666677594184875, 0.399775892496109, 0.29870572686195374)
+# f32: log(1 + f) = f + f^2 * LOG1P_F32(f) on sqrt(1/2) - 1 <= f <= sqrt(2) - 1 (no division).
+LOG1P_F32 = (-0.49999988079071045, 0.3333333730697632, -0.2500160038471222, 0.20001237094402313,
+             -0.16608178615570068, 0.14195393025875092, -0.13263610005378723,
+             0.12827515602111816, -0.07479351758956909)  # fmt: skip
+# f64: log(1 + f) = 2s + s * z * LOG_F64(z) with s = f / (2 + f), z = s^2 <= 0.0295.
 LOG_F64 = (0.6666666666666736, 0.39999999999405483, 0.28571428744061894, 0.22222198426151224,
            0.18183571057432849, 0.15313895728652202, 0.1479736350587642)  # fmt: skip
 # sin(r) = r + r^3 * SIN(r^2) and cos(r) = 1 - r^2/2 + r^4 * COS(r^2) on |r| <= pi/4.
@@ -351,39 +354,38 @@ def _log_reduce(e: _Emitter, x):
     return e.to_float(k), e.sub(m, 1.0)
 
 
-def _log1p_parts(e: _Emitter, f):
-    """log(1 + f) = f - hfsq + s * (hfsq + R) on the reduced interval; returns (f, hfsq, tail)."""
+def _log1p_split(e: _Emitter, f):
+    """log(1 + f) on the reduced interval as hi + lo with |lo| much smaller than |hi|."""
+    if not e.is_f64:
+        return f, e.mul(e.mul(f, f), e.poly(f, LOG1P_F32))
+    # fdlibm's form f - hfsq + s * (hfsq + R): the division buys a short polynomial in s^2.
     hfsq = e.mul(e.mul(f, f), 0.5)
     s = e.div(f, e.add(f, 2.0))
     z = e.mul(s, s)
-    big_r = e.mul(z, e.poly(z, e.pick(LOG_F32, LOG_F64)))
-    return hfsq, s, e.add(hfsq, big_r)
+    t = e.add(hfsq, e.mul(z, e.poly(z, LOG_F64)))
+    hi = e.sub(f, hfsq)
+    return hi, e.fma(s, t, e.sub(e.sub(f, hi), hfsq))  # f - hi is exact (Sterbenz)
 
 
 def _log_specials(e: _Emitter, x, y):
-    y = e.select(e.cmp("==", x, math.inf), x, y)
-    y = e.select(e.cmp("==", x, 0.0), -math.inf, y)
-    y = e.select(e.cmp("<", x, 0.0), math.nan, y)
-    return e.select(e.isnan(x), x, y)
+    y = e.select(e.b.fcmp_unordered(">=", x, e.f(math.inf)), x, y)  # +inf and NaN map to x
+    return e.select(e.cmp("<=", x, 0.0), e.select(e.cmp("==", x, 0.0), -math.inf, math.nan), y)
 
 
 def _log(e: _Emitter, x):
     k, f = _log_reduce(e, x)
-    hfsq, s, t = _log1p_parts(e, f)
-    ln2 = e.pick(LN2_F32, LN2_F64)
-    # k*ln2_hi + (f - (hfsq - (s*t + k*ln2_lo))), the fdlibm ordering that keeps cancellation exact.
-    lo = e.fma(s, t, e.mul(k, ln2[1]))
-    y = e.fma(k, ln2[0], e.sub(f, e.sub(hfsq, lo)))
+    hi, lo = _log1p_split(e, f)
+    if not e.is_f64:  # |k| <= 149: the f32 rounding of ln2 costs under 0.05 ulp
+        return _log_specials(e, x, e.fma(k, LN2_F32[0], e.add(hi, lo)))
+    y = e.fma(k, LN2_F64[0], e.add(hi, e.fma(k, LN2_F64[1], lo)))
     return _log_specials(e, x, y)
 
 
 def _log2(e: _Emitter, x):
     k, f = _log_reduce(e, x)
-    hfsq, s, t = _log1p_parts(e, f)
+    hi, lo = _log1p_split(e, f)
     inv = e.pick(INV_LN2_F32, INV_LN2_F64)
-    hi = e.sub(f, hfsq)
-    lo = e.fma(s, t, e.sub(e.sub(f, hi), hfsq))  # f - hi is exact (Sterbenz)
-    # (hi + lo) / ln2 as th + tl, with the product error of hi * inv[0] recovered by fma.
+    # (hi + lo) / ln2 as th + tl, with the rounding error of hi * inv[0] recovered by fma.
     th = e.mul(hi, inv[0])
     tl = e.add(e.fma(hi, inv[0], e.b.fneg(th)), e.fma(hi, inv[1], e.mul(lo, inv[0])))
     w = e.add(k, th)
