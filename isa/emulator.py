@@ -1,0 +1,209 @@
+"""The emulator: runs a binary over a grid of programs on the device's cores.
+
+Input: a `Binary`, kernel argument values (int64: HBM addresses, ints, fp32 bit patterns), a grid
+and a `MachineConfig`. Output: the effect on HBM plus, when recording, one `ExecRecord` per executed
+instruction in each program's issue order (the timing model's input).
+
+Programs are spread round-robin over the cores and run one after another (functionally
+sequential); each starts with zeroed registers and with its core's SBUF/PSUM marked unwritten.
+Sequencer instructions run in the numba loop of `isa.sequencer`; engine instructions go to the
+numpy handlers of `isa.engines`, found through the table's `handler` names.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isa.binary import Binary
+from isa.encoding import decode_prefix
+from isa.engines import HANDLERS, Ctx
+from isa.errors import (
+    ArgumentError,
+    BudgetExceededError,
+    EmulatorError,
+    InvalidInstructionError,
+)
+from isa.machine import MachineConfig, get_config
+from isa.memory import CoreMemory
+from isa.sequencer import (
+    ST_BAD_ARG,
+    ST_BUDGET,
+    ST_ENGINE,
+    ST_HALT,
+    ST_PC_RANGE,
+    ST_TRACE_FULL,
+    ScalarCode,
+)
+from isa.table import Uop
+from isa.trace import CostKind, CostParams, Engine, ExecRecord
+
+DEFAULT_BUDGET = 50_000_000
+_TRACE = 1 << 16
+_SEQ_PARAMS = CostParams()
+
+
+class Emulator:
+    """A loaded binary, ready to run grids. Decoding happens once, here."""
+
+    def __init__(self, binary: Binary, config: str | MachineConfig = "nc-v2"):
+        self.binary = binary
+        self.config = get_config(config)
+        self.instrs, self.decode_error = decode_prefix(binary.code)
+        self.code = ScalarCode.from_instrs(self.instrs)
+        self.handlers = []
+        for ins in self.instrs:
+            h = HANDLERS.get(ins.spec.handler) if ins.spec.uop == Uop.ENGINE else None
+            self.handlers.append(h)
+        self.lines = [binary.line_of(pc) for pc in range(len(self.instrs))]
+        self._cores: dict[int, CoreMemory] = {}
+
+    def core(self, i: int) -> CoreMemory:
+        if i not in self._cores:
+            self._cores[i] = CoreMemory(self.config)
+        return self._cores[i]
+
+    def _where(self, pc: int) -> tuple[str, int]:
+        if 0 <= pc < len(self.instrs):
+            return self.instrs[pc].mnemonic, self.lines[pc]
+        return "", 0
+
+    def _fault(self, err: EmulatorError, pc: int, program: int) -> EmulatorError:
+        mn, line = self._where(pc)
+        return err.locate(pc, mn, line, program, self.binary.file)
+
+    def run(
+        self,
+        hbm: np.ndarray,
+        args: np.ndarray,
+        grid: tuple[int, int, int],
+        data_base: int = 0,
+        record: bool = True,
+        budget: int = DEFAULT_BUDGET,
+    ) -> tuple[list[ExecRecord], int]:
+        """Run every program of `grid`; returns (records, instructions executed)."""
+        gx, gy, gz = grid
+        nprog = np.array([gx, gy, gz], np.int64)
+        args = np.asarray(args, np.int64)
+        records: list[ExecRecord] = []
+        trace = np.zeros(_TRACE if record else 1, np.int64)
+        left = budget
+        for z in range(gz):
+            for y in range(gy):
+                for x in range(gx):
+                    program = x + gx * (y + gy * z)
+                    core = program % self.config.cores
+                    pid = np.array([x, y, z], np.int64)
+                    left = self._program(
+                        hbm,
+                        args,
+                        pid,
+                        nprog,
+                        program,
+                        core,
+                        data_base,
+                        record,
+                        left,
+                        trace,
+                        records,
+                    )
+        return records, budget - left
+
+    def _program(
+        self, hbm, args, pid, nprog, program, core, data_base, record, left, trace, records
+    ) -> int:
+        mem = self.core(core)
+        mem.reset()
+        regs = np.zeros(64, np.int64)
+        ctx = Ctx(mem, hbm, regs, self.config)
+        pc = 0
+        instrs, lines = self.instrs, self.lines
+        n = len(instrs)
+        while True:
+            pc, status, executed, ntrace = self.code.run(
+                pc, regs, pid, nprog, args, data_base, left, trace, record
+            )
+            left -= executed
+            if record and ntrace:
+                for t in trace[:ntrace].tolist():
+                    records.append(
+                        ExecRecord(
+                            t,
+                            instrs[t].spec.mnemonic,
+                            Engine.SEQ,
+                            CostKind.SCALAR,
+                            _SEQ_PARAMS,
+                            program=program,
+                            core=core,
+                            line=lines[t],
+                        )
+                    )
+            if status == ST_ENGINE:
+                if left <= 0:
+                    raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
+                left -= 1
+                ins = instrs[pc]
+                h = self.handlers[pc]
+                if h is None:
+                    raise self._fault(
+                        InvalidInstructionError(f"no emulator handler for {ins.mnemonic}"),
+                        pc,
+                        program,
+                    )
+                try:
+                    params, reads, writes, queue = h(ctx, ins)
+                except EmulatorError as e:
+                    raise self._fault(e, pc, program) from None
+                except (ValueError, TypeError, IndexError, MemoryError, OverflowError) as e:
+                    raise self._fault(
+                        EmulatorError(f"{type(e).__name__}: {e}"), pc, program
+                    ) from None
+                if record:
+                    spec = ins.spec
+                    records.append(
+                        ExecRecord(
+                            pc,
+                            spec.mnemonic,
+                            spec.engine,
+                            spec.cost,
+                            params,
+                            tuple(reads),
+                            tuple(writes),
+                            queue,
+                            program,
+                            core,
+                            lines[pc],
+                        )
+                    )
+                pc += 1
+            elif status == ST_HALT:
+                return left
+            elif status == ST_TRACE_FULL:
+                continue
+            elif status == ST_BUDGET:
+                raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
+            elif status == ST_BAD_ARG:
+                raise self._fault(
+                    ArgumentError(f"argument {self.code.imm[pc]} requested, {len(args)} passed"),
+                    pc,
+                    program,
+                )
+            elif status == ST_PC_RANGE:
+                if pc == n and self.decode_error is not None:
+                    raise self._fault(
+                        InvalidInstructionError(f"invalid encoding: {self.decode_error}"),
+                        pc,
+                        program,
+                    )
+                if pc == n:
+                    return left  # falling off the end halts
+                raise self._fault(
+                    InvalidInstructionError(
+                        f"jump to instruction {pc}, outside the program's {n} instructions"
+                    ),
+                    pc,
+                    program,
+                )
+
+    @staticmethod
+    def _budget_msg() -> str:
+        return "the run executed its whole instruction budget (an endless loop?); raise budget="

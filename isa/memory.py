@@ -1,0 +1,225 @@
+"""Emulated memories and access-pattern resolution, with bounds and written-ness checks.
+
+HBM is one byte array per device; SBUF and PSUM are [partitions, bytes] byte arrays per core,
+each with a shadow array of written flags (one byte per byte) so that reads of never-written
+on-chip memory are reported. Tiles and HBM patterns resolve to numpy strided views after every
+element they touch has been bounds-checked; each access also yields the `MemRange` it covers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from isa import dtypes
+from isa.errors import OutOfBoundsError, TileShapeError, UninitializedReadError
+from isa.machine import MachineConfig
+from isa.operands import SPACE_PSUM, SPACE_SBUF, HbmAP, Tile
+from isa.trace import MemRange, Space
+
+_PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+
+
+class OnChip:
+    """One on-chip memory (SBUF or PSUM) of a core."""
+
+    def __init__(self, space: int, partitions: int, nbytes: int):
+        self.space = space
+        self.name = "SBUF" if space == SPACE_SBUF else "PSUM"
+        self.data = np.zeros((partitions, nbytes), np.uint8)
+        self.written = np.zeros((partitions, nbytes), np.uint8)
+        self._dirty = None  # bounding box of written flags set since the last reset
+
+    def reset_written(self) -> None:
+        if self._dirty is not None:
+            p0, p1, b0, b1 = self._dirty
+            self.written[p0:p1, b0:b1] = 0
+            self._dirty = None
+
+    def _mark(self, p0: int, p1: int, b0: int, b1: int) -> None:
+        d = self._dirty
+        self._dirty = (
+            (p0, p1, b0, b1)
+            if d is None
+            else (min(d[0], p0), max(d[1], p1), min(d[2], b0), max(d[3], b1))
+        )
+
+
+class TileAccess:
+    """A resolved tile: typed strided view [pn, n1, n2, n3] plus its checks and MemRange."""
+
+    __slots__ = ("mem", "tile", "view", "wview", "range", "dtype", "pn", "free")
+
+    def __init__(self, mem: OnChip, t: Tile, regs, partitions: int):
+        dt = dtypes.np_dtype(t.dtype)
+        size = dt.itemsize
+        base = int(regs[t.reg]) + t.off
+        where = f"{mem.name} tile {_tile_text(t)}"
+        if any(n == 0 for _, n in t.dims):
+            raise TileShapeError(f"{where}: a free dim has size 0")
+        if base % size:
+            raise OutOfBoundsError(f"{where}: byte offset {base} is not aligned to {size} bytes")
+        if t.p0 + t.pn > partitions:
+            raise OutOfBoundsError(
+                f"{where}: partitions {t.p0}:{t.p0 + t.pn} exceed the {partitions} partitions"
+            )
+        e0 = base // size
+        nel = mem.data.shape[1] // size
+        lo = e0 + sum(min(0, (n - 1) * s) for s, n in t.dims)
+        hi = e0 + sum(max(0, (n - 1) * s) for s, n in t.dims)
+        if lo < 0 or hi >= nel:
+            raise OutOfBoundsError(
+                f"{where}: bytes {lo * size}:{(hi + 1) * size} outside 0:{nel * size} of each "
+                "partition"
+            )
+        shape = (t.pn, *t.free_shape)
+        strides = (mem.data.strides[0], *(s * size for s, _ in t.dims))
+        typed = mem.data.view(dt)
+        self.view = as_strided(typed[t.p0 :, e0:], shape, strides)
+        self.wview = as_strided(mem.written.view(_UINT[size])[t.p0 :, e0:], shape, strides)
+        self.mem, self.tile, self.dtype = mem, t, dt
+        self.pn, self.free = t.pn, t.free_size
+        self.range = MemRange(Space(mem.space), lo * size, (hi + 1) * size, t.p0, t.pn)
+
+    def check_written(self) -> None:
+        ok = self.wview == _PATTERN[self.dtype.itemsize]
+        if not ok.all():
+            idx = np.argwhere(~ok)[0]
+            raise UninitializedReadError(
+                f"{self.mem.name} tile {_tile_text(self.tile)} reads element "
+                f"{tuple(int(i) for i in idx)} (partition {self.tile.p0 + int(idx[0])}) before "
+                "anything wrote it"
+            )
+
+    def read(self) -> np.ndarray:
+        """The tile's values as a contiguous [pn, free] array (checked for written-ness)."""
+        self.check_written()
+        return np.ascontiguousarray(self.view).reshape(self.pn, self.free)
+
+    def write(self, values: np.ndarray) -> None:
+        """Store [pn, free] values (already in the tile's dtype) and mark them written."""
+        self.view[...] = values.reshape(self.view.shape)
+        self.wview[...] = _PATTERN[self.dtype.itemsize]
+        r = self.range
+        self.mem._mark(r.p_start, r.p_start + r.p_count, r.start, r.end)
+
+
+class HbmAccess:
+    """A resolved HBM pattern: shape, the valid box after bounds, optional address limit."""
+
+    def __init__(self, hbm: np.ndarray, a: HbmAP, regs, what: str):
+        self.dtype = dt = dtypes.np_dtype(a.dtype)
+        size = dt.itemsize
+        self.size = size
+        self.base = int(regs[a.reg]) + a.off
+        self.shape = a.shape
+        self.strides = tuple(s for s, _, _ in a.dims)
+        self.box = tuple(min(n, max(0, int(regs[b]))) if b else n for _, n, b in a.dims)
+        self.limit = int(regs[a.limit]) if a.limit else None
+        self.hbm = hbm
+        self.what = f"HBM {what}"
+        if self.base % size:
+            raise OutOfBoundsError(
+                f"{self.what}: address {self.base} is not aligned to {size} bytes"
+            )
+        if any(n == 0 for n in self.shape):
+            raise TileShapeError(f"{self.what}: a dim has size 0")
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(self.shape))
+
+    def _addresses(self) -> np.ndarray:
+        """Byte address of every element of the valid box (broadcast grid)."""
+        addr = np.int64(self.base)
+        for d, (s, n) in enumerate(zip(self.strides, self.box, strict=True)):
+            shape = [1] * 4
+            shape[d] = n
+            addr = addr + (np.arange(n, dtype=np.int64) * s * self.size).reshape(shape)
+        return np.broadcast_to(addr, self.box)
+
+    def _check(self, lo: int, hi: int) -> None:
+        if lo < 0 or hi > self.hbm.shape[0]:
+            raise OutOfBoundsError(
+                f"{self.what}: bytes {lo}:{hi} outside the {self.hbm.shape[0]} bytes of HBM in use"
+            )
+
+    def select(self):
+        """(view or None, mask or None, MemRange or None) for the valid elements of the box.
+
+        Without an address limit the valid elements form the box, returned as a strided view.
+        With a limit, `mask` (box-shaped) marks the valid ones and the view is replaced by their
+        flat element indices."""
+        if any(b == 0 for b in self.box):
+            return None, None, None
+        if self.limit is None:
+            lo = (
+                self.base
+                + sum(min(0, (n - 1) * s) for s, n in zip(self.strides, self.box, strict=True))
+                * self.size
+            )
+            hi = (
+                self.base
+                + sum(max(0, (n - 1) * s) for s, n in zip(self.strides, self.box, strict=True))
+                * self.size
+                + self.size
+            )
+            self._check(lo, hi)
+            typed = self.hbm.view(self.dtype)
+            strides = tuple(s * self.size for s in self.strides)
+            view = as_strided(typed[self.base // self.size :], self.box, strides)
+            return view, None, MemRange(Space.HBM, lo, hi)
+        addr = self._addresses()
+        mask = addr + self.size <= self.limit
+        if not mask.any():
+            return None, None, None
+        valid = addr[mask]
+        lo, hi = int(valid.min()), int(valid.max()) + self.size
+        self._check(lo, hi)
+        return valid // self.size, mask, MemRange(Space.HBM, lo, hi)
+
+    def descriptors(self) -> int:
+        """Number of contiguous chunks the pattern splits into (DMA descriptor count)."""
+        run = 1
+        for s, n in reversed(list(zip(self.strides, self.shape, strict=True))):
+            if n == 1:
+                continue
+            if s == run:
+                run *= n
+            else:
+                break
+        return max(1, self.count // run)
+
+
+def tile_descriptors(t: Tile) -> int:
+    run = 1
+    for s, n in reversed(t.dims):
+        if n == 1:
+            continue
+        if s == run:
+            run *= n
+        else:
+            break
+    return t.pn * max(1, t.free_size // run)
+
+
+def _tile_text(t: Tile) -> str:
+    from isa.asm import fmt_tile
+
+    return fmt_tile(t)
+
+
+class CoreMemory:
+    def __init__(self, config: MachineConfig):
+        self.config = config
+        self.sbuf = OnChip(SPACE_SBUF, config.partitions, config.sbuf_bytes_per_partition)
+        self.psum = OnChip(SPACE_PSUM, config.partitions, config.psum_bytes_per_partition)
+
+    def tile(self, t: Tile, regs) -> TileAccess:
+        mem = self.sbuf if t.space == SPACE_SBUF else self.psum
+        return TileAccess(mem, t, regs, self.config.partitions)
+
+    def reset(self) -> None:
+        self.sbuf.reset_written()
+        self.psum.reset_written()
