@@ -27,13 +27,15 @@ maxima shown in brackets:
     expm1     3   (1.44)   3   (1.58)   all inputs
     log       2   (0.81)   2   (0.75)   all inputs
     log2      2   (0.81)   2   (0.73)   all inputs
-    sin, cos  2   (1.54)   2   (1.53)   |x| <= SIN_COS_MAX_ARG: 1e5 (f32), 1e9 (f64)
+    sin, cos  2   (1.54)   2   (1.55)   |x| <= SIN_COS_MAX_ARG: 1e5 (f32), 1e13 (f64)
     erf       3   (1.63)   3   (1.00)   all inputs
     tanh      3   (2.58)   3   (2.27)   all inputs
 
-sin/cos reduce with a three-part pi/2 (Cody-Waite with fma). Beyond SIN_COS_MAX_ARG the reduction
-loses accuracy: the result stays in [-1, 1] but its absolute error grows up to 1 for the largest
-finite inputs (the value is then meaningless); reduce huge arguments before calling.
+sin/cos reduce with a three-part pi/2 (Cody-Waite with fma), in the argument's own precision.
+Beyond SIN_COS_MAX_ARG (the reduction breaks down at 2^17 for f32 and 2^46 for f64) there is no
+slower exact path: the result stays within [-1, 1] but its absolute error grows with |x|, to 0.01
+at 2^17 (f32) and then up to 2 (meaningless) from about 2^24 (f32) / 2^52 (f64) on. Reduce huge
+arguments before calling.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ ULP_BOUNDS: dict[tuple[str, str], float] = {
 }
 
 # Largest |x| for which sin/cos meet ULP_BOUNDS (see the module docstring).
-SIN_COS_MAX_ARG = {"f32": 1e5, "f64": 1e9}
+SIN_COS_MAX_ARG = {"f32": 1e5, "f64": 1e13}
 
 # --- Polynomial coefficients, lowest degree first (fitted as the module docstring says). ---
 # exp(r) = 1 + r + r^2 * EXP(r) on |r| <= ln2/2.
@@ -401,6 +403,9 @@ def _sincos(e: _Emitter, x, quadrant_offset: int):
     r = e.fma(n, -pio2[0], xs)
     r = e.fma(n, -pio2[1], r)
     r = e.fma(n, -pio2[2], r)
+    # Within SIN_COS_MAX_ARG, |r| <= pi/4 plus the rounding of x * 2/pi (< 0.8); beyond it n and r
+    # lose accuracy and the clamp keeps the result within [-1, 1].
+    r = e.clamp(r, -0.8, 0.8)
     # n mod 4 in float arithmetic: exact, and in range for fptosi even when n is huge.
     q = e.to_int(e.sub(n, e.mul(e.floor(e.mul(n, 0.25)), 4.0)))
     q = e.iadd(q, quadrant_offset)

@@ -82,6 +82,7 @@ class Compiled:
         )
         pb = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(speed_level=3))
         pb.getModulePassManager().run(mod, pb)
+        self.asm = tm.emit_assembly(mod)
         self.engine = llvm.create_mcjit_compiler(mod, tm)
         self.engine.finalize_object()
         self._fns: dict[str, object] = {}
@@ -223,11 +224,188 @@ def test_ulp_bound(compiled, name):
         checked = ~(np.abs(x) > SIN_COS_MAX_ARG[kind])
     ref = reference(name, kind, x[checked])
     bound = ULP_BOUNDS[(name, kind)]
+    scalar = lib(f"{name}_w1", x)
     for w in WIDTHS:
         got = lib(f"{name}_w{w}", x)
+        # Straight-line code: every width computes bit-identical results.
+        np.testing.assert_array_equal(got.view(f"u{got.itemsize}"), scalar.view(f"u{got.itemsize}"))
         err = ulp_error(got[checked], ref, kind)
         worst = int(np.argmax(err))
         assert err[worst] <= bound, (
             f"{name}.{kind} width {w}: {err[worst]:.2f} ulp at x={x[checked][worst]!r} "
             f"(got {got[checked][worst]!r}, want {ref[worst]!r})"
         )
+
+
+# --- special values, exactly ---
+
+INF, NAN = math.inf, math.nan
+SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
+    "exp": [(INF, INF), (-INF, 0.0), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0), (1e5, INF), (-1e5, 0.0)],
+    "exp2": [
+        (INF, INF),
+        (-INF, 0.0),
+        (NAN, NAN),
+        (0.0, 1.0),
+        (10.0, 1024.0),
+        (-3.0, 0.125),
+        (1e5, INF),
+        (-1e5, 0.0),
+    ],  # fmt: skip
+    "expm1": [
+        (INF, INF),
+        (-INF, -1.0),
+        (NAN, NAN),
+        (0.0, 0.0),
+        (-0.0, -0.0),
+        (1e5, INF),
+        (-1e5, -1.0),
+    ],  # fmt: skip
+    "log": [
+        (INF, INF),
+        (-INF, NAN),
+        (NAN, NAN),
+        (0.0, -INF),
+        (-0.0, -INF),
+        (-1.0, NAN),
+        (1.0, 0.0),
+    ],  # fmt: skip
+    "log2": [
+        (INF, INF),
+        (-INF, NAN),
+        (NAN, NAN),
+        (0.0, -INF),
+        (-0.0, -INF),
+        (-1.0, NAN),
+        (1.0, 0.0),
+        (1024.0, 10.0),
+        (0.125, -3.0),
+    ],  # fmt: skip
+    "sin": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0)],
+    "cos": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0)],
+    "erf": [
+        (INF, 1.0),
+        (-INF, -1.0),
+        (NAN, NAN),
+        (0.0, 0.0),
+        (-0.0, -0.0),
+        (10.0, 1.0),
+        (-10.0, -1.0),
+    ],  # fmt: skip
+    "tanh": [
+        (INF, 1.0),
+        (-INF, -1.0),
+        (NAN, NAN),
+        (0.0, 0.0),
+        (-0.0, -0.0),
+        (30.0, 1.0),
+        (-30.0, -1.0),
+    ],  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("name", MATH_FUNCTIONS)
+def test_special_values_exact(compiled, name):
+    kind, np_dtype, lib = compiled
+    x = np.array([c[0] for c in SPECIAL_CASES[name]], dtype=np_dtype)
+    want = np.array([c[1] for c in SPECIAL_CASES[name]], dtype=np_dtype)
+    for w in WIDTHS:
+        got = lib(f"{name}_w{w}", np.repeat(x, 16))[::16]
+        np.testing.assert_array_equal(got, want, err_msg=f"{name}.{kind} width {w}")
+        zero = want == 0
+        np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]), "zero sign")
+
+
+@pytest.mark.parametrize("name", ["exp", "exp2"])
+def test_subnormal_results(compiled, name):
+    kind, np_dtype, lib = compiled
+    fi = np.finfo(np_dtype)
+    want = np.array([fi.smallest_subnormal, fi.smallest_subnormal * 5, fi.smallest_normal / 2])
+    x = reference("log" if name == "exp" else "log2", kind, want).astype(np_dtype)
+    got = lib(f"{name}_w16", np.repeat(x, 16)).reshape(-1, 16)
+    assert np.all(got > 0)
+    err = ulp_error(got.ravel(), reference(name, kind, np.repeat(x, 16)), kind)
+    assert err.max() <= ULP_BOUNDS[(name, kind)]
+
+
+@pytest.mark.parametrize("name", ["sin", "cos"])
+def test_sin_cos_beyond_documented_range(compiled, name):
+    """Past SIN_COS_MAX_ARG accuracy is not promised, but results stay finite and within [-1, 1]."""
+    kind, np_dtype, lib = compiled
+    rng = np.random.default_rng(3)
+    top = math.log10(float(np.finfo(np_dtype).max))
+    x = (10.0 ** rng.uniform(math.log10(SIN_COS_MAX_ARG[kind]), top, 1 << 16)).astype(np_dtype)
+    x = np.concatenate([x, -x, [np.finfo(np_dtype).max]]).astype(np_dtype)
+    for w in WIDTHS:
+        got = lib(f"{name}_w{w}", x)
+        assert np.all(np.isfinite(got)) and np.all(np.abs(got) <= 1)
+    # Just below the bound the ulp guarantee holds, also next to multiples of pi/2.
+    k = np.arange(int(SIN_COS_MAX_ARG[kind] / 1.6) - 2000, int(SIN_COS_MAX_ARG[kind] / 1.6))
+    x = (k * (math.pi / 2)).astype(np_dtype)
+    err = ulp_error(lib(f"{name}_w16", x), reference(name, kind, x), kind)
+    assert err.max() <= ULP_BOUNDS[(name, kind)]
+
+
+# --- the generated IR ---
+
+SHAPES = [ir.FloatType(), ir.DoubleType()] + [
+    ir.VectorType(t, n) for t in (ir.FloatType(), ir.DoubleType()) for n in (1, 3, 16, 64)
+]
+
+
+def test_ir_parses_and_verifies():
+    module = ir.Module(name="vecmath_ir")
+    for name in MATH_FUNCTIONS:
+        for ty in SHAPES:
+            fn = get_math_function(module, name, ty)
+            assert fn.linkage == "internal" and "alwaysinline" in fn.attributes
+            assert fn.function_type.return_type == ty and [a.type for a in fn.args] == [ty]
+            assert len(fn.blocks) == 1  # straight-line: no branches
+    parsed = llvm.parse_assembly(str(module))
+    parsed.verify()
+    names = {f.name for f in parsed.functions}
+    assert {"jl.exp.v16f32", "jl.erf.f64", "jl.sin.v3f64", "jl.tanh.v64f32"} <= names
+
+
+def test_function_is_defined_once_per_module_and_type():
+    module = ir.Module()
+    vec = ir.VectorType(ir.FloatType(), 16)
+    first = get_math_function(module, "exp", vec)
+    assert first.name == "jl.exp.v16f32"
+    assert get_math_function(module, "exp", ir.VectorType(ir.FloatType(), 16)) is first
+    assert get_math_function(module, "exp", ir.FloatType()) is not first
+    assert get_math_function(ir.Module(), "exp", vec) is not first
+
+
+@pytest.mark.parametrize(
+    ("name", "ty", "match"),
+    [
+        ("cbrt", ir.FloatType(), "unknown math function 'cbrt'"),
+        ("exp", ir.HalfType(), "extend half/bfloat16 to float"),
+        ("exp", ir.IntType(32), "float, double and vectors"),
+        ("exp", ir.VectorType(ir.FloatType(), 65), "1..64 lanes"),
+    ],
+)
+def test_rejects_unsupported(name, ty, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        get_math_function(ir.Module(), name, ty)
+
+
+def test_odd_and_wide_vectors_match_scalar():
+    lib = Compiled(build_module(["exp", "sin", "log"], ir.FloatType(), widths=(1, 3, 64)))
+    x = np.random.default_rng(5).uniform(-50, 50, 1000).astype(np.float32)
+    for name in ("exp", "sin", "log"):
+        scalar = lib(f"{name}_w1", x)
+        for w in (3, 64):
+            np.testing.assert_array_equal(
+                lib(f"{name}_w{w}", x).view(np.uint32), scalar.view(np.uint32)
+            )
+
+
+def test_scalar_loop_is_vectorised_by_llvm():
+    """Branch-free bodies let LLVM's loop vectoriser turn a scalar loop into vector code."""
+    if "+avx2" not in llvm.get_host_cpu_features().flatten():
+        pytest.skip("host without AVX2")
+    lib = Compiled(build_module(["exp"], ir.FloatType(), widths=(1,)))
+    asm = lib.asm
+    assert "ymm" in asm or "zmm" in asm
