@@ -396,8 +396,10 @@ def _log2(e: _Emitter, x):
 
 
 def _sincos(e: _Emitter, x, quadrant_offset: int):
-    finite = e.cmp("<", e.fabs(x), math.inf)
-    xs = e.select(finite, x, 0.0)
+    # Clamping keeps n = rint(x * 2/pi) within fptosi range; inputs past SIN_COS_MAX_ARG get no
+    # accuracy guarantee anyway, and inf/NaN are patched at the end.
+    limit = e.pick(2.0**24, 2.0**52)
+    xs = e.clamp(x, -limit, limit)
     pio2 = e.pick(PIO2_F32, PIO2_F64)
     n = e.rint(e.mul(xs, TWO_OVER_PI))
     r = e.fma(n, -pio2[0], xs)
@@ -406,15 +408,14 @@ def _sincos(e: _Emitter, x, quadrant_offset: int):
     # Within SIN_COS_MAX_ARG, |r| <= pi/4 plus the rounding of x * 2/pi (< 0.8); beyond it n and r
     # lose accuracy and the clamp keeps the result within [-1, 1].
     r = e.clamp(r, -0.8, 0.8)
-    # n mod 4 in float arithmetic: exact, and in range for fptosi even when n is huge.
-    q = e.to_int(e.sub(n, e.mul(e.floor(e.mul(n, 0.25)), 4.0)))
-    q = e.iadd(q, quadrant_offset)
+    q = e.iadd(e.to_int(n), quadrant_offset)
     z = e.mul(r, r)
     sin_r = e.fma(e.mul(r, z), e.poly(z, e.pick(SIN_F32, SIN_F64)), r)
     cos_r = e.fma(e.mul(z, z), e.poly(z, e.pick(COS_F32, COS_F64)), e.fma(z, -0.5, 1.0))
     odd = e.b.icmp_signed("!=", e.iand(q, 1), e.i(0))
     y = e.select(odd, cos_r, sin_r)
     y = e.as_float(e.ixor(e.as_int(y), e.shl(e.iand(q, 2), e.bits - 2)))
+    finite = e.cmp("<", e.fabs(x), math.inf)
     return e.select(finite, y, e.sub(x, x))  # inf - inf and NaN - NaN are NaN
 
 
