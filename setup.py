@@ -9,7 +9,7 @@ setup(
     packages=find_packages(include=["jitlang*", "codegen*", "runtime*", "isa*"]),
     python_requires=">=3.10",
     install_requires=[
-        "llvmlite>=0.44,<0.52",
+        "llvmlite>=0.46,<0.52",
         "numpy>=1.24,<3",
         "numba>=0.61,<0.70",
         "ml_dtypes>=0.4,<0.7",

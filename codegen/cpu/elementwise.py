@@ -1,0 +1,332 @@
+"""Elementwise semantics on LLVM values (scalars or vectors alike) for the CPU code generator.
+
+Register representation (see `reg_type`): int1 is i1, integers are iN, float16/bfloat16 are
+held in f32 and rounded back after every operation (exact: f32 has more than 2p+2 bits of
+precision for both), pointers are i64 addresses. Integer division by zero gives 0 and
+INT_MIN // -1 wraps (like numpy), shifts by >= the bit width give 0 (or the sign), float-to-int
+casts saturate (NaN -> 0); none of these trap.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from jitlang.dtypes import DType
+from jitlang.ir import BinaryOp, CmpPred, ElemType, PointerType, UnaryOp
+
+from . import llvmutil as U
+
+HALF = ir.HalfType()
+I16 = ir.IntType(16)
+
+
+def reg_type(elem: ElemType) -> ir.Type:
+    if isinstance(elem, PointerType):
+        return U.I64
+    dt = elem.dtype
+    if dt is DType.I1:
+        return U.I1
+    if dt.is_int:
+        return ir.IntType(dt.bits)
+    if dt is DType.F64:
+        return U.F64
+    return U.F32
+
+
+def buf_type(elem: ElemType) -> ir.Type:
+    """Element type of compiler-owned buffers (int1 as a byte; otherwise the register type)."""
+    t = reg_type(elem)
+    return U.I8 if t == U.I1 else t
+
+
+def mem_type(dt: DType) -> ir.Type:
+    """Element type in user memory (numpy layout)."""
+    if dt is DType.I1:
+        return U.I8
+    if dt is DType.F16:
+        return HALF
+    if dt is DType.BF16:
+        return I16
+    return reg_type_of(dt)
+
+
+def reg_type_of(dt: DType) -> ir.Type:
+    from jitlang.ir import ScalarType
+
+    return reg_type(ScalarType(dt))
+
+
+def vec(t: ir.Type, lanes: int) -> ir.Type:
+    return t if lanes == 1 else ir.VectorType(t, lanes)
+
+
+def lanes_of(v: ir.Value) -> int:
+    return v.type.count if isinstance(v.type, ir.VectorType) else 1
+
+
+def const_like(v: ir.Value, value) -> ir.Constant:
+    t = v.type
+    if isinstance(t, ir.VectorType):
+        return ir.Constant(t, [ir.Constant(t.element, value)] * t.count)
+    return ir.Constant(t, value)
+
+
+def const_vec(t: ir.Type, value, lanes: int) -> ir.Constant:
+    if lanes == 1:
+        return ir.Constant(t, value)
+    return ir.Constant(ir.VectorType(t, lanes), [ir.Constant(t, value)] * lanes)
+
+
+# -- memory <-> register conversions ----------------------------------------------------------
+
+
+def bf16_round_bits(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """f32 register -> i16 bfloat16 bits, round to nearest even, NaN kept quiet."""
+    n = lanes_of(x)
+    i32 = vec(U.I32, n)
+    bits = b.bitcast(x, i32)
+    lsb = b.and_(b.lshr(bits, const_vec(U.I32, 16, n)), const_vec(U.I32, 1, n))
+    rounded = b.add(bits, b.add(lsb, const_vec(U.I32, 0x7FFF, n)))
+    is_nan = b.fcmp_unordered("uno", x, x)
+    nan_bits = b.or_(bits, const_vec(U.I32, 0x400000, n))
+    out = b.select(is_nan, nan_bits, rounded)
+    return b.trunc(b.lshr(out, const_vec(U.I32, 16, n)), vec(I16, n))
+
+
+def bf16_bits_to_f32(b: ir.IRBuilder, h: ir.Value) -> ir.Value:
+    n = lanes_of(h)
+    w = b.shl(b.zext(h, vec(U.I32, n)), const_vec(U.I32, 16, n))
+    return b.bitcast(w, vec(U.F32, n))
+
+
+def round_to(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
+    """Round an f32 register holding a float16/bfloat16 result back onto that type's grid."""
+    n = lanes_of(x)
+    if dt is DType.F16:
+        return b.fpext(b.fptrunc(x, vec(HALF, n)), vec(U.F32, n))
+    if dt is DType.BF16:
+        return bf16_bits_to_f32(b, bf16_round_bits(b, x))
+    return x
+
+
+def mem_to_reg(b: ir.IRBuilder, v: ir.Value, dt: DType) -> ir.Value:
+    n = lanes_of(v)
+    if dt is DType.I1:
+        return b.icmp_unsigned("!=", v, const_like(v, 0))
+    if dt is DType.F16:
+        return b.fpext(v, vec(U.F32, n))
+    if dt is DType.BF16:
+        return bf16_bits_to_f32(b, v)
+    return v
+
+
+def reg_to_mem(b: ir.IRBuilder, v: ir.Value, dt: DType) -> ir.Value:
+    n = lanes_of(v)
+    if dt is DType.I1:
+        return b.zext(v, vec(U.I8, n))
+    if dt is DType.F16:
+        return b.fptrunc(v, vec(HALF, n))
+    if dt is DType.BF16:
+        return bf16_round_bits(b, v)
+    return v
+
+
+def reg_to_buf(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
+    base = v.type.element if isinstance(v.type, ir.VectorType) else v.type
+    if base == U.I1:
+        return b.zext(v, vec(U.I8, lanes_of(v)))
+    return v
+
+
+def buf_to_reg(b: ir.IRBuilder, v: ir.Value, elem: ElemType) -> ir.Value:
+    if reg_type(elem) == U.I1:
+        return b.icmp_unsigned("!=", v, const_like(v, 0))
+    return v
+
+
+# -- operations --------------------------------------------------------------------------------
+
+
+def _math(b: ir.IRBuilder, name: str, x: ir.Value) -> ir.Value:
+    try:
+        from .vecmath import get_math_function
+    except ImportError:  # pragma: no cover - vecmath is part of the package
+        get_math_function = None
+    if get_math_function is not None:
+        try:
+            fn = get_math_function(b.module, name, x.type)
+            return b.call(fn, [x])
+        except (KeyError, ValueError, NotImplementedError):
+            pass
+    return U.intrinsic(b, name, x.type, [x])
+
+
+def unary(b: ir.IRBuilder, op: UnaryOp, dt: DType, x: ir.Value) -> ir.Value:
+    if op is UnaryOp.NEG:
+        r = b.fneg(x) if dt.is_float else b.sub(const_like(x, 0), x)
+    elif op is UnaryOp.NOT:
+        r = b.xor(x, const_like(x, -1 if dt is not DType.I1 else 1))
+    elif op is UnaryOp.ABS:
+        if dt.is_float:
+            r = U.intrinsic(b, "fabs", x.type, [x])
+        else:
+            r = U.intrinsic(b, "abs", x.type, [x, ir.Constant(U.I1, 0)])
+    elif op is UnaryOp.SQRT:
+        r = U.intrinsic(b, "sqrt", x.type, [x])
+    elif op is UnaryOp.RSQRT:
+        r = b.fdiv(const_like(x, 1.0), U.intrinsic(b, "sqrt", x.type, [x]))
+    elif op is UnaryOp.FLOOR:
+        r = U.intrinsic(b, "floor", x.type, [x])
+    elif op is UnaryOp.CEIL:
+        r = U.intrinsic(b, "ceil", x.type, [x])
+    elif op is UnaryOp.SIGMOID:
+        e = _math(b, "exp", b.fneg(x))
+        r = b.fdiv(const_like(x, 1.0), b.fadd(const_like(x, 1.0), e))
+    else:
+        r = _math(b, op.value, x)
+    return round_to(b, r, dt) if dt.is_float else r
+
+
+_FBIN = {
+    BinaryOp.ADD: "fadd",
+    BinaryOp.SUB: "fsub",
+    BinaryOp.MUL: "fmul",
+    BinaryOp.DIV: "fdiv",
+    BinaryOp.REM: "frem",
+}
+_IBIN = {
+    BinaryOp.ADD: "add",
+    BinaryOp.SUB: "sub",
+    BinaryOp.MUL: "mul",
+    BinaryOp.AND: "and_",
+    BinaryOp.OR: "or_",
+    BinaryOp.XOR: "xor",
+}
+
+
+def binary(b: ir.IRBuilder, op: BinaryOp, dt: DType, x: ir.Value, y: ir.Value, nan: bool = False):
+    if dt.is_float:
+        if op in _FBIN:
+            r = getattr(b, _FBIN[op])(x, y)
+        elif op in (BinaryOp.MIN, BinaryOp.MAX):
+            name = (
+                ("minimum" if op is BinaryOp.MIN else "maximum")
+                if nan
+                else ("minnum" if op is BinaryOp.MIN else "maxnum")
+            )
+            r = U.intrinsic(b, name, x.type, [x, y])
+        else:
+            raise NotImplementedError(op)
+        return round_to(b, r, dt)
+    if op in _IBIN:
+        return getattr(b, _IBIN[op])(x, y)
+    signed = dt.is_signed and dt is not DType.I1
+    if op in (BinaryOp.MIN, BinaryOp.MAX):
+        name = ("s" if signed else "u") + ("min" if op is BinaryOp.MIN else "max")
+        return U.intrinsic(b, name, x.type, [x, y])
+    if op in (BinaryOp.DIV, BinaryOp.REM):
+        zero = const_like(y, 0)
+        is_zero = b.icmp_unsigned("==", y, zero)
+        bad = is_zero
+        if signed:
+            minv = const_like(x, -(1 << (dt.bits - 1)))
+            overflow = b.and_(
+                b.icmp_signed("==", x, minv), b.icmp_signed("==", y, const_like(y, -1))
+            )
+            bad = b.or_(bad, overflow)
+        safe = b.select(bad, const_like(y, 1), y)
+        if op is BinaryOp.DIV:
+            r = b.sdiv(x, safe) if signed else b.udiv(x, safe)
+        else:
+            r = b.srem(x, safe) if signed else b.urem(x, safe)
+        return b.select(is_zero, zero, r)
+    if op in (BinaryOp.SHL, BinaryOp.SHR):
+        width = const_like(y, dt.bits)
+        too_big = b.icmp_unsigned(">=", y, width)
+        amt = b.select(too_big, const_like(y, 0), y)
+        if op is BinaryOp.SHL:
+            return b.select(too_big, const_like(x, 0), b.shl(x, amt))
+        if signed:
+            sign = b.ashr(x, const_like(x, dt.bits - 1))
+            return b.select(too_big, sign, b.ashr(x, amt))
+        return b.select(too_big, const_like(x, 0), b.lshr(x, amt))
+    raise NotImplementedError(op)
+
+
+_FCMP = {
+    CmpPred.EQ: ("==", True),
+    CmpPred.NE: ("!=", False),
+    CmpPred.LT: ("<", True),
+    CmpPred.LE: ("<=", True),
+    CmpPred.GT: (">", True),
+    CmpPred.GE: (">=", True),
+}
+_ICMP = {
+    CmpPred.EQ: "==",
+    CmpPred.NE: "!=",
+    CmpPred.LT: "<",
+    CmpPred.LE: "<=",
+    CmpPred.GT: ">",
+    CmpPred.GE: ">=",
+}
+
+
+def compare(b: ir.IRBuilder, pred: CmpPred, dt: DType | None, x: ir.Value, y: ir.Value):
+    if dt is not None and dt.is_float:
+        sym, ordered = _FCMP[pred]
+        return b.fcmp_ordered(sym, x, y) if ordered else b.fcmp_unordered(sym, x, y)
+    if dt is not None and dt.is_signed and dt is not DType.I1:
+        return b.icmp_signed(_ICMP[pred], x, y)
+    return b.icmp_unsigned(_ICMP[pred], x, y)
+
+
+def cast(b: ir.IRBuilder, src: DType, dst: DType, x: ir.Value, bitcast: bool) -> ir.Value:
+    n = lanes_of(x)
+    dst_reg = vec(reg_type_of(dst), n)
+    if bitcast:
+        # through the memory representation, where widths match by construction
+        m = reg_to_mem(b, x, src)
+        m = b.bitcast(m, vec(mem_type(dst), n))
+        return mem_to_reg(b, m, dst)
+    if src.is_float and dst.is_float:
+        if dst in (DType.F16, DType.BF16):
+            if src is DType.F64 and dst is DType.F16:
+                return b.fpext(b.fptrunc(x, vec(HALF, n)), dst_reg)
+            if src is DType.F64:
+                x = b.fptrunc(x, vec(U.F32, n))
+            return round_to(b, x, dst)
+        if dst is DType.F64:
+            return b.fpext(x, dst_reg) if x.type != dst_reg else x
+        return b.fptrunc(x, dst_reg) if x.type != dst_reg else x  # f64 -> f32, or f16 -> f32
+    if src.is_float and dst.is_int:
+        if dst is DType.I1:
+            return b.fcmp_unordered("!=", x, const_like(x, 0.0))
+        name = "fptosi.sat" if dst.is_signed else "fptoui.sat"
+        return U.intrinsic(b, name, dst_reg, [x], overload=[dst_reg, x.type])
+    if src.is_int and dst.is_float:
+        if src is DType.I1 or not src.is_signed:
+            r = b.uitofp(x, dst_reg)
+        else:
+            r = b.sitofp(x, dst_reg)
+        return round_to(b, r, dst)
+    # int -> int
+    if dst is DType.I1:
+        return b.icmp_unsigned("!=", x, const_like(x, 0))
+    sb = 1 if src is DType.I1 else src.bits
+    if dst.bits == sb:
+        return x
+    if dst.bits < sb:
+        return b.trunc(x, dst_reg)
+    if src.is_signed and src is not DType.I1:
+        return b.sext(x, dst_reg)
+    return b.zext(x, dst_reg)
+
+
+def int_to_i64(b: ir.IRBuilder, dt: DType, x: ir.Value) -> ir.Value:
+    n = lanes_of(x)
+    t = vec(U.I64, n)
+    if x.type == t:
+        return x
+    if dt.is_signed and dt is not DType.I1:
+        return b.sext(x, t)
+    return b.zext(x, t)

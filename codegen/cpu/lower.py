@@ -1,0 +1,840 @@
+"""Tile IR to LLVM IR for the host CPU.
+
+Stage: codegen/cpu. Input: a verified, optimized `ir.Function` and its axis info; output: an
+`llvmlite.ir.Module` with one entry point
+
+    void @<name>(i64 pid_start, i64 pid_end, i64 gx, i64 gy, i64 gz, <args: i64 | double>...)
+
+that runs programs `pid_start..pid_end` (linear ids over the grid) one after another.
+
+Block values are not materialised one op at a time. Elementwise block ops stay *lazy*; a sink (a
+store, a materialisation point) emits one loop nest over its shape whose innermost dimension
+walks chunks of `lanes` elements, and evaluates the whole expression DAG per chunk in vector
+registers (`_Eval`). Broadcasts and expand_dims only remap indices. Loads are vector loads where
+axis info proves the addresses contiguous along the last dimension, gathers otherwise.
+A lazy load is materialised into a buffer before a later store or a region that could change
+what it reads; values crossing region boundaries (loop carries, if results) live in buffers.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from jitlang.dtypes import DType
+from jitlang.errors import CompilationError
+from jitlang.ir import (
+    BlockType,
+    Function,
+    Op,
+    OpKind,
+    PointerType,
+    Region,
+    ScalarType,
+    Value,
+    elem_type,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+)
+from jitlang.passes.axisinfo import AxisAnalysis
+
+from . import elementwise as E
+from . import llvmutil as U
+
+MAX_LANES = 16
+STACK_LIMIT = 64 * 1024  # bytes; larger buffers are malloc'd once per entry call
+
+_LAZY = {
+    OpKind.CONSTANT,
+    OpKind.MAKE_RANGE,
+    OpKind.SPLAT,
+    OpKind.BROADCAST,
+    OpKind.EXPAND_DIMS,
+    OpKind.UNARY,
+    OpKind.BINARY,
+    OpKind.CMP,
+    OpKind.SELECT,
+    OpKind.FMA,
+    OpKind.CAST,
+    OpKind.PTR_ADD,
+    OpKind.LOAD,
+    OpKind.HINT,
+}
+
+PRINT_HOOK = "jl_print_hook"
+ASSERT_HOOK = "jl_assert_hook"
+# print hook: (site, pid0, pid1, pid2, elem_index, operand, f64 value, i64 bits)
+PRINT_FN_TYPE = ir.FunctionType(U.VOID, [U.I32, U.I64, U.I64, U.I64, U.I64, U.I32, U.F64, U.I64])
+# assert hook: (site, pid0, pid1, pid2, elem_index)
+ASSERT_FN_TYPE = ir.FunctionType(U.VOID, [U.I32, U.I64, U.I64, U.I64, U.I64])
+
+
+class Mat:
+    """A block value stored row-major in a buffer of `E.buf_type` elements."""
+
+    def __init__(self, ptr: ir.Value, shape: tuple[int, ...], elem) -> None:
+        self.ptr = ptr
+        self.shape = shape
+        self.elem = elem
+        self.strides = tuple(math.prod(shape[i + 1 :]) for i in range(len(shape)))
+
+
+class Lazy:
+    def __init__(self, op: Op) -> None:
+        self.op = op
+
+
+def lanes_for(shape: tuple[int, ...]) -> int:
+    last = shape[-1]
+    w = 1
+    while w * 2 <= MAX_LANES and last % (w * 2) == 0:
+        w *= 2
+    return w
+
+
+class CpuLowering:
+    def __init__(self, fn: Function, axis: AxisAnalysis, name: str) -> None:
+        self.fn = fn
+        self.axis = axis
+        self.name = name
+        self.module = ir.Module(name=name)
+        self.vals: dict[int, object] = {}  # value id -> ir.Value (scalar) | Lazy | Mat
+        self.pending_loads: list[Value] = []
+        self.print_sites: list[tuple[str, bool, list]] = []
+        self.assert_sites: list[tuple[str, object]] = []
+        self.has_loads_cache: dict[int, bool] = {}
+
+    # -- module / entry --------------------------------------------------------------------
+    def lower(self) -> ir.Module:
+        argtys = [U.I64] * 5
+        for p in self.fn.params:
+            argtys.append(U.F64 if _is_float_scalar(p.type) else U.I64)
+        fnty = ir.FunctionType(U.VOID, argtys)
+        self.entry = ir.Function(self.module, fnty, self.name)
+        self.entry.attributes.add("nounwind")
+        for i, p in enumerate(self.fn.params):
+            self.entry.args[5 + i].name = p.name
+        self.alloca_block = self.entry.append_basic_block("entry")
+        start_block = self.entry.append_basic_block("start")
+        self.b = ir.IRBuilder(start_block)
+        self.exit_frees: list[ir.Value] = []
+        start, end, gx, gy, gz = self.entry.args[:5]
+        self.grid = (gx, gy, gz)
+        self.zero = ir.Constant(U.I64, 0)
+        with U.for_range(self.b, start, end, ir.Constant(U.I64, 1), "pid") as lin:
+            x = self.b.urem(lin, gx)
+            q = self.b.udiv(lin, gx)
+            y = self.b.urem(q, gy)
+            z = self.b.udiv(q, gy)
+            self.pids = (x, y, z)
+            for i, (p, a) in enumerate(zip(self.fn.params, self.fn.body.args)):
+                self.vals[a.id] = self._param(p.type, self.entry.args[5 + i])
+            self.lower_region(self.fn.body)
+        for ptr in self.exit_frees:
+            self.b.call(U.declare(self.module, "free", U.VOID, [U.PTR]), [ptr])
+        self.b.ret_void()
+        ab = ir.IRBuilder(self.alloca_block)
+        ab.branch(start_block)
+        return self.module
+
+    def _param(self, t, arg: ir.Value) -> ir.Value:
+        e = elem_type(t)
+        if isinstance(e, PointerType):
+            return arg
+        dt = e.dtype
+        if dt.is_float:
+            if dt is DType.F64:
+                return arg
+            v = self.b.fptrunc(arg, U.F32)
+            return E.round_to(self.b, v, dt)
+        if dt is DType.I1:
+            return self.b.icmp_unsigned("!=", arg, ir.Constant(U.I64, 0))
+        return self.b.trunc(arg, ir.IntType(dt.bits)) if dt.bits < 64 else arg
+
+    def error(self, op: Op, msg: str) -> CompilationError:
+        return CompilationError(op.loc, msg)
+
+    # -- buffers ---------------------------------------------------------------------------
+    def alloc(self, elem, shape: tuple[int, ...]) -> Mat:
+        bt = E.buf_type(elem)
+        n = math.prod(shape)
+        nbytes = n * max(
+            1, bt.width // 8 if isinstance(bt, ir.IntType) else (8 if bt == U.F64 else 4)
+        )
+        ab = ir.IRBuilder(self.alloca_block)
+        if nbytes <= STACK_LIMIT:
+            ptr = ab.alloca(ir.ArrayType(bt, n))
+            ptr.align = 64
+        else:
+            malloc = U.declare(self.module, "malloc", U.PTR, [U.I64])
+            ptr = ab.call(malloc, [ir.Constant(U.I64, nbytes + 64)])
+            self.exit_frees.append(ptr)
+        return Mat(ptr, shape, elem)
+
+    def buf_addr(self, m: Mat, idx: tuple[ir.Value, ...]) -> ir.Value:
+        b = self.b
+        lin = None
+        for i, s in zip(idx, m.strides):
+            term = i if s == 1 else b.mul(i, ir.Constant(U.I64, s))
+            lin = term if lin is None else b.add(lin, term)
+        if lin is None:
+            lin = self.zero
+        return b.gep(m.ptr, [lin], source_etype=E.buf_type(m.elem))
+
+    # -- regions ---------------------------------------------------------------------------
+    def lower_region(self, region: Region) -> None:
+        last = _effective_last_uses(region)
+        saved_pending = self.pending_loads
+        self.pending_loads = []
+        for i, op in enumerate(region.ops):
+            if op.kind is OpKind.STORE:
+                self._protect_loads(last, i, strict=True)
+            elif op.regions or op.kind in (OpKind.PRINT, OpKind.ASSERT):
+                self._protect_loads(last, i, strict=False)
+            self.lower_op(op)
+        self.pending_loads = saved_pending
+
+    def _protect_loads(self, last: dict[int, int], i: int, strict: bool) -> None:
+        keep = []
+        for v in self.pending_loads:
+            lu = last.get(v.id, -1)
+            if lu > i or (not strict and lu >= i):
+                self.materialize(v)
+            else:
+                keep.append(v)
+        self.pending_loads = keep
+
+    def lower_op(self, op: Op) -> None:
+        k = op.kind
+        if k in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN):
+            return
+        if k is OpKind.STORE:
+            return self.lower_store(op)
+        if k is OpKind.FOR:
+            return self.lower_for(op)
+        if k is OpKind.IF:
+            return self.lower_if(op)
+        if k is OpKind.WHILE:
+            return self.lower_while(op)
+        if k is OpKind.PRINT:
+            return self.lower_print(op)
+        if k is OpKind.ASSERT:
+            return self.lower_assert(op)
+        if k in (OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
+            src = self.pids if k is OpKind.PROGRAM_ID else self.grid
+            self.vals[op.result.id] = self.b.trunc(src[op.attr.axis], U.I32)
+            return
+        if k in _LAZY:
+            if isinstance(op.result.type, BlockType):
+                self.vals[op.result.id] = Lazy(op)
+                if k is OpKind.LOAD:
+                    self.pending_loads.append(op.result)
+                return
+            self.vals[op.result.id] = self.scalar_op(op)
+            return
+        raise self.error(op, f"{k.value} is not supported by the CPU backend yet")
+
+    def scalar(self, v: Value) -> ir.Value:
+        r = self.vals[v.id]
+        assert isinstance(r, ir.Value), f"{v} is not a lowered scalar"
+        return r
+
+    def scalar_op(self, op: Op) -> ir.Value:
+        if op.kind is OpKind.LOAD:
+            return self.scalar_load(op, [self.scalar(v) for v in op.operands])
+        return self.compute(op, [self.scalar(v) for v in op.operands], 1)
+
+    # -- elementwise computation shared by scalars and chunks -------------------------------
+    def compute(self, op: Op, xs: list[ir.Value], lanes: int) -> ir.Value:
+        b = self.b
+        k = op.kind
+        rt = op.result.type
+        if k is OpKind.CONSTANT:
+            return E.const_vec(E.reg_type(elem_type(rt)), _llvm_const(op.attr.value, rt), lanes)
+        if k is OpKind.UNARY:
+            return E.unary(b, op.attr.op, scalar_dtype(rt), xs[0])
+        if k is OpKind.BINARY:
+            return E.binary(b, op.attr.op, scalar_dtype(rt), xs[0], xs[1], op.attr.propagate_nan)
+        if k is OpKind.CMP:
+            return E.compare(b, op.attr.pred, scalar_dtype(op.operands[0].type), xs[0], xs[1])
+        if k is OpKind.SELECT:
+            c = xs[0]
+            if lanes > 1 and not isinstance(c.type, ir.VectorType):
+                c = U.splat(b, c, lanes)
+            return b.select(c, xs[1], xs[2])
+        if k is OpKind.FMA:
+            r = U.intrinsic(b, "fma", xs[0].type, xs)
+            return E.round_to(b, r, scalar_dtype(rt))
+        if k is OpKind.CAST:
+            src, dst = elem_type(op.operands[0].type), elem_type(rt)
+            if isinstance(src, PointerType) or isinstance(dst, PointerType):
+                return xs[0]
+            return E.cast(b, src.dtype, dst.dtype, xs[0], op.attr.bitcast)
+        if k is OpKind.PTR_ADD:
+            off_dt = scalar_dtype(op.operands[1].type)
+            off = E.int_to_i64(b, off_dt, xs[1])
+            size = elem_type(rt).elem.mem_bytes
+            if size != 1:
+                off = b.mul(off, E.const_like(off, size))
+            return b.add(xs[0], off)
+        if k is OpKind.HINT:
+            return xs[0]
+        if k is OpKind.SPLAT:
+            return U.splat(b, xs[0], lanes)
+        raise self.error(op, f"{k.value} cannot be computed elementwise")
+
+    # -- chunk evaluation ------------------------------------------------------------------
+    def loop_nest(self, shape: tuple[int, ...], body) -> None:
+        lanes = lanes_for(shape)
+        ivs: list[ir.Value] = []
+        self._nest(shape, 0, ivs, lanes, body)
+
+    def _nest(self, shape, d, ivs, lanes, body):
+        step = lanes if d == len(shape) - 1 else 1
+        if shape[d] == step:
+            ivs.append(self.zero)
+            if d + 1 < len(shape):
+                self._nest(shape, d + 1, ivs, lanes, body)
+            else:
+                self.memo = {}
+                body(tuple(ivs), lanes)
+            ivs.pop()
+            return
+        with U.for_range(
+            self.b, self.zero, ir.Constant(U.I64, shape[d]), ir.Constant(U.I64, step), f"d{d}"
+        ) as iv:
+            ivs.append(iv)
+            if d + 1 < len(shape):
+                self._nest(shape, d + 1, ivs, lanes, body)
+            else:
+                self.memo = {}
+                body(tuple(ivs), lanes)
+            ivs.pop()
+
+    def ev(self, v: Value, idx: tuple[ir.Value, ...], lanes: int) -> ir.Value:
+        """The value of block (or scalar) `v` at index `idx`, `lanes` elements along the last dim."""
+        r = self.vals.get(v.id)
+        if isinstance(r, ir.Value):
+            return U.splat(self.b, r, lanes)
+        key = (v.id, tuple(id(i) for i in idx), lanes)
+        hit = self.memo.get(key)
+        if hit is not None:
+            return hit
+        if isinstance(r, Mat):
+            out = self.load_buf(r, idx, lanes)
+        elif isinstance(r, Lazy):
+            out = self.ev_op(r.op, idx, lanes)
+        else:
+            raise AssertionError(f"value {v} was never lowered")
+        self.memo[key] = out
+        return out
+
+    def load_buf(self, m: Mat, idx, lanes: int) -> ir.Value:
+        addr = self.buf_addr(m, idx)
+        bt = E.buf_type(m.elem)
+        if lanes == 1:
+            v = self.b.load(addr, typ=bt)
+        else:
+            v = self.b.load(addr, typ=ir.VectorType(bt, lanes))
+            v.align = _align_of(bt)
+        return E.buf_to_reg(self.b, v, m.elem)
+
+    def ev_op(self, op: Op, idx, lanes: int) -> ir.Value:
+        k = op.kind
+        b = self.b
+        rt = op.result.type
+        if k is OpKind.MAKE_RANGE:
+            base = b.add(b.trunc(idx[0], U.I32), ir.Constant(U.I32, op.attr.start))
+            if lanes == 1:
+                return base
+            return b.add(U.splat(b, base, lanes), U.vec_const(U.I32, list(range(lanes))))
+        if k is OpKind.BROADCAST:
+            src = op.operands[0]
+            sshape, dshape = shape_of(src.type), shape_of(rt)
+            nidx = tuple(
+                self.zero if s == 1 and d != 1 else i for i, s, d in zip(idx, sshape, dshape)
+            )
+            if lanes > 1 and sshape[-1] == 1:
+                return U.splat(b, self.ev(src, nidx, 1), lanes)
+            return self.ev(src, nidx, lanes)
+        if k is OpKind.EXPAND_DIMS:
+            ax = op.attr.axis
+            nidx = idx[:ax] + idx[ax + 1 :]
+            return self.ev(op.operands[0], nidx, lanes)
+        if k is OpKind.LOAD:
+            return self.ev_load(op, idx, lanes)
+        if k is OpKind.SPLAT:
+            return self.ev(op.operands[0], idx, lanes)
+        xs = [self.ev(v, idx, lanes) for v in op.operands]
+        return self.compute(op, xs, lanes)
+
+    def _contiguous(self, ptr: Value, lanes: int) -> bool:
+        if lanes == 1:
+            return False
+        c = self.axis.get(ptr).contiguity
+        return c[-1] % lanes == 0
+
+    def ev_load(self, op: Op, idx, lanes: int) -> ir.Value:
+        b = self.b
+        ptr_v = op.operands[0]
+        dt = elem_type(ptr_v.type).elem
+        mt = E.mem_type(dt)
+        align = _align_of(mt)
+        if lanes == 1:
+            return self.scalar_load(op, [self.ev(v, idx, 1) for v in op.operands])
+        mask = self.ev(op.operands[1], idx, lanes) if len(op.operands) > 1 else None
+        vt = ir.VectorType(mt, lanes)
+        if len(op.operands) > 2:
+            other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
+        else:
+            other = ir.Constant(vt, None)
+        if self._contiguous(ptr_v, lanes):
+            base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
+            if mask is None:
+                v = b.load(base, typ=vt)
+                v.align = align
+            else:
+                v = U.intrinsic(
+                    b,
+                    "masked.load",
+                    vt,
+                    [base, ir.Constant(U.I32, align), mask, other],
+                    overload=[vt, U.PTR],
+                )
+        else:
+            ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
+            if mask is None:
+                mask = E.const_vec(U.I1, 1, lanes)
+            v = U.intrinsic(
+                b,
+                "masked.gather",
+                vt,
+                [ptrs, ir.Constant(U.I32, align), mask, other],
+                overload=[vt, ptrs.type],
+            )
+        return E.mem_to_reg(b, v, dt)
+
+    def scalar_load(self, op: Op, xs: list[ir.Value]) -> ir.Value:
+        b = self.b
+        dt = elem_type(op.operands[0].type).elem
+        mt = E.mem_type(dt)
+        addr = b.inttoptr(xs[0], U.PTR)
+        if len(xs) == 1:
+            v = b.load(addr, typ=mt)
+            v.align = _align_of(mt)
+            return E.mem_to_reg(b, v, dt)
+        rt = E.reg_type(ScalarType(dt))
+        other = xs[2] if len(xs) > 2 else ir.Constant(rt, 0 if not dt.is_float else 0.0)
+        pre = b.block
+        with b.if_then(xs[1]):
+            v = b.load(addr, typ=mt)
+            v.align = _align_of(mt)
+            loaded = E.mem_to_reg(b, v, dt)
+            then_block = b.block
+        phi = b.phi(rt)
+        phi.add_incoming(loaded, then_block)
+        phi.add_incoming(other, pre)
+        return phi
+
+    # -- sinks -----------------------------------------------------------------------------
+    def materialize(self, v: Value) -> Mat:
+        r = self.vals.get(v.id)
+        if isinstance(r, Mat):
+            return r
+        m = self.alloc(elem_type(v.type), shape_of(v.type))
+        self.materialize_into(m, v)
+        self.vals[v.id] = m
+        return m
+
+    def materialize_into(self, m: Mat, v: Value) -> None:
+        if not isinstance(v.type, BlockType):
+            val = E.reg_to_buf(self.b, self.scalar(v))
+            self.b.store(val, self.buf_addr(m, tuple(self.zero for _ in m.shape)))
+            return
+
+        def body(idx, lanes):
+            val = E.reg_to_buf(self.b, self.ev(v, idx, lanes))
+            st = self.b.store(val, self.buf_addr(m, idx))
+            st.align = _align_of(E.buf_type(m.elem))
+
+        self.loop_nest(m.shape, body)
+
+    def copy_buf(self, dst: Mat, src: Mat) -> None:
+        nbytes = math.prod(dst.shape) * _align_of(E.buf_type(dst.elem))
+        U.intrinsic(
+            self.b,
+            "memcpy",
+            U.VOID,
+            [dst.ptr, src.ptr, ir.Constant(U.I64, nbytes), ir.Constant(U.I1, 0)],
+            overload=[U.PTR, U.PTR, U.I64],
+        )
+
+    def lower_store(self, op: Op) -> None:
+        ptr_v, val_v = op.operands[0], op.operands[1]
+        mask_v = op.operands[2] if len(op.operands) > 2 else None
+        dt = elem_type(ptr_v.type).elem
+        mt = E.mem_type(dt)
+        align = _align_of(mt)
+        b = self.b
+        if not isinstance(ptr_v.type, BlockType):
+            addr = b.inttoptr(self.scalar(ptr_v), U.PTR)
+            val = E.reg_to_mem(b, self.scalar(val_v), dt)
+            if mask_v is None:
+                b.store(val, addr).align = align
+            else:
+                with b.if_then(self.scalar(mask_v)):
+                    b.store(val, addr).align = align
+            return
+
+        def body(idx, lanes):
+            val = E.reg_to_mem(b, self.ev(val_v, idx, lanes), dt)
+            mask = self.ev(mask_v, idx, lanes) if mask_v is not None else None
+            if lanes == 1:
+                addr = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
+                if mask is None:
+                    b.store(val, addr).align = align
+                else:
+                    with b.if_then(mask):
+                        b.store(val, addr).align = align
+                return
+            vt = ir.VectorType(mt, lanes)
+            if self._contiguous(ptr_v, lanes):
+                base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
+                if mask is None:
+                    b.store(val, base).align = align
+                else:
+                    U.intrinsic(
+                        b,
+                        "masked.store",
+                        U.VOID,
+                        [val, base, ir.Constant(U.I32, align), mask],
+                        overload=[vt, U.PTR],
+                    )
+            else:
+                ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
+                if mask is None:
+                    mask = E.const_vec(U.I1, 1, lanes)
+                U.intrinsic(
+                    b,
+                    "masked.scatter",
+                    U.VOID,
+                    [val, ptrs, ir.Constant(U.I32, align), mask],
+                    overload=[vt, ptrs.type],
+                )
+
+        self.loop_nest(shape_of(ptr_v.type), body)
+
+    # -- structured control flow -----------------------------------------------------------
+    def _carry_in(self, inits: list[Value]) -> list[object]:
+        """Per carried value: None for scalars (phi), a Mat buffer for blocks."""
+        bufs = []
+        for v in inits:
+            if isinstance(v.type, BlockType):
+                m = self.alloc(elem_type(v.type), shape_of(v.type))
+                self.materialize_into(m, v)
+                bufs.append(m)
+            else:
+                bufs.append(None)
+        return bufs
+
+    def _carry_out(self, bufs, values: list[Value]) -> None:
+        for m, v in zip(bufs, values):
+            if m is None:
+                continue
+            cur = self.vals.get(v.id)
+            if cur is m:
+                continue
+            tmp = self.alloc(m.elem, m.shape)
+            self.materialize_into(tmp, v)
+            self.copy_buf(m, tmp)
+
+    def lower_for(self, op: Op) -> None:
+        b = self.b
+        lb, ub, step = (self.scalar(v) for v in op.operands[:3])
+        inits = op.operands[3:]
+        bufs = self._carry_in(inits)
+        body = op.regions[0]
+        pre = b.block
+        header = b.append_basic_block("for.header")
+        blk = b.append_basic_block("for.body")
+        exit_ = b.append_basic_block("for.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        iv = b.phi(lb.type, "iv")
+        iv.add_incoming(lb, pre)
+        phis = []
+        for v, m in zip(inits, bufs):
+            if m is None:
+                p = b.phi(E.reg_type(elem_type(v.type)))
+                p.add_incoming(self.scalar(v), pre)
+                phis.append(p)
+            else:
+                phis.append(None)
+        step_c = op.operands[2]
+        cst = _const_value(step_c, self.fn)
+        if cst is not None and cst > 0:
+            cond = b.icmp_signed("<", iv, ub)
+        elif cst is not None and cst < 0:
+            cond = b.icmp_signed(">", iv, ub)
+        else:
+            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
+            cond = b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
+        b.cbranch(cond, blk, exit_)
+        b.position_at_end(blk)
+        self.vals[body.args[0].id] = iv
+        for a, p, m in zip(body.args[1:], phis, bufs):
+            self.vals[a.id] = p if m is None else m
+        self.lower_region(body)
+        yields = body.terminator.operands
+        self._carry_out(bufs, yields)
+        nxt = b.add(iv, step)
+        end_block = b.block
+        for p, y in zip(phis, yields):
+            if p is not None:
+                p.add_incoming(self.scalar(y), end_block)
+        iv.add_incoming(nxt, end_block)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for r, p, m in zip(op.results, phis, bufs):
+            self.vals[r.id] = p if m is None else m
+
+    def lower_if(self, op: Op) -> None:
+        b = self.b
+        cond = self.scalar(op.operands[0])
+        outs = []
+        for r in op.results:
+            outs.append(
+                self.alloc(elem_type(r.type), shape_of(r.type))
+                if isinstance(r.type, BlockType)
+                else None
+            )
+        then_b = b.append_basic_block("if.then")
+        else_b = b.append_basic_block("if.else")
+        merge = b.append_basic_block("if.end")
+        b.cbranch(cond, then_b, else_b)
+        incoming = []
+        for blk, region in ((then_b, op.regions[0]), (else_b, op.regions[1])):
+            b.position_at_end(blk)
+            self.lower_region(region)
+            ys = region.terminator.operands
+            for m, y in zip(outs, ys):
+                if m is not None:
+                    self.materialize_into(m, y)
+            incoming.append(
+                (b.block, [None if m is not None else self.scalar(y) for m, y in zip(outs, ys)])
+            )
+            b.branch(merge)
+        b.position_at_end(merge)
+        for i, (r, m) in enumerate(zip(op.results, outs)):
+            if m is not None:
+                self.vals[r.id] = m
+            else:
+                p = b.phi(E.reg_type(elem_type(r.type)))
+                for blk, vals in incoming:
+                    p.add_incoming(vals[i], blk)
+                self.vals[r.id] = p
+
+    def lower_while(self, op: Op) -> None:
+        b = self.b
+        inits = op.operands
+        bufs = self._carry_in(inits)
+        before, after = op.regions
+        pre = b.block
+        header = b.append_basic_block("while.cond")
+        blk = b.append_basic_block("while.body")
+        exit_ = b.append_basic_block("while.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        phis = []
+        for v, m in zip(inits, bufs):
+            if m is None:
+                p = b.phi(E.reg_type(elem_type(v.type)))
+                p.add_incoming(self.scalar(v), pre)
+                phis.append(p)
+            else:
+                phis.append(None)
+        for a, p, m in zip(before.args, phis, bufs):
+            self.vals[a.id] = p if m is None else m
+        self.lower_region(before)
+        cond_op = before.terminator
+        fwd = cond_op.operands[1:]
+        fwd_vals = [None if m is not None else self.scalar(v) for v, m in zip(fwd, bufs)]
+        b.cbranch(self.scalar(cond_op.operands[0]), blk, exit_)
+        b.position_at_end(blk)
+        for a, fv, m in zip(after.args, fwd_vals, bufs):
+            self.vals[a.id] = fv if m is None else m
+        self.lower_region(after)
+        yields = after.terminator.operands
+        self._carry_out(bufs, yields)
+        end_block = b.block
+        for p, y in zip(phis, yields):
+            if p is not None:
+                p.add_incoming(self.scalar(y), end_block)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for r, fv, m in zip(op.results, fwd_vals, bufs):
+            self.vals[r.id] = fv if m is None else m
+
+    # -- printing and assertions -----------------------------------------------------------
+    def _hook(self, name: str, fnty: ir.FunctionType) -> ir.Value:
+        g = self.module.globals.get(name)
+        if g is None:
+            g = ir.GlobalVariable(self.module, U.PTR, name)
+            g.initializer = ir.Constant(U.PTR, None)
+        return self.b.load(g, typ=U.PTR)
+
+    def _pid64(self):
+        return self.pids
+
+    def lower_print(self, op: Op) -> None:
+        b = self.b
+        site = len(self.print_sites)
+        self.print_sites.append(
+            (
+                op.attr.prefix,
+                op.attr.hex,
+                [[str(scalar_dtype(v.type) or "ptr"), list(shape_of(v.type))] for v in op.operands],
+                str(op.loc),
+            )
+        )
+        x, y, z = self.pids
+        hook = self._hook(PRINT_HOOK, PRINT_FN_TYPE)
+
+        def call(index, k, val, dt):
+            f, i = _to_f64_i64(b, val, dt)
+            b.call(
+                hook,
+                [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i],
+                cconv=None,
+            ) if False else b.call(
+                hook, [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i]
+            )
+
+        if not op.operands:
+            call(ir.Constant(U.I64, -1), -1, None, None)
+            return
+        shape = shape_of(op.operands[0].type)
+        if not shape:
+            for k, v in enumerate(op.operands):
+                call(self.zero, k, self.scalar(v), _dt_of(v))
+            return
+        mats = [self.materialize(v) for v in op.operands]
+        n = math.prod(shape)
+        with U.for_range(b, self.zero, ir.Constant(U.I64, n), ir.Constant(U.I64, 1), "pr") as i:
+            for k, (m, v) in enumerate(zip(mats, op.operands)):
+                addr = b.gep(m.ptr, [i], source_etype=E.buf_type(m.elem))
+                val = E.buf_to_reg(b, b.load(addr, typ=E.buf_type(m.elem)), m.elem)
+                call(i, k, val, _dt_of(v))
+
+    def lower_assert(self, op: Op) -> None:
+        b = self.b
+        site = len(self.assert_sites)
+        self.assert_sites.append((op.attr.prefix, op.loc))
+        x, y, z = self.pids
+        cond_v = op.operands[0]
+
+        def check(index, c):
+            with b.if_then(b.not_(c), likely=False):
+                hook = self._hook(ASSERT_HOOK, ASSERT_FN_TYPE)
+                b.call(hook, [ir.Constant(U.I32, site), x, y, z, index])
+
+        if not isinstance(cond_v.type, BlockType):
+            check(self.zero, self.scalar(cond_v))
+            return
+        m = self.materialize(cond_v)
+        n = math.prod(m.shape)
+        with U.for_range(b, self.zero, ir.Constant(U.I64, n), ir.Constant(U.I64, 1), "as") as i:
+            addr = b.gep(m.ptr, [i], source_etype=U.I8)
+            c = b.icmp_unsigned("!=", b.load(addr, typ=U.I8), ir.Constant(U.I8, 0))
+            check(i, c)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def _dt_of(v: Value) -> DType | None:
+    return scalar_dtype(v.type)
+
+
+def _to_f64_i64(b: ir.IRBuilder, val, dt: DType | None):
+    if val is None:
+        return ir.Constant(U.F64, 0.0), ir.Constant(U.I64, 0)
+    if dt is None:  # pointer
+        return ir.Constant(U.F64, 0.0), val
+    if dt.is_float:
+        f = val if val.type == U.F64 else b.fpext(val, U.F64)
+        return f, b.bitcast(f, U.I64)
+    return ir.Constant(U.F64, 0.0), E.int_to_i64(b, dt, val)
+
+
+def _align_of(t: ir.Type) -> int:
+    if isinstance(t, ir.IntType):
+        return max(1, t.width // 8)
+    if t == U.F64:
+        return 8
+    if isinstance(t, ir.HalfType):
+        return 2
+    return 4
+
+
+def _is_float_scalar(t) -> bool:
+    return isinstance(t, ScalarType) and t.dtype.is_float
+
+
+def _llvm_const(value, t):
+    e = elem_type(t)
+    if isinstance(e, PointerType):
+        return int(value)
+    dt = e.dtype
+    if dt.is_float:
+        return float(value)
+    if dt is DType.I1:
+        return int(bool(value))
+    return int(value) & ((1 << dt.bits) - 1)
+
+
+def _const_value(v: Value, fn: Function):
+    for op in _walk_defs(fn.body):
+        if v in op.results and op.kind is OpKind.CONSTANT:
+            return op.attr.value
+    return None
+
+
+def _walk_defs(region: Region):
+    for op in region.ops:
+        yield op
+        for r in op.regions:
+            yield from _walk_defs(r)
+
+
+def _effective_last_uses(region: Region) -> dict[int, int]:
+    """Value id -> index of the last op in `region` that needs it, through lazy block users."""
+    last: dict[int, int] = {}
+    for i, op in enumerate(region.ops):
+        for v in _all_operands(op):
+            last[v.id] = i
+    for i in range(len(region.ops) - 1, -1, -1):
+        op = region.ops[i]
+        if op.kind in _LAZY and len(op.results) == 1 and isinstance(op.result.type, BlockType):
+            lr = last.get(op.result.id, -1)
+            for v in op.operands:
+                if last.get(v.id, -1) < lr:
+                    last[v.id] = lr
+    return last
+
+
+def _all_operands(op: Op):
+    yield from op.operands
+    for r in op.regions:
+        for o in r.ops:
+            yield from _all_operands(o)
+
+
+def lower_to_llvm(fn: Function, axis: AxisAnalysis, name: str) -> tuple[ir.Module, CpuLowering]:
+    low = CpuLowering(fn, axis, name)
+    return low.lower(), low
+
+
+__all__ = ["lower_to_llvm", "is_ptr"]

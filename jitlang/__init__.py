@@ -1,0 +1,34 @@
+"""jitlang: a Triton-like JIT kernel language for Python with an LLVM backend.
+
+import jitlang as jl
+import jitlang.language as tl
+
+@jl.jit
+def add(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr): ...
+
+add[(jl.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
+"""
+
+from __future__ import annotations
+
+from . import language
+from .errors import CompilationError
+from .jit import JITFunction, jit
+
+__version__ = "0.1.0"
+
+
+def cdiv(x: int, y: int) -> int:
+    """Ceiling division of integers: cdiv(10, 4) == 3."""
+    return -(-x // y)
+
+
+def next_power_of_2(n: int) -> int:
+    """The smallest power of two >= n (1 for n <= 1)."""
+    n = int(n)
+    if n <= 1:
+        return 1
+    return 1 << (n - 1).bit_length()
+
+
+__all__ = ["CompilationError", "JITFunction", "cdiv", "jit", "language", "next_power_of_2"]

@@ -1,0 +1,77 @@
+"""The compilation pipeline, one named step per line: Python AST -> tile IR -> passes -> target.
+
+`compile_kernel` is the only place that knows the order of the stages; each stage lives in its
+own module (frontend, passes, codegen). Options are passed explicitly (`CompileOptions`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .ir import Function
+from .passes import PIPELINE
+from .passes.axisinfo import analyze
+from .printer import print_function
+from .verifier import verify
+
+COMPILER_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    target: str = "cpu"
+    verify_each_pass: bool = True
+    dump_ir: bool = False
+
+
+@dataclass
+class CompileResult:
+    name: str
+    tile_ir: str
+    llvm_ir: str  # optimized
+    object_code: bytes
+    params: list
+    print_sites: list
+    assert_sites: list
+    timings: dict = field(default_factory=dict)
+
+
+def optimize_tile_ir(fn: Function, options: CompileOptions) -> Function:
+    """Run the tile-IR pass pipeline (`jitlang.passes.PIPELINE`), verifying after each pass."""
+    verify(fn)
+    for name, p in PIPELINE:
+        fn = p(fn)
+        if options.verify_each_pass:
+            verify(fn)
+        if options.dump_ir:
+            print(f"// -----// tile IR after {name} //----- //\n{print_function(fn)}")
+    return fn
+
+
+def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResult:
+    """Tile IR -> LLVM IR (codegen.cpu) -> O3 object for the host (codegen.cpu.engine)."""
+    from codegen.cpu.lower import lower_to_llvm
+
+    t0 = time.perf_counter()
+    fn = optimize_tile_ir(fn, options)  # fold, cse, dce
+    tile_text = print_function(fn)
+    axis = analyze(fn)  # contiguity/divisibility for vector loads
+    t1 = time.perf_counter()
+    module, low = lower_to_llvm(fn, axis, fn.name)  # fused chunk loops per block sink
+    raw = str(module)
+    if options.dump_ir:
+        print(f"// -----// LLVM IR //----- //\n{raw}")
+    t2 = time.perf_counter()
+    llir, obj = compiler.compile(raw)  # llvmlite: O3 for the host CPU, object code
+    t3 = time.perf_counter()
+    return CompileResult(
+        fn.name,
+        tile_text,
+        llir,
+        obj,
+        [(p.name, str(p.type)) for p in fn.params],
+        low.print_sites,
+        [(msg, str(loc)) for msg, loc in low.assert_sites],
+        {"frontend+passes": t1 - t0, "lowering": t2 - t1, "llvm": t3 - t2},
+    )

@@ -1,0 +1,180 @@
+"""Element types of jitlang and Triton's type-promotion rules, in one place.
+
+The names follow `triton.language`: int1, int8..int64, uint8..uint64, float16, bfloat16,
+float32, float64 (fp16/bf16/fp32/fp64 as short names). bfloat16 arrays come from `ml_dtypes`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import ml_dtypes
+import numpy as np
+
+
+class Kind(enum.IntEnum):
+    """Promotion kinds, ordered as Triton orders them: bool < uint < int < float."""
+
+    BOOL = 0
+    UINT = 1
+    INT = 2
+    FLOAT = 3
+
+
+class DType(enum.Enum):
+    # value: (triton name, bits, kind)
+    I1 = ("int1", 1, Kind.BOOL)
+    I8 = ("int8", 8, Kind.INT)
+    I16 = ("int16", 16, Kind.INT)
+    I32 = ("int32", 32, Kind.INT)
+    I64 = ("int64", 64, Kind.INT)
+    U8 = ("uint8", 8, Kind.UINT)
+    U16 = ("uint16", 16, Kind.UINT)
+    U32 = ("uint32", 32, Kind.UINT)
+    U64 = ("uint64", 64, Kind.UINT)
+    F16 = ("fp16", 16, Kind.FLOAT)
+    BF16 = ("bf16", 16, Kind.FLOAT)
+    F32 = ("fp32", 32, Kind.FLOAT)
+    F64 = ("fp64", 64, Kind.FLOAT)
+
+    @property
+    def short(self) -> str:
+        return self.value[0]
+
+    @property
+    def bits(self) -> int:
+        return self.value[1]
+
+    @property
+    def kind(self) -> Kind:
+        return self.value[2]
+
+    @property
+    def is_float(self) -> bool:
+        return self.kind == Kind.FLOAT
+
+    @property
+    def is_int(self) -> bool:
+        """True for integers and int1 (Triton's `is_int`)."""
+        return self.kind != Kind.FLOAT
+
+    @property
+    def is_bool(self) -> bool:
+        return self is DType.I1
+
+    @property
+    def is_signed(self) -> bool:
+        return self.kind in (Kind.INT, Kind.FLOAT)
+
+    @property
+    def is_unsigned(self) -> bool:
+        return self.kind == Kind.UINT
+
+    @property
+    def mem_bytes(self) -> int:
+        """Bytes one element occupies in memory (int1 is stored as a byte, like numpy's bool)."""
+        return max(1, self.bits // 8)
+
+    @property
+    def np(self) -> np.dtype:
+        return _TO_NUMPY[self]
+
+    def __repr__(self) -> str:
+        return self.short
+
+    def __str__(self) -> str:
+        return self.short
+
+
+_TO_NUMPY = {
+    DType.I1: np.dtype(np.bool_),
+    DType.I8: np.dtype(np.int8),
+    DType.I16: np.dtype(np.int16),
+    DType.I32: np.dtype(np.int32),
+    DType.I64: np.dtype(np.int64),
+    DType.U8: np.dtype(np.uint8),
+    DType.U16: np.dtype(np.uint16),
+    DType.U32: np.dtype(np.uint32),
+    DType.U64: np.dtype(np.uint64),
+    DType.F16: np.dtype(np.float16),
+    DType.BF16: np.dtype(ml_dtypes.bfloat16),
+    DType.F32: np.dtype(np.float32),
+    DType.F64: np.dtype(np.float64),
+}
+_FROM_NUMPY = {v: k for k, v in _TO_NUMPY.items()}
+
+
+def from_numpy(dt: np.dtype) -> DType | None:
+    """The DType of a numpy dtype, or None when jitlang has no such element type."""
+    return _FROM_NUMPY.get(np.dtype(dt))
+
+
+def integer_promote(a: DType, b: DType) -> DType:
+    """C's usual arithmetic conversions for two integer types (Triton's integer_promote_impl)."""
+    if a.is_signed == b.is_signed or a.is_bool or b.is_bool:
+        if a.is_bool and not b.is_bool:
+            return b
+        if b.is_bool and not a.is_bool:
+            return a
+        return a if a.bits > b.bits else b
+    unsigned, signed = (a, b) if a.is_unsigned else (b, a)
+    return unsigned if unsigned.bits >= signed.bits else signed
+
+
+def computation_type(
+    a: DType, a_is_literal: bool, b: DType, b_is_literal: bool, div_or_mod: bool
+) -> DType:
+    """The type both operands of a binary arithmetic op are converted to (Triton's rules).
+
+    `*_is_literal` marks a Python number written in the kernel (a "weak" scalar).
+    Raises TypeError for combinations Triton rejects.
+    """
+    # 0) A Python literal of a lower-or-equal kind than the other (non-literal) operand does not
+    #    take part in promotion (PyTorch-like weak scalars).
+    if a_is_literal != b_is_literal:
+        lit, other = (a, b) if a_is_literal else (b, a)
+        if lit.kind <= other.kind:
+            if div_or_mod and other in (DType.F16, DType.BF16):
+                return DType.F32
+            return other
+    # 1) double wins.
+    if DType.F64 in (a, b):
+        return DType.F64
+    # 2) then float.
+    if DType.F32 in (a, b):
+        return DType.F32
+    # 3) half, unless dividing (no native fp16 division): then float.
+    if DType.F16 in (a, b):
+        return DType.F32 if div_or_mod else DType.F16
+    # 4) bf16 only when both are bf16 (and not dividing).
+    if DType.BF16 in (a, b):
+        if div_or_mod or a != b:
+            return DType.F32
+        return DType.BF16
+    # 5) both integers: C promotion; / // % refuse mixed signedness.
+    if div_or_mod and not a.is_bool and not b.is_bool and a.is_signed != b.is_signed:
+        raise TypeError(
+            f"cannot use /, // or % with {a} and {b} because they have different signedness; "
+            "cast them to the same signedness"
+        )
+    return integer_promote(a, b)
+
+
+def literal_dtype(value: object) -> DType:
+    """The type of a Python literal when it becomes a tensor (Triton's to_tensor)."""
+    if isinstance(value, (bool, np.bool_)):
+        return DType.I1
+    if isinstance(value, (int, np.integer)):
+        v = int(value)
+        if -(2**31) <= v < 2**31:
+            return DType.I32
+        if 2**31 <= v < 2**32:
+            return DType.U32
+        if -(2**63) <= v < 2**63:
+            return DType.I64
+        if 2**63 <= v < 2**64:
+            return DType.U64
+        raise ValueError(f"integer literal {v} does not fit in 64 bits")
+    if isinstance(value, (float, np.floating)):
+        return DType.F32
+    raise TypeError(f"{type(value).__name__} is not a numeric literal")

@@ -1,0 +1,61 @@
+"""User-facing compile errors: absolute `file:line:col`, the source line, a caret and a hint.
+
+One class per kind of mistake (STYLE rule 8). The frontend raises them with the AST node's
+location; `jit` re-raises them with the Python traceback trimmed so users never see compiler
+internals.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+from .ir import Loc
+
+
+class CompilationError(Exception):
+    """A kernel could not be compiled; the message points at the offending source."""
+
+    kind = "error"
+
+    def __init__(self, loc: Loc | None, message: str, hint: str = "") -> None:
+        self.loc = loc
+        self.message = message
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        if self.loc is None or self.loc.line <= 0:
+            text = f"{self.kind}: {self.message}"
+        else:
+            src = linecache.getline(self.loc.file, self.loc.line).rstrip("\n")
+            text = f"{self.loc}: {self.kind}: {self.message}"
+            if src:
+                caret = " " * self.loc.col + "^"
+                text += f"\n    {src}\n    {caret}"
+        if self.hint:
+            text += f"\nhint: {self.hint}"
+        return text
+
+
+class UnsupportedSyntaxError(CompilationError):
+    kind = "unsupported syntax"
+
+
+class KernelTypeError(CompilationError):
+    kind = "type error"
+
+
+class ShapeError(CompilationError):
+    kind = "shape error"
+
+
+class NameNotFoundError(CompilationError):
+    kind = "name error"
+
+
+class StaticAssertionError(CompilationError):
+    kind = "static assertion failed"
+
+
+class ConstexprError(CompilationError):
+    kind = "constexpr error"

@@ -1,0 +1,373 @@
+"""Handlers for `tl.*` calls: argument binding by Triton's signatures, then the semantic layer.
+
+Stage: frontend. Each handler takes the Builder and the call's evaluated arguments (IR values or
+compile-time Python values) and returns the call's value.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from ..dtypes import DType
+from ..errors import CompilationError, StaticAssertionError
+from ..ir import (
+    Axis,
+    BinaryOp,
+    BlockType,
+    Hint,
+    MemAttr,
+    OpKind,
+    PointerType,
+    PrintAttr,
+    ScalarType,
+    UnaryOp,
+    Value,
+    elem_type,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+)
+from ..language import core as lang
+from . import semantic as S
+from .semantic import Builder
+
+HANDLERS: dict[str, Callable] = {}
+
+
+def handler(fn: Callable) -> Callable:
+    HANDLERS[fn.__name__.rstrip("_")] = fn
+    return fn
+
+
+def call_builtin(b: Builder, name: str, args: list, kwargs: dict) -> object:
+    fn = HANDLERS.get(name)
+    if fn is None:
+        raise CompilationError(b.loc, f"tl.{name} is not supported yet")
+    sig = inspect.signature(fn)
+    try:
+        bound = sig.bind(b, *args, **kwargs)
+    except TypeError as e:
+        params = [p for p in list(sig.parameters)[1:]]
+        raise b.type_error(
+            f"tl.{name}: {e}", f"signature: tl.{name}({', '.join(params)})"
+        ) from None
+    bound.apply_defaults()
+    return fn(*bound.args, **bound.kwargs)
+
+
+def _dtype(b: Builder, d: object, what: str = "dtype") -> DType:
+    if isinstance(d, lang.dtype):
+        return d.dt
+    if d is None:
+        return DType.F32
+    raise b.type_error(f"{what} must be a tl dtype such as tl.float32, got {d!r}")
+
+
+def _const_int(b: Builder, x: object, what: str) -> int:
+    if isinstance(x, bool) or not isinstance(x, int):
+        raise b.type_error(f"{what} must be a compile-time integer, got {S.type_name(x)}")
+    return x
+
+
+# -- program structure ------------------------------------------------------------------------
+
+
+@handler
+def program_id(b: Builder, axis):
+    axis = _const_int(b, axis, "program_id axis")
+    if axis not in (0, 1, 2):
+        raise b.type_error(f"program_id axis must be 0, 1 or 2, got {axis}")
+    return b.emit(OpKind.PROGRAM_ID, [], [ScalarType(DType.I32)], Axis(axis), name="pid").result
+
+
+@handler
+def num_programs(b: Builder, axis):
+    axis = _const_int(b, axis, "num_programs axis")
+    if axis not in (0, 1, 2):
+        raise b.type_error(f"num_programs axis must be 0, 1 or 2, got {axis}")
+    return b.emit(OpKind.NUM_PROGRAMS, [], [ScalarType(DType.I32)], Axis(axis)).result
+
+
+@handler
+def arange(b: Builder, start, end):
+    return S.arange(b, start, end)
+
+
+@handler
+def full(b: Builder, shape, value, dtype):
+    return S.full(b, shape, value, _dtype(b, dtype))
+
+
+@handler
+def zeros(b: Builder, shape, dtype=None):
+    return S.full(b, shape, 0, _dtype(b, dtype))
+
+
+@handler
+def zeros_like(b: Builder, input, dtype=None):
+    v = S.to_value(b, input)
+    dt = _dtype(b, dtype) if dtype is not None else scalar_dtype(v.type)
+    return S.full(b, shape_of(v.type) or (), 0, dt) if shape_of(v.type) else S.constant(b, 0, dt)
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+
+def _mask(b: Builder, mask, shape) -> Value | None:
+    if mask is None:
+        return None
+    m = S.to_bool(b, S.to_value(b, mask))
+    if shape_of(m.type) and not shape:
+        raise b.shape_error("a block mask needs a block of pointers")
+    return S.broadcast_to(b, m, shape)
+
+
+def _ptr(b: Builder, pointer, what: str) -> Value:
+    if not isinstance(pointer, Value) or not is_ptr(pointer.type):
+        raise b.type_error(
+            f"{what} expects a pointer (or block of pointers), got {S.type_name(pointer)}",
+            "pass a numpy array and add integer offsets to it",
+        )
+    return pointer
+
+
+@handler
+def load(
+    b: Builder,
+    pointer,
+    mask=None,
+    other=None,
+    boundary_check=(),
+    padding_option="",
+    cache_modifier="",
+    eviction_policy="",
+    volatile=False,
+):
+    ptr = _ptr(b, pointer, "tl.load")
+    if isinstance(mask, Value) and isinstance(ptr.type, BlockType) is False and shape_of(mask.type):
+        raise b.shape_error("a block mask needs a block of pointers")
+    if mask is not None:
+        shape = S.broadcast_shapes(b, shape_of(ptr.type), shape_of(S.to_value(b, mask).type))
+        ptr = S.broadcast_to(b, ptr, shape)
+    shape = shape_of(ptr.type)
+    m = _mask(b, mask, shape)
+    elem = elem_type(ptr.type).elem
+    operands = [ptr]
+    if m is not None:
+        operands.append(m)
+        if other is not None:
+            o = S.cast(
+                b, S.to_value(b, other, elem if not isinstance(other, Value) else None), elem
+            )
+            operands.append(S.broadcast_to(b, o, shape))
+    elif other is not None:
+        pass  # Triton ignores `other` without a mask
+    t = BlockType(shape, ScalarType(elem)) if shape else ScalarType(elem)
+    attr = MemAttr(cache_modifier or "", bool(volatile))
+    return b.emit(OpKind.LOAD, operands, [t], attr).result
+
+
+@handler
+def store(
+    b: Builder, pointer, value, mask=None, boundary_check=(), cache_modifier="", eviction_policy=""
+):
+    ptr = _ptr(b, pointer, "tl.store")
+    elem = elem_type(ptr.type).elem
+    v = S.to_value(b, value, elem if not isinstance(value, Value) else None)
+    if is_ptr(v.type):
+        raise b.type_error("tl.store cannot store pointers")
+    shape = S.broadcast_shapes(b, shape_of(ptr.type), shape_of(v.type))
+    if mask is not None:
+        shape = S.broadcast_shapes(b, shape, shape_of(S.to_value(b, mask).type))
+    if shape != shape_of(ptr.type):
+        ptr = S.broadcast_to(b, ptr, shape)
+    v = S.broadcast_to(b, S.cast(b, v, elem), shape)
+    operands = [ptr, v]
+    m = _mask(b, mask, shape)
+    if m is not None:
+        operands.append(m)
+    b.emit(OpKind.STORE, operands, [], MemAttr(cache_modifier or ""))
+    return None
+
+
+# -- elementwise ------------------------------------------------------------------------------
+
+
+@handler
+def where(b: Builder, condition, x, y):
+    return S.where(b, condition, x, y)
+
+
+@handler
+def minimum(b: Builder, x, y, propagate_nan=None):
+    return S.minmax(b, BinaryOp.MIN, x, y, _propagate(propagate_nan))
+
+
+@handler
+def maximum(b: Builder, x, y, propagate_nan=None):
+    return S.minmax(b, BinaryOp.MAX, x, y, _propagate(propagate_nan))
+
+
+def _propagate(p) -> bool:
+    # tl.PropagateNan.ALL / NONE or a bool
+    return bool(p) and str(p).upper().endswith("ALL") or p is True
+
+
+@handler
+def clamp(b: Builder, x, min, max, propagate_nan=None):
+    lo = S.minmax(b, BinaryOp.MAX, x, min, _propagate(propagate_nan))
+    return S.minmax(b, BinaryOp.MIN, lo, max, _propagate(propagate_nan))
+
+
+def _unary_handler(name: str, op: UnaryOp) -> None:
+    def h(b: Builder, x):
+        return S.unary(b, op, x)
+
+    h.__name__ = name
+    HANDLERS[name] = h
+
+
+for _name, _op in [
+    ("abs", UnaryOp.ABS),
+    ("exp", UnaryOp.EXP),
+    ("exp2", UnaryOp.EXP2),
+    ("log", UnaryOp.LOG),
+    ("log2", UnaryOp.LOG2),
+    ("sqrt", UnaryOp.SQRT),
+    ("sqrt_rn", UnaryOp.SQRT),
+    ("rsqrt", UnaryOp.RSQRT),
+    ("sin", UnaryOp.SIN),
+    ("cos", UnaryOp.COS),
+    ("floor", UnaryOp.FLOOR),
+    ("ceil", UnaryOp.CEIL),
+    ("erf", UnaryOp.ERF),
+    ("tanh", UnaryOp.TANH),
+    ("sigmoid", UnaryOp.SIGMOID),
+]:
+    _unary_handler(_name, _op)
+
+
+@handler
+def fma(b: Builder, x, y, z):
+    return S.fma(b, x, y, z)
+
+
+@handler
+def cdiv(b: Builder, x, div):
+    if not isinstance(x, Value) and not isinstance(div, Value):
+        return -(-x // div)
+    return S.floor_div(b, S.binary(b, BinaryOp.SUB, S.binary(b, BinaryOp.ADD, x, div), 1), div)
+
+
+@handler
+def cast(b: Builder, input, dtype, fp_downcast_rounding=None, bitcast=False):
+    if isinstance(dtype, PointerTypeMarker):
+        return S.cast(b, S.to_value(b, input), dtype.ptr, True)
+    return S.cast(b, S.to_value(b, input), _dtype(b, dtype), bool(bitcast))
+
+
+class PointerTypeMarker:
+    def __init__(self, ptr: PointerType) -> None:
+        self.ptr = ptr
+
+
+@handler
+def broadcast_to(b: Builder, input, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return S.broadcast_to(b, S.to_value(b, input), S.check_shape(b, tuple(shape)))
+
+
+@handler
+def broadcast(b: Builder, input, other):
+    return S.broadcast_pair(b, S.to_value(b, input), S.to_value(b, other))
+
+
+@handler
+def expand_dims(b: Builder, input, axis):
+    v = S.to_value(b, input)
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    for a in sorted(_const_int(b, x, "axis") for x in axes):
+        v = S.expand_dims(b, v, a)
+    return v
+
+
+# -- compile-time and debugging ----------------------------------------------------------------
+
+
+@handler
+def static_assert(b: Builder, cond, msg=""):
+    if isinstance(cond, Value):
+        raise b.type_error("tl.static_assert needs a compile-time condition")
+    if not cond:
+        raise StaticAssertionError(b.loc, str(msg) or "condition is false")
+    return None
+
+
+@handler
+def static_print(b: Builder, *values, sep=" ", end="\n", file=None, flush=False):
+    print(*[v.type if isinstance(v, Value) else v for v in values], sep=sep, end=end)
+    return None
+
+
+@handler
+def device_print(b: Builder, prefix, *args, hex=False):
+    if not isinstance(prefix, str):
+        raise b.type_error("tl.device_print's first argument must be a string prefix")
+    vals = [S.to_value(b, a) for a in args]
+    if vals:
+        shape = ()
+        for v in vals:
+            shape = S.broadcast_shapes(b, shape, shape_of(v.type))
+        vals = [S.broadcast_to(b, v, shape) for v in vals]
+    b.emit(OpKind.PRINT, vals, [], PrintAttr(prefix, bool(hex)))
+    return None
+
+
+@handler
+def device_assert(b: Builder, cond, msg="", mask=None):
+    if not isinstance(cond, Value):
+        if not cond:
+            b.emit(OpKind.ASSERT, [S.constant(b, False, DType.I1)], [], PrintAttr(str(msg)))
+        return None
+    b.emit(OpKind.ASSERT, [S.to_bool(b, cond)], [], PrintAttr(str(msg)))
+    return None
+
+
+def _hint(b: Builder, input, values, which: str):
+    v = S.to_value(b, input)
+    vals = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+    for x in vals:
+        _const_int(b, x, f"tl.{which} value")
+    if which == "multiple_of":
+        attr = Hint(multiple_of=vals)
+    else:
+        attr = Hint(max_contiguous=vals)
+    return b.emit(OpKind.HINT, [v], [v.type], attr).result
+
+
+@handler
+def multiple_of(b: Builder, input, values):
+    return _hint(b, input, values, "multiple_of")
+
+
+@handler
+def max_contiguous(b: Builder, input, values):
+    return _hint(b, input, values, "max_contiguous")
+
+
+@handler
+def max_constancy(b: Builder, input, values):
+    return S.to_value(b, input)
+
+
+def tensor_method(b: Builder, v: Value, name: str, args: list, kwargs: dict) -> object:
+    """`x.to(...)` and the tensor methods that mirror tl functions."""
+    if name == "to":
+        return call_builtin(b, "cast", [v, *args], kwargs)
+    if name in ("exp", "log", "sqrt", "abs", "sin", "cos", "exp2", "log2", "sigmoid"):
+        return call_builtin(b, name, [v, *args], kwargs)
+    if name in ("expand_dims", "broadcast_to"):
+        return call_builtin(b, name, [v, *args], kwargs)
+    raise b.type_error(f"tensors have no method {name!r} (yet)")

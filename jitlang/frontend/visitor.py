@@ -1,0 +1,984 @@
+"""Python AST of a `@jit` kernel to tile IR.
+
+Stage: frontend. Input: the kernel's `ast.FunctionDef` (from `source.parse_function`) and its
+specialized parameters; output: an `ir.Function`. Compile-time values (constexprs, Python numbers,
+tuples, dtypes, functions) are plain Python objects; run-time values are `ir.Value`s. Helpers
+decorated with `@jit` are inlined. Anything outside the supported subset raises an
+`UnsupportedSyntaxError` pointing at the node.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+import operator
+from dataclasses import dataclass
+
+from ..dtypes import DType, integer_promote
+from ..errors import (
+    CompilationError,
+    ConstexprError,
+    KernelTypeError,
+    NameNotFoundError,
+    UnsupportedSyntaxError,
+)
+from ..ir import (
+    BinaryOp,
+    BlockType,
+    CmpPred,
+    Function,
+    OpKind,
+    Param,
+    PrintAttr,
+    Region,
+    ScalarType,
+    UnaryOp,
+    Value,
+    scalar_dtype,
+    shape_of,
+)
+from ..language import core as lang
+from . import builtins as B
+from . import semantic as S
+from .semantic import Builder
+from .source import Source, parse_function
+
+MAX_INLINE_DEPTH = 32
+
+_BINOPS = {
+    ast.Add: BinaryOp.ADD,
+    ast.Sub: BinaryOp.SUB,
+    ast.Mult: BinaryOp.MUL,
+    ast.Div: BinaryOp.DIV,
+    ast.Mod: BinaryOp.REM,
+    ast.BitAnd: BinaryOp.AND,
+    ast.BitOr: BinaryOp.OR,
+    ast.BitXor: BinaryOp.XOR,
+    ast.LShift: BinaryOp.SHL,
+    ast.RShift: BinaryOp.SHR,
+    ast.Pow: BinaryOp.POW,
+}
+_PY_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+    ast.Pow: operator.pow,
+}
+_CMPS = {
+    ast.Eq: CmpPred.EQ,
+    ast.NotEq: CmpPred.NE,
+    ast.Lt: CmpPred.LT,
+    ast.LtE: CmpPred.LE,
+    ast.Gt: CmpPred.GT,
+    ast.GtE: CmpPred.GE,
+}
+_PY_CMPS = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+
+_ALLOWED_GLOBAL_TYPES = (int, float, bool, str, type(None), lang.dtype, lang.Builtin, tuple)
+
+
+@dataclass
+class BoundMethod:
+    value: Value
+    name: str
+
+
+class _Undefined:
+    pass
+
+
+UNDEFINED = _Undefined()
+
+
+def _is_jit(obj: object) -> bool:
+    return getattr(obj, "_is_jitlang_function", False)
+
+
+# ----------------------------------------------------------------------------------------------
+# Statement-level rewriting: early returns
+# ----------------------------------------------------------------------------------------------
+
+
+def _may_return(stmts: list[ast.stmt]) -> bool:
+    return any(isinstance(n, ast.Return) for s in stmts for n in ast.walk(s))
+
+
+def _always_returns(stmts: list[ast.stmt]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    if isinstance(last, ast.If):
+        return _always_returns(last.body) and _always_returns(last.orelse)
+    return False
+
+
+def fold_early_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """Move the statements after an `if` that may return into its fall-through branches.
+
+    `if c: return x` followed by `rest` becomes `if c: return x else: rest`, so every return ends
+    its region and control flow stays structured.
+    """
+    out: list[ast.stmt] = []
+    for i, s in enumerate(stmts):
+        rest = stmts[i + 1 :]
+        if isinstance(s, ast.If) and _may_return([s]) and rest:
+            new = copy.copy(s)
+            new.body = s.body if _always_returns(s.body) else fold_early_returns(s.body + rest)
+            new.orelse = (
+                s.orelse if _always_returns(s.orelse) else fold_early_returns(s.orelse + rest)
+            )
+            out.append(new)
+            return out
+        if isinstance(s, ast.If):
+            s = copy.copy(s)
+            s.body = fold_early_returns(s.body)
+            s.orelse = fold_early_returns(s.orelse)
+        out.append(s)
+        if isinstance(s, ast.Return):
+            return out
+    return out
+
+
+def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
+    names: list[str] = []
+    for s in stmts:
+        for n in ast.walk(s):
+            targets = []
+            if isinstance(n, ast.Assign):
+                targets = n.targets
+            elif isinstance(n, (ast.AugAssign, ast.AnnAssign)):
+                targets = [n.target]
+            elif isinstance(n, ast.For):
+                targets = [n.target]
+            for t in targets:
+                for m in ast.walk(t):
+                    if isinstance(m, ast.Name) and m.id not in names:
+                        names.append(m.id)
+    return names
+
+
+# ----------------------------------------------------------------------------------------------
+# The visitor
+# ----------------------------------------------------------------------------------------------
+
+
+class FunctionVisitor(ast.NodeVisitor):
+    """Builds IR for one (kernel or inlined helper) function body."""
+
+    def __init__(self, b: Builder, src: Source, fn, scope: dict, depth: int, ctx: CompileContext):
+        self.b = b
+        self.src = src
+        self.fn = fn
+        self.scope = scope
+        self.depth = depth
+        self.ctx = ctx
+        self.globals = fn.__globals__
+        self.closure = {}
+        if fn.__closure__:
+            for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+                try:
+                    self.closure[name] = cell.cell_contents
+                except ValueError:
+                    pass
+        self.returned = False
+        self.ret_value: object = None
+        self.loop_depth = 0
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def visit(self, node: ast.AST):
+        old = self.b.loc
+        if hasattr(node, "lineno"):
+            self.b.loc = self.src.loc(node)
+        try:
+            return super().visit(node)
+        except CompilationError:
+            raise
+        except RecursionError:
+            raise CompilationError(self.b.loc, "expression too deeply nested") from None
+        except Exception as e:  # a Python error while evaluating compile-time code
+            raise ConstexprError(self.b.loc, f"{type(e).__name__}: {e}") from None
+        finally:
+            if hasattr(node, "lineno"):
+                self.b.loc = old
+
+    def generic_visit(self, node: ast.AST):
+        raise UnsupportedSyntaxError(
+            self.src.loc(node),
+            f"{type(node).__name__} is not supported in jitlang kernels",
+            "kernels support assignments, arithmetic, if/for/while, and calls to tl.* "
+            "and @jit functions",
+        )
+
+    def err(self, node: ast.AST, msg: str, hint: str = "", cls=UnsupportedSyntaxError):
+        return cls(self.src.loc(node), msg, hint)
+
+    def run_body(self, stmts: list[ast.stmt]) -> None:
+        for s in stmts:
+            if self.returned:
+                break
+            self.visit(s)
+
+    # -- statements -------------------------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr):
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # docstring
+        self.visit(node.value)
+
+    def visit_Pass(self, node):
+        pass
+
+    def visit_Assign(self, node: ast.Assign):
+        value = self.visit(node.value)
+        for t in node.targets:
+            self.assign(t, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign):
+        if node.value is None:
+            return
+        value = self.visit(node.value)
+        ann = self.eval_annotation(node.annotation)
+        if ann is lang.constexpr and isinstance(value, Value):
+            raise self.err(
+                node, "a tl.constexpr variable needs a compile-time value", cls=ConstexprError
+            )
+        self.assign(node.target, value)
+
+    def eval_annotation(self, node):
+        try:
+            return self.visit(node)
+        except CompilationError:
+            return None
+
+    def visit_AugAssign(self, node: ast.AugAssign):
+        if not isinstance(node.target, ast.Name):
+            raise self.err(node, "only names can be targets of augmented assignment")
+        cur = self.lookup(node.target.id, node.target)
+        rhs = self.visit(node.value)
+        self.assign(node.target, self.binop(node.op, cur, rhs, node))
+
+    def assign(self, target: ast.AST, value: object) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, Value) and not value.name:
+                value.name = target.id
+            self.scope[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if not isinstance(value, tuple):
+                raise self.err(target, f"cannot unpack {S.type_name(value)}", cls=KernelTypeError)
+            if len(value) != len(target.elts):
+                raise self.err(
+                    target,
+                    f"cannot unpack {len(value)} values into {len(target.elts)} names",
+                    cls=KernelTypeError,
+                )
+            for t, v in zip(target.elts, value):
+                self.assign(t, v)
+        else:
+            raise self.err(
+                target,
+                f"cannot assign to {type(target).__name__}",
+                "kernels assign to names; write memory with tl.store",
+            )
+
+    def visit_Return(self, node: ast.Return):
+        if self.loop_depth:
+            raise self.err(node, "return inside a loop is not supported")
+        self.ret_value = self.visit(node.value) if node.value is not None else None
+        self.returned = True
+
+    def visit_Assert(self, node: ast.Assert):
+        cond = self.visit(node.test)
+        msg = self.visit(node.msg) if node.msg is not None else ""
+        B.call_builtin(self.b, "device_assert", [cond, msg], {})
+
+    def visit_If(self, node: ast.If):
+        cond = self.visit(node.test)
+        if not isinstance(cond, Value):
+            self.run_body(node.body if cond else node.orelse)
+            return
+        if shape_of(cond.type):
+            raise self.err(
+                node.test,
+                f"an if condition must be a scalar, got {cond.type}",
+                "use tl.where(cond, a, b) for blocks",
+                KernelTypeError,
+            )
+        cond = S.to_bool(self.b, cond)
+        self.build_if(node, cond, node.body, node.orelse)
+
+    def run_branch(self, stmts, scope) -> tuple[Region, dict, bool, object]:
+        region = Region()
+        saved = (self.scope, self.returned, self.ret_value)
+        self.scope = dict(scope)
+        self.returned, self.ret_value = False, None
+        self.b.regions.append(region)
+        try:
+            self.run_body(stmts)
+        finally:
+            self.b.regions.pop()
+        out = (region, self.scope, self.returned, self.ret_value)
+        self.scope, self.returned, self.ret_value = saved
+        return out
+
+    def build_if(self, node: ast.AST, cond: Value, then_stmts, else_stmts) -> None:
+        before = dict(self.scope)
+        rt, st, ret_t, val_t = self.run_branch(then_stmts, before)
+        re_, se, ret_e, val_e = self.run_branch(else_stmts, before)
+        if ret_t or ret_e:
+            # early returns were folded: a branch that did not return falls off the function end
+            merged = self.merge_values(node, [val_t, val_e], [rt, re_], "return value")
+            results = self.emit_if(cond, rt, re_, merged)
+            self.returned = True
+            self.ret_value = self.rebuild(merged, results)
+            return
+        names = [
+            n
+            for n in _assigned_names(list(then_stmts) + list(else_stmts))
+            if n in st and n in se and (n in before or True)
+        ]
+        names = [n for n in names if not (st[n] is before.get(n) and se[n] is before.get(n))]
+        merged = []
+        keep = []
+        for n in names:
+            m = self.merge_values(node, [st[n], se[n]], [rt, re_], f"variable {n!r}")
+            merged.append(m)
+            keep.append(n)
+        results = self.emit_if(cond, rt, re_, merged)
+        for n, m in zip(keep, merged):
+            self.scope[n] = self.rebuild(m, results)
+        for n in keep:
+            v = self.scope[n]
+            if isinstance(v, Value) and not v.name:
+                v.name = n
+
+    def merge_values(self, node, vals: list, regions: list[Region], what: str):
+        """Decide how values coming out of two branches are joined.
+
+        Returns a structure: ("const", v) when both are equal compile-time values, ("none",) for
+        None, ("tuple", [...]) for tuples, ("value", type, [v_then, v_else]) for IR values.
+        """
+        a, c = vals
+        if a is None and c is None:
+            return ("none",)
+        if isinstance(a, tuple) and isinstance(c, tuple) and len(a) == len(c):
+            return ("tuple", [self.merge_values(node, [x, y], regions, what) for x, y in zip(a, c)])
+        if not isinstance(a, Value) and not isinstance(c, Value):
+            try:
+                same = a == c and type(a) is type(c)
+            except Exception:
+                same = False
+            if same:
+                return ("const", a)
+        if a is None or c is None or isinstance(a, tuple) or isinstance(c, tuple):
+            raise self.err(
+                node,
+                f"{what} differs in kind between the branches of this if",
+                "make every branch produce the same kind of value",
+                KernelTypeError,
+            )
+        # materialize constants inside their own branch so they dominate the yield
+        out = []
+        for v, r, other in ((a, regions[0], c), (c, regions[1], a)):
+            if not isinstance(v, Value):
+                self.b.regions.append(r)
+                try:
+                    dt = scalar_dtype(other.type) if isinstance(other, Value) else None
+                    v = S.to_value(self.b, v, dt)
+                    if isinstance(other, Value) and shape_of(other.type):
+                        v = S.splat(self.b, v, shape_of(other.type))
+                finally:
+                    self.b.regions.pop()
+            out.append(v)
+        if out[0].type != out[1].type:
+            raise self.err(
+                node,
+                f"{what} has type {out[0].type} in the then-branch but {out[1].type} in the "
+                "else-branch",
+                "cast both to the same type with .to(...)",
+                KernelTypeError,
+            )
+        return ("value", out[0].type, out)
+
+    def emit_if(self, cond: Value, rt: Region, re_: Region, merged: list) -> list[Value]:
+        flat_then, flat_else, types = [], [], []
+
+        def collect(m):
+            if m[0] == "value":
+                types.append(m[1])
+                flat_then.append(m[2][0])
+                flat_else.append(m[2][1])
+            elif m[0] == "tuple":
+                for x in m[1]:
+                    collect(x)
+
+        for m in merged if isinstance(merged, list) else [merged]:
+            collect(m)
+        rt.ops.append(self._yield(flat_then))
+        re_.ops.append(self._yield(flat_else))
+        op = self.b.emit(OpKind.IF, [cond], types, regions=[rt, re_])
+        return list(op.results)
+
+    def _yield(self, values: list[Value]):
+        from ..ir import Op
+
+        return Op(OpKind.YIELD, values, [], self.b.loc)
+
+    def rebuild(self, merged, results: list[Value]):
+        it = iter(results)
+
+        def build(m):
+            if m[0] == "none":
+                return None
+            if m[0] == "const":
+                return m[1]
+            if m[0] == "tuple":
+                return tuple(build(x) for x in m[1])
+            return next(it)
+
+        if isinstance(merged, list):
+            return [build(m) for m in merged]
+        return build(merged)
+
+    # -- loops ------------------------------------------------------------------------------
+    def visit_For(self, node: ast.For):
+        if node.orelse:
+            raise self.err(node, "for ... else is not supported")
+        it = node.iter
+        if not isinstance(it, ast.Call):
+            raise self.err(
+                it, "kernels loop over range(...), tl.range(...) or tl.static_range(...)"
+            )
+        callee = self.visit(it.func)
+        args = [self.visit(a) for a in it.args]
+        kwargs = {k.arg: self.visit(k.value) for k in it.keywords}
+        if callee is lang.static_range:
+            return self.unrolled_for(node, args, kwargs)
+        if callee is not builtins.range and callee is not lang.range:
+            raise self.err(
+                it, "kernels loop over range(...), tl.range(...) or tl.static_range(...)"
+            )
+        if not isinstance(node.target, ast.Name):
+            raise self.err(node.target, "the loop variable must be a single name")
+        if not 1 <= len(args) <= 3:
+            raise self.err(
+                it, f"range takes 1 to 3 arguments, got {len(args)}", cls=KernelTypeError
+            )
+        lb, ub, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], 1)
+        if len(args) == 3:
+            step = args[2]
+        if isinstance(step, int) and step == 0:
+            raise self.err(it, "range step must not be zero", cls=KernelTypeError)
+        bounds = [lb, ub, step]
+        for v in bounds:
+            if isinstance(v, Value) and (shape_of(v.type) or not scalar_dtype(v.type).is_int):
+                raise self.err(
+                    it, f"range bounds must be scalar integers, got {v.type}", cls=KernelTypeError
+                )
+            if not isinstance(v, (Value, int)) or isinstance(v, bool):
+                raise self.err(
+                    it, f"range bounds must be integers, got {S.type_name(v)}", cls=KernelTypeError
+                )
+        dts = [scalar_dtype(v.type) if isinstance(v, Value) else DType.I32 for v in bounds]
+        dt = dts[0]
+        for d in dts[1:]:
+            dt = integer_promote(dt, d)
+        if any(isinstance(v, int) and not -(2**31) <= v < 2**31 for v in bounds):
+            dt = integer_promote(dt, DType.I64)
+        bv = [S.cast(self.b, S.to_value(self.b, v, dt), dt) for v in bounds]
+        carried = [n for n in _assigned_names(node.body) if n in self.scope and n != node.target.id]
+        inits = self.carried_inits(node, carried)
+        iv = Value(ScalarType(dt), node.target.id)
+        body = Region([iv] + [Value(v.type, n) for n, v in zip(carried, inits)])
+        saved_scope = self.scope
+        self.scope = dict(self.scope)
+        self.scope[node.target.id] = iv
+        for n, a in zip(carried, body.args[1:]):
+            self.scope[n] = a
+        self.b.regions.append(body)
+        self.loop_depth += 1
+        try:
+            self.run_body(node.body)
+            yields = self.carried_yields(node, carried, inits)
+            body.ops.append(self._yield(yields))
+        finally:
+            self.loop_depth -= 1
+            self.b.regions.pop()
+        self.scope = saved_scope
+        op = self.b.emit(OpKind.FOR, bv + inits, [v.type for v in inits], regions=[body])
+        for n, r in zip(carried, op.results):
+            r.name = n
+            self.scope[n] = r
+
+    def carried_inits(self, node, carried: list[str]) -> list[Value]:
+        inits = []
+        for n in carried:
+            v = self.scope[n]
+            if not isinstance(v, Value):
+                if isinstance(v, (int, float, bool)):
+                    v = S.to_value(self.b, v)
+                else:
+                    raise self.err(
+                        node,
+                        f"variable {n!r} holds {S.type_name(v)} and is reassigned in the loop",
+                        "only tensors and numbers can change across loop iterations",
+                        KernelTypeError,
+                    )
+            inits.append(v)
+        return inits
+
+    def carried_yields(self, node, carried: list[str], inits: list[Value]) -> list[Value]:
+        out = []
+        for n, init in zip(carried, inits):
+            v = self.scope[n]
+            if not isinstance(v, Value):
+                if isinstance(v, (int, float, bool)):
+                    v = S.to_value(self.b, v, scalar_dtype(init.type))
+                    if shape_of(init.type):
+                        v = S.splat(self.b, v, shape_of(init.type))
+                else:
+                    raise self.err(
+                        node,
+                        f"variable {n!r} becomes {S.type_name(v)} in the loop",
+                        cls=KernelTypeError,
+                    )
+            if v.type != init.type:
+                if (
+                    shape_of(init.type)
+                    and not shape_of(v.type)
+                    and scalar_dtype(v.type) == scalar_dtype(init.type)
+                ):
+                    v = S.splat(self.b, v, shape_of(init.type))
+                else:
+                    raise self.err(
+                        node,
+                        f"loop-carried variable {n!r} has type {init.type} before the loop but "
+                        f"{v.type} at the end of its body",
+                        f"initialize {n!r} with the type it takes in the loop, e.g. "
+                        "tl.zeros(..., dtype=...) or 0.0",
+                        KernelTypeError,
+                    )
+            out.append(v)
+        return out
+
+    def unrolled_for(self, node: ast.For, args, kwargs) -> None:
+        if not all(isinstance(a, int) for a in args):
+            raise self.err(
+                node.iter, "tl.static_range needs compile-time integer bounds", cls=ConstexprError
+            )
+        rng = range(*args)
+        if len(rng) > 4096:
+            raise self.err(
+                node.iter, f"tl.static_range of {len(rng)} iterations is too long to unroll"
+            )
+        self.loop_depth += 1
+        try:
+            for i in rng:
+                self.assign(node.target, i)
+                self.run_body(node.body)
+        finally:
+            self.loop_depth -= 1
+
+    def visit_While(self, node: ast.While):
+        if node.orelse:
+            raise self.err(node, "while ... else is not supported")
+        carried = [n for n in _assigned_names(node.body) if n in self.scope]
+        inits = self.carried_inits(node, carried)
+        before = Region([Value(v.type, n) for n, v in zip(carried, inits)])
+        after = Region([Value(v.type, n) for n, v in zip(carried, inits)])
+        saved_scope = self.scope
+        self.scope = dict(saved_scope)
+        for n, a in zip(carried, before.args):
+            self.scope[n] = a
+        self.b.regions.append(before)
+        try:
+            cond = self.visit(node.test)
+            if not isinstance(cond, Value):
+                cond = S.to_value(self.b, bool(cond), DType.I1)
+            if shape_of(cond.type):
+                raise self.err(node.test, "a while condition must be a scalar", cls=KernelTypeError)
+            cond = S.to_bool(self.b, cond)
+            from ..ir import Op
+
+            before.ops.append(Op(OpKind.CONDITION, [cond, *before.args], [], self.b.loc))
+        finally:
+            self.b.regions.pop()
+        self.scope = dict(saved_scope)
+        for n, a in zip(carried, after.args):
+            self.scope[n] = a
+        self.b.regions.append(after)
+        self.loop_depth += 1
+        try:
+            self.run_body(node.body)
+            after.ops.append(self._yield(self.carried_yields(node, carried, inits)))
+        finally:
+            self.loop_depth -= 1
+            self.b.regions.pop()
+        self.scope = saved_scope
+        op = self.b.emit(OpKind.WHILE, inits, [v.type for v in inits], regions=[before, after])
+        for n, r in zip(carried, op.results):
+            r.name = n
+            self.scope[n] = r
+
+    def visit_Break(self, node):
+        raise self.err(node, "break is not supported", "put the exit test in the while condition")
+
+    def visit_Continue(self, node):
+        raise self.err(node, "continue is not supported", "guard the rest of the body with an if")
+
+    # -- expressions ------------------------------------------------------------------------
+    def visit_Constant(self, node: ast.Constant):
+        return node.value
+
+    def visit_Tuple(self, node: ast.Tuple):
+        return tuple(self.visit(e) for e in node.elts)
+
+    visit_List = visit_Tuple
+
+    def visit_Name(self, node: ast.Name):
+        return self.lookup(node.id, node)
+
+    def lookup(self, name: str, node: ast.AST):
+        if name in self.scope:
+            return self.scope[name]
+        if name in self.closure:
+            return self.global_value(name, self.closure[name], node)
+        if name in self.globals:
+            return self.global_value(name, self.globals[name], node)
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise self.err(node, f"name {name!r} is not defined", cls=NameNotFoundError)
+
+    def global_value(self, name: str, v: object, node: ast.AST):
+        if isinstance(v, lang.constexpr):
+            return v.value
+        import types
+
+        if isinstance(v, (types.ModuleType, type)) or callable(v) or _is_jit(v):
+            return v
+        if isinstance(v, _ALLOWED_GLOBAL_TYPES):
+            self.ctx.used_globals[(name, id(self.globals))] = (v, self.globals)
+            return v
+        raise self.err(
+            node,
+            f"global {name!r} of type {type(v).__name__} cannot be used in a kernel",
+            "pass it as an argument, or wrap a compile-time constant in tl.constexpr(...)",
+            NameNotFoundError,
+        )
+
+    def visit_Attribute(self, node: ast.Attribute):
+        base = self.visit(node.value)
+        if isinstance(base, Value):
+            if node.attr == "dtype":
+                dt = scalar_dtype(base.type)
+                return lang.DTYPES[dt] if dt is not None else None
+            if node.attr == "shape":
+                return shape_of(base.type)
+            if node.attr == "numel":
+                return BlockType(shape_of(base.type), ScalarType(DType.I32)).numel
+            return BoundMethod(base, node.attr)
+        try:
+            return getattr(base, node.attr)
+        except AttributeError:
+            raise self.err(
+                node, f"{S.type_name(base)} has no attribute {node.attr!r}", cls=NameNotFoundError
+            ) from None
+
+    def visit_Subscript(self, node: ast.Subscript):
+        base = self.visit(node.value)
+        idx = self.visit(node.slice)
+        if isinstance(base, Value):
+            return self.index_block(node, base, idx if isinstance(idx, tuple) else (idx,))
+        if isinstance(idx, Value):
+            raise self.err(
+                node, "tuples can only be indexed with compile-time integers", cls=KernelTypeError
+            )
+        return base[idx]
+
+    def visit_Slice(self, node: ast.Slice):
+        parts = [
+            self.visit(x) if x is not None else None for x in (node.lower, node.upper, node.step)
+        ]
+        return slice(*parts)
+
+    def index_block(self, node, v: Value, idx: tuple) -> Value:
+        shape = shape_of(v.type)
+        n_real = sum(1 for i in idx if i is not None)
+        if n_real > len(shape):
+            raise self.err(
+                node, f"too many indices for a block of rank {len(shape)}", cls=KernelTypeError
+            )
+        out = v
+        dim = 0
+        for i in idx:
+            if i is None:
+                out = S.expand_dims(self.b, out, dim)
+                dim += 1
+            elif isinstance(i, slice) and i == slice(None, None, None):
+                dim += 1
+            else:
+                raise self.err(
+                    node,
+                    "blocks can only be indexed with None and ':' (to add axes)",
+                    "use tl.where / tl.sum to pick elements",
+                )
+        return out
+
+    def visit_BinOp(self, node: ast.BinOp):
+        lhs = self.visit(node.left)
+        rhs = self.visit(node.right)
+        return self.binop(node.op, lhs, rhs, node)
+
+    def binop(self, op: ast.operator, lhs, rhs, node):
+        if not isinstance(lhs, Value) and not isinstance(rhs, Value):
+            f = _PY_BINOPS.get(type(op))
+            if f is None:
+                raise self.err(node, f"operator {type(op).__name__} is not supported")
+            return f(lhs, rhs)
+        if isinstance(op, ast.FloorDiv):
+            return S.floor_div(self.b, lhs, rhs)
+        bop = _BINOPS.get(type(op))
+        if bop is None:
+            raise self.err(node, f"operator {type(op).__name__} is not supported on tensors")
+        if bop is BinaryOp.POW:
+            raise self.err(node, "** is not supported on tensors", "use tl.exp2(y * tl.log2(x))")
+        return S.binary(self.b, bop, lhs, rhs)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp):
+        v = self.visit(node.operand)
+        if not isinstance(v, Value):
+            return {
+                ast.USub: operator.neg,
+                ast.UAdd: operator.pos,
+                ast.Not: operator.not_,
+                ast.Invert: operator.invert,
+            }[type(node.op)](v)
+        if isinstance(node.op, ast.USub):
+            return S.unary(self.b, UnaryOp.NEG, v)
+        if isinstance(node.op, ast.UAdd):
+            return v
+        if isinstance(node.op, ast.Not):
+            return S.logical_not(self.b, v)
+        return S.unary(self.b, UnaryOp.NOT, v)
+
+    def visit_Compare(self, node: ast.Compare):
+        left = self.visit(node.left)
+        result = None
+        for op, right_node in zip(node.ops, node.comparators):
+            right = self.visit(right_node)
+            if not isinstance(left, Value) and not isinstance(right, Value):
+                r = _PY_CMPS[type(op)](left, right)
+            else:
+                pred = _CMPS.get(type(op))
+                if pred is None:
+                    raise self.err(node, f"{type(op).__name__} is not supported on tensors")
+                r = S.compare(self.b, pred, left, right)
+            result = r if result is None else self.logical(ast.And(), result, r)
+            left = right
+        return result
+
+    def visit_BoolOp(self, node: ast.BoolOp):
+        result = self.visit(node.values[0])
+        for v in node.values[1:]:
+            if not isinstance(result, Value):
+                # Python short-circuit on compile-time values
+                if isinstance(node.op, ast.And) and not result:
+                    return result
+                if isinstance(node.op, ast.Or) and result:
+                    return result
+                result = self.visit(v)
+                continue
+            result = self.logical(node.op, result, self.visit(v))
+        return result
+
+    def logical(self, op, a, c):
+        if not isinstance(a, Value) and not isinstance(c, Value):
+            return (a and c) if isinstance(op, ast.And) else (a or c)
+        av = S.to_bool(self.b, S.to_value(self.b, a))
+        cv = S.to_bool(self.b, S.to_value(self.b, c))
+        bop = BinaryOp.AND if isinstance(op, ast.And) else BinaryOp.OR
+        return S.binary(self.b, bop, av, cv)
+
+    def visit_IfExp(self, node: ast.IfExp):
+        cond = self.visit(node.test)
+        if not isinstance(cond, Value):
+            return self.visit(node.body if cond else node.orelse)
+        if shape_of(cond.type):
+            raise self.err(
+                node,
+                "a conditional expression needs a scalar condition",
+                "use tl.where(cond, a, b) for blocks",
+                KernelTypeError,
+            )
+        cond = S.to_bool(self.b, cond)
+        rt, _, _, _ = self.run_branch([], self.scope)
+        re_, _, _, _ = self.run_branch([], self.scope)
+        self.b.regions.append(rt)
+        try:
+            a = self.visit(node.body)
+        finally:
+            self.b.regions.pop()
+        self.b.regions.append(re_)
+        try:
+            c = self.visit(node.orelse)
+        finally:
+            self.b.regions.pop()
+        merged = self.merge_values(node, [a, c], [rt, re_], "conditional expression")
+        results = self.emit_if(cond, rt, re_, [merged])
+        return self.rebuild(merged, results)
+
+    def visit_JoinedStr(self, node):
+        raise self.err(
+            node, "f-strings are not supported in kernels", "pass the prefix as a plain string"
+        )
+
+    def visit_Call(self, node: ast.Call):
+        func = self.visit(node.func)
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                v = self.visit(a.value)
+                if not isinstance(v, tuple):
+                    raise self.err(a, "only tuples can be unpacked with *", cls=KernelTypeError)
+                args.extend(v)
+            else:
+                args.append(self.visit(a))
+        kwargs = {}
+        for k in node.keywords:
+            if k.arg is None:
+                raise self.err(k, "**kwargs is not supported in kernels")
+            kwargs[k.arg] = self.visit(k.value)
+        return self.call(node, func, args, kwargs)
+
+    def call(self, node, func, args, kwargs):
+        if isinstance(func, lang.Builtin):
+            if func.name in ("range", "static_range"):
+                raise self.err(node, f"tl.{func.name} can only be used as a for-loop iterator")
+            return B.call_builtin(self.b, func.name, args, kwargs)
+        if isinstance(func, BoundMethod):
+            return B.tensor_method(self.b, func.value, func.name, args, kwargs)
+        if _is_jit(func):
+            return self.inline(node, func, args, kwargs)
+        if func is builtins.range:
+            raise self.err(node, "range(...) can only be used as a for-loop iterator")
+        if func in (builtins.min, builtins.max):
+            if any(isinstance(a, Value) for a in args):
+                if len(args) != 2 or kwargs:
+                    raise self.err(
+                        node, "min/max on tensors take exactly two arguments", cls=KernelTypeError
+                    )
+                op = BinaryOp.MIN if func is builtins.min else BinaryOp.MAX
+                return S.minmax(self.b, op, args[0], args[1])
+            return func(*args, **kwargs)
+        if func is builtins.print:
+            if any(isinstance(a, Value) for a in args):
+                return B.call_builtin(self.b, "device_print", ["", *args], {})
+            return B.call_builtin(self.b, "static_print", args, kwargs)
+        if func in (builtins.int, builtins.float, builtins.bool) and any(
+            isinstance(a, Value) for a in args
+        ):
+            raise self.err(
+                node,
+                f"{func.__name__}() of a tensor is not supported",
+                "use .to(tl.int32) / .to(tl.float32)",
+                KernelTypeError,
+            )
+        if isinstance(func, lang.dtype):
+            raise self.err(node, "dtypes are not callable; use x.to(dtype)", cls=KernelTypeError)
+        if any(isinstance(a, Value) for a in list(args) + list(kwargs.values())):
+            name = getattr(func, "__name__", repr(func))
+            raise self.err(
+                node,
+                f"{name} is not a @jit function and cannot take tensor arguments",
+                f"decorate {name} with @jitlang.jit",
+            )
+        if not callable(func):
+            raise self.err(node, f"{S.type_name(func)} is not callable", cls=KernelTypeError)
+        return func(*args, **kwargs)  # compile-time evaluation on constexprs
+
+    def inline(self, node, jf, args, kwargs):
+        if self.depth >= MAX_INLINE_DEPTH:
+            raise self.err(node, f"@jit calls nested deeper than {MAX_INLINE_DEPTH} (recursion?)")
+        import inspect
+
+        fn = jf.fn
+        try:
+            bound = inspect.signature(fn).bind(*args, **kwargs)
+        except TypeError as e:
+            raise self.err(node, f"{fn.__name__}(): {e}", cls=KernelTypeError) from None
+        bound.apply_defaults()
+        src = jf.source()
+        self.ctx.sources[src.file + ":" + fn.__qualname__] = src.text
+        scope = dict(bound.arguments)
+        for name, v in scope.items():
+            if isinstance(v, lang.constexpr):
+                scope[name] = v.value
+        callee = FunctionVisitor(self.b, src, fn, scope, self.depth + 1, self.ctx)
+        callee.run_body(fold_early_returns(src.tree.body))
+        return callee.ret_value
+
+
+@dataclass
+class CompileContext:
+    used_globals: dict
+    sources: dict
+
+
+def build_kernel(
+    jf, params: list[tuple[str, object]], name: str
+) -> tuple[Function, CompileContext]:
+    """Build the IR of kernel `jf` for one specialization.
+
+    `params` lists, in signature order, (name, spec) where spec is either a `Param` (a run-time
+    argument) or `("const", value)` (a constexpr or specialized value).
+    """
+    src = jf.source()
+    ctx = CompileContext({}, {src.file + ":" + jf.fn.__qualname__: src.text})
+    b = Builder(src.loc(src.tree))
+    body = Region()
+    scope: dict = {}
+    ir_params: list[Param] = []
+    for pname, spec in params:
+        if isinstance(spec, Param):
+            v = Value(spec.type, pname)
+            body.args.append(v)
+            ir_params.append(spec)
+            scope[pname] = v
+        else:
+            scope[pname] = spec[1]
+    b.regions.append(body)
+    visitor = FunctionVisitor(b, src, jf.fn, scope, 0, ctx)
+    visitor.run_body(fold_early_returns(src.tree.body))
+    if visitor.ret_value is not None:
+        raise KernelTypeError(
+            src.loc(src.tree), "a kernel cannot return a value", "write results with tl.store"
+        )
+    from ..ir import Op
+
+    body.ops.append(Op(OpKind.RETURN, [], [], b.loc))
+    b.regions.pop()
+    fn = Function(name, ir_params, body, src.loc(src.tree), tuple(sorted(ctx.sources)))
+    return fn, ctx
+
+
+__all__ = ["build_kernel", "fold_early_returns", "parse_function", "PrintAttr"]

@@ -1,0 +1,363 @@
+"""The user API of kernels: `@jit`, `kernel[grid](...)`, `warmup`, specialization and caches.
+
+Stage: runtime front door. A launch binds arguments (a generated binder with the kernel's own
+signature), computes the specialization key (dtypes, constexpr values, integers equal to 1,
+divisibility by 16 of integers and pointers, the target), looks the key up in the kernel's
+in-memory cache, then the on-disk cache, and compiles on a miss.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import inspect
+import threading
+import types
+from pathlib import Path
+
+import numpy as np
+
+from runtime.args import array_address
+
+from .dtypes import DType, from_numpy
+from .errors import CompilationError
+from .frontend.source import parse_function
+from .ir import Param, PointerType, ScalarType
+from .language import core as lang
+
+_LAUNCH_OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg", "debug", "enable_fp_fusion")
+
+
+def _is_constexpr_annotation(ann) -> bool:
+    return ann is lang.constexpr or (isinstance(ann, str) and ann.split(".")[-1] == "constexpr")
+
+
+class JITFunction:
+    _is_jitlang_function = True
+
+    def __init__(self, fn, do_not_specialize=(), debug=None, noinline=None) -> None:
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(f"@jit expects a Python function, got {type(fn).__name__}")
+        self.fn = fn
+        self.__name__ = fn.__name__
+        self.__qualname__ = fn.__qualname__
+        self.__doc__ = fn.__doc__
+        self.__module__ = fn.__module__
+        sig = inspect.signature(fn)
+        self.signature = sig
+        self.arg_names = list(sig.parameters)
+        for p in sig.parameters.values():
+            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
+                raise TypeError(
+                    f"@jit kernel {fn.__name__}: *args/**kwargs parameters are not supported"
+                )
+        self.constexprs = [
+            i
+            for i, p in enumerate(sig.parameters.values())
+            if _is_constexpr_annotation(p.annotation)
+        ]
+        self._constexpr_set = frozenset(self.constexprs)
+        nospec = set()
+        for d in do_not_specialize:
+            nospec.add(self.arg_names.index(d) if isinstance(d, str) else int(d))
+        self.do_not_specialize = frozenset(nospec)
+        self.cache: dict = {}
+        self._lock = threading.Lock()
+        self._source = None
+        self._dep_hash = None
+        self._binder = self._make_binder()
+
+    # -- source ------------------------------------------------------------------------------
+    def source(self):
+        if self._source is None:
+            self._source = parse_function(self.fn)
+        return self._source
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(
+            f"{self.fn.__name__} is a @jitlang.jit kernel: launch it with "
+            f"{self.fn.__name__}[grid](...), or call it from another kernel"
+        )
+
+    def __repr__(self) -> str:
+        return f"JITFunction({self.fn.__module__}:{self.fn.__qualname__})"
+
+    # -- binding -----------------------------------------------------------------------------
+    def _make_binder(self):
+        params = []
+        ns = {}
+        for i, p in enumerate(self.signature.parameters.values()):
+            if p.default is not p.empty:
+                ns[f"_d{i}"] = p.default
+                params.append(f"{p.name}=_d{i}")
+            else:
+                params.append(p.name)
+        opts = ", ".join(f"{o}=None" for o in _LAUNCH_OPTIONS)
+        names = ", ".join(self.arg_names)
+        src = (
+            f"def bind({', '.join(params)}{', ' if params else ''}*, target=None, {opts}):\n"
+            f"    return ({names}{',' if len(self.arg_names) == 1 else ''}), target\n"
+        )
+        exec(compile(src, f"<binder of {self.fn.__name__}>", "exec"), ns)
+        return ns["bind"]
+
+    def _bind(self, args, kwargs):
+        try:
+            return self._binder(*args, **kwargs)
+        except TypeError as e:
+            msg = str(e).replace("bind()", f"{self.fn.__name__}[grid]()")
+            raise TypeError(
+                f"{msg}; the kernel's parameters are ({', '.join(self.arg_names)})"
+            ) from None
+
+    # -- specialization ----------------------------------------------------------------------
+    def _specialize(self, values: tuple):
+        key = []
+        rt = []
+        cset = self._constexpr_set
+        nospec = self.do_not_specialize
+        for i, v in enumerate(values):
+            if i in cset:
+                if isinstance(v, lang.constexpr):
+                    v = v.value
+                key.append(("c", v))
+                continue
+            t = type(v)
+            if t is np.ndarray:
+                addr = array_address(v)
+                key.append((v.dtype, not (addr & 15)))
+                rt.append(addr)
+            elif t is int:
+                if v == 1 and i not in nospec:
+                    key.append(("1",))
+                elif -(2**31) <= v < 2**31:
+                    key.append(("int32", i not in nospec and not (v & 15)))
+                    rt.append(v)
+                elif -(2**63) <= v < 2**63:
+                    key.append(("int64", i not in nospec and not (v & 15)))
+                    rt.append(v)
+                elif v < 2**64 and v >= 0:
+                    key.append(("uint64", i not in nospec and not (v & 15)))
+                    rt.append(v - 2**64)
+                else:
+                    raise ValueError(f"argument {self.arg_names[i]!r}: {v} does not fit in 64 bits")
+            elif t is float:
+                key.append(("fp32",))
+                rt.append(v)
+            elif t is bool:
+                key.append(("int1",))
+                rt.append(int(v))
+            else:
+                k, r = self._slow_arg(i, v)
+                key.append(k)
+                if r is not None:
+                    rt.append(r)
+        return tuple(key), tuple(rt)
+
+    def _slow_arg(self, i: int, v):
+        name = self.arg_names[i]
+        if isinstance(v, lang.constexpr):
+            return ("c", v.value), None
+        if isinstance(v, np.ndarray):
+            return (
+                self._slow_arg(i, np.asarray(v).view(np.ndarray))
+                if type(v) is not np.ndarray
+                else None
+            )
+        if isinstance(v, (np.bool_,)):
+            return ("int1",), int(v)
+        if isinstance(v, np.integer):
+            dt = from_numpy(v.dtype)
+            return (dt.short, i not in self.do_not_specialize and not (int(v) & 15)), int(
+                v
+            ) if dt is not DType.U64 or int(v) < 2**63 else int(v) - 2**64
+        if isinstance(v, np.floating):
+            dt = from_numpy(v.dtype)
+            if dt is None:
+                raise TypeError(f"argument {name!r}: unsupported numpy scalar type {v.dtype}")
+            return (dt.short,), float(v)
+        if type(v).__module__.startswith("torch") and hasattr(v, "data_ptr"):
+            return self._torch_arg(name, v)
+        if v is None:
+            raise TypeError(f"argument {name!r} is None; pass an array, a number or a constexpr")
+        raise TypeError(
+            f"argument {name!r} of {self.fn.__name__}: unsupported type {type(v).__name__}; "
+            "pass numpy arrays, Python or numpy scalars, or mark the parameter tl.constexpr"
+        )
+
+    def _torch_arg(self, name, t):
+        if t.device.type != "cpu":
+            raise TypeError(f"argument {name!r}: torch tensors must be on the CPU, got {t.device}")
+        import ml_dtypes
+
+        tmap = {
+            "torch.float32": np.float32,
+            "torch.float64": np.float64,
+            "torch.float16": np.float16,
+            "torch.bfloat16": ml_dtypes.bfloat16,
+            "torch.int8": np.int8,
+            "torch.int16": np.int16,
+            "torch.int32": np.int32,
+            "torch.int64": np.int64,
+            "torch.uint8": np.uint8,
+            "torch.bool": np.bool_,
+        }
+        npdt = tmap.get(str(t.dtype))
+        if npdt is None:
+            raise TypeError(f"argument {name!r}: unsupported torch dtype {t.dtype}")
+        addr = t.data_ptr()
+        return (np.dtype(npdt), not (addr & 15)), addr
+
+    def _params(self, key) -> list:
+        """Frontend parameter specs from a specialization key."""
+        out = []
+        idx = 0
+        for name, k in zip(self.arg_names, key):
+            if k[0] == "c":
+                out.append((name, ("const", k[1])))
+            elif k[0] == "1":
+                out.append((name, ("const", 1)))
+            elif isinstance(k[0], np.dtype):
+                dt = from_numpy(k[0])
+                if dt is None:
+                    raise TypeError(f"argument {name!r}: arrays of dtype {k[0]} are not supported")
+                out.append((name, Param(name, PointerType(dt), 16 if k[1] else 1, idx)))
+                idx += 1
+            else:
+                dt = {d.short: d for d in DType}[k[0]]
+                div = 16 if len(k) > 1 and k[1] else 1
+                out.append((name, Param(name, ScalarType(dt), div, idx)))
+                idx += 1
+        return out
+
+    # -- caches and compilation --------------------------------------------------------------
+    def dependency_hash(self) -> str:
+        if self._dep_hash is None:
+            h = hashlib.sha256()
+            for text in _reachable_sources(self):
+                h.update(text.encode())
+            self._dep_hash = h.hexdigest()
+        return self._dep_hash
+
+    def _compile(self, key, target: str):
+        from runtime.driver import get_runtime
+
+        return get_runtime().compile(self, key, target)
+
+    def _get_kernel(self, key, target):
+        ck = (target, key)
+        kernel = self.cache.get(ck)
+        if kernel is None:
+            with self._lock:
+                kernel = self.cache.get(ck)
+                if kernel is None:
+                    kernel = self._compile(key, target)
+                    self.cache[ck] = kernel
+        return kernel
+
+    # -- launching ---------------------------------------------------------------------------
+    def __getitem__(self, grid):
+        return lambda *args, **kwargs: self.run(*args, grid=grid, **kwargs)
+
+    def run(self, *args, grid, **kwargs):
+        values, target = self._bind(args, kwargs)
+        key, rt = self._specialize(values)
+        kernel = self._get_kernel(key, target or _default_target())
+        if callable(grid):
+            grid = grid(dict(zip(self.arg_names, values)))
+        kernel.launch(_normalize_grid(grid), rt)
+        return kernel
+
+    def warmup(self, *args, grid=None, **kwargs):
+        """Compile for these arguments without running; returns the compiled kernel."""
+        values, target = self._bind(args, kwargs)
+        key, _ = self._specialize(values)
+        return self._get_kernel(key, target or _default_target())
+
+
+def _default_target() -> str:
+    from runtime.config import get_options
+
+    return get_options().default_target
+
+
+def _normalize_grid(grid) -> tuple[int, int, int]:
+    if isinstance(grid, (int, np.integer)):
+        grid = (grid,)
+    if not isinstance(grid, (tuple, list)) or not 1 <= len(grid) <= 3:
+        raise ValueError(
+            f"grid must be a tuple of 1 to 3 integers (or a callable returning one), got {grid!r}"
+        )
+    out = []
+    for g in grid:
+        if isinstance(g, bool) or not isinstance(g, (int, np.integer)):
+            raise ValueError(f"grid dimensions must be integers, got {g!r} in {tuple(grid)!r}")
+        g = int(g)
+        if g < 0:
+            raise ValueError(f"grid dimensions must be >= 0, got {tuple(grid)!r}")
+        if g >= 2**31:
+            raise ValueError(f"grid dimension {g} exceeds 2**31 - 1")
+        out.append(g)
+    while len(out) < 3:
+        out.append(1)
+    return tuple(out)
+
+
+def _reachable_sources(jf: JITFunction) -> list[str]:
+    """Source text of `jf` and every @jit function (and global constant) its code names."""
+    seen: dict[int, str] = {}
+    out: list[str] = []
+
+    def visit(f: JITFunction) -> None:
+        if id(f) in seen:
+            return
+        try:
+            text = f.source().text
+        except CompilationError:
+            text = f.fn.__qualname__
+        seen[id(f)] = text
+        out.append(f.fn.__module__ + ":" + f.fn.__qualname__ + "\n" + text)
+        g = f.fn.__globals__
+        closure = {}
+        if f.fn.__closure__:
+            for n, c in zip(f.fn.__code__.co_freevars, f.fn.__closure__):
+                try:
+                    closure[n] = c.cell_contents
+                except ValueError:
+                    pass
+        for node in ast.walk(f.source().tree):
+            if isinstance(node, ast.Name):
+                v = closure.get(node.id, g.get(node.id))
+                if getattr(v, "_is_jitlang_function", False):
+                    visit(v)
+                elif isinstance(v, lang.constexpr):
+                    out.append(f"{node.id}={v.value!r}")
+                elif isinstance(v, (int, float, bool, str)):
+                    out.append(f"{node.id}={v!r}")
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                mod = closure.get(node.value.id, g.get(node.value.id))
+                if isinstance(mod, types.ModuleType):
+                    v = getattr(mod, node.attr, None)
+                    if getattr(v, "_is_jitlang_function", False):
+                        visit(v)
+
+    visit(jf)
+    return out
+
+
+def jit(fn=None, *, do_not_specialize=(), debug=None, noinline=None, **_ignored):
+    """Decorate a kernel (or a helper called from kernels): `@jit` or `@jit(do_not_specialize=...)`."""
+    if fn is None:
+        return lambda f: JITFunction(f, do_not_specialize=do_not_specialize, debug=debug)
+    return JITFunction(fn, do_not_specialize=do_not_specialize, debug=debug)
+
+
+def compiler_source_hash() -> str:
+    """A hash of the compiler's own sources: any change to the compiler invalidates disk caches."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in ("jitlang", "codegen", "runtime"):
+        for p in sorted((root / pkg).rglob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]

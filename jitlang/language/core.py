@@ -1,0 +1,116 @@
+"""The names of `jitlang.language` (Triton's `triton.language`), as markers the frontend knows.
+
+Calling one of these outside a `@jit` kernel raises; inside a kernel the frontend maps each
+marker to its semantic handler (`jitlang.frontend.builtins`). dtypes are `dtype` objects that
+also work as Python values (`x.to(tl.float32)`, `tl.zeros(..., dtype=tl.int64)`).
+"""
+
+from __future__ import annotations
+
+from ..dtypes import DType
+
+
+class dtype:  # noqa: N801 - Triton's spelling
+    """A jitlang element type as seen by kernels (`tl.float32`, ...)."""
+
+    def __init__(self, dt: DType, name: str) -> None:
+        self.dt = dt
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"tl.{self.name}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, dtype) and other.dt is self.dt
+
+    def __hash__(self) -> int:
+        return hash(self.dt)
+
+    @property
+    def primitive_bitwidth(self) -> int:
+        return self.dt.bits
+
+    def is_floating(self) -> bool:
+        return self.dt.is_float
+
+    def is_int(self) -> bool:
+        return self.dt.is_int
+
+    def is_int_signed(self) -> bool:
+        return self.dt.is_int and self.dt.is_signed
+
+    def is_int_unsigned(self) -> bool:
+        return self.dt.is_unsigned
+
+
+int1 = dtype(DType.I1, "int1")
+int8 = dtype(DType.I8, "int8")
+int16 = dtype(DType.I16, "int16")
+int32 = dtype(DType.I32, "int32")
+int64 = dtype(DType.I64, "int64")
+uint8 = dtype(DType.U8, "uint8")
+uint16 = dtype(DType.U16, "uint16")
+uint32 = dtype(DType.U32, "uint32")
+uint64 = dtype(DType.U64, "uint64")
+float16 = dtype(DType.F16, "float16")
+bfloat16 = dtype(DType.BF16, "bfloat16")
+float32 = dtype(DType.F32, "float32")
+float64 = dtype(DType.F64, "float64")
+fp16, bf16, fp32, fp64 = float16, bfloat16, float32, float64
+
+DTYPES = {
+    d.dt: d
+    for d in (
+        int1,
+        int8,
+        int16,
+        int32,
+        int64,
+        uint8,
+        uint16,
+        uint32,
+        uint64,
+        float16,
+        bfloat16,
+        float32,
+        float64,
+    )
+}
+
+
+class constexpr:  # noqa: N801 - Triton's spelling
+    """Annotation for compile-time parameters (`BLOCK: tl.constexpr`) and a value wrapper."""
+
+    def __init__(self, value: object = None) -> None:
+        self.value = value.value if isinstance(value, constexpr) else value
+
+    def __repr__(self) -> str:
+        return f"constexpr[{self.value!r}]"
+
+
+class Builtin:
+    """A language function; `name` keys the frontend's handler table."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = name
+        self.__qualname__ = name
+
+    def __call__(self, *args, **kwargs):
+        raise RuntimeError(f"tl.{self.name} can only be called inside a @jitlang.jit kernel")
+
+    def __repr__(self) -> str:
+        return f"<jitlang builtin tl.{self.name}>"
+
+
+_NAMES = """
+program_id num_programs arange full zeros zeros_like load store where minimum maximum clamp
+abs exp exp2 log log2 sqrt sqrt_rn rsqrt sin cos floor ceil erf tanh fma sigmoid cdiv cast
+static_assert static_print device_print device_assert multiple_of max_contiguous
+max_constancy broadcast_to broadcast expand_dims static_range range
+""".split()
+
+for _n in _NAMES:
+    globals()[_n] = Builtin(_n)
+
+BUILTINS = {globals()[n].name: globals()[n] for n in _NAMES}

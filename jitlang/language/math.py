@@ -1,0 +1,20 @@
+"""`tl.math`: the math functions under their Triton module name."""
+
+from .core import (  # noqa: F401
+    abs,
+    ceil,
+    cos,
+    erf,
+    exp,
+    exp2,
+    floor,
+    fma,
+    log,
+    log2,
+    rsqrt,
+    sigmoid,
+    sin,
+    sqrt,
+    sqrt_rn,
+    tanh,
+)

@@ -1,0 +1,108 @@
+"""CPU driver: turns a compiled object into a launchable kernel (ctypes entry, print/assert hooks).
+
+Stage: runtime. Input: object code and metadata from `jitlang.compiler`; output: `CpuKernel`,
+whose `launch(grid, args)` runs the grid through `runtime.launch.Launcher`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+import threading
+
+import numpy as np
+
+from codegen.cpu.engine import load_object, set_pointer_global
+
+from .launch import Launcher, WorkerPool
+
+PRINT_CB = ctypes.CFUNCTYPE(
+    None,
+    ctypes.c_int32,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int32,
+    ctypes.c_double,
+    ctypes.c_int64,
+)
+ASSERT_CB = ctypes.CFUNCTYPE(
+    None, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64
+)
+
+
+class DeviceAssertionError(AssertionError):
+    """A `tl.device_assert` (or `assert`) failed in at least one program."""
+
+
+class CpuKernel:
+    def __init__(self, name: str, obj: bytes, meta: dict, pool: WorkerPool) -> None:
+        self.name = name
+        self.meta = meta
+        self.native = load_object(obj, name, ("jl_print_hook", "jl_assert_hook"))
+        argtypes = [ctypes.c_int64] * 5
+        for kind in meta["arg_kinds"]:
+            argtypes.append(ctypes.c_double if kind == "f" else ctypes.c_int64)
+        self.cfunc = ctypes.CFUNCTYPE(None, *argtypes)(self.native.address)
+        self.launcher = Launcher(self.cfunc, pool)
+        self._failures: list[tuple] = []
+        self._fail_lock = threading.Lock()
+        self._print_lock = threading.Lock()
+        if meta.get("print_sites"):
+            self._print_cb = PRINT_CB(self._on_print)
+            set_pointer_global(
+                self.native, "jl_print_hook", ctypes.cast(self._print_cb, ctypes.c_void_p).value
+            )
+        if meta.get("assert_sites"):
+            self._assert_cb = ASSERT_CB(self._on_assert)
+            set_pointer_global(
+                self.native, "jl_assert_hook", ctypes.cast(self._assert_cb, ctypes.c_void_p).value
+            )
+
+    def launch(self, grid: tuple[int, int, int], args: tuple) -> None:
+        self.launcher(grid, args)
+        if self._failures:
+            self._raise_assertion()
+
+    # -- hooks ------------------------------------------------------------------------------
+    def _on_print(self, site, x, y, z, index, operand, f, i) -> None:
+        prefix, hex_, operands, _loc = self.meta["print_sites"][site]
+        head = f"pid ({x}, {y}, {z})"
+        if operand < 0:
+            line = f"{head} {prefix}"
+        else:
+            dt, shape = operands[operand]
+            if shape:
+                idx = np.unravel_index(index, shape)
+                head += " idx (" + ", ".join(str(int(k)) for k in idx) + ")"
+            if dt.startswith("fp") or dt in ("bf16",):
+                val = f
+                text = val.hex() if hex_ else repr(float(np.float32(val)) if dt != "fp64" else val)
+            elif dt == "ptr":
+                text = hex(i & (2**64 - 1))
+            else:
+                text = hex(i & (2**64 - 1)) if hex_ else str(i if dt != "int1" else bool(i))
+                if dt.startswith("uint"):
+                    text = hex(i & (2**64 - 1)) if hex_ else str(i & (2**64 - 1))
+            suffix = f" (operand {operand})" if len(operands) > 1 else ""
+            line = f"{head} {prefix}{suffix}{'' if prefix.endswith((' ', ':')) or not prefix else ' '}{text}"
+        with self._print_lock:
+            print(line, file=sys.stdout, flush=False)
+
+    def _on_assert(self, site, x, y, z, index) -> None:
+        with self._fail_lock:
+            if len(self._failures) < 16:
+                self._failures.append((site, (x, y, z), index))
+
+    def _raise_assertion(self) -> None:
+        with self._fail_lock:
+            failures, self._failures = self._failures, []
+        site, pid, index = failures[0]
+        msg, loc = self.meta["assert_sites"][site]
+        text = f"{loc}: device assertion failed in program {pid}, element {index}"
+        if msg:
+            text += f": {msg}"
+        if len(failures) > 1:
+            text += f" (and {len(failures) - 1} more failures)"
+        raise DeviceAssertionError(text)

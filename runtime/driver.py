@@ -1,0 +1,167 @@
+"""The runtime that owns process-wide state: worker pool, LLVM compiler, disk cache.
+
+`get_runtime().compile(jit_fn, key, target)` produces a `CompiledKernel` for one specialization:
+from the on-disk cache when present and valid, otherwise through `jitlang.compiler`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+
+from .config import get_options
+from .launch import WorkerPool
+
+
+class AsmDict(dict):
+    """`asm["tile"]`, `asm["llir"]`, `asm["asm"]` (host assembly, produced on first access)."""
+
+    def __init__(self, tile: str, llir: str, runtime: Runtime) -> None:
+        super().__init__(tile=tile, llir=llir)
+        self._runtime = runtime
+
+    def __missing__(self, key):
+        if key == "asm":
+            text = self._runtime.llvm.assembly(self["llir"])
+            self["asm"] = text
+            return text
+        raise KeyError(f"{key!r}: available are 'tile', 'llir', 'asm'")
+
+    def keys(self):
+        return ["tile", "llir", "asm"]
+
+    def __contains__(self, key) -> bool:
+        return key in ("tile", "llir", "asm")
+
+
+class CompiledKernel:
+    """One specialization of a kernel for one target; `kernel[grid](*args)` launches it too."""
+
+    def __init__(self, jf, key, target: str, native, meta: dict, asm: AsmDict) -> None:
+        self.jf = jf
+        self.key = key
+        self.target = target
+        self.native = native
+        self.metadata = meta
+        self.asm = asm
+        self.name = meta["name"]
+
+    def launch(self, grid, args) -> None:
+        self.native.launch(grid, args)
+
+    def __getitem__(self, grid):
+        def run(*args, **kwargs):
+            return self.jf.run(*args, grid=grid, target=self.target, **kwargs)
+
+        return run
+
+    def __repr__(self) -> str:
+        return f"CompiledKernel({self.name}, target={self.target})"
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self.options = get_options()
+        self.pool = WorkerPool(self.options.num_threads)
+        self._llvm = None
+        self._cache = None
+        self._lock = threading.Lock()
+        self._version = None
+
+    @property
+    def llvm(self):
+        if self._llvm is None:
+            from codegen.cpu.engine import LLVMCompiler
+
+            self._llvm = LLVMCompiler()
+        return self._llvm
+
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            from codegen.cpu.engine import host_signature
+            from jitlang.compiler import COMPILER_VERSION
+            from jitlang.jit import compiler_source_hash
+
+            host = hashlib.sha256(host_signature().encode()).hexdigest()[:12]
+            self._version = f"{COMPILER_VERSION}-{compiler_source_hash()}-{host}"
+        return self._version
+
+    @property
+    def disk_cache(self):
+        if self._cache is None and self.options.cache_enabled:
+            from .cache import DiskCache
+
+            self._cache = DiskCache(self.options.cache_dir, self.version)
+        return self._cache
+
+    def compile(self, jf, key, target: str) -> CompiledKernel:
+        if target != "cpu":
+            if target == "accel":
+                raise NotImplementedError(
+                    "target 'accel' is not available yet: the accelerator backend (LLVM IR to the "
+                    "accelerator ISA) is still to be built; use target='cpu'"
+                )
+            raise ValueError(f"unknown target {target!r}; use 'cpu' or 'accel'")
+        name = jf.fn.__name__
+        digest = hashlib.sha256(
+            repr((jf.dependency_hash(), key, target, name)).encode()
+        ).hexdigest()
+        cache = self.disk_cache
+        hit = cache.get(digest) if cache is not None else None
+        if hit is not None:
+            obj, meta = hit
+            try:
+                return self._load(jf, key, target, obj, meta)
+            except Exception:
+                pass  # an unloadable entry is rebuilt below
+        obj, meta = self._build(jf, key, target)
+        if cache is not None:
+            cache.put(digest, obj, meta)
+        return self._load(jf, key, target, obj, meta)
+
+    def _build(self, jf, key, target):
+        from jitlang.compiler import CompileOptions, compile_cpu
+        from jitlang.frontend.visitor import build_kernel
+
+        t0 = time.perf_counter()
+        fn, _ctx = build_kernel(jf, jf._params(key), jf.fn.__name__)
+        opts = CompileOptions(target=target, verify_each_pass=True, dump_ir=self.options.dump_ir)
+        res = compile_cpu(fn, opts, self.llvm)
+        arg_kinds = []
+        for _pname, ptype in res.params:
+            arg_kinds.append("f" if ptype in ("fp16", "bf16", "fp32", "fp64") else "i")
+        meta = {
+            "name": res.name,
+            "arg_kinds": arg_kinds,
+            "params": res.params,
+            "print_sites": res.print_sites,
+            "assert_sites": res.assert_sites,
+            "tile": res.tile_ir,
+            "llir": res.llvm_ir,
+            "compile_seconds": time.perf_counter() - t0,
+            "timings": res.timings,
+        }
+        return res.object_code, meta
+
+    def _load(self, jf, key, target, obj: bytes, meta: dict) -> CompiledKernel:
+        from .cpu_driver import CpuKernel
+
+        native = CpuKernel(meta["name"], obj, meta, self.pool)
+        return CompiledKernel(
+            jf, key, target, native, meta, AsmDict(meta["tile"], meta["llir"], self)
+        )
+
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        with _runtime_lock:
+            if _runtime is None:
+                _runtime = Runtime()
+    return _runtime
