@@ -396,7 +396,7 @@ def assemble(text: str, file: str = "<asm>") -> Binary:
                 line = line[m.end() :].strip()
             if not line:
                 continue
-            word, _, rest = line.partition(" ")
+            word, rest = (line.split(None, 1) + [""])[:2]
             if word.startswith("."):
                 _directive(word, rest, syms, state)
                 continue
