@@ -177,13 +177,13 @@ class _Emitter:
         return v if isinstance(v, ir.Value) else self.i(v)
 
     # intrinsics
-    def _intrinsic(self, name: str, *args):
+    def _intrinsic(self, name: str, *args, fastmath: tuple[str, ...] = ()):
         # Declared by hand: llvmlite's declare_intrinsic cannot mangle vector types.
         full = f"{name}.{_type_suffix(self.ty)}"
         fn = self.b.module.globals.get(full)
         if fn is None:
             fn = ir.Function(self.b.module, ir.FunctionType(self.ty, [self.ty] * len(args)), full)
-        return self.b.call(fn, [self._val(a) for a in args])
+        return self.b.call(fn, [self._val(a) for a in args], fastmath=fastmath)
 
     def fma(self, a, b, c):
         return self._intrinsic("llvm.fma", a, b, c)
@@ -199,12 +199,6 @@ class _Emitter:
 
     def copysign(self, mag, sign):
         return self._intrinsic("llvm.copysign", mag, sign)
-
-    def minnum(self, a, b):
-        return self._intrinsic("llvm.minnum", a, b)
-
-    def maxnum(self, a, b):
-        return self._intrinsic("llvm.maxnum", a, b)
 
     # float arithmetic
     def add(self, a, b):
@@ -237,8 +231,12 @@ class _Emitter:
         return self.b.select(cond, self._val(a), self._val(b))
 
     def clamp(self, x, lo: float, hi: float):
-        """Clamp to [lo, hi]; NaN becomes lo or hi (callers patch NaN lanes afterwards)."""
-        return self.maxnum(self.minnum(x, hi), lo)
+        """Clamp to [lo, hi]. NaN lanes become poison: every caller overrides them with a select.
+
+        ``nnan`` lets x86 use a bare vminps/vmaxps instead of a NaN-fixing compare and blend.
+        """
+        low = self._intrinsic("llvm.minnum", x, hi, fastmath=("nnan",))
+        return self._intrinsic("llvm.maxnum", low, lo, fastmath=("nnan",))
 
     # integer views
     def as_int(self, x):

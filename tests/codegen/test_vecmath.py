@@ -119,8 +119,13 @@ def compiled(request):
 
 def _erf_f64_ref(x: np.ndarray) -> np.ndarray:
     mpmath = pytest.importorskip("mpmath")
+    hi, lo = np.empty(x.shape), np.empty(x.shape)
     with mpmath.workdps(40):
-        return np.array([mpmath.erf(mpmath.mpf(float(v))) for v in x], dtype=np.longdouble)
+        for i, v in enumerate(x.tolist()):
+            y = mpmath.erf(v)
+            hi[i] = float(y)
+            lo[i] = float(y - hi[i])  # mpf -> longdouble would round through float64
+    return hi.astype(np.longdouble) + lo.astype(np.longdouble)
 
 
 REFERENCES = {
