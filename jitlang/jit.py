@@ -61,11 +61,17 @@ class JITFunction:
         for d in do_not_specialize:
             nospec.add(self.arg_names.index(d) if isinstance(d, str) else int(d))
         self.do_not_specialize = frozenset(nospec)
+        # per parameter: 0 constexpr, 1 specialized run-time argument, 2 not specialized
+        self._kinds = [
+            0 if i in self._constexpr_set else (2 if i in nospec else 1)
+            for i in range(len(self.arg_names))
+        ]
         self.cache: dict = {}
         self._lock = threading.Lock()
         self._source = None
         self._dep_hash = None
         self._binder = self._make_binder()
+        self._fast = self._make_fast()
 
     # -- source ------------------------------------------------------------------------------
     def source(self):
@@ -101,6 +107,81 @@ class JITFunction:
         exec(compile(src, f"<binder of {self.fn.__name__}>", "exec"), ns)
         return ns["bind"]
 
+    def _make_fast(self):
+        """Generate `fast(<kernel params>, *, target=None, ...) -> (key, rt, values, target)`.
+
+        One straight-line function per kernel: argument binding by Python itself, then per
+        parameter the common cases inline (arrays, ints, floats); anything else goes through
+        `_specialize`'s general path.
+        """
+        params = []
+        ns = {
+            "_nd": np.ndarray,
+            "_addr": array_address,
+            "_CE": lang.constexpr,
+            "_slow": self._slow_one,
+        }
+        body = ["    rt = []"]
+        keys = []
+        for i, p in enumerate(self.signature.parameters.values()):
+            nm = p.name
+            if p.default is not p.empty:
+                ns[f"_d{i}"] = p.default
+                params.append(f"{nm}=_d{i}")
+            else:
+                params.append(nm)
+            kind = self._kinds[i]
+            k = f"k{i}"
+            keys.append(k)
+            if kind == 0:
+                body.append(f"    {k} = ('c', {nm}.value if type({nm}) is _CE else {nm})")
+                continue
+            spec1 = "" if kind == 2 else f"\n        if {nm} == 1: {k} = _ONE\n        else:"
+            body.append(
+                f"    t = type({nm})\n"
+                f"    if t is _nd:\n"
+                f"        a = _addr({nm})\n"
+                f"        {k} = ({nm}.dtype, not a & 15)\n"
+                f"        rt.append(a)\n"
+                f"    elif t is int and -2147483648 <= {nm} < 2147483648:"
+                + (
+                    spec1
+                    + f"\n            {k} = ('int32', {'False' if kind == 2 else f'not {nm} & 15'}); rt.append({nm})"
+                    if kind == 1
+                    else f"\n        {k} = ('int32', False); rt.append({nm})"
+                )
+                + f"\n    elif t is float:\n        {k} = _FP32; rt.append({nm})\n"
+                f"    else:\n        {k} = _slow({i}, {nm}, rt)"
+            )
+        ns["_ONE"] = ("1",)
+        ns["_FP32"] = ("fp32",)
+        opts = ", ".join(f"{o}=None" for o in _LAUNCH_OPTIONS)
+        names = ", ".join(self.arg_names)
+        comma = "," if len(keys) == 1 else ""
+        src = (
+            f"def fast({', '.join(params)}{', ' if params else ''}*, target=None, {opts}):\n"
+            + "\n".join(body)
+            + f"\n    return ({', '.join(keys)}{comma}), rt, ({names}{comma}), target\n"
+        )
+        exec(compile(src, f"<launcher of {self.fn.__name__}>", "exec"), ns)
+        return ns["fast"]
+
+    def _slow_one(self, i: int, v, rt: list):
+        key, vals = self._specialize_one(i, v)
+        if vals is not None:
+            rt.append(vals)
+        return key
+
+    def _specialize_one(self, i: int, v):
+        kinds = self._kinds
+        saved = self._kinds
+        try:
+            self._kinds = [kinds[i]]
+            k, r = self._specialize((v,))
+        finally:
+            self._kinds = saved
+        return k[0], (r[0] if r else None)
+
     def _bind(self, args, kwargs):
         try:
             return self._binder(*args, **kwargs)
@@ -112,15 +193,16 @@ class JITFunction:
 
     # -- specialization ----------------------------------------------------------------------
     def _specialize(self, values: tuple):
+        """(specialization key, run-time argument values) for bound argument `values`."""
         key = []
         rt = []
-        cset = self._constexpr_set
-        nospec = self.do_not_specialize
-        for i, v in enumerate(values):
-            if i in cset:
-                if isinstance(v, lang.constexpr):
-                    v = v.value
-                key.append(("c", v))
+        kinds = self._kinds
+        i = 0
+        for v in values:
+            kind = kinds[i]
+            i += 1
+            if kind == 0:  # constexpr
+                key.append(("c", v.value if isinstance(v, lang.constexpr) else v))
                 continue
             t = type(v)
             if t is np.ndarray:
@@ -128,19 +210,21 @@ class JITFunction:
                 key.append((v.dtype, not (addr & 15)))
                 rt.append(addr)
             elif t is int:
-                if v == 1 and i not in nospec:
+                if kind == 1 and v == 1:
                     key.append(("1",))
                 elif -(2**31) <= v < 2**31:
-                    key.append(("int32", i not in nospec and not (v & 15)))
+                    key.append(("int32", kind == 1 and not (v & 15)))
                     rt.append(v)
                 elif -(2**63) <= v < 2**63:
-                    key.append(("int64", i not in nospec and not (v & 15)))
+                    key.append(("int64", kind == 1 and not (v & 15)))
                     rt.append(v)
-                elif v < 2**64 and v >= 0:
-                    key.append(("uint64", i not in nospec and not (v & 15)))
+                elif 0 <= v < 2**64:
+                    key.append(("uint64", kind == 1 and not (v & 15)))
                     rt.append(v - 2**64)
                 else:
-                    raise ValueError(f"argument {self.arg_names[i]!r}: {v} does not fit in 64 bits")
+                    raise ValueError(
+                        f"argument {self.arg_names[i - 1]!r}: {v} does not fit in 64 bits"
+                    )
             elif t is float:
                 key.append(("fp32",))
                 rt.append(v)
@@ -148,7 +232,7 @@ class JITFunction:
                 key.append(("int1",))
                 rt.append(int(v))
             else:
-                k, r = self._slow_arg(i, v)
+                k, r = self._slow_arg(i - 1, v)
                 key.append(k)
                 if r is not None:
                     rt.append(r)
@@ -218,9 +302,13 @@ class JITFunction:
             elif k[0] == "1":
                 out.append((name, ("const", 1)))
             elif isinstance(k[0], np.dtype):
-                dt = from_numpy(k[0])
+                npdt = k[0]
+                dt = from_numpy(npdt)
                 if dt is None:
-                    raise TypeError(f"argument {name!r}: arrays of dtype {k[0]} are not supported")
+                    raise TypeError(
+                        f"argument {name!r} of {self.fn.__name__}: arrays of dtype {npdt} are not "
+                        "supported (use bool, int8-64, uint8-64, float16, bfloat16, float32, float64)"
+                    )
                 out.append((name, Param(name, PointerType(dt), 16 if k[1] else 1, idx)))
                 idx += 1
             else:
@@ -260,13 +348,29 @@ class JITFunction:
         return lambda *args, **kwargs: self.run(*args, grid=grid, **kwargs)
 
     def run(self, *args, grid, **kwargs):
-        values, target = self._bind(args, kwargs)
-        key, rt = self._specialize(values)
-        kernel = self._get_kernel(key, target or _default_target())
-        if callable(grid):
-            grid = grid(dict(zip(self.arg_names, values)))
-        kernel.launch(_normalize_grid(grid), rt)
+        try:
+            key, rt, values, target = self._fast(*args, **kwargs)
+        except TypeError:
+            self._bind(args, kwargs)  # raises a clear TypeError for bad argument lists
+            raise
+        kernel = self.cache.get((target or self._default_target, key))
+        if kernel is None:
+            kernel = self._get_kernel(key, target or _default_target())
+        if type(grid) is tuple and len(grid) == 1 and type(grid[0]) is int and grid[0] >= 0:
+            g = (grid[0], 1, 1)
+        elif callable(grid):
+            g = _normalize_grid(grid(dict(zip(self.arg_names, values))))
+        else:
+            g = _normalize_grid(grid)
+        kernel.launch(g, rt)
         return kernel
+
+    @property
+    def _default_target(self) -> str:
+        t = self.__dict__.get("_target_default")
+        if t is None:
+            t = self.__dict__["_target_default"] = _default_target()
+        return t
 
     def warmup(self, *args, grid=None, **kwargs):
         """Compile for these arguments without running; returns the compiled kernel."""
@@ -282,7 +386,7 @@ def _default_target() -> str:
 
 
 def _normalize_grid(grid) -> tuple[int, int, int]:
-    if isinstance(grid, (int, np.integer)):
+    if isinstance(grid, (int, np.integer)) and not isinstance(grid, bool):
         grid = (grid,)
     if not isinstance(grid, (tuple, list)) or not 1 <= len(grid) <= 3:
         raise ValueError(

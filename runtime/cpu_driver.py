@@ -7,6 +7,7 @@ whose `launch(grid, args)` runs the grid through `runtime.launch.Launcher`.
 from __future__ import annotations
 
 import ctypes
+import struct
 import sys
 import threading
 
@@ -41,10 +42,11 @@ class CpuKernel:
         self.name = name
         self.meta = meta
         self.native = load_object(obj, name, ("jl_print_hook", "jl_assert_hook"))
-        argtypes = [ctypes.c_int64] * 5
-        for kind in meta["arg_kinds"]:
-            argtypes.append(ctypes.c_double if kind == "f" else ctypes.c_int64)
+        argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p]
         self.cfunc = ctypes.CFUNCTYPE(None, *argtypes)(self.native.address)
+        self.pack = struct.Struct(
+            "<qqq" + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"])
+        ).pack
         self.launcher = Launcher(self.cfunc, pool)
         self._failures: list[tuple] = []
         self._fail_lock = threading.Lock()
@@ -61,7 +63,7 @@ class CpuKernel:
             )
 
     def launch(self, grid: tuple[int, int, int], args: tuple) -> None:
-        self.launcher(grid, args)
+        self.launcher(grid, self.pack(*grid, *args))
         if self._failures:
             self._raise_assertion()
 

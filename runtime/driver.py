@@ -47,8 +47,7 @@ class CompiledKernel:
         self.asm = asm
         self.name = meta["name"]
 
-    def launch(self, grid, args) -> None:
-        self.native.launch(grid, args)
+        self.launch = native.launch  # the hot path: no extra Python frame
 
     def __getitem__(self, grid):
         def run(*args, **kwargs):

@@ -1,9 +1,9 @@
 """Grid launch on the CPU: split program ids across threads that call native code without the GIL.
 
-Stage: runtime. Input: a native entry point (`void(i64 start, i64 end, i64 gx, i64 gy, i64 gz,
-args...)`) bound as a ctypes function, a grid and argument values. Small launches run on the
-calling thread; launches whose measured cost is large are split across a persistent pool of
-worker threads (ctypes releases the GIL for the duration of each native call).
+Stage: runtime. Input: a native entry point (`void(i64 start, i64 end, i64 stride, ptr args)`) bound as a ctypes function, a grid and argument values. Small launches
+run on the calling thread; launches whose measured cost is large are spread over a persistent
+pool of worker threads (ctypes releases the GIL for the duration of each native call). Each
+thread runs one contiguous slice of program ids (contiguous streams suit hardware prefetchers).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import queue
 import threading
 import time
 
-PARALLEL_THRESHOLD_NS = 40_000  # estimated work below this runs on the calling thread
+PARALLEL_THRESHOLD_NS = 50_000  # estimated work below this runs on the calling thread
 
 
 class WorkerPool:
@@ -21,120 +21,99 @@ class WorkerPool:
     def __init__(self, n_threads: int) -> None:
         self.n_threads = max(1, n_threads)
         self._queues: list[queue.SimpleQueue] = []
-        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
-    def _start(self) -> None:
-        with self._lock:
-            if self._threads:
-                return
-            old = threading.stack_size()
-            threading.stack_size(64 << 20)  # generous stacks for big per-program buffers
-            try:
-                for i in range(self.n_threads - 1):
-                    q: queue.SimpleQueue = queue.SimpleQueue()
-                    t = threading.Thread(
-                        target=self._work, args=(q,), daemon=True, name=f"jitlang-worker-{i}"
-                    )
-                    t.start()
-                    self._queues.append(q)
-                    self._threads.append(t)
-            finally:
-                threading.stack_size(old)
+    def queues(self) -> list[queue.SimpleQueue]:
+        if len(self._queues) < self.n_threads - 1:
+            with self._lock:
+                old = threading.stack_size()
+                threading.stack_size(64 << 20)  # generous stacks for big per-program buffers
+                try:
+                    while len(self._queues) < self.n_threads - 1:
+                        q: queue.SimpleQueue = queue.SimpleQueue()
+                        t = threading.Thread(
+                            target=_work,
+                            args=(q,),
+                            daemon=True,
+                            name=f"jitlang-worker-{len(self._queues)}",
+                        )
+                        t.start()
+                        self._queues.append(q)
+                finally:
+                    threading.stack_size(old)
+        return self._queues
 
-    @staticmethod
-    def _work(q: queue.SimpleQueue) -> None:
-        while True:
-            fn, args, done = q.get()
-            try:
-                fn(*args)
-                done.put(None)
-            except BaseException as e:  # surfaced on the launching thread
-                done.put(e)
 
-    def run(self, cfunc, total: int, grid: tuple[int, int, int], args: tuple) -> None:
-        """Run programs [0, total) split into contiguous slices, one per thread."""
-        n = min(self.n_threads, total)
-        if n <= 1:
-            cfunc(0, total, *grid, *args)
-            return
-        self._start()
-        done: queue.SimpleQueue = queue.SimpleQueue()
-        bounds = [total * i // n for i in range(n + 1)]
-        for i in range(1, n):
-            self._queues[i - 1].put((cfunc, (bounds[i], bounds[i + 1], *grid, *args), done))
-        err = None
+def _work(q: queue.SimpleQueue) -> None:
+    while True:
+        fn, args, done = q.get()
         try:
-            cfunc(bounds[0], bounds[1], *grid, *args)
-        except BaseException as e:
-            err = e
-        for _ in range(1, n):
-            r = done.get()
-            if r is not None and err is None:
-                err = r
-        if err is not None:
-            raise err
+            fn(*args)
+            done.put(None)
+        except BaseException as e:  # surfaced on the launching thread
+            done.put(e)
 
 
 class Launcher:
-    """Decides per launch whether to go parallel, from the measured cost per program."""
+    """Runs a grid on one thread or on the pool, whichever has measured faster for this kernel.
 
-    __slots__ = ("cfunc", "pool", "ns_per_program")
+    Memory-bound kernels may not gain from a second thread on a machine whose bandwidth one core
+    saturates; compute-bound ones do. Both modes are timed (wall ns per program) on large
+    launches, and the choice is re-checked every `REPROBE` large launches.
+    """
+
+    REPROBE = 64
+
+    __slots__ = ("cfunc", "pool", "single_ns", "parallel_ns", "big_launches")
 
     def __init__(self, cfunc, pool: WorkerPool) -> None:
         self.cfunc = cfunc
         self.pool = pool
-        self.ns_per_program = -1.0
+        self.single_ns = -1.0  # wall ns per program, one thread
+        self.parallel_ns = -1.0  # wall ns per program, all threads
+        self.big_launches = 0
 
-    def __call__(self, grid: tuple[int, int, int], args: tuple) -> None:
+    def __call__(self, grid: tuple[int, int, int], buf: bytes) -> None:
         total = grid[0] * grid[1] * grid[2]
+        single = self.single_ns
+        if total == 1 or (0 <= single and single * total < PARALLEL_THRESHOLD_NS):
+            self.cfunc(0, total, 1, buf)
+            return
         if total <= 0:
             return
-        cost = self.ns_per_program
-        if total == 1 or (0 <= cost and cost * total < PARALLEL_THRESHOLD_NS):
-            if cost < 0:
-                t0 = time.perf_counter_ns()
-                self.cfunc(0, total, *grid, *args)
-                self.ns_per_program = (time.perf_counter_ns() - t0) / total
-            else:
-                self.cfunc(0, total, *grid, *args)
+        if self.pool.n_threads == 1:
+            self.cfunc(0, total, 1, buf)
             return
-        if cost < 0:
-            # measure on the first program, then decide for the rest
+        self.big_launches += 1
+        par = self.parallel_ns
+        probe = self.big_launches % self.REPROBE == 0
+        if single < 0 or (probe and single <= par):
             t0 = time.perf_counter_ns()
-            self.cfunc(0, 1, *grid, *args)
-            self.ns_per_program = cost = float(time.perf_counter_ns() - t0)
-            if cost * (total - 1) < PARALLEL_THRESHOLD_NS:
-                self.cfunc(1, total, *grid, *args)
-                return
-            self._parallel(1, total, grid, args)
+            self.cfunc(0, total, 1, buf)
+            self.single_ns = (time.perf_counter_ns() - t0) / total
             return
-        self._parallel(0, total, grid, args)
+        if par < 0 or par < single or probe:
+            t0 = time.perf_counter_ns()
+            self._parallel(total, buf)
+            self.parallel_ns = (time.perf_counter_ns() - t0) / total
+            return
+        self.cfunc(0, total, 1, buf)
 
-    def _parallel(self, start: int, end: int, grid, args) -> None:
-        pool = self.pool
-        n = min(pool.n_threads, end - start)
-        if n <= 1:
-            self.cfunc(start, end, *grid, *args)
-            return
-        pool._start()
+    def _parallel(self, total: int, buf: bytes) -> None:
+        n = min(self.pool.n_threads, total)
+        qs = self.pool.queues()
         done: queue.SimpleQueue = queue.SimpleQueue()
-        span = end - start
-        bounds = [start + span * i // n for i in range(n + 1)]
+        bounds = [total * i // n for i in range(n + 1)]
         for i in range(1, n):
-            pool._queues[i - 1].put((self.cfunc, (bounds[i], bounds[i + 1], *grid, *args), done))
+            qs[i - 1].put((self.cfunc, (bounds[i], bounds[i + 1], 1, buf), done))
         err = None
-        t0 = time.perf_counter_ns()
         try:
-            self.cfunc(bounds[0], bounds[1], *grid, *args)
+            self.cfunc(bounds[0], bounds[1], 1, buf)
         except BaseException as e:
             err = e
-        own = time.perf_counter_ns() - t0
         for _ in range(1, n):
             r = done.get()
             if r is not None and err is None:
                 err = r
         if err is not None:
             raise err
-        # keep the estimate current (per-program time on one thread)
-        self.ns_per_program = 0.5 * self.ns_per_program + 0.5 * own / max(1, bounds[1] - bounds[0])

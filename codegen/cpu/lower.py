@@ -3,9 +3,11 @@
 Stage: codegen/cpu. Input: a verified, optimized `ir.Function` and its axis info; output: an
 `llvmlite.ir.Module` with one entry point
 
-    void @<name>(i64 pid_start, i64 pid_end, i64 gx, i64 gy, i64 gz, <args: i64 | double>...)
+    void @<name>(i64 start, i64 end, i64 stride, ptr args)
 
-that runs programs `pid_start..pid_end` (linear ids over the grid) one after another.
+that runs the programs with linear ids `start, start + stride, ... < end` one after another;
+`args` points at 8-byte slots: grid x, y, z, then each run-time argument (integers and
+addresses as i64, floats as f64). One pointer keeps the ctypes call cheap.
 
 Block values are not materialised one op at a time. Elementwise block ops stay *lazy*; a sink (a
 store, a materialisation point) emits one loop nest over its shape whose innermost dimension
@@ -108,29 +110,30 @@ class CpuLowering:
 
     # -- module / entry --------------------------------------------------------------------
     def lower(self) -> ir.Module:
-        argtys = [U.I64] * 5
-        for p in self.fn.params:
-            argtys.append(U.F64 if _is_float_scalar(p.type) else U.I64)
-        fnty = ir.FunctionType(U.VOID, argtys)
+        fnty = ir.FunctionType(U.VOID, [U.I64, U.I64, U.I64, U.PTR])
         self.entry = ir.Function(self.module, fnty, self.name)
         self.entry.attributes.add("nounwind")
-        for i, p in enumerate(self.fn.params):
-            self.entry.args[5 + i].name = p.name
         self.alloca_block = self.entry.append_basic_block("entry")
         start_block = self.entry.append_basic_block("start")
         self.b = ir.IRBuilder(start_block)
         self.exit_frees: list[ir.Value] = []
-        start, end, gx, gy, gz = self.entry.args[:5]
+        start, end, stride, argbuf = self.entry.args
+        slots = []
+        for i in range(3 + len(self.fn.params)):
+            addr = self.b.gep(argbuf, [ir.Constant(U.I64, i)], source_etype=U.I64)
+            is_f = i >= 3 and _is_float_scalar(self.fn.params[i - 3].type)
+            slots.append(self.b.load(addr, typ=U.F64 if is_f else U.I64))
+        gx, gy, gz = slots[:3]
         self.grid = (gx, gy, gz)
         self.zero = ir.Constant(U.I64, 0)
-        with U.for_range(self.b, start, end, ir.Constant(U.I64, 1), "pid") as lin:
+        with U.for_range(self.b, start, end, stride, "pid") as lin:
             x = self.b.urem(lin, gx)
             q = self.b.udiv(lin, gx)
             y = self.b.urem(q, gy)
             z = self.b.udiv(q, gy)
             self.pids = (x, y, z)
             for i, (p, a) in enumerate(zip(self.fn.params, self.fn.body.args)):
-                self.vals[a.id] = self._param(p.type, self.entry.args[5 + i])
+                self.vals[a.id] = self._param(p.type, slots[3 + i])
             self.lower_region(self.fn.body)
         for ptr in self.exit_frees:
             self.b.call(U.declare(self.module, "free", U.VOID, [U.PTR]), [ptr])
