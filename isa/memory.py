@@ -75,8 +75,9 @@ class TileAccess:
             )
         shape = (t.pn, *t.free_shape)
         strides = (mem.data.strides[0], *(s * size for s, _ in t.dims))
-        typed = mem.data.view(dt)
-        self.view = as_strided(typed[t.p0 :, e0:], shape, strides)
+        # strided views are built on same-size unsigned ints: as_strided rejects ml_dtypes fp8
+        raw = mem.data.view(_UINT[size])
+        self.view = as_strided(raw[t.p0 :, e0:], shape, strides).view(dt)
         self.wview = as_strided(mem.written.view(_UINT[size])[t.p0 :, e0:], shape, strides)
         self.mem, self.tile, self.dtype = mem, t, dt
         self.pn, self.free = t.pn, t.free_size
@@ -166,9 +167,9 @@ class HbmAccess:
                 + self.size
             )
             self._check(lo, hi)
-            typed = self.hbm.view(self.dtype)
+            raw = self.hbm.view(_UINT[self.size])
             strides = tuple(s * self.size for s in self.strides)
-            view = as_strided(typed[self.base // self.size :], self.box, strides)
+            view = as_strided(raw[self.base // self.size :], self.box, strides).view(self.dtype)
             return view, None, MemRange(Space.HBM, lo, hi)
         addr = self._addresses()
         mask = addr + self.size <= self.limit
