@@ -24,7 +24,7 @@ from isa.errors import (
     InvalidInstructionError,
 )
 from isa.machine import MachineConfig, get_config
-from isa.memory import CoreMemory
+from isa.memory import CoreMemory, Hbm
 from isa.sequencer import (
     ST_BAD_ARG,
     ST_BUDGET,
@@ -73,7 +73,7 @@ class Emulator:
 
     def run(
         self,
-        hbm: np.ndarray,
+        hbm: Hbm | np.ndarray,
         args: np.ndarray,
         grid: tuple[int, int, int],
         data_base: int = 0,
@@ -81,6 +81,8 @@ class Emulator:
         budget: int = DEFAULT_BUDGET,
     ) -> tuple[list[ExecRecord], int]:
         """Run every program of `grid`; returns (records, instructions executed)."""
+        if isinstance(hbm, np.ndarray):
+            hbm = Hbm(hbm)
         gx, gy, gz = grid
         nprog = np.array([gx, gy, gz], np.int64)
         args = np.asarray(args, np.int64)
@@ -153,7 +155,7 @@ class Emulator:
                     params, reads, writes, queue = h(ctx, ins)
                 except EmulatorError as e:
                     raise self._fault(e, pc, program) from None
-                except (ValueError, TypeError, IndexError, MemoryError, OverflowError) as e:
+                except Exception as e:  # a bad binary must give an error, never a crash
                     raise self._fault(
                         EmulatorError(f"{type(e).__name__}: {e}"), pc, program
                     ) from None

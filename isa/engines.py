@@ -83,9 +83,10 @@ class Ctx:
     def tile(self, t: Tile, engine_rules: bool = True, what: str = "") -> TileAccess:
         if t.is_none:
             raise InvalidInstructionError(f"operand {what} must be a tile, not _")
+        access = self.mem.tile(t, self.regs)  # bounds first: they are the more basic fault
         if engine_rules:
             check_lanes(t, what)
-        return self.mem.tile(t, self.regs)
+        return access
 
     def scalar(self, s: Scalar, pn: int, reads: list) -> np.ndarray | float:
         """A scalar operand as a float (immediate/register) or a [pn, 1] float64 column."""
@@ -250,7 +251,7 @@ def dma_load(ctx: Ctx, ins):
             temp[_box(ha.box)] = convert(view, ta.dtype)
         else:
             sub = temp[_box(ha.box)]
-            sub[mask] = convert(ctx.hbm.view(ha.dtype)[view], ta.dtype)
+            sub[mask] = convert(ctx.hbm.data.view(ha.dtype)[view], ta.dtype)
     ta.write(temp.reshape(ta.pn, ta.free))
     desc = max(ha.descriptors(), tile_descriptors(dst))
     params = _dma_params(ta, ha.count * ha.size, desc)
@@ -271,7 +272,7 @@ def dma_store(ctx: Ctx, ins):
         if mask is None:
             view[...] = vals
         else:
-            ctx.hbm.view(ha.dtype)[view] = vals[mask]
+            ctx.hbm.data.view(ha.dtype)[view] = vals[mask]
     desc = max(ha.descriptors(), tile_descriptors(src))
     params = _dma_params(ta, ha.count * ha.size, desc)
     return params, (ta.range,), ((rng,) if rng else ()), q
@@ -331,7 +332,7 @@ def dma_gather(ctx: Ctx, ins):
     ia, ha, elem, valid, rng = _indirect(ctx, src, idx, ta.pn * ta.free, "source")
     out = np.empty(elem.shape, ta.dtype)
     out[...] = convert(np.float64(ctx.scalar(fill, ta.pn, [])), ta.dtype)
-    out[valid] = convert(ctx.hbm.view(ha.dtype)[elem[valid]], ta.dtype)
+    out[valid] = convert(ctx.hbm.data.view(ha.dtype)[elem[valid]], ta.dtype)
     ta.write(out.reshape(ta.pn, ta.free))
     params = _dma_params(ta, ta.pn * ta.free * ha.size, elem.shape[0] * elem.shape[1])
     return params, (ia.range,) + ((rng,) if rng else ()), (ta.range,), q
@@ -344,7 +345,7 @@ def dma_scatter(ctx: Ctx, ins):
     sa = _dma_tile(ctx, src, "source")
     ia, ha, elem, valid, rng = _indirect(ctx, dst, idx, sa.pn * sa.free, "destination")
     vals = convert(sa.read(), ha.dtype).reshape(elem.shape)
-    ctx.hbm.view(ha.dtype)[elem[valid]] = vals[valid]
+    ctx.hbm.data.view(ha.dtype)[elem[valid]] = vals[valid]
     params = _dma_params(sa, sa.pn * sa.free * ha.size, elem.shape[0] * elem.shape[1])
     return params, (sa.range, ia.range), ((rng,) if rng else ()), q
 
@@ -372,7 +373,7 @@ def atomic(ctx: Ctx, ins):
             from isa.trace import MemRange, Space
 
             rng = MemRange(Space.HBM, lo, hi)
-            typed = ctx.hbm.view(ha.dtype)
+            typed = ctx.hbm.data.view(ha.dtype)
             uniq, inv = np.unique(idx, return_inverse=True)
             acc, v = compute_form(typed[uniq], vals[mask])
             _ATOMIC[op].at(acc, inv, v)

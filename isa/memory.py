@@ -17,8 +17,35 @@ from isa.machine import MachineConfig
 from isa.operands import SPACE_PSUM, SPACE_SBUF, HbmAP, Tile
 from isa.trace import MemRange, Space
 
+MAX_HBM_ELEMENTS = 1 << 25  # one access never moves more than a whole SBUF
 _PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+
+
+class Hbm:
+    """Device memory: one byte array plus the allocations (kernel arrays, data section) that
+    accesses must stay inside, so that an overrun of one array is reported even when the next
+    array follows it."""
+
+    def __init__(self, data: np.ndarray, regions=None):
+        self.data = data
+        regions = sorted(regions) if regions is not None else [(0, data.shape[0], "HBM")]
+        self.starts = [r[0] for r in regions]
+        self.regions = regions
+
+    def check(self, lo: int, hi: int, what: str) -> None:
+        import bisect
+
+        i = bisect.bisect_right(self.starts, lo) - 1
+        if i >= 0:
+            start, end, name = self.regions[i]
+            if lo >= start and hi <= end:
+                return
+            if lo < end:
+                raise OutOfBoundsError(
+                    f"{what}: bytes {lo}:{hi} overrun {name} at {start}:{end} by {hi - end} bytes"
+                )
+        raise OutOfBoundsError(f"{what}: bytes {lo}:{hi} are outside every HBM allocation")
 
 
 class OnChip:
@@ -58,6 +85,11 @@ class TileAccess:
         where = f"{mem.name} tile {_tile_text(t)}"
         if any(n == 0 for _, n in t.dims):
             raise TileShapeError(f"{where}: a free dim has size 0")
+        if t.free_size > mem.data.shape[1]:
+            raise TileShapeError(
+                f"{where}: {t.free_size} free elements exceed the {mem.data.shape[1]} bytes of a "
+                "partition"
+            )
         if base % size:
             raise OutOfBoundsError(f"{where}: byte offset {base} is not aligned to {size} bytes")
         if t.p0 + t.pn > partitions:
@@ -109,7 +141,7 @@ class TileAccess:
 class HbmAccess:
     """A resolved HBM pattern: shape, the valid box after bounds, optional address limit."""
 
-    def __init__(self, hbm: np.ndarray, a: HbmAP, regs, what: str):
+    def __init__(self, hbm: Hbm, a: HbmAP, regs, what: str):
         self.dtype = dt = dtypes.np_dtype(a.dtype)
         size = dt.itemsize
         self.size = size
@@ -126,6 +158,10 @@ class HbmAccess:
             )
         if any(n == 0 for n in self.shape):
             raise TileShapeError(f"{self.what}: a dim has size 0")
+        if self.count > MAX_HBM_ELEMENTS:
+            raise TileShapeError(
+                f"{self.what}: {self.count} elements in one access (at most {MAX_HBM_ELEMENTS})"
+            )
 
     @property
     def count(self) -> int:
@@ -141,10 +177,7 @@ class HbmAccess:
         return np.broadcast_to(addr, self.box)
 
     def _check(self, lo: int, hi: int) -> None:
-        if lo < 0 or hi > self.hbm.shape[0]:
-            raise OutOfBoundsError(
-                f"{self.what}: bytes {lo}:{hi} outside the {self.hbm.shape[0]} bytes of HBM in use"
-            )
+        self.hbm.check(lo, hi, self.what)
 
     def select(self):
         """(view or None, mask or None, MemRange or None) for the valid elements of the box.
@@ -167,7 +200,7 @@ class HbmAccess:
                 + self.size
             )
             self._check(lo, hi)
-            raw = self.hbm.view(_UINT[self.size])
+            raw = self.hbm.data.view(_UINT[self.size])
             strides = tuple(s * self.size for s in self.strides)
             view = as_strided(raw[self.base // self.size :], self.box, strides).view(self.dtype)
             return view, None, MemRange(Space.HBM, lo, hi)

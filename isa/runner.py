@@ -18,6 +18,7 @@ from isa.binary import Binary
 from isa.emulator import DEFAULT_BUDGET, Emulator
 from isa.errors import ArgumentError
 from isa.machine import MachineConfig, get_config
+from isa.memory import Hbm
 from isa.trace import ExecRecord
 
 HBM_BASE = 4096
@@ -70,7 +71,8 @@ def _grid3(grid) -> tuple[int, int, int]:
 
 
 def layout_args(args, data: bytes) -> tuple[np.ndarray, list[int], list[int], int]:
-    """Place arrays and the data section in HBM. Returns (hbm, arg values, array slots, data)."""
+    """Place arrays and the data section in HBM. Returns (Hbm, arg values, array slots, data
+    section address)."""
     values, slots, cursor = [], [], HBM_BASE
     for i, a in enumerate(args):
         if isinstance(a, np.ndarray):
@@ -99,7 +101,14 @@ def layout_args(args, data: bytes) -> tuple[np.ndarray, list[int], list[int], in
             raw = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
             hbm[s : s + raw.size] = raw
     hbm[data_base : data_base + len(data)] = np.frombuffer(data, np.uint8)
-    return hbm, values, slots, data_base
+    regions = [
+        (s, s + a.nbytes, f"argument {i}")
+        for i, (a, s) in enumerate(zip(args, slots, strict=True))
+        if s >= 0
+    ]
+    if data:
+        regions.append((data_base, data_base + len(data), "the data section"))
+    return Hbm(hbm, regions), values, slots, data_base
 
 
 def run(
@@ -126,7 +135,7 @@ def run(
     wall = time.perf_counter() - t0
     for a, s in zip(args, slots, strict=True):
         if s >= 0 and a.nbytes:
-            back = hbm[s : s + a.nbytes].view(a.dtype).reshape(a.shape)
+            back = hbm.data[s : s + a.nbytes].view(a.dtype).reshape(a.shape)
             a[...] = back
     res = RunResult(records if record else None, executed, wall, cfg, values)
     if profile:
