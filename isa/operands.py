@@ -43,6 +43,13 @@ SPACE_NAMES = {SPACE_SBUF: "sb", SPACE_PSUM: "ps"}
 SCALAR_IMM, SCALAR_REG, SCALAR_TILE = 0, 1, 2
 
 
+def _dt(dtype) -> int:
+    """A dtype code from a DType, its code or its name ("bf16")."""
+    from isa.dtypes import BY_NAME
+
+    return int(BY_NAME[dtype]) if isinstance(dtype, str) else int(DType(dtype))
+
+
 def layout_bits(layout) -> int:
     return sum(bits for _, bits, _ in layout)
 
@@ -100,12 +107,12 @@ Tile.NONE = Tile(SPACE_NONE, 0, 0, 0, 0, 0, ((0, 0), (0, 0), (0, 0)))
 
 def sb(dtype, p0: int, pn: int, *dims, reg: int = 0, off: int = 0) -> Tile:
     """Convenience for builders: an SBUF tile; dims as (stride, size) pairs."""
-    return Tile(SPACE_SBUF, int(DType(dtype)), reg, off, p0, pn, tuple(dims) or ((1, 1),))
+    return Tile(SPACE_SBUF, _dt(dtype), reg, off, p0, pn, tuple(dims) or ((1, 1),))
 
 
 def ps(dtype, p0: int, pn: int, *dims, reg: int = 0, off: int = 0) -> Tile:
     """Convenience for builders: a PSUM tile."""
-    return Tile(SPACE_PSUM, int(DType(dtype)), reg, off, p0, pn, tuple(dims) or ((1, 1),))
+    return Tile(SPACE_PSUM, _dt(dtype), reg, off, p0, pn, tuple(dims) or ((1, 1),))
 
 
 @dataclass(frozen=True)
@@ -147,7 +154,7 @@ class HbmAP:
 
 def hbm(dtype, reg: int, *dims, off: int = 0, limit: int = 0) -> HbmAP:
     """Convenience for builders: dims as (stride, size) or (stride, size, bound_reg)."""
-    return HbmAP(int(DType(dtype)), reg, off, tuple(dims) or ((1, 1, 0),), limit)
+    return HbmAP(_dt(dtype), reg, off, tuple(dims) or ((1, 1, 0),), limit)
 
 
 @dataclass(frozen=True)
