@@ -339,7 +339,11 @@ class JITFunction:
             with self._lock:
                 kernel = self.cache.get(ck)
                 if kernel is None:
-                    kernel = self._compile(key, target)
+                    try:
+                        kernel = self._compile(key, target)
+                    except CompilationError as e:
+                        # the message points at the kernel source; compiler frames are noise
+                        raise e.with_traceback(None) from None
                     self.cache[ck] = kernel
         return kernel
 

@@ -12,7 +12,6 @@ from ..ir import (
     Binary,
     BinaryOp,
     BlockType,
-    Cmp,
     CmpPred,
     Const,
     Function,

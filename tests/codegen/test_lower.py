@@ -1,0 +1,85 @@
+"""CPU code generation: LLVM IR validity (parsed back by LLVM) and the access strategy chosen."""
+
+from __future__ import annotations
+
+import llvmlite.binding as llvm
+import numpy as np
+
+import jitlang as jl
+import jitlang.language as tl
+from codegen.cpu.engine import host_target_machine
+from codegen.cpu.lower import lanes_for, lower_to_llvm
+from jitlang.compiler import CompileOptions, optimize_tile_ir
+from jitlang.passes.axisinfo import analyze
+from tests.irutil import kernel_ir
+
+
+def _llvm(jf, *args, **kw) -> str:
+    fn = optimize_tile_ir(kernel_ir(jf, *args, **kw), CompileOptions())
+    mod, _ = lower_to_llvm(fn, analyze(fn), fn.name)
+    text = str(mod)
+    host_target_machine()  # initializes LLVM
+    parsed = llvm.parse_assembly(text)
+    parsed.verify()
+    return text
+
+
+@jl.jit
+def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(
+        out_ptr + offs,
+        tl.load(x_ptr + offs, mask=mask) + tl.load(y_ptr + offs, mask=mask),
+        mask=mask,
+    )
+
+
+@jl.jit
+def gather_kernel(x_ptr, idx_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    idx = tl.load(idx_ptr + offs)
+    tl.store(out_ptr + offs * 3, tl.load(x_ptr + idx))
+
+
+@jl.jit
+def math_kernel(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    tl.store(out_ptr + offs, tl.exp(x) + tl.log(x) + tl.sin(x))
+
+
+X = np.zeros(256, np.float32)
+I = np.zeros(256, np.int32)
+
+
+def test_contiguous_masked_access_becomes_masked_vector_ops():
+    text = _llvm(add_kernel, X, X, X, 100, BLOCK=256)
+    assert "llvm.masked.load.v16f32" in text
+    assert "llvm.masked.store.v16f32" in text
+    assert "gather" not in text and "scatter" not in text
+
+
+def test_unknown_addresses_become_gathers_and_scatters():
+    text = _llvm(gather_kernel, X, I, X, BLOCK=256)
+    assert "llvm.masked.gather.v16f32" in text
+    assert "llvm.masked.scatter.v16f32" in text
+
+
+def test_math_uses_our_vector_routines_not_libm():
+    text = _llvm(math_kernel, X, X, BLOCK=256)
+    assert "@expf" not in text and "@llvm.exp." not in text
+    assert "jl." in text  # internal vecmath functions
+
+
+def test_block_is_processed_in_a_chunk_loop_not_one_giant_vector():
+    text = _llvm(add_kernel, X, X, X, 100, BLOCK=4096)
+    assert "<4096 x" not in text
+    assert "d0.header" in text  # the chunk loop
+
+
+def test_lane_choice():
+    assert lanes_for((1024,)) == 16
+    assert lanes_for((8,)) == 8
+    assert lanes_for((4, 1)) == 1
+    assert lanes_for((3, 12)) == 4
