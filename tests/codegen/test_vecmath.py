@@ -372,6 +372,11 @@ def test_ir_parses_and_verifies():
     assert {"jl.exp.v16f32", "jl.erf.f64", "jl.sin.v3f64", "jl.tanh.v64f32"} <= names
 
 
+def test_every_function_has_documented_bounds():
+    assert set(ULP_BOUNDS) == {(n, k) for n in MATH_FUNCTIONS for k in FLOAT_TYPES}
+    assert set(SPECIAL_CASES) == set(MATH_FUNCTIONS) == set(DOMAINS)
+
+
 def test_function_is_defined_once_per_module_and_type():
     module = ir.Module()
     vec = ir.VectorType(ir.FloatType(), 16)
