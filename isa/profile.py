@@ -331,8 +331,8 @@ class Profile:
     def write_chrome_trace(self, path: str | Path) -> Path:
         """Write Chrome trace event JSON: a process per core, a thread per engine / DMA queue."""
         path = Path(path)
-        with path.open("w") as f:
-            json.dump(self.chrome_trace(), f, separators=(",", ":"))
+        # json.dumps runs the C encoder; json.dump to a file streams through the Python one
+        path.write_text(json.dumps(self.chrome_trace(), separators=(",", ":")))
         return path
 
     def plot(self, path: str | Path, max_legend: int = 12) -> Path:

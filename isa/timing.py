@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from isa.machine import MachineConfig
-from isa.trace import CostKind, CostParams, Engine, ExecRecord, MemRange, Space
+from isa.trace import CostKind, CostParams, Engine, ExecRecord, Space
 
 __all__ = ["COST_DOCS", "ENGINE_NAMES", "Timeline", "cost_ns", "engine_clock_ghz", "simulate"]
 
@@ -193,7 +193,7 @@ class _Entry:
 # Address buckets: a rectangle is filed under every bucket its byte range touches; rectangles
 # spanning more than _MAX_BUCKETS buckets (conservative ranges of indirect accesses) go to a
 # per-space list that every query of that space scans.
-_BUCKET_SHIFT = (16, 10, 10)  # indexed by Space: HBM, SBUF, PSUM
+_BUCKET_SHIFT = (16, 11, 11)  # indexed by Space: HBM, SBUF, PSUM (2 KiB: a PSUM bank)
 _MAX_BUCKETS = 64
 
 
@@ -210,26 +210,24 @@ class _Scoreboard:
         self.buckets: tuple[dict[int, list[_Entry]], ...] = tuple({} for _ in Space)
         self.wide: tuple[list[_Entry], ...] = tuple([] for _ in Space)
 
-    def candidates(self, rect: _Rect) -> list[_Entry]:
-        """Entries that may overlap `rect` (an entry filed in several buckets may repeat)."""
+    def lists(self, rect: _Rect) -> list[list[_Entry]]:
+        """The entry lists that may overlap `rect` (an entry filed in several buckets repeats)."""
         space, start, end = rect[0], rect[1], rect[2]
         shift = _BUCKET_SHIFT[space]
         b0, b1 = start >> shift, max(end - 1, start) >> shift
         table = self.buckets[space]
-        found = list(self.wide[space])
+        found = [self.wide[space]]
         if b0 == b1:
             lst = table.get(b0)
             if lst:
-                found += lst
+                found.append(lst)
         elif b1 - b0 <= _MAX_BUCKETS:
             for b in range(b0, b1 + 1):
                 lst = table.get(b)
                 if lst:
-                    found += lst
+                    found.append(lst)
         else:
-            for b, lst in table.items():
-                if b0 <= b <= b1:
-                    found += lst
+            found += [lst for b, lst in table.items() if b0 <= b <= b1]
         return found
 
     def _insert(self, rect: _Rect) -> _Entry:
@@ -278,10 +276,6 @@ class _Scoreboard:
             self.remove(e)
 
 
-def _rect(r: MemRange) -> _Rect:
-    return (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count)
-
-
 def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: list) -> float:
     """When an access to `rect` by `queue` may start: RAW always, WAR and WAW when writing.
 
@@ -289,24 +283,25 @@ def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: l
     """
     _, start, end, p0, p1 = rect
     t = 0.0
-    for e in board.candidates(rect):
-        _, s, en, q0, q1 = e.rect
-        if s >= end or start >= en or q0 >= p1 or p0 >= q1:
-            continue
-        w = e.w_end if e.w_queue == queue else e.w_done
-        if w > t:
-            t = w
-        if writing:
-            if e.r_end > t:
-                t = e.r_end
-            if start <= s and en <= end and p0 <= q0 and q1 <= p1 and e.rect != rect:
-                covered.append(e)
+    for lst in board.lists(rect):
+        for e in lst:
+            _, s, en, q0, q1 = e.rect
+            if s >= end or start >= en or q0 >= p1 or p0 >= q1:
+                continue
+            w = e.w_end if e.w_queue == queue else e.w_done
+            if w > t:
+                t = w
+            if writing:
+                if e.r_end > t:
+                    t = e.r_end
+                if start <= s and en <= end and p0 <= q0 and q1 <= p1 and e.rect != rect:
+                    covered.append(e)
     return t
 
 
 # --- the simulation -------------------------------------------------------------------------------
 
-_PRUNE_EVERY = 2048
+_PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 
 
 def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, list[int]]:
@@ -336,10 +331,8 @@ def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[in
 def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
     """Time `records` on `config` (see the module docstring for the model)."""
     n = len(records)
-    starts = np.zeros(n)
-    ends = np.zeros(n)
-    dones = np.zeros(n)
-    busy = dict.fromkeys(ENGINE_NAMES, 0.0)
+    starts, ends, dones = [0.0] * n, [0.0] * n, [0.0] * n
+    busy = [0.0] * len(Engine)
     core_total: dict[int, float] = {}
     cost_cache: dict[tuple[Engine, CostKind, CostParams], float] = {}
     seq_cycle = 1.0 / config.seq_clock_ghz
@@ -350,10 +343,11 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
 
     for core, order in _core_order(records, config).items():
         board = _Scoreboard()
+        next_prune = _PRUNE_MIN
         free: dict[int, float] = {}
         now = 0.0  # the sequencer's clock
         finish = 0.0
-        for count, i in enumerate(order, 1):
+        for i in order:
             rec = records[i]
             engine = rec.engine
             key = (engine, rec.cost, rec.params)
@@ -361,8 +355,10 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
             if occ is None:
                 occ = cost_cache[key] = _cost(engine, rec.cost, rec.params, config)
             queue = engine * 64 + (rec.queue if engine == dma else 0)
-            reads = [_rect(r) for r in rec.reads]
-            writes = [_rect(r) for r in rec.writes]
+            reads = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in rec.reads]
+            writes = [
+                (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in rec.writes
+            ]
             covered: list[_Entry] = []
             ready = 0.0
             for rect in reads:
@@ -374,11 +370,15 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
                 if t > ready:
                     ready = t
             if engine == seq:
-                start = max(now, ready)
+                start = now if now > ready else ready
                 end = done = now = start + occ
             else:
                 now += seq_cycle
-                start = max(now, free.get(queue, 0.0), ready)
+                start = free.get(queue, 0.0)
+                if now > start:
+                    start = now
+                if ready > start:
+                    start = ready
                 end = done = free[queue] = start + occ
                 lat = latency[engine]
                 if lat and any(r[0] != hbm for r in (*reads, *writes)):
@@ -389,13 +389,18 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
                 board.read(rect, end)
             for rect in writes:
                 board.write(rect, queue, end, done)
-            starts[i], ends[i], dones[i] = start, end, done
-            busy[ENGINE_NAMES[engine]] += occ
+            starts[i] = start
+            ends[i] = end
+            dones[i] = done
+            busy[engine] += occ
             if done > finish:
                 finish = done
-            if count % _PRUNE_EVERY == 0:
+            if len(board.exact) >= next_prune:  # amortised: sweep when the board has doubled
                 board.prune(now)
+                next_prune = max(_PRUNE_MIN, 2 * len(board.exact))
         core_total[core] = finish
 
     total = max(core_total.values(), default=0.0)
-    return Timeline(starts, ends, dones, total, config, busy, core_total)
+    busy_by_name = {name: busy[e] for e, name in enumerate(ENGINE_NAMES)}
+    arrays = (np.array(x, dtype=np.float64) for x in (starts, ends, dones))
+    return Timeline(*arrays, total, config, busy_by_name, core_total)
