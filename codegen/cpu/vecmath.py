@@ -372,9 +372,10 @@ def _log_specials(e: _Emitter, x, y):
 
 def _log(e: _Emitter, x):
     k, f = _log_reduce(e, x)
-    hi, lo = _log1p_split(e, f)
     if not e.is_f64:  # |k| <= 149: the f32 rounding of ln2 costs under 0.05 ulp
-        return _log_specials(e, x, e.fma(k, LN2_F32[0], e.add(hi, lo)))
+        log1p = e.fma(e.mul(f, f), e.poly(f, LOG1P_F32), f)
+        return _log_specials(e, x, e.fma(k, LN2_F32[0], log1p))
+    hi, lo = _log1p_split(e, f)
     y = e.fma(k, LN2_F64[0], e.add(hi, e.fma(k, LN2_F64[1], lo)))
     return _log_specials(e, x, y)
 
