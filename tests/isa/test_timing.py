@@ -485,3 +485,89 @@ def test_simulate_is_fast():
 def test_rejects_queues_and_cores_the_machine_lacks(record, message):
     with pytest.raises(ValueError, match=message):
         simulate([record], V2)
+
+
+# --- the scoreboard against a brute-force reference -----------------------------------------------
+
+
+def reference_simulate(records, config):
+    """O(n^2) statement of the model: every earlier instruction of the core is checked."""
+    from isa.timing import _core_order
+
+    n = len(records)
+    starts, ends, dones = np.zeros(n), np.zeros(n), np.zeros(n)
+    latency = {Engine.PE: 2.8, Engine.ACT: 1.4, Engine.DVE: 1.12, Engine.POOL: 1.4}
+    for order in _core_order(records, config).values():
+        now, free = 0.0, {}
+        for pos, i in enumerate(order):
+            r = records[i]
+            queue = (r.engine, r.queue if r.engine == Engine.DMA else 0)
+            ready = 0.0
+            for j in order[:pos]:
+                o = records[j]
+                oq = (o.engine, o.queue if o.engine == Engine.DMA else 0)
+                w = ends[j] if oq == queue else dones[j]
+                if any(a.overlaps(b) for a in o.writes for b in (*r.reads, *r.writes)):
+                    ready = max(ready, w)  # RAW, WAW
+                if any(a.overlaps(b) for a in o.reads for b in r.writes):
+                    ready = max(ready, ends[j])  # WAR
+            occ = cost_ns(r, config)
+            if r.engine == Engine.SEQ:
+                start = max(now, ready)
+                now = ends[i] = dones[i] = start + occ
+            else:
+                now += 1 / config.seq_clock_ghz
+                start = max(now, free.get(queue, 0.0), ready)
+                free[queue] = ends[i] = dones[i] = start + occ
+                onchip = any(m.space != Space.HBM for m in (*r.reads, *r.writes))
+                if r.engine in latency and onchip:
+                    dones[i] += config.sram_access_cycles / latency[r.engine]
+            starts[i] = start
+    return starts, ends, dones
+
+
+def random_stream(rng: np.random.Generator, n: int) -> list[ExecRecord]:
+    """Small address spaces so that ranges overlap, nest and repeat often."""
+
+    def mem() -> MemRange:
+        space = Space(int(rng.integers(3)))
+        if rng.random() < 0.05:  # conservative whole-tensor ranges: the scoreboard's wide list
+            return hbm(0, 1 << 24) if space == Space.HBM else MemRange(space, 0, 1 << 18, 0, 128)
+        start = int(rng.integers(0, 8)) * 512
+        end = start + int(rng.choice([256, 512, 2048, 4096]))
+        if space == Space.HBM:
+            return hbm(start * 64, end * 64)
+        p0 = int(rng.choice([0, 32, 64, 96]))
+        return MemRange(space, start, end, p0, int(rng.choice([1, 32, 128 - p0])) or 1)
+
+    out = []
+    for _ in range(n):
+        kind = int(rng.integers(6))
+        reads = [mem() for _ in range(int(rng.integers(0, 3)))]
+        writes = [mem() for _ in range(int(rng.integers(0, 2)))]
+        core, program = int(rng.integers(2)), int(rng.integers(4))
+        if kind == 0:
+            r = dma(hbm(0, 64), hbm(0, 64), int(rng.integers(64, 1 << 16)), int(rng.integers(4)))
+        elif kind == 1:
+            r = matmul((), (), n=int(rng.integers(1, 513)))
+        elif kind == 2:
+            r = rec(Engine.SEQ, CostKind.SCALAR)
+        else:
+            engine = (Engine.ACT, Engine.DVE, Engine.POOL)[kind - 3]
+            r = rec(engine, CostKind.COPY, free=int(rng.integers(1, 2048)))
+        out.append(_with(r, reads=tuple(reads), writes=tuple(writes), core=core, program=program))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_scoreboard_matches_brute_force(seed, monkeypatch):
+    import isa.timing
+
+    recs = random_stream(np.random.default_rng(seed), 300)
+    if seed % 2:  # sweep finished entries constantly: pruning must not change any time
+        monkeypatch.setattr(isa.timing, "_PRUNE_MIN", 1)
+    tl = simulate(recs, V2)
+    starts, ends, dones = reference_simulate(recs, V2)
+    np.testing.assert_allclose(tl.starts_ns, starts, rtol=1e-12)
+    np.testing.assert_allclose(tl.ends_ns, ends, rtol=1e-12)
+    np.testing.assert_allclose(tl.done_ns, dones, rtol=1e-12)
