@@ -160,13 +160,15 @@ def tensor_scalar(ctx: Ctx, ins):
     reads = [aa.range]
     sv = ctx.scalar(s, aa.pn, reads)
     (x,) = compute_form(aa.read())
-    if x.dtype == np.int64 and float(np.max(sv)) == float(np.min(sv)):
-        sv_i = np.asarray(sv)
-        if np.all(sv_i == np.trunc(sv_i)):
-            sv = sv_i.astype(np.int64)
-    if x.dtype == np.int64 and np.asarray(sv).dtype != np.int64:
-        x = x.astype(np.float64)
-    da.write(convert(binop(op, x, np.asarray(sv)), da.dtype))
+    sv = np.asarray(sv, np.float64)
+    if x.dtype == np.int64:
+        # integer tiles keep integer semantics when the scalar is integral (shifts, masks, //)
+        integral = np.all(np.isfinite(sv)) and np.all(sv == np.trunc(sv))
+        if integral and np.all(np.abs(sv) < 2.0**63):
+            sv = sv.astype(np.int64)
+        else:
+            x = x.astype(np.float64)
+    da.write(convert(binop(op, x, sv), da.dtype))
     return elementwise_params(da, aa), tuple(reads), (da.range,), 0
 
 

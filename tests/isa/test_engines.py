@@ -291,14 +291,21 @@ def test_tensor_tensor_and_scalar_float(op):
 
 
 @pytest.mark.parametrize("op", list(_INT_REF), ids=lambda o: o.name.lower())
-def test_tensor_tensor_int(op):
+def test_tensor_tensor_and_scalar_int(op):
     a = RNG.integers(-1000, 1000, (8, 32)).astype(np.int32)
     b = RNG.integers(-5, 20, (8, 32)).astype(np.int32)
+    n = op.name.lower()
+    col = RNG.integers(1, 9, (8, 1)).astype(np.int32)
     out = tile_run(
-        f"tt {op.name.lower()}, {{c}}, {{a}}, {{b}}", {"a": a, "b": b}, {"c": ((8, 32), np.int32)}
+        f"tt {n}, {{c}}, {{a}}, {{b}}\nts {n}, {{d}}, {{a}}, 3.0\nts {n}, {{e}}, {{a}}, {{col}}",
+        {"a": a, "b": b, "col": col},
+        {"c": ((8, 32), np.int32), "d": ((8, 32), np.int32), "e": ((8, 32), np.int32)},
     )
-    ref = _INT_REF[op](a.astype(np.int64), b.astype(np.int64)).astype(np.int32)
-    np.testing.assert_array_equal(out["c"], ref)
+    a64 = a.astype(np.int64)
+    ref = _INT_REF[op]
+    np.testing.assert_array_equal(out["c"], ref(a64, b.astype(np.int64)).astype(np.int32))
+    np.testing.assert_array_equal(out["d"], ref(a64, np.int64(3)).astype(np.int32))
+    np.testing.assert_array_equal(out["e"], ref(a64, col.astype(np.int64)).astype(np.int32))
 
 
 def test_select_copy_casts_memset_iota():
