@@ -185,13 +185,15 @@ DOMAINS = {  # (lo, hi) of dense uniform samples, besides the bit-pattern-unifor
 def special_values(np_dtype) -> np.ndarray:
     fi = np.finfo(np_dtype)
     tiny, sub = float(fi.smallest_normal), float(fi.smallest_subnormal)
+    # fmt: off
     vals = [0.0, -0.0, np.inf, -np.inf, np.nan, 1.0, -1.0, 0.5, 2.0, sub, -sub, 3 * sub, tiny,
             -tiny, tiny / 2, float(fi.max), -float(fi.max), float(fi.eps),
-            1 - float(fi.epsneg)]  # fmt: skip
+            1 - float(fi.epsneg)]
     vals += [88.72283, 88.72284, -87.33654, -103.27893, -103.97208, -104.0, 709.782712893384,
              709.7827128933841, -708.3964185322641, -744.4400719213812, -745.1332191019412,
              128.0, -126.0, -149.0, -150.0, 1024.0, -1022.0, -1074.0, -1075.0, 0.3, 0.35,
-             0.8, 1.0e-5, 2.5, 3.9, 5.9, 6.0, 9.0, 19.0, 40.0]  # fmt: skip
+             0.8, 1.0e-5, 2.5, 3.9, 5.9, 6.0, 9.0, 19.0, 40.0]
+    # fmt: on
     vals += [k * math.pi / 2 for k in range(-64, 65)]
     vals += [k * math.pi / 4 for k in range(-64, 65, 2)]
     vals += [float(v) for v in np.nextafter(np_dtype(1), np_dtype([0, 2]))]
@@ -256,7 +258,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (-3.0, 0.125),
         (1e5, INF),
         (-1e5, 0.0),
-    ],  # fmt: skip
+    ],
     "expm1": [
         (INF, INF),
         (-INF, -1.0),
@@ -265,7 +267,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (-0.0, -0.0),
         (1e5, INF),
         (-1e5, -1.0),
-    ],  # fmt: skip
+    ],
     "log": [
         (INF, INF),
         (-INF, NAN),
@@ -274,7 +276,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (-0.0, -INF),
         (-1.0, NAN),
         (1.0, 0.0),
-    ],  # fmt: skip
+    ],
     "log2": [
         (INF, INF),
         (-INF, NAN),
@@ -285,7 +287,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (1.0, 0.0),
         (1024.0, 10.0),
         (0.125, -3.0),
-    ],  # fmt: skip
+    ],
     "sin": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 0.0), (-0.0, -0.0)],
     "cos": [(INF, NAN), (-INF, NAN), (NAN, NAN), (0.0, 1.0), (-0.0, 1.0)],
     "erf": [
@@ -296,7 +298,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (-0.0, -0.0),
         (10.0, 1.0),
         (-10.0, -1.0),
-    ],  # fmt: skip
+    ],
     "tanh": [
         (INF, 1.0),
         (-INF, -1.0),
@@ -305,7 +307,7 @@ SPECIAL_CASES = {  # name: [(x, expected)], the same for f32 and f64
         (-0.0, -0.0),
         (30.0, 1.0),
         (-30.0, -1.0),
-    ],  # fmt: skip
+    ],
 }
 
 
