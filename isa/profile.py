@@ -213,7 +213,8 @@ class Profile:
             "time_ns": self.time_ns,
             "engines": engines,
             "dma_bytes": self.dma_bytes,
-            "flops": self.flops,
+            "flops": self.flops,  # every engine's (the emulator counts elementwise ops too)
+            "pe_flops": self.pe_flops,  # the tensor engine's: what MFU measures
             "mfu": self.mfu(),
             "dma_bw_utilization": self.dma_bw_utilization(),
             "instructions": len(self.records),
@@ -265,7 +266,7 @@ class Profile:
             "",
             f"DMA   {s['dma_bytes']:,} bytes, {s['dma_bw_utilization']:.1%} of "
             f"{cfg.dma_bytes_per_ns:g} B/ns per core",
-            f"FLOPs {s['flops']:,}, MFU {s['mfu']:.1%}",
+            f"FLOPs {s['flops']:,} ({s['pe_flops']:,} on the PE), MFU {s['mfu']:.1%}",
             f"roofline: {roof['arithmetic_intensity']:.1f} FLOP/B (ridge "
             f"{roof['ridge_point']:.1f}), {roof['bound']}-bound, achieved "
             f"{roof['achieved_flops_per_s'] / 1e12:.2f} of "
@@ -335,8 +336,11 @@ class Profile:
         path.write_text(json.dumps(self.chrome_trace(), separators=(",", ":")))
         return path
 
-    def plot(self, path: str | Path, max_legend: int = 12) -> Path:
-        """Write a timeline PNG: one row per engine (and DMA queue) per core, bars by mnemonic."""
+    def plot(self, path: str | Path, max_legend: int = 12, max_rows: int = 48) -> Path:
+        """Write a timeline PNG: one row per engine (and DMA queue) per core, bars by mnemonic.
+
+        Beyond `max_rows` rows the DMA queues of a core share one row (drawn translucent).
+        """
         # the object API with an Agg canvas: no pyplot global state, no display needed
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -344,11 +348,15 @@ class Profile:
         path = Path(path)
         starts = self.timeline.starts_ns / 1e3
         widths = (self.timeline.ends_ns - self.timeline.starts_ns) / 1e3
+        lanes = {(r.core, self._lane(r)[0]) for r in self.records}
+        merge_dma = len(lanes) > max_rows
         rows: dict[tuple[int, int], str] = {}
         groups: dict[tuple[tuple[int, int], str], list[int]] = {}
         time_by_mnemonic: dict[str, float] = {}
         for i, r in enumerate(self.records):
             tid, lane = self._lane(r)
+            if merge_dma and r.engine == Engine.DMA:
+                tid, lane = 16, "DMA"
             rows[(r.core, tid)] = f"c{r.core} {lane}"
             groups.setdefault(((r.core, tid), r.mnemonic), []).append(i)
             time_by_mnemonic[r.mnemonic] = time_by_mnemonic.get(r.mnemonic, 0.0) + widths[i]
@@ -364,7 +372,10 @@ class Profile:
         for (row, mnemonic), idx in sorted(groups.items()):
             ix = np.asarray(idx)
             spans = list(zip(starts[ix].tolist(), widths[ix].tolist(), strict=True))
-            ax.broken_barh(spans, (y_of[row] - 0.4, 0.8), facecolors=color[mnemonic], linewidth=0)
+            alpha = 0.3 if merge_dma and row[1] == 16 else 1.0
+            ax.broken_barh(
+                spans, (y_of[row] - 0.4, 0.8), facecolors=color[mnemonic], linewidth=0, alpha=alpha
+            )
         ax.set_yticks(range(len(order)), [rows[k] for k in order])
         ax.invert_yaxis()
         ax.set_xlim(0, max(self.time_ns / 1e3, 1e-3))

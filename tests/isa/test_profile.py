@@ -153,7 +153,7 @@ def test_summary_values_by_hand(prof):
     assert s["time_ns"] == pytest.approx(t_end)
     assert s["cycles"] == round(t_end * 2.8)
     assert s["instructions"] == 6
-    assert s["flops"] == 2 * 128 * 128 * 512
+    assert s["flops"] == s["pe_flops"] == 2 * 128 * 128 * 512
     assert s["dma_bytes"] == 2 * TILE + 32768
     assert s["engines"]["PE"]["busy_ns"] == pytest.approx(512 / 2.8)
     assert s["engines"]["PE"]["utilization"] == pytest.approx(512 / 2.8 / t_end)
@@ -298,3 +298,12 @@ def test_dma_reports_bandwidth_not_occupancy():
     assert s["queue_occupancy"] == pytest.approx(1.0, rel=1e-2)  # dispatch staggers starts
     assert s["utilization"] == pytest.approx(TILE / 17 / per_queue, rel=1e-2)
     assert s["active_utilization"] == pytest.approx(s["utilization"], rel=1e-3)
+
+
+def test_plot_merges_dma_queues_when_rows_would_overflow(tmp_path):
+    recs = small_kernel(0) + small_kernel(1)
+    p = Profile.from_records(recs, NC_V2)
+    small = p.plot(tmp_path / "merged.png", max_rows=4).read_bytes()
+    full = p.plot(tmp_path / "full.png").read_bytes()
+    assert small[:4] == full[:4] == b"\x89PNG"
+    assert len(small) != len(full)
