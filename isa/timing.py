@@ -17,6 +17,11 @@ The model, per core:
 4. Cores run in parallel and independently; HBM bandwidth is per core (a queue's share is capped so
    that all queues of a core together never exceed `hbm_bytes_per_ns`).
 The model is deterministic: no randomness, no dependence on dict/set iteration of unordered data.
+
+Not modelled (simplifications to revisit with evidence): engine queues are unbounded (the
+sequencer never stalls on a full queue); DMA has no latency beyond its queue occupancy (the fixed
+cost is charged per instruction); memory written on one core is not tracked on another (programs
+on different cores must not race); the sequencer's dispatch cycles are not in its busy time.
 """
 
 from __future__ import annotations
