@@ -124,6 +124,12 @@ class OpKind(enum.Enum):
     HINT = "hint"  # attr: Hint; value passes through (multiple_of / max_contiguous)
     PRINT = "print"  # attr: PrintAttr; operands printed per element
     ASSERT = "assert"  # cond; attr: PrintAttr (message)
+    REDUCE = "reduce"  # *inputs; attr: Reduce; region (CUSTOM): (acc..., x...) -> yield acc...
+    SCAN = "scan"  # *inputs; attr: Scan; region (CUSTOM) like REDUCE
+    DOT = "dot"  # a[.., M, K], b[.., K, N], acc[.., M, N]; attr: Dot
+    TRANS = "trans"  # attr: Permute
+    RESHAPE = "reshape"  # row-major reinterpretation to the result shape
+    ATOMIC = "atomic"  # ptr, val [, mask]  (cas: ptr, cmp, val [, mask]); attr: Atomic
     FOR = "for"  # lb, ub, step, *inits; region(iv, *carried) -> yield
     IF = "if"  # cond; then region, else region -> results
     WHILE = "while"  # *inits; before region(args) -> cond yield; after region(args) -> yield
@@ -174,6 +180,61 @@ class CmpPred(enum.Enum):
     LE = "le"
     GT = "gt"
     GE = "ge"
+
+
+class ReduceKind(enum.Enum):
+    SUM = "sum"
+    PROD = "prod"
+    MAX = "max"
+    MIN = "min"
+    ARGMAX = "argmax"  # inputs: values, indices -> results: value, index
+    ARGMIN = "argmin"
+    XOR = "xor"
+    OR = "or"
+    AND = "and"
+    CUSTOM = "custom"  # the op's region combines
+
+
+class AtomicKind(enum.Enum):
+    ADD = "add"
+    MAX = "max"
+    MIN = "min"
+    AND = "and"
+    OR = "or"
+    XOR = "xor"
+    XCHG = "xchg"
+    CAS = "cas"
+
+
+@dataclass(frozen=True)
+class Reduce:
+    axis: int
+    kind: ReduceKind
+    propagate_nan: bool = False
+
+
+@dataclass(frozen=True)
+class Scan:
+    axis: int
+    kind: ReduceKind  # SUM, PROD, MAX, MIN or CUSTOM
+    reverse: bool = False
+
+
+@dataclass(frozen=True)
+class Dot:
+    input_precision: str = "ieee"
+
+
+@dataclass(frozen=True)
+class Permute:
+    order: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Atomic:
+    kind: AtomicKind
+    sem: str = "acq_rel"
+    scope: str = "gpu"
 
 
 @dataclass(frozen=True)
@@ -231,7 +292,24 @@ class PrintAttr:
     hex: bool = False
 
 
-Attr = Const | Axis | Range | Unary | Binary | Cmp | Cast | MemAttr | Hint | PrintAttr | None
+Attr = (
+    Const
+    | Axis
+    | Range
+    | Unary
+    | Binary
+    | Cmp
+    | Cast
+    | MemAttr
+    | Hint
+    | PrintAttr
+    | Reduce
+    | Scan
+    | Dot
+    | Permute
+    | Atomic
+    | None
+)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def _attr_text(op: Op) -> str:
     return " " + " ".join(parts) if parts else ""
 
 
-_BARE = ("op", "pred")
+_BARE = ("op", "pred", "kind")
 
 
 def _fmt(v) -> str:
@@ -76,6 +76,8 @@ def _region_label(kind: OpKind, i: int) -> str:
         return ("then", "else")[i]
     if kind is OpKind.WHILE:
         return ("before", "after")[i]
+    if kind in (OpKind.REDUCE, OpKind.SCAN):
+        return "combine"
     return "body"
 
 

@@ -104,6 +104,27 @@ def _check_op(op: Op) -> None:
         r = op.attr
         if res[0].type != BlockType((r.end - r.start,), ScalarType(DType.I32)):
             _fail(op, "make_range result must be block<n x i32>")
+    elif k is OpKind.DOT:
+        a, bb, c = (shape_of(v.type) for v in ops)
+        if len(a) not in (2, 3) or len(a) != len(bb) or a[-1] != bb[-2] or c != a[:-1] + bb[-1:]:
+            _fail(op, f"dot shapes {a} x {bb} -> {c} do not agree")
+        if res[0].type != ops[2].type:
+            _fail(op, "dot result must have the accumulator's type")
+    elif k is OpKind.TRANS:
+        src, dst = shape_of(ops[0].type), shape_of(res[0].type)
+        if tuple(src[i] for i in op.attr.order) != dst:
+            _fail(op, f"trans {op.attr.order} of {src} cannot give {dst}")
+    elif k is OpKind.RESHAPE:
+        import math
+
+        if math.prod(shape_of(ops[0].type)) != math.prod(shape_of(res[0].type) or (1,)):
+            _fail(op, "reshape changes the number of elements")
+    elif k is OpKind.REDUCE:
+        src = list(shape_of(ops[0].type))
+        del src[op.attr.axis]
+        for r in res:
+            if shape_of(r.type) != tuple(src):
+                _fail(op, f"reduce result shape {shape_of(r.type)} != {tuple(src)}")
     elif k is OpKind.FOR:
         body = op.regions[0]
         if len(body.args) != 1 + len(res) or len(ops) != 3 + len(res):

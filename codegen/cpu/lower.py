@@ -107,6 +107,7 @@ class CpuLowering:
         self.print_sites: list[tuple[str, bool, list]] = []
         self.assert_sites: list[tuple[str, object]] = []
         self.has_loads_cache: dict[int, bool] = {}
+        self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
 
     # -- module / entry --------------------------------------------------------------------
     def lower(self) -> ir.Module:
@@ -168,8 +169,10 @@ class CpuLowering:
         )
         ab = ir.IRBuilder(self.alloca_block)
         if nbytes <= STACK_LIMIT:
-            ptr = ab.alloca(ir.ArrayType(bt, n))
-            ptr.align = 64
+            arr = ab.alloca(ir.ArrayType(bt, n))
+            arr.align = 64
+            arr.type = U.PTR  # opaque (llvmlite types allocas): element types come from accesses
+            ptr = arr
         else:
             malloc = U.declare(self.module, "malloc", U.PTR, [U.I64])
             ptr = ab.call(malloc, [ir.Constant(U.I64, nbytes + 64)])
@@ -194,6 +197,8 @@ class CpuLowering:
         for i, op in enumerate(region.ops):
             if op.kind is OpKind.STORE:
                 self._protect_loads(last, i, strict=True)
+            elif op.kind is OpKind.ATOMIC:
+                self._protect_loads(last, i, strict=False)
             elif op.regions or op.kind in (OpKind.PRINT, OpKind.ASSERT):
                 self._protect_loads(last, i, strict=False)
             self.lower_op(op)
@@ -225,6 +230,8 @@ class CpuLowering:
             return self.lower_print(op)
         if k is OpKind.ASSERT:
             return self.lower_assert(op)
+        if k in _BLOCK_LOWERINGS:
+            return _BLOCK_LOWERINGS[k](self, op)
         if k in (OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
             src = self.pids if k is OpKind.PROGRAM_ID else self.grid
             self.vals[op.result.id] = self.b.trunc(src[op.attr.axis], U.I32)
@@ -339,9 +346,28 @@ class CpuLowering:
         bt = E.buf_type(m.elem)
         if lanes == 1:
             v = self.b.load(addr, typ=bt)
-        else:
+        elif m.strides[-1] == 1:
             v = self.b.load(addr, typ=ir.VectorType(bt, lanes))
             v.align = _align_of(bt)
+        else:  # a strided view (transpose): gather the lanes from the buffer
+            b = self.b
+            base = b.ptrtoint(addr, U.I64)
+            step = m.strides[-1] * _align_of(bt)
+            offs = U.vec_const(U.I64, [i * step for i in range(lanes)])
+            ptrs = b.inttoptr(b.add(U.splat(b, base, lanes), offs), ir.VectorType(U.PTR, lanes))
+            vt = ir.VectorType(bt, lanes)
+            v = U.intrinsic(
+                b,
+                "masked.gather",
+                vt,
+                [
+                    ptrs,
+                    ir.Constant(U.I32, _align_of(bt)),
+                    E.const_vec(U.I1, 1, lanes),
+                    ir.Constant(vt, None),
+                ],
+                overload=[vt, ptrs.type],
+            )
         return E.buf_to_reg(self.b, v, m.elem)
 
     def ev_op(self, op: Op, idx, lanes: int) -> ir.Value:
@@ -589,6 +615,7 @@ class CpuLowering:
         self.vals[body.args[0].id] = iv
         for a, p, m in zip(body.args[1:], phis, bufs):
             self.vals[a.id] = p if m is None else m
+        self._find_inplace_dots(body, bufs)
         self.lower_region(body)
         yields = body.terminator.operands
         self._carry_out(bufs, yields)
@@ -602,6 +629,26 @@ class CpuLowering:
         b.position_at_end(exit_)
         for r, p, m in zip(op.results, phis, bufs):
             self.vals[r.id] = p if m is None else m
+
+    def _find_inplace_dots(self, body: Region, bufs) -> None:
+        """`acc = tl.dot(a, b, acc)` yielded back: accumulate straight into the carried buffer."""
+        yields = body.terminator.operands
+        uses: dict[int, int] = {}
+        for o in body.ops:
+            for v in _all_operands(o):
+                uses[v.id] = uses.get(v.id, 0) + 1
+        for arg, y, m in zip(body.args[1:], yields, bufs):
+            if m is None:
+                continue
+            for o in body.ops:
+                if (
+                    o.kind is OpKind.DOT
+                    and o.result is y
+                    and o.operands[2] is arg
+                    and uses.get(arg.id, 0) == 1
+                    and uses.get(y.id, 0) == 1
+                ):
+                    self.inplace_dot[id(o)] = m
 
     def lower_if(self, op: Op) -> None:
         b = self.b
@@ -835,7 +882,25 @@ def _all_operands(op: Op):
             yield from _all_operands(o)
 
 
+def _block_lowerings():
+    from . import blockops as BO
+
+    return {
+        OpKind.REDUCE: BO.lower_reduce,
+        OpKind.SCAN: BO.lower_scan,
+        OpKind.DOT: BO.lower_dot,
+        OpKind.TRANS: BO.lower_trans,
+        OpKind.RESHAPE: BO.lower_reshape,
+        OpKind.ATOMIC: BO.lower_atomic,
+    }
+
+
+_BLOCK_LOWERINGS: dict = {}
+
+
 def lower_to_llvm(fn: Function, axis: AxisAnalysis, name: str) -> tuple[ir.Module, CpuLowering]:
+    if not _BLOCK_LOWERINGS:
+        _BLOCK_LOWERINGS.update(_block_lowerings())
     low = CpuLowering(fn, axis, name)
     return low.lower(), low
 

@@ -362,12 +362,38 @@ def max_constancy(b: Builder, input, values):
     return S.to_value(b, input)
 
 
+_METHODS = {
+    "expand_dims",
+    "broadcast_to",
+    "sum",
+    "max",
+    "min",
+    "argmax",
+    "argmin",
+    "xor_sum",
+    "reduce",
+    "cumsum",
+    "cumprod",
+    "associative_scan",
+    "trans",
+    "permute",
+    "reshape",
+    "view",
+    "ravel",
+    "floor",
+    "ceil",
+    "rsqrt",
+    "erf",
+    "tanh",
+}
+
+
 def tensor_method(b: Builder, v: Value, name: str, args: list, kwargs: dict) -> object:
     """`x.to(...)` and the tensor methods that mirror tl functions."""
     if name == "to":
         return call_builtin(b, "cast", [v, *args], kwargs)
     if name in ("exp", "log", "sqrt", "abs", "sin", "cos", "exp2", "log2", "sigmoid"):
         return call_builtin(b, name, [v, *args], kwargs)
-    if name in ("expand_dims", "broadcast_to"):
+    if name in _METHODS:
         return call_builtin(b, name, [v, *args], kwargs)
     raise b.type_error(f"tensors have no method {name!r} (yet)")

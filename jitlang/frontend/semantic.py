@@ -50,6 +50,8 @@ class Builder:
 
     loc: Loc
     regions: list[Region] = field(default_factory=list)
+    # (jit_fn, args) -> value: inlines a @jit function here (set by the AST visitor)
+    inliner: object = None
 
     def emit(
         self,

@@ -39,6 +39,7 @@ from ..ir import (
     shape_of,
 )
 from ..language import core as lang
+from . import blockops as _blockops  # noqa: F401  (registers tl.sum, tl.dot, ...)
 from . import builtins as B
 from . import semantic as S
 from .semantic import Builder
@@ -694,6 +695,8 @@ class FunctionVisitor(ast.NodeVisitor):
                 return lang.DTYPES[dt] if dt is not None else None
             if node.attr == "shape":
                 return shape_of(base.type)
+            if node.attr == "T":
+                return B.call_builtin(self.b, "trans", [base], {})
             if node.attr == "numel":
                 return BlockType(shape_of(base.type), ScalarType(DType.I32)).numel
             return BoundMethod(base, node.attr)
@@ -968,6 +971,7 @@ def build_kernel(
             scope[pname] = spec[1]
     b.regions.append(body)
     visitor = FunctionVisitor(b, src, jf.fn, scope, 0, ctx)
+    b.inliner = lambda f, args: visitor.inline(src.tree, f, args, {})
     visitor.run_body(fold_early_returns(src.tree.body))
     if visitor.ret_value is not None:
         raise KernelTypeError(

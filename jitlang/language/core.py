@@ -108,6 +108,9 @@ program_id num_programs arange full zeros zeros_like load store where minimum ma
 abs exp exp2 log log2 sqrt sqrt_rn rsqrt sin cos floor ceil erf tanh fma sigmoid cdiv cast
 static_assert static_print device_print device_assert multiple_of max_contiguous
 max_constancy broadcast_to broadcast expand_dims static_range range
+sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
+permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
+atomic_xchg atomic_cas
 """.split()
 
 for _n in _NAMES:

@@ -12,6 +12,7 @@ from ..ir import Function, OpKind, Region, Value
 _IMPURE = {
     OpKind.LOAD,
     OpKind.STORE,
+    OpKind.ATOMIC,
     OpKind.PRINT,
     OpKind.ASSERT,
     OpKind.YIELD,

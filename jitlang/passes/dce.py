@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..ir import Function, Op, OpKind, Region, walk
 
-_EFFECTS = {OpKind.STORE, OpKind.PRINT, OpKind.ASSERT}
+_EFFECTS = {OpKind.STORE, OpKind.PRINT, OpKind.ASSERT, OpKind.ATOMIC}
 _TERMINATORS = {OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN}
 
 

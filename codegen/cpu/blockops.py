@@ -1,0 +1,467 @@
+"""CPU lowering of whole-block ops: reductions, scans, dot, transposes/reshapes and atomics.
+
+Stage: codegen/cpu (called by `lower.CpuLowering`). Inputs are materialised into row-major
+buffers; results are buffers (or scalars for full reductions of 1-D blocks).
+- reduce along the last axis: vector accumulators of `lanes` elements over the axis, then a
+  shuffle tree; along another axis: vectors along the last axis, a scalar loop over the axis.
+- dot: a register-blocked micro-kernel, MR rows x NV vectors of accumulators kept in registers
+  across the K loop, one broadcast of A and NV vector loads of B per k (FMA on the host's widest
+  vectors); it accumulates in place into a loop-carried accumulator when nothing else reads it.
+- trans: a strided view of the materialised input (no copy); reshape: a copy when needed.
+- atomics: one `atomicrmw`/`cmpxchg` per active element, sequentially consistent.
+"""
+
+from __future__ import annotations
+
+import math
+
+from llvmlite import ir
+
+from jitlang.dtypes import DType
+from jitlang.ir import (
+    AtomicKind,
+    BinaryOp,
+    BlockType,
+    Op,
+    OpKind,
+    ReduceKind,
+    elem_type,
+    scalar_dtype,
+    shape_of,
+)
+
+from . import elementwise as E
+from . import llvmutil as U
+
+
+def _contig_strides(shape) -> tuple[int, ...]:
+    return tuple(math.prod(shape[i + 1 :]) for i in range(len(shape)))
+
+
+# -- combine functions on registers (scalars or vectors) -------------------------------------
+
+
+def combine(low, op: Op, kind: ReduceKind, accs: list, xs: list) -> list:
+    b = low.b
+    dt = scalar_dtype(op.operands[0].type)
+    if kind is ReduceKind.SUM:
+        return [E.binary(b, BinaryOp.ADD, dt, accs[0], xs[0])]
+    if kind is ReduceKind.PROD:
+        return [E.binary(b, BinaryOp.MUL, dt, accs[0], xs[0])]
+    if kind in (ReduceKind.MAX, ReduceKind.MIN):
+        bop = BinaryOp.MAX if kind is ReduceKind.MAX else BinaryOp.MIN
+        return [E.binary(b, bop, dt, accs[0], xs[0], op.attr.propagate_nan)]
+    if kind in (ReduceKind.XOR, ReduceKind.OR, ReduceKind.AND):
+        bop = {
+            ReduceKind.XOR: BinaryOp.XOR,
+            ReduceKind.OR: BinaryOp.OR,
+            ReduceKind.AND: BinaryOp.AND,
+        }[kind]
+        return [E.binary(b, bop, dt, accs[0], xs[0])]
+    if kind in (ReduceKind.ARGMAX, ReduceKind.ARGMIN):
+        av, ai = accs
+        xv, xi = xs
+        better = ">" if kind is ReduceKind.ARGMAX else "<"
+        from jitlang.ir import CmpPred
+
+        pred = CmpPred.GT if better == ">" else CmpPred.LT
+        strictly = E.compare(b, pred, dt, xv, av)
+        tie = b.and_(E.compare(b, CmpPred.EQ, dt, xv, av), b.icmp_signed("<", xi, ai))
+        if dt.is_float:  # NaN wins (numpy's argmax/argmin return the first NaN)
+            x_nan = b.fcmp_unordered("uno", xv, xv)
+            a_nan = b.fcmp_unordered("uno", av, av)
+            strictly = b.or_(strictly, b.and_(x_nan, b.not_(a_nan)))
+            tie = b.or_(tie, b.and_(b.and_(x_nan, a_nan), b.icmp_signed("<", xi, ai)))
+        take = b.or_(strictly, tie)
+        return [b.select(take, xv, av), b.select(take, xi, ai)]
+    # CUSTOM: evaluate the combine region on these registers
+    region = op.regions[0]
+    n = len(accs)
+    env = {a.id: v for a, v in zip(region.args, accs + xs)}
+    lanes = E.lanes_of(accs[0])
+    for rop in region.ops:
+        if rop.kind is OpKind.YIELD:
+            return [env[v.id] for v in rop.operands]
+        if rop.kind not in (
+            OpKind.CONSTANT,
+            OpKind.UNARY,
+            OpKind.BINARY,
+            OpKind.CMP,
+            OpKind.SELECT,
+            OpKind.FMA,
+            OpKind.CAST,
+        ):
+            raise low.error(rop, f"{rop.kind.value} is not allowed in a combine function")
+        args = [
+            env[v.id] if v.id in env else U.splat(b, low.scalar(v), lanes) for v in rop.operands
+        ]
+        env[rop.result.id] = low.compute(rop, args, lanes)
+    raise AssertionError(f"combine region without yield ({n} values)")
+
+
+def _tree(low, op, kind, vecs: list) -> list:
+    b = low.b
+    w = E.lanes_of(vecs[0])
+    while w > 1:
+        h = w // 2
+        if h == 1:
+            lo = [b.extract_element(v, ir.Constant(U.I32, 0)) for v in vecs]
+            hi = [b.extract_element(v, ir.Constant(U.I32, 1)) for v in vecs]
+        else:
+            m_lo = ir.Constant(ir.VectorType(U.I32, h), list(range(h)))
+            m_hi = ir.Constant(ir.VectorType(U.I32, h), list(range(h, w)))
+            lo = [b.shuffle_vector(v, v, m_lo) for v in vecs]
+            hi = [b.shuffle_vector(v, v, m_hi) for v in vecs]
+        vecs = combine(low, op, kind, lo, hi)
+        w = h
+    return vecs
+
+
+# -- loops ---------------------------------------------------------------------------------
+
+
+def _scalar_nest(low, shape, body):
+    """All dims step 1, lanes 1; body(idx)."""
+    ivs = []
+
+    def rec(d):
+        if d == len(shape):
+            low.memo = {}
+            body(tuple(ivs))
+            return
+        if shape[d] == 1:
+            ivs.append(low.zero)
+            rec(d + 1)
+            ivs.pop()
+            return
+        with U.for_range(
+            low.b, low.zero, ir.Constant(U.I64, shape[d]), ir.Constant(U.I64, 1), f"r{d}"
+        ) as iv:
+            ivs.append(iv)
+            rec(d + 1)
+            ivs.pop()
+
+    rec(0)
+
+
+def _counted_loop(low, start: int, stop: int, step: int, init: list, body, name="k"):
+    """for k in range(start, stop, step) carrying registers `init`; body(k, carried) -> new."""
+    b = low.b
+    if (stop - start) // step <= 0 if step > 0 else (start - stop) // (-step) <= 0:
+        return init
+    pre = b.block
+    header = b.append_basic_block(f"{name}.header")
+    blk = b.append_basic_block(f"{name}.body")
+    exit_ = b.append_basic_block(f"{name}.exit")
+    b.branch(header)
+    b.position_at_end(header)
+    k = b.phi(U.I64, name)
+    k.add_incoming(ir.Constant(U.I64, start), pre)
+    phis = []
+    for v in init:
+        p = b.phi(v.type)
+        p.add_incoming(v, pre)
+        phis.append(p)
+    cond = b.icmp_signed("<" if step > 0 else ">", k, ir.Constant(U.I64, stop))
+    b.cbranch(cond, blk, exit_)
+    b.position_at_end(blk)
+    new = body(k, phis)
+    end = b.block
+    for p, v in zip(phis, new):
+        p.add_incoming(v, end)
+    k.add_incoming(b.add(k, ir.Constant(U.I64, step)), end)
+    b.branch(header)
+    b.position_at_end(exit_)
+    return phis
+
+
+# -- reduce --------------------------------------------------------------------------------
+
+
+def lower_reduce(low, op: Op) -> None:
+    ins = [low.materialize(v) for v in op.operands]
+    shape = ins[0].shape
+    ax = op.attr.axis
+    kind = op.attr.kind
+    out_shape = shape[:ax] + shape[ax + 1 :]
+    outs = [low.alloc(elem_type(r.type), out_shape) if out_shape else None for r in op.results]
+    n = shape[ax]
+
+    def load(m, idx_out, k, lanes):
+        idx = idx_out[:ax] + (k,) + idx_out[ax:]
+        return low.load_buf(m, idx, lanes)
+
+    if ax == len(shape) - 1:
+        w = 1
+        while w * 2 <= U_LANES and n % (w * 2) == 0:
+            w *= 2
+        results = {}
+
+        def body(idx_out):
+            first = [load(m, idx_out, low.zero, w) for m in ins]
+
+            def step(k, accs):
+                xs = [load(m, idx_out, k, w) for m in ins]
+                return combine(low, op, kind, accs, xs)
+
+            accs = _counted_loop(low, w, n, w, first, step)
+            red = _tree(low, op, kind, accs) if w > 1 else accs
+            if out_shape:
+                for m, v in zip(outs, red):
+                    low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
+            else:
+                results["v"] = red
+
+        _scalar_nest(low, out_shape, body)
+        if not out_shape:
+            for r, v in zip(op.results, results["v"]):
+                low.vals[r.id] = v
+            return
+    else:
+
+        def body(idx_out, lanes):
+            first = [load(m, idx_out, low.zero, lanes) for m in ins]
+
+            def step(k, accs):
+                return combine(low, op, kind, accs, [load(m, idx_out, k, lanes) for m in ins])
+
+            accs = _counted_loop(low, 1, n, 1, first, step)
+            for m, v in zip(outs, accs):
+                st = low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
+                st.align = 4 if E.lanes_of(v) == 1 else 4
+
+        low.loop_nest(out_shape, body)
+    for r, m in zip(op.results, outs):
+        low.vals[r.id] = m
+
+
+U_LANES = 16
+
+
+# -- scan ----------------------------------------------------------------------------------
+
+
+def lower_scan(low, op: Op) -> None:
+    ins = [low.materialize(v) for v in op.operands]
+    shape = ins[0].shape
+    ax = op.attr.axis
+    kind = op.attr.kind
+    rev = op.attr.reverse
+    outs = [low.alloc(elem_type(r.type), shape) for r in op.results]
+    n = shape[ax]
+    outer = shape[:ax] + shape[ax + 1 :]
+
+    def run(idx_out, lanes):
+        def at(k):
+            return idx_out[:ax] + (k,) + idx_out[ax:]
+
+        first_k = ir.Constant(U.I64, n - 1 if rev else 0)
+        first = [low.load_buf(m, at(first_k), lanes) for m in ins]
+        for m, v in zip(outs, first):
+            low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, at(first_k)))
+
+        def step(k, accs):
+            new = combine(low, op, kind, accs, [low.load_buf(m, at(k), lanes) for m in ins])
+            for m, v in zip(outs, new):
+                low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, at(k)))
+            return new
+
+        if rev:
+            _counted_loop(low, n - 2, -1, -1, first, step)
+        else:
+            _counted_loop(low, 1, n, 1, first, step)
+
+    if ax == len(shape) - 1 or not outer:
+        _scalar_nest(low, outer, lambda idx: run(idx, 1))
+    else:
+        low.loop_nest(outer, run)
+    for r, m in zip(op.results, outs):
+        low.vals[r.id] = m
+
+
+# -- dot -----------------------------------------------------------------------------------
+
+
+def lower_dot(low, op: Op) -> None:
+    a_v, b_v, c_v = op.operands
+    A = low.materialize(a_v)
+    B = low.materialize(b_v)
+    out_elem = elem_type(op.result.type)
+    dt = scalar_dtype(op.result.type)
+    inplace = low.inplace_dot.get(id(op))
+    if inplace is not None:
+        C = inplace
+    else:
+        C = low.alloc(out_elem, shape_of(op.result.type))
+        low.materialize_into(C, c_v)
+    shape = shape_of(op.result.type)
+    batch = shape[0] if len(shape) == 3 else 1
+    M, N = shape[-2], shape[-1]
+    K = shape_of(a_v.type)[-1]
+    ebytes = 8 if dt in (DType.F64, DType.I64, DType.U64) else 4
+    W = 1
+    while W * 2 <= 64 // ebytes and N % (W * 2) == 0:
+        W *= 2
+    NV = 1
+    while NV * 2 <= 4 and N % (W * NV * 2) == 0:
+        NV *= 2
+    MR = 1
+    while MR * 2 <= 8 and M % (MR * 2) == 0 and MR * 2 * NV <= 24:
+        MR *= 2
+    b = low.b
+    is_float = dt.is_float
+    fma_name = "fma"
+    vt = E.vec(E.reg_type(out_elem), W)
+
+    def elem_addr(m, bi, i, j):
+        idx = ((bi,) if len(shape) == 3 else ()) + (i, j)
+        return low.buf_addr(m, idx)
+
+    def vload(m, bi, i, j):
+        return low.load_buf(m, ((bi,) if len(shape) == 3 else ()) + (i, j), W)
+
+    def micro(bi):
+        with U.for_range(b, low.zero, ir.Constant(U.I64, M), ir.Constant(U.I64, MR), "mi") as i0:
+            with U.for_range(
+                b, low.zero, ir.Constant(U.I64, N), ir.Constant(U.I64, W * NV), "nj"
+            ) as j0:
+                rows = [i0 if r == 0 else b.add(i0, ir.Constant(U.I64, r)) for r in range(MR)]
+                cols = [j0 if v == 0 else b.add(j0, ir.Constant(U.I64, v * W)) for v in range(NV)]
+                init = [vload(C, bi, rows[r], cols[v]) for r in range(MR) for v in range(NV)]
+
+                def kstep(k, accs):
+                    bvecs = [vload(B, bi, k, cols[v]) for v in range(NV)]
+                    out = list(accs)
+                    for r in range(MR):
+                        a = low.load_buf(A, ((bi,) if len(shape) == 3 else ()) + (rows[r], k), 1)
+                        av = U.splat(b, a, W) if W > 1 else a
+                        for v in range(NV):
+                            acc = out[r * NV + v]
+                            if is_float:
+                                out[r * NV + v] = U.intrinsic(b, fma_name, vt, [av, bvecs[v], acc])
+                            else:
+                                out[r * NV + v] = b.add(acc, b.mul(av, bvecs[v]))
+                    return out
+
+                accs = _counted_loop(low, 0, K, 1, init, kstep, "kk")
+                for r in range(MR):
+                    for v in range(NV):
+                        st = b.store(accs[r * NV + v], elem_addr(C, bi, rows[r], cols[v]))
+                        st.align = ebytes
+
+    if batch == 1 and len(shape) == 2:
+        micro(low.zero)
+    else:
+        with U.for_range(b, low.zero, ir.Constant(U.I64, batch), ir.Constant(U.I64, 1), "bt") as bi:
+            micro(bi)
+    low.vals[op.result.id] = C
+
+
+# -- shape changes ---------------------------------------------------------------------------
+
+
+def lower_trans(low, op: Op) -> None:
+    src = low.materialize(op.operands[0])
+    order = op.attr.order
+    from .lower import Mat
+
+    view = Mat(src.ptr, shape_of(op.result.type), src.elem)
+    view.strides = tuple(src.strides[i] for i in order)
+    low.vals[op.result.id] = view
+
+
+def lower_reshape(low, op: Op) -> None:
+    src = low.materialize(op.operands[0])
+    from .lower import Mat
+
+    if src.strides != _contig_strides(src.shape):
+        dense = low.alloc(src.elem, src.shape)
+        low.materialize_into(dense, op.operands[0])
+        src = dense
+    low.vals[op.result.id] = Mat(src.ptr, shape_of(op.result.type), src.elem)
+
+
+# -- atomics ---------------------------------------------------------------------------------
+
+_RMW = {
+    AtomicKind.ADD: ("add", "fadd"),
+    AtomicKind.MAX: ("max", "fmax"),
+    AtomicKind.MIN: ("min", "fmin"),
+    AtomicKind.AND: ("and", None),
+    AtomicKind.OR: ("or", None),
+    AtomicKind.XOR: ("xor", None),
+    AtomicKind.XCHG: ("xchg", "xchg"),
+}
+
+
+def _atomic_one(low, op: Op, ptr, vals: list, dt: DType):
+    b = low.b
+    kind = op.attr.kind
+    mt = E.mem_type(dt)
+    if dt in (DType.F16, DType.BF16, DType.I1):
+        raise low.error(op, f"atomics on {dt} are not supported on the CPU target")
+    addr = b.inttoptr(ptr, U.PTR)
+    if kind is AtomicKind.CAS:
+        cmp, val = vals
+        res = b.cmpxchg(
+            addr, E.reg_to_mem(b, cmp, dt), E.reg_to_mem(b, val, dt), "seq_cst", "seq_cst"
+        )
+        return E.mem_to_reg(b, b.extract_value(res, 0), dt)
+    name_i, name_f = _RMW[kind]
+    if dt.is_float:
+        rmw = name_f
+        if rmw is None:
+            raise low.error(op, f"atomic_{kind.value} needs integers")
+    else:
+        rmw = name_i
+        if kind in (AtomicKind.MAX, AtomicKind.MIN) and dt.is_unsigned:
+            rmw = "u" + rmw
+    v = E.reg_to_mem(b, vals[0], dt)
+    return E.mem_to_reg(b, b.atomic_rmw(rmw, addr, v, "seq_cst"), dt)
+
+
+def lower_atomic(low, op: Op) -> None:
+    b = low.b
+    ptr_v = op.operands[0]
+    dt = elem_type(ptr_v.type).elem
+    kind = op.attr.kind
+    nvals = 2 if kind is AtomicKind.CAS else 1
+    val_vs = op.operands[1 : 1 + nvals]
+    mask_v = op.operands[1 + nvals] if len(op.operands) > 1 + nvals else None
+    rt = E.reg_type(elem_type(op.result.type))
+    if not isinstance(ptr_v.type, BlockType):
+        ptr = low.scalar(ptr_v)
+        vals = [low.scalar(v) for v in val_vs]
+        if mask_v is None:
+            low.vals[op.result.id] = _atomic_one(low, op, ptr, vals, dt)
+            return
+        pre = b.block
+        with b.if_then(low.scalar(mask_v)):
+            old = _atomic_one(low, op, ptr, vals, dt)
+            then_b = b.block
+        phi = b.phi(rt)
+        phi.add_incoming(old, then_b)
+        phi.add_incoming(ir.Constant(rt, 0.0 if dt.is_float else 0), pre)
+        low.vals[op.result.id] = phi
+        return
+    shape = shape_of(ptr_v.type)
+    out = low.alloc(elem_type(op.result.type), shape)
+
+    def body(idx):
+        ptr = low.ev(ptr_v, idx, 1)
+        vals = [low.ev(v, idx, 1) for v in val_vs]
+        dst = low.buf_addr(out, idx)
+        if mask_v is None:
+            b.store(E.reg_to_buf(b, _atomic_one(low, op, ptr, vals, dt)), dst)
+            return
+        with b.if_else(low.ev(mask_v, idx, 1)) as (then, other):
+            with then:
+                b.store(E.reg_to_buf(b, _atomic_one(low, op, ptr, vals, dt)), dst)
+            with other:
+                b.store(
+                    ir.Constant(E.buf_type(elem_type(op.result.type)), 0.0 if dt.is_float else 0),
+                    dst,
+                )
+
+    _scalar_nest(low, shape, body)
+    low.vals[op.result.id] = out

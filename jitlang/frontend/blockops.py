@@ -1,0 +1,439 @@
+"""`tl.*` handlers for whole-block operations: reductions, scans, dot, shape changes, atomics.
+
+Stage: frontend (registered into `builtins.HANDLERS`). Reductions follow Triton: `axis=None`
+reduces every axis, `keep_dims` keeps size-1 axes, `tl.sum` accumulates integers narrower than
+32 bits in (u)int32, `tl.max(..., return_indices=True)` and `tl.argmax` carry indices with ties
+broken to the left, `tl.reduce`/`tl.associative_scan` take a `@jit` combine function.
+"""
+
+from __future__ import annotations
+
+from ..dtypes import DType
+from ..ir import (
+    Atomic,
+    AtomicKind,
+    BlockType,
+    Dot,
+    MemAttr,
+    Op,
+    OpKind,
+    Permute,
+    Reduce,
+    ReduceKind,
+    Region,
+    Scan,
+    ScalarType,
+    Value,
+    elem_type,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+)
+from ..language import core as lang
+from . import semantic as S
+from .builtins import HANDLERS, _const_int, _dtype, _mask, handler
+from .semantic import Builder
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _block(b: Builder, x, what: str) -> Value:
+    v = S.to_value(b, x)
+    if not isinstance(v.type, BlockType):
+        raise b.type_error(f"{what} needs a block, got {v.type}")
+    return v
+
+
+def _axis(b: Builder, v: Value, axis) -> int:
+    rank = len(shape_of(v.type))
+    a = _const_int(b, axis, "axis")
+    if a < 0:
+        a += rank
+    if not 0 <= a < rank:
+        raise b.shape_error(f"axis {axis} is out of range for a block of rank {rank}")
+    return a
+
+
+def _reduce_once(
+    b: Builder, vals: list[Value], axis: int, kind: ReduceKind, region=None, nan=False
+):
+    shape = list(shape_of(vals[0].type))
+    del shape[axis]
+    types = [BlockType(tuple(shape), v.type.elem) if shape else v.type.elem for v in vals]
+    op = b.emit(OpKind.REDUCE, vals, types, Reduce(axis, kind, nan), [region] if region else None)
+    return list(op.results)
+
+
+def _finish(b: Builder, results: list[Value], axis: int, keep_dims: bool):
+    if keep_dims:
+        results = [S.expand_dims(b, r, axis) for r in results]
+    return results
+
+
+def reduce_values(b, vals, axis, kind, keep_dims, region=None, nan=False):
+    if axis is None:
+        # reduce all axes, last first (keeps chunked loops contiguous)
+        rank = len(shape_of(vals[0].type))
+        out = vals
+        for a in range(rank - 1, -1, -1):
+            out = _reduce_once(b, out, a, kind, region, nan)
+        if keep_dims:
+            for _ in range(rank):
+                out = [S.expand_dims(b, r, 0) for r in out]
+        return out
+    a = _axis(b, vals[0], axis)
+    return _finish(b, _reduce_once(b, vals, a, kind, region, nan), a, keep_dims)
+
+
+def _sum_dtype(dt: DType) -> DType:
+    if dt.is_int and dt.bits < 32:
+        return DType.U32 if dt.is_unsigned else DType.I32
+    return dt
+
+
+# -- reductions -------------------------------------------------------------------------------
+
+
+@handler
+def sum(b: Builder, input, axis=None, keep_dims=False, dtype=None):  # noqa: A001
+    v = _block(b, input, "tl.sum")
+    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
+    v = S.cast(b, v, dt)
+    return reduce_values(b, [v], axis, ReduceKind.SUM, keep_dims)[0]
+
+
+@handler
+def xor_sum(b: Builder, input, axis=None, keep_dims=False):
+    v = _block(b, input, "tl.xor_sum")
+    if not scalar_dtype(v.type).is_int:
+        raise b.type_error("tl.xor_sum needs integers")
+    return reduce_values(b, [v], axis, ReduceKind.XOR, keep_dims)[0]
+
+
+@handler
+def reduce_or(b: Builder, input, axis=None, keep_dims=False):
+    v = _block(b, input, "tl.reduce_or")
+    if not scalar_dtype(v.type).is_int:
+        raise b.type_error("tl.reduce_or needs integers")
+    return reduce_values(b, [v], axis, ReduceKind.OR, keep_dims)[0]
+
+
+def _index_block(b: Builder, v: Value, axis: int) -> Value:
+    shape = shape_of(v.type)
+    idx = S.arange(b, 0, shape[axis])
+    for _ in range(axis):
+        idx = S.expand_dims(b, idx, 0)
+    while len(shape_of(idx.type)) < len(shape):
+        idx = S.expand_dims(b, idx, len(shape_of(idx.type)))
+    return S.broadcast_to(b, idx, shape)
+
+
+def _minmax(b, input, axis, return_indices, keep_dims, is_max, propagate_nan=False):
+    v = _block(b, input, "tl.max" if is_max else "tl.min")
+    if scalar_dtype(v.type) is None:
+        raise b.type_error("cannot reduce pointers")
+    if return_indices:
+        if axis is None:
+            raise b.type_error("return_indices needs an axis")
+        a = _axis(b, v, axis)
+        kind = ReduceKind.ARGMAX if is_max else ReduceKind.ARGMIN
+        res = _reduce_once(b, [v, _index_block(b, v, a)], a, kind)
+        return tuple(_finish(b, res, a, keep_dims))
+    kind = ReduceKind.MAX if is_max else ReduceKind.MIN
+    return reduce_values(b, [v], axis, kind, keep_dims, nan=propagate_nan)[0]
+
+
+@handler
+def max(
+    b: Builder,
+    input,
+    axis=None,
+    return_indices=False,
+    return_indices_tie_break_left=True,
+    keep_dims=False,
+    propagate_nan=None,
+):  # noqa: A001
+    return _minmax(b, input, axis, return_indices, keep_dims, True, bool(propagate_nan))
+
+
+@handler
+def min(
+    b: Builder,
+    input,
+    axis=None,
+    return_indices=False,
+    return_indices_tie_break_left=True,
+    keep_dims=False,
+    propagate_nan=None,
+):  # noqa: A001
+    return _minmax(b, input, axis, return_indices, keep_dims, False, bool(propagate_nan))
+
+
+@handler
+def argmax(b: Builder, input, axis, tie_break_left=True, keep_dims=False):
+    return _minmax(b, input, axis, True, keep_dims, True)[1]
+
+
+@handler
+def argmin(b: Builder, input, axis, tie_break_left=True, keep_dims=False):
+    return _minmax(b, input, axis, True, keep_dims, False)[1]
+
+
+def _combine_region(b: Builder, vals: list[Value], combine_fn) -> Region:
+    if not getattr(combine_fn, "_is_jitlang_function", False):
+        raise b.type_error("combine_fn must be a @jit function")
+    elems = [v.type.elem for v in vals]
+    region = Region([Value(e, "acc") for e in elems] + [Value(e, "x") for e in elems])
+    b.regions.append(region)
+    try:
+        out = b.inliner(combine_fn, list(region.args))
+        outs = list(out) if isinstance(out, tuple) else [out]
+        if len(outs) != len(vals):
+            raise b.type_error(f"combine_fn returned {len(outs)} values, expected {len(vals)}")
+        fixed = []
+        for o, e in zip(outs, elems):
+            o = S.to_value(b, o, e.dtype if not isinstance(o, Value) else None)
+            if isinstance(o.type, BlockType):
+                raise b.type_error("combine_fn must combine scalars elementwise")
+            fixed.append(S.cast(b, o, e.dtype))
+        region.ops.append(Op(OpKind.YIELD, fixed, [], b.loc))
+    finally:
+        b.regions.pop()
+    return region
+
+
+@handler
+def reduce(b: Builder, input, axis, combine_fn, keep_dims=False):
+    vals = list(input) if isinstance(input, tuple) else [input]
+    vals = [_block(b, v, "tl.reduce") for v in vals]
+    region = _combine_region(b, vals, combine_fn)
+    out = reduce_values(b, vals, axis, ReduceKind.CUSTOM, keep_dims, region)
+    return tuple(out) if isinstance(input, tuple) else out[0]
+
+
+# -- scans --------------------------------------------------------------------------------------
+
+
+def _scan(b, vals, axis, kind, reverse, region=None):
+    a = _axis(b, vals[0], axis)
+    op = b.emit(
+        OpKind.SCAN,
+        vals,
+        [v.type for v in vals],
+        Scan(a, kind, bool(reverse)),
+        [region] if region else None,
+    )
+    return list(op.results)
+
+
+@handler
+def cumsum(b: Builder, input, axis=0, reverse=False, dtype=None):
+    v = _block(b, input, "tl.cumsum")
+    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
+    return _scan(b, [S.cast(b, v, dt)], axis, ReduceKind.SUM, reverse)[0]
+
+
+@handler
+def cumprod(b: Builder, input, axis=0, reverse=False, dtype=None):
+    v = _block(b, input, "tl.cumprod")
+    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
+    return _scan(b, [S.cast(b, v, dt)], axis, ReduceKind.PROD, reverse)[0]
+
+
+@handler
+def associative_scan(b: Builder, input, axis, combine_fn, reverse=False):
+    vals = list(input) if isinstance(input, tuple) else [input]
+    vals = [_block(b, v, "tl.associative_scan") for v in vals]
+    region = _combine_region(b, vals, combine_fn)
+    out = _scan(b, vals, axis, ReduceKind.CUSTOM, reverse, region)
+    return tuple(out) if isinstance(input, tuple) else out[0]
+
+
+# -- dot ----------------------------------------------------------------------------------------
+
+_DOT_ACC = {
+    DType.F16: DType.F32,
+    DType.BF16: DType.F32,
+    DType.F32: DType.F32,
+    DType.F64: DType.F64,
+    DType.I8: DType.I32,
+    DType.U8: DType.I32,
+}
+
+
+@handler
+def dot(
+    b: Builder,
+    input,
+    other,
+    acc=None,
+    input_precision=None,
+    allow_tf32=None,
+    max_num_imprecise_acc=None,
+    out_dtype=None,
+):
+    x = _block(b, input, "tl.dot")
+    y = _block(b, other, "tl.dot")
+    sx, sy = shape_of(x.type), shape_of(y.type)
+    if len(sx) not in (2, 3) or len(sx) != len(sy):
+        raise b.shape_error(
+            f"tl.dot takes two 2-D (or two 3-D batched) blocks, got {list(sx)} and {list(sy)}"
+        )
+    if sx[-1] != sy[-2] or sx[:-2] != sy[:-2]:
+        raise b.shape_error(
+            f"tl.dot shapes {list(sx)} and {list(sy)} do not agree (K {sx[-1]} vs {sy[-2]})"
+        )
+    dx, dy = scalar_dtype(x.type), scalar_dtype(y.type)
+    if dx is None or dy is None or dx not in _DOT_ACC or dy not in _DOT_ACC:
+        raise b.type_error(
+            f"tl.dot supports fp16, bf16, fp32, fp64 and int8 inputs, got {dx} and {dy}"
+        )
+    if (dx.is_int) != (dy.is_int):
+        raise b.type_error(
+            f"tl.dot operands must both be floats or both be int8, got {dx} and {dy}"
+        )
+    if dx != dy and not dx.is_int:
+        # promote the narrower float (Triton requires equal types; we convert like its IR does)
+        common = DType.F64 if DType.F64 in (dx, dy) else DType.F32
+        x, y = S.cast(b, x, common), S.cast(b, y, common)
+        dx = dy = common
+    acc_dt = _DOT_ACC[dx]
+    if out_dtype is not None:
+        acc_dt = _dtype(b, out_dtype)
+    out_shape = sx[:-1] + sy[-1:]
+    if acc is None:
+        accv = S.constant(b, 0, acc_dt, out_shape)
+    else:
+        accv = _block(b, acc, "tl.dot acc")
+        if shape_of(accv.type) != out_shape:
+            raise b.shape_error(
+                f"tl.dot acc has shape {list(shape_of(accv.type))}, expected {list(out_shape)}"
+            )
+        acc_dt = scalar_dtype(accv.type)
+    prec = input_precision or ("ieee" if allow_tf32 is False else "ieee")
+    if prec not in ("ieee", "tf32", "tf32x3", "hf32", "bf16", "bf16x3"):
+        raise b.type_error(
+            f"tl.dot input_precision {prec!r} is not one of 'ieee', 'tf32', 'tf32x3'"
+        )
+    op = b.emit(OpKind.DOT, [x, y, accv], [BlockType(out_shape, ScalarType(acc_dt))], Dot(prec))
+    return op.result
+
+
+# -- shape changes --------------------------------------------------------------------------------
+
+
+@handler
+def trans(b: Builder, input, *dims):
+    v = _block(b, input, "tl.trans")
+    rank = len(shape_of(v.type))
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    order = tuple(dims) if dims else tuple(range(rank - 1, -1, -1)) if rank != 2 else (1, 0)
+    if rank >= 3 and not dims:
+        order = tuple(range(rank - 2)) + (rank - 1, rank - 2)
+    return _permute(b, v, order)
+
+
+@handler
+def permute(b: Builder, input, *dims):
+    v = _block(b, input, "tl.permute")
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = tuple(dims[0])
+    return _permute(b, v, tuple(dims))
+
+
+def _permute(b: Builder, v: Value, order) -> Value:
+    shape = shape_of(v.type)
+    if sorted(order) != list(range(len(shape))):
+        raise b.shape_error(f"{list(order)} is not a permutation of the {len(shape)} axes")
+    if tuple(order) == tuple(range(len(shape))):
+        return v
+    out = tuple(shape[i] for i in order)
+    return b.emit(OpKind.TRANS, [v], [BlockType(out, v.type.elem)], Permute(tuple(order))).result
+
+
+@handler
+def reshape(b: Builder, input, *shape, can_reorder=False):
+    v = _block(b, input, "tl.reshape")
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    shp = S.check_shape(b, tuple(shape))
+    import math
+
+    if math.prod(shp) != math.prod(shape_of(v.type)):
+        raise b.shape_error(
+            f"cannot reshape a block of shape {list(shape_of(v.type))} to {list(shp)}"
+        )
+    if shp == shape_of(v.type):
+        return v
+    return b.emit(OpKind.RESHAPE, [v], [BlockType(shp, v.type.elem)]).result
+
+
+@handler
+def view(b: Builder, input, *shape):
+    return reshape(b, input, *shape)
+
+
+@handler
+def ravel(b: Builder, input, can_reorder=False):
+    v = _block(b, input, "tl.ravel")
+    import math
+
+    return reshape(b, v, (math.prod(shape_of(v.type)),))
+
+
+# -- atomics --------------------------------------------------------------------------------------
+
+
+def _atomic(b: Builder, kind: AtomicKind, pointer, val, mask, sem, scope, cmp=None):
+    if not isinstance(pointer, Value) or not is_ptr(pointer.type):
+        raise b.type_error(f"tl.atomic_{kind.value} expects a pointer, got {S.type_name(pointer)}")
+    elem = elem_type(pointer.type).elem
+    v = S.to_value(b, val, elem if not isinstance(val, Value) else None)
+    shape = S.broadcast_shapes(b, shape_of(pointer.type), shape_of(v.type))
+    if mask is not None:
+        shape = S.broadcast_shapes(b, shape, shape_of(S.to_value(b, mask).type))
+    ptr = S.broadcast_to(b, pointer, shape)
+    v = S.broadcast_to(b, S.cast(b, v, elem), shape)
+    if kind in (AtomicKind.AND, AtomicKind.OR, AtomicKind.XOR) and not elem.is_int:
+        raise b.type_error(f"tl.atomic_{kind.value} needs integers, got {elem}")
+    operands = [ptr]
+    if cmp is not None:
+        c = S.to_value(b, cmp, elem if not isinstance(cmp, Value) else None)
+        operands.append(S.broadcast_to(b, S.cast(b, c, elem), shape))
+    operands.append(v)
+    m = _mask(b, mask, shape)
+    if m is not None:
+        operands.append(m)
+    t = BlockType(shape, ScalarType(elem)) if shape else ScalarType(elem)
+    return b.emit(
+        OpKind.ATOMIC, operands, [t], Atomic(kind, sem or "acq_rel", scope or "gpu")
+    ).result
+
+
+def _atomic_handler(kind: AtomicKind):
+    def h(b: Builder, pointer, val, mask=None, sem=None, scope=None):
+        return _atomic(b, kind, pointer, val, mask, sem, scope)
+
+    h.__name__ = f"atomic_{kind.value}"
+    HANDLERS[h.__name__] = h
+
+
+for _k in (
+    AtomicKind.ADD,
+    AtomicKind.MAX,
+    AtomicKind.MIN,
+    AtomicKind.AND,
+    AtomicKind.OR,
+    AtomicKind.XOR,
+    AtomicKind.XCHG,
+):
+    _atomic_handler(_k)
+
+
+@handler
+def atomic_cas(b: Builder, pointer, cmp, val, sem=None, scope=None):
+    return _atomic(b, AtomicKind.CAS, pointer, val, None, sem, scope, cmp=cmp)
+
+
+__all__ = ["reduce_values", "MemAttr", "lang"]
