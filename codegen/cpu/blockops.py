@@ -397,7 +397,6 @@ _RMW = {
 def _atomic_one(low, op: Op, ptr, vals: list, dt: DType):
     b = low.b
     kind = op.attr.kind
-    mt = E.mem_type(dt)
     if dt in (DType.F16, DType.BF16, DType.I1):
         raise low.error(op, f"atomics on {dt} are not supported on the CPU target")
     addr = b.inttoptr(ptr, U.PTR)
