@@ -47,7 +47,8 @@ def convert(x, dt) -> np.ndarray:
     if is_float_dtype(dt):
         if x.dtype in _FLOAT_NP and x.dtype != np.float64 and x.dtype != np.float32:
             x = x.astype(np.float32)
-        return x.astype(dt)
+        with np.errstate(over="ignore", invalid="ignore"):  # out of range: inf / NaN, like IEEE
+            return x.astype(dt)
     if is_float_dtype(x.dtype):
         info = np.iinfo(dt)
         with np.errstate(invalid="ignore"):

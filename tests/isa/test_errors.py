@@ -154,3 +154,22 @@ def test_random_binaries_never_crash():
         except IsaError as e:
             outcomes[type(e).__name__] = outcomes.get(type(e).__name__, 0) + 1
     assert len(outcomes) >= 3
+
+
+def test_plausible_random_engine_programs_fail_only_with_specific_errors():
+    from tests.isa.randops import plausible_engine_program
+
+    rng = random.Random(3)
+    seen = set()
+    for _ in range(250):
+        try:
+            binary = plausible_engine_program(rng)
+        except IsaError:
+            continue
+        try:
+            run(binary, [np.zeros(1024, np.float32)], budget=1000)
+            seen.add("ok")
+        except EmulatorError as e:
+            assert type(e) is not EmulatorError, f"internal fault: {e}"
+            seen.add(type(e).__name__)
+    assert {"ok", "TileShapeError", "OutOfBoundsError"} <= seen
