@@ -26,7 +26,7 @@ values, and 3M-sample f64 runs).
     exp       2   (1.00)   2   (0.99)   all inputs
     exp2      2   (0.86)   2   (0.81)   all inputs
     expm1     3   (1.44)   3   (1.78)   all inputs
-    log       2   (0.89)   2   (0.81)   all inputs
+    log       2   (0.92)   2   (0.81)   all inputs
     log2      2   (1.18)   2   (0.76)   all inputs
     sin, cos  2   (1.56)   2   (1.56)   |x| <= SIN_COS_MAX_ARG: 1e5 (f32), 1e13 (f64)
     erf       3   (1.82)   3   (1.00)   all inputs
