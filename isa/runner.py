@@ -126,6 +126,10 @@ def run(
     cfg = get_config(config)
     record = profile if record is None else record
     args = list(args)
+    if b.args and len(args) != len(b.args):
+        raise ArgumentError(
+            f"the kernel takes {len(b.args)} arguments ({', '.join(b.args)}), got {len(args)}"
+        )
     hbm, values, slots, data_base = layout_args(args, b.data)
     emu = Emulator(b, cfg)
     t0 = time.perf_counter()

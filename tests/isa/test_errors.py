@@ -127,6 +127,8 @@ def test_budget_stops_endless_loops():
 def test_bad_jumps_args_queues():
     fault("jmp @7", exc=InvalidInstructionError)
     fault("arg r1, 3", [1, 2], ArgumentError)
+    fault(".arg x\n.arg y\nhalt", [1], ArgumentError)
+    fault(".arg x\nhalt", [object()], ArgumentError)
 
 
 def test_invalid_encoding_is_reported_when_reached():
