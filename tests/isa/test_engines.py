@@ -404,3 +404,19 @@ def test_rand_philox():
     f = out["f"]
     np.testing.assert_array_equal(f, uniform_of_u32(out["u"]))
     assert f.min() >= 0 and f.max() < 1 and len(np.unique(f)) == f.size
+
+
+def test_data_section_reaches_hbm():
+    out = np.zeros(4, np.float32)
+    run(
+        """
+        .arg out
+        .data table f32 1.5, -2.0, 3.25, 8.0
+        arg r1, out
+        data r2, table
+        dma.load 0, sb.f32[0:1, 0, (1,4)], hbm.f32[r2+0, (1,4)], 0.0
+        dma.store 1, hbm.f32[r1+0, (1,4)], sb.f32[0:1, 0, (1,4)]
+        halt""",
+        [out],
+    )
+    np.testing.assert_array_equal(out, [1.5, -2.0, 3.25, 8.0])

@@ -175,3 +175,10 @@ def test_plausible_random_engine_programs_fail_only_with_specific_errors():
             assert type(e) is not EmulatorError, f"internal fault: {e}"
             seen.add(type(e).__name__)
     assert {"ok", "TileShapeError", "OutOfBoundsError"} <= seen
+
+
+def test_errors_report_the_kernel_line_from_loc_directives():
+    src = '.file "kernel.py"\n.loc 41\nnop\n.loc 42\nmemset sb.f32[0:1, 196608, (1,1)], 0.0\n'
+    with pytest.raises(OutOfBoundsError) as info:
+        run(assemble(src))
+    assert info.value.line == 42 and str(info.value).startswith("kernel.py:42, pc 1 (memset)")
