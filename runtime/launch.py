@@ -93,6 +93,7 @@ class Launcher:
             self.single_ns = (time.perf_counter_ns() - t0) / total
             return
         if par < 0 or par < single or probe:
+            self.pool.queues()  # thread start-up is not part of the measurement
             t0 = time.perf_counter_ns()
             self._parallel(total, buf)
             self.parallel_ns = (time.perf_counter_ns() - t0) / total

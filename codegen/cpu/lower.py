@@ -569,15 +569,53 @@ class CpuLowering:
         return bufs
 
     def _carry_out(self, bufs, values: list[Value]) -> None:
+        # values first read every carried buffer they need, then are written back: through a
+        # temporary unless each reads carried buffers only at its own index (elementwise)
+        direct, staged = [], []
+        carried = {id(m) for m in bufs if m is not None}
         for m, v in zip(bufs, values):
-            if m is None:
+            if m is None or self.vals.get(v.id) is m:
                 continue
-            cur = self.vals.get(v.id)
-            if cur is m:
-                continue
+            if all(
+                self._elementwise_reads(v, c) for c in bufs if c is not None and c is not m
+            ) and self._elementwise_reads(v, m):
+                direct.append((m, v))
+            else:
+                staged.append((m, v))
+        del carried
+        temps = []
+        for m, v in staged:
             tmp = self.alloc(m.elem, m.shape)
             self.materialize_into(tmp, v)
+            temps.append((m, tmp))
+        for m, v in direct:
+            if any(self._reads_buffer(v2, m) for m2, v2 in direct if m2 is not m):
+                tmp = self.alloc(m.elem, m.shape)
+                self.materialize_into(tmp, v)
+                temps.append((m, tmp))
+            else:
+                self.materialize_into(m, v)
+        for m, tmp in temps:
             self.copy_buf(m, tmp)
+
+    def _reads_buffer(self, v: Value, m: Mat) -> bool:
+        r = self.vals.get(v.id)
+        if r is m:
+            return True
+        if isinstance(r, Lazy):
+            return any(self._reads_buffer(o, m) for o in r.op.operands)
+        return False
+
+    def _elementwise_reads(self, v: Value, m: Mat) -> bool:
+        """True if evaluating `v` at an index reads buffer `m` only at that same index."""
+        r = self.vals.get(v.id)
+        if r is m:
+            return True
+        if isinstance(r, Lazy):
+            if r.op.kind in (OpKind.BROADCAST, OpKind.EXPAND_DIMS):
+                return not any(self._reads_buffer(o, m) for o in r.op.operands)
+            return all(self._elementwise_reads(o, m) for o in r.op.operands)
+        return True
 
     def lower_for(self, op: Op) -> None:
         b = self.b

@@ -66,6 +66,7 @@ def _elem_bytes(v: Value) -> int:
 class AxisAnalysis:
     def __init__(self, fn: Function) -> None:
         self.info: dict[int, AxisInfo] = {}
+        self.consts: dict[int, object] = {}
         for p, a in zip(fn.params, fn.body.args):
             self.info[a.id] = _unknown(a, p.divisibility)
         self._region(fn.body)
@@ -78,13 +79,42 @@ class AxisAnalysis:
         for a in region.args:
             self.info.setdefault(a.id, _unknown(a))
         for op in region.ops:
-            for r in op.regions:
-                self._region(r)
+            if op.kind is OpKind.CONSTANT:
+                self.consts[op.result.id] = op.attr.value
+            if op.kind is OpKind.FOR:
+                self._loop(op)
+            else:
+                for r in op.regions:
+                    self._region(r)
             if len(op.results) == 1:
                 res = op.result
                 info = self._op(op, res)
                 if info is not None:
                     self.info[res.id] = info
+
+    def _loop(self, op) -> None:
+        """Loop-carried values: the meet of the initial value and what the body yields, iterated
+        to a fixed point (pointers advanced by a uniform step keep their contiguity)."""
+        body = op.regions[0]
+        carried = body.args[1:]
+        state = [self.get(v) for v in op.operands[3:]]
+        self.info[body.args[0].id] = _unknown(body.args[0])
+        for _ in range(4):
+            for a, st in zip(carried, state):
+                self.info[a.id] = st
+            self._region(body)
+            yields = body.terminator.operands
+            new = [_meet(st, self.get(y)) for st, y in zip(state, yields)]
+            if new == state:
+                break
+            state = new
+        else:
+            state = [_unknown(a) for a in carried]
+            for a, st in zip(carried, state):
+                self.info[a.id] = st
+            self._region(body)
+        for r, st in zip(op.results, state):
+            self.info[r.id] = st
 
     def _op(self, op, res: Value) -> AxisInfo | None:
         k = op.kind
@@ -160,14 +190,17 @@ class AxisAnalysis:
                     tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy)),
                 )
             if bop is BinaryOp.MUL:
+                for x, y in ((op.operands[0], b), (op.operands[1], a)):
+                    if self.consts.get(x.id) == 1:
+                        return y
                 d = tuple(min(MAX_DIV, x * y) for x, y in zip(a.divisibility, b.divisibility))
                 return AxisInfo(
                     (1,) * len(d),
                     d,
                     tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy)),
                 )
-            if bop in (BinaryOp.DIV, BinaryOp.REM) and op.operands[1].id in self._consts:
-                pass
+            if bop is BinaryOp.DIV and self.consts.get(op.operands[1].id) == 1:
+                return a
             s = tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy))
             return AxisInfo((1,) * len(s), (1,) * len(s), s)
         if k in (OpKind.CMP, OpKind.SELECT, OpKind.UNARY, OpKind.FMA):
@@ -178,8 +211,6 @@ class AxisAnalysis:
             return AxisInfo((1,) * len(s), (1,) * len(s), s)
         return None
 
-    _consts: dict = {}
-
     @staticmethod
     def _add(a: AxisInfo, b: AxisInfo) -> AxisInfo:
         c = tuple(
@@ -189,6 +220,14 @@ class AxisAnalysis:
         d = tuple(math.gcd(x, y) for x, y in zip(a.divisibility, b.divisibility))
         s = tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy))
         return AxisInfo(c, d, s)
+
+
+def _meet(a: AxisInfo, b: AxisInfo) -> AxisInfo:
+    return AxisInfo(
+        tuple(math.gcd(x, y) for x, y in zip(a.contiguity, b.contiguity)),
+        tuple(math.gcd(x, y) for x, y in zip(a.divisibility, b.divisibility)),
+        tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy)),
+    )
 
 
 def analyze(fn: Function) -> AxisAnalysis:
