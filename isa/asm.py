@@ -470,11 +470,15 @@ class Builder:
         self.symbols: list[tuple[str, int]] = []
 
     def arg(self, name: str) -> int:
+        if not _IDENT.fullmatch(name) or name in self.args or name in _RESERVED:
+            raise AsmError(f"bad or duplicate argument name {name!r}")
         self.args.append(name)
         return len(self.args) - 1
 
     def data(self, name: str, values) -> int:
         """Add a 64-byte aligned blob (a numpy array or bytes); returns its offset."""
+        if not _IDENT.fullmatch(name) or name in dict(self.symbols):
+            raise AsmError(f"bad or duplicate data symbol name {name!r}")
         self._data.extend(b"\0" * (-len(self._data) % DATA_ALIGN))
         off = len(self._data)
         self.symbols.append((name, off))

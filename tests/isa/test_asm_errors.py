@@ -49,5 +49,10 @@ def test_builder_errors():
     b.place(lab)
     with pytest.raises(AsmError, match="placed twice"):
         b.place(lab)
+    with pytest.raises(AsmError, match="argument name"):
+        b.arg("not a name")
+    b.data("tab", b"123")
+    with pytest.raises(AsmError, match="data symbol"):
+        b.data("tab", b"456")
     with pytest.raises(AttributeError):
         b.not_an_instruction  # noqa: B018
