@@ -361,6 +361,8 @@ def _directive(word: str, rest: str, syms: _Syms, state: dict) -> None:
         if not m:
             raise AsmError(".data needs a name, a dtype and values")
         name, dt = m.group(1), dtypes.np_dtype(_dtype(m.group(2)))
+        if not _IDENT.fullmatch(name) or name in dict(syms.symbols):
+            raise AsmError(f"bad or duplicate data symbol name {name!r}")
         vals = [v for v in _split(m.group(3)) if v]
         if dt.kind == "f" or dt.kind == "V":
             arr = np.array([float(v) for v in vals], dtype=np.float64).astype(dt)

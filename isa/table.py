@@ -133,6 +133,8 @@ class ActFn(enum.IntEnum):
 
 
 class ReduceOp(enum.IntEnum):
+    """Reductions of `reduce`, `preduce` and `act`'s accumulator."""
+
     ADD = 0
     MAX = 1
     MIN = 2
@@ -147,11 +149,15 @@ class AccMode(enum.IntEnum):
 
 
 class RandMode(enum.IntEnum):
+    """Output of `rand`."""
+
     U32 = 0  # raw Philox 4x32-10 output word 0, as uint32
     UNIFORM = 1  # Triton's uint_to_uniform_float: [0, 1)
 
 
 class AtomicOp(enum.IntEnum):
+    """Read-modify-write operations of `atomic` (combined in int64 / float64, rounded once)."""
+
     ADD = 0
     MAX = 1
     MIN = 2
