@@ -156,11 +156,16 @@ class RandMode(enum.IntEnum):
 
 
 class AtomicOp(enum.IntEnum):
-    """Read-modify-write operations of `atomic` (combined in int64 / float64, rounded once)."""
+    """Read-modify-write operations of `atomic` (computed in int64 / float64, rounded to the
+    HBM dtype after each update)."""
 
     ADD = 0
     MAX = 1
     MIN = 2
+    XCHG = 3
+    AND = 4  # integer only
+    OR = 5
+    XOR = 6
 
 
 @dataclass(frozen=True)
@@ -435,9 +440,11 @@ def _build() -> list[InstrSpec]:
         "atomic",
         dma,
         CostKind.ATOMIC,
-        [_f("op", Kind.ENUM, enum=AtomicOp), _Q, _f("dst", HBM), _f("src", TILE)],
-        "Atomic read-modify-write: dst = op(dst, src) element-wise, masked elements untouched; "
-        "elements that alias one address (e.g. stride 0) all apply.",
+        [_f("op", Kind.ENUM, enum=AtomicOp), _Q, _f("dst", HBM), _f("src", TILE), _f("old", TILE)],
+        "Atomic read-modify-write: dst = op(dst, src) element-wise in row-major issue order, "
+        "masked elements untouched; elements that alias one address (e.g. stride 0) all apply, "
+        "each seeing the earlier ones. If `old` is given it receives each element's value "
+        "before its update (0 where masked), like Triton's atomic_* results.",
         "atomic",
     )
 

@@ -49,7 +49,7 @@ def convert(x, dt) -> np.ndarray:
             x = x.astype(np.float32)
         with np.errstate(over="ignore", invalid="ignore"):  # out of range: inf / NaN, like IEEE
             return x.astype(dt)
-    if is_float_dtype(x.dtype):
+    if x.dtype.kind == "f" or is_float_dtype(x.dtype):
         info = np.iinfo(dt)
         with np.errstate(invalid="ignore"):
             y = np.trunc(x.astype(np.float64))

@@ -148,20 +148,54 @@ def dma_scatter(ctx: Ctx, ins):
     return params, (sa.range, ia.range), ((rng,) if rng else ()), q
 
 
-_ATOMIC = {AtomicOp.ADD: np.add, AtomicOp.MAX: np.maximum, AtomicOp.MIN: np.minimum}
+def _rmw(op: AtomicOp, old, v):
+    if op == AtomicOp.ADD:
+        return old + v
+    if op == AtomicOp.MAX:
+        return np.maximum(old, v)
+    if op == AtomicOp.MIN:
+        return np.minimum(old, v)
+    if op == AtomicOp.XCHG:
+        return v + 0 * old
+    if old.dtype != np.int64 or v.dtype != np.int64:
+        raise InvalidInstructionError(f"atomic {op.name.lower()} needs integer operands")
+    return {AtomicOp.AND: np.bitwise_and, AtomicOp.OR: np.bitwise_or}.get(op, np.bitwise_xor)(
+        old, v
+    )
+
+
+def _apply_atomic(op: AtomicOp, typed: np.ndarray, idx: np.ndarray, vals: np.ndarray):
+    """Apply the element updates in issue order; returns each element's value before its update
+    (in compute form). Elements that alias one address see each other's updates."""
+    uniq, first, inv = np.unique(idx, return_index=True, return_inverse=True)
+    cur, v = compute_form(typed[uniq], vals)
+    if len(uniq) == len(idx):
+        old = cur[inv]
+        typed[idx] = convert(_rmw(op, old, v), typed.dtype)
+        return old
+    old = np.empty(len(idx), cur.dtype)
+    for i, slot in enumerate(inv.tolist()):  # aliasing: sequential semantics
+        old[i] = cur[slot]
+        cur[slot] = _rmw(op, cur[slot : slot + 1], v[i : i + 1])[0]
+    typed[uniq] = convert(cur, typed.dtype)
+    return old
 
 
 @handler("atomic")
 def atomic(ctx: Ctx, ins):
-    op, q, dst, src = ins.ops
+    op, q, dst, src, old_tile = ins.ops
     q = ctx.queue(q)
     sa = _dma_tile(ctx, src, "source")
     ha = HbmAccess(ctx.hbm, dst, ctx.regs, "destination")
     if sa.pn * sa.free != ha.count:
         raise TileShapeError(f"atomic combines a tile of {sa.pn * sa.free} into {ha.count}")
-    vals = sa.read().reshape(ha.shape)[_box(ha.box)]
+    oa = None if old_tile.is_none else _dma_tile(ctx, old_tile, "old-value tile")
+    if oa is not None and (oa.pn, oa.free) != (sa.pn, sa.free):
+        raise TileShapeError(f"the old-value tile must be [{sa.pn}, {sa.free}]")
+    olds = np.zeros(ha.shape, np.float64 if is_float_dtype(ha.dtype) else np.int64)
     rng = None
     if all(ha.box):
+        vals = sa.read().reshape(ha.shape)[_box(ha.box)]
         addr = ha._addresses()
         mask = np.ones(ha.box, bool) if ha.limit is None else addr + ha.size <= ha.limit
         if mask.any():
@@ -169,11 +203,10 @@ def atomic(ctx: Ctx, ins):
             lo, hi = int(idx.min()) * ha.size, (int(idx.max()) + 1) * ha.size
             ha._check(lo, hi)
             rng = MemRange(Space.HBM, lo, hi)
-            typed = ctx.hbm.data.view(ha.dtype)
-            uniq, inv = np.unique(idx, return_inverse=True)
-            acc, v = compute_form(typed[uniq], vals[mask])
-            _ATOMIC[op].at(acc, inv, v)
-            typed[uniq] = convert(acc, ha.dtype)
+            old = _apply_atomic(op, ctx.hbm.data.view(ha.dtype), idx, vals[mask])
+            olds[_box(ha.box)][mask] = old
+    writes = ((rng,) if rng else ()) + ((oa.range,) if oa is not None else ())
+    if oa is not None:
+        oa.write(convert(olds, oa.dtype).reshape(oa.pn, oa.free))
     params = _dma_params(sa, ha.count * ha.size, max(ha.descriptors(), tile_descriptors(src)))
-    rw = (rng,) if rng else ()
-    return params, (sa.range,) + rw, rw, q
+    return params, (sa.range,) + ((rng,) if rng else ()), writes, q

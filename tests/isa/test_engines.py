@@ -117,31 +117,58 @@ def test_element_gather_like_triton_pointer_load():
     np.testing.assert_array_equal(got, x[offs])
 
 
-def test_atomic_add_with_aliasing_and_max():
+def test_atomic_add_with_aliasing_returns_old_values():
     acc = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
     vals = rand((4, 4))
+    old = np.zeros((4, 4), np.float32)
     run(
         """
         arg r1, 0
         arg r2, 1
+        arg r3, 2
         dma.load 0, sb.f32[0:4, 0, (1,4)], hbm.f32[r2+0, (4,4), (1,4)], 0.0
-        atomic add, 0, hbm.f32[r1+0, (0,4), (1,4)], sb.f32[0:4, 0, (1,4)]
+        atomic add, 0, hbm.f32[r1+0, (0,4), (1,4)], sb.f32[0:4, 0, (1,4)], sb.f32[0:4, 64, (1,4)]
+        dma.store 1, hbm.f32[r3+0, (4,4), (1,4)], sb.f32[0:4, 64, (1,4)]
         halt""",
-        [acc, vals],
+        [acc, vals, old],
     )
-    np.testing.assert_allclose(acc, np.array([1, 2, 3, 4]) + vals.sum(0), rtol=1e-6)
-    m = np.zeros(4, np.int32)
-    iv = RNG.integers(-50, 50, (4, 4)).astype(np.int32)
+    start = np.array([1, 2, 3, 4], np.float32)
+    np.testing.assert_allclose(acc, start + vals.sum(0), rtol=1e-6)
+    expect_old = start + np.cumsum(vals, 0) - vals  # row p sees rows 0..p-1 (issue order)
+    np.testing.assert_allclose(old, expect_old, rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "op,ref",
+    [
+        ("max", np.maximum),
+        ("min", np.minimum),
+        ("xchg", lambda a, b: b),
+        ("and", np.bitwise_and),
+        ("or", np.bitwise_or),
+        ("xor", np.bitwise_xor),
+    ],
+)
+def test_atomic_int_ops_masked(op, ref):
+    m = RNG.integers(-50, 50, 8).astype(np.int32)
+    iv = RNG.integers(-50, 50, (1, 8)).astype(np.int32)
+    old = np.full((1, 8), 99, np.int32)
+    before = m.copy()
     run(
-        """
+        f"""
         arg r1, 0
         arg r2, 1
-        dma.load 0, sb.i32[0:4, 0, (1,4)], hbm.i32[r2+0, (4,4), (1,4)], 0.0
-        atomic max, 3, hbm.i32[r1+0, (0,4), (1,4)], sb.i32[0:4, 0, (1,4)]
+        arg r3, 2
+        li r4, 6
+        dma.load 0, sb.i32[0:1, 0, (1,8)], hbm.i32[r2+0, (1,8)], 0.0
+        atomic {op}, 3, hbm.i32[r1+0, (1,8,r4)], sb.i32[0:1, 0, (1,8)], sb.i32[0:1, 64, (1,8)]
+        dma.store 1, hbm.i32[r3+0, (1,8)], sb.i32[0:1, 64, (1,8)]
         halt""",
-        [m, iv],
+        [m, iv, old],
     )
-    np.testing.assert_array_equal(m, np.maximum(iv.max(0), 0))
+    np.testing.assert_array_equal(m[:6], ref(before[:6], iv[0, :6]))
+    np.testing.assert_array_equal(m[6:], before[6:])
+    np.testing.assert_array_equal(old[0], np.concatenate([before[:6], [0, 0]]))
 
 
 # --- tensor engine ---------------------------------------------------------------------------
@@ -318,6 +345,7 @@ def test_select_copy_casts_memset_iota():
         copy {h}, {a}
         copy {q}, {a}
         copy {u}, {a}
+        ts mul, {w}, {a}, 1000.0
         memset {z}, -2.5
         iota {io}, r0, 7, 3
         piota {pi}, r0, -4, 10
@@ -329,6 +357,7 @@ def test_select_copy_casts_memset_iota():
             "h": ((8, 16), BF16),
             "q": ((8, 16), ml_dtypes.float8_e5m2),
             "u": ((8, 16), np.int8),
+            "w": ((8, 16), np.int16),
             "z": ((8, 16), np.float16),
             "io": ((8, 16), np.int32),
             "pi": ((8, 16), np.float32),
@@ -339,6 +368,7 @@ def test_select_copy_casts_memset_iota():
     np.testing.assert_array_equal(out["h"], a.astype(BF16))
     np.testing.assert_array_equal(out["q"], a.astype(ml_dtypes.float8_e5m2))
     np.testing.assert_array_equal(out["u"], np.clip(np.trunc(a), -128, 127).astype(np.int8))
+    np.testing.assert_array_equal(out["w"], np.clip(np.trunc(a.astype(np.float64) * 1000), -(2**15), 2**15 - 1))
     assert np.all(out["z"] == -2.5)
     np.testing.assert_array_equal(out["io"], np.broadcast_to(7 + 3 * np.arange(16), (8, 16)))
     np.testing.assert_array_equal(
