@@ -368,7 +368,9 @@ def test_select_copy_casts_memset_iota():
     np.testing.assert_array_equal(out["h"], a.astype(BF16))
     np.testing.assert_array_equal(out["q"], a.astype(ml_dtypes.float8_e5m2))
     np.testing.assert_array_equal(out["u"], np.clip(np.trunc(a), -128, 127).astype(np.int8))
-    np.testing.assert_array_equal(out["w"], np.clip(np.trunc(a.astype(np.float64) * 1000), -(2**15), 2**15 - 1))
+    np.testing.assert_array_equal(
+        out["w"], np.clip(np.trunc(a.astype(np.float64) * 1000), -(2**15), 2**15 - 1)
+    )
     assert np.all(out["z"] == -2.5)
     np.testing.assert_array_equal(out["io"], np.broadcast_to(7 + 3 * np.arange(16), (8, 16)))
     np.testing.assert_array_equal(
