@@ -387,6 +387,16 @@ def _build() -> list[InstrSpec]:
         "rd = HBM byte address of the binary's data section + offset.",
         uop=Uop.DATA,
     )
+    add(
+        "ld",
+        seq,
+        sc,
+        [_RD, _f("src", TILE)],
+        "rd = the first element of an on-chip tile: integers sign/zero-extended, floats as their "
+        "fp32 bit pattern (usable as a scalar operand). Waits for the tile's producers; this is "
+        "how data-dependent values (loop bounds, indices) reach the sequencer.",
+        "reg_load",
+    )
 
     # --- DMA queues --------------------------------------------------------------------------
     dma = Engine.DMA

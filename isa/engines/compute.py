@@ -331,3 +331,20 @@ def rand(ctx: Ctx, ins):
     da.write(convert(out, da.dtype))
     params = CostParams(partitions=da.pn, free=da.free, dtype_bytes=da.dtype.itemsize)
     return params, (oa.range,), (da.range,), 0
+
+
+# --- sequencer reads of on-chip memory -------------------------------------------------------
+
+
+@handler("reg_load")
+def reg_load(ctx: Ctx, ins):
+    rd, src = ins.ops
+    sa = ctx.tile(src, engine_rules=False, what="source")
+    v = sa.read()[0, 0]
+    if is_float_dtype(sa.dtype):
+        value = int(np.array([v], np.float32).view(np.uint32)[0])
+    else:
+        value = int(v)
+    if rd:
+        ctx.regs[rd] = value
+    return CostParams(partitions=1, free=1, dtype_bytes=sa.dtype.itemsize), (sa.range,), (), 0

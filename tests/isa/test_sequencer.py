@@ -177,3 +177,44 @@ def test_scalar_loop_speed():
     dt = time.perf_counter() - t
     assert n == 400002
     assert n / dt > 100_000
+
+
+def test_ld_brings_data_dependent_values_to_the_sequencer():
+    """A loop bound read from memory: counts[pid] iterations, result stored per program."""
+    from isa.runner import run
+
+    counts = np.array([3, 0, 7, -2], np.int32)
+    scale = np.array([2.5], np.float32)
+    out = np.zeros((4, 2), np.float32)
+    run(
+        """
+        .arg counts
+        .arg scale
+        .arg out
+        arg r1, counts
+        arg r2, scale
+        arg r3, out
+        pid r4, 0
+        shli r5, r4, 2
+        add r1, r1, r5
+        dma.load 0, sb.i32[0:1, 0, (1,1)], hbm.i32[r1+0, (1,1)], 0.0
+        dma.load 1, sb.f32[0:1, 4, (1,1)], hbm.f32[r2+0, (1,1)], 0.0
+        ld r6, sb.i32[0:1, 0, (1,1)]
+        ld r7, sb.f32[0:1, 4, (1,1)]
+        li r8, 0
+        li r9, 0
+        bi.le r6, 0, done
+    top:
+        addi r9, r9, 1
+        loop r8, r6, 1, top
+    done:
+        iota sb.f32[0:1, 64, (1,1)], r9, 0, 0
+        memset sb.f32[0:1, 68, (1,1)], r7
+        shli r10, r4, 3
+        add r3, r3, r10
+        dma.store 2, hbm.f32[r3+0, (1,2)], sb.f32[0:1, 64, (1,2)]
+        halt""",
+        [counts, scale, out],
+        grid=(4,),
+    )
+    np.testing.assert_array_equal(out, [[3, 2.5], [0, 2.5], [7, 2.5], [0, 2.5]])
