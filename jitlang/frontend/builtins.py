@@ -262,14 +262,9 @@ def cdiv(b: Builder, x, div):
 
 @handler
 def cast(b: Builder, input, dtype, fp_downcast_rounding=None, bitcast=False):
-    if isinstance(dtype, PointerTypeMarker):
-        return S.cast(b, S.to_value(b, input), dtype.ptr, True)
+    if isinstance(dtype, lang.pointer_type):
+        return S.cast(b, S.to_value(b, input), PointerType(dtype.element_ty.dt), True)
     return S.cast(b, S.to_value(b, input), _dtype(b, dtype), bool(bitcast))
-
-
-class PointerTypeMarker:
-    def __init__(self, ptr: PointerType) -> None:
-        self.ptr = ptr
 
 
 @handler

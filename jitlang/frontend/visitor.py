@@ -366,8 +366,8 @@ class FunctionVisitor(ast.NodeVisitor):
             merged.append(m)
             keep.append(n)
         results = self.emit_if(cond, rt, re_, merged)
-        for n, m in zip(keep, merged):
-            self.scope[n] = self.rebuild(m, results)
+        for n, v in zip(keep, self.rebuild(merged, results)):
+            self.scope[n] = v
         for n in keep:
             v = self.scope[n]
             if isinstance(v, Value) and not v.name:
@@ -692,7 +692,11 @@ class FunctionVisitor(ast.NodeVisitor):
         if isinstance(base, Value):
             if node.attr == "dtype":
                 dt = scalar_dtype(base.type)
-                return lang.DTYPES[dt] if dt is not None else None
+                if dt is None:  # a pointer
+                    from ..ir import elem_type
+
+                    return lang.pointer_type(lang.DTYPES[elem_type(base.type).elem])
+                return lang.DTYPES[dt]
             if node.attr == "shape":
                 return shape_of(base.type)
             if node.attr == "T":

@@ -78,6 +78,27 @@ DTYPES = {
 }
 
 
+class pointer_type:  # noqa: N801 - Triton's spelling
+    """The type of a pointer to `element_ty` (`x_ptr.dtype`, `tl.pointer_type(tl.float16)`)."""
+
+    def __init__(self, element_ty: dtype) -> None:
+        if not isinstance(element_ty, dtype):
+            raise TypeError(f"pointer_type needs a tl dtype, got {element_ty!r}")
+        self.element_ty = element_ty
+
+    def __repr__(self) -> str:
+        return f"pointer<{self.element_ty!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, pointer_type) and other.element_ty == self.element_ty
+
+    def __hash__(self) -> int:
+        return hash(("ptr", self.element_ty))
+
+    def is_ptr(self) -> bool:
+        return True
+
+
 class constexpr:  # noqa: N801 - Triton's spelling
     """Annotation for compile-time parameters (`BLOCK: tl.constexpr`) and a value wrapper."""
 
