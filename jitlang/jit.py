@@ -47,6 +47,11 @@ class JITFunction:
         self.signature = sig
         self.arg_names = list(sig.parameters)
         for p in sig.parameters.values():
+            if p.name.startswith("_jl_") or p.name in ("target",) + _LAUNCH_OPTIONS:
+                raise TypeError(
+                    f"@jit kernel {fn.__name__}: parameter name {p.name!r} is reserved "
+                    "(launch options and the _jl_ prefix belong to the launcher)"
+                )
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
                 raise TypeError(
                     f"@jit kernel {fn.__name__}: *args/**kwargs parameters are not supported"
@@ -116,52 +121,52 @@ class JITFunction:
         """
         params = []
         ns = {
-            "_nd": np.ndarray,
-            "_addr": array_address,
-            "_CE": lang.constexpr,
-            "_slow": self._slow_one,
+            "_jl_nd": np.ndarray,
+            "_jl_addr": array_address,
+            "_jl_CE": lang.constexpr,
+            "_jl_slow": self._slow_one,
         }
-        body = ["    rt = []"]
+        body = ["    _jl_rt = []"]
         keys = []
         for i, p in enumerate(self.signature.parameters.values()):
             nm = p.name
             if p.default is not p.empty:
-                ns[f"_d{i}"] = p.default
-                params.append(f"{nm}=_d{i}")
+                ns[f"_jl_d{i}"] = p.default
+                params.append(f"{nm}=_jl_d{i}")
             else:
                 params.append(nm)
             kind = self._kinds[i]
-            k = f"k{i}"
+            k = f"_jl_k{i}"
             keys.append(k)
             if kind == 0:
-                body.append(f"    {k} = ('c', {nm}.value if type({nm}) is _CE else {nm})")
+                body.append(f"    {k} = ('c', {nm}.value if type({nm}) is _jl_CE else {nm})")
                 continue
-            spec1 = "" if kind == 2 else f"\n        if {nm} == 1: {k} = _ONE\n        else:"
+            spec1 = "" if kind == 2 else f"\n        if {nm} == 1: {k} = _jl_ONE\n        else:"
             body.append(
-                f"    t = type({nm})\n"
-                f"    if t is _nd:\n"
-                f"        a = _addr({nm})\n"
-                f"        {k} = ({nm}.dtype, not a & 15)\n"
-                f"        rt.append(a)\n"
-                f"    elif t is int and -2147483648 <= {nm} < 2147483648:"
+                f"    _jl_t = type({nm})\n"
+                f"    if _jl_t is _jl_nd:\n"
+                f"        _jl_a = _jl_addr({nm})\n"
+                f"        {k} = ({nm}.dtype, not _jl_a & 15)\n"
+                f"        _jl_rt.append(_jl_a)\n"
+                f"    elif _jl_t is int and -2147483648 <= {nm} < 2147483648:"
                 + (
                     spec1
-                    + f"\n            {k} = ('int32', {'False' if kind == 2 else f'not {nm} & 15'}); rt.append({nm})"
+                    + f"\n            {k} = ('int32', {'False' if kind == 2 else f'not {nm} & 15'}); _jl_rt.append({nm})"
                     if kind == 1
-                    else f"\n        {k} = ('int32', False); rt.append({nm})"
+                    else f"\n        {k} = ('int32', False); _jl_rt.append({nm})"
                 )
-                + f"\n    elif t is float:\n        {k} = _FP32; rt.append({nm})\n"
-                f"    else:\n        {k} = _slow({i}, {nm}, rt)"
+                + f"\n    elif _jl_t is float:\n        {k} = _jl_FP32; _jl_rt.append({nm})\n"
+                f"    else:\n        {k} = _jl_slow({i}, {nm}, _jl_rt)"
             )
-        ns["_ONE"] = ("1",)
-        ns["_FP32"] = ("fp32",)
+        ns["_jl_ONE"] = ("1",)
+        ns["_jl_FP32"] = ("fp32",)
         opts = ", ".join(f"{o}=None" for o in _LAUNCH_OPTIONS)
         names = ", ".join(self.arg_names)
         comma = "," if len(keys) == 1 else ""
         src = (
             f"def fast({', '.join(params)}{', ' if params else ''}*, target=None, {opts}):\n"
             + "\n".join(body)
-            + f"\n    return ({', '.join(keys)}{comma}), rt, ({names}{comma}), target\n"
+            + f"\n    return ({', '.join(keys)}{comma}), _jl_rt, ({names}{comma}), target\n"
         )
         exec(compile(src, f"<launcher of {self.fn.__name__}>", "exec"), ns)
         return ns["fast"]

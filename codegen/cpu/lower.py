@@ -767,11 +767,12 @@ class CpuLowering:
 
     # -- printing and assertions -----------------------------------------------------------
     def _hook(self, name: str, fnty: ir.FunctionType) -> ir.Value:
+        """Load the runtime-installed callback `name` as a callable function pointer."""
         g = self.module.globals.get(name)
         if g is None:
             g = ir.GlobalVariable(self.module, U.PTR, name)
             g.initializer = ir.Constant(U.PTR, None)
-        return self.b.load(g, typ=U.PTR)
+        return self.b.load(g, typ=fnty.as_pointer())
 
     def _pid64(self):
         return self.pids
