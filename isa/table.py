@@ -457,6 +457,16 @@ def _build() -> list[InstrSpec]:
         "before its update (0 where masked), like Triton's atomic_* results.",
         "atomic",
     )
+    add(
+        "cas",
+        dma,
+        CostKind.ATOMIC,
+        [_Q, _f("dst", HBM), _f("cmp", TILE), _f("src", TILE), _f("old", TILE)],
+        "Atomic compare-and-swap, element-wise in row-major issue order: if dst == cmp then "
+        "dst = src; `old` (optional) receives each element's value before (Triton's "
+        "atomic_cas).",
+        "atomic_cas",
+    )
 
     # --- tensor engine -----------------------------------------------------------------------
     pe = Engine.PE

@@ -164,31 +164,45 @@ def _rmw(op: AtomicOp, old, v):
     )
 
 
-def _apply_atomic(op: AtomicOp, typed: np.ndarray, idx: np.ndarray, vals: np.ndarray):
+def _apply_atomic(op, typed: np.ndarray, idx: np.ndarray, vals: np.ndarray, cmp=None):
     """Apply the element updates in issue order; returns each element's value before its update
-    (in compute form). Elements that alias one address see each other's updates."""
-    uniq, first, inv = np.unique(idx, return_index=True, return_inverse=True)
-    cur, v = compute_form(typed[uniq], vals)
+    (in compute form). Elements that alias one address see each other's updates. `op` None with
+    `cmp` given is compare-and-swap."""
+
+    def update(old, v, c):
+        return np.where(old == c, v, old) if op is None else _rmw(op, old, v)
+
+    uniq, inv = np.unique(idx, return_inverse=True)
+    if cmp is None:
+        cur, v = compute_form(typed[uniq], vals)
+        c = v
+    else:
+        cur, v, c = compute_form(typed[uniq], vals, cmp)
     if len(uniq) == len(idx):
         old = cur[inv]
-        typed[idx] = convert(_rmw(op, old, v), typed.dtype)
+        typed[idx] = convert(update(old, v, c), typed.dtype)
         return old
     old = np.empty(len(idx), cur.dtype)
     for i, slot in enumerate(inv.tolist()):  # aliasing: sequential semantics
         old[i] = cur[slot]
-        cur[slot] = _rmw(op, cur[slot : slot + 1], v[i : i + 1])[0]
+        cur[slot] = update(cur[slot : slot + 1], v[i : i + 1], c[i : i + 1])[0]
     typed[uniq] = convert(cur, typed.dtype)
     return old
 
 
-@handler("atomic")
-def atomic(ctx: Ctx, ins):
-    op, q, dst, src, old_tile = ins.ops
+def _atomic(ctx: Ctx, op, q, dst, src, old_tile, cmp_tile=None):
     q = ctx.queue(q)
     sa = _dma_tile(ctx, src, "source")
     ha = HbmAccess(ctx.hbm, dst, ctx.regs, "destination")
     if sa.pn * sa.free != ha.count:
         raise TileShapeError(f"atomic combines a tile of {sa.pn * sa.free} into {ha.count}")
+    reads = [sa.range]
+    ca = None
+    if cmp_tile is not None:
+        ca = _dma_tile(ctx, cmp_tile, "compare tile")
+        if (ca.pn, ca.free) != (sa.pn, sa.free):
+            raise TileShapeError(f"the compare tile must be [{sa.pn}, {sa.free}]")
+        reads.append(ca.range)
     oa = None if old_tile.is_none else _dma_tile(ctx, old_tile, "old-value tile")
     if oa is not None and (oa.pn, oa.free) != (sa.pn, sa.free):
         raise TileShapeError(f"the old-value tile must be [{sa.pn}, {sa.free}]")
@@ -196,6 +210,7 @@ def atomic(ctx: Ctx, ins):
     rng = None
     if all(ha.box):
         vals = sa.read().reshape(ha.shape)[_box(ha.box)]
+        cmps = None if ca is None else ca.read().reshape(ha.shape)[_box(ha.box)]
         addr = ha._addresses()
         mask = np.ones(ha.box, bool) if ha.limit is None else addr + ha.size <= ha.limit
         if mask.any():
@@ -203,10 +218,23 @@ def atomic(ctx: Ctx, ins):
             lo, hi = int(idx.min()) * ha.size, (int(idx.max()) + 1) * ha.size
             ha._check(lo, hi)
             rng = MemRange(Space.HBM, lo, hi)
-            old = _apply_atomic(op, ctx.hbm.data.view(ha.dtype), idx, vals[mask])
+            typed = ctx.hbm.data.view(ha.dtype)
+            old = _apply_atomic(op, typed, idx, vals[mask], None if cmps is None else cmps[mask])
             olds[_box(ha.box)][mask] = old
     writes = ((rng,) if rng else ()) + ((oa.range,) if oa is not None else ())
     if oa is not None:
         oa.write(convert(olds, oa.dtype).reshape(oa.pn, oa.free))
     params = _dma_params(sa, ha.count * ha.size, max(ha.descriptors(), tile_descriptors(src)))
-    return params, (sa.range,) + ((rng,) if rng else ()), writes, q
+    return params, tuple(reads) + ((rng,) if rng else ()), writes, q
+
+
+@handler("atomic")
+def atomic(ctx: Ctx, ins):
+    op, q, dst, src, old_tile = ins.ops
+    return _atomic(ctx, op, q, dst, src, old_tile)
+
+
+@handler("atomic_cas")
+def atomic_cas(ctx: Ctx, ins):
+    q, dst, cmp, src, old_tile = ins.ops
+    return _atomic(ctx, None, q, dst, src, old_tile, cmp)

@@ -452,3 +452,39 @@ def test_data_section_reaches_hbm():
         [out],
     )
     np.testing.assert_array_equal(out, [1.5, -2.0, 3.25, 8.0])
+
+
+def test_atomic_cas_like_a_lock():
+    lock = np.array([0, 1, 5, 0], np.int32)
+    want = np.array([[0, 0, 5, 9]], np.int32)
+    new = np.array([[1, 1, 7, 1]], np.int32)
+    old = np.zeros((1, 4), np.int32)
+    run(
+        """
+        arg r1, 0
+        arg r2, 1
+        arg r3, 2
+        arg r4, 3
+        dma.load 0, sb.i32[0:1, 0, (1,4)], hbm.i32[r2+0, (1,4)], 0.0
+        dma.load 0, sb.i32[0:1, 64, (1,4)], hbm.i32[r3+0, (1,4)], 0.0
+        cas 1, hbm.i32[r1+0, (1,4)], sb.i32[0:1, 0, (1,4)], sb.i32[0:1, 64, (1,4)], sb.i32[0:1, 128, (1,4)]
+        dma.store 2, hbm.i32[r4+0, (1,4)], sb.i32[0:1, 128, (1,4)]
+        halt""",
+        [lock, want, new, old],
+    )
+    np.testing.assert_array_equal(lock, [1, 1, 7, 0])
+    np.testing.assert_array_equal(old[0], [0, 1, 5, 0])
+    counter = np.zeros(1, np.int32)  # 4 CAS on one address: only the first (0 -> 1) succeeds
+    olds = np.zeros((1, 4), np.int32)
+    run(
+        """
+        arg r1, 0
+        arg r2, 1
+        memset sb.i32[0:1, 0, (1,4)], 0.0
+        memset sb.i32[0:1, 64, (1,4)], 1.0
+        cas 0, hbm.i32[r1+0, (0,4)], sb.i32[0:1, 0, (1,4)], sb.i32[0:1, 64, (1,4)], sb.i32[0:1, 128, (1,4)]
+        dma.store 2, hbm.i32[r2+0, (1,4)], sb.i32[0:1, 128, (1,4)]
+        halt""",
+        [counter, olds],
+    )
+    assert counter[0] == 1 and olds[0].tolist() == [0, 1, 1, 1]
