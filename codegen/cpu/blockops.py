@@ -197,14 +197,32 @@ def lower_reduce(low, op: Op) -> None:
             w *= 2
         results = {}
 
+        # commutative kinds: several independent accumulators hide the combine latency
+        nacc = 1
+        if kind is not ReduceKind.CUSTOM:
+            while nacc < 4 and n % (w * nacc * 2) == 0 and n // (w * nacc * 2) >= 2:
+                nacc *= 2
+        span = w * nacc
+
         def body(idx_out):
-            first = [load(m, idx_out, low.zero, w) for m in ins]
+            nin = len(ins)
+            first = [
+                load(m, idx_out, ir.Constant(U.I64, j * w), w) for j in range(nacc) for m in ins
+            ]
 
             def step(k, accs):
-                xs = [load(m, idx_out, k, w) for m in ins]
-                return combine(low, op, kind, accs, xs)
+                out = []
+                for j in range(nacc):
+                    kj = k if j == 0 else low.b.add(k, ir.Constant(U.I64, j * w))
+                    xs = [load(m, idx_out, kj, w) for m in ins]
+                    out += combine(low, op, kind, accs[j * nin : (j + 1) * nin], xs)
+                return out
 
-            accs = _counted_loop(low, w, n, w, first, step)
+            accs = _counted_loop(low, span, n, span, first, step)
+            part = accs[:nin]
+            for j in range(1, nacc):
+                part = combine(low, op, kind, part, accs[j * nin : (j + 1) * nin])
+            accs = part
             red = _tree(low, op, kind, accs) if w > 1 else accs
             if out_shape:
                 for m, v in zip(outs, red):

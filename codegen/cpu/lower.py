@@ -27,6 +27,7 @@ from llvmlite import ir
 from jitlang.dtypes import DType
 from jitlang.errors import CompilationError
 from jitlang.ir import (
+    BinaryOp,
     BlockType,
     Function,
     Op,
@@ -396,8 +397,29 @@ class CpuLowering:
             return self.ev_load(op, idx, lanes)
         if k is OpKind.SPLAT:
             return self.ev(op.operands[0], idx, lanes)
+        if (
+            k is OpKind.BINARY
+            and op.attr.op is BinaryOp.DIV
+            and lanes > 1
+            and scalar_dtype(rt) in (DType.F32, DType.F64)
+            and self._uniform_scalar(op.operands[1]) is not None
+        ):
+            # x / d with d uniform over the block: one reciprocal, then multiplies (<= 2 ulp,
+            # like Triton's default fp32 division on GPUs)
+            d = self._uniform_scalar(op.operands[1])
+            recip = self.b.fdiv(ir.Constant(d.type, 1.0), d)
+            return self.b.fmul(self.ev(op.operands[0], idx, lanes), U.splat(self.b, recip, lanes))
         xs = [self.ev(v, idx, lanes) for v in op.operands]
         return self.compute(op, xs, lanes)
+
+    def _uniform_scalar(self, v: Value):
+        """The scalar LLVM value of `v` if it is a splat of an already-lowered scalar."""
+        r = self.vals.get(v.id)
+        if isinstance(r, Lazy) and r.op.kind is OpKind.SPLAT:
+            s = self.vals.get(r.op.operands[0].id)
+            if isinstance(s, ir.Value):
+                return s
+        return None
 
     def _contiguous(self, ptr: Value, lanes: int) -> bool:
         if lanes == 1:

@@ -1,0 +1,164 @@
+"""CPU benchmarks of block kernels: fused softmax, matmul, layer norm, attention (issue #3).
+
+    python benchmarks/bench_blocks.py     # one table; ratio = peer time / jitlang time
+
+Peers: numpy, torch CPU when installed. Matmul reports GFLOP/s for the best of a few block
+configurations (as autotune would pick). Compile times are cold (fresh in-memory cache; the
+disk cache is bypassed with a private temporary directory).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("JITLANG_CACHE_DIR", tempfile.mkdtemp(prefix="jl-bench-"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+import numpy as np  # noqa: E402
+
+import jitlang as jl  # noqa: E402
+from tests.e2e.tutorial_kernels import (  # noqa: E402
+    attn_fwd,
+    layer_norm_fwd,
+    matmul_kernel,
+    softmax_kernel,
+)
+
+
+def best(fn, reps=10, warm=2):
+    for _ in range(warm):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return min(ts)
+
+
+def torch_or_none():
+    try:
+        import torch
+
+        return torch
+    except ImportError:
+        return None
+
+
+def compile_time(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    torch = torch_or_none()
+    rng = np.random.default_rng(0)
+    rows = []
+
+    # fused softmax 4096 x 1024
+    x = rng.standard_normal((4096, 1024), dtype=np.float32)
+    y = np.empty_like(x)
+    run = lambda: softmax_kernel[(64,)](y, x, 1024, 1024, 4096, 1024, BLOCK_SIZE=1024)  # noqa: E731
+    ct = compile_time(run)
+    t = best(run)
+    e = np.exp(x - x.max(1, keepdims=True))
+    assert np.allclose(y, e / e.sum(1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+    def np_softmax():
+        e = np.exp(x - x.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    peers = {"numpy": best(np_softmax, reps=5)}
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        peers["torch"] = best(lambda: torch.softmax(tx, dim=1))
+    rows.append(("fused softmax 4096x1024 fp32", t, peers, ct))
+
+    # layer norm forward 4096 x 1024
+    w = rng.standard_normal(1024, dtype=np.float32)
+    bias = rng.standard_normal(1024, dtype=np.float32)
+    mean = np.empty(4096, np.float32)
+    rstd = np.empty(4096, np.float32)
+    run = lambda: layer_norm_fwd[(4096,)](x, y, w, bias, mean, rstd, 1024, 1024, 1e-5, BLOCK_SIZE=1024)  # noqa: E731
+    ct = compile_time(run)
+    t = best(run)
+
+    def np_ln():
+        m = x.mean(1, keepdims=True)
+        v = ((x - m) ** 2).mean(1, keepdims=True)
+        return (x - m) / np.sqrt(v + 1e-5) * w + bias
+
+    assert np.allclose(y, np_ln(), rtol=1e-3, atol=1e-3)
+    peers = {"numpy": best(np_ln, reps=5)}
+    if torch is not None:
+        tx, tw, tb = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(bias)
+        peers["torch"] = best(lambda: torch.nn.functional.layer_norm(tx, (1024,), tw, tb, 1e-5))
+    rows.append(("layer norm fwd 4096x1024 fp32", t, peers, ct))
+
+    # matmul 1024^3 fp32 (output fp16 as in the tutorial kernel would lose the comparison:
+    # use fp32 inputs and an fp16 store, checked loosely; GFLOP/s counts 2*M*N*K)
+    M = N = K = 1024
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = rng.standard_normal((K, N), dtype=np.float32)
+    c = np.empty((M, N), np.float16)
+    best_t, best_cfg, best_ct = None, None, None
+    for BM, BN, BK in ((64, 64, 64), (128, 64, 64), (64, 128, 32), (128, 128, 32)):
+        grid = (jl.cdiv(M, BM) * jl.cdiv(N, BN),)
+        run = lambda: matmul_kernel[grid](a, b, c, M, N, K, K, 1, N, 1, N, 1,  # noqa: E731
+                                          BLOCK_SIZE_M=BM, BLOCK_SIZE_N=BN, BLOCK_SIZE_K=BK,
+                                          GROUP_SIZE_M=8, ACTIVATION="")
+        ct = compile_time(run)
+        t = best(run, reps=5)
+        if best_t is None or t < best_t:
+            best_t, best_cfg, best_ct = t, (BM, BN, BK), ct
+    assert np.allclose(c.astype(np.float32), a @ b, rtol=1e-2, atol=0.1)
+    peers = {"numpy": best(lambda: a @ b, reps=5)}
+    if torch is not None:
+        ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+        peers["torch"] = best(lambda: ta @ tb, reps=5)
+    rows.append((f"matmul 1024^3 fp32 {best_cfg}", best_t, peers, best_ct))
+    gflops = {k: 2 * M * N * K / v / 1e9 for k, v in peers.items()}
+    gflops["jitlang"] = 2 * M * N * K / best_t / 1e9
+
+    # attention forward: 8 heads x 1024 tokens x 64
+    H, S, D = 8, 1024, 64
+    q = rng.standard_normal((H, S, D), dtype=np.float32)
+    k = rng.standard_normal((H, S, D), dtype=np.float32)
+    v = rng.standard_normal((H, S, D), dtype=np.float32)
+    o = np.empty_like(q)
+    grid = (jl.cdiv(S, 64), H)
+    run = lambda: attn_fwd[grid](q, k, v, 0.125, o, D, D, D, D, S, HEAD_DIM=D, BLOCK_M=64, BLOCK_N=64)  # noqa: E731
+    ct = compile_time(run)
+    t = best(run, reps=5)
+
+    def np_attn():
+        s = q @ k.transpose(0, 2, 1) * 0.125
+        p = np.exp(s - s.max(-1, keepdims=True))
+        return (p / p.sum(-1, keepdims=True)) @ v
+
+    assert np.allclose(o, np_attn(), rtol=1e-3, atol=1e-3)
+    peers = {"numpy": best(np_attn, reps=3)}
+    if torch is not None:
+        tq, tk, tv = (torch.from_numpy(t_) for t_ in (q, k, v))
+        peers["torch"] = best(
+            lambda: torch.nn.functional.scaled_dot_product_attention(tq, tk, tv, scale=0.125), reps=5
+        )
+    rows.append(("attention fwd 8x1024x64 fp32", t, peers, ct))
+
+    print(f"{'benchmark':40s} {'jitlang':>9s} {'compile':>8s}  {'numpy':>16s}  {'torch':>16s}")
+    for name, t, peers, ct in rows:
+        cells = []
+        for p in ("numpy", "torch"):
+            cells.append(f"{peers[p] * 1e3:7.2f}ms x{peers[p] / t:5.2f}" if p in peers else f"{'n/a':>16s}")
+        print(f"{name:40s} {t * 1e3:7.2f}ms {ct * 1e3:6.0f}ms  " + "  ".join(cells))
+    print("(xR = peer time / jitlang time: above 1 means jitlang is faster; compile = cold compile "
+          "+ first launch)")
+    print("matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in gflops.items()))
+
+
+if __name__ == "__main__":
+    main()
