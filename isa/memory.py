@@ -187,18 +187,12 @@ class HbmAccess:
         flat element indices."""
         if any(b == 0 for b in self.box):
             return None, None, None
-        if self.limit is None:
-            lo = (
-                self.base
-                + sum(min(0, (n - 1) * s) for s, n in zip(self.strides, self.box, strict=True))
-                * self.size
-            )
-            hi = (
-                self.base
-                + sum(max(0, (n - 1) * s) for s, n in zip(self.strides, self.box, strict=True))
-                * self.size
-                + self.size
-            )
+        pairs = list(zip(self.strides, self.box, strict=True))
+        lo = self.base + sum(min(0, (n - 1) * s) for s, n in pairs) * self.size
+        hi = self.base + sum(max(0, (n - 1) * s) for s, n in pairs) * self.size + self.size
+        if self.limit is not None and lo + self.size > self.limit:
+            return None, None, None
+        if self.limit is None or hi <= self.limit:  # the limit masks nothing: strided view
             self._check(lo, hi)
             raw = self.hbm.data.view(_UINT[self.size])
             strides = tuple(s * self.size for s in self.strides)
