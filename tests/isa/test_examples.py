@@ -44,6 +44,8 @@ def test_matmul_emulates_quickly(results):
 def test_examples_on_other_generation(config):
     for name in ("matmul", "softmax"):
         assert run_example(name, config=config).verified
+    va = run_example("vector_add", config=config)
+    assert va.verified and va.result.summary()["dma_bw_utilization"] >= 0.80
 
 
 def test_example_cli_json(capsys):
