@@ -129,6 +129,8 @@ class OpKind(enum.Enum):
     DOT = "dot"  # a[.., M, K], b[.., K, N], acc[.., M, N]; attr: Dot
     TRANS = "trans"  # attr: Permute
     RESHAPE = "reshape"  # row-major reinterpretation to the result shape
+    FLIP = "flip"  # attr: Axis; reverses the block along that axis
+    SORT = "sort"  # attr: SortAttr; sorts along the last axis
     ATOMIC = "atomic"  # ptr, val [, mask]  (cas: ptr, cmp, val [, mask]); attr: Atomic
     FOR = "for"  # lb, ub, step, *inits; region(iv, *carried) -> yield
     IF = "if"  # cond; then region, else region -> results
@@ -226,6 +228,11 @@ class Dot:
 
 
 @dataclass(frozen=True)
+class SortAttr:
+    descending: bool = False
+
+
+@dataclass(frozen=True)
 class Permute:
     order: tuple[int, ...]
 
@@ -307,6 +314,7 @@ Attr = (
     | Scan
     | Dot
     | Permute
+    | SortAttr
     | Atomic
     | None
 )

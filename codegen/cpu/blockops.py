@@ -399,6 +399,63 @@ def lower_reshape(low, op: Op) -> None:
     low.vals[op.result.id] = Mat(src.ptr, shape_of(op.result.type), src.elem)
 
 
+def lower_flip(low, op: Op) -> None:
+    src = low.materialize(op.operands[0])
+    from .lower import Mat
+
+    d = op.attr.axis
+    n = src.shape[d]
+    b = low.b
+    off = (n - 1) * src.strides[d]
+    ptr = b.gep(src.ptr, [ir.Constant(U.I64, off)], source_etype=E.buf_type(src.elem))
+    view = Mat(ptr, src.shape, src.elem)
+    view.strides = tuple(-s if i == d else s for i, s in enumerate(src.strides))
+    low.vals[op.result.id] = view
+
+
+def lower_sort(low, op: Op) -> None:
+    """Bitonic sort of every row (last axis) of a materialised copy; O(n log^2 n) per row."""
+    from jitlang.ir import CmpPred
+
+    b = low.b
+    m = low.alloc(elem_type(op.result.type), shape_of(op.result.type))
+    low.materialize_into(m, op.operands[0])
+    shape = m.shape
+    n = shape[-1]
+    dt = scalar_dtype(op.result.type)
+    desc = op.attr.descending
+    bt = E.buf_type(m.elem)
+
+    def row(idx_out):
+        base = low.buf_addr(m, idx_out + (low.zero,))
+        k = 2
+        while k <= n:
+            j = k // 2
+            while j >= 1:
+                with U.for_range(
+                    b, low.zero, ir.Constant(U.I64, n), ir.Constant(U.I64, 1), "bs"
+                ) as i:
+                    partner = b.xor(i, ir.Constant(U.I64, j))
+                    with b.if_then(b.icmp_unsigned(">", partner, i)):
+                        pi = b.gep(base, [i], source_etype=bt)
+                        pl = b.gep(base, [partner], source_etype=bt)
+                        vi = E.buf_to_reg(b, b.load(pi, typ=bt), m.elem)
+                        vl = E.buf_to_reg(b, b.load(pl, typ=bt), m.elem)
+                        up = b.icmp_unsigned("==", b.and_(i, ir.Constant(U.I64, k)), low.zero)
+                        if desc:
+                            up = b.not_(up)
+                        gt = E.compare(b, CmpPred.GT, dt, vi, vl)
+                        swap = b.icmp_unsigned("==", gt, up)
+                        with b.if_then(swap):
+                            b.store(E.reg_to_buf(b, vl), pi)
+                            b.store(E.reg_to_buf(b, vi), pl)
+                j //= 2
+            k *= 2
+
+    _scalar_nest(low, shape[:-1], row)
+    low.vals[op.result.id] = m
+
+
 # -- atomics ---------------------------------------------------------------------------------
 
 _RMW = {

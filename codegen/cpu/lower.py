@@ -953,6 +953,8 @@ def _block_lowerings():
         OpKind.TRANS: BO.lower_trans,
         OpKind.RESHAPE: BO.lower_reshape,
         OpKind.ATOMIC: BO.lower_atomic,
+        OpKind.FLIP: BO.lower_flip,
+        OpKind.SORT: BO.lower_sort,
     }
 
 

@@ -382,6 +382,106 @@ def ravel(b: Builder, input, can_reorder=False):
     return reshape(b, v, (math.prod(shape_of(v.type)),))
 
 
+def _first_or_last_region(b: Builder, elem, last: bool) -> Region:
+    region = Region([Value(elem, "acc"), Value(elem, "x")])
+    region.ops.append(Op(OpKind.YIELD, [region.args[1 if last else 0]], [], b.loc))
+    return region
+
+
+@handler
+def join(b: Builder, a, other):
+    x, y = S.to_value(b, a), S.to_value(b, other)
+    if S.type_name(x) != S.type_name(y):
+        x, y = S.promote_pair(b, x, y, False)
+    x, y = S.broadcast_pair(b, x, y)
+    shape = shape_of(x.type)
+    x2, y2 = S.expand_dims(b, x, len(shape)), S.expand_dims(b, y, len(shape))
+    full = shape + (2,)
+    j = S.arange(b, 0, 2)
+    for _ in range(len(shape)):
+        j = S.expand_dims(b, j, 0)
+    sel = S.broadcast_to(
+        b, S.compare(b, __import__("jitlang.ir", fromlist=["CmpPred"]).CmpPred.EQ, j, 0), full
+    )
+    return b.emit(
+        OpKind.SELECT,
+        [sel, S.broadcast_to(b, x2, full), S.broadcast_to(b, y2, full)],
+        [BlockType(full, x.type.elem)],
+    ).result
+
+
+@handler
+def split(b: Builder, a):
+    v = _block(b, a, "tl.split")
+    shape = shape_of(v.type)
+    if shape[-1] != 2:
+        raise b.shape_error(f"tl.split needs a last dimension of size 2, got {list(shape)}")
+    ax = len(shape) - 1
+    lo = _reduce_once(b, [v], ax, ReduceKind.CUSTOM, _first_or_last_region(b, v.type.elem, False))[
+        0
+    ]
+    hi = _reduce_once(b, [v], ax, ReduceKind.CUSTOM, _first_or_last_region(b, v.type.elem, True))[0]
+    return lo, hi
+
+
+@handler
+def cat(b: Builder, input, other, can_reorder=False, dim=0):
+    x, y = _block(b, input, "tl.cat"), _block(b, other, "tl.cat")
+    sx, sy = shape_of(x.type), shape_of(y.type)
+    if sx != sy:
+        raise b.shape_error(f"tl.cat needs equal shapes, got {list(sx)} and {list(sy)}")
+    d = _axis(b, x, dim)
+    j = join(b, x, y)  # [..., 2]
+    rank = len(sx)
+    order = tuple(range(d)) + (rank,) + tuple(range(d, rank))
+    t = _permute(b, j, order)  # [..., 2, d, ...]
+    shape = list(sx)
+    shape[d] *= 2
+    return reshape(b, t, tuple(shape))
+
+
+@handler
+def flip(b: Builder, x, dim=None):
+    v = _block(b, x, "tl.flip")
+    d = len(shape_of(v.type)) - 1 if dim is None else _axis(b, v, dim)
+    from ..ir import Axis
+
+    return b.emit(OpKind.FLIP, [v], [v.type], Axis(d)).result
+
+
+@handler
+def sort(b: Builder, x, dim=None, descending=False):
+    v = _block(b, x, "tl.sort")
+    rank = len(shape_of(v.type))
+    d = rank - 1 if dim is None else _axis(b, v, dim)
+    if d != rank - 1:
+        raise b.shape_error("tl.sort sorts along the last dimension only (like Triton)")
+    n = shape_of(v.type)[-1]
+    if n & (n - 1):
+        raise b.shape_error(f"tl.sort needs a power-of-two dimension, got {n}")
+    from ..ir import SortAttr
+
+    return b.emit(OpKind.SORT, [v], [v.type], SortAttr(bool(descending))).result
+
+
+@handler
+def squeeze(b: Builder, input, dim):
+    v = _block(b, input, "tl.squeeze")
+    d = _axis(b, v, dim)
+    shape = list(shape_of(v.type))
+    if shape[d] != 1:
+        raise b.shape_error(f"cannot squeeze dimension {d} of size {shape[d]}")
+    del shape[d]
+    if not shape:
+        return _reduce_once(b, [v], d, ReduceKind.SUM)[0]
+    return reshape(b, v, tuple(shape))
+
+
+@handler
+def unsqueeze(b: Builder, input, dim):
+    return S.expand_dims(b, S.to_value(b, input), _const_int(b, dim, "dim"))
+
+
 # -- atomics --------------------------------------------------------------------------------------
 
 
