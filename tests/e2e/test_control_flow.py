@@ -1,0 +1,401 @@
+"""End to end: if/else, loops, helpers, 2-D grids and memory access patterns against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+
+BLOCK = 32
+
+
+# --------------------------------------------------------------------------------------------
+# if / else
+# --------------------------------------------------------------------------------------------
+
+
+@jl.jit
+def _if_scalar(x_ptr, out_ptr, n, flag, BLOCK: tl.constexpr, STATIC: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    if STATIC:
+        y = x * 10
+    else:
+        y = x - 10
+    if flag > 0:
+        y = y + 1
+    elif flag < -5:
+        y = y + 2
+    else:
+        y = y + 3
+    tl.store(out_ptr + offs, y, mask=mask)
+
+
+@pytest.mark.parametrize("static", [True, False])
+@pytest.mark.parametrize("flag", [1, 7, -10, 0, -1])
+def test_if_scalar(flag, static):
+    n = 100
+    x = np.arange(n, dtype=np.int32)
+    out = np.zeros(n, np.int32)
+    _if_scalar[(jl.cdiv(n, BLOCK),)](x, out, n, flag, BLOCK=BLOCK, STATIC=static)
+    base = x * 10 if static else x - 10
+    add = 1 if flag > 0 else (2 if flag < -5 else 3)
+    np.testing.assert_array_equal(out, base + add)
+
+
+def test_static_if_compiles_one_branch():
+    x = np.zeros(4, np.int32)
+    k = _if_scalar.warmup(x, x, 4, 3, BLOCK=BLOCK, STATIC=True)
+    ir = k.asm["tile"]
+    assert "constant 10 :" in ir
+    assert "binary sub" not in ir, ir
+
+
+@jl.jit
+def _if_block(x_ptr, out_ptr, n, flag, BLOCK: tl.constexpr, FORM: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    if FORM == 0:
+        y = x * 2 if flag > 0 else x + 1
+    elif FORM == 1:
+        if flag > 0:
+            y = x * 2
+        else:
+            y = x + 1
+    elif FORM == 2:
+        y = x
+        if flag > 0:
+            y = y * 2
+        else:
+            y = y + 1
+    else:
+        y = x + 1
+        if flag > 0:
+            y = x * 2  # no else: the value is merged with the one from before the if
+    tl.store(out_ptr + offs, y, mask=mask)
+
+
+@pytest.mark.parametrize("form", [0, 1, 2, 3])
+@pytest.mark.parametrize("flag", [3, -3])
+def test_if_block_value(form, flag):
+    n = 70
+    x = np.arange(n, dtype=np.float32) - 20
+    out = np.zeros(n, np.float32)
+    _if_block[(jl.cdiv(n, BLOCK),)](x, out, n, flag, BLOCK=BLOCK, FORM=form)
+    np.testing.assert_array_equal(out, x * 2 if flag > 0 else x + 1)
+
+
+@jl.jit
+def _ternary_scalar(out_ptr, a_ptr):
+    pid = tl.program_id(0)
+    v = tl.load(a_ptr + pid)
+    r = v * 3 if v % 2 == 0 else -v
+    tl.store(out_ptr + pid, r)
+
+
+def test_ternary_on_loaded_scalar():
+    a = np.arange(-5, 6, dtype=np.int64)
+    out = np.zeros_like(a)
+    _ternary_scalar[(a.size,)](out, a)
+    np.testing.assert_array_equal(out, np.where(a % 2 == 0, a * 3, -a))
+
+
+# --------------------------------------------------------------------------------------------
+# loops
+# --------------------------------------------------------------------------------------------
+
+
+@jl.jit
+def _loops(x_ptr, out_ptr, k, FORM: tl.constexpr):
+    pid = tl.program_id(0)
+    if FORM == "sum":
+        acc = 0.0
+        for i in range(k):
+            acc += tl.load(x_ptr + pid * k + i)
+    elif FORM == "neg_step":
+        acc = 0.0
+        for i in range(k - 1, -1, -1):
+            acc = acc * 2 + tl.load(x_ptr + pid * k + i)
+    elif FORM == "start_step":
+        acc = 0.0
+        for i in range(1, k, 3):
+            acc += tl.load(x_ptr + pid * k + i)
+    elif FORM == "while":
+        acc = 0.0
+        i = 0
+        while i < k:
+            acc += tl.load(x_ptr + pid * k + i)
+            i += 2
+    elif FORM == "nested":
+        acc = 0.0
+        for i in range(k):
+            for j in range(i):
+                acc += tl.load(x_ptr + pid * k + j) * i
+    elif FORM == "tl_range":
+        acc = 0.0
+        for i in tl.range(0, k, 1):
+            acc += tl.load(x_ptr + pid * k + i)
+    else:  # static_range
+        acc = 0.0
+        for i in tl.static_range(4):
+            acc += tl.load(x_ptr + pid * k + i) * (i + 1)
+    tl.store(out_ptr + pid, acc)
+
+
+def _ref_loops(form, x):
+    out = []
+    for row in x:
+        k = len(row)
+        if form in ("sum", "tl_range"):
+            out.append(row.sum())
+        elif form == "neg_step":
+            acc = 0.0
+            for i in range(k - 1, -1, -1):
+                acc = acc * 2 + row[i]
+            out.append(acc)
+        elif form == "start_step":
+            out.append(row[1:k:3].sum())
+        elif form == "while":
+            out.append(row[::2].sum())
+        elif form == "nested":
+            out.append(sum(row[j] * i for i in range(k) for j in range(i)))
+        else:
+            out.append(sum(row[i] * (i + 1) for i in range(4)))
+    return np.array(out, np.float32)
+
+
+@pytest.mark.parametrize("k", [0, 1, 7])
+@pytest.mark.parametrize(
+    "form", ["sum", "neg_step", "start_step", "while", "nested", "tl_range", "static_range"]
+)
+def test_scalar_loops(form, k):
+    rows = 5
+    if form == "static_range" and k < 4:
+        return
+    x = np.random.default_rng(0).integers(-5, 5, (rows, k)).astype(np.float32)
+    out = np.full(rows, -99, np.float32)
+    _loops[(rows,)](x, out, k, FORM=form)
+    np.testing.assert_allclose(out, _ref_loops(form, x), rtol=1e-6)
+
+
+def test_static_range_unrolls():
+    x = np.zeros(8, np.float32)
+    ir = _loops.warmup(x, x, 4, FORM="static_range").asm["tile"]
+    assert "for" not in ir.split("{", 1)[1].replace("format", ""), ir
+
+
+@jl.jit
+def _block_acc(x_ptr, out_ptr, k, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    acc = tl.zeros((BLOCK,), tl.float32)
+    mx = tl.full((BLOCK,), float("-inf"), tl.float32)
+    for i in range(k):
+        v = tl.load(x_ptr + i * n + offs, mask=mask, other=0.0)
+        acc += v
+        mx = tl.maximum(mx, v)
+    tl.store(out_ptr + offs, acc, mask=mask)
+    tl.store(out_ptr + n + offs, mx, mask=mask)
+
+
+@pytest.mark.parametrize("n", [BLOCK, 100])
+@pytest.mark.parametrize("k", [1, 5])
+def test_block_loop_carried(k, n):
+    x = np.random.default_rng(1).standard_normal((k, n)).astype(np.float32)
+    out = np.zeros(2 * n, np.float32)
+    _block_acc[(jl.cdiv(n, BLOCK),)](x, out, k, n, BLOCK=BLOCK)
+    np.testing.assert_allclose(out[:n], x.sum(0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(out[n:], x.max(0))
+
+
+@jl.jit
+def _while_block(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    steps = 0
+    total = tl.sum(x, axis=0)
+    while total > 1:
+        x = x // 2
+        total = tl.sum(x, axis=0)
+        steps += 1
+    tl.store(out_ptr + offs, x + steps)
+
+
+def test_while_with_block_state():
+    x = np.arange(16, dtype=np.int32) * 9
+    out = np.zeros(16, np.int32)
+    _while_block[(1,)](x, out, BLOCK=16)
+    ref, steps = x.copy(), 0
+    while ref.sum() > 1:
+        ref //= 2
+        steps += 1
+    np.testing.assert_array_equal(out, ref + steps)
+
+
+# --------------------------------------------------------------------------------------------
+# @jit helpers
+# --------------------------------------------------------------------------------------------
+
+
+@jl.jit
+def _square(x):
+    return x * x
+
+
+@jl.jit
+def _divmod(x, d):
+    return x // d, x % d
+
+
+@jl.jit
+def _sign(x):
+    if x > 0:
+        return 1
+    return -1
+
+
+@jl.jit
+def _clip_block(x, lo, HI: tl.constexpr):
+    y = tl.maximum(x, lo)
+    return tl.minimum(y, HI)
+
+
+@jl.jit
+def _nested_helper(x):
+    return _square(x) + _square(x + 1)
+
+
+@jl.jit
+def _helpers(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    q, r = _divmod(x, 7)
+    s = _sign(pid - 1)
+    y = _square(q) + r * s + _clip_block(x, -3, 5) + _nested_helper(x)
+    tl.store(out_ptr + offs, y, mask=mask)
+
+
+@pytest.mark.parametrize("n", [BLOCK, 100])
+def test_helpers(n):
+    x = np.arange(n, dtype=np.int32) - 50
+    out = np.zeros(n, np.int32)
+    _helpers[(jl.cdiv(n, BLOCK),)](x, out, n, BLOCK=BLOCK)
+    q = np.trunc(x / 7).astype(np.int32)
+    r = x - q * 7
+    s = np.where(np.arange(n) // BLOCK - 1 > 0, 1, -1)
+    ref = q * q + r * s + np.clip(x, -3, 5) + x * x + (x + 1) * (x + 1)
+    np.testing.assert_array_equal(out, ref)
+
+
+# --------------------------------------------------------------------------------------------
+# memory access patterns and grids
+# --------------------------------------------------------------------------------------------
+
+
+@jl.jit
+def _gather(x_ptr, out_ptr, n, STRIDE: tl.constexpr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    v = tl.load(x_ptr + offs * STRIDE, mask=mask, other=-1.0)
+    tl.store(out_ptr + offs, v)  # unmasked: the tail gets `other`
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+def test_strided_load_and_other(stride):
+    n = 50
+    x = np.arange(n * stride, dtype=np.float32)
+    nprog = jl.cdiv(n, BLOCK)
+    out = np.zeros(nprog * BLOCK, np.float32)
+    _gather[(nprog,)](x, out, n, STRIDE=stride, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out[:n], x[::stride][:n])
+    np.testing.assert_array_equal(out[n:], -1.0)
+
+
+@jl.jit
+def _scatter_reverse(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(out_ptr + (n - 1 - offs), tl.load(x_ptr + offs, mask=mask), mask=mask)
+
+
+def test_scatter_store():
+    n = 77
+    x = np.arange(n, dtype=np.int16)
+    out = np.zeros(n, np.int16)
+    _scatter_reverse[(jl.cdiv(n, BLOCK),)](x, out, n, BLOCK=BLOCK)
+    np.testing.assert_array_equal(out, x[::-1])
+
+
+@jl.jit
+def _scalar_mem(x_ptr, out_ptr):
+    pid = tl.program_id(0)
+    v = tl.load(x_ptr + pid)
+    first = tl.load(x_ptr)
+    tl.store(out_ptr + pid, v * 2 + first)
+
+
+def test_scalar_loads_stores():
+    x = np.array([3, 1, 4, 1, 5, 9, 2, 6], np.int64)
+    out = np.zeros_like(x)
+    _scalar_mem[(x.size,)](x, out)
+    np.testing.assert_array_equal(out, x * 2 + x[0])
+
+
+@jl.jit
+def _grid2d(x_ptr, out_ptr, rows, cols, BLOCK: tl.constexpr):
+    r = tl.program_id(0)
+    cb = tl.program_id(1)
+    offs = cb * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < cols
+    v = tl.load(x_ptr + r * cols + offs, mask=mask)
+    v = v + r * 1000 + cb * 100 + tl.num_programs(0) * 10 + tl.num_programs(1)
+    tl.store(out_ptr + r * cols + offs, v, mask=mask)
+
+
+def test_2d_grid():
+    rows, cols = 5, 70
+    x = np.zeros((rows, cols), np.int32)
+    out = np.zeros_like(x)
+    grid = (rows, jl.cdiv(cols, BLOCK))
+    _grid2d[grid](x, out, rows, cols, BLOCK=BLOCK)
+    cb = np.arange(cols) // BLOCK
+    ref = np.arange(rows)[:, None] * 1000 + cb[None, :] * 100 + rows * 10 + grid[1]
+    np.testing.assert_array_equal(out, ref)
+
+
+@jl.jit
+def _grid3d(out_ptr):
+    x = tl.program_id(0)
+    y = tl.program_id(1)
+    z = tl.program_id(2)
+    nx = tl.num_programs(0)
+    ny = tl.num_programs(1)
+    tl.store(out_ptr + (z * ny + y) * nx + x, x * 100 + y * 10 + z)
+
+
+def test_3d_grid():
+    out = np.full((4, 3, 2), -1, np.int32)  # [z, y, x]
+    _grid3d[(2, 3, 4)](out)
+    z, y, x = np.meshgrid(np.arange(4), np.arange(3), np.arange(2), indexing="ij")
+    np.testing.assert_array_equal(out, x * 100 + y * 10 + z)
+
+
+@jl.jit
+def _int64_offsets(x_ptr, out_ptr, base, BLOCK: tl.constexpr):
+    offs = base + tl.arange(0, BLOCK).to(tl.int64)
+    tl.store(out_ptr + tl.arange(0, BLOCK), tl.load(x_ptr + offs))
+
+
+def test_int64_pointer_offsets():
+    x = np.arange(100, dtype=np.float32)
+    out = np.zeros(16, np.float32)
+    _int64_offsets[(1,)](x, out, np.int64(40), BLOCK=16)
+    np.testing.assert_array_equal(out, x[40:56])
+    ir = _int64_offsets.warmup(x, out, np.int64(40), BLOCK=16).asm["tile"]
+    assert "%base: int64" in ir, ir
