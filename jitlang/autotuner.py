@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+import numpy as np
 
 from .errors import CompilationError
 from .jit import JITFunction
@@ -537,15 +538,11 @@ def heuristics(values: dict[str, Callable[[dict], Any]]):
 
 # -- argument helpers (numpy arrays, and torch tensors where torch is installed) -------------
 def _key_value(v):
-    if hasattr(v, "dtype") and hasattr(v, "shape") and not _is_scalar(v):
+    if isinstance(v, np.ndarray) or hasattr(v, "data_ptr"):
         return (str(v.dtype), tuple(v.shape))
     if isinstance(v, list):
         return tuple(_key_value(x) for x in v)
     return v
-
-
-def _is_scalar(v) -> bool:
-    return getattr(v, "ndim", 1) == 0 and not hasattr(v, "data_ptr") and not hasattr(v, "base")
 
 
 def _zero(name: str, v) -> None:
@@ -573,4 +570,3 @@ def _copy_into(dst, src) -> None:
 
 
 __all__ = ["Autotuner", "AutotunerError", "Config", "Heuristics", "autotune", "heuristics"]
-_ = inspect  # noqa: F401 (kept for type introspection helpers)

@@ -298,6 +298,9 @@ def dot(
         x, y = S.cast(b, x, common), S.cast(b, y, common)
         dx = dy = common
     acc_dt = _DOT_ACC[dx]
+    if dx.is_int:
+        # int8 products accumulate in int32: widen the operands once, before the micro-kernel
+        x, y = S.cast(b, x, DType.I32), S.cast(b, y, DType.I32)
     if out_dtype is not None:
         acc_dt = _dtype(b, out_dtype)
     out_shape = sx[:-1] + sy[-1:]
