@@ -8,8 +8,9 @@ element they touch has been bounds-checked; each access also yields the `MemRang
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from isa import dtypes
 from isa.errors import OutOfBoundsError, TileShapeError, UninitializedReadError
@@ -18,6 +19,7 @@ from isa.operands import SPACE_PSUM, SPACE_SBUF, HbmAP, Tile
 from isa.trace import MemRange, Space
 
 MAX_HBM_ELEMENTS = 1 << 25  # one access never moves more than a whole SBUF
+_NP = {int(d): dtypes.NUMPY[d] for d in dtypes.DType}
 _PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 
@@ -79,10 +81,10 @@ class TileAccess:
     __slots__ = ("mem", "tile", "view", "wview", "range", "dtype", "pn", "free")
 
     def __init__(self, mem: OnChip, t: Tile, regs, partitions: int):
-        dt = dtypes.np_dtype(t.dtype)
+        dt = _NP[t.dtype]
         size = dt.itemsize
         base = int(regs[t.reg]) + t.off
-        where = f"{mem.name} tile {_tile_text(t)}"
+        where = _Where(mem.name, t)
         if any(n == 0 for _, n in t.dims):
             raise TileShapeError(f"{where}: a free dim has size 0")
         if t.free_size > mem.data.shape[1]:
@@ -107,10 +109,11 @@ class TileAccess:
             )
         shape = (t.pn, *t.free_shape)
         strides = (mem.data.strides[0], *(s * size for s, _ in t.dims))
-        # strided views are built on same-size unsigned ints: as_strided rejects ml_dtypes fp8
-        raw = mem.data.view(_UINT[size])
-        self.view = as_strided(raw[t.p0 :, e0:], shape, strides).view(dt)
-        self.wview = as_strided(mem.written.view(_UINT[size])[t.p0 :, e0:], shape, strides)
+        offset = t.p0 * strides[0] + e0 * size  # bounds were checked above
+        self.view = np.ndarray(shape, dt, buffer=mem.data, offset=offset, strides=strides)
+        self.wview = np.ndarray(
+            shape, _UINT[size], buffer=mem.written, offset=offset, strides=strides
+        )
         self.mem, self.tile, self.dtype = mem, t, dt
         self.pn, self.free = t.pn, t.free_size
         self.range = MemRange(Space(mem.space), lo * size, (hi + 1) * size, t.p0, t.pn)
@@ -142,7 +145,7 @@ class HbmAccess:
     """A resolved HBM pattern: shape, the valid box after bounds, optional address limit."""
 
     def __init__(self, hbm: Hbm, a: HbmAP, regs, what: str):
-        self.dtype = dt = dtypes.np_dtype(a.dtype)
+        self.dtype = dt = _NP[a.dtype]
         size = dt.itemsize
         self.size = size
         self.base = int(regs[a.reg]) + a.off
@@ -165,7 +168,7 @@ class HbmAccess:
 
     @property
     def count(self) -> int:
-        return int(np.prod(self.shape))
+        return math.prod(self.shape)
 
     def _addresses(self) -> np.ndarray:
         """Byte address of every element of the valid box (broadcast grid)."""
@@ -194,9 +197,10 @@ class HbmAccess:
             return None, None, None
         if self.limit is None or hi <= self.limit:  # the limit masks nothing: strided view
             self._check(lo, hi)
-            raw = self.hbm.data.view(_UINT[self.size])
             strides = tuple(s * self.size for s in self.strides)
-            view = as_strided(raw[self.base // self.size :], self.box, strides).view(self.dtype)
+            view = np.ndarray(
+                self.box, self.dtype, buffer=self.hbm.data, offset=self.base, strides=strides
+            )
             return view, None, MemRange(Space.HBM, lo, hi)
         addr = self._addresses()
         mask = addr + self.size <= self.limit
@@ -230,6 +234,16 @@ def tile_descriptors(t: Tile) -> int:
         else:
             break
     return t.pn * max(1, t.free_size // run)
+
+
+class _Where:
+    """The tile's description for error messages, formatted only when an error is raised."""
+
+    def __init__(self, space: str, t: Tile):
+        self.space, self.t = space, t
+
+    def __str__(self) -> str:
+        return f"{self.space} tile {_tile_text(self.t)}"
 
 
 def _tile_text(t: Tile) -> str:
