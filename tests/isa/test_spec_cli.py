@@ -80,3 +80,18 @@ def test_builder_emits_a_kernel_with_a_line_table():
     run(binary, [xs, o])
     np.testing.assert_array_equal(o, 2 * xs)
     assert assemble(disassemble(binary)).to_bytes() == binary.to_bytes()
+
+
+def test_readme_builder_example_runs():
+    import re
+
+    from isa.spec import SPEC_PATH as spec_path
+
+    text = spec_path.with_name("README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    ns: dict = {}
+    exec(code, ns)
+    binary = ns["binary"]
+    assert assemble(disassemble(binary)).to_bytes() == binary.to_bytes()
+    x = np.ones(128 * 512 * 8, np.float32)
+    run(binary, [x])
