@@ -1,0 +1,312 @@
+"""End to end: the launch API — argument binding, its errors, grids, warmup and specialization."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+
+
+@jl.jit
+def _axpy(x_ptr, out_ptr, alpha, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) * alpha, mask=mask)
+
+
+def _ok(kernel=_axpy, n=100):
+    """The kernel still launches and computes the right thing."""
+    x = np.arange(n, dtype=np.float32)
+    out = np.zeros(n, np.float32)
+    kernel[(jl.cdiv(n, 32),)](x, out, 2.0, n, BLOCK=32)
+    np.testing.assert_array_equal(out, x * 2)
+
+
+def test_basic_launch_returns_compiled_kernel():
+    x = np.arange(10, dtype=np.float32)
+    out = np.zeros(10, np.float32)
+    k = _axpy[(1,)](x, out, 3.0, 10, BLOCK=32)
+    np.testing.assert_array_equal(out, x * 3)
+    assert "tile" in k.asm
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0), {"BLOCK": 32}),  # missing n
+        ((np.zeros(4, np.float32),), {"BLOCK": 32}),  # several missing
+        ((np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 4, 32, 7), {}),  # extra
+        ((np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 4), {"BLOCK": 32, "BLOKC": 1}),
+        ((np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 4), {}),  # constexpr missing
+        ((np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 4, 32), {"BLOCK": 32}),  # twice
+    ],
+    ids=["missing", "missing_many", "extra", "unknown_kw", "missing_constexpr", "duplicate"],
+)
+def test_bad_argument_lists(args, kwargs):
+    with pytest.raises(TypeError, match="_axpy") as e:
+        _axpy[(1,)](*args, **kwargs)
+    if "unknown" in str(e.value) or "unexpected" in str(e.value):
+        assert "BLOKC" in str(e.value)
+    _ok()
+
+
+def test_unknown_keyword_names_it():
+    x = np.zeros(4, np.float32)
+    with pytest.raises(TypeError, match="BLOKC"):
+        _axpy[(1,)](x, x, 1.0, 4, BLOCK=32, BLOKC=1)
+
+
+@pytest.mark.parametrize(
+    "bad, name",
+    [
+        (np.zeros(4, np.complex64), "x_ptr"),
+        (np.zeros(4, np.str_), "x_ptr"),
+        ([1.0, 2.0], "x_ptr"),
+        ("abc", "x_ptr"),
+        (None, "x_ptr"),
+    ],
+    ids=["complex_array", "str_array", "list", "str", "none"],
+)
+def test_unsupported_argument_types(bad, name):
+    x = np.zeros(4, np.float32)
+    args = {"x_ptr": x, "out_ptr": x, "alpha": 1.0, "n": 4}
+    args[name] = bad
+    with pytest.raises(TypeError, match=f"'{name}'"):
+        _axpy[(1,)](args["x_ptr"], args["out_ptr"], args["alpha"], args["n"], BLOCK=32)
+    _ok()
+
+
+def test_int_too_large():
+    x = np.zeros(4, np.float32)
+    with pytest.raises((ValueError, TypeError), match="n"):
+        _axpy[(1,)](x, x, 1.0, 2**70, BLOCK=32)
+    _ok()
+
+
+@pytest.mark.parametrize(
+    "grid",
+    [(-1,), (2.0,), (1, 1, 1, 1), "abc", (1, -2), (1, None), (), lambda meta: (-3,), 1.5],
+    ids=[
+        "negative",
+        "float",
+        "4dims",
+        "str",
+        "neg2",
+        "none",
+        "empty",
+        "callable_neg",
+        "float_scalar",
+    ],
+)
+def test_bad_grid(grid):
+    x = np.zeros(4, np.float32)
+    with pytest.raises(ValueError, match="grid"):
+        _axpy[grid](x, x, 1.0, 4, BLOCK=32)
+    _ok()
+
+
+@pytest.mark.parametrize("grid", [(0,), (0, 3), (3, 0, 1), 0])
+def test_empty_grid_does_nothing(grid):
+    x = np.ones(8, np.float32)
+    out = np.full(8, 7.0, np.float32)
+    _axpy[grid](x, out, 2.0, 8, BLOCK=32)
+    np.testing.assert_array_equal(out, 7.0)
+
+
+def test_grid_forms():
+    n = 100
+    x = np.arange(n, dtype=np.float32)
+    for grid in [
+        (4,),
+        [4],
+        4,
+        (4, 1),
+        (4, 1, 1),
+        (np.int64(4),),
+        lambda meta: (jl.cdiv(meta["n"], meta["BLOCK"]),),
+    ]:
+        out = np.zeros(n, np.float32)
+        _axpy[grid](x, out, 2.0, n, BLOCK=32)
+        np.testing.assert_array_equal(out, x * 2, err_msg=repr(grid))
+
+
+def test_grid_callable_sees_meta():
+    seen = {}
+
+    def grid(meta):
+        seen.update(meta)
+        return (jl.cdiv(meta["n"], meta["BLOCK"]),)
+
+    x = np.arange(50, dtype=np.float32)
+    out = np.zeros(50, np.float32)
+    _axpy[grid](x, out, 2.0, 50, BLOCK=16)
+    assert seen["BLOCK"] == 16 and seen["n"] == 50 and seen["alpha"] == 2.0
+    np.testing.assert_array_equal(out, x * 2)
+
+
+def test_more_programs_than_needed_is_masked():
+    x = np.arange(10, dtype=np.float32)
+    out = np.zeros(12, np.float32)
+    _axpy[(50,)](x, out, 2.0, 10, BLOCK=32)
+    np.testing.assert_array_equal(out[:10], x * 2)
+    np.testing.assert_array_equal(out[10:], 0)
+
+
+def test_warmup():
+    x = np.zeros(64, np.float32)
+    k = _axpy.warmup(x, x, 1.0, 64, BLOCK=32)
+    assert not x.any()
+    assert k.asm["tile"].startswith("func @_axpy")
+    assert "define" in k.asm["llir"] and "_axpy" in k.asm["llir"]
+    asm = k.asm["asm"]
+    assert isinstance(asm, str) and "_axpy" in asm and ("ret" in asm)
+    assert set(k.asm.keys()) == {"tile", "llir", "asm"}
+    # warming up populates the cache the launch uses
+    n0 = len(_axpy.cache)
+    _axpy[(2,)](x, x, 1.0, 64, BLOCK=32)
+    assert len(_axpy.cache) == n0
+
+
+def test_kernel_call_without_grid_is_an_error():
+    with pytest.raises(RuntimeError, match=r"_axpy\[grid\]"):
+        _axpy(np.zeros(4, np.float32))
+
+
+@jl.jit
+def _spec(x_ptr, out_ptr, n, s, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs) * n + s)
+
+
+@jl.jit(do_not_specialize=["n", "s"])
+def _nospec(x_ptr, out_ptr, n, s, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs) * n + s)
+
+
+def test_specialization_on_1_and_16():
+    x = np.arange(16, dtype=np.int32)
+    results = {}
+    _spec.cache.clear()
+    for n in [1, 16, 5, 32, 7]:
+        out = np.zeros(16, np.int32)
+        _spec[(1,)](x, out, n, 0, BLOCK=16)
+        results[n] = out
+        np.testing.assert_array_equal(out, x * n)
+    # {1}, {divisible by 16: 16, 32}, {other: 5, 7}
+    assert len(_spec.cache) == 3
+    k1 = _spec.warmup(x, x, 1, 0, BLOCK=16).asm["tile"]
+    k16 = _spec.warmup(x, x, 16, 0, BLOCK=16).asm["tile"]
+    assert "%n" not in k1.splitlines()[0]  # folded to a constant
+    assert "div=16" in [ln for ln in k16.splitlines() if ln.startswith("func")][0].split("%n")[1]
+
+
+def test_do_not_specialize():
+    x = np.arange(16, dtype=np.int32)
+    _nospec.cache.clear()
+    for n in [1, 16, 5]:
+        for s in [1, 3]:
+            out = np.zeros(16, np.int32)
+            _nospec[(1,)](x, out, n, s, BLOCK=16)
+            np.testing.assert_array_equal(out, x * n + s)
+    assert len(_nospec.cache) == 1
+
+
+def test_dtype_change_recompiles():
+    _spec.cache.clear()
+    for dt in [np.int32, np.float32, np.int8, np.float64, np.int32]:
+        x = np.arange(16).astype(dt)
+        out = np.zeros(16, dt)
+        _spec[(1,)](x, out, 3, 2, BLOCK=16)
+        np.testing.assert_array_equal(out, x * 3 + 2, err_msg=str(dt))
+    assert len(_spec.cache) == 4
+
+
+def test_constexpr_change_recompiles():
+    x = np.arange(64, dtype=np.float32)
+    _axpy.cache.clear()
+    for block in [16, 32, 64, 16]:
+        out = np.zeros(64, np.float32)
+        _axpy[(jl.cdiv(64, block),)](x, out, 2.0, 64, BLOCK=block)
+        np.testing.assert_array_equal(out, x * 2)
+    assert len(_axpy.cache) == 3
+
+
+@pytest.mark.parametrize(
+    "alpha, n",
+    [
+        (np.float32(2.0), np.int64(50)),
+        (np.float64(2.0), np.int32(50)),
+        (np.float16(2.0), np.int16(50)),
+        (2, np.uint32(50)),
+        (True, 50),
+        (np.int8(2), np.uint8(50)),
+    ],
+)
+def test_numpy_scalars(alpha, n):
+    x = np.arange(60, dtype=np.float32)
+    out = np.zeros(60, np.float32)
+    _axpy[(2,)](x, out, alpha, n, BLOCK=32)
+    np.testing.assert_array_equal(out[:50], x[:50] * float(alpha))
+    np.testing.assert_array_equal(out[50:], 0)
+
+
+def test_array_views_and_offsets():
+    base = np.arange(200, dtype=np.float32)
+    x = base[3:]  # misaligned: not divisible by 16 bytes
+    out = np.zeros(100, np.float32)
+    _axpy[(4,)](x, out, 2.0, 100, BLOCK=32)
+    np.testing.assert_array_equal(out, base[3:103] * 2)
+    x2 = base.reshape(20, 10)  # a 2-D array: pointer to its first element
+    out2 = np.zeros((20, 10), np.float32)
+    _axpy[(7,)](x2, out2, 2.0, 200, BLOCK=32)
+    np.testing.assert_array_equal(out2, x2 * 2)
+
+
+def test_explicit_cpu_target_and_unknown_target():
+    x = np.arange(8, dtype=np.float32)
+    out = np.zeros(8, np.float32)
+    _axpy[(1,)](x, out, 2.0, 8, BLOCK=32, target="cpu")
+    np.testing.assert_array_equal(out, x * 2)
+    with pytest.raises(ValueError, match="target"):
+        _axpy[(1,)](x, out, 2.0, 8, BLOCK=32, target="gpu")
+    _ok()
+
+
+@jl.jit
+def _param_names(out_ptr, a, t, rt, k0, key, args, grid, values):
+    tl.store(out_ptr, a)
+    tl.store(out_ptr + 1, t)
+    tl.store(out_ptr + 2, rt)
+    tl.store(out_ptr + 3, k0)
+    tl.store(out_ptr + 4, key)
+    tl.store(out_ptr + 5, args)
+    tl.store(out_ptr + 6, grid)
+
+
+def test_parameter_names_do_not_clash_with_the_launcher():
+    out = np.zeros(7, np.int32)
+    _param_names[(1,)](out, 5, 6, 7, 8, 9, 10, 11, 12)
+    np.testing.assert_array_equal(out, [5, 6, 7, 8, 9, 10, 11])
+
+
+def test_reserved_parameter_name_is_rejected_at_decoration():
+    def k(x_ptr, target):
+        pass
+
+    with pytest.raises(TypeError, match="target"):
+        jl.jit(k)
+
+
+@jl.jit
+def _scalar_and(out_ptr, a):
+    tl.store(out_ptr, ((a > 0) and (a < 10)).to(tl.int32))
+
+
+@pytest.mark.parametrize("a, expected", [(5, 1), (0, 0), (12, 0)])
+def test_scalar_logic_on_param_named_a(a, expected):
+    out = np.zeros(1, np.int32)
+    _scalar_and[(1,)](out, a)
+    assert out[0] == expected
