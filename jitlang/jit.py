@@ -305,7 +305,8 @@ class JITFunction:
             if k[0] == "c":
                 out.append((name, ("const", k[1])))
             elif k[0] == "1":
-                out.append((name, ("const", 1)))
+                # specialized to 1, but typed like any int32 argument (not a weak literal)
+                out.append((name, ("int32 one", 1)))
             elif isinstance(k[0], np.dtype):
                 npdt = k[0]
                 dt = from_numpy(npdt)

@@ -88,7 +88,12 @@ def bf16_round_bits(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     lsb = b.and_(b.lshr(bits, const_vec(U.I32, 16, n)), const_vec(U.I32, 1, n))
     rounded = b.add(bits, b.add(lsb, const_vec(U.I32, 0x7FFF, n)))
     is_nan = b.fcmp_unordered("uno", x, x)
-    nan_bits = b.or_(bits, const_vec(U.I32, 0x400000, n))
+    # NaN: keep the payload when it survives truncation (bf16 NaNs round-trip bit-exactly),
+    # otherwise set the quiet bit so the result stays a NaN
+    keeps = b.icmp_unsigned(
+        "!=", b.and_(bits, const_vec(U.I32, 0x7F0000, n)), const_vec(U.I32, 0, n)
+    )
+    nan_bits = b.select(keeps, bits, b.or_(bits, const_vec(U.I32, 0x400000, n)))
     out = b.select(is_nan, nan_bits, rounded)
     return b.trunc(b.lshr(out, const_vec(U.I32, 16, n)), vec(I16, n))
 
@@ -97,6 +102,21 @@ def bf16_bits_to_f32(b: ir.IRBuilder, h: ir.Value) -> ir.Value:
     n = lanes_of(h)
     w = b.shl(b.zext(h, vec(U.I32, n)), const_vec(U.I32, 16, n))
     return b.bitcast(w, vec(U.F32, n))
+
+
+def f64_to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """f64 -> f32 rounding to odd: truncate toward zero, set the last bit if inexact."""
+    n = lanes_of(x)
+    t = b.fptrunc(x, vec(U.F32, n))
+    back = b.fpext(t, vec(U.F64, n))
+    inexact = b.fcmp_ordered("!=", back, x)  # false for NaN: NaNs pass through
+    ax = U.intrinsic(b, "fabs", x.type, [x])
+    aback = U.intrinsic(b, "fabs", back.type, [back])
+    too_big = b.fcmp_ordered(">", aback, ax)
+    bits = b.bitcast(t, vec(U.I32, n))
+    bits = b.select(b.and_(inexact, too_big), b.sub(bits, const_vec(U.I32, 1, n)), bits)
+    bits = b.select(inexact, b.or_(bits, const_vec(U.I32, 1, n)), bits)
+    return b.bitcast(bits, vec(U.F32, n))
 
 
 def round_to(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
@@ -291,7 +311,9 @@ def cast(b: ir.IRBuilder, src: DType, dst: DType, x: ir.Value, bitcast: bool) ->
     if src.is_float and dst.is_float:
         if dst in (DType.F16, DType.BF16):
             if src is DType.F64 and dst is DType.F16:
-                return b.fpext(b.fptrunc(x, vec(HALF, n)), dst_reg)
+                # no libcall (__truncdfhf2 is not available to the JIT): round to odd into f32,
+                # then to nearest even into f16 -- exact, as f32 has >= 11 + 2 bits
+                return b.fpext(b.fptrunc(f64_to_f32_round_odd(b, x), vec(HALF, n)), dst_reg)
             if src is DType.F64:
                 x = b.fptrunc(x, vec(U.F32, n))
             return round_to(b, x, dst)

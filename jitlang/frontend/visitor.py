@@ -965,15 +965,20 @@ def build_kernel(
     body = Region()
     scope: dict = {}
     ir_params: list[Param] = []
+    ones: list[str] = []
     for pname, spec in params:
         if isinstance(spec, Param):
             v = Value(spec.type, pname)
             body.args.append(v)
             ir_params.append(spec)
             scope[pname] = v
+        elif spec[0] == "int32 one":
+            ones.append(pname)
         else:
             scope[pname] = spec[1]
     b.regions.append(body)
+    for pname in ones:
+        scope[pname] = S.constant(b, 1, DType.I32)
     visitor = FunctionVisitor(b, src, jf.fn, scope, 0, ctx)
     b.inliner = lambda f, args: visitor.inline(src.tree, f, args, {})
     visitor.run_body(fold_early_returns(src.tree.body))
