@@ -179,7 +179,7 @@ def assert_close(x, y, atol=None, rtol=None, err_msg: str = "") -> None:
         f"Mismatched elements: {n_bad} / {n} ({100.0 * n_bad / n:.1f}%)",
         f"Greatest absolute difference: {diff[abs_at]:g} at index {abs_at}",
         f"Greatest relative difference: {rel[rel_at]:g} at index {rel_at}",
-        f"First mismatch at index {first}: x={a64[first]!r} y={b64[first]!r}",
+        f"First mismatch at index {first}: x={a64[first].item()!r} y={b64[first].item()!r}",
     ]
     raise AssertionError(_prefix(err_msg) + "\n".join(lines))
 

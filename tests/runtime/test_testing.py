@@ -1,0 +1,193 @@
+"""`jitlang.testing`: do_bench, assert_close, perf_report/Benchmark, cross_check."""
+
+from __future__ import annotations
+
+import csv
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+from jitlang.testing import Benchmark, assert_close, cross_check, do_bench, perf_report
+
+
+@jl.jit
+def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    y = tl.load(y_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, x + y, mask=mask)
+
+
+def launch_add(n: int, block: int = 256):
+    rng = np.random.default_rng(n)
+    x, y = rng.random((2, n), dtype=np.float32)
+    out = np.empty_like(x)
+    return lambda: add_kernel[(jl.cdiv(n, block),)](x, y, out, n, BLOCK=block), x, y, out
+
+
+# -- do_bench ----------------------------------------------------------------------------------
+def test_do_bench_times_a_kernel_in_ms():
+    fn, x, y, out = launch_add(1 << 12)
+    ms = do_bench(fn, warmup=1, rep=5)
+    assert isinstance(ms, float) and 0 < ms < 50
+    np.testing.assert_array_equal(out, x + y)
+
+
+def test_do_bench_quantiles_and_return_modes():
+    fn, *_ = launch_add(1 << 10)
+    q = do_bench(fn, warmup=1, rep=5, quantiles=[0.2, 0.5, 0.8])
+    assert isinstance(q, list) and len(q) == 3 and all(t > 0 for t in q)
+    assert q[0] <= q[1] <= q[2]
+    assert isinstance(do_bench(fn, warmup=1, rep=5, quantiles=[0.5]), float)
+    times = do_bench(fn, warmup=1, rep=5, return_mode="all")
+    assert isinstance(times, list) and len(times) >= 1 and all(t > 0 for t in times)
+    lo = do_bench(fn, warmup=1, rep=5, return_mode="min")
+    assert 0 < lo <= do_bench(fn, warmup=1, rep=5, return_mode="max")
+    with pytest.raises(ValueError, match="return_mode"):
+        do_bench(fn, return_mode="p99")
+    with pytest.raises(ValueError, match="quantiles"):
+        do_bench(fn, quantiles=[50])
+
+
+def test_do_bench_runs_within_its_budget():
+    calls = []
+    do_bench(lambda: calls.append(1), warmup=2, rep=10)
+    # the estimate includes the 32 MiB flush, so a no-op runs on the order of rep / flush times
+    assert 1 + 5 + 2 <= len(calls) < 2000
+
+
+def test_do_bench_clears_grads():
+    class Param:
+        grad = "stale"
+
+    p = Param()
+    do_bench(lambda: None, warmup=1, rep=1, grad_to_none=[p])
+    assert p.grad is None
+
+
+# -- assert_close ------------------------------------------------------------------------------
+def test_assert_close_passes_within_default_tolerances():
+    x = np.linspace(-3, 3, 100, dtype=np.float32)
+    assert_close(x, x * (1 + 1e-7))
+    assert_close(x.astype(np.float16), (x * (1 + 4e-4)).astype(np.float16))
+    bf = x.astype(ml_dtypes.bfloat16)
+    assert_close(bf, x)  # bfloat16 vs its float32 source: bfloat16's tolerance
+    assert_close(np.array([np.nan, np.inf, -np.inf]), np.array([np.nan, np.inf, -np.inf]))
+    assert_close(np.arange(10), np.arange(10))
+    assert_close(1.0, 1.0 + 1e-9)
+    assert_close([1, 2, 3], np.array([1, 2, 3]))
+
+
+def test_assert_close_reports_where_and_how_much():
+    x = np.zeros((4, 5), dtype=np.float32)
+    y = x.copy()
+    y[1, 2] = 0.5
+    y[3, 4] = 0.25
+    with pytest.raises(AssertionError) as err:
+        assert_close(y, x, err_msg="kernel vs numpy")
+    msg = str(err.value)
+    assert msg.startswith("kernel vs numpy\n")
+    assert "Mismatched elements: 2 / 20 (10.0%)" in msg
+    assert "Greatest absolute difference: 0.5 at index (1, 2)" in msg
+    assert "First mismatch at index (1, 2): x=0.5 y=0.0" in msg
+    assert "float32 vs float32" in msg
+
+
+def test_assert_close_tolerances():
+    x = np.ones(8, dtype=np.float32)
+    with pytest.raises(AssertionError, match="atol=1e-05, rtol=1.3e-06"):
+        assert_close(x * 1.001, x)
+    assert_close(x * 1.001, x, rtol=1e-2)
+    assert_close(x + 0.005, x, atol=1e-2, rtol=0)
+    assert_close(x + 0.005, x, atol=lambda dtype: 1e-2 if dtype == np.float32 else 0.0)
+    with pytest.raises(AssertionError, match="Mismatched elements: 1 / 3"):
+        assert_close(np.array([1, 2, 3]), np.array([1, 2, 4]))
+    big = np.array([2**62 + 1], dtype=np.int64)
+    with pytest.raises(AssertionError):
+        assert_close(big, big - 1)  # exact for integers beyond float64's 53 bits
+    with pytest.raises(AssertionError, match="NaN|nan"):
+        assert_close(np.array([np.nan]), np.array([1.0]))
+    with pytest.raises(AssertionError, match="Shapes differ"):
+        assert_close(np.zeros(3), np.zeros(4))
+
+
+# -- perf_report -------------------------------------------------------------------------------
+def make_report(name="vector-add", lines=("jitlang", "numpy")):
+    return Benchmark(
+        x_names=["size"],
+        x_vals=[2**10, 2**12],
+        x_log=True,
+        line_arg="provider",
+        line_vals=list(lines),
+        line_names=[s.capitalize() for s in lines],
+        styles=[("blue", "-"), ("green", "--")],
+        ylabel="GB/s",
+        plot_name=name,
+        args={"block": 256},
+    )
+
+
+@perf_report(make_report())
+def bench_add(size, provider, block):
+    fn, x, y, out = launch_add(size, block)
+    if provider == "numpy":
+        fn = lambda: np.add(x, y, out=out)  # noqa: E731
+    ms, lo, hi = do_bench(fn, warmup=1, rep=2, quantiles=[0.5, 0.2, 0.8])
+    gbps = lambda t: 3 * x.nbytes * 1e-9 / (t * 1e-3)  # noqa: E731
+    return gbps(ms), gbps(hi), gbps(lo)
+
+
+def test_perf_report_writes_png_csv_and_prints(tmp_path, capsys):
+    table = bench_add.run(print_data=True, save_path=tmp_path / "out", return_df=True)
+    out = capsys.readouterr().out
+    assert out.startswith("vector-add:\n")
+    header = out.splitlines()[1].split()
+    assert header == ["size", "Jitlang", "Numpy"]
+    assert len(out.splitlines()) == 4
+    png = tmp_path / "out" / "vector-add.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with open(tmp_path / "out" / "vector-add.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["size", "Jitlang", "Numpy"]
+    assert [r[0] for r in rows[1:]] == ["1024", "4096"]
+    assert all(float(v) > 0 for r in rows[1:] for v in r[1:])
+    assert "vector-add.png" in (tmp_path / "out" / "results.html").read_text()
+    assert list(table["size"]) == [1024, 4096]
+
+
+def test_perf_report_numbers_several_benchmarks_and_errors(tmp_path, capsys):
+    calls = []
+
+    @perf_report([make_report("a", ("x",)), make_report("b", ("x", "y"))])
+    def f(size, provider, block, scale=1):
+        calls.append((size, provider))
+        return float(size * scale)
+
+    assert f.run() is None
+    assert capsys.readouterr().out == "" and len(calls) == 6
+    tables = f.run(return_df=True, scale=2, diff_col=True)
+    assert list(tables[0]["X"]) == [2048.0, 8192.0]
+    assert list(tables[0]["Diff"]) == [1024.0, 4096.0]  # Triton's: for one line, line - x
+    assert list(tables[1].columns) == ["size", "X", "Y"]
+    assert not list(tmp_path.iterdir())
+
+    @perf_report(make_report("bad", ("x",)))
+    def g(size, provider, block):
+        return (1.0, 2.0)
+
+    with pytest.raises(ValueError, match="returned 2 values"):
+        g.run()
+    with pytest.raises(ValueError, match="line_names"):
+        Benchmark(["n"], [1], "p", [1, 2], ["one"], "p", {})
+
+
+# -- cross_check -------------------------------------------------------------------------------
+def test_cross_check_runs_each_target_on_copies():
+    x = np.arange(100, dtype=np.float32)
+    out = np.zeros_like(x)
+    cross_check(add_kernel, (1,), x, x, out, x.size, targets=("cpu", "cpu"), BLOCK=128)
+    np.testing.assert_array_equal(out, 2 * x)
