@@ -220,6 +220,7 @@ class Autotuner(_KernelWrapper):
 
         # Launch-path lookups, computed once: which tuned names a call must not pass itself.
         self._tuned = frozenset().union(*(c.kwargs for c in self.configs))
+        self._arg_set = frozenset(self.arg_names)
         positions = [self.arg_names.index(n) for n in self._tuned]
         self._first_tuned_position = min(positions, default=len(self.arg_names))
 
@@ -260,7 +261,8 @@ class Autotuner(_KernelWrapper):
         self.best_config = config
         if self.print_autotuning and tuned_now:
             print(
-                f"jitlang autotuning for function {self.__name__},\nwith key as {key},\n"
+                f"jitlang autotuning for function {self.__name__},\n"
+                f"with key as ({', '.join(map(str, key))}),\n"
                 f"finished after {self.bench_time:.2f}s,\nbest config selected: {config};"
             )
         call_kwargs = {**kwargs, **config.all_kwargs()}
@@ -288,14 +290,20 @@ class Autotuner(_KernelWrapper):
         )
 
     def _tuning_key(self, args: tuple, kwargs: dict) -> tuple:
+        # on every launch: numpy's str(dtype) costs microseconds, so the key holds dtype objects
+        # (they compare equal to their names: np.dtype("float32") == "float32")
         named = dict(zip(self.arg_names, args))
-        named.update((k, v) for k, v in kwargs.items() if k in self.arg_names)
+        if kwargs:
+            named.update((k, v) for k, v in kwargs.items() if k in self._arg_set)
         key = [
             _key_value(named[k] if k in named else self._defaults[k])
             for k in self.keys
             if k in named or k in self._defaults
         ]
-        key.extend(str(v.dtype) for v in named.values() if hasattr(v, "dtype"))
+        for v in named.values():
+            dtype = getattr(v, "dtype", None)
+            if dtype is not None:
+                key.append(dtype)
         if kwargs.get("target") is not None:
             key.append(("target", kwargs["target"]))
         return tuple(key)
@@ -449,7 +457,7 @@ def autotune(
     do_bench: Callable | None = None,
     cache_results: bool = False,
     print_autotuning: bool = False,
-):
+) -> Callable[[Any], Autotuner]:
     """Decorate a `@jit` kernel (or a `@heuristics` one) to pick the fastest of `configs`.
 
         @autotune(configs=[Config({"BLOCK": 128}), Config({"BLOCK": 1024})], key=["n"])
@@ -520,7 +528,7 @@ class Heuristics(_KernelWrapper):
         return self.fn.warmup(*args, **self._compute(args, kwargs))
 
 
-def heuristics(values: dict[str, Callable[[dict], Any]]):
+def heuristics(values: dict[str, Callable[[dict], Any]]) -> Callable[[Any], Heuristics]:
     """Decorate a `@jit` kernel to compute meta-parameters from its arguments.
 
         @heuristics({"BLOCK": lambda args: next_power_of_2(args["n"])})
@@ -538,6 +546,8 @@ def heuristics(values: dict[str, Callable[[dict], Any]]):
 
 # -- argument helpers (numpy arrays, and torch tensors where torch is installed) -------------
 def _key_value(v):
+    if type(v) is int:
+        return v
     if isinstance(v, np.ndarray) or hasattr(v, "data_ptr"):
         return (str(v.dtype), tuple(v.shape))
     if isinstance(v, list):

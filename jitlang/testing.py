@@ -469,7 +469,7 @@ def _as_dataframe(table: Table):
     return pd.DataFrame(table.rows, columns=table.columns)
 
 
-def perf_report(benchmarks):
+def perf_report(benchmarks: Benchmark | Sequence[Benchmark]) -> Callable[[Callable], Mark]:
     """Mark a function for benchmarking over `benchmarks` (one `Benchmark` or a list); call
     `.run()` on the result."""
     return lambda fn: Mark(fn, benchmarks)
