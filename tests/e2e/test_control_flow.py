@@ -399,3 +399,126 @@ def test_int64_pointer_offsets():
     np.testing.assert_array_equal(out, x[40:56])
     ir = _int64_offsets.warmup(x, out, np.int64(40), BLOCK=16).asm["tile"]
     assert "%base: int64" in ir, ir
+
+
+# --------------------------------------------------------------------------------------------
+# 2-D tiles, loops with runtime bounds/steps, control flow inside loops
+# --------------------------------------------------------------------------------------------
+
+
+@jl.jit
+def _tile2d(x_ptr, out_ptr, M, N, BM: tl.constexpr, BN: tl.constexpr):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.program_id(1) * BN + tl.arange(0, BN)
+    mask = (rm[:, None] < M) & (rn[None, :] < N)
+    ptrs = x_ptr + rm[:, None] * N + rn[None, :]
+    v = tl.load(ptrs, mask=mask, other=0.0)
+    v = v * 2 + rm[:, None] - rn[None, :]
+    tl.store(out_ptr + rm[:, None] * N + rn[None, :], v, mask=mask)
+
+
+@pytest.mark.parametrize("m, n", [(16, 16), (37, 29)])
+def test_2d_tiles_with_broadcast_masks(m, n):
+    x = np.random.default_rng(2).standard_normal((m, n)).astype(np.float32)
+    out = np.zeros_like(x)
+    _tile2d[(jl.cdiv(m, 16), jl.cdiv(n, 8))](x, out, m, n, BM=16, BN=8)
+    rm = np.arange(m, dtype=np.float32)[:, None]
+    rn = np.arange(n, dtype=np.float32)[None, :]
+    np.testing.assert_array_equal(out, x * 2 + rm - rn)
+
+
+@jl.jit
+def _runtime_range(x_ptr, out_ptr, lo, hi, step):
+    acc = 0
+    cnt = 0
+    for i in range(lo, hi, step):
+        acc += tl.load(x_ptr + i)
+        cnt += 1
+    tl.store(out_ptr, acc)
+    tl.store(out_ptr + 1, cnt)
+
+
+@pytest.mark.parametrize(
+    "lo, hi, step",
+    [(0, 10, 3), (9, -1, -2), (5, 5, 1), (7, 2, 1), (2, 7, -1), (0, 10, 20), (10, 0, -3)],
+)
+def test_runtime_range_bounds_and_steps(lo, hi, step):
+    x = np.arange(20, dtype=np.int32) * 3 + 1
+    out = np.zeros(2, np.int32)
+    _runtime_range[(1,)](x, out, lo, hi, step)
+    idx = list(range(lo, hi, step))
+    np.testing.assert_array_equal(out, [x[idx].sum() if idx else 0, len(idx)])
+
+
+@jl.jit
+def _if_in_loop(x_ptr, out_ptr, k, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    acc = tl.zeros((BLOCK,), tl.int32)
+    for i in range(k):
+        v = tl.load(x_ptr + i * BLOCK + offs)
+        if i % 2 == 0:
+            acc = acc + v
+        else:
+            acc = acc - v
+        j = 0
+        while j < i:
+            acc = acc + 1
+            j += 1
+    tl.store(out_ptr + offs, acc)
+
+
+def test_if_and_while_inside_for():
+    k, b = 5, 16
+    x = np.arange(k * b, dtype=np.int32).reshape(k, b)
+    out = np.zeros(b, np.int32)
+    _if_in_loop[(1,)](x, out, k, BLOCK=b)
+    ref = sum(x[i] if i % 2 == 0 else -x[i] for i in range(k)) + sum(range(k))
+    np.testing.assert_array_equal(out, ref)
+
+
+@jl.jit
+def _loop_helper(p, k):
+    if k < 0:
+        return -2.0
+    s = 0.0
+    for i in range(k):
+        s += tl.load(p + i)
+    if s > 100.0:
+        return s * 0 - 1.0
+    return s
+
+
+@jl.jit
+def _calls_loop_helper(x_ptr, out_ptr, k):
+    pid = tl.program_id(0)
+    tl.store(out_ptr + pid, _loop_helper(x_ptr + pid * k, k))
+
+
+def test_helper_with_loop_and_early_returns():
+    k = 6
+    x = np.array([[1, 2, 3, 4, 5, 6], [50, 60, 1, 1, 1, 1], [0, 0, 0, 0, 0, 101]], np.float32)
+    out = np.zeros(3, np.float32)
+    _calls_loop_helper[(3,)](x, out, k)
+    np.testing.assert_array_equal(out, [21.0, -1.0, -1.0])
+    _calls_loop_helper[(3,)](x, out, -1)
+    np.testing.assert_array_equal(out, [-2.0, -2.0, -2.0])
+
+
+@jl.jit
+def _swap_carried(out_ptr, k):
+    a = 0
+    b = 1
+    for _i in range(k):
+        a, b = b, a + b
+    tl.store(out_ptr, a)
+    tl.store(out_ptr + 1, b)
+
+
+@pytest.mark.parametrize("k", [0, 1, 10])
+def test_tuple_swap_loop_carried(k):
+    out = np.zeros(2, np.int32)
+    _swap_carried[(1,)](out, k)
+    a, b = 0, 1
+    for _ in range(k):
+        a, b = b, a + b
+    np.testing.assert_array_equal(out, [a, b])

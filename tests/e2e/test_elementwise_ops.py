@@ -687,3 +687,120 @@ def test_device_print_scalar(capfd):
     k[(2,)](np.zeros(1, np.int32))
     out = capfd.readouterr().out
     assert "pid (1, 0, 0) pid: 1" in out, out
+
+
+# --------------------------------------------------------------------------------------------
+# full-range integers, NaN comparisons, overflow corner cases
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+@pytest.mark.parametrize(
+    "op", ["add", "sub", "mul", "xor", "lt", "ge", "eq", "shr", "floordiv", "mod"]
+)
+def test_int_full_range(op, dtype):
+    info = np.iinfo(dtype)
+    rng = _rng(11)
+    n = 257
+    x = rng.integers(info.min, info.max, n, endpoint=True, dtype=dtype)
+    y = rng.integers(info.min, info.max, n, endpoint=True, dtype=dtype)
+    x[:4] = [info.min, info.max, info.min, 0]
+    y[:4] = [info.max, info.min, info.min, info.max]
+    if op == "shr":
+        y = (y.astype(np.uint64) % np.uint64(info.bits)).astype(dtype)
+    if op in ("floordiv", "mod"):
+        y[y == 0] = 1
+    expected = _ref_binop(op, x, y)
+    out = np.zeros(n, expected.dtype)
+    _launch(_binop, n, x, y, out, OP=op)
+    np.testing.assert_array_equal(out, expected, err_msg=f"{dtype} {op}")
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64"])
+def test_int_min_div_minus_one_wraps(dtype):
+    info = np.iinfo(dtype)
+    x = np.array([info.min, info.min, 5], dtype)
+    y = np.array([-1, 1, -1], dtype)
+    q = np.zeros(3, dtype)
+    r = np.zeros(3, dtype)
+    _launch(_binop, 3, x, y, q, OP="floordiv")
+    _launch(_binop, 3, x, y, r, OP="mod")
+    np.testing.assert_array_equal(q, np.array([info.min, info.min, -5], dtype))
+    np.testing.assert_array_equal(r, [0, 0, 0])
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("op", COMPARE)
+def test_float_compare_nan_and_signed_zero(op, dtype):
+    nan, inf = np.nan, np.inf
+    x = np.array([nan, 1.0, nan, -0.0, inf, -inf, 2.0], dtype)
+    y = np.array([1.0, nan, nan, 0.0, inf, inf, 2.0], dtype)
+    out = np.zeros(7, np.bool_)
+    _launch(_binop, 7, x, y, out, OP=op)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(out, _ref_binop(op, x, y))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_division_special_values(dtype):
+    x = np.array([1.0, -1.0, 0.0, np.inf, 5.0, -7.5, 7.5], dtype)
+    y = np.array([0.0, 0.0, 0.0, np.inf, -0.0, 2.0, -2.0], dtype)
+    out = np.zeros(7, dtype)
+    mod = np.zeros(7, dtype)
+    _launch(_binop, 7, x, y, out, OP="truediv")
+    _launch(_binop, 7, x, y, mod, OP="mod")
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(out, x / y)
+        np.testing.assert_array_equal(mod, np.fmod(x, y))
+
+
+@jl.jit
+def _scalar_math(x_ptr, out_ptr, FN: tl.constexpr):
+    pid = tl.program_id(0)
+    v = tl.load(x_ptr + pid)
+    if FN == "exp":
+        r = tl.exp(v)
+    elif FN == "sqrt":
+        r = tl.sqrt(v)
+    elif FN == "max":
+        r = tl.maximum(v, 1.5)
+    elif FN == "where":
+        r = tl.where(v > 1, v, -v)
+    else:
+        r = -v // 1 if v > 2 else v
+    tl.store(out_ptr + pid, r)
+
+
+@pytest.mark.parametrize("fn", ["exp", "sqrt", "max", "where"])
+def test_math_on_scalars(fn):
+    x = np.array([0.5, 1.0, 2.0, 3.0], np.float32)
+    out = np.zeros(4, np.float32)
+    _scalar_math[(4,)](x, out, FN=fn)
+    ref = {
+        "exp": np.exp(x),
+        "sqrt": np.sqrt(x),
+        "max": np.maximum(x, 1.5),
+        "where": np.where(x > 1, x, -x),
+    }
+    np.testing.assert_allclose(out, ref[fn], rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["exp", "sqrt", "sin", "sigmoid", "floor"])
+def test_math_bf16(fn):
+    import ml_dtypes
+
+    x = _rng(5).uniform(0.1, 5, 100).astype(ml_dtypes.bfloat16)
+    out = np.zeros(100, ml_dtypes.bfloat16)
+    _launch(_math, 100, x, out, FN=fn)
+    expected = MATH[fn][0](x.astype(np.float64)).astype(ml_dtypes.bfloat16).astype(np.float32)
+    np.testing.assert_allclose(out.astype(np.float32), expected, rtol=8e-3)
+
+
+@pytest.mark.parametrize("block", [1, 2, 4096])
+def test_tiny_and_large_blocks(block):
+    n = 5000
+    x = np.arange(n, dtype=np.float32)
+    y = np.ones(n, np.float32)
+    out = np.zeros(n, np.float32)
+    _binop[(jl.cdiv(n, block),)](x, y, out, n, BLOCK=block, OP="add")
+    np.testing.assert_array_equal(out, x + 1)

@@ -310,3 +310,89 @@ def test_scalar_logic_on_param_named_a(a, expected):
     out = np.zeros(1, np.int32)
     _scalar_and[(1,)](out, a)
     assert out[0] == expected
+
+
+@jl.jit
+def _scalar_types(out_ptr, i, f, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, (offs * 0 + i).to(tl.float64) + f)
+
+
+@pytest.mark.parametrize(
+    "i, f",
+    [
+        (2**40 + 3, 0.0),  # int64 argument
+        (-(2**40), 0.5),
+        (2**31, 0.0),  # just past int32
+        (-(2**31), 0.0),  # int32 min stays int32
+        (7, 0.1),  # a Python float argument is fp32 (as in Triton)
+        (0, 1e-30),
+        (0, 3.0e38),
+    ],
+)
+def test_scalar_argument_ranges(i, f):
+    out = np.zeros(16, np.float64)
+    _scalar_types[(1,)](out, i, f, BLOCK=16)
+    np.testing.assert_array_equal(out, np.float64(i) + np.float64(np.float32(f)))
+
+
+@jl.jit
+def _u64_arg(out_ptr, u):
+    tl.store(out_ptr, u)
+    tl.store(out_ptr + 1, u >> 60)
+
+
+def test_uint64_argument():
+    out = np.zeros(2, np.uint64)
+    _u64_arg[(1,)](out, 2**64 - 5)
+    np.testing.assert_array_equal(out, np.array([2**64 - 5, 15], np.uint64))
+
+
+@jl.jit
+def _constexprs(out_ptr, F: tl.constexpr, B: tl.constexpr, I: tl.constexpr, NONE: tl.constexpr):
+    v = F * I
+    if B:
+        v = v + 1
+    if NONE is None:
+        v = v + 100
+    tl.store(out_ptr, v)
+
+
+@pytest.mark.parametrize(
+    "f, b, i, none", [(1.5, True, 4, None), (2.0, False, 3, 1), (0.25, True, -8, None)]
+)
+def test_constexpr_values(f, b, i, none):
+    out = np.zeros(1, np.float32)
+    _constexprs[(1,)](out, F=f, B=b, I=i, NONE=none)
+    assert out[0] == f * i + (1 if b else 0) + (100 if none is None else 0)
+
+
+def test_many_programs_across_threads():
+    n = 1 << 18
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    out = np.zeros(n, np.float32)
+    _axpy[(jl.cdiv(n, 16),)](x, out, 3.0, n, BLOCK=16)
+    np.testing.assert_array_equal(out, x * 3)
+
+
+def test_launch_from_threads():
+    import threading
+
+    errors = []
+
+    def work(seed):
+        try:
+            for dt in (np.float32, np.float64, np.float32):
+                x = np.arange(300, dtype=dt) + seed
+                out = np.zeros(300, dt)
+                _axpy[(jl.cdiv(300, 64),)](x, out, float(seed), 300, BLOCK=64)
+                np.testing.assert_array_equal(out, x * seed)
+        except Exception as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(s,)) for s in range(1, 6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors

@@ -112,6 +112,40 @@ def _break(x_ptr, out_ptr, n):
 
 
 @jl.jit
+def _return_in_loop_helper(p, k):
+    s = 0.0
+    for i in range(k):
+        s += tl.load(p + i)
+        if s > 1.0:
+            return s  # <- error
+    return s
+
+
+@jl.jit
+def _return_in_loop(x_ptr, out_ptr, n):
+    tl.store(out_ptr, _return_in_loop_helper(x_ptr, n))
+
+
+def test_return_inside_loop():
+    info = _compile_error(_return_in_loop)
+    _check(info, _return_in_loop_helper, UnsupportedSyntaxError)
+
+
+@jl.jit
+def _continue(x_ptr, out_ptr, n):
+    acc = 0.0
+    for i in range(n):
+        if i == 2:
+            continue  # <- error
+        acc += tl.load(x_ptr + i)
+    tl.store(out_ptr, acc)
+
+
+def test_continue():
+    _check(_compile_error(_continue), _continue, UnsupportedSyntaxError)
+
+
+@jl.jit
 def _with(x_ptr, out_ptr, n):
     with open("f"):  # <- error
         tl.store(out_ptr, tl.load(x_ptr))
