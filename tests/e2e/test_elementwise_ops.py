@@ -804,3 +804,33 @@ def test_tiny_and_large_blocks(block):
     out = np.zeros(n, np.float32)
     _binop[(jl.cdiv(n, block),)](x, y, out, n, BLOCK=block, OP="add")
     np.testing.assert_array_equal(out, x + 1)
+
+
+@jl.jit
+def _div_no_other(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    y = tl.load(y_ptr + offs, mask=mask)  # masked-off lanes divide by whatever: must not trap
+    tl.store(out_ptr + offs, x // y, mask=mask)
+    tl.store(out_ptr + n + offs, x % y, mask=mask)
+    xs = tl.load(x_ptr + tl.program_id(0))
+    ys = tl.load(y_ptr + tl.program_id(0))
+    tl.store(out_ptr + 2 * n + tl.program_id(0), xs // ys + xs % ys)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "int32", "int64", "uint16", "uint64"])
+def test_integer_division_by_zero_is_zero(dtype):
+    # documented in codegen/cpu/elementwise.py: no SIGFPE, x // 0 == x % 0 == 0
+    n = 70
+    x = (np.arange(n) + 5).astype(dtype)
+    y = np.full(n, 3, dtype)
+    y[[0, 7, 69]] = 0
+    out = np.full(3 * n, 99, dtype)
+    _div_no_other[(jl.cdiv(n, BLOCK),)](x, y, out, n, BLOCK=BLOCK)
+    safe = np.where(y == 0, 1, y).astype(dtype)
+    q = np.where(y == 0, 0, x // safe)
+    r = np.where(y == 0, 0, x % safe)
+    np.testing.assert_array_equal(out[:n], q)
+    np.testing.assert_array_equal(out[n : 2 * n], r)
+    np.testing.assert_array_equal(out[2 * n : 2 * n + 2], [(q + r)[0], (q + r)[1]])

@@ -512,3 +512,36 @@ def test_error_is_raised_again_and_other_specializations_work():
         info = _compile_error(_static_assert_fails, x, x, 4, BLOCK=32)
         _check(info, _static_assert_fails, StaticAssertionError)
     _static_assert_fails[(1,)](x, x, 4, BLOCK=128)
+
+
+@jl.jit
+def _literal_out_of_range(x_ptr, out_ptr, n):
+    v = tl.arange(0, 16).to(tl.int8)
+    tl.store(out_ptr + tl.arange(0, 16), (v + 300).to(tl.float32))  # <- error
+
+
+@jl.jit
+def _literal_too_big_for_int32(x_ptr, out_ptr, n):
+    v = tl.arange(0, 16)
+    tl.store(out_ptr + v, (v * 2**40).to(tl.float32))  # <- error
+
+
+@pytest.mark.parametrize("kernel", [_literal_out_of_range, _literal_too_big_for_int32])
+def test_literal_out_of_range_for_block_type(kernel):
+    _check(_compile_error(kernel), kernel, KernelTypeError, words=["out of range"])
+
+
+def test_kernel_usable_after_compile_errors_of_other_kernels():
+    x = np.arange(16, dtype=np.float32)
+    out = np.zeros(16, np.float32)
+    for kernel in (_shape_mismatch, _undefined, _try):
+        with pytest.raises(CompilationError):
+            kernel[(1,)](x, out, 16)
+
+    @jl.jit
+    def fine(x_ptr, out_ptr, n):
+        offs = tl.arange(0, 16)
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs) + 1)
+
+    fine[(1,)](x, out, 16)
+    np.testing.assert_array_equal(out, x + 1)
