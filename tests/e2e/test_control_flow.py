@@ -522,3 +522,28 @@ def test_tuple_swap_loop_carried(k):
     for _ in range(k):
         a, b = b, a + b
     np.testing.assert_array_equal(out, [a, b])
+
+
+@jl.jit
+def _scalar_masks(x_ptr, out_ptr, n, v, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    s = tl.load(x_ptr + pid, mask=pid < n, other=-1.0)
+    tl.store(out_ptr + pid, s * 2, mask=pid < n - 1)
+    offs = tl.arange(0, BLOCK)
+    f = tl.full((BLOCK,), v, tl.float32)
+    w = tl.where(pid % 2 == 0, f, offs.to(tl.float32))
+    tl.store(out_ptr + 100 + pid * BLOCK + offs, w)
+    z = tl.zeros_like(w, dtype=tl.int32) + tl.cast(s, tl.int32)
+    tl.store(out_ptr + 200 + pid * BLOCK + offs, z.to(tl.float32))
+
+
+def test_scalar_masks_runtime_full_and_scalar_where():
+    x = np.arange(10, dtype=np.float32) + 1
+    out = np.zeros(300, np.float32)
+    _scalar_masks[(4,)](x, out, 3, 2.5, BLOCK=8)
+    np.testing.assert_array_equal(out[:5], [2, 4, 0, 0, 0])
+    w = np.where((np.arange(4) % 2 == 0)[:, None], 2.5, np.arange(8)[None, :])
+    np.testing.assert_array_equal(out[100:132].reshape(4, 8), w)
+    np.testing.assert_array_equal(
+        out[200:232].reshape(4, 8), np.repeat([[1], [2], [3], [-1]], 8, 1)
+    )

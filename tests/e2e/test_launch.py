@@ -396,3 +396,32 @@ def test_launch_from_threads():
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+@jl.jit
+def _defaults(x_ptr, out_ptr, n, alpha=2.0, BLOCK: tl.constexpr = 32, SHIFT: tl.constexpr = 1):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m) * alpha + SHIFT, mask=m)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"alpha": 3.0}, {"BLOCK": 16}, {"SHIFT": 0, "alpha": 1.0}],
+    ids=["none", "alpha", "block", "both"],
+)
+def test_default_parameter_values(kw):
+    x = np.arange(50, dtype=np.float32)
+    out = np.zeros(50, np.float32)
+    _defaults[(4,)](x, out, 50, **kw)
+    block = kw.get("BLOCK", 32)
+    ref = x * kw.get("alpha", 2.0) + kw.get("SHIFT", 1)
+    ref[4 * block :] = 0
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_all_arguments_by_keyword():
+    x = np.arange(50, dtype=np.float32)
+    out = np.zeros(50, np.float32)
+    _defaults[(2,)](out_ptr=out, x_ptr=x, n=50, SHIFT=5)
+    np.testing.assert_array_equal(out, x * 2 + 5)
