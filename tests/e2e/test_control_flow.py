@@ -547,3 +547,44 @@ def test_scalar_masks_runtime_full_and_scalar_where():
     np.testing.assert_array_equal(
         out[200:232].reshape(4, 8), np.repeat([[1], [2], [3], [-1]], 8, 1)
     )
+
+
+@jl.jit
+def _strided_masked(x_ptr, out_ptr, n, stride, off, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    v = tl.load(x_ptr + off + offs * stride, mask=m, other=-7.0)
+    tl.store(out_ptr + offs, v, mask=m)
+
+
+@pytest.mark.parametrize("n", [1, 16, 17, 64, 65, 128])
+def test_specializations_of_sizes_strides_offsets_alignment(n):
+    # ints divisible by 16 and aligned arrays specialize differently; every variant must agree
+    for stride in [0, 1, 16, 3]:
+        for off in [0, 16, 1]:
+            x = np.arange(n * max(stride, 1) + off + 1, dtype=np.float32)
+            for base in (x, x[1:]):
+                out = np.zeros(n, np.float32)
+                _strided_masked[(jl.cdiv(n, 64),)](base, out, n, stride, off, BLOCK=64)
+                ref = base[off + np.arange(n) * stride]
+                np.testing.assert_array_equal(out, ref, err_msg=f"{n=} {stride=} {off=}")
+
+
+@jl.jit
+def _bool_mask_fp16_acc(x_ptr, m_ptr, out_ptr, n, k_iters, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    inb = offs < n
+    m = tl.load(m_ptr + offs, mask=inb, other=False)
+    acc = tl.zeros((BLOCK,), tl.float16)
+    for _i in range(k_iters):
+        acc += tl.load(x_ptr + offs, mask=inb & m, other=0.0)
+    tl.store(out_ptr + offs, acc, mask=m & inb)
+
+
+def test_bool_array_as_mask_and_fp16_loop_carried():
+    n = 100
+    x = (np.arange(n) / 8).astype(np.float16)
+    m = np.arange(n) % 3 == 0
+    out = np.full(n, -1, np.float16)
+    _bool_mask_fp16_acc[(2,)](x, m, out, n, 3, BLOCK=64)
+    np.testing.assert_array_equal(out, np.where(m, (x + x) + x, -1).astype(np.float16))
