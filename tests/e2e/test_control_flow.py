@@ -588,3 +588,34 @@ def test_bool_array_as_mask_and_fp16_loop_carried():
     out = np.full(n, -1, np.float16)
     _bool_mask_fp16_acc[(2,)](x, m, out, n, 3, BLOCK=64)
     np.testing.assert_array_equal(out, np.where(m, (x + x) + x, -1).astype(np.float16))
+
+
+@jl.jit
+def _scale_bias(v, SCALE: tl.constexpr = 2, bias=1):
+    v = v * SCALE + bias  # rebinding a parameter must not leak into the caller
+    return v
+
+
+@jl.jit
+def _countdown(v, n):
+    if n > 0:
+        return _countdown(v, n - 1) + 1  # recursion on a compile-time count unrolls
+    return v
+
+
+@jl.jit
+def _helper_features(x_ptr, out_ptr):
+    x = tl.load(x_ptr)
+    i = tl.program_id(0) + 3
+    y = x
+    z = _scale_bias(y, bias=5)
+    tl.store(out_ptr, _square(x) + _square(i))  # one helper, int and float specializations
+    tl.store(out_ptr + 1, y * 1000 + z + _scale_bias(x, SCALE=3))
+    tl.store(out_ptr + 2, _countdown(x, 3))
+
+
+def test_helper_defaults_keywords_and_specializations():
+    x = np.array([2.0], np.float32)
+    out = np.zeros(3, np.float32)
+    _helper_features[(1,)](x, out)
+    np.testing.assert_array_equal(out, [4 + 9, 2000 + 9 + 7, 5])

@@ -545,3 +545,35 @@ def test_kernel_usable_after_compile_errors_of_other_kernels():
 
     fine[(1,)](x, out, 16)
     np.testing.assert_array_equal(out, x + 1)
+
+
+@jl.jit
+def _recursive(v, n):
+    if n > 0:
+        return _recursive(v, n - 1) + 1  # <- error
+    return v
+
+
+@jl.jit
+def _calls_recursive(x_ptr, out_ptr, n):
+    tl.store(out_ptr, _recursive(tl.load(x_ptr), n))
+
+
+def test_unbounded_recursion_is_a_compile_error():
+    _check(_compile_error(_calls_recursive), _recursive, CompilationError, words=["recursion"])
+
+
+@jl.jit
+def _returns_differ(v):
+    if v > 0:  # <- error
+        return 1
+    return 2.5
+
+
+@jl.jit
+def _calls_returns_differ(x_ptr, out_ptr, n):
+    tl.store(out_ptr, _returns_differ(tl.load(x_ptr)))
+
+
+def test_helper_returns_differ_in_type():
+    _check(_compile_error(_calls_returns_differ), _returns_differ, KernelTypeError)
