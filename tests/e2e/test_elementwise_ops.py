@@ -834,3 +834,55 @@ def test_integer_division_by_zero_is_zero(dtype):
     np.testing.assert_array_equal(out[:n], q)
     np.testing.assert_array_equal(out[n : 2 * n], r)
     np.testing.assert_array_equal(out[2 * n : 2 * n + 2], [(q + r)[0], (q + r)[1]])
+
+
+@jl.jit
+def _methods(x_ptr, out_ptr, FN: tl.constexpr):
+    offs = tl.arange(0, 8)
+    x = tl.load(x_ptr + offs)
+    if FN == "exp":
+        r = x.exp()
+    elif FN == "abs":
+        r = x.abs()
+    elif FN == "sqrt":
+        r = x.sqrt()
+    elif FN == "log":
+        r = x.log()
+    elif FN == "sigmoid":
+        r = x.sigmoid()
+    elif FN == "cos":
+        r = x.cos()
+    elif FN == "exp2":
+        r = x.exp2()
+    elif FN == "math_log2":
+        r = tl.math.log2(x)
+    elif FN == "math_fma":
+        r = tl.math.fma(x, x, x)
+    elif FN == "math_sqrt_rn":
+        r = tl.math.sqrt_rn(x)
+    else:
+        r = tl.math.rsqrt(x)
+    tl.store(out_ptr + offs, r)
+
+
+@pytest.mark.parametrize(
+    "fn, ref",
+    [
+        ("exp", np.exp),
+        ("abs", np.abs),
+        ("sqrt", np.sqrt),
+        ("log", np.log),
+        ("sigmoid", lambda v: 1 / (1 + np.exp(-v))),
+        ("cos", np.cos),
+        ("exp2", np.exp2),
+        ("math_log2", np.log2),
+        ("math_fma", lambda v: v * v + v),
+        ("math_sqrt_rn", np.sqrt),
+        ("math_rsqrt", lambda v: 1 / np.sqrt(v)),
+    ],
+)
+def test_tensor_methods_and_tl_math(fn, ref):
+    x = np.arange(1, 9, dtype=np.float32)
+    out = np.zeros(8, np.float32)
+    _methods[(1,)](x, out, FN=fn)
+    np.testing.assert_allclose(out, ref(x.astype(np.float64)), rtol=1e-6)
