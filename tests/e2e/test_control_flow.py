@@ -619,3 +619,64 @@ def test_helper_defaults_keywords_and_specializations():
     out = np.zeros(3, np.float32)
     _helper_features[(1,)](x, out)
     np.testing.assert_array_equal(out, [4 + 9, 2000 + 9 + 7, 5])
+
+
+@jl.jit
+def _misc_flow(x_ptr, out_ptr, n, FORM: tl.constexpr):
+    offs = tl.arange(0, 4)
+    x = tl.load(x_ptr + offs)
+    if FORM == "static_range_step":
+        for i in tl.static_range(1, 8, 3):
+            x += i
+    elif FORM == "tl_range_stages":
+        for i in tl.range(0, n, 2, num_stages=2):
+            x += i
+    elif FORM == "builtin_min":
+        x = min(x, 2.0) + min(n, 3)
+    elif FORM == "builtin_max":
+        x = max(x, 2.0) + max(n, 3)
+    elif FORM == "mixed_cond":
+        x = x + (1 if n > 2 and FORM == "mixed_cond" else 2)
+    else:
+        for i in range(n):
+            x += i.to(tl.float32)
+    tl.store(out_ptr + offs, x)
+
+
+@pytest.mark.parametrize(
+    "form, expected",
+    [
+        ("static_range_step", [12, 13, 14, 15]),
+        ("tl_range_stages", [6, 7, 8, 9]),
+        ("builtin_min", [3, 4, 5, 5]),
+        ("builtin_max", [7, 7, 7, 8]),
+        ("mixed_cond", [1, 2, 3, 4]),
+        ("int64_trip_count", [10, 11, 12, 13]),
+    ],
+)
+def test_misc_control_flow(form, expected):
+    x = np.arange(4, dtype=np.float32)
+    out = np.zeros(4, np.float32)
+    n = np.int64(5) if form == "int64_trip_count" else 5
+    _misc_flow[(1,)](x, out, n, FORM=form)
+    np.testing.assert_array_equal(out, expected)
+
+
+@jl.jit
+def _asserts(x_ptr, n, FORM: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, 4))
+    if FORM == 0:
+        assert n > 100, "n too small"
+    else:
+        tl.device_assert(x < 2, "x too big")
+
+
+@pytest.mark.parametrize("form, words", [(0, "n too small"), (1, "x too big")])
+def test_device_assertions(form, words):
+    from runtime.cpu_driver import DeviceAssertionError
+
+    x = np.arange(4, dtype=np.float32)
+    with pytest.raises(DeviceAssertionError, match=words) as info:
+        _asserts[(1,)](x, 5, FORM=form)
+    assert "test_control_flow.py" in str(info.value)
+    _asserts[(1,)](x * 0, 500, FORM=form)  # passing assertions: no error

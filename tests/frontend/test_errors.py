@@ -577,3 +577,15 @@ def _calls_returns_differ(x_ptr, out_ptr, n):
 
 def test_helper_returns_differ_in_type():
     _check(_compile_error(_calls_returns_differ), _returns_differ, KernelTypeError)
+
+
+@jl.jit
+def _nested_def(x_ptr, out_ptr, n):
+    def inner(v):  # <- error
+        return v
+
+    tl.store(out_ptr, inner(tl.load(x_ptr)))
+
+
+def test_nested_function_definition():
+    _check(_compile_error(_nested_def), _nested_def, UnsupportedSyntaxError)
