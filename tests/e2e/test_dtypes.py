@@ -143,13 +143,16 @@ def test_cast_in_range(src, dst):
     np.testing.assert_array_equal(out.astype(np.float64), expected.astype(np.float64))
 
 
-@pytest.mark.parametrize("src", ["float32", "float64", "float16"])
-@pytest.mark.parametrize("dst", ["int8", "int32", "int64", "uint8", "uint32"])
+@pytest.mark.parametrize("src", ["float32", "float64", "float16", "bfloat16"])
+@pytest.mark.parametrize(
+    "dst", ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+)
 def test_float_to_int_saturates(src, dst):
     info = np.iinfo(dst)
     vals = [np.nan, np.inf, -np.inf, 1e30, -1e30, 3.7, -3.7, 0.0, -0.0, 300.0, -300.0]
+    vals += [9.3e18, 1.8e19, -9.3e18, 4e9, -3e9, 70000.0, -40000.0, 255.9, 127.9, -128.9]
     with np.errstate(over="ignore"):
-        x = np.array(vals, np.float64).astype(src)
+        x = np.array(vals, np.float64).astype(_np(src))
     out = np.full(len(vals), 7, dst)
     _cast[_grid(len(vals))](x, out, len(vals), BLOCK=BLOCK, DST=TL[dst], BITCAST=False)
     expected = [
