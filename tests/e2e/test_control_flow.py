@@ -680,3 +680,26 @@ def test_device_assertions(form, words):
         _asserts[(1,)](x, 5, FORM=form)
     assert "test_control_flow.py" in str(info.value)
     _asserts[(1,)](x * 0, 500, FORM=form)  # passing assertions: no error
+
+
+@jl.jit
+def _store_broadcast(x_ptr, out_ptr, FORM: tl.constexpr):
+    offs = tl.arange(0, 8)
+    if FORM == 0:
+        tl.store(out_ptr + offs, 1.5)  # a literal broadcast over the pointer block
+    elif FORM == 1:
+        s = tl.load(x_ptr + 2)
+        tl.store(out_ptr + offs, s, mask=offs < 5)  # a scalar tensor broadcast, masked
+    else:
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs).to(tl.int32))  # int into fp32: cast
+
+
+@pytest.mark.parametrize(
+    "form, expected",
+    [(0, [1.5] * 8), (1, [2.5] * 5 + [0] * 3), (2, list(range(8)))],
+)
+def test_store_broadcasts_and_casts_values(form, expected):
+    x = np.arange(8, dtype=np.float32) + 0.5
+    out = np.zeros(8, np.float32)
+    _store_broadcast[(1,)](x, out, FORM=form)
+    np.testing.assert_array_equal(out, expected)
