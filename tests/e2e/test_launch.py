@@ -425,3 +425,33 @@ def test_all_arguments_by_keyword():
     out = np.zeros(50, np.float32)
     _defaults[(2,)](out_ptr=out, x_ptr=x, n=50, SHIFT=5)
     np.testing.assert_array_equal(out, x * 2 + 5)
+
+
+@jl.jit
+def _strided_view(x_ptr, out_ptr, stride, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs * stride, mask=m), mask=m)
+
+
+@pytest.mark.parametrize(
+    "make, stride",
+    [
+        (lambda b: b[::2], 2),
+        (lambda b: b[::-1], -1),  # negative strides: the pointer is the view's first element
+        (lambda b: b[5:], 1),
+        (lambda b: b.reshape(4, 5)[:, 1], 5),
+    ],
+    ids=["step2", "reversed", "offset", "column"],
+)
+def test_views_pass_their_first_element(make, stride):
+    base = np.arange(20, dtype=np.float32)
+    view = make(base)
+    out = np.zeros(4, np.float32)
+    _strided_view[(1,)](view, out, stride, 4, BLOCK=8)
+    np.testing.assert_array_equal(out, view[:4])
+
+
+def test_empty_arrays():
+    empty = np.zeros(0, np.float32)
+    _strided_view[(1,)](empty, empty, 1, 0, BLOCK=8)
