@@ -455,3 +455,17 @@ def test_views_pass_their_first_element(make, stride):
 def test_empty_arrays():
     empty = np.zeros(0, np.float32)
     _strided_view[(1,)](empty, empty, 1, 0, BLOCK=8)
+
+
+def test_session_compiles_into_a_temporary_cache_dir(tmp_path_factory):
+    import os
+
+    from runtime.driver import get_runtime
+
+    x = np.zeros(4, np.float32)
+    _axpy[(1,)](x, x, 1.0, 4, BLOCK=32)  # the runtime exists now
+    cache_dir = os.environ["JITLANG_CACHE_DIR"]
+    assert str(tmp_path_factory.getbasetemp()) in cache_dir
+    cache = get_runtime().disk_cache
+    if cache is not None:  # JITLANG_CACHE=0 disables it
+        assert str(cache.root).startswith(cache_dir)
