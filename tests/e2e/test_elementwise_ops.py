@@ -886,3 +886,42 @@ def test_tensor_methods_and_tl_math(fn, ref):
     out = np.zeros(8, np.float32)
     _methods[(1,)](x, out, FN=fn)
     np.testing.assert_allclose(out, ref(x.astype(np.float64)), rtol=1e-6)
+
+
+@jl.jit
+def _bool_arith(x_ptr, out_ptr, F: tl.constexpr):
+    offs = tl.arange(0, 4)
+    x = tl.load(x_ptr + offs)
+    a = x > 0
+    b = x > 1
+    if F == "add":
+        r = (a + b).to(tl.int32)  # int1 arithmetic wraps, as in Triton
+    elif F == "mul_float":
+        r = a * 2.5
+    elif F == "add_literal":
+        r = a + 1  # an int literal outranks bool: int32
+    elif F == "xor":
+        r = (a ^ b).to(tl.int32)
+    elif F == "invert":
+        r = (~a).to(tl.int32)
+    else:
+        r = (a - b).to(tl.int32)
+    tl.store(out_ptr + offs, r)
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        ("add", [0, 1, 0, 0]),
+        ("mul_float", [0, 2.5, 2.5, 2.5]),
+        ("add_literal", [1, 2, 2, 2]),
+        ("xor", [0, 1, 0, 0]),
+        ("invert", [1, 0, 0, 0]),
+        ("sub", [0, 1, 0, 0]),
+    ],
+)
+def test_bool_arithmetic(f, expected):
+    x = np.array([0, 1, 2, 3], np.int32)
+    out = np.zeros(4, np.float32)
+    _bool_arith[(1,)](x, out, F=f)
+    np.testing.assert_array_equal(out, expected)
