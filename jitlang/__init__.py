@@ -11,7 +11,8 @@ add[(jl.cdiv(n, 1024),)](x, y, out, n, BLOCK=1024)
 
 from __future__ import annotations
 
-from . import language
+from . import language, testing
+from .autotuner import Autotuner, Config, Heuristics, autotune, heuristics
 from .errors import CompilationError
 from .jit import JITFunction, jit
 
@@ -31,4 +32,17 @@ def next_power_of_2(n: int) -> int:
     return 1 << (n - 1).bit_length()
 
 
-__all__ = ["CompilationError", "JITFunction", "cdiv", "jit", "language", "next_power_of_2"]
+__all__ = [
+    "Autotuner",
+    "CompilationError",
+    "Config",
+    "Heuristics",
+    "JITFunction",
+    "autotune",
+    "cdiv",
+    "heuristics",
+    "jit",
+    "language",
+    "next_power_of_2",
+    "testing",
+]

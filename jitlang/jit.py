@@ -172,20 +172,10 @@ class JITFunction:
         return ns["fast"]
 
     def _slow_one(self, i: int, v, rt: list):
-        key, vals = self._specialize_one(i, v)
-        if vals is not None:
-            rt.append(vals)
+        key, val = self._spec_one(i, v)
+        if val is not None:
+            rt.append(val)
         return key
-
-    def _specialize_one(self, i: int, v):
-        kinds = self._kinds
-        saved = self._kinds
-        try:
-            self._kinds = [kinds[i]]
-            k, r = self._specialize((v,))
-        finally:
-            self._kinds = saved
-        return k[0], (r[0] if r else None)
 
     def _bind(self, args, kwargs):
         try:
@@ -201,47 +191,38 @@ class JITFunction:
         """(specialization key, run-time argument values) for bound argument `values`."""
         key = []
         rt = []
-        kinds = self._kinds
-        i = 0
-        for v in values:
-            kind = kinds[i]
-            i += 1
-            if kind == 0:  # constexpr
-                key.append(("c", v.value if isinstance(v, lang.constexpr) else v))
-                continue
-            t = type(v)
-            if t is np.ndarray:
-                addr = array_address(v)
-                key.append((v.dtype, not (addr & 15)))
-                rt.append(addr)
-            elif t is int:
-                if kind == 1 and v == 1:
-                    key.append(("1",))
-                elif -(2**31) <= v < 2**31:
-                    key.append(("int32", kind == 1 and not (v & 15)))
-                    rt.append(v)
-                elif -(2**63) <= v < 2**63:
-                    key.append(("int64", kind == 1 and not (v & 15)))
-                    rt.append(v)
-                elif 0 <= v < 2**64:
-                    key.append(("uint64", kind == 1 and not (v & 15)))
-                    rt.append(v - 2**64)
-                else:
-                    raise ValueError(
-                        f"argument {self.arg_names[i - 1]!r}: {v} does not fit in 64 bits"
-                    )
-            elif t is float:
-                key.append(("fp32",))
-                rt.append(v)
-            elif t is bool:
-                key.append(("int1",))
-                rt.append(int(v))
-            else:
-                k, r = self._slow_arg(i - 1, v)
-                key.append(k)
-                if r is not None:
-                    rt.append(r)
+        for i, v in enumerate(values):
+            k, r = self._spec_one(i, v)
+            key.append(k)
+            if r is not None:
+                rt.append(r)
         return tuple(key), tuple(rt)
+
+    def _spec_one(self, i: int, v):
+        """Key component and run-time value (None when folded into the key) of argument i."""
+        kind = self._kinds[i]
+        if kind == 0:  # constexpr
+            return ("c", v.value if isinstance(v, lang.constexpr) else v), None
+        t = type(v)
+        if t is np.ndarray:
+            addr = array_address(v)
+            return (v.dtype, not (addr & 15)), addr
+        if t is int:
+            spec = kind == 1
+            if spec and v == 1:
+                return ("1",), None
+            if -(2**31) <= v < 2**31:
+                return ("int32", spec and not (v & 15)), v
+            if -(2**63) <= v < 2**63:
+                return ("int64", spec and not (v & 15)), v
+            if 0 <= v < 2**64:
+                return ("uint64", spec and not (v & 15)), v - 2**64
+            raise ValueError(f"argument {self.arg_names[i]!r}: {v} does not fit in 64 bits")
+        if t is float:
+            return ("fp32",), v
+        if t is bool:
+            return ("int1",), int(v)
+        return self._slow_arg(i, v)
 
     def _slow_arg(self, i: int, v):
         name = self.arg_names[i]
