@@ -703,3 +703,23 @@ def test_store_broadcasts_and_casts_values(form, expected):
     out = np.zeros(8, np.float32)
     _store_broadcast[(1,)](x, out, FORM=form)
     np.testing.assert_array_equal(out, expected)
+
+
+@jl.jit
+def _list_walk(x_ptr, out_ptr):
+    # data-dependent while: a pointer and a counter carried, the condition from a load
+    p = x_ptr
+    cnt = 0
+    v = tl.load(p)
+    while v >= 0:
+        p = x_ptr + v
+        v = tl.load(p)
+        cnt += 1
+    tl.store(out_ptr, cnt)
+
+
+def test_data_dependent_while_with_pointer_carry():
+    x = np.array([3, -1, 0, 5, 2, 1], np.int32)  # 0 -> 3 -> 5 -> 1 (stop)
+    out = np.zeros(1, np.int32)
+    _list_walk[(1,)](x, out)
+    assert out[0] == 3

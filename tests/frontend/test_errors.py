@@ -591,3 +591,24 @@ def _nested_def(x_ptr, out_ptr, n):
 
 def test_nested_function_definition():
     _check(_compile_error(_nested_def), _nested_def, UnsupportedSyntaxError)
+
+
+@jl.jit
+def _defined_in_one_branch(x_ptr, out_ptr, n):
+    if n > 2:
+        y = n * 2
+    tl.store(out_ptr, y)  # <- error
+
+
+@jl.jit
+def _defined_in_loop_body(x_ptr, out_ptr, n):
+    for i in range(n):
+        z = i * 3
+    tl.store(out_ptr, z)  # <- error
+
+
+@pytest.mark.parametrize("kernel", [_defined_in_one_branch, _defined_in_loop_body])
+def test_name_defined_only_on_some_paths(kernel):
+    x = np.zeros(4, np.int32)
+    info = _compile_error(kernel, x, x, 4)
+    _check(info, kernel, NameNotFoundError)
