@@ -284,7 +284,10 @@ class JITFunction:
         idx = 0
         for name, k in zip(self.arg_names, key):
             if k[0] == "c":
-                out.append((name, ("const", k[1])))
+                v = k[1]
+                if isinstance(v, np.generic):  # np.int64(16) is the constexpr 16
+                    v = v.item()
+                out.append((name, ("const", v)))
             elif k[0] == "1":
                 # specialized to 1, but typed like any int32 argument (not a weak literal)
                 out.append((name, ("int32 one", 1)))
@@ -309,10 +312,17 @@ class JITFunction:
     def dependency_hash(self) -> str:
         if self._dep_hash is None:
             h = hashlib.sha256()
-            for text in _reachable_sources(self):
+            guards: list = []
+            for text in _reachable_sources(self, guards):
                 h.update(text.encode())
             self._dep_hash = h.hexdigest()
+            self._guards = tuple(guards)
         return self._dep_hash
+
+    def guards(self) -> tuple:
+        """(globals dict, name, value) of every global constant the kernel's code names."""
+        self.dependency_hash()
+        return self._guards
 
     def _compile(self, key, target: str):
         from runtime.driver import get_runtime
@@ -344,8 +354,14 @@ class JITFunction:
         except TypeError:
             self._bind(args, kwargs)  # raises a clear TypeError for bad argument lists
             raise
-        kernel = self.cache.get((target or self._default_target, key))
-        if kernel is None:
+        try:
+            kernel = self.cache.get((target or self._default_target, key))
+        except TypeError:
+            raise self._unhashable(values) from None
+        if kernel is None or (kernel.guards and not kernel.guards_hold()):
+            if kernel is not None:  # a global the kernel read has changed: rebuild
+                self.cache.pop((target or self._default_target, key), None)
+                self._dep_hash = None
             kernel = self._get_kernel(key, target or _default_target())
         if type(grid) is tuple and len(grid) == 1 and type(grid[0]) is int and grid[0] >= 0:
             g = (grid[0], 1, 1)
@@ -362,6 +378,19 @@ class JITFunction:
         if t is None:
             t = self.__dict__["_target_default"] = _default_target()
         return t
+
+    def _unhashable(self, values) -> TypeError:
+        for i in self.constexprs:
+            v = values[i]
+            try:
+                hash(v)
+            except TypeError:
+                return TypeError(
+                    f"argument {self.arg_names[i]!r} of {self.fn.__name__}: constexpr values must "
+                    f"be hashable (int, float, bool, str, None, tl.dtype, tuple), got "
+                    f"{type(v).__name__}"
+                )
+        return TypeError(f"{self.fn.__name__}: an argument is not hashable")
 
     def warmup(self, *args, grid=None, **kwargs):
         """Compile for these arguments without running; returns the compiled kernel."""
@@ -398,7 +427,7 @@ def _normalize_grid(grid) -> tuple[int, int, int]:
     return tuple(out)
 
 
-def _reachable_sources(jf: JITFunction) -> list[str]:
+def _reachable_sources(jf: JITFunction, guards: list | None = None) -> list[str]:
     """Source text of `jf` and every @jit function (and global constant) its code names."""
     seen: dict[int, str] = {}
     out: list[str] = []
@@ -427,8 +456,12 @@ def _reachable_sources(jf: JITFunction) -> list[str]:
                     visit(v)
                 elif isinstance(v, lang.constexpr):
                     out.append(f"{node.id}={v.value!r}")
+                    if guards is not None and node.id not in closure:
+                        guards.append((g, node.id, v))
                 elif isinstance(v, (int, float, bool, str)):
                     out.append(f"{node.id}={v!r}")
+                    if guards is not None and node.id not in closure:
+                        guards.append((g, node.id, v))
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 mod = closure.get(node.value.id, g.get(node.value.id))
                 if isinstance(mod, types.ModuleType):

@@ -46,8 +46,21 @@ class CompiledKernel:
         self.metadata = meta
         self.asm = asm
         self.name = meta["name"]
+        # globals the kernel's code read at compile time; a launch checks they are unchanged
+        self.guards = jf.guards() if hasattr(jf, "guards") else ()
 
         self.launch = native.launch  # the hot path: no extra Python frame
+
+    def guards_hold(self) -> bool:
+        for g, name, v in self.guards:
+            cur = g.get(name)
+            if cur is v:
+                continue
+            a = cur.value if isinstance(cur, _constexpr()) else cur
+            b = v.value if isinstance(v, _constexpr()) else v
+            if type(a) is not type(b) or a != b:
+                return False
+        return True
 
     def __getitem__(self, grid):
         def run(*args, **kwargs):
@@ -57,6 +70,12 @@ class CompiledKernel:
 
     def __repr__(self) -> str:
         return f"CompiledKernel({self.name}, target={self.target})"
+
+
+def _constexpr():
+    from jitlang.language.core import constexpr
+
+    return constexpr
 
 
 class Runtime:

@@ -383,6 +383,20 @@ _METHODS = {
 }
 
 
+TENSOR_METHODS = _METHODS | {
+    "to",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sin",
+    "cos",
+    "exp2",
+    "log2",
+    "sigmoid",
+}
+
+
 def tensor_method(b: Builder, v: Value, name: str, args: list, kwargs: dict) -> object:
     """`x.to(...)` and the tensor methods that mirror tl functions."""
     if name == "to":

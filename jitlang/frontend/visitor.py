@@ -205,6 +205,7 @@ class FunctionVisitor(ast.NodeVisitor):
                     pass
         self.returned = False
         self.ret_value: object = None
+        self.ret_loc = None
         self.loop_depth = 0
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -307,6 +308,8 @@ class FunctionVisitor(ast.NodeVisitor):
             raise self.err(node, "return inside a loop is not supported")
         self.ret_value = self.visit(node.value) if node.value is not None else None
         self.returned = True
+        if node.value is not None:
+            self.ret_loc = self.src.loc(node)
 
     def visit_Assert(self, node: ast.Assert):
         cond = self.visit(node.test)
@@ -672,6 +675,7 @@ class FunctionVisitor(ast.NodeVisitor):
 
     def global_value(self, name: str, v: object, node: ast.AST):
         if isinstance(v, lang.constexpr):
+            self.ctx.used_globals[(name, id(self.globals))] = (v, self.globals)
             return v.value
         import types
 
@@ -703,6 +707,13 @@ class FunctionVisitor(ast.NodeVisitor):
                 return B.call_builtin(self.b, "trans", [base], {})
             if node.attr == "numel":
                 return BlockType(shape_of(base.type), ScalarType(DType.I32)).numel
+            if node.attr not in B.TENSOR_METHODS:
+                raise self.err(
+                    node,
+                    f"{base.type} has no attribute {node.attr!r}",
+                    "tensors have .dtype, .shape, .T and methods like .to(), .sum(), .max()",
+                    NameNotFoundError,
+                )
             return BoundMethod(base, node.attr)
         try:
             return getattr(base, node.attr)
@@ -899,7 +910,11 @@ class FunctionVisitor(ast.NodeVisitor):
             return func(*args, **kwargs)
         if func is builtins.print:
             if any(isinstance(a, Value) for a in args):
-                return B.call_builtin(self.b, "device_print", ["", *args], {})
+                prefix = ""
+                while args and isinstance(args[0], str):
+                    prefix += args[0] + " "
+                    args = args[1:]
+                return B.call_builtin(self.b, "device_print", [prefix, *args], {})
             return B.call_builtin(self.b, "static_print", args, kwargs)
         if func in (builtins.int, builtins.float, builtins.bool) and any(
             isinstance(a, Value) for a in args
@@ -984,7 +999,9 @@ def build_kernel(
     visitor.run_body(fold_early_returns(src.tree.body))
     if visitor.ret_value is not None:
         raise KernelTypeError(
-            src.loc(src.tree), "a kernel cannot return a value", "write results with tl.store"
+            visitor.ret_loc or src.loc(src.tree),
+            "a kernel cannot return a value",
+            "write results with tl.store",
         )
     from ..ir import Op
 
