@@ -7,6 +7,7 @@ setup(
     version="0.1.0",
     description="Triton-like JIT kernel language: tile IR, LLVM CPU backend, emulated tile accelerator",
     packages=find_packages(include=["jitlang*", "codegen*", "runtime*", "isa*"]),
+    package_data={"isa": ["examples/*.s", "SPEC.md"]},
     python_requires=">=3.10",
     install_requires=[
         "llvmlite>=0.46,<0.52",
