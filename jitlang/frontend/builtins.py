@@ -254,6 +254,18 @@ def fma(b: Builder, x, y, z):
 
 
 @handler
+def umulhi(b: Builder, x, y):
+    """The high 32 (or 64) bits of the full product of two 32-bit integers."""
+    vx, vy = S.promote_pair(b, x, y, False)
+    dt = scalar_dtype(vx.type)
+    if dt is None or not dt.is_int or dt.bits != 32:
+        raise b.type_error(f"tl.umulhi needs 32-bit integers, got {dt}")
+    wide = DType.U64 if dt.is_unsigned else DType.I64
+    p = S.binary(b, BinaryOp.MUL, S.cast(b, vx, wide), S.cast(b, vy, wide))
+    return S.cast(b, S.binary(b, BinaryOp.SHR, p, 32), dt)
+
+
+@handler
 def cdiv(b: Builder, x, div):
     if not isinstance(x, Value) and not isinstance(div, Value):
         return -(-x // div)

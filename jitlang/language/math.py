@@ -17,4 +17,5 @@ from .core import (  # noqa: F401
     sqrt,
     sqrt_rn,
     tanh,
+    umulhi,
 )
