@@ -30,11 +30,16 @@ __all__ = [
 
 N_ROUNDS_DEFAULT = 10  # Philox4x32-10: 10 rounds is the published, crush-resistant choice
 
-# The Philox4x32 constants (Salmon et al., SC'11): round multipliers and Weyl key increments.
+# The Philox constants (Salmon et al., SC'11): round multipliers and Weyl key increments
+# (golden ratio and sqrt(3) - 1), for 32-bit words and for 64-bit words.
 PHILOX_ROUND_A = 0xD2511F53
 PHILOX_ROUND_B = 0xCD9E8D57
-PHILOX_KEY_A = 0x9E3779B9  # golden ratio
-PHILOX_KEY_B = 0xBB67AE85  # sqrt(3) - 1
+PHILOX_KEY_A = 0x9E3779B9
+PHILOX_KEY_B = 0xBB67AE85
+PHILOX64_ROUND_A = 0xD2E7470EE14C6C93
+PHILOX64_ROUND_B = 0xCA5A826395121157
+PHILOX64_KEY_A = 0x9E3779B97F4A7C15
+PHILOX64_KEY_B = 0xBB67AE8584CAA73B
 
 
 @jit
@@ -44,41 +49,81 @@ def _umulhi32(a, b):
 
 
 @jit
-def philox_impl(c0, c1, c2, c3, k0, k1, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
-    """Run `n_rounds` Philox4x32 rounds on counter (c0, c1, c2, c3) with key (k0, k1).
+def _umulhi64(a, b):
+    """High 64 bits of the 128-bit product of two uint64 values, from 32-bit limbs."""
+    a_lo = a & 0xFFFFFFFF
+    a_hi = a >> 32
+    b_lo = b & 0xFFFFFFFF
+    b_hi = b >> 32
+    lo_hi = a_lo * b_hi
+    hi_lo = a_hi * b_lo
+    # each term is below 2**32, so the carry sum cannot overflow 64 bits
+    mid = ((a_lo * b_lo) >> 32) + (lo_hi & 0xFFFFFFFF) + (hi_lo & 0xFFFFFFFF)
+    return a_hi * b_hi + (lo_hi >> 32) + (hi_lo >> 32) + (mid >> 32)
 
-    All six inputs are uint32 (blocks or scalars); returns the four uint32 output words.
+
+@jit
+def _umulhi(a, b):
+    if a.dtype == tl.uint32:
+        return _umulhi32(a, b)
+    return _umulhi64(a, b)
+
+
+@jit
+def philox_impl(c0, c1, c2, c3, k0, k1, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
+    """Run `n_rounds` Philox rounds on counter (c0, c1, c2, c3) with key (k0, k1).
+
+    All six inputs are uint32 (Philox4x32) or all uint64 (Philox4x64), blocks or scalars;
+    returns the four output words.
     """
-    tl.static_assert(c0.dtype == tl.uint32, "philox_impl needs uint32 counters")
-    A = tl.full((), PHILOX_ROUND_A, tl.uint32)
-    B = tl.full((), PHILOX_ROUND_B, tl.uint32)
+    if c0.dtype == tl.uint32:
+        A = tl.full((), PHILOX_ROUND_A, tl.uint32)
+        B = tl.full((), PHILOX_ROUND_B, tl.uint32)
+        KEY_A = PHILOX_KEY_A
+        KEY_B = PHILOX_KEY_B
+    else:
+        tl.static_assert(c0.dtype == tl.uint64, "philox_impl needs uint32 or uint64 counters")
+        A = tl.full((), PHILOX64_ROUND_A, tl.uint64)
+        B = tl.full((), PHILOX64_ROUND_B, tl.uint64)
+        KEY_A = PHILOX64_KEY_A
+        KEY_B = PHILOX64_KEY_B
     for _ in tl.static_range(n_rounds):
         _c0, _c2 = c0, c2
-        c0 = _umulhi32(B, _c2) ^ c1 ^ k0
-        c2 = _umulhi32(A, _c0) ^ c3 ^ k1
+        c0 = _umulhi(B, _c2) ^ c1 ^ k0
+        c2 = _umulhi(A, _c0) ^ c3 ^ k1
         c1 = B * _c2
         c3 = A * _c0
-        k0 = k0 + PHILOX_KEY_A
-        k1 = k1 + PHILOX_KEY_B
+        k0 = k0 + KEY_A
+        k1 = k1 + KEY_B
     return c0, c1, c2, c3
 
 
 @jit
 def philox(seed, c0, c1, c2, c3, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
-    """Philox4x32 of counter (c0, c1, c2, c3) keyed by a 64-bit `seed`, as Triton splits it.
+    """Philox of counter (c0, c1, c2, c3) keyed by a 64-bit `seed`, as Triton keys it.
 
-    The seed widens to uint64 (sign-extending a signed seed, so seed -1 has key (~0, ~0)),
-    its low word is k0 and its high word k1. Counters are reinterpreted as uint32.
+    The seed widens to uint64 (sign-extending a signed seed, so seed -1 is all ones). With
+    32-bit counters (Philox4x32) the key is (seed low word, seed high word); with 64-bit
+    counters (Philox4x64) it is (seed, 0). Counters are reinterpreted as unsigned.
     """
-    # tl.cast turns a Python int into a tensor first, typed as Triton's `tl.to_tensor` types it
+    # tl.cast and tl.zeros_like type a Python int as Triton's `tl.to_tensor` does
     tl.static_assert(tl.zeros_like(seed).dtype.is_int(), "the philox seed must be an integer")
     seed = tl.cast(seed, tl.uint64)
-    seed_hi = ((seed >> 32) & 0xFFFFFFFF).to(tl.uint32)
-    seed_lo = (seed & 0xFFFFFFFF).to(tl.uint32)
-    c0 = tl.cast(c0, tl.uint32, bitcast=True)
-    c1 = tl.cast(c1, tl.uint32, bitcast=True)
-    c2 = tl.cast(c2, tl.uint32, bitcast=True)
-    c3 = tl.cast(c3, tl.uint32, bitcast=True)
+    if tl.zeros_like(c0).dtype.primitive_bitwidth == 32:
+        word = tl.uint32
+        seed_hi = ((seed >> 32) & 0xFFFFFFFF).to(tl.uint32)
+        seed_lo = (seed & 0xFFFFFFFF).to(tl.uint32)
+    else:
+        tl.static_assert(
+            tl.zeros_like(c0).dtype.primitive_bitwidth == 64, "philox needs 32- or 64-bit counters"
+        )
+        word = tl.uint64
+        seed_hi = tl.full((), 0, tl.uint64)
+        seed_lo = seed
+    c0 = tl.cast(c0, word, bitcast=True)
+    c1 = tl.cast(c1, word, bitcast=True)
+    c2 = tl.cast(c2, word, bitcast=True)
+    c3 = tl.cast(c3, word, bitcast=True)
     return philox_impl(c0, c1, c2, c3, seed_lo, seed_hi, n_rounds)
 
 

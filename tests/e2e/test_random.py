@@ -35,6 +35,17 @@ def philox_ref(seed, c0, c1, c2, c3, n_rounds=10):
     return c0, c1, c2, c3
 
 
+def philox64_ref(c, k, n_rounds=10):
+    """Philox4x64 on Python ints: counter words c[0..3], key words k[0..1]."""
+    m64 = 2**64 - 1
+    c, k = [int(w) for w in c], [int(w) for w in k]
+    for _ in range(n_rounds):
+        p0, p1 = 0xD2E7470EE14C6C93 * c[0], 0xCA5A826395121157 * c[2]
+        c = [(p1 >> 64) ^ c[1] ^ k[0], p1 & m64, (p0 >> 64) ^ c[3] ^ k[1], p0 & m64]
+        k = [(k[0] + 0x9E3779B97F4A7C15) & m64, (k[1] + 0xBB67AE8584CAA73B) & m64]
+    return c
+
+
 def randint4x_ref(seed, offsets):
     """Triton's counter: (offset low word, offset high word if 64-bit else 0, 0, 0)."""
     wide = np.asarray(offsets).dtype.itemsize > 4
@@ -78,10 +89,35 @@ KAT = [
 ]
 
 
+M64 = 2**64 - 1
+KAT64 = [
+    (
+        (0, 0, 0, 0),
+        (0, 0),
+        (0x16554D9ECA36314C, 0xDB20FE9D672D0FDC, 0xD7E772CEE186176B, 0x7E68B68AEC7BA23B),
+    ),
+    (
+        (M64,) * 4,
+        (M64, M64),
+        (0x87B092C3013FE90B, 0x438C3C67BE8D0224, 0x9CC7D7C69CD777B6, 0xA09CAEBF594F0BA0),
+    ),
+    (
+        (0x243F6A8885A308D3, 0x13198A2E03707344, 0xA4093822299F31D0, 0x082EFA98EC4E6C89),
+        (0x452821E638D01377, 0xBE5466CF34E90C6C),
+        (0xA528F45403E61D95, 0x38C72DBD566E9788, 0xA5A1610E72FD18B5, 0x57BD43B5E52B7FE6),
+    ),
+]
+
+
 @pytest.mark.parametrize("ctr,key,expected", KAT)
 def test_reference_known_answers(ctr, key, expected):
     out = philox_ref(key[0] | key[1] << 32, *ctr)
     assert [int(w) for w in out] == list(expected)
+
+
+@pytest.mark.parametrize("ctr,key,expected", KAT64)
+def test_reference64_known_answers(ctr, key, expected):
+    assert philox64_ref(ctr, key) == list(expected)
 
 
 # -- kernels ----------------------------------------------------------------------------------
@@ -101,6 +137,22 @@ def philox_impl_kernel(ctr_ptr, key_ptr, out_ptr, BLOCK: tl.constexpr):
     tl.store(out_ptr + i * 4 + 1, r1)
     tl.store(out_ptr + i * 4 + 2, r2)
     tl.store(out_ptr + i * 4 + 3, r3)
+
+
+@jitlang.jit
+def philox64_kernel(ctr_ptr, seed, out_ptr, u_ptr, BLOCK: tl.constexpr):
+    # 64-bit counters select Philox4x64, keyed by (seed, 0)
+    i = tl.arange(0, BLOCK)
+    c0 = tl.load(ctr_ptr + i * 4)
+    c1 = tl.load(ctr_ptr + i * 4 + 1)
+    c2 = tl.load(ctr_ptr + i * 4 + 2)
+    c3 = tl.load(ctr_ptr + i * 4 + 3)
+    r0, r1, r2, r3 = random.philox(seed, c0, c1, c2, c3)
+    tl.store(out_ptr + i * 4, r0)
+    tl.store(out_ptr + i * 4 + 1, r1)
+    tl.store(out_ptr + i * 4 + 2, r2)
+    tl.store(out_ptr + i * 4 + 3, r3)
+    tl.store(u_ptr + i, random.uint_to_uniform_float(r0))
 
 
 @jitlang.jit
@@ -192,6 +244,29 @@ def test_philox_impl_matches_reference_on_random_words():
     for row in range(0, 256, 17):
         ref = philox_ref(int(seeds[row]) & 0xFFFFFFFFFFFFFFFF, *ctr[row])
         assert [int(w) for w in out[row]] == [int(w) for w in ref]
+
+
+def test_philox_impl_64_bit_known_answers():
+    ctr = np.array([c for c, _, _ in KAT64] + [(0,) * 4], U64)
+    key = np.array([k for _, k, _ in KAT64] + [(0,) * 2], U64)
+    out = np.zeros_like(ctr)
+    philox_impl_kernel[(1,)](ctr, key, out, BLOCK=4)
+    np.testing.assert_array_equal(out[:3], np.array([e for _, _, e in KAT64], U64))
+
+
+@pytest.mark.parametrize("seed", [5, -3, 2**40 + 1])
+def test_philox_64_bit_counters_and_uniforms(seed):
+    rng = np.random.default_rng(seed & 0xFFFF)
+    ctr = rng.integers(-(2**63), 2**63, (64, 4), dtype=np.int64)
+    out, u = np.zeros((64, 4), U64), np.zeros(64, np.float32)
+    philox64_kernel[(1,)](ctr, seed, out, u, BLOCK=64)
+    for row in range(64):
+        ref = philox64_ref(ctr[row].view(U64), (seed & M64, 0))
+        assert [int(w) for w in out[row]] == ref
+    x = out[:, 0].view(np.int64)
+    x = np.where(x < 0, -x - 1, x)  # wraps at INT64_MIN as the kernel does
+    np.testing.assert_array_equal(u, x.astype(np.float32) * np.float32(1.0842020432385337e-19))
+    assert (u >= 0).all() and (u < 1).all()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 42, -1, 2**31 - 1, -(2**31), 2**31 + 7, 2**40 + 3])
@@ -292,3 +367,26 @@ def test_low_memory_dropout(n, p):
     again = np.empty_like(x)
     seeded_dropout[(jitlang.cdiv(n, 1024),)](x, again, n, p, seed, BLOCK_SIZE=1024)
     np.testing.assert_array_equal(out, again)
+
+
+@jitlang.jit
+def signed_counter_kernel(out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    r, _, _, _ = philox_impl(offs, offs, offs, offs, offs, offs)
+    tl.store(out_ptr + offs, r)
+
+
+@jitlang.jit
+def float_seed_kernel(out_ptr, seed, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, rand(seed, offs))
+
+
+def test_philox_impl_rejects_signed_counters():
+    with pytest.raises(jitlang.CompilationError, match="uint32 or uint64 counters"):
+        signed_counter_kernel[(1,)](np.zeros(16, np.int32), BLOCK=16)
+
+
+def test_rand_rejects_a_float_seed():
+    with pytest.raises(jitlang.CompilationError, match="seed must be an integer"):
+        float_seed_kernel[(1,)](np.zeros(16, np.float32), 1.5, BLOCK=16)
