@@ -15,7 +15,6 @@ from ..jit import jit
 from . import core as tl
 
 __all__ = [
-    "N_ROUNDS_DEFAULT",
     "pair_uniform_to_normal",
     "philox",
     "philox_impl",
@@ -43,12 +42,6 @@ PHILOX64_KEY_B = 0xBB67AE8584CAA73B
 
 
 @jit
-def _umulhi32(a, b):
-    """High 32 bits of the 64-bit product of two uint32 values (Triton's `tl.umulhi`)."""
-    return ((a.to(tl.uint64) * b.to(tl.uint64)) >> 32).to(tl.uint32)
-
-
-@jit
 def _umulhi64(a, b):
     """High 64 bits of the 128-bit product of two uint64 values, from 32-bit limbs."""
     a_lo = a & 0xFFFFFFFF
@@ -64,8 +57,9 @@ def _umulhi64(a, b):
 
 @jit
 def _umulhi(a, b):
+    """Triton's `tl.umulhi`, which jitlang has for 32-bit words only, extended to 64."""
     if a.dtype == tl.uint32:
-        return _umulhi32(a, b)
+        return tl.umulhi(a, b)
     return _umulhi64(a, b)
 
 

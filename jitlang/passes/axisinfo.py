@@ -201,6 +201,18 @@ class AxisAnalysis:
                 )
             if bop is BinaryOp.DIV and self.consts.get(op.operands[1].id) == 1:
                 return a
+            if bop is BinaryOp.REM:
+                # x % y with y uniform: a run of x starting at a multiple of g = gcd(run, div x,
+                # div y) cannot wrap inside (wrap points are multiples of y), so runs of g remain
+                c = tuple(
+                    math.gcd(math.gcd(ca, da), db) if sb >= n else 1
+                    for ca, da, db, sb, n in zip(
+                        a.contiguity, a.divisibility, b.divisibility, b.constancy, _dims(res)
+                    )
+                )
+                d = tuple(math.gcd(x, y) for x, y in zip(a.divisibility, b.divisibility))
+                s_ = tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy))
+                return AxisInfo(c, d, s_)
             s = tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy))
             return AxisInfo((1,) * len(s), (1,) * len(s), s)
         if k in (OpKind.CMP, OpKind.SELECT, OpKind.UNARY, OpKind.FMA):
