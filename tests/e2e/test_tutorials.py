@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 import jitlang as triton
-
 from tests.e2e.tutorial_kernels import (
     attn_fwd,
     layer_norm_bwd_dwdb,
