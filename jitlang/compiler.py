@@ -22,7 +22,22 @@ COMPILER_VERSION = "0.1.0"
 class CompileOptions:
     target: str = "cpu"
     verify_each_pass: bool = True
-    dump_ir: bool = False
+    dump_ir: bool = False  # print each stage's IR
+    dump_dir: str | None = None  # write each stage's IR to files here
+
+
+def _dump(options: CompileOptions, name: str, stage: str, text: str) -> None:
+    if options.dump_ir:
+        print(f"// -----// {name}: {stage} //----- //\n{text}")
+    if options.dump_dir:
+        import os
+
+        os.makedirs(options.dump_dir, exist_ok=True)
+        path = os.path.join(options.dump_dir, f"{name}.{stage}")
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
 
 
 @dataclass
@@ -40,12 +55,13 @@ class CompileResult:
 def optimize_tile_ir(fn: Function, options: CompileOptions) -> Function:
     """Run the tile-IR pass pipeline (`jitlang.passes.PIPELINE`), verifying after each pass."""
     verify(fn)
-    for name, p in PIPELINE:
+    _dump(options, fn.name, "0-frontend.tile", print_function(fn))
+    for i, (name, p) in enumerate(PIPELINE, 1):
         fn = p(fn)
         if options.verify_each_pass:
             verify(fn)
-        if options.dump_ir:
-            print(f"// -----// tile IR after {name} //----- //\n{print_function(fn)}")
+        if options.dump_ir or options.dump_dir:
+            _dump(options, fn.name, f"{i}-{name}.tile", print_function(fn))
     return fn
 
 
@@ -60,11 +76,13 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResul
     t1 = time.perf_counter()
     module, low = lower_to_llvm(fn, axis, fn.name)  # fused chunk loops per block sink
     raw = str(module)
-    if options.dump_ir:
-        print(f"// -----// LLVM IR //----- //\n{raw}")
+    if options.dump_ir or options.dump_dir:
+        _dump(options, fn.name, "llvm.ll", raw)
     t2 = time.perf_counter()
     llir, obj = compiler.compile(raw)  # llvmlite: O3 for the host CPU, object code
     t3 = time.perf_counter()
+    if options.dump_dir:
+        _dump(options, fn.name, "llvm-O3.ll", llir)
     return CompileResult(
         fn.name,
         tile_text,

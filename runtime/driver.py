@@ -145,7 +145,12 @@ class Runtime:
 
         t0 = time.perf_counter()
         fn, _ctx = build_kernel(jf, jf._params(key), jf.fn.__name__)
-        opts = CompileOptions(target=target, verify_each_pass=True, dump_ir=self.options.dump_ir)
+        opts = CompileOptions(
+            target=target,
+            verify_each_pass=True,
+            dump_ir=self.options.dump_ir,
+            dump_dir=str(self.options.dump_dir) if self.options.dump_dir else None,
+        )
         res = compile_cpu(fn, opts, self.llvm)
         arg_kinds = []
         for _pname, ptype in res.params:
