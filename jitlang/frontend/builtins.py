@@ -254,6 +254,11 @@ def fma(b: Builder, x, y, z):
 
 
 @handler
+def to_tensor(b: Builder, x):
+    return S.to_value(b, x)
+
+
+@handler
 def umulhi(b: Builder, x, y):
     """The high 32 (or 64) bits of the full product of two 32-bit integers."""
     vx, vy = S.promote_pair(b, x, y, False)

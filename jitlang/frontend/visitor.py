@@ -925,6 +925,15 @@ class FunctionVisitor(ast.NodeVisitor):
                 "use .to(tl.int32) / .to(tl.float32)",
                 KernelTypeError,
             )
+        if func in (
+            builtins.isinstance,
+            builtins.len,
+            builtins.type,
+            builtins.getattr,
+            builtins.hasattr,
+        ):
+            # compile-time introspection: tensors are `tl.tensor`, never Python numbers
+            return func(*args, **kwargs)
         if isinstance(func, lang.dtype):
             raise self.err(node, "dtypes are not callable; use x.to(dtype)", cls=KernelTypeError)
         if any(isinstance(a, Value) for a in list(args) + list(kwargs.values())):

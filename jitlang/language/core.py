@@ -99,6 +99,17 @@ class pointer_type:  # noqa: N801 - Triton's spelling
         return True
 
 
+class _TensorMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        from ..ir import Value
+
+        return isinstance(obj, Value)
+
+
+class tensor(metaclass=_TensorMeta):  # noqa: N801 - Triton's spelling
+    """`isinstance(x, tl.tensor)` is true for run-time values inside kernels."""
+
+
 class constexpr:  # noqa: N801 - Triton's spelling
     """Annotation for compile-time parameters (`BLOCK: tl.constexpr`) and a value wrapper."""
 
@@ -131,7 +142,7 @@ static_assert static_print device_print device_assert multiple_of max_contiguous
 max_constancy broadcast_to broadcast expand_dims static_range range
 sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
-atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi
+atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor
 """.split()
 
 for _n in _NAMES:
