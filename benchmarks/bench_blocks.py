@@ -20,23 +20,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 import jitlang as jl  # noqa: E402
+from benchmarks.common import best  # noqa: E402
 from tests.e2e.tutorial_kernels import (  # noqa: E402
     attn_fwd,
     layer_norm_fwd,
     matmul_kernel,
     softmax_kernel,
 )
-
-
-def best(fn, reps=10, warm=2):
-    for _ in range(warm):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def torch_or_none():

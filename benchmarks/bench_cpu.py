@@ -20,6 +20,9 @@ import numpy as np
 import jitlang as jl
 import jitlang.language as tl
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import best  # noqa: E402
+
 
 @jl.jit
 def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
@@ -44,17 +47,6 @@ def fused_kernel(x_ptr, y_ptr, out_ptr, n, alpha, BLOCK: tl.constexpr):
 @jl.jit
 def empty_kernel(x_ptr):
     pass
-
-
-def best(fn, reps: int = 20, warm: int = 3) -> float:
-    for _ in range(warm):
-        fn()
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return min(ts)
 
 
 def numba_funcs():

@@ -590,6 +590,18 @@ class CpuLowering:
                 bufs.append(None)
         return bufs
 
+    def _carried_phis(self, inits: list[Value], bufs, pre) -> list:
+        """A phi per scalar carried value (incoming from `pre`); None where a buffer carries it."""
+        phis = []
+        for v, m in zip(inits, bufs):
+            if m is None:
+                p = self.b.phi(E.reg_type(elem_type(v.type)))
+                p.add_incoming(self.scalar(v), pre)
+                phis.append(p)
+            else:
+                phis.append(None)
+        return phis
+
     def _carry_out(self, bufs, values: list[Value]) -> None:
         # values first read every carried buffer they need, then are written back: through a
         # temporary unless each reads carried buffers only at its own index (elementwise)
@@ -653,14 +665,7 @@ class CpuLowering:
         b.position_at_end(header)
         iv = b.phi(lb.type, "iv")
         iv.add_incoming(lb, pre)
-        phis = []
-        for v, m in zip(inits, bufs):
-            if m is None:
-                p = b.phi(E.reg_type(elem_type(v.type)))
-                p.add_incoming(self.scalar(v), pre)
-                phis.append(p)
-            else:
-                phis.append(None)
+        phis = self._carried_phis(inits, bufs, pre)
         step_c = op.operands[2]
         cst = _const_value(step_c, self.fn)
         if cst is not None and cst > 0:
@@ -757,14 +762,7 @@ class CpuLowering:
         exit_ = b.append_basic_block("while.exit")
         b.branch(header)
         b.position_at_end(header)
-        phis = []
-        for v, m in zip(inits, bufs):
-            if m is None:
-                p = b.phi(E.reg_type(elem_type(v.type)))
-                p.add_incoming(self.scalar(v), pre)
-                phis.append(p)
-            else:
-                phis.append(None)
+        phis = self._carried_phis(inits, bufs, pre)
         for a, p, m in zip(before.args, phis, bufs):
             self.vals[a.id] = p if m is None else m
         self.lower_region(before)

@@ -226,18 +226,20 @@ def _scan(b, vals, axis, kind, reverse, region=None):
     return list(op.results)
 
 
+def _cum(b: Builder, input, axis, reverse, dtype, kind: ReduceKind, name: str):
+    v = _block(b, input, f"tl.{name}")
+    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
+    return _scan(b, [S.cast(b, v, dt)], axis, kind, reverse)[0]
+
+
 @handler
 def cumsum(b: Builder, input, axis=0, reverse=False, dtype=None):
-    v = _block(b, input, "tl.cumsum")
-    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
-    return _scan(b, [S.cast(b, v, dt)], axis, ReduceKind.SUM, reverse)[0]
+    return _cum(b, input, axis, reverse, dtype, ReduceKind.SUM, "cumsum")
 
 
 @handler
 def cumprod(b: Builder, input, axis=0, reverse=False, dtype=None):
-    v = _block(b, input, "tl.cumprod")
-    dt = _dtype(b, dtype) if dtype is not None else _sum_dtype(scalar_dtype(v.type))
-    return _scan(b, [S.cast(b, v, dt)], axis, ReduceKind.PROD, reverse)[0]
+    return _cum(b, input, axis, reverse, dtype, ReduceKind.PROD, "cumprod")
 
 
 @handler
