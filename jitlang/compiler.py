@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from .ir import Function
 from .passes import PIPELINE
 from .passes.axisinfo import analyze
+from .passes.layout import CpuTarget, infer_layouts
 from .printer import print_function
 from .verifier import verify
 
@@ -71,6 +72,11 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResul
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
+    fn = infer_layouts(fn, CpuTarget())  # dot tiling, convert_layout for strided dot operands
+    if options.verify_each_pass:
+        verify(fn)
+    if options.dump_ir or options.dump_dir:
+        _dump(options, fn.name, f"{len(PIPELINE) + 1}-layout.tile", print_function(fn))
     tile_text = print_function(fn)
     axis = analyze(fn)  # contiguity/divisibility for vector loads
     t1 = time.perf_counter()

@@ -130,6 +130,7 @@ class OpKind(enum.Enum):
     TRANS = "trans"  # attr: Permute
     RESHAPE = "reshape"  # row-major reinterpretation to the result shape
     FLIP = "flip"  # attr: Axis; reverses the block along that axis
+    CONVERT_LAYOUT = "convert_layout"  # attr: Layout; same value, the layout its consumer wants
     SORT = "sort"  # attr: SortAttr; sorts along the last axis
     ATOMIC = "atomic"  # ptr, val [, mask]  (cas: ptr, cmp, val [, mask]); attr: Atomic
     FOR = "for"  # lb, ub, step, *inits; region(iv, *carried) -> yield
@@ -223,8 +224,25 @@ class Scan:
 
 
 @dataclass(frozen=True)
+class DotTiling:
+    """CPU register blocking of a dot: MR rows x NV vectors of `lanes` accumulators."""
+
+    mr: int
+    nv: int
+    lanes: int
+
+
+@dataclass(frozen=True)
 class Dot:
     input_precision: str = "ieee"
+    tiling: DotTiling | None = None  # chosen by the layout pass
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A block's memory layout as its consumer needs it (CPU: dense row-major)."""
+
+    kind: str = "row_major"
 
 
 @dataclass(frozen=True)
@@ -315,6 +333,7 @@ Attr = (
     | Dot
     | Permute
     | SortAttr
+    | Layout
     | Atomic
     | None
 )

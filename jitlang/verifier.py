@@ -110,6 +110,9 @@ def _check_op(op: Op) -> None:
             _fail(op, f"dot shapes {a} x {bb} -> {c} do not agree")
         if res[0].type != ops[2].type:
             _fail(op, "dot result must have the accumulator's type")
+    elif k is OpKind.CONVERT_LAYOUT:
+        if ops[0].type != res[0].type:
+            _fail(op, "convert_layout must keep the type")
     elif k is OpKind.TRANS:
         src, dst = shape_of(ops[0].type), shape_of(res[0].type)
         if tuple(src[i] for i in op.attr.order) != dst:

@@ -317,15 +317,12 @@ def lower_dot(low, op: Op) -> None:
     M, N = shape[-2], shape[-1]
     K = shape_of(a_v.type)[-1]
     ebytes = 8 if dt in (DType.F64, DType.I64, DType.U64) else 4
-    W = 1
-    while W * 2 <= 64 // ebytes and N % (W * 2) == 0:
-        W *= 2
-    NV = 1
-    while NV * 2 <= 4 and N % (W * NV * 2) == 0:
-        NV *= 2
-    MR = 1
-    while MR * 2 <= 8 and M % (MR * 2) == 0 and MR * 2 * NV <= 24:
-        MR *= 2
+    tiling = op.attr.tiling if op.attr is not None else None
+    if tiling is None:  # IR that skipped the layout pass: the target's default choice
+        from jitlang.passes.layout import CpuTarget, choose_tiling
+
+        tiling = choose_tiling(M, N, ebytes, CpuTarget())
+    W, NV, MR = tiling.lanes, tiling.nv, tiling.mr
     b = low.b
     is_float = dt.is_float
     fma_name = "fma"
@@ -376,6 +373,19 @@ def lower_dot(low, op: Op) -> None:
 
 
 # -- shape changes ---------------------------------------------------------------------------
+
+
+def lower_convert_layout(low, op: Op) -> None:
+    """To dense row-major: a contiguous copy (a no-op when the value already is one)."""
+    src = low.vals.get(op.operands[0].id)
+    from .lower import Mat
+
+    if isinstance(src, Mat) and src.strides == _contig_strides(src.shape):
+        low.vals[op.result.id] = src
+        return
+    dense = low.alloc(elem_type(op.result.type), shape_of(op.result.type))
+    low.materialize_into(dense, op.operands[0])
+    low.vals[op.result.id] = dense
 
 
 def lower_trans(low, op: Op) -> None:

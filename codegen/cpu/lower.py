@@ -952,6 +952,7 @@ def _block_lowerings():
         OpKind.RESHAPE: BO.lower_reshape,
         OpKind.ATOMIC: BO.lower_atomic,
         OpKind.FLIP: BO.lower_flip,
+        OpKind.CONVERT_LAYOUT: BO.lower_convert_layout,
         OpKind.SORT: BO.lower_sort,
     }
 
