@@ -813,13 +813,7 @@ class CpuLowering:
 
         def call(index, k, val, dt):
             f, i = _to_f64_i64(b, val, dt)
-            b.call(
-                hook,
-                [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i],
-                cconv=None,
-            ) if False else b.call(
-                hook, [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i]
-            )
+            b.call(hook, [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i])
 
         if not op.operands:
             call(ir.Constant(U.I64, -1), -1, None, None)
