@@ -16,6 +16,15 @@ from .autotuner import Autotuner, Config, Heuristics, autotune, heuristics
 from .errors import CompilationError
 from .jit import JITFunction, jit
 
+
+def __getattr__(name: str):
+    if name in ("OutOfBoundsError", "DeviceAssertionError"):
+        from runtime import cpu_driver
+
+        return getattr(cpu_driver, name)
+    raise AttributeError(f"module 'jitlang' has no attribute {name!r}")
+
+
 __version__ = "0.1.0"
 
 

@@ -25,6 +25,7 @@ class CompileOptions:
     verify_each_pass: bool = True
     dump_ir: bool = False  # print each stage's IR
     dump_dir: str | None = None  # write each stage's IR to files here
+    bounds_check: bool = False  # check every load/store/atomic against its array (debug)
 
 
 def _dump(options: CompileOptions, name: str, stage: str, text: str) -> None:
@@ -51,6 +52,7 @@ class CompileResult:
     print_sites: list
     assert_sites: list
     timings: dict = field(default_factory=dict)
+    bounds_sites: list = field(default_factory=list)
 
 
 def optimize_tile_ir(fn: Function, options: CompileOptions) -> Function:
@@ -80,7 +82,9 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResul
     tile_text = print_function(fn)
     axis = analyze(fn)  # contiguity/divisibility for vector loads
     t1 = time.perf_counter()
-    module, low = lower_to_llvm(fn, axis, fn.name)  # fused chunk loops per block sink
+    module, low = lower_to_llvm(
+        fn, axis, fn.name, options.bounds_check
+    )  # fused chunk loops per block sink
     raw = str(module)
     if options.dump_ir or options.dump_dir:
         _dump(options, fn.name, "llvm.ll", raw)
@@ -98,4 +102,5 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResul
         low.print_sites,
         [(msg, str(loc)) for msg, loc in low.assert_sites],
         {"frontend+passes": t1 - t0, "lowering": t2 - t1, "llvm": t3 - t2},
+        [list(x) for x in low.bounds.sites] if low.bounds is not None else [],
     )

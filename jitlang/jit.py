@@ -369,8 +369,27 @@ class JITFunction:
             g = _normalize_grid(grid(dict(zip(self.arg_names, values))))
         else:
             g = _normalize_grid(grid)
+        if kernel.bounds_check:
+            rt = list(rt) + self._extents(key, values)
         kernel.launch(g, rt)
         return kernel
+
+    def _extents(self, key, values) -> list[int]:
+        """(low, high) byte bounds of every array argument, for JITLANG_BOUNDS_CHECK."""
+        out: list[int] = []
+        for k, v in zip(key, values):
+            if isinstance(k[0], np.dtype):
+                if isinstance(v, np.ndarray):
+                    lo, hi = (
+                        np.byte_bounds(v)
+                        if hasattr(np, "byte_bounds")
+                        else (np.lib.array_utils.byte_bounds(v))
+                    )
+                else:  # a torch tensor: contiguous storage from its data pointer
+                    lo = v.data_ptr()
+                    hi = lo + v.numel() * v.element_size()
+                out += [lo, hi]
+        return out
 
     @property
     def _default_target(self) -> str:

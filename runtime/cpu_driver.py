@@ -33,6 +33,23 @@ ASSERT_CB = ctypes.CFUNCTYPE(
 )
 
 
+BOUNDS_CB = ctypes.CFUNCTYPE(
+    None,
+    ctypes.c_int32,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+)
+
+
+class OutOfBoundsError(IndexError):
+    """A load, store or atomic reached outside its array (found by JITLANG_BOUNDS_CHECK=1)."""
+
+
 class DeviceAssertionError(AssertionError):
     """A `tl.device_assert` (or `assert`) failed in at least one program."""
 
@@ -41,11 +58,12 @@ class CpuKernel:
     def __init__(self, name: str, obj: bytes, meta: dict, pool: WorkerPool) -> None:
         self.name = name
         self.meta = meta
-        self.native = load_object(obj, name, ("jl_print_hook", "jl_assert_hook"))
+        self.native = load_object(obj, name, ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook"))
         argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p]
         self.cfunc = ctypes.CFUNCTYPE(None, *argtypes)(self.native.address)
+        extents = "qq" * meta.get("n_ptr", 0) if meta.get("bounds_check") else ""
         self.pack = struct.Struct(
-            "<qqq" + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"])
+            "<qqq" + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"]) + extents
         ).pack
         self.launcher = Launcher(self.cfunc, pool)
         self._failures: list[tuple] = []
@@ -56,6 +74,12 @@ class CpuKernel:
             set_pointer_global(
                 self.native, "jl_print_hook", ctypes.cast(self._print_cb, ctypes.c_void_p).value
             )
+        self._oob: list[tuple] = []
+        if meta.get("bounds_sites"):
+            self._bounds_cb = BOUNDS_CB(self._on_oob)
+            set_pointer_global(
+                self.native, "jl_bounds_hook", ctypes.cast(self._bounds_cb, ctypes.c_void_p).value
+            )
         if meta.get("assert_sites"):
             self._assert_cb = ASSERT_CB(self._on_assert)
             set_pointer_global(
@@ -64,6 +88,8 @@ class CpuKernel:
 
     def launch(self, grid: tuple[int, int, int], args: tuple) -> None:
         self.launcher(grid, self.pack(*grid, *args))
+        if self._oob:
+            self._raise_oob()
         if self._failures:
             self._raise_assertion()
 
@@ -91,6 +117,27 @@ class CpuKernel:
             line = f"{head} {prefix}{suffix}{'' if prefix.endswith((' ', ':')) or not prefix else ' '}{text}"
         with self._print_lock:
             print(line, file=sys.stdout, flush=False)
+
+    def _on_oob(self, site, x, y, z, index, addr, lo, hi) -> None:
+        with self._fail_lock:
+            if len(self._oob) < 16:
+                self._oob.append((site, (x, y, z), index, addr & (2**64 - 1), lo, hi))
+
+    def _raise_oob(self) -> None:
+        with self._fail_lock:
+            found, self._oob = self._oob, []
+        site, pid, index, addr, lo, hi = found[0]
+        kind, loc, name = self.meta["bounds_sites"][site]
+        where = ""
+        if hi > lo:
+            where = f" at byte offset {addr - lo} of its {hi - lo} bytes"
+        text = (
+            f"{loc}: out-of-bounds {kind} through {name!r}{where}, in program {pid}, "
+            f"block element {index}, address {addr:#x}"
+        )
+        if len(found) > 1:
+            text += f" (and {len(found) - 1} more)"
+        raise OutOfBoundsError(text + "; the access was skipped")
 
     def _on_assert(self, site, x, y, z, index) -> None:
         with self._fail_lock:

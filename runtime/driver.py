@@ -50,6 +50,7 @@ class CompiledKernel:
         self.guards = jf.guards() if hasattr(jf, "guards") else ()
 
         self.launch = native.launch  # the hot path: no extra Python frame
+        self.bounds_check = bool(meta.get("bounds_check"))
 
     def guards_hold(self) -> bool:
         for g, name, v in self.guards:
@@ -124,7 +125,7 @@ class Runtime:
             raise ValueError(f"unknown target {target!r}; use 'cpu' or 'accel'")
         name = jf.fn.__name__
         digest = hashlib.sha256(
-            repr((jf.dependency_hash(), key, target, name)).encode()
+            repr((jf.dependency_hash(), key, target, name, self.options.bounds_check)).encode()
         ).hexdigest()
         cache = self.disk_cache
         hit = cache.get(digest) if cache is not None else None
@@ -150,6 +151,7 @@ class Runtime:
             verify_each_pass=True,
             dump_ir=self.options.dump_ir,
             dump_dir=str(self.options.dump_dir) if self.options.dump_dir else None,
+            bounds_check=self.options.bounds_check,
         )
         res = compile_cpu(fn, opts, self.llvm)
         arg_kinds = []
@@ -165,6 +167,9 @@ class Runtime:
             "llir": res.llvm_ir,
             "compile_seconds": time.perf_counter() - t0,
             "timings": res.timings,
+            "bounds_check": self.options.bounds_check,
+            "bounds_sites": res.bounds_sites,
+            "n_ptr": sum(1 for _p, t in res.params if t.startswith("ptr<")),
         }
         return res.object_code, meta
 

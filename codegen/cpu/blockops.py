@@ -516,11 +516,14 @@ def lower_atomic(low, op: Op) -> None:
     if not isinstance(ptr_v.type, BlockType):
         ptr = low.scalar(ptr_v)
         vals = [low.scalar(v) for v in val_vs]
-        if mask_v is None:
+        mask = low.scalar(mask_v) if mask_v is not None else None
+        if low.bounds is not None:
+            mask = low.bounds.check(low, op, "atomic", ptr_v, ptr, mask, low.zero)
+        if mask is None:
             low.vals[op.result.id] = _atomic_one(low, op, ptr, vals, dt)
             return
         pre = b.block
-        with b.if_then(low.scalar(mask_v)):
+        with b.if_then(mask):
             old = _atomic_one(low, op, ptr, vals, dt)
             then_b = b.block
         phi = b.phi(rt)
@@ -535,10 +538,13 @@ def lower_atomic(low, op: Op) -> None:
         ptr = low.ev(ptr_v, idx, 1)
         vals = [low.ev(v, idx, 1) for v in val_vs]
         dst = low.buf_addr(out, idx)
-        if mask_v is None:
+        mask = low.ev(mask_v, idx, 1) if mask_v is not None else None
+        if low.bounds is not None:
+            mask = low._check(op, "atomic", ptr_v, idx, 1, mask)
+        if mask is None:
             b.store(E.reg_to_buf(b, _atomic_one(low, op, ptr, vals, dt)), dst)
             return
-        with b.if_else(low.ev(mask_v, idx, 1)) as (then, other):
+        with b.if_else(mask) as (then, other):
             with then:
                 b.store(E.reg_to_buf(b, _atomic_one(low, op, ptr, vals, dt)), dst)
             with other:

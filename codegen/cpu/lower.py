@@ -98,7 +98,7 @@ def lanes_for(shape: tuple[int, ...]) -> int:
 
 
 class CpuLowering:
-    def __init__(self, fn: Function, axis: AxisAnalysis, name: str) -> None:
+    def __init__(self, fn: Function, axis: AxisAnalysis, name: str, bounds: bool = False) -> None:
         self.fn = fn
         self.axis = axis
         self.name = name
@@ -109,6 +109,11 @@ class CpuLowering:
         self.assert_sites: list[tuple[str, object]] = []
         self.has_loads_cache: dict[int, bool] = {}
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
+        self.bounds = None
+        if bounds:
+            from .bounds import BoundsChecker
+
+            self.bounds = BoundsChecker(fn)
 
     # -- module / entry --------------------------------------------------------------------
     def lower(self) -> ir.Module:
@@ -126,6 +131,8 @@ class CpuLowering:
             is_f = i >= 3 and _is_float_scalar(self.fn.params[i - 3].type)
             slots.append(self.b.load(addr, typ=U.F64 if is_f else U.I64))
         gx, gy, gz = slots[:3]
+        if self.bounds is not None:
+            self.bounds.load_slots(self.b, argbuf)
         self.grid = (gx, gy, gz)
         self.zero = ir.Constant(U.I64, 0)
         with U.for_range(self.b, start, end, stride, "pid") as lin:
@@ -421,6 +428,21 @@ class CpuLowering:
                 return s
         return None
 
+    def _check(self, op: Op, kind: str, ptr_v: Value, idx, lanes: int, mask):
+        """Bounds-check the lanes of one chunk (JITLANG_BOUNDS_CHECK); returns the narrowed mask."""
+        b = self.b
+        if lanes > 1 and self._contiguous(ptr_v, lanes):
+            esize = elem_type(ptr_v.type).elem.mem_bytes
+            base = U.splat(b, self.ev(ptr_v, idx, 1), lanes)
+            addrs = b.add(base, U.vec_const(U.I64, [i * esize for i in range(lanes)]))
+        else:
+            addrs = self.ev(ptr_v, idx, lanes)
+        shape = shape_of(ptr_v.type)
+        lin = self.zero
+        for i, stride in zip(idx, (math.prod(shape[k + 1 :]) for k in range(len(shape)))):
+            lin = b.add(lin, b.mul(i, ir.Constant(U.I64, stride)))
+        return self.bounds.check(self, op, kind, ptr_v, addrs, mask, lin)
+
     def _contiguous(self, ptr: Value, lanes: int) -> bool:
         if lanes == 1:
             return False
@@ -441,6 +463,8 @@ class CpuLowering:
             other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
         else:
             other = ir.Constant(vt, None)
+        if self.bounds is not None:
+            mask = self._check(op, "load", ptr_v, idx, lanes, mask)
         if self._contiguous(ptr_v, lanes):
             base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
             if mask is None:
@@ -472,6 +496,11 @@ class CpuLowering:
         dt = elem_type(op.operands[0].type).elem
         mt = E.mem_type(dt)
         addr = b.inttoptr(xs[0], U.PTR)
+        if self.bounds is not None:
+            m = self.bounds.check(
+                self, op, "load", op.operands[0], xs[0], xs[1] if len(xs) > 1 else None, self.zero
+            )
+            xs = [xs[0], m] + xs[2:]
         if len(xs) == 1:
             v = b.load(addr, typ=mt)
             v.align = _align_of(mt)
@@ -532,6 +561,19 @@ class CpuLowering:
         if not isinstance(ptr_v.type, BlockType):
             addr = b.inttoptr(self.scalar(ptr_v), U.PTR)
             val = E.reg_to_mem(b, self.scalar(val_v), dt)
+            if self.bounds is not None:
+                m = self.bounds.check(
+                    self,
+                    op,
+                    "store",
+                    ptr_v,
+                    self.scalar(ptr_v),
+                    self.scalar(mask_v) if mask_v is not None else None,
+                    self.zero,
+                )
+                with b.if_then(m):
+                    b.store(val, addr).align = align
+                return
             if mask_v is None:
                 b.store(val, addr).align = align
             else:
@@ -542,6 +584,8 @@ class CpuLowering:
         def body(idx, lanes):
             val = E.reg_to_mem(b, self.ev(val_v, idx, lanes), dt)
             mask = self.ev(mask_v, idx, lanes) if mask_v is not None else None
+            if self.bounds is not None:
+                mask = self._check(op, "store", ptr_v, idx, lanes, mask)
             if lanes == 1:
                 addr = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
                 if mask is None:
@@ -954,10 +998,12 @@ def _block_lowerings():
 _BLOCK_LOWERINGS: dict = {}
 
 
-def lower_to_llvm(fn: Function, axis: AxisAnalysis, name: str) -> tuple[ir.Module, CpuLowering]:
+def lower_to_llvm(
+    fn: Function, axis: AxisAnalysis, name: str, bounds: bool = False
+) -> tuple[ir.Module, CpuLowering]:
     if not _BLOCK_LOWERINGS:
         _BLOCK_LOWERINGS.update(_block_lowerings())
-    low = CpuLowering(fn, axis, name)
+    low = CpuLowering(fn, axis, name, bounds)
     return low.lower(), low
 
 

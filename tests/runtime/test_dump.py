@@ -35,6 +35,7 @@ def test_dump_dir_writes_each_stage(tmp_path):
         "scale.1-fold.tile",
         "scale.2-cse.tile",
         "scale.3-dce.tile",
+        "scale.4-layout.tile",
         "scale.llvm-O3.ll",
         "scale.llvm.ll",
     ]
