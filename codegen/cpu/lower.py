@@ -699,8 +699,70 @@ class CpuLowering:
         b = self.b
         lb, ub, step = (self.scalar(v) for v in op.operands[:3])
         inits = op.operands[3:]
-        bufs = self._carry_in(inits)
         body = op.regions[0]
+        cst = _const_value(op.operands[2], self.fn)
+
+        def in_range(iv):
+            if cst is not None and cst > 0:
+                return b.icmp_signed("<", iv, ub)
+            if cst is not None and cst < 0:
+                return b.icmp_signed(">", iv, ub)
+            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
+            return b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
+
+        # A block accumulator that starts as a lazy value (`tl.zeros(...)`) would be written to
+        # its buffer and read straight back: peel the first iteration so it reads the initial
+        # value directly and only writes the buffer.
+        peel = any(
+            isinstance(v.type, BlockType) and isinstance(self.vals.get(v.id), Lazy) for v in inits
+        )
+        bufs = [
+            self.alloc(elem_type(v.type), shape_of(v.type))
+            if isinstance(v.type, BlockType)
+            else None
+            for v in inits
+        ]
+        start = lb
+        if peel:
+            first = b.append_basic_block("for.first")
+            skip = b.append_basic_block("for.skip")
+            joined = b.append_basic_block("for.peeled")
+            b.cbranch(in_range(lb), first, skip)
+            b.position_at_end(first)
+            self.vals[body.args[0].id] = lb
+            for a, v in zip(body.args[1:], inits):
+                self.vals[a.id] = self.vals[v.id]
+            self.lower_region(body)
+            yields = body.terminator.operands
+            self._carry_out(bufs, yields)
+            first_vals = [None if m is not None else self.scalar(y) for y, m in zip(yields, bufs)]
+            first_end = b.block
+            b.branch(joined)
+            b.position_at_end(skip)
+            for m, v in zip(bufs, inits):
+                if m is not None:
+                    self.materialize_into(m, v)
+            skip_end = b.block
+            b.branch(joined)
+            b.position_at_end(joined)
+            merged = []
+            for v, fv, m in zip(inits, first_vals, bufs):
+                if m is not None:
+                    merged.append(None)
+                    continue
+                p = b.phi(E.reg_type(elem_type(v.type)))
+                p.add_incoming(fv, first_end)
+                p.add_incoming(self.scalar(v), skip_end)
+                merged.append(p)
+            start = b.phi(lb.type)
+            start.add_incoming(self._add_in(first_end, lb, step), first_end)
+            start.add_incoming(lb, skip_end)
+            init_vals = merged
+        else:
+            for m, v in zip(bufs, inits):
+                if m is not None:
+                    self.materialize_into(m, v)
+            init_vals = [None if m is not None else self.scalar(v) for v, m in zip(inits, bufs)]
         pre = b.block
         header = b.append_basic_block("for.header")
         blk = b.append_basic_block("for.body")
@@ -708,18 +770,16 @@ class CpuLowering:
         b.branch(header)
         b.position_at_end(header)
         iv = b.phi(lb.type, "iv")
-        iv.add_incoming(lb, pre)
-        phis = self._carried_phis(inits, bufs, pre)
-        step_c = op.operands[2]
-        cst = _const_value(step_c, self.fn)
-        if cst is not None and cst > 0:
-            cond = b.icmp_signed("<", iv, ub)
-        elif cst is not None and cst < 0:
-            cond = b.icmp_signed(">", iv, ub)
-        else:
-            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
-            cond = b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
-        b.cbranch(cond, blk, exit_)
+        iv.add_incoming(start, pre)
+        phis = []
+        for v, iv0, m in zip(inits, init_vals, bufs):
+            if m is None:
+                p = b.phi(E.reg_type(elem_type(v.type)))
+                p.add_incoming(iv0, pre)
+                phis.append(p)
+            else:
+                phis.append(None)
+        b.cbranch(in_range(iv), blk, exit_)
         b.position_at_end(blk)
         self.vals[body.args[0].id] = iv
         for a, p, m in zip(body.args[1:], phis, bufs):
@@ -738,6 +798,14 @@ class CpuLowering:
         b.position_at_end(exit_)
         for r, p, m in zip(op.results, phis, bufs):
             self.vals[r.id] = p if m is None else m
+
+    def _add_in(self, block, a, c):
+        """a + c computed at the end of `block` (before its terminator)."""
+        saved = self.b.block
+        self.b.position_before(block.terminator)
+        r = self.b.add(a, c)
+        self.b.position_at_end(saved)
+        return r
 
     def _find_inplace_dots(self, body: Region, bufs) -> None:
         """`acc = tl.dot(a, b, acc)` yielded back: accumulate straight into the carried buffer."""
