@@ -40,6 +40,7 @@ from jitlang.ir import (
     is_ptr,
     scalar_dtype,
     shape_of,
+    walk,
 )
 from jitlang.passes.axisinfo import AxisAnalysis
 
@@ -729,6 +730,8 @@ class CpuLowering:
             joined = b.append_basic_block("for.peeled")
             b.cbranch(in_range(lb), first, skip)
             b.position_at_end(first)
+            for o in walk(body):  # a dot may not update a buffer set up by an earlier lowering
+                self.inplace_dot.pop(id(o), None)
             self.vals[body.args[0].id] = lb
             for a, v in zip(body.args[1:], inits):
                 self.vals[a.id] = self.vals[v.id]

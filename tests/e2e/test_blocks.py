@@ -272,3 +272,33 @@ def test_while_with_block_carry():
     while_block_kernel[(1,)](x, o, N=4)
     np.testing.assert_allclose(o[:4], x / 16)
     assert o[4] == 4
+
+
+@jl.jit
+def nested_dot_kernel(
+    a_ptr, b_ptr, o_ptr, R, K, M: tl.constexpr, N: tl.constexpr, BK: tl.constexpr
+):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, BK)
+    total = tl.zeros((M, N), tl.float32)
+    for r in range(R):
+        acc = tl.zeros((M, N), tl.float32)
+        for k in range(K):
+            a = tl.load(a_ptr + rm[:, None] * (K * BK) + k * BK + rk[None, :])
+            b = tl.load(b_ptr + (k * BK + rk[:, None]) * N + rn[None, :])
+            acc = tl.dot(a, b, acc)
+        total += acc * (r + 1)
+    tl.store(o_ptr + rm[:, None] * N + rn[None, :], total)
+
+
+@pytest.mark.parametrize("R,K", [(0, 3), (1, 1), (3, 2), (2, 0)])
+def test_nested_loops_with_peeled_accumulators(R, K):
+    M, N, BK = 8, 16, 4
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((M, K * BK)).astype(np.float32)
+    b = rng.standard_normal((K * BK, N)).astype(np.float32)
+    o = np.full((M, N), np.nan, np.float32)
+    nested_dot_kernel[(1,)](a, b, o, R, K, M=M, N=N, BK=BK)
+    ref = (a @ b) * sum(r + 1 for r in range(R)) if K else np.zeros((M, N))
+    np.testing.assert_allclose(o, ref, rtol=1e-5, atol=1e-4)
