@@ -75,6 +75,17 @@ PRINT_FN_TYPE = ir.FunctionType(U.VOID, [U.I32, U.I64, U.I64, U.I64, U.I64, U.I3
 ASSERT_FN_TYPE = ir.FunctionType(U.VOID, [U.I32, U.I64, U.I64, U.I64, U.I64])
 
 
+# ops with side effects or regions, lowered in program order by these CpuLowering methods
+_OP_METHODS = {
+    OpKind.STORE: "lower_store",
+    OpKind.FOR: "lower_for",
+    OpKind.IF: "lower_if",
+    OpKind.WHILE: "lower_while",
+    OpKind.PRINT: "lower_print",
+    OpKind.ASSERT: "lower_assert",
+}
+
+
 class Mat:
     """A block value stored row-major in a buffer of `E.buf_type` elements."""
 
@@ -227,18 +238,9 @@ class CpuLowering:
         k = op.kind
         if k in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN):
             return
-        if k is OpKind.STORE:
-            return self.lower_store(op)
-        if k is OpKind.FOR:
-            return self.lower_for(op)
-        if k is OpKind.IF:
-            return self.lower_if(op)
-        if k is OpKind.WHILE:
-            return self.lower_while(op)
-        if k is OpKind.PRINT:
-            return self.lower_print(op)
-        if k is OpKind.ASSERT:
-            return self.lower_assert(op)
+        method = _OP_METHODS.get(k)
+        if method is not None:
+            return getattr(self, method)(op)
         if k in _BLOCK_LOWERINGS:
             return _BLOCK_LOWERINGS[k](self, op)
         if k in (OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
