@@ -73,6 +73,20 @@ class CompiledKernel:
         return f"CompiledKernel({self.name}, target={self.target})"
 
 
+class _InterpretedKernel:
+    def __init__(self, fn) -> None:
+        self.fn = fn
+        self.n = len(fn.params)
+
+    def launch(self, grid, args) -> None:
+        from jitlang.interpreter import run_grid
+
+        vals = list(args[: self.n])
+        ext = list(args[self.n :])
+        ranges = [(ext[i], ext[i + 1]) for i in range(0, len(ext), 2)]
+        run_grid(self.fn, grid, vals, ranges)
+
+
 def _constexpr():
     from jitlang.language.core import constexpr
 
@@ -116,6 +130,8 @@ class Runtime:
         return self._cache
 
     def compile(self, jf, key, target: str) -> CompiledKernel:
+        if self.options.interpret and target == "cpu":
+            return self._interpreted(jf, key, target)
         if target != "cpu":
             if target == "accel":
                 raise NotImplementedError(
@@ -172,6 +188,24 @@ class Runtime:
             "n_ptr": sum(1 for _p, t in res.params if t.startswith("ptr<")),
         }
         return res.object_code, meta
+
+    def _interpreted(self, jf, key, target) -> CompiledKernel:
+        """JITLANG_INTERPRET=1: run the optimized tile IR on the numpy interpreter."""
+        from jitlang.compiler import CompileOptions, optimize_tile_ir
+        from jitlang.frontend.visitor import build_kernel
+        from jitlang.printer import print_function
+
+        fn, _ctx = build_kernel(jf, jf._params(key), jf.fn.__name__)
+        fn = optimize_tile_ir(fn, CompileOptions(target=target))
+        meta = {
+            "name": fn.name,
+            "params": [(p.name, str(p.type)) for p in fn.params],
+            "bounds_check": True,  # the launcher passes array ranges: the interpreter's memory
+            "interpreted": True,
+            "tile": print_function(fn),
+        }
+        native = _InterpretedKernel(fn)
+        return CompiledKernel(jf, key, target, native, meta, AsmDict(meta["tile"], "", self))
 
     def _load(self, jf, key, target, obj: bytes, meta: dict) -> CompiledKernel:
         from .cpu_driver import CpuKernel
