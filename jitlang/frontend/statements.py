@@ -1,0 +1,496 @@
+"""Statements and structured control flow of the AST visitor: assignments, returns, if/else
+(static for constexprs), for/static_range/while loops with loop-carried values.
+
+Stage: frontend, a mixin of `visitor.FunctionVisitor` (which supplies `visit`, `err`, the
+builder `b` and the `scope`). Early returns are folded into structured ifs before visiting.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import copy
+
+from ..dtypes import DType, integer_promote
+from ..errors import CompilationError, ConstexprError, KernelTypeError
+from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of
+from ..language import core as lang
+from . import builtins as B
+from . import semantic as S
+
+# ----------------------------------------------------------------------------------------------
+# Statement-level rewriting: early returns
+# ----------------------------------------------------------------------------------------------
+
+
+def _may_return(stmts: list[ast.stmt]) -> bool:
+    return any(isinstance(n, ast.Return) for s in stmts for n in ast.walk(s))
+
+
+def _always_returns(stmts: list[ast.stmt]) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, ast.Return):
+        return True
+    if isinstance(last, ast.If):
+        return _always_returns(last.body) and _always_returns(last.orelse)
+    return False
+
+
+def fold_early_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """Move the statements after an `if` that may return into its fall-through branches.
+
+    `if c: return x` followed by `rest` becomes `if c: return x else: rest`, so every return ends
+    its region and control flow stays structured.
+    """
+    out: list[ast.stmt] = []
+    for i, s in enumerate(stmts):
+        rest = stmts[i + 1 :]
+        if isinstance(s, ast.If) and _may_return([s]) and rest:
+            new = copy.copy(s)
+            new.body = s.body if _always_returns(s.body) else fold_early_returns(s.body + rest)
+            new.orelse = (
+                s.orelse if _always_returns(s.orelse) else fold_early_returns(s.orelse + rest)
+            )
+            out.append(new)
+            return out
+        if isinstance(s, ast.If):
+            s = copy.copy(s)
+            s.body = fold_early_returns(s.body)
+            s.orelse = fold_early_returns(s.orelse)
+        out.append(s)
+        if isinstance(s, ast.Return):
+            return out
+    return out
+
+
+def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
+    names: list[str] = []
+    for s in stmts:
+        for n in ast.walk(s):
+            targets = []
+            if isinstance(n, ast.Assign):
+                targets = n.targets
+            elif isinstance(n, (ast.AugAssign, ast.AnnAssign)):
+                targets = [n.target]
+            elif isinstance(n, ast.For):
+                targets = [n.target]
+            for t in targets:
+                for m in ast.walk(t):
+                    if isinstance(m, ast.Name) and m.id not in names:
+                        names.append(m.id)
+    return names
+
+
+# ----------------------------------------------------------------------------------------------
+# The visitor
+
+
+class StatementsMixin:
+    # -- statements -------------------------------------------------------------------------
+    def visit_Expr(self, node: ast.Expr):
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            return  # docstring
+        self.visit(node.value)
+
+    def visit_Pass(self, node):
+        pass
+
+    def visit_Assign(self, node: ast.Assign):
+        value = self.visit(node.value)
+        for t in node.targets:
+            self.assign(t, value)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign):
+        if node.value is None:
+            return
+        value = self.visit(node.value)
+        ann = self.eval_annotation(node.annotation)
+        if ann is lang.constexpr and isinstance(value, Value):
+            raise self.err(
+                node, "a tl.constexpr variable needs a compile-time value", cls=ConstexprError
+            )
+        self.assign(node.target, value)
+
+    def eval_annotation(self, node):
+        try:
+            return self.visit(node)
+        except CompilationError:
+            return None
+
+    def visit_AugAssign(self, node: ast.AugAssign):
+        if not isinstance(node.target, ast.Name):
+            raise self.err(node, "only names can be targets of augmented assignment")
+        cur = self.lookup(node.target.id, node.target)
+        rhs = self.visit(node.value)
+        self.assign(node.target, self.binop(node.op, cur, rhs, node))
+
+    def assign(self, target: ast.AST, value: object) -> None:
+        if isinstance(target, ast.Name):
+            if isinstance(value, Value) and not value.name:
+                value.name = target.id
+            self.scope[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if not isinstance(value, tuple):
+                raise self.err(target, f"cannot unpack {S.type_name(value)}", cls=KernelTypeError)
+            if len(value) != len(target.elts):
+                raise self.err(
+                    target,
+                    f"cannot unpack {len(value)} values into {len(target.elts)} names",
+                    cls=KernelTypeError,
+                )
+            for t, v in zip(target.elts, value):
+                self.assign(t, v)
+        else:
+            raise self.err(
+                target,
+                f"cannot assign to {type(target).__name__}",
+                "kernels assign to names; write memory with tl.store",
+            )
+
+    def visit_Return(self, node: ast.Return):
+        if self.loop_depth:
+            raise self.err(node, "return inside a loop is not supported")
+        self.ret_value = self.visit(node.value) if node.value is not None else None
+        self.returned = True
+        if node.value is not None:
+            self.ret_loc = self.src.loc(node)
+
+    def visit_Assert(self, node: ast.Assert):
+        cond = self.visit(node.test)
+        msg = self.visit(node.msg) if node.msg is not None else ""
+        B.call_builtin(self.b, "device_assert", [cond, msg], {})
+
+    def visit_If(self, node: ast.If):
+        cond = self.visit(node.test)
+        if not isinstance(cond, Value):
+            self.run_body(node.body if cond else node.orelse)
+            return
+        if shape_of(cond.type):
+            raise self.err(
+                node.test,
+                f"an if condition must be a scalar, got {cond.type}",
+                "use tl.where(cond, a, b) for blocks",
+                KernelTypeError,
+            )
+        cond = S.to_bool(self.b, cond)
+        self.build_if(node, cond, node.body, node.orelse)
+
+    def run_branch(self, stmts, scope) -> tuple[Region, dict, bool, object]:
+        region = Region()
+        saved = (self.scope, self.returned, self.ret_value)
+        self.scope = dict(scope)
+        self.returned, self.ret_value = False, None
+        self.b.regions.append(region)
+        try:
+            self.run_body(stmts)
+        finally:
+            self.b.regions.pop()
+        out = (region, self.scope, self.returned, self.ret_value)
+        self.scope, self.returned, self.ret_value = saved
+        return out
+
+    def build_if(self, node: ast.AST, cond: Value, then_stmts, else_stmts) -> None:
+        before = dict(self.scope)
+        rt, st, ret_t, val_t = self.run_branch(then_stmts, before)
+        re_, se, ret_e, val_e = self.run_branch(else_stmts, before)
+        if ret_t or ret_e:
+            # early returns were folded: a branch that did not return falls off the function end
+            merged = self.merge_values(node, [val_t, val_e], [rt, re_], "return value")
+            results = self.emit_if(cond, rt, re_, merged)
+            self.returned = True
+            self.ret_value = self.rebuild(merged, results)
+            return
+        names = [
+            n
+            for n in _assigned_names(list(then_stmts) + list(else_stmts))
+            if n in st and n in se and (n in before or True)
+        ]
+        names = [n for n in names if not (st[n] is before.get(n) and se[n] is before.get(n))]
+        merged = []
+        keep = []
+        for n in names:
+            m = self.merge_values(node, [st[n], se[n]], [rt, re_], f"variable {n!r}")
+            merged.append(m)
+            keep.append(n)
+        results = self.emit_if(cond, rt, re_, merged)
+        for n, v in zip(keep, self.rebuild(merged, results)):
+            self.scope[n] = v
+        for n in keep:
+            v = self.scope[n]
+            if isinstance(v, Value) and not v.name:
+                v.name = n
+
+    def merge_values(self, node, vals: list, regions: list[Region], what: str):
+        """Decide how values coming out of two branches are joined.
+
+        Returns a structure: ("const", v) when both are equal compile-time values, ("none",) for
+        None, ("tuple", [...]) for tuples, ("value", type, [v_then, v_else]) for IR values.
+        """
+        a, c = vals
+        if a is None and c is None:
+            return ("none",)
+        if isinstance(a, tuple) and isinstance(c, tuple) and len(a) == len(c):
+            return ("tuple", [self.merge_values(node, [x, y], regions, what) for x, y in zip(a, c)])
+        if not isinstance(a, Value) and not isinstance(c, Value):
+            try:
+                same = a == c and type(a) is type(c)
+            except Exception:
+                same = False
+            if same:
+                return ("const", a)
+        if a is None or c is None or isinstance(a, tuple) or isinstance(c, tuple):
+            raise self.err(
+                node,
+                f"{what} differs in kind between the branches of this if",
+                "make every branch produce the same kind of value",
+                KernelTypeError,
+            )
+        # materialize constants inside their own branch so they dominate the yield
+        out = []
+        for v, r, other in ((a, regions[0], c), (c, regions[1], a)):
+            if not isinstance(v, Value):
+                self.b.regions.append(r)
+                try:
+                    dt = scalar_dtype(other.type) if isinstance(other, Value) else None
+                    v = S.to_value(self.b, v, dt)
+                    if isinstance(other, Value) and shape_of(other.type):
+                        v = S.splat(self.b, v, shape_of(other.type))
+                finally:
+                    self.b.regions.pop()
+            out.append(v)
+        if out[0].type != out[1].type:
+            raise self.err(
+                node,
+                f"{what} has type {out[0].type} in the then-branch but {out[1].type} in the "
+                "else-branch",
+                "cast both to the same type with .to(...)",
+                KernelTypeError,
+            )
+        return ("value", out[0].type, out)
+
+    def emit_if(self, cond: Value, rt: Region, re_: Region, merged: list) -> list[Value]:
+        flat_then, flat_else, types = [], [], []
+
+        def collect(m):
+            if m[0] == "value":
+                types.append(m[1])
+                flat_then.append(m[2][0])
+                flat_else.append(m[2][1])
+            elif m[0] == "tuple":
+                for x in m[1]:
+                    collect(x)
+
+        for m in merged if isinstance(merged, list) else [merged]:
+            collect(m)
+        rt.ops.append(self._yield(flat_then))
+        re_.ops.append(self._yield(flat_else))
+        op = self.b.emit(OpKind.IF, [cond], types, regions=[rt, re_])
+        return list(op.results)
+
+    def _yield(self, values: list[Value]):
+
+        return Op(OpKind.YIELD, values, [], self.b.loc)
+
+    def rebuild(self, merged, results: list[Value]):
+        it = iter(results)
+
+        def build(m):
+            if m[0] == "none":
+                return None
+            if m[0] == "const":
+                return m[1]
+            if m[0] == "tuple":
+                return tuple(build(x) for x in m[1])
+            return next(it)
+
+        if isinstance(merged, list):
+            return [build(m) for m in merged]
+        return build(merged)
+
+    # -- loops ------------------------------------------------------------------------------
+    def visit_For(self, node: ast.For):
+        if node.orelse:
+            raise self.err(node, "for ... else is not supported")
+        it = node.iter
+        if not isinstance(it, ast.Call):
+            raise self.err(
+                it, "kernels loop over range(...), tl.range(...) or tl.static_range(...)"
+            )
+        callee = self.visit(it.func)
+        args = [self.visit(a) for a in it.args]
+        kwargs = {k.arg: self.visit(k.value) for k in it.keywords}
+        if callee is lang.static_range:
+            return self.unrolled_for(node, args, kwargs)
+        if callee is not builtins.range and callee is not lang.range:
+            raise self.err(
+                it, "kernels loop over range(...), tl.range(...) or tl.static_range(...)"
+            )
+        if not isinstance(node.target, ast.Name):
+            raise self.err(node.target, "the loop variable must be a single name")
+        if not 1 <= len(args) <= 3:
+            raise self.err(
+                it, f"range takes 1 to 3 arguments, got {len(args)}", cls=KernelTypeError
+            )
+        lb, ub, step = (0, args[0], 1) if len(args) == 1 else (args[0], args[1], 1)
+        if len(args) == 3:
+            step = args[2]
+        if isinstance(step, int) and step == 0:
+            raise self.err(it, "range step must not be zero", cls=KernelTypeError)
+        bounds = [lb, ub, step]
+        for v in bounds:
+            if isinstance(v, Value) and (shape_of(v.type) or not scalar_dtype(v.type).is_int):
+                raise self.err(
+                    it, f"range bounds must be scalar integers, got {v.type}", cls=KernelTypeError
+                )
+            if not isinstance(v, (Value, int)) or isinstance(v, bool):
+                raise self.err(
+                    it, f"range bounds must be integers, got {S.type_name(v)}", cls=KernelTypeError
+                )
+        dts = [scalar_dtype(v.type) if isinstance(v, Value) else DType.I32 for v in bounds]
+        dt = dts[0]
+        for d in dts[1:]:
+            dt = integer_promote(dt, d)
+        if any(isinstance(v, int) and not -(2**31) <= v < 2**31 for v in bounds):
+            dt = integer_promote(dt, DType.I64)
+        bv = [S.cast(self.b, S.to_value(self.b, v, dt), dt) for v in bounds]
+        carried = [n for n in _assigned_names(node.body) if n in self.scope and n != node.target.id]
+        inits = self.carried_inits(node, carried)
+        iv = Value(ScalarType(dt), node.target.id)
+        body = Region([iv] + [Value(v.type, n) for n, v in zip(carried, inits)])
+        saved_scope = self.scope
+        self.scope = dict(self.scope)
+        self.scope[node.target.id] = iv
+        for n, a in zip(carried, body.args[1:]):
+            self.scope[n] = a
+        self.b.regions.append(body)
+        self.loop_depth += 1
+        try:
+            self.run_body(node.body)
+            yields = self.carried_yields(node, carried, inits)
+            body.ops.append(self._yield(yields))
+        finally:
+            self.loop_depth -= 1
+            self.b.regions.pop()
+        self.scope = saved_scope
+        op = self.b.emit(OpKind.FOR, bv + inits, [v.type for v in inits], regions=[body])
+        for n, r in zip(carried, op.results):
+            r.name = n
+            self.scope[n] = r
+
+    def carried_inits(self, node, carried: list[str]) -> list[Value]:
+        inits = []
+        for n in carried:
+            v = self.scope[n]
+            if not isinstance(v, Value):
+                if isinstance(v, (int, float, bool)):
+                    v = S.to_value(self.b, v)
+                else:
+                    raise self.err(
+                        node,
+                        f"variable {n!r} holds {S.type_name(v)} and is reassigned in the loop",
+                        "only tensors and numbers can change across loop iterations",
+                        KernelTypeError,
+                    )
+            inits.append(v)
+        return inits
+
+    def carried_yields(self, node, carried: list[str], inits: list[Value]) -> list[Value]:
+        out = []
+        for n, init in zip(carried, inits):
+            v = self.scope[n]
+            if not isinstance(v, Value):
+                if isinstance(v, (int, float, bool)):
+                    v = S.to_value(self.b, v, scalar_dtype(init.type))
+                    if shape_of(init.type):
+                        v = S.splat(self.b, v, shape_of(init.type))
+                else:
+                    raise self.err(
+                        node,
+                        f"variable {n!r} becomes {S.type_name(v)} in the loop",
+                        cls=KernelTypeError,
+                    )
+            if v.type != init.type:
+                if (
+                    shape_of(init.type)
+                    and not shape_of(v.type)
+                    and scalar_dtype(v.type) == scalar_dtype(init.type)
+                ):
+                    v = S.splat(self.b, v, shape_of(init.type))
+                else:
+                    raise self.err(
+                        node,
+                        f"loop-carried variable {n!r} has type {init.type} before the loop but "
+                        f"{v.type} at the end of its body",
+                        f"initialize {n!r} with the type it takes in the loop, e.g. "
+                        "tl.zeros(..., dtype=...) or 0.0",
+                        KernelTypeError,
+                    )
+            out.append(v)
+        return out
+
+    def unrolled_for(self, node: ast.For, args, kwargs) -> None:
+        if not all(isinstance(a, int) for a in args):
+            raise self.err(
+                node.iter, "tl.static_range needs compile-time integer bounds", cls=ConstexprError
+            )
+        rng = range(*args)
+        if len(rng) > 4096:
+            raise self.err(
+                node.iter, f"tl.static_range of {len(rng)} iterations is too long to unroll"
+            )
+        self.loop_depth += 1
+        try:
+            for i in rng:
+                self.assign(node.target, i)
+                self.run_body(node.body)
+        finally:
+            self.loop_depth -= 1
+
+    def visit_While(self, node: ast.While):
+        if node.orelse:
+            raise self.err(node, "while ... else is not supported")
+        carried = [n for n in _assigned_names(node.body) if n in self.scope]
+        inits = self.carried_inits(node, carried)
+        before = Region([Value(v.type, n) for n, v in zip(carried, inits)])
+        after = Region([Value(v.type, n) for n, v in zip(carried, inits)])
+        saved_scope = self.scope
+        self.scope = dict(saved_scope)
+        for n, a in zip(carried, before.args):
+            self.scope[n] = a
+        self.b.regions.append(before)
+        try:
+            cond = self.visit(node.test)
+            if not isinstance(cond, Value):
+                cond = S.to_value(self.b, bool(cond), DType.I1)
+            if shape_of(cond.type):
+                raise self.err(node.test, "a while condition must be a scalar", cls=KernelTypeError)
+            cond = S.to_bool(self.b, cond)
+            from ..ir import Op
+
+            before.ops.append(Op(OpKind.CONDITION, [cond, *before.args], [], self.b.loc))
+        finally:
+            self.b.regions.pop()
+        self.scope = dict(saved_scope)
+        for n, a in zip(carried, after.args):
+            self.scope[n] = a
+        self.b.regions.append(after)
+        self.loop_depth += 1
+        try:
+            self.run_body(node.body)
+            after.ops.append(self._yield(self.carried_yields(node, carried, inits)))
+        finally:
+            self.loop_depth -= 1
+            self.b.regions.pop()
+        self.scope = saved_scope
+        op = self.b.emit(OpKind.WHILE, inits, [v.type for v in inits], regions=[before, after])
+        for n, r in zip(carried, op.results):
+            r.name = n
+            self.scope[n] = r
+
+    def visit_Break(self, node):
+        raise self.err(node, "break is not supported", "put the exit test in the while condition")
+
+    def visit_Continue(self, node):
+        raise self.err(node, "continue is not supported", "guard the rest of the body with an if")
