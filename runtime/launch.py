@@ -58,20 +58,33 @@ class Launcher:
     """Runs a grid on one thread or on the pool, whichever has measured faster for this kernel.
 
     Memory-bound kernels may not gain from a second thread on a machine whose bandwidth one core
-    saturates; compute-bound ones do. Both modes are timed (wall ns per program) on large
-    launches, and the choice is re-checked every `REPROBE` large launches.
+    saturates; compute-bound ones do. The first large launches alternate the two modes until
+    each has `SAMPLES` timings (wall ns per program); the pool wins unless one thread is clearly
+    faster (the minimum of its samples under `MARGIN` times the pool's), so one noisy sample
+    cannot pin a kernel to one thread. Every `REPROBE` large launches the other mode is re-timed.
     """
 
     REPROBE = 64
+    SAMPLES = 3
+    MARGIN = 0.85
 
-    __slots__ = ("cfunc", "pool", "single_ns", "parallel_ns", "big_launches")
+    __slots__ = ("cfunc", "pool", "single", "parallel", "big_launches", "choice")
 
     def __init__(self, cfunc, pool: WorkerPool) -> None:
         self.cfunc = cfunc
         self.pool = pool
-        self.single_ns = -1.0  # wall ns per program, one thread
-        self.parallel_ns = -1.0  # wall ns per program, all threads
+        self.single: list[float] = []  # wall ns per program, one thread
+        self.parallel: list[float] = []  # wall ns per program, all threads
         self.big_launches = 0
+        self.choice: str | None = None
+
+    @property
+    def single_ns(self) -> float:
+        return min(self.single) if self.single else -1.0
+
+    @property
+    def parallel_ns(self) -> float:
+        return min(self.parallel) if self.parallel else -1.0
 
     def __call__(self, grid: tuple[int, int, int], buf: bytes) -> None:
         total = grid[0] * grid[1] * grid[2]
@@ -85,20 +98,33 @@ class Launcher:
             self.cfunc(0, total, 1, buf)
             return
         self.big_launches += 1
-        par = self.parallel_ns
-        probe = self.big_launches % self.REPROBE == 0
-        if single < 0 or (probe and single <= par):
-            t0 = time.perf_counter_ns()
-            self.cfunc(0, total, 1, buf)
-            self.single_ns = (time.perf_counter_ns() - t0) / total
+        if self.choice is None:
+            mode = "single" if len(self.single) <= len(self.parallel) else "parallel"
+        elif self.big_launches % self.REPROBE == 0:
+            mode = "parallel" if self.choice == "single" else "single"
+        else:
+            mode = None
+        if mode is None:
+            if self.choice == "single":
+                self.cfunc(0, total, 1, buf)
+            else:
+                self._parallel(total, buf)
             return
-        if par < 0 or par < single or probe:
+        if mode == "parallel":
             self.pool.queues()  # thread start-up is not part of the measurement
-            t0 = time.perf_counter_ns()
+        t0 = time.perf_counter_ns()
+        if mode == "single":
+            self.cfunc(0, total, 1, buf)
+        else:
             self._parallel(total, buf)
-            self.parallel_ns = (time.perf_counter_ns() - t0) / total
-            return
-        self.cfunc(0, total, 1, buf)
+        sample = (time.perf_counter_ns() - t0) / total
+        samples = self.single if mode == "single" else self.parallel
+        samples.append(sample)
+        del samples[: -self.SAMPLES]
+        if len(self.single) >= self.SAMPLES and len(self.parallel) >= self.SAMPLES:
+            self.choice = (
+                "single" if min(self.single) < self.MARGIN * min(self.parallel) else ("parallel")
+            )
 
     def _parallel(self, total: int, buf: bytes) -> None:
         n = min(self.pool.n_threads, total)
