@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING
 
 from llvmlite import ir
 
-from jitlang.ir import BlockType, Op, OpKind, Region, Value, elem_type, shape_of, walk
+from jitlang.ir import (
+    BlockType,
+    Op,
+    OpKind,
+    Region,
+    Value,
+    elem_type,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+    walk,
+)
 
 from . import elementwise as E
 
@@ -50,7 +61,7 @@ class ControlFlowLowering:
         direct, staged = [], []
         carried = {id(m) for m in bufs if m is not None}
         for m, v in zip(bufs, values):
-            if m is None or self.vals.get(v.id) is m:
+            if not isinstance(m, _lower().Mat) or self.vals.get(v.id) is m:
                 continue
             if all(
                 self._elementwise_reads(v, c) for c in bufs if c is not None and c is not m
@@ -111,16 +122,20 @@ class ControlFlowLowering:
         # A block accumulator that starts as a lazy value (`tl.zeros(...)`) would be written to
         # its buffer and read straight back: peel the first iteration so it reads the initial
         # value directly and only writes the buffer.
-        peel = any(
-            isinstance(v.type, BlockType) and isinstance(self.vals.get(v.id), _lazy())
-            for v in inits
-        )
+        affine = self._affine_carries(body, inits)
         bufs = [
-            self.alloc(elem_type(v.type), shape_of(v.type))
+            affine[i]
+            if i in affine
+            else self.alloc(elem_type(v.type), shape_of(v.type))
             if isinstance(v.type, BlockType)
             else None
-            for v in inits
+            for i, v in enumerate(inits)
         ]
+        peel = any(
+            isinstance(m, _lower().Mat) and isinstance(self.vals.get(v.id), _lazy())
+            for v, m in zip(inits, bufs)
+        )
+        zero = ir.Constant(_U().I64, 0)
         start = lb
         if peel:
             first = b.append_basic_block("for.first")
@@ -131,29 +146,31 @@ class ControlFlowLowering:
             for o in walk(body):  # a dot may not update a buffer set up by an earlier lowering
                 self.inplace_dot.pop(id(o), None)
             self.vals[body.args[0].id] = lb
-            for a, v in zip(body.args[1:], inits):
-                self.vals[a.id] = self.vals[v.id]
+            for a, v, m in zip(body.args[1:], inits, bufs):
+                self.vals[a.id] = (
+                    _lower().Offset(v, zero) if isinstance(m, _Affine) else self.vals[v.id]
+                )
             self.lower_region(body)
             yields = body.terminator.operands
             self._carry_out(bufs, yields)
-            first_vals = [None if m is not None else self.scalar(y) for y, m in zip(yields, bufs)]
+            first_vals = [self._carried_scalar(y, m, zero) for y, m in zip(yields, bufs)]
             first_end = b.block
             b.branch(joined)
             b.position_at_end(skip)
             for m, v in zip(bufs, inits):
-                if m is not None:
+                if isinstance(m, _lower().Mat):
                     self.materialize_into(m, v)
             skip_end = b.block
             b.branch(joined)
             b.position_at_end(joined)
             merged = []
             for v, fv, m in zip(inits, first_vals, bufs):
-                if m is not None:
+                if isinstance(m, _lower().Mat):
                     merged.append(None)
                     continue
-                p = b.phi(E.reg_type(elem_type(v.type)))
+                p = b.phi(fv.type)
                 p.add_incoming(fv, first_end)
-                p.add_incoming(self.scalar(v), skip_end)
+                p.add_incoming(zero if isinstance(m, _Affine) else self.scalar(v), skip_end)
                 merged.append(p)
             start = b.phi(lb.type)
             start.add_incoming(self._add_in(first_end, lb, step), first_end)
@@ -161,9 +178,16 @@ class ControlFlowLowering:
             init_vals = merged
         else:
             for m, v in zip(bufs, inits):
-                if m is not None:
+                if isinstance(m, _lower().Mat):
                     self.materialize_into(m, v)
-            init_vals = [None if m is not None else self.scalar(v) for v, m in zip(inits, bufs)]
+            init_vals = [
+                None
+                if isinstance(m, _lower().Mat)
+                else zero
+                if isinstance(m, _Affine)
+                else self.scalar(v)
+                for v, m in zip(inits, bufs)
+            ]
         pre = b.block
         header = b.append_basic_block("for.header")
         blk = b.append_basic_block("for.body")
@@ -173,32 +197,81 @@ class ControlFlowLowering:
         iv = b.phi(lb.type, "iv")
         iv.add_incoming(start, pre)
         phis = []
-        for v, iv0, m in zip(inits, init_vals, bufs):
-            if m is None:
-                p = b.phi(E.reg_type(elem_type(v.type)))
+        for iv0, m in zip(init_vals, bufs):
+            if isinstance(m, _lower().Mat):
+                phis.append(None)
+            else:
+                p = b.phi(iv0.type)
                 p.add_incoming(iv0, pre)
                 phis.append(p)
-            else:
-                phis.append(None)
         b.cbranch(in_range(iv), blk, exit_)
         b.position_at_end(blk)
         self.vals[body.args[0].id] = iv
-        for a, p, m in zip(body.args[1:], phis, bufs):
-            self.vals[a.id] = p if m is None else m
+        for a, v, p, m in zip(body.args[1:], inits, phis, bufs):
+            self.vals[a.id] = self._carried_value(v, p, m)
         self._find_inplace_dots(body, bufs)
         self.lower_region(body)
         yields = body.terminator.operands
         self._carry_out(bufs, yields)
         nxt = b.add(iv, step)
+        new_vals = [
+            None if p is None else self._carried_scalar(y, m, p)
+            for y, p, m in zip(yields, phis, bufs)
+        ]
         end_block = b.block
-        for p, y in zip(phis, yields):
+        for p, nv in zip(phis, new_vals):
             if p is not None:
-                p.add_incoming(self.scalar(y), end_block)
+                p.add_incoming(nv, end_block)
         iv.add_incoming(nxt, end_block)
         b.branch(header)
         b.position_at_end(exit_)
-        for r, p, m in zip(op.results, phis, bufs):
-            self.vals[r.id] = p if m is None else m
+        for r, v, p, m in zip(op.results, inits, phis, bufs):
+            self.vals[r.id] = self._carried_value(v, p, m)
+
+    def _carried_value(self, init: Value, phi, m):
+        if isinstance(m, _Affine):
+            return _lower().Offset(init, phi)
+        return phi if m is None else m
+
+    def _carried_scalar(self, y: Value, m, cur):
+        """The new phi value of a scalar or affine carried slot (None for buffers)."""
+        if isinstance(m, _lower().Mat):
+            return None
+        if isinstance(m, _Affine):
+            return self.b.add(cur, m.delta(self))
+        return self.scalar(y)
+
+    def _affine_carries(self, body: Region, inits: list[Value]) -> dict:
+        """Carried pointer blocks `p += uniform step` whose start is pure arithmetic: carry the byte
+        offset only (matmul's a_ptrs/b_ptrs), instead of a buffer of addresses."""
+        out = {}
+        ys = body.terminator.operands
+        defs = {o.results[0].id: o for o in walk(body) if len(o.results) == 1}
+        for i, (a, init, y) in enumerate(zip(body.args[1:], inits, ys)):
+            if not isinstance(a.type, BlockType) or not is_ptr(a.type):
+                continue
+            d = defs.get(y.id)
+            if d is None or d.kind is not OpKind.PTR_ADD or d.operands[0] is not a:
+                continue
+            step_v = d.operands[1]
+            src = defs.get(step_v.id)
+            lazy = self.vals.get(step_v.id)
+            src = src or (lazy.op if isinstance(lazy, _lazy()) else None)
+            if src is None or src.kind not in (OpKind.SPLAT, OpKind.CONSTANT):
+                continue
+            if not self._pure(init):
+                continue
+            out[i] = _Affine(src, elem_type(a.type).elem.mem_bytes, scalar_dtype(step_v.type))
+        return out
+
+    def _pure(self, v: Value, depth: int = 0) -> bool:
+        """`v` can be re-evaluated anywhere: lazy arithmetic on scalars, no loads, no buffers."""
+        r = self.vals.get(v.id)
+        if isinstance(r, ir.Value):
+            return True
+        if isinstance(r, _lazy()) and r.op.kind is not OpKind.LOAD and depth < 64:
+            return all(self._pure(o, depth + 1) for o in r.op.operands)
+        return False
 
     def _add_in(self, block, a, c):
         """a + c computed at the end of `block` (before its terminator)."""
@@ -216,7 +289,7 @@ class ControlFlowLowering:
             for v in _lower()._all_operands(o):
                 uses[v.id] = uses.get(v.id, 0) + 1
         for arg, y, m in zip(body.args[1:], yields, bufs):
-            if m is None:
+            if not isinstance(m, _lower().Mat):
                 continue
             for o in body.ops:
                 if (
@@ -307,3 +380,26 @@ def _lower():
 
 def _lazy():
     return _lower().Lazy
+
+
+def _U():  # noqa: N802
+    from . import llvmutil
+
+    return llvmutil
+
+
+class _Affine:
+    """A carried pointer block advanced by a uniform step each iteration (see _affine_carries)."""
+
+    def __init__(self, step_op: Op, esize: int, step_dtype) -> None:
+        self.step_op = step_op
+        self.esize = esize
+        self.step_dtype = step_dtype
+
+    def delta(self, low) -> ir.Value:
+        """The step in bytes, as an i64 computed where the body ends."""
+        i64 = ir.IntType(64)
+        if self.step_op.kind is OpKind.CONSTANT:
+            return ir.Constant(i64, int(self.step_op.attr.value) * self.esize)
+        s = E.int_to_i64(low.b, self.step_dtype, low.scalar(self.step_op.operands[0]))
+        return low.b.mul(s, ir.Constant(i64, self.esize)) if self.esize != 1 else s

@@ -95,6 +95,15 @@ class Lazy:
         self.op = op
 
 
+class Offset:
+    """A pointer block equal to the lazy block `init` advanced by `offset` bytes (a scalar i64):
+    how a loop-carried pointer block that moves by a uniform step is carried (no buffer)."""
+
+    def __init__(self, init: Value, offset: ir.Value) -> None:
+        self.init = init
+        self.offset = offset
+
+
 def lanes_for(shape: tuple[int, ...]) -> int:
     last = shape[-1]
     w = 1
@@ -341,6 +350,8 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             out = self.load_buf(r, idx, lanes)
         elif isinstance(r, Lazy):
             out = self.ev_op(r.op, idx, lanes)
+        elif isinstance(r, Offset):
+            out = self.b.add(self.ev(r.init, idx, lanes), U.splat(self.b, r.offset, lanes))
         else:
             raise AssertionError(f"value {v} was never lowered")
         self.memo[key] = out
