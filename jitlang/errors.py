@@ -21,7 +21,13 @@ class CompilationError(Exception):
         self.loc = loc
         self.message = message
         self.hint = hint
+        self.call_sites: list[Loc] = []  # where the inlined @jit helper(s) were called from
         super().__init__(self._render())
+
+    def add_call_site(self, loc: Loc) -> None:
+        """Record that the failing code was inlined from a call at `loc` (outermost last)."""
+        self.call_sites.append(loc)
+        self.args = (self._render(),)
 
     def _render(self) -> str:
         if self.loc is None or self.loc.line <= 0:
@@ -32,6 +38,11 @@ class CompilationError(Exception):
             if src:
                 caret = " " * self.loc.col + "^"
                 text += f"\n    {src}\n    {caret}"
+        for site in getattr(self, "call_sites", ()):
+            src = linecache.getline(site.file, site.line).rstrip("\n")
+            text += f"\n  called from {site}"
+            if src:
+                text += f"\n    {src}\n    {' ' * site.col}^"
         if self.hint:
             text += f"\nhint: {self.hint}"
         return text

@@ -490,7 +490,11 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             if isinstance(v, lang.constexpr):
                 scope[name] = v.value
         callee = FunctionVisitor(self.b, src, fn, scope, self.depth + 1, self.ctx)
-        callee.run_body(fold_early_returns(src.tree.body))
+        try:
+            callee.run_body(fold_early_returns(src.tree.body))
+        except CompilationError as e:
+            e.add_call_site(self.src.loc(node))
+            raise
         return callee.ret_value
 
 
