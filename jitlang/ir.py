@@ -287,6 +287,7 @@ class Unary:
 class Binary:
     op: BinaryOp
     propagate_nan: bool = False
+    exact: bool = False  # DIV: IEEE-rounded even when the divisor is uniform (tl.math.div_rn)
 
 
 @dataclass(frozen=True)

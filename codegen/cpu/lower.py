@@ -415,6 +415,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         if (
             k is OpKind.BINARY
             and op.attr.op is BinaryOp.DIV
+            and not op.attr.exact
             and lanes > 1
             and scalar_dtype(rt) in (DType.F32, DType.F64)
             and self._uniform_scalar(op.operands[1]) is not None

@@ -253,6 +253,40 @@ def fma(b: Builder, x, y, z):
     return S.fma(b, x, y, z)
 
 
+def _float_div(b: Builder, x, y, exact: bool):
+    from ..ir import Binary
+
+    for v in (x, y):
+        dt = S._operand_dtype(b, v)
+        if not dt.is_float:
+            raise b.type_error(f"expects floating-point operands, got {dt}")
+    vx, vy = S.promote_pair(b, x, y, True)
+    return b.emit(OpKind.BINARY, [vx, vy], [vx.type], Binary(BinaryOp.DIV, False, exact)).result
+
+
+@handler
+def div_rn(b: Builder, x, y):
+    """IEEE-rounded division (never replaced by a reciprocal multiply)."""
+    return _float_div(b, x, y, True)
+
+
+@handler
+def fdiv(b: Builder, x, y, ieee_rounding=False):
+    return _float_div(b, x, y, bool(ieee_rounding))
+
+
+@handler
+def softmax(b: Builder, x, dim=None, keep_dims=False, ieee_rounding=False):
+    """Triton's tl.softmax: exp(x - max) / sum along `dim` (default: the last)."""
+    v = S.to_value(b, x)
+    rank = len(shape_of(v.type))
+    axis = rank - 1 if dim is None else _const_int(b, dim, "dim")
+    mx = call_builtin(b, "max", [v, axis], {"keep_dims": True})
+    num = S.unary(b, UnaryOp.EXP, S.binary(b, BinaryOp.SUB, v, mx))
+    den = call_builtin(b, "sum", [num, axis], {"keep_dims": True})
+    return _float_div(b, num, den, bool(ieee_rounding))
+
+
 @handler
 def to_tensor(b: Builder, x):
     return S.to_value(b, x)

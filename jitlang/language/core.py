@@ -142,7 +142,7 @@ static_assert static_print device_print device_assert multiple_of max_contiguous
 max_constancy broadcast_to broadcast expand_dims static_range range
 sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
-atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor
+atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 """.split()
 
 for _n in _NAMES:

@@ -4,6 +4,8 @@ from .core import (  # noqa: F401
     abs,
     ceil,
     cos,
+    div_rn,
+    fdiv,
     erf,
     exp,
     exp2,

@@ -302,3 +302,27 @@ def test_nested_loops_with_peeled_accumulators(R, K):
     nested_dot_kernel[(1,)](a, b, o, R, K, M=M, N=N, BK=BK)
     ref = (a @ b) * sum(r + 1 for r in range(R)) if K else np.zeros((M, N))
     np.testing.assert_allclose(o, ref, rtol=1e-5, atol=1e-4)
+
+
+@jl.jit
+def div_kernel(x_ptr, o_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    d = tl.load(x_ptr + N)  # a uniform divisor
+    tl.store(o_ptr + offs, tl.math.div_rn(x, d))
+    tl.store(o_ptr + N + offs, tl.softmax(x))
+    tl.store(o_ptr + 2 * N + offs, tl.fdiv(x, d, ieee_rounding=True))
+    tl.store(o_ptr + 3 * N + offs, x / d)
+
+
+def test_exact_division_and_softmax():
+    N = 64
+    x = np.random.default_rng(8).uniform(0.1, 3, N + 1).astype(np.float32)
+    o = np.zeros(4 * N, np.float32)
+    div_kernel[(1,)](x, o, N=N)
+    exact = x[:N] / x[N]
+    np.testing.assert_array_equal(o[:N], exact)  # IEEE-rounded, bit for bit
+    np.testing.assert_array_equal(o[2 * N : 3 * N], exact)
+    e = np.exp(x[:N] - x[:N].max())
+    np.testing.assert_allclose(o[N : 2 * N], e / e.sum(), rtol=1e-6)
+    np.testing.assert_allclose(o[3 * N :], exact, rtol=3e-7)  # reciprocal multiply: <= 2 ulp
