@@ -19,19 +19,10 @@ import numpy as np
 
 import jitlang as jl
 import jitlang.language as tl
+from jitlang.demo import add_kernel
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import best  # noqa: E402
-
-
-@jl.jit
-def add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < n
-    x = tl.load(x_ptr + offs, mask=mask)
-    y = tl.load(y_ptr + offs, mask=mask)
-    tl.store(out_ptr + offs, x + y, mask=mask)
 
 
 @jl.jit

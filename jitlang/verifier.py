@@ -13,7 +13,6 @@ from .ir import (
     Function,
     Op,
     OpKind,
-    PointerType,
     Region,
     ScalarType,
     elem_type,
@@ -147,8 +146,6 @@ def _check_op(op: Op) -> None:
         if term is None or term.kind is not OpKind.CONDITION:
             _fail(op, "while: before region must end in condition")
         _check_yield(op, after, before.args)
-    if isinstance(elem_type(res[0].type) if res else None, PointerType) and k is OpKind.CAST:
-        pass
 
 
 def _check_yield(op: Op, region: Region, expected) -> None:

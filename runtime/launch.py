@@ -82,10 +82,6 @@ class Launcher:
     def single_ns(self) -> float:
         return min(self.single) if self.single else -1.0
 
-    @property
-    def parallel_ns(self) -> float:
-        return min(self.parallel) if self.parallel else -1.0
-
     def __call__(self, grid: tuple[int, int, int], buf: bytes) -> None:
         total = grid[0] * grid[1] * grid[2]
         single = self.single_ns

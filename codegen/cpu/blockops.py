@@ -192,9 +192,7 @@ def lower_reduce(low, op: Op) -> None:
         return low.load_buf(m, idx, lanes)
 
     if ax == len(shape) - 1:
-        w = 1
-        while w * 2 <= U_LANES and n % (w * 2) == 0:
-            w *= 2
+        w = _lower_mod().lanes_for((n,))
         results = {}
 
         # commutative kinds: several independent accumulators hide the combine latency
@@ -253,7 +251,10 @@ def lower_reduce(low, op: Op) -> None:
         low.vals[r.id] = m
 
 
-U_LANES = 16
+def _lower_mod():
+    from . import lower
+
+    return lower
 
 
 # -- scan ----------------------------------------------------------------------------------

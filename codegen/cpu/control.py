@@ -109,7 +109,12 @@ class ControlFlowLowering:
         lb, ub, step = (self.scalar(v) for v in op.operands[:3])
         inits = op.operands[3:]
         body = op.regions[0]
-        cst = _lower()._const_value(op.operands[2], self.fn)
+        cst = None
+        if isinstance(step, ir.Constant):  # a folded constant step (stored two's-complement)
+            width = step.type.width
+            cst = (
+                step.constant - (1 << width) if step.constant >= 1 << (width - 1) else step.constant
+            )
 
         def in_range(iv):
             if cst is not None and cst > 0:

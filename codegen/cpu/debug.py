@@ -33,9 +33,6 @@ class DebugLowering:
             g.initializer = ir.Constant(U.PTR, None)
         return self.b.load(g, typ=fnty.as_pointer())
 
-    def _pid64(self):
-        return self.pids
-
     def lower_print(self, op: Op) -> None:
         b = self.b
         site = len(self.print_sites)

@@ -122,7 +122,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.pending_loads: list[Value] = []
         self.print_sites: list[tuple[str, bool, list]] = []
         self.assert_sites: list[tuple[str, object]] = []
-        self.has_loads_cache: dict[int, bool] = {}
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
         self.bounds = None
         if bounds:
@@ -673,20 +672,6 @@ def _llvm_const(value, t):
     if dt is DType.I1:
         return int(bool(value))
     return int(value) & ((1 << dt.bits) - 1)
-
-
-def _const_value(v: Value, fn: Function):
-    for op in _walk_defs(fn.body):
-        if v in op.results and op.kind is OpKind.CONSTANT:
-            return op.attr.value
-    return None
-
-
-def _walk_defs(region: Region):
-    for op in region.ops:
-        yield op
-        for r in op.regions:
-            yield from _walk_defs(r)
 
 
 def _effective_last_uses(region: Region) -> dict[int, int]:

@@ -14,7 +14,6 @@ from ..ir import (
     AtomicKind,
     BlockType,
     Dot,
-    MemAttr,
     Op,
     OpKind,
     Permute,
@@ -29,7 +28,6 @@ from ..ir import (
     scalar_dtype,
     shape_of,
 )
-from ..language import core as lang
 from . import semantic as S
 from .builtins import HANDLERS, _const_int, _dtype, _mask, handler
 from .semantic import Builder
@@ -143,40 +141,30 @@ def _minmax(b, input, axis, return_indices, keep_dims, is_max, propagate_nan=Fal
     return reduce_values(b, [v], axis, kind, keep_dims, nan=propagate_nan)[0]
 
 
-@handler
-def max(
-    b: Builder,
-    input,
-    axis=None,
-    return_indices=False,
-    return_indices_tie_break_left=True,
-    keep_dims=False,
-    propagate_nan=None,
-):  # noqa: A001
-    return _minmax(b, input, axis, return_indices, keep_dims, True, bool(propagate_nan))
+def _register_minmax(is_max: bool) -> None:
+    """tl.max/tl.min and tl.argmax/tl.argmin share one implementation (Triton's signatures)."""
+    name = "max" if is_max else "min"
+
+    def value(
+        b: Builder,
+        input,
+        axis=None,
+        return_indices=False,
+        return_indices_tie_break_left=True,
+        keep_dims=False,
+        propagate_nan=None,
+    ):
+        return _minmax(b, input, axis, return_indices, keep_dims, is_max, bool(propagate_nan))
+
+    def index(b: Builder, input, axis, tie_break_left=True, keep_dims=False):
+        return _minmax(b, input, axis, True, keep_dims, is_max)[1]
+
+    HANDLERS[name] = value
+    HANDLERS["arg" + name] = index
 
 
-@handler
-def min(
-    b: Builder,
-    input,
-    axis=None,
-    return_indices=False,
-    return_indices_tie_break_left=True,
-    keep_dims=False,
-    propagate_nan=None,
-):  # noqa: A001
-    return _minmax(b, input, axis, return_indices, keep_dims, False, bool(propagate_nan))
-
-
-@handler
-def argmax(b: Builder, input, axis, tie_break_left=True, keep_dims=False):
-    return _minmax(b, input, axis, True, keep_dims, True)[1]
-
-
-@handler
-def argmin(b: Builder, input, axis, tie_break_left=True, keep_dims=False):
-    return _minmax(b, input, axis, True, keep_dims, False)[1]
+_register_minmax(True)
+_register_minmax(False)
 
 
 def _combine_region(b: Builder, vals: list[Value], combine_fn) -> Region:
@@ -541,4 +529,4 @@ def atomic_cas(b: Builder, pointer, cmp, val, sem=None, scope=None):
     return _atomic(b, AtomicKind.CAS, pointer, val, None, sem, scope, cmp=cmp)
 
 
-__all__ = ["reduce_values", "MemAttr", "lang"]
+__all__ = ["reduce_values"]

@@ -29,7 +29,6 @@ from ..ir import (
     Function,
     OpKind,
     Param,
-    PrintAttr,
     Region,
     ScalarType,
     UnaryOp,
@@ -102,13 +101,6 @@ _ALLOWED_GLOBAL_TYPES = (int, float, bool, str, type(None), lang.dtype, lang.Bui
 class BoundMethod:
     value: Value
     name: str
-
-
-class _Undefined:
-    pass
-
-
-UNDEFINED = _Undefined()
 
 
 def _is_jit(obj: object) -> bool:
@@ -549,4 +541,4 @@ def build_kernel(
     return fn, ctx
 
 
-__all__ = ["build_kernel", "fold_early_returns", "parse_function", "PrintAttr"]
+__all__ = ["build_kernel", "fold_early_returns", "parse_function"]
