@@ -26,7 +26,7 @@ def _compile_error(kernel, *args, **kw) -> CompilationError:
         kernel[(1,)](*args, **kw)
     err = info.value
     frames = [f.filename for f in traceback.extract_tb(err.__traceback__)]
-    assert not [f for f in frames if "/frontend/" in f or "/codegen/" in f], frames
+    assert not [f for f in frames if "jitlang/frontend/" in f or "/codegen/" in f], frames
     return err
 
 
