@@ -90,7 +90,7 @@ def constant(
     b: Builder, value: int | float | bool, dt: DType, shape: tuple[int, ...] = ()
 ) -> Value:
     if dt.is_float:
-        value = float(value)
+        value = round_float(value, dt)
     elif dt is DType.I1:
         value = bool(value)
     else:
@@ -98,6 +98,21 @@ def constant(
     elem = ScalarType(dt)
     t: Type = BlockType(shape, elem) if shape else elem
     return b.emit(OpKind.CONSTANT, [], [t], Const(value)).result
+
+
+def round_float(value: object, dt: DType) -> float:
+    """`value` rounded onto `dt`'s grid, so an fp16/bf16 constant holds exactly what it compares as.
+
+    Triton builds such constants with `get_fp16(float)`/`get_bf16(float)`: the Python float
+    becomes a C float first, then the narrower type, so we round through fp32 the same way.
+    """
+    import numpy as np
+
+    if dt is DType.F64:
+        return float(value)
+    with np.errstate(over="ignore"):
+        v = np.float32(value)
+        return float(v if dt is DType.F32 else dt.np.type(v))
 
 
 def _wrap_int(v: int, dt: DType) -> int:
