@@ -296,7 +296,41 @@ def binary(b: Builder, op: BinaryOp, x: object, y: object) -> Value:
                     "cast with .to(tl.int32) first",
                 )
     vx, vy = promote_pair(b, x, y, op in _DIV_OR_MOD)
+    if op is BinaryOp.SHR:
+        return _shift_right(b, x, y, vx, vy)
     return b.emit(OpKind.BINARY, [vx, vy], [vx.type], Binary(op)).result
+
+
+_SIGNED_TWIN = {
+    DType.U8: DType.I8,
+    DType.U16: DType.I16,
+    DType.U32: DType.I32,
+    DType.U64: DType.I64,
+}
+_UNSIGNED_TWIN = {v: k for k, v in _SIGNED_TWIN.items()}
+
+
+def _shift_right(b: Builder, x: object, y: object, vx: Value, vy: Value) -> Value:
+    """`>>`: arithmetic when the tensor operand's own type is signed, else logical (Triton).
+
+    Triton chooses ashr/lshr from the left operand's dtype before promotion (from the right one
+    for `literal >> tensor`), then shifts the promoted values: int32 >> uint32 is an arithmetic
+    shift of a uint32. Our SHR follows the operand type's signedness, so shift in the
+    same-width twin type when promotion changed the signedness.
+    """
+    decider = x if isinstance(x, Value) else y
+    arith = scalar_dtype(decider.type).is_signed
+    dt = scalar_dtype(vx.type)
+    twin = (_SIGNED_TWIN if arith else _UNSIGNED_TWIN).get(dt)
+    if twin is None or dt.is_bool:
+        return b.emit(OpKind.BINARY, [vx, vy], [vx.type], Binary(BinaryOp.SHR)).result
+    r = b.emit(
+        OpKind.BINARY,
+        [cast(b, vx, twin), cast(b, vy, twin)],
+        [with_elem(vx.type, ScalarType(twin))],
+        Binary(BinaryOp.SHR),
+    ).result
+    return cast(b, r, dt)
 
 
 def floor_div(b: Builder, x: object, y: object) -> Value:

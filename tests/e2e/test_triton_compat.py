@@ -76,3 +76,32 @@ def test_float_literal_takes_the_half_blocks_dtype(dtype):
     ).items():
         np.testing.assert_array_equal(ne_o, ref_ne, err_msg=target)
         np.testing.assert_array_equal(_bits(add_o), _bits(ref_add), err_msg=target)
+
+
+@jl.jit
+def _shr(x_ptr, s_ptr, o_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(o_ptr + offs, tl.load(x_ptr + offs) >> tl.load(s_ptr + offs))
+
+
+@pytest.mark.parametrize(
+    "xt, st, ot",
+    [
+        (np.int32, np.uint32, np.uint32),  # signed >> unsigned: arithmetic, result uint32
+        (np.int8, np.uint32, np.uint32),  # sign-extended, then arithmetic
+        (np.int64, np.uint64, np.uint64),
+        (np.uint32, np.int32, np.uint32),  # unsigned >> signed: logical
+        (np.int16, np.int32, np.int32),
+    ],
+)
+def test_shift_right_follows_the_left_operands_signedness(xt, st, ot):
+    rng = np.random.default_rng(0)
+    info = np.iinfo(xt)
+    x = rng.integers(info.min, info.max, 64, endpoint=True).astype(xt)
+    x[:4] = [info.min, -1 if info.min else info.max, 1, 0]
+    bits = np.dtype(ot).itemsize * 8
+    s = rng.integers(0, bits, 64).astype(st)
+    # every x here fits int64 with its own sign, so numpy's >> on int64 is the reference
+    ref = (x.astype(np.int64) >> s.astype(np.int64)).astype(ot)
+    for target, (_, _, o) in run_both(_shr, (1,), x, s, np.zeros(64, ot), BLOCK=64).items():
+        np.testing.assert_array_equal(o, ref, err_msg=target)
