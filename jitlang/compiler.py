@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from .ir import Function
 from .passes import PIPELINE
 from .passes.axisinfo import analyze
-from .passes.layout import CpuTarget, infer_layouts
+from .passes.layout import infer_layouts
 from .printer import print_function
 from .verifier import verify
 
@@ -68,13 +68,14 @@ def optimize_tile_ir(fn: Function, options: CompileOptions) -> Function:
     return fn
 
 
-def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResult:
-    """Tile IR -> LLVM IR (codegen.cpu) -> O3 object for the host (codegen.cpu.engine)."""
+def compile_cpu(fn: Function, options: CompileOptions, compiler, target) -> CompileResult:
+    """Tile IR -> LLVM IR (codegen.cpu) -> O3 object (codegen.cpu.engine) for `target`, a
+    `codegen.cpu.target.CpuTarget` that every stage below reads."""
     from codegen.cpu.lower import lower_to_llvm
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
-    fn = infer_layouts(fn, CpuTarget())  # dot tiling, convert_layout for strided dot operands
+    fn = infer_layouts(fn, target)  # dot tiling, convert_layout for strided dot operands
     if options.verify_each_pass:
         verify(fn)
     if options.dump_ir or options.dump_dir:
@@ -83,7 +84,7 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler) -> CompileResul
     axis = analyze(fn)  # contiguity/divisibility for vector loads
     t1 = time.perf_counter()
     module, low = lower_to_llvm(
-        fn, axis, fn.name, options.bounds_check
+        fn, axis, fn.name, options.bounds_check, target
     )  # fused chunk loops per block sink
     raw = str(module)
     if options.dump_ir or options.dump_dir:

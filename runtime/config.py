@@ -14,12 +14,15 @@ environment once per process.
 | `JITLANG_INTERPRET`    | `1`, `0` (2)   | `0`                    | run the tile-IR interpreter   |
 | `JITLANG_NUM_THREADS`  | integer >= 1   | usable CPUs (3)        | threads a CPU launch uses     |
 | `JITLANG_TARGET`       | `cpu`, `accel` | `cpu`                  | target if a launch names none |
+| `JITLANG_CPU`          | cpu[,+f,-f...] | the host               | compile for this LLVM CPU (4) |
 
 (1) `$XDG_CACHE_HOME/jitlang` when `XDG_CACHE_HOME` is set. Relative paths are made absolute and `~`
     is expanded when the variable is read.
 (2) Also accepted: `true`/`false`, `yes`/`no`, `on`/`off`, any case.
 (3) The CPUs this process may run on (its affinity mask), which is `os.cpu_count()` unless the
     process is pinned.
+(4) An LLVM CPU name and optional features, e.g. `x86-64-v3` (AVX2 + FMA) or `znver3,-avx2`: code
+    is shaped and compiled for that CPU instead of the host (it must be one the host can run).
 
 A variable set to the empty string counts as unset. A bad value raises `ValueError` naming the
 variable and the values it accepts; an unknown `JITLANG_*` variable (usually a typo) warns.
@@ -47,6 +50,7 @@ ENV_VARS = (
     "JITLANG_INTERPRET",
     "JITLANG_NUM_THREADS",
     "JITLANG_TARGET",
+    "JITLANG_CPU",
 )
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -82,6 +86,7 @@ class RuntimeOptions:
     interpret: bool = False
     num_threads: int = field(default_factory=_usable_cpus)
     default_target: str = "cpu"
+    cpu: str | None = None  # JITLANG_CPU: an LLVM CPU spec; None is the host
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
@@ -133,6 +138,23 @@ def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...], def
     return value.lower()
 
 
+def _cpu_spec(environ: Mapping[str, str], name: str) -> str | None:
+    value = _get(environ, name)
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    if (
+        not parts[0]
+        or parts[0][0] in "+-"
+        or any(len(p) < 2 or p[0] not in "+-" for p in parts[1:])
+    ):
+        raise ValueError(
+            f"{name}={value!r} is not valid: use an LLVM CPU name with optional +/- features, "
+            "e.g. x86-64-v3 or znver3,-avx2"
+        )
+    return ",".join(parts)
+
+
 def _warn_unknown(environ: Mapping[str, str]) -> None:
     for name in sorted(environ):
         if name.startswith("JITLANG_") and name not in ENV_VARS:
@@ -162,6 +184,7 @@ def options_from_env(environ: Mapping[str, str] = os.environ) -> RuntimeOptions:
         interpret=_bool(environ, "JITLANG_INTERPRET", False),
         num_threads=_positive_int(environ, "JITLANG_NUM_THREADS", _usable_cpus()),
         default_target=_choice(environ, "JITLANG_TARGET", TARGETS, "cpu"),
+        cpu=_cpu_spec(environ, "JITLANG_CPU"),
     )
 
 

@@ -103,21 +103,28 @@ class Runtime:
         self._version = None
 
     @property
+    def cpu_target(self):
+        """The CPU target description (the host's, or JITLANG_CPU's), probed on first compile."""
+        from codegen.cpu.target import cpu_target
+
+        return cpu_target(self.options.cpu)
+
+    @property
     def llvm(self):
         if self._llvm is None:
             from codegen.cpu.engine import LLVMCompiler
 
-            self._llvm = LLVMCompiler()
+            self._llvm = LLVMCompiler(self.cpu_target)
         return self._llvm
 
     @property
     def version(self) -> str:
         if self._version is None:
-            from codegen.cpu.engine import host_signature
+            from codegen.cpu.target import target_signature
             from jitlang.compiler import COMPILER_VERSION
             from jitlang.jit import compiler_source_hash
 
-            host = hashlib.sha256(host_signature().encode()).hexdigest()[:12]
+            host = hashlib.sha256(target_signature(self.options.cpu).encode()).hexdigest()[:12]
             self._version = f"{COMPILER_VERSION}-{compiler_source_hash()}-{host}"
         return self._version
 
@@ -169,7 +176,7 @@ class Runtime:
             dump_dir=str(self.options.dump_dir) if self.options.dump_dir else None,
             bounds_check=self.options.bounds_check,
         )
-        res = compile_cpu(fn, opts, self.llvm)
+        res = compile_cpu(fn, opts, self.llvm, self.cpu_target)
         arg_kinds = []
         for _pname, ptype in res.params:
             arg_kinds.append("f" if ptype in ("fp16", "bf16", "fp32", "fp64") else "i")

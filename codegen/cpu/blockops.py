@@ -192,7 +192,7 @@ def lower_reduce(low, op: Op) -> None:
         return low.load_buf(m, idx, lanes)
 
     if ax == len(shape) - 1:
-        w = _lower_mod().lanes_for((n,))
+        w = low.lanes_for((n,))
         results = {}
 
         # commutative kinds: several independent accumulators hide the combine latency
@@ -249,12 +249,6 @@ def lower_reduce(low, op: Op) -> None:
         low.loop_nest(out_shape, body)
     for r, m in zip(op.results, outs):
         low.vals[r.id] = m
-
-
-def _lower_mod():
-    from . import lower
-
-    return lower
 
 
 # -- scan ----------------------------------------------------------------------------------
@@ -320,9 +314,9 @@ def lower_dot(low, op: Op) -> None:
     ebytes = 8 if dt in (DType.F64, DType.I64, DType.U64) else 4
     tiling = op.attr.tiling if op.attr is not None else None
     if tiling is None:  # IR that skipped the layout pass: the target's default choice
-        from jitlang.passes.layout import CpuTarget, choose_tiling
+        from jitlang.passes.layout import choose_tiling
 
-        tiling = choose_tiling(M, N, ebytes, CpuTarget())
+        tiling = choose_tiling(M, N, ebytes, low.target)
     W, NV, MR = tiling.lanes, tiling.nv, tiling.mr
     b = low.b
     is_float = dt.is_float

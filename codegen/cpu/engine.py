@@ -14,42 +14,25 @@ from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 
-_init_lock = threading.Lock()
-_initialized = False
-
-
-def _ensure_init() -> None:
-    global _initialized
-    with _init_lock:
-        if not _initialized:
-            llvm.initialize_native_target()
-            llvm.initialize_native_asmprinter()
-            _initialized = True
+from .target import CpuTarget, cpu_target, host_cpu, machine, target_signature
 
 
 def host_target_machine(opt: int = 3):
-    _ensure_init()
-    target = llvm.Target.from_default_triple()
-    return target.create_target_machine(
-        cpu=llvm.get_host_cpu_name(),
-        features=llvm.get_host_cpu_features().flatten(),
-        opt=opt,
-        reloc="pic",
-        codemodel="jitdefault",
-    )
+    """A target machine for the host CPU (tests; the compiler uses its `CpuTarget`'s)."""
+    return cpu_target().target_machine(opt)
 
 
 def host_signature() -> str:
-    """Identifies the code the host would get (part of every cache key)."""
-    _ensure_init()
-    return f"{llvm.get_process_triple()}|{llvm.get_host_cpu_name()}|{llvm.get_host_cpu_features().flatten()}|llvm{llvm.llvm_version_info}"
+    """Identifies the code the host would get."""
+    return target_signature(None)
 
 
 class LLVMCompiler:
     """Owns one target machine used only to optimize and emit objects (never given to an engine)."""
 
-    def __init__(self) -> None:
-        self._tm = host_target_machine()
+    def __init__(self, target: CpuTarget | None = None) -> None:
+        self.target = target or cpu_target()
+        self._tm = self.target.target_machine()
         self._lock = threading.Lock()
 
     def compile(self, llvm_ir: str) -> tuple[str, bytes]:
@@ -83,8 +66,7 @@ class NativeKernel:
 
 
 def load_object(obj: bytes, entry: str, globals_: tuple[str, ...] = ()) -> NativeKernel:
-    _ensure_init()
-    tm = host_target_machine()  # owned by this engine
+    tm = machine(*host_cpu())  # owned by this engine; the object's code is already chosen
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()

@@ -84,3 +84,75 @@ def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value, 
     iv.add_incoming(nxt, b.block)
     b.branch(header)
     b.position_at_end(exit_)
+
+
+def elem_bytes(ty: ir.Type) -> int:
+    if isinstance(ty, ir.IntType):
+        return max(1, ty.width // 8)
+    if isinstance(ty, ir.DoubleType) or isinstance(ty, ir.PointerType):
+        return 8
+    if isinstance(ty, ir.HalfType):
+        return 2
+    return 4
+
+
+def _part(b: ir.IRBuilder, v: ir.Value, i: int, w: int) -> ir.Value:
+    lanes = v.type.count
+    if w == lanes:
+        return v
+    idx = ir.Constant(ir.VectorType(I32, w), list(range(i * w, i * w + w)))
+    return b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined), idx)
+
+
+def _concat(b: ir.IRBuilder, parts: list[ir.Value]) -> ir.Value:
+    while len(parts) > 1:
+        n = parts[0].type.count
+        idx = ir.Constant(ir.VectorType(I32, 2 * n), list(range(2 * n)))
+        parts = [b.shuffle_vector(parts[k], parts[k + 1], idx) for k in range(0, len(parts), 2)]
+    return parts[0]
+
+
+# Positions of the per-lane vector operands and of the scalar base address of each masked
+# memory intrinsic (see the LLVM LangRef for the operand order).
+_MASKED = {
+    "masked.load": ((2, 3), 0),
+    "masked.store": ((0, 3), 1),
+    "masked.gather": ((0, 2, 3), None),
+    "masked.scatter": ((0, 1, 3), None),
+}
+
+
+def masked_access(
+    b: ir.IRBuilder, name: str, data: ir.VectorType, args: list[ir.Value], max_bytes: int
+) -> ir.Value:
+    """Call `llvm.<name>` (a masked load/store/gather/scatter of `data` vectors), split into calls
+    no wider than one `max_bytes` vector register.
+
+    Why: LLVM 22 legalises a masked access wider than the target's registers by splitting it, and
+    for AVX2 (znver3) the split emits one half as a plain unmasked access (wrong lanes, reads past
+    the array) or asserts inside LLVM (`LocationSize::getValue()`), aborting the process. Calls of
+    register width never take that path."""
+    vec_ops, base_pos = _MASKED[name]
+    lanes = data.count
+    w = max(1, min(lanes, max_bytes // elem_bytes(data.element)))
+    while lanes % w:
+        w //= 2
+    results = []
+    for i in range(lanes // w):
+        part = list(args)
+        for k in vec_ops:
+            part[k] = _part(b, args[k], i, w)
+        if base_pos is not None and i:
+            part[base_pos] = b.gep(
+                args[base_pos], [ir.Constant(I64, i * w)], source_etype=data.element
+            )
+        pt = ir.VectorType(data.element, w)
+        if name == "masked.load":
+            results.append(intrinsic(b, name, pt, part, overload=[pt, PTR]))
+        elif name == "masked.store":
+            intrinsic(b, name, VOID, part, overload=[pt, PTR])
+        elif name == "masked.gather":
+            results.append(intrinsic(b, name, pt, part, overload=[pt, part[0].type]))
+        else:
+            intrinsic(b, name, VOID, part, overload=[pt, part[1].type])
+    return _concat(b, results) if results else None

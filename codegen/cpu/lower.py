@@ -47,8 +47,8 @@ from . import elementwise as E
 from . import llvmutil as U
 from .control import ControlFlowLowering
 from .debug import DebugLowering
+from .target import CpuTarget
 
-MAX_LANES = 16
 STACK_LIMIT = 64 * 1024  # bytes; larger buffers are malloc'd once per entry call
 
 _LAZY = {
@@ -104,17 +104,22 @@ class Offset:
         self.offset = offset
 
 
-def lanes_for(shape: tuple[int, ...]) -> int:
+def lanes_for(shape: tuple[int, ...], max_lanes: int) -> int:
+    """Chunk width along the last dimension: the largest power of two dividing it, at most one
+    register of 32-bit elements (`CpuTarget.max_lanes`)."""
     last = shape[-1]
     w = 1
-    while w * 2 <= MAX_LANES and last % (w * 2) == 0:
+    while w * 2 <= max_lanes and last % (w * 2) == 0:
         w *= 2
     return w
 
 
 class CpuLowering(ControlFlowLowering, DebugLowering):
-    def __init__(self, fn: Function, axis: AxisAnalysis, name: str, bounds: bool = False) -> None:
+    def __init__(
+        self, fn: Function, axis: AxisAnalysis, name: str, bounds: bool, target: CpuTarget
+    ) -> None:
         self.fn = fn
+        self.target = target
         self.axis = axis
         self.name = name
         self.module = ir.Module(name=name)
@@ -309,8 +314,15 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         raise self.error(op, f"{k.value} cannot be computed elementwise")
 
     # -- chunk evaluation ------------------------------------------------------------------
+    def lanes_for(self, shape: tuple[int, ...]) -> int:
+        return lanes_for(shape, self.target.max_lanes)
+
+    def masked(self, name: str, data: ir.VectorType, args: list[ir.Value]) -> ir.Value:
+        """A masked memory intrinsic no wider than one of the target's registers."""
+        return U.masked_access(self.b, name, data, args, self.target.vector_bytes)
+
     def loop_nest(self, shape: tuple[int, ...], body) -> None:
-        lanes = lanes_for(shape)
+        lanes = self.lanes_for(shape)
         ivs: list[ir.Value] = []
         self._nest(shape, 0, ivs, lanes, body)
 
@@ -371,8 +383,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             offs = U.vec_const(U.I64, [i * step for i in range(lanes)])
             ptrs = b.inttoptr(b.add(U.splat(b, base, lanes), offs), ir.VectorType(U.PTR, lanes))
             vt = ir.VectorType(bt, lanes)
-            v = U.intrinsic(
-                b,
+            v = self.masked(
                 "masked.gather",
                 vt,
                 [
@@ -381,7 +392,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                     E.const_vec(U.I1, 1, lanes),
                     ir.Constant(vt, None),
                 ],
-                overload=[vt, ptrs.type],
             )
         return E.buf_to_reg(self.b, v, m.elem)
 
@@ -479,24 +489,12 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                 v = b.load(base, typ=vt)
                 v.align = align
             else:
-                v = U.intrinsic(
-                    b,
-                    "masked.load",
-                    vt,
-                    [base, ir.Constant(U.I32, align), mask, other],
-                    overload=[vt, U.PTR],
-                )
+                v = self.masked("masked.load", vt, [base, ir.Constant(U.I32, align), mask, other])
         else:
             ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
             if mask is None:
                 mask = E.const_vec(U.I1, 1, lanes)
-            v = U.intrinsic(
-                b,
-                "masked.gather",
-                vt,
-                [ptrs, ir.Constant(U.I32, align), mask, other],
-                overload=[vt, ptrs.type],
-            )
+            v = self.masked("masked.gather", vt, [ptrs, ir.Constant(U.I32, align), mask, other])
         return E.mem_to_reg(b, v, dt)
 
     def scalar_load(self, op: Op, xs: list[ir.Value]) -> ir.Value:
@@ -608,24 +606,12 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                 if mask is None:
                     b.store(val, base).align = align
                 else:
-                    U.intrinsic(
-                        b,
-                        "masked.store",
-                        U.VOID,
-                        [val, base, ir.Constant(U.I32, align), mask],
-                        overload=[vt, U.PTR],
-                    )
+                    self.masked("masked.store", vt, [val, base, ir.Constant(U.I32, align), mask])
             else:
                 ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
                 if mask is None:
                     mask = E.const_vec(U.I1, 1, lanes)
-                U.intrinsic(
-                    b,
-                    "masked.scatter",
-                    U.VOID,
-                    [val, ptrs, ir.Constant(U.I32, align), mask],
-                    overload=[vt, ptrs.type],
-                )
+                self.masked("masked.scatter", vt, [val, ptrs, ir.Constant(U.I32, align), mask])
 
         self.loop_nest(shape_of(ptr_v.type), body)
 
@@ -717,11 +703,11 @@ _BLOCK_LOWERINGS: dict = {}
 
 
 def lower_to_llvm(
-    fn: Function, axis: AxisAnalysis, name: str, bounds: bool = False
+    fn: Function, axis: AxisAnalysis, name: str, bounds: bool, target: CpuTarget
 ) -> tuple[ir.Module, CpuLowering]:
     if not _BLOCK_LOWERINGS:
         _BLOCK_LOWERINGS.update(_block_lowerings())
-    low = CpuLowering(fn, axis, name, bounds)
+    low = CpuLowering(fn, axis, name, bounds, target)
     return low.lower(), low
 
 

@@ -10,7 +10,8 @@ Other block values keep the CPU default (row-major, vector chunks along the last
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Protocol
 
 from ..ir import (
     Dot,
@@ -28,11 +29,12 @@ from ..ir import (
 _STRIDED_VIEWS = {OpKind.TRANS, OpKind.FLIP}
 
 
-@dataclass(frozen=True)
-class CpuTarget:
-    vector_bytes: int = 64  # AVX-512
-    vector_registers: int = 32
-    reserved_registers: int = 3  # broadcast of A, scratch, loop state
+class CpuTarget(Protocol):
+    """What this pass reads of the CPU backend's target description (`codegen.cpu.target`)."""
+
+    vector_bytes: int
+    vector_registers: int
+    reserved_registers: int
 
 
 def choose_tiling(m: int, n: int, elem_bytes: int, target: CpuTarget) -> DotTiling:
@@ -83,8 +85,8 @@ def _rewrite(region: Region, prod: dict[int, Op], target: CpuTarget) -> None:
     region.ops = new_ops
 
 
-def infer_layouts(fn: Function, target: CpuTarget | None = None) -> Function:
+def infer_layouts(fn: Function, target: CpuTarget) -> Function:
     prod: dict[int, Op] = {}
     _producers(fn.body, prod)
-    _rewrite(fn.body, prod, target or CpuTarget())
+    _rewrite(fn.body, prod, target)
     return fn

@@ -6,9 +6,10 @@ import numpy as np
 
 import jitlang as jl
 import jitlang.language as tl
+from codegen.cpu.target import CpuTarget, cpu_target
 from jitlang.compiler import CompileOptions, optimize_tile_ir
 from jitlang.ir import OpKind, walk
-from jitlang.passes.layout import CpuTarget, choose_tiling, infer_layouts
+from jitlang.passes.layout import choose_tiling, infer_layouts
 from jitlang.printer import print_function
 from jitlang.verifier import verify
 from tests.irutil import kernel_ir
@@ -24,8 +25,12 @@ def dot_bt(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexp
     tl.store(c_ptr + rm[:, None] * N + rn[None, :], tl.dot(a, tl.trans(bt)))
 
 
+AVX512 = CpuTarget(cpu="x86-64-v4", vector_bytes=64, vector_registers=32)
+AVX2 = CpuTarget(cpu="x86-64-v3", vector_bytes=32, vector_registers=16)
+
+
 def test_tiling_cost_model():
-    t = CpuTarget()
+    t = AVX512
     assert choose_tiling(128, 128, 4, t) == choose_tiling(64, 64, 4, t)
     tl_ = choose_tiling(96, 128, 4, t)
     assert (tl_.mr, tl_.nv, tl_.lanes) == (6, 4, 16)
@@ -37,10 +42,22 @@ def test_tiling_cost_model():
         assert tt.mr * tt.nv + tt.nv <= t.vector_registers - t.reserved_registers
 
 
+def test_tiling_follows_the_target():
+    """AVX2: 8 fp32 lanes and 16 registers, so the micro-kernel fits without spills."""
+    t = AVX2
+    for m, n in ((128, 128), (96, 64), (64, 64), (16, 16)):
+        tt = choose_tiling(m, n, 4, t)
+        assert tt.lanes == 8
+        assert tt.mr * tt.nv + tt.nv <= t.vector_registers - t.reserved_registers
+    assert choose_tiling(64, 64, 8, t).lanes == 4
+    host = cpu_target()
+    assert choose_tiling(64, 64, 4, host).lanes == host.vector_bytes // 4
+
+
 def test_strided_dot_operand_gets_convert_layout():
     x = np.zeros(64 * 64, np.float32)
     fn = optimize_tile_ir(kernel_ir(dot_bt, x, x, x, M=32, N=32, K=16), CompileOptions())
-    fn = verify(infer_layouts(fn))
+    fn = verify(infer_layouts(fn, cpu_target()))
     text = print_function(fn)
     assert "convert_layout" in text
     dots = [op for op in walk(fn.body) if op.kind is OpKind.DOT]

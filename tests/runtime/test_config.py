@@ -162,3 +162,26 @@ def test_get_options_raises_on_bad_environment(monkeypatch):
             get_options()
     finally:
         reset_options()
+
+
+def test_cpu_spec():
+    assert options_from_env({}).cpu is None
+    assert options_from_env({"JITLANG_CPU": "x86-64-v3"}).cpu == "x86-64-v3"
+    assert options_from_env({"JITLANG_CPU": " znver3, -avx2 "}).cpu == "znver3,-avx2"
+    for bad in ("+avx2", "znver3,avx2", "znver3,+"):
+        with pytest.raises(ValueError, match="JITLANG_CPU=.*LLVM CPU name"):
+            options_from_env({"JITLANG_CPU": bad})
+
+
+def test_cpu_target_description():
+    from codegen.cpu.target import cpu_target
+
+    host = cpu_target()
+    assert host.vector_bytes in (16, 32, 64) and not host.forced
+    v3 = cpu_target("x86-64-v3")
+    assert (v3.vector_bytes, v3.vector_registers, v3.fma, v3.forced) == (32, 16, True, True)
+    assert cpu_target("x86-64-v2").vector_bytes == 16
+    assert v3.signature != host.signature
+    if host.vector_bytes < 64:
+        with pytest.raises(ValueError, match="could not run here"):
+            cpu_target("x86-64-v4")
