@@ -442,9 +442,10 @@ class Interpreter:
             (av, ai), (xv, xi) = accs, xs
             better = xv > av if kind is ReduceKind.ARGMAX else xv < av
             if np.issubdtype(av.dtype, np.floating) or av.dtype.kind == "V":
+                # Triton skips NaN; among NaNs only (an all-NaN slice) the last index wins
                 xn, an = np.isnan(xv.astype(np.float64)), np.isnan(av.astype(np.float64))
-                better = better | (xn & ~an)
-                tie = ((xv == av) | (xn & an)) & (xi < ai)
+                better = better | (an & ~xn)
+                tie = ((xv == av) & (xi < ai)) | (xn & an & (xi > ai))
             else:
                 tie = (xv == av) & (xi < ai)
             take = better | tie

@@ -67,11 +67,11 @@ def combine(low, op: Op, kind: ReduceKind, accs: list, xs: list) -> list:
         pred = CmpPred.GT if better == ">" else CmpPred.LT
         strictly = E.compare(b, pred, dt, xv, av)
         tie = b.and_(E.compare(b, CmpPred.EQ, dt, xv, av), b.icmp_signed("<", xi, ai))
-        if dt.is_float:  # NaN wins (numpy's argmax/argmin return the first NaN)
+        if dt.is_float:  # NaN is skipped (Triton); an all-NaN slice gives its last index
             x_nan = b.fcmp_unordered("uno", xv, xv)
             a_nan = b.fcmp_unordered("uno", av, av)
-            strictly = b.or_(strictly, b.and_(x_nan, b.not_(a_nan)))
-            tie = b.or_(tie, b.and_(b.and_(x_nan, a_nan), b.icmp_signed("<", xi, ai)))
+            strictly = b.or_(strictly, b.and_(a_nan, b.not_(x_nan)))
+            tie = b.or_(tie, b.and_(b.and_(x_nan, a_nan), b.icmp_signed(">", xi, ai)))
         take = b.or_(strictly, tie)
         return [b.select(take, xv, av), b.select(take, xi, ai)]
     # CUSTOM: evaluate the combine region on these registers

@@ -105,3 +105,45 @@ def test_shift_right_follows_the_left_operands_signedness(xt, st, ot):
     ref = (x.astype(np.int64) >> s.astype(np.int64)).astype(ot)
     for target, (_, _, o) in run_both(_shr, (1,), x, s, np.zeros(64, ot), BLOCK=64).items():
         np.testing.assert_array_equal(o, ref, err_msg=target)
+
+
+@jl.jit
+def _argminmax(x_ptr, o_ptr, AXIS: tl.constexpr, M: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    L: tl.constexpr = N if AXIS == 0 else M
+    tl.store(o_ptr + tl.arange(0, L), tl.argmax(x, AXIS))
+    tl.store(o_ptr + L + tl.arange(0, L), tl.argmin(x, AXIS))
+    v, i = tl.max(x, AXIS, return_indices=True)
+    tl.store(o_ptr + 2 * L + tl.arange(0, L), i)
+
+
+def _nan_arg(x: np.ndarray, axis: int, is_max: bool) -> np.ndarray:
+    """Triton's argmax/argmin: NaN is skipped, ties go to the lowest index, and an all-NaN slice
+    gives its last index."""
+    x = np.moveaxis(x.astype(np.float64), axis, -1)
+    out = np.empty(x.shape[:-1], np.int32)
+    for i, row in enumerate(x):
+        if np.isnan(row).all():
+            out[i] = row.size - 1
+        else:
+            out[i] = np.nanargmax(row) if is_max else np.nanargmin(row)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_argmax_argmin_skip_nan(dtype, axis):
+    rng = np.random.default_rng(1)
+    m, n = 16, 32
+    x = rng.integers(-3, 4, (m, n)).astype(dtype)  # small range: many ties
+    x[rng.random((m, n)) < 0.3] = np.nan
+    x[0, :] = np.nan  # an all-NaN row and column
+    x[:, 0] = np.nan
+    x[1, 1:3] = [-np.inf, np.inf]
+    length = n if axis == 0 else m
+    ref = np.concatenate([_nan_arg(x, axis, True), _nan_arg(x, axis, False)])
+    ref = np.concatenate([ref, ref[:length]])
+    o = np.zeros(3 * length, np.int32)
+    for target, (_, out) in run_both(_argminmax, (1,), x, o, AXIS=axis, M=m, N=n).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
