@@ -294,14 +294,41 @@ def to_tensor(b: Builder, x):
 
 @handler
 def umulhi(b: Builder, x, y):
-    """The high 32 (or 64) bits of the full product of two 32-bit integers."""
+    """The high half of the full product of two 32- or 64-bit integers, taken as unsigned.
+
+    Triton lowers umulhi to libdevice's `__nv_umulhi`/`__nv_umul64hi` whatever the signedness
+    of the (promoted) operands: int32 inputs give the unsigned high half, as int32 bits.
+    """
     vx, vy = S.promote_pair(b, x, y, False)
     dt = scalar_dtype(vx.type)
-    if dt is None or not dt.is_int or dt.bits != 32:
-        raise b.type_error(f"tl.umulhi needs 32-bit integers, got {dt}")
-    wide = DType.U64 if dt.is_unsigned else DType.I64
-    p = S.binary(b, BinaryOp.MUL, S.cast(b, vx, wide), S.cast(b, vy, wide))
-    return S.cast(b, S.binary(b, BinaryOp.SHR, p, 32), dt)
+    if dt is None or not dt.is_int or dt.bits not in (32, 64):
+        raise b.type_error(f"tl.umulhi needs 32- or 64-bit integers, got {dt}")
+    ux = S.cast(b, vx, DType.U32 if dt.bits == 32 else DType.U64)
+    uy = S.cast(b, vy, DType.U32 if dt.bits == 32 else DType.U64)
+    if dt.bits == 32:
+        p = S.binary(b, BinaryOp.MUL, S.cast(b, ux, DType.U64), S.cast(b, uy, DType.U64))
+        return S.cast(b, S.binary(b, BinaryOp.SHR, p, 32), dt)
+    return S.cast(b, _umul64hi(b, ux, uy), dt)
+
+
+def _umul64hi(b: Builder, x: Value, y: Value) -> Value:
+    """High 64 bits of a uint64 product from 32-bit halves (no 128-bit type in the tile IR)."""
+
+    def op(o, p, q):
+        return S.binary(b, o, p, q)
+
+    lo32 = 0xFFFFFFFF
+    xl, xh = op(BinaryOp.AND, x, lo32), op(BinaryOp.SHR, x, 32)
+    yl, yh = op(BinaryOp.AND, y, lo32), op(BinaryOp.SHR, y, 32)
+    ll, hl = op(BinaryOp.MUL, xl, yl), op(BinaryOp.MUL, xh, yl)
+    lh, hh = op(BinaryOp.MUL, xl, yh), op(BinaryOp.MUL, xh, yh)
+    # at most (2^32-1) * (2^32+1) = 2^64 - 1: the middle column cannot overflow
+    mid = op(
+        BinaryOp.ADD, op(BinaryOp.ADD, op(BinaryOp.SHR, ll, 32), op(BinaryOp.AND, hl, lo32)), lh
+    )
+    return op(
+        BinaryOp.ADD, op(BinaryOp.ADD, hh, op(BinaryOp.SHR, hl, 32)), op(BinaryOp.SHR, mid, 32)
+    )
 
 
 @handler

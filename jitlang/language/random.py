@@ -42,28 +42,6 @@ PHILOX64_KEY_B = 0xBB67AE8584CAA73B
 
 
 @jit
-def _umulhi64(a, b):
-    """High 64 bits of the 128-bit product of two uint64 values, from 32-bit limbs."""
-    a_lo = a & 0xFFFFFFFF
-    a_hi = a >> 32
-    b_lo = b & 0xFFFFFFFF
-    b_hi = b >> 32
-    lo_hi = a_lo * b_hi
-    hi_lo = a_hi * b_lo
-    # each term is below 2**32, so the carry sum cannot overflow 64 bits
-    mid = ((a_lo * b_lo) >> 32) + (lo_hi & 0xFFFFFFFF) + (hi_lo & 0xFFFFFFFF)
-    return a_hi * b_hi + (lo_hi >> 32) + (hi_lo >> 32) + (mid >> 32)
-
-
-@jit
-def _umulhi(a, b):
-    """Triton's `tl.umulhi`, which jitlang has for 32-bit words only, extended to 64."""
-    if a.dtype == tl.uint32:
-        return tl.umulhi(a, b)
-    return _umulhi64(a, b)
-
-
-@jit
 def philox_impl(c0, c1, c2, c3, k0, k1, n_rounds: tl.constexpr = N_ROUNDS_DEFAULT):
     """Run `n_rounds` Philox rounds on counter (c0, c1, c2, c3) with key (k0, k1).
 
@@ -83,8 +61,8 @@ def philox_impl(c0, c1, c2, c3, k0, k1, n_rounds: tl.constexpr = N_ROUNDS_DEFAUL
         KEY_B = PHILOX64_KEY_B
     for _ in tl.static_range(n_rounds):
         _c0, _c2 = c0, c2
-        c0 = _umulhi(B, _c2) ^ c1 ^ k0
-        c2 = _umulhi(A, _c0) ^ c3 ^ k1
+        c0 = tl.umulhi(B, _c2) ^ c1 ^ k0
+        c2 = tl.umulhi(A, _c0) ^ c3 ^ k1
         c1 = B * _c2
         c3 = A * _c0
         k0 = k0 + KEY_A

@@ -147,3 +147,25 @@ def test_argmax_argmin_skip_nan(dtype, axis):
     o = np.zeros(3 * length, np.int32)
     for target, (_, out) in run_both(_argminmax, (1,), x, o, AXIS=axis, M=m, N=n).items():
         np.testing.assert_array_equal(out, ref, err_msg=target)
+
+
+@jl.jit
+def _umulhi(x_ptr, y_ptr, o_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(o_ptr + offs, tl.umulhi(tl.load(x_ptr + offs), tl.load(y_ptr + offs)))
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint32, np.int64, np.uint64])
+def test_umulhi_is_the_unsigned_high_half(dtype):
+    rng = np.random.default_rng(2)
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, info.max, 64, endpoint=True, dtype=dtype)
+    y = rng.integers(info.min, info.max, 64, endpoint=True, dtype=dtype)
+    x[:4], y[:4] = [-1 if info.min else info.max, info.min, info.max, 1], [info.max, -1 % 7, 2, 0]
+    bits = np.dtype(dtype).itemsize * 8
+    mask = (1 << bits) - 1
+    hi = [((int(a) & mask) * (int(c) & mask)) >> bits for a, c in zip(x, y)]
+    ref = np.array(hi, dtype=np.uint64).astype(np.dtype(f"u{bits // 8}")).view(dtype)
+    o = np.zeros(64, dtype)
+    for target, (_, _, out) in run_both(_umulhi, (1,), x, y, o, BLOCK=64).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
