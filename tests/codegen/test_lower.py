@@ -111,3 +111,13 @@ def test_masked_accesses_never_exceed_one_register():
         text = _llvm(masked_2d, x, x, 13, BN=16, D=32, target=AVX2)
         lanes = [int(n) for n in re.findall(r"llvm\.masked\.\w+\.v(\d+)", text)]
         assert lanes and max(lanes) <= widest, (dt, sorted(set(lanes)))
+
+
+def test_full_chunks_take_plain_vector_accesses():
+    """A masked contiguous access tests its chunk's mask: all lanes on -> a plain vector
+    load/store; the masked intrinsic only for the partial chunk."""
+    text = _llvm(add_kernel, X, X, X, 100, BLOCK=256)
+    w = cpu_target().max_lanes
+    assert "llvm.vector.reduce.and" in text
+    assert f"load <{w} x float>" in text
+    assert f"store <{w} x float>" in text
