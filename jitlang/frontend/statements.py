@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import inspect
 
 from ..dtypes import DType, integer_promote
 from ..errors import CompilationError, ConstexprError, KernelTypeError
@@ -17,6 +18,27 @@ from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of
 from ..language import core as lang
 from . import builtins as B
 from . import semantic as S
+
+
+def _static_range(arg1, arg2=None, step=None): ...
+
+
+def _range(
+    arg1,
+    arg2=None,
+    step=None,
+    num_stages=None,
+    loop_unroll_factor=None,
+    disallow_acc_multi_buffer=False,
+    flatten=False,
+    warp_specialize=False,
+    disable_licm=False,
+): ...
+
+
+# Triton's signatures of tl.static_range and tl.range (language/core.py)
+_STATIC_RANGE_SIG = inspect.signature(_static_range)
+_RANGE_SIG = inspect.signature(_range)
 
 # ----------------------------------------------------------------------------------------------
 # Statement-level rewriting: early returns
@@ -321,8 +343,12 @@ class StatementsMixin:
         callee = self.visit(it.func)
         args = [self.visit(a) for a in it.args]
         kwargs = {k.arg: self.visit(k.value) for k in it.keywords}
+        if callee is lang.static_range or callee is lang.range:
+            args = self.range_args(it, callee.name, args, kwargs)
+        elif kwargs:
+            raise self.err(it, "range() takes no keyword arguments", cls=KernelTypeError)
         if callee is lang.static_range:
-            return self.unrolled_for(node, args, kwargs)
+            return self.unrolled_for(node, args)
         if callee is not builtins.range and callee is not lang.range:
             raise self.err(
                 it, "kernels loop over range(...), tl.range(...) or tl.static_range(...)"
@@ -430,7 +456,24 @@ class StatementsMixin:
             out.append(v)
         return out
 
-    def unrolled_for(self, node: ast.For, args, kwargs) -> None:
+    def range_args(self, it: ast.Call, name: str, args: list, kwargs: dict) -> list:
+        """(start, end[, step]) of tl.range/tl.static_range, bound by Triton's signatures.
+
+        The pipelining and unrolling hints of tl.range (num_stages, loop_unroll_factor, ...)
+        are accepted and have no effect on the CPU.
+        """
+        sig = _STATIC_RANGE_SIG if name == "static_range" else _RANGE_SIG
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            raise self.err(it, f"tl.{name}: {e}", cls=KernelTypeError) from None
+        a = bound.arguments
+        out = [a["arg1"]] if a.get("arg2") is None else [a["arg1"], a["arg2"]]
+        if a.get("step") is not None:
+            out = ([0] if len(out) == 1 else []) + out + [a["step"]]
+        return out
+
+    def unrolled_for(self, node: ast.For, args) -> None:
         if not all(isinstance(a, int) for a in args):
             raise self.err(
                 node.iter, "tl.static_range needs compile-time integer bounds", cls=ConstexprError

@@ -169,3 +169,28 @@ def test_umulhi_is_the_unsigned_high_half(dtype):
     o = np.zeros(64, dtype)
     for target, (_, _, out) in run_both(_umulhi, (1,), x, y, o, BLOCK=64).items():
         np.testing.assert_array_equal(out, ref, err_msg=target)
+
+
+@jl.jit
+def _ranges(o_ptr, START: tl.constexpr, END: tl.constexpr, STEP: tl.constexpr):
+    a = 0
+    for i in tl.static_range(START, END, STEP):
+        a += i
+    b = 0
+    for i in tl.static_range(START, END, step=STEP):
+        b += i * 2
+    c = 0
+    for i in tl.range(START, END, step=STEP, num_stages=2):
+        c += i * 3
+    tl.store(o_ptr, a)
+    tl.store(o_ptr + 1, b)
+    tl.store(o_ptr + 2, c)
+
+
+@pytest.mark.parametrize("start, end, step", [(0, 10, 3), (1, 17, 4), (10, -2, -3), (5, 5, 2)])
+def test_static_range_honours_step(start, end, step):
+    s = sum(range(start, end, step))
+    ref = np.array([s, 2 * s, 3 * s], np.int32)
+    o = np.zeros(3, np.int32)
+    for target, (out,) in run_both(_ranges, (1,), o, START=start, END=end, STEP=step).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
