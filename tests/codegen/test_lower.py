@@ -14,7 +14,6 @@ from jitlang.compiler import CompileOptions, optimize_tile_ir
 from jitlang.passes.axisinfo import analyze
 from tests.irutil import kernel_ir
 
-
 AVX2 = CpuTarget(cpu="x86-64-v3", vector_bytes=32, vector_registers=16)
 
 
