@@ -105,3 +105,65 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler, target) -> Comp
         {"frontend+passes": t1 - t0, "lowering": t2 - t1, "llvm": t3 - t2},
         [list(x) for x in low.bounds.sites] if low.bounds is not None else [],
     )
+
+
+@dataclass
+class AccelCompileResult:
+    name: str
+    tile_ir: str  # optimized tile IR and the accel layouts
+    llvm_ir: str  # after llvmlite O2
+    binary: bytes  # isa.binary.Binary.to_bytes()
+    params: list
+    stored: list[int]  # parameter indices the kernel may write through
+    config: str
+    timings: dict = field(default_factory=dict)
+
+
+def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompileResult:
+    """Tile IR -> accel layouts and memory plan -> LLVM IR with accel.* intrinsics -> O2 ->
+    isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2)."""
+    from codegen.accel import emit, isel, regalloc, schedule
+    from codegen.accel.llvm import optimize
+    from codegen.accel.lower import lower_to_llvm
+
+    from .passes.accel_access import stored_params
+    from .passes.accel_layout import format_plan, infer_accel_layouts
+    from .passes.accel_memory import plan_memory
+
+    t0 = time.perf_counter()
+    fn = optimize_tile_ir(fn, options)  # fold, cse, dce
+    plan = infer_accel_layouts(fn, target)  # partitions per block, convert_layout, DMA kinds
+    if options.verify_each_pass:
+        verify(plan.fn)
+    mem = plan_memory(plan, target)  # SBUF buffers from lifetimes
+    tile_text = print_function(plan.fn) + "\n" + format_plan(plan)
+    t1 = time.perf_counter()
+    module, tables = lower_to_llvm(plan, mem, target, fn.name)  # scalar LLVM + intrinsic calls
+    raw = str(module)
+    if options.dump_ir or options.dump_dir:
+        _dump(options, fn.name, "accel.ll", raw)
+    t2 = time.perf_counter()
+    llir = optimize(raw)  # llvmlite O2: fold, LICM, strength reduction of the scalar part
+    t3 = time.perf_counter()
+    mf = isel.select(llir, fn.name, tables)  # LLVM instructions -> ISA on virtual registers
+    mf = regalloc.allocate(mf, target, mem.spill_offset)  # linear scan, spills to SBUF
+    mf = schedule.schedule(mf, target)  # DMA queues, program order
+    binary = emit.encode(mf, fn.loc.file, [p.name for p in fn.params])  # Builder + line table
+    t4 = time.perf_counter()
+    if options.dump_ir or options.dump_dir:
+        _dump(options, fn.name, "accel.s", emit.annotate(binary))
+    return AccelCompileResult(
+        fn.name,
+        tile_text,
+        llir,
+        binary.to_bytes(),
+        [(p.name, str(p.type)) for p in fn.params],
+        stored_params(plan.fn),
+        target.config,
+        {
+            "frontend+passes": t1 - t0,
+            "lowering": t2 - t1,
+            "llvm": t3 - t2,
+            "backend": t4 - t3,
+        },
+    )

@@ -141,10 +141,7 @@ class Runtime:
             return self._interpreted(jf, key, target)
         if target != "cpu":
             if target == "accel":
-                raise NotImplementedError(
-                    "target 'accel' is not available yet: the accelerator backend (LLVM IR to the "
-                    "accelerator ISA) is still to be built; use target='cpu'"
-                )
+                return self._compile_accel(jf, key)
             raise ValueError(f"unknown target {target!r}; use 'cpu' or 'accel'")
         name = jf.fn.__name__
         digest = hashlib.sha256(
@@ -162,6 +159,12 @@ class Runtime:
         if cache is not None:
             cache.put(digest, obj, meta)
         return self._load(jf, key, target, obj, meta)
+
+    def _compile_accel(self, jf, key) -> CompiledKernel:
+        """The accelerator path (runtime.accel_driver): compile or fetch from the disk cache."""
+        from .accel_driver import compile_accel_kernel
+
+        return compile_accel_kernel(self, jf, key)
 
     def _build(self, jf, key, target):
         from jitlang.compiler import CompileOptions, compile_cpu

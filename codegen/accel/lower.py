@@ -1,0 +1,347 @@
+"""Tile IR with accel layouts and a memory plan -> LLVM IR with `accel.*` intrinsic calls.
+
+Stage: codegen/accel lowering. Input: an `AccelPlan` (layouts, access kinds, needed values), a
+`MemoryPlan` (a buffer per tile value) and the `AccelTarget`. Output: an `llvmlite.ir.Module`
+with one function `@<kernel>(i64 ...)` (one i64 per launched argument, as the sequencer's `arg`
+gives them) and the operand `Tables` its calls index. Scalar control is ordinary LLVM: program
+ids, integer arithmetic, pointer arithmetic (i64 byte addresses), loops and branches. Every tile
+operation is an intrinsic call (`codegen.accel.intrinsics`); block values are tiles in their
+buffers, float scalars are [1, 1] tiles, integer scalars are LLVM values. Block ops
+(elementwise math, reductions, broadcasts) live in `tileops`.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from jitlang.dtypes import DType
+from jitlang.errors import CompilationError
+from jitlang.ir import (
+    BlockType,
+    Function,
+    Op,
+    OpKind,
+    PointerType,
+    Region,
+    Value,
+    elem_type,
+    scalar_dtype,
+    shape_of,
+)
+from jitlang.passes.accel_layout import AccelPlan, is_tile_value
+from jitlang.passes.accel_memory import MemoryPlan, tile_elem_bytes
+
+from . import intrinsics
+from .tiles import Tables, TileRef, sbuf_tile
+
+I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
+
+
+class UnsupportedOnAccelError(CompilationError):
+    kind = "not supported on the accelerator yet"
+
+
+def llvm_int(dt: DType | None) -> ir.IntType:
+    if dt is None:  # pointers: byte addresses
+        return I64
+    return ir.IntType(1 if dt is DType.I1 else dt.bits)
+
+
+def f32_bits(x: float) -> int:
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return int(np.array([x], np.float32).view(np.uint32)[0])
+
+
+class Lowering:
+    def __init__(self, plan: AccelPlan, mem: MemoryPlan, target, name: str) -> None:
+        self.plan, self.mem, self.target = plan, mem, target
+        self.fn: Function = plan.fn
+        self.module = ir.Module(name=name)
+        self.tables = Tables()
+        self.vals: dict[int, ir.Value] = {}  # integer/pointer scalars
+        self.tiles: dict[int, TileRef] = {}  # tile values
+        self.fconst: dict[int, float] = {}  # float scalar constants (immediates)
+        self.ptr_base: dict[int, ir.Value] = {}  # pointer blocks: base byte address
+        self.line = fn_line = plan.fn.loc.line
+        self._fn_line = fn_line
+        fnty = ir.FunctionType(ir.VoidType(), [I64] * len(self.fn.params))
+        self.func = ir.Function(self.module, fnty, name)
+        self.b = ir.IRBuilder(self.func.append_basic_block("entry"))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def call(self, name: str, *args) -> ir.Value:
+        fn = intrinsics.declare(self.module, name)
+        conv = []
+        for a, (_, kind) in zip(args, intrinsics.BY_NAME[name].operands, strict=False):
+            ty = intrinsics.llvm_type(kind)
+            if isinstance(a, TileRef) or hasattr(a, "dims"):
+                a = self.tables.tile(a)
+            if isinstance(a, int):
+                a = ir.Constant(ty, a)
+            elif a.type != ty:
+                a = self.b.sext(a, ty) if a.type.width < ty.width else self.b.trunc(a, ty)
+            conv.append(a)
+        conv.append(ir.Constant(I32, self.line))
+        return self.b.call(fn, conv)
+
+    def none_tile(self) -> int:
+        return -1
+
+    def buffer(self, v: Value) -> TileRef:
+        """The buffer of tile value v in its layout."""
+        buf = self.mem.buffers.get(v.id)
+        lay = self.plan.layouts[v.id]
+        if buf is None:
+            raise UnsupportedOnAccelError(self.loc, f"internal: no buffer for {v.type}")
+        return sbuf_tile(self._tile_dtype(v), buf.offset, lay.pn, lay.free)
+
+    @staticmethod
+    def _tile_dtype(v: Value) -> DType:
+        return DType.I32 if isinstance(elem_type(v.type), PointerType) else scalar_dtype(v.type)
+
+    def scratch(self, i: int, dt: DType, pn: int, free: int) -> TileRef:
+        off = self.mem.scratch_offset + i * self.mem.scratch_slot_bytes
+        if free * max(1, dt.mem_bytes) > self.mem.scratch_slot_bytes:
+            raise UnsupportedOnAccelError(self.loc, "internal: scratch slot too small")
+        return sbuf_tile(dt, off, pn, free)
+
+    def reg(self, v: Value) -> ir.Value:
+        """An integer/pointer scalar as an LLVM value (tile-resident ones are loaded)."""
+        if v.id in self.vals:
+            return self.vals[v.id]
+        if v.id in self.tiles:
+            t = self.tiles[v.id]
+            raw = self.call("accel.ld", t)
+            x = self.b.trunc(raw, llvm_int(scalar_dtype(v.type))) if t.dtype.bits < 64 else raw
+            self.vals[v.id] = x
+            return x
+        raise UnsupportedOnAccelError(self.loc, f"internal: scalar {v} has no value")
+
+    def reg64(self, v: Value) -> ir.Value:
+        x = self.reg(v)
+        dt = scalar_dtype(v.type)
+        if x.type.width == 64:
+            return x
+        return (
+            self.b.zext(x, I64)
+            if dt is not None and (dt.is_unsigned or dt.is_bool)
+            else (self.b.sext(x, I64))
+        )
+
+    def tile_of(self, v: Value, slot: int = 0, layout=None) -> TileRef:
+        """Tile value v (integer scalars are splatted into scratch slot `slot`)."""
+        if v.id in self.tiles:
+            return self.tiles[v.id]
+        dt = scalar_dtype(v.type)
+        pn, free = (layout.pn, layout.free) if layout is not None else (1, 1)
+        t = self.scratch(slot, dt, pn, free)
+        if v.id in self.fconst:
+            self.call("accel.memset", t, f32_bits(self.fconst[v.id]))
+        elif dt is not None and not dt.is_float:
+            self.call("accel.iota", t, self.reg64(v), 0, 0)
+        else:
+            raise UnsupportedOnAccelError(self.loc, f"internal: value {v} was not computed")
+        return t
+
+    @property
+    def loc(self):
+        return self._loc
+
+    # -- driver -----------------------------------------------------------------------------
+    def run(self) -> ir.Module:
+        from . import tileops
+
+        self.ops = tileops.TileOps(self)
+        self._loc = self.fn.loc
+        b = self.b
+        for p, a, arg in zip(self.fn.params, self.fn.body.args, self.func.args, strict=True):
+            arg.name = p.name
+            t = p.type
+            if isinstance(t, PointerType):
+                self.vals[a.id] = arg
+                continue
+            dt = scalar_dtype(t)
+            if dt.is_float:
+                bits = b.trunc(arg, I32)
+                self.fconst.pop(a.id, None)
+                if a.id in self.plan.needed:
+                    tile = self.buffer(a)
+                    self.call("accel.memset", tile, bits)
+                    self.tiles[a.id] = tile
+                self.vals[a.id] = bits  # fp32 bits, for scalar operands
+            else:
+                self.vals[a.id] = arg if dt.bits == 64 else b.trunc(arg, llvm_int(dt))
+        self.region(self.fn.body)
+        if not self.b.block.is_terminated:
+            self.b.ret_void()
+        return self.module
+
+    def region(self, region: Region) -> None:
+        for op in region.ops:
+            self._loc = op.loc
+            self.line = op.loc.line or self._fn_line
+            self.op(op)
+
+    def op(self, op: Op) -> None:
+        k = op.kind
+        if k is OpKind.RETURN:
+            self.b.ret_void()
+            return
+        if k is OpKind.FOR:
+            return self.lower_for(op)
+        if k is OpKind.IF:
+            return self.lower_if(op)
+        if k in (OpKind.LOAD, OpKind.STORE):
+            from .memops import lower_load, lower_store
+
+            return (lower_load if k is OpKind.LOAD else lower_store)(self, op)
+        if k is OpKind.YIELD:
+            return
+        if any(is_tile_value(r) for r in op.results) or (
+            op.results and any(is_tile_value(v) for v in op.operands)
+        ):
+            if op.results and not any(r.id in self.plan.needed for r in op.results):
+                if all(is_tile_value(r) for r in op.results):
+                    self._remember_const(op)
+                    return
+            return self.ops.lower(op)
+        return self.scalar(op)
+
+    def _remember_const(self, op: Op) -> None:
+        if op.kind is OpKind.CONSTANT and not shape_of(op.result.type):
+            self.fconst[op.result.id] = float(op.attr.value)
+
+    # -- scalar (integer) operations --------------------------------------------------------
+    def scalar(self, op: Op) -> None:
+        from .scalars import lower_scalar
+
+        lower_scalar(self, op)
+
+    # -- control flow -----------------------------------------------------------------------
+    def lower_for(self, op: Op) -> None:
+        b = self.b
+        lb, ub, step = (self.reg(v) for v in op.operands[:3])
+        inits = op.operands[3:]
+        body = op.regions[0]
+        carried = body.args[1:]
+        self._copy_in(inits, carried)
+        pre = b.block
+        header = self.func.append_basic_block("for.header")
+        bodyb = self.func.append_basic_block("for.body")
+        exit_ = self.func.append_basic_block("for.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        iv = b.phi(lb.type, name="iv")
+        iv.add_incoming(lb, pre)
+        phis = {}
+        for a, init in zip(carried, inits, strict=True):
+            if not is_tile_value(a):
+                ph = b.phi(llvm_int(scalar_dtype(a.type)))
+                ph.add_incoming(self.reg(init), pre)
+                phis[a.id] = ph
+                self.vals[a.id] = ph
+        self.vals[body.args[0].id] = iv
+        ub_ = ub if ub.type == iv.type else b.sext(ub, iv.type)
+        st = step if step.type == iv.type else b.sext(step, iv.type)
+        if isinstance(st, ir.Constant):
+            c = st.constant
+            c = c - (1 << st.type.width) if c >= 1 << (st.type.width - 1) else c
+            cond = b.icmp_signed("<" if c > 0 else ">", iv, ub_)
+        else:
+            pos = b.icmp_signed(">", st, ir.Constant(st.type, 0))
+            cond = b.select(pos, b.icmp_signed("<", iv, ub_), b.icmp_signed(">", iv, ub_))
+        b.cbranch(cond, bodyb, exit_)
+        b.position_at_end(bodyb)
+        self.region(body)
+        self._loc = op.loc
+        self.line = op.loc.line
+        term = body.terminator
+        self._copy_yield(term.operands, carried)
+        latch = b.block
+        for a, y in zip(carried, term.operands, strict=True):
+            if a.id in phis:
+                phis[a.id].add_incoming(self.reg(y), latch)
+        iv.add_incoming(b.add(iv, st), latch)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for a, r in zip(carried, op.results, strict=True):
+            if a.id in phis:
+                self.vals[r.id] = phis[a.id]
+            elif a.id in self.tiles:
+                self.tiles[r.id] = self.tiles[a.id]
+
+    def _copy_in(self, inits, carried) -> None:
+        for init, a in zip(inits, carried, strict=True):
+            if is_tile_value(a) and a.id in self.mem.buffers:
+                dst = self.buffer(a)
+                src = self.tile_of(init, 0, self.plan.layouts.get(a.id))
+                if src.tile != dst.tile:
+                    self.call("accel.copy", dst, src)
+                self.tiles[a.id] = dst
+
+    def _copy_yield(self, ys, carried) -> None:
+        for y, a in zip(ys, carried, strict=True):
+            if a.id in self.tiles:
+                dst = self.tiles[a.id]
+                src = self.tile_of(y, 0, self.plan.layouts.get(a.id))
+                if src.tile != dst.tile:
+                    self.call("accel.copy", dst, src)
+
+    def lower_if(self, op: Op) -> None:
+        b = self.b
+        cond = self.reg(op.operands[0])
+        if cond.type.width != 1:
+            cond = b.icmp_unsigned("!=", cond, ir.Constant(cond.type, 0))
+        res_tiles = {}
+        for r in op.results:
+            if is_tile_value(r) and r.id in self.mem.buffers:
+                res_tiles[r.id] = self.buffer(r)
+        incoming = []
+        then_r, else_r = op.regions[0], op.regions[1] if len(op.regions) > 1 else None
+        with b.if_else(cond) as (then, otherwise):
+            for reg, part in ((then_r, then), (else_r, otherwise)):
+                with part:
+                    if reg is not None:
+                        self.region(reg)
+                        ys = reg.terminator.operands if reg.terminator is not None else []
+                        for r, y in zip(op.results, ys, strict=False):
+                            if r.id in res_tiles:
+                                src = self.tile_of(y, 0, self.plan.layouts.get(r.id))
+                                if src.tile != res_tiles[r.id].tile:
+                                    self.call("accel.copy", res_tiles[r.id], src)
+                        incoming.append(
+                            (
+                                b.block,
+                                [
+                                    self.reg(y) if not is_tile_value(r) else None
+                                    for r, y in zip(op.results, ys, strict=False)
+                                ],
+                            )
+                        )
+                    else:
+                        incoming.append((b.block, []))
+        for i, r in enumerate(op.results):
+            if r.id in res_tiles:
+                self.tiles[r.id] = res_tiles[r.id]
+            elif not is_tile_value(r):
+                ph = b.phi(llvm_int(scalar_dtype(r.type)) if scalar_dtype(r.type) else I64)
+                for blk, vals in incoming:
+                    ph.add_incoming(vals[i], blk)
+                self.vals[r.id] = ph
+
+
+def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
+    """Build the module (see the module docstring); returns (module, tables)."""
+    low = Lowering(plan, mem, target, name)
+    low.run()
+    return low.module, low.tables
+
+
+def elem_bytes(v: Value) -> int:
+    return tile_elem_bytes(v)
+
+
+def is_block(v: Value) -> bool:
+    return isinstance(v.type, BlockType)

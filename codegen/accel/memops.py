@@ -1,0 +1,142 @@
+"""Loads and stores of the tile IR as DMA intrinsic calls.
+
+Stage: part of the accel lowering (`lower`). Input: a load/store with its `Access` from the
+layout pass. Output: `accel.dma.load`/`accel.dma.store` with an HBM access pattern (base address
+computed in LLVM from the affine pointer, one pattern dim per block dim with constant strides,
+rectangular masks as per-dim valid counts) or `accel.dma.gather`/`accel.dma.scatter` with an
+int32 element-offset tile (masked lanes get index -1: filled on loads, skipped on stores).
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from isa.table import TensorOp
+from jitlang.ir import Op, OpKind, scalar_dtype, shape_of
+from jitlang.passes.accel_access import Affine, Bound
+from jitlang.passes.accel_layout import is_tile_value
+
+from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
+
+GATHER_ROWS = (1 << 20) - 1  # the largest size of an HBM pattern dim
+
+
+def eval_affine(low, a: Affine) -> ir.Value:
+    """const + sum(coef * scalar) as an i64 (a uniform affine form)."""
+    b = low.b
+    acc = ir.Constant(I64, a.const)
+    for v, c in a.terms:
+        x = low.reg64(v)
+        acc = b.add(acc, x if c == 1 else b.mul(x, ir.Constant(I64, c)))
+    return acc
+
+
+def _count(low, bd: Bound) -> ir.Value:
+    b = low.b
+    diff = b.sub(eval_affine(low, bd.rhs), eval_affine(low, bd.lhs))
+    if bd.inclusive:
+        diff = b.add(diff, ir.Constant(I64, 1))
+    if bd.coef == 1:
+        return diff
+    return b.sdiv(b.add(diff, ir.Constant(I64, bd.coef - 1)), ir.Constant(I64, bd.coef))
+
+
+def _pattern(low, op: Op, acc, shape, dt, mask) -> tuple[int, ir.Value, list]:
+    """(pattern index, base address, bound values b0..b3) of an access-pattern DMA."""
+    b = low.b
+    pa = acc.ptr
+    esize = dt.mem_bytes
+    off = eval_affine(low, pa.off)
+    base = b.add(low.reg(pa.base), b.mul(off, ir.Constant(I64, esize)))
+    dims = list(zip(pa.off.dims, shape, strict=True)) or [(1, 1)]
+    bounds: list = [None] * len(dims)
+    if mask is not None and not shape:
+        bounds[0] = b.zext(low.reg(mask), I64)
+    for bd in acc.bounds:
+        c = _count(low, bd)
+        prev = bounds[bd.dim]
+        bounds[bd.dim] = c if prev is None else b.select(b.icmp_signed("<", c, prev), c, prev)
+    idx = low.tables.pattern(dt, dims, tuple(x is not None for x in bounds))
+    vals = [x if x is not None else ir.Constant(I64, 0) for x in bounds]
+    return idx, base, vals + [ir.Constant(I64, 0)] * (4 - len(vals))
+
+
+def _fill(low, other) -> tuple[int | ir.Value, bool]:
+    """(fill operand, needs a select afterwards) for a load's `other`."""
+    if other is None:
+        return f32_bits(0.0), False
+    p = low.plan.producers.get(other.id)
+    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
+        src = p.operands[0]
+        if src.id in low.fconst:
+            return f32_bits(low.fconst[src.id]), False
+        p = low.plan.producers.get(src.id)
+    if p is not None and p.kind is OpKind.CONSTANT:
+        return f32_bits(float(p.attr.value)), False
+    return f32_bits(0.0), True
+
+
+def _masked_offsets(low, ptr, mask, like):
+    """The int32 offset tile of a pointer block, -1 where the mask is false."""
+    offs = low.tiles[ptr.id]
+    if mask is None:
+        return offs
+    idx = low.scratch(0, offs.dtype, like.pn, like.free)
+    neg = low.scratch(1, offs.dtype, like.pn, like.free)
+    low.call("accel.iota", neg, 0, -1, 0)
+    low.call("accel.select", idx, low.tiles[mask.id], offs, neg)
+    return idx
+
+
+def lower_load(low, op: Op) -> None:
+    r = op.result
+    if is_tile_value(r) and r.id not in low.plan.needed:
+        return
+    ptr = op.operands[0]
+    mask = op.operands[1] if len(op.operands) > 1 else None
+    other = op.operands[2] if len(op.operands) > 2 else None
+    dt = scalar_dtype(r.type)
+    shape = shape_of(r.type)
+    d = low.buffer(r) if is_tile_value(r) else low.scratch(2, dt, 1, 1)
+    fill, post = _fill(low, other)
+    acc = low.plan.access[id(op)]
+    if acc.kind == "ap":
+        idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
+        low.call("accel.dma.load", d, idx, base, 0, *bounds, fill)
+    else:
+        if ptr.id not in low.tiles:
+            raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
+        base = low.ptr_base[ptr.id]
+        offs = _masked_offsets(low, ptr, mask, d)
+        pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
+        low.call("accel.dma.gather", d, pat, base, offs, fill)
+    if post:
+        low.call("accel.select", d, low.tiles[mask.id], d, low.tile_of(other, 1))
+    if is_tile_value(r):
+        low.tiles[r.id] = d
+    else:
+        raw = low.call("accel.ld", d)
+        ty = llvm_int(dt)
+        low.vals[r.id] = raw if ty.width == 64 else low.b.trunc(raw, ty)
+
+
+def lower_store(low, op: Op) -> None:
+    ptr, val = op.operands[:2]
+    mask = op.operands[2] if len(op.operands) > 2 else None
+    dt = scalar_dtype(val.type)
+    shape = shape_of(val.type)
+    src = low.tile_of(val, 2)
+    acc = low.plan.access[id(op)]
+    if acc.kind == "ap":
+        idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
+        low.call("accel.dma.store", idx, base, 0, *bounds, src)
+        return
+    if ptr.id not in low.tiles:
+        raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
+    base = low.ptr_base[ptr.id]
+    offs = _masked_offsets(low, ptr, mask, src)
+    pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
+    low.call("accel.dma.scatter", pat, base, src, offs)
+
+
+_ = TensorOp

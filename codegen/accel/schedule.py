@@ -1,0 +1,32 @@
+"""Scheduling: the order of engine instructions and the DMA queue each transfer runs on.
+
+Stage: codegen/accel backend, after `regalloc`. Input: an `MFunction` on physical registers and
+the target. Output: the same function with every DMA's queue chosen. The hardware tracks
+dependencies on memory ranges, so any order that keeps each block's program order is correct;
+this first version keeps program order and only spreads transfers over the queues: loads
+round-robin over the first half, stores (and SBUF copies) over the second, so a load never waits
+in an in-order queue behind a store that waits for compute (double-buffering for `num_stages` is
+the follow-up).
+"""
+
+from __future__ import annotations
+
+from .mir import MFunction
+
+_LOADS = ("dma.load", "dma.gather")
+_STORES = ("dma.store", "dma.scatter", "dma.copy", "atomic", "cas")
+
+
+def schedule(mf: MFunction, target) -> MFunction:
+    half = max(1, target.dma_queues // 2)
+    nload = nstore = 0
+    for b in mf.blocks:
+        for ins in b.instrs:
+            if ins.mnemonic in _LOADS:
+                ins.ops[0] = nload % half
+                nload += 1
+            elif ins.mnemonic in _STORES:
+                i = 1 if ins.mnemonic == "atomic" else 0
+                ins.ops[i] = half + nstore % max(1, target.dma_queues - half)
+                nstore += 1
+    return mf

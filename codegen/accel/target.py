@@ -1,0 +1,65 @@
+"""The accelerator's target description: a frozen `AccelTarget` read from an isa `MachineConfig`.
+
+Stage: backend configuration. Input: a machine config name or object; output: the description
+passed to the accel layout and memory-planning passes and to every codegen stage (no pass builds
+one itself). Its `key` goes into the compile cache key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from isa.machine import MachineConfig, get_config
+from isa.table import NUM_REGS
+
+
+@dataclass(frozen=True)
+class AccelTarget:
+    config: str  # MachineConfig name
+    partitions: int
+    sbuf_bytes_per_partition: int
+    psum_bytes_per_partition: int
+    psum_banks: int
+    pe_rows: int
+    pe_cols: int
+    pe_max_moving: int
+    dma_queues: int
+    num_regs: int = NUM_REGS
+    scratch_regs: int = 7  # reserved for spill reloads (a DMA reads up to 6 registers)
+    max_free_size: int = 65535  # 16-bit size field of a tile dim
+    spill_bytes: int = 512  # partition-0 bytes reserved for register spill slots
+
+    @property
+    def psum_bank_bytes(self) -> int:
+        return self.psum_bytes_per_partition // self.psum_banks
+
+    @property
+    def allocatable_regs(self) -> tuple[int, ...]:
+        """r1.. below the scratch registers (r0 reads as zero)."""
+        return tuple(range(1, self.num_regs - self.scratch_regs))
+
+    @property
+    def scratch(self) -> tuple[int, ...]:
+        return tuple(range(self.num_regs - self.scratch_regs, self.num_regs))
+
+    @property
+    def key(self) -> str:
+        return f"accel:{self.config}:{self.partitions}:{self.sbuf_bytes_per_partition}"
+
+
+def accel_target(config: str | MachineConfig = "nc-v2", **overrides) -> AccelTarget:
+    """The description of a named generation (`nc-v2`, `nc-v3`, ...); overrides are for tests."""
+    c = get_config(config)
+    fields = dict(
+        config=c.name,
+        partitions=c.partitions,
+        sbuf_bytes_per_partition=c.sbuf_bytes_per_partition,
+        psum_bytes_per_partition=c.psum_bytes_per_partition,
+        psum_banks=c.psum_banks,
+        pe_rows=c.pe_rows,
+        pe_cols=c.pe_cols,
+        pe_max_moving=c.pe_max_moving,
+        dma_queues=c.dma_queues,
+    )
+    fields.update(overrides)
+    return AccelTarget(**fields)

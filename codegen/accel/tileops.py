@@ -1,0 +1,359 @@
+"""Block operations of the tile IR as `accel.*` intrinsic calls on tiles.
+
+Stage: part of the accel lowering (`lower`). Input: an op with tile operands or results (blocks,
+float scalars in [1, 1] tiles) whose buffers the memory plan fixed; output: calls selecting to
+the vector engine (`tt`, `ts`, `select`, `copy`, `reduce`, `iota`, `memset`), the activation
+engine (`act`: exp, log, sqrt, ...), GpSimd (`piota`, `preduce`, `pbcast`) and SBUF-to-SBUF DMA
+(`convert_layout`). Broadcasts are stride-0 tile views; integer results that the scalar code
+needs come back through `ld`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from isa.table import ActFn, ReduceOp, TensorOp
+from jitlang.dtypes import DType
+from jitlang.ir import (
+    BinaryOp,
+    CmpPred,
+    Op,
+    ReduceKind,
+    UnaryOp,
+    Value,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+)
+from jitlang.passes.accel_layout import is_tile_value
+
+from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
+from .tiles import TileRef
+
+_TT = {
+    BinaryOp.ADD: TensorOp.ADD,
+    BinaryOp.SUB: TensorOp.SUB,
+    BinaryOp.MUL: TensorOp.MUL,
+    BinaryOp.DIV: TensorOp.DIV,
+    BinaryOp.REM: TensorOp.MOD,
+    BinaryOp.AND: TensorOp.AND,
+    BinaryOp.OR: TensorOp.OR,
+    BinaryOp.XOR: TensorOp.XOR,
+    BinaryOp.SHL: TensorOp.SHL,
+    BinaryOp.SHR: TensorOp.SHR,
+    BinaryOp.MIN: TensorOp.MIN,
+    BinaryOp.MAX: TensorOp.MAX,
+    BinaryOp.POW: TensorOp.POW,
+}
+_CMP = {
+    CmpPred.EQ: TensorOp.EQ,
+    CmpPred.NE: TensorOp.NE,
+    CmpPred.LT: TensorOp.LT,
+    CmpPred.LE: TensorOp.LE,
+    CmpPred.GT: TensorOp.GT,
+    CmpPred.GE: TensorOp.GE,
+}
+_ACT = {
+    UnaryOp.EXP: ActFn.EXP,
+    UnaryOp.LOG: ActFn.LOG,
+    UnaryOp.SQRT: ActFn.SQRT,
+    UnaryOp.RSQRT: ActFn.RSQRT,
+    UnaryOp.SIN: ActFn.SIN,
+    UnaryOp.COS: ActFn.COS,
+    UnaryOp.ERF: ActFn.ERF,
+    UnaryOp.TANH: ActFn.TANH,
+    UnaryOp.SIGMOID: ActFn.SIGMOID,
+    UnaryOp.ABS: ActFn.ABS,
+    UnaryOp.NEG: ActFn.NEG,
+}
+_RED = {
+    ReduceKind.SUM: ReduceOp.ADD,
+    ReduceKind.MAX: ReduceOp.MAX,
+    ReduceKind.MIN: ReduceOp.MIN,
+    ReduceKind.PROD: ReduceOp.MUL,
+}
+
+
+class TileOps:
+    def __init__(self, low) -> None:
+        self.low = low
+
+    def call(self, *a):
+        return self.low.call(*a)
+
+    def lower(self, op: Op) -> None:
+        h = getattr(self, "_" + op.kind.value, None)
+        if h is None:
+            raise UnsupportedOnAccelError(op.loc, f"`{op.kind.value}` of {op.results[0].type}")
+        h(op)
+
+    # -- destinations -----------------------------------------------------------------------
+    def dest(self, r: Value) -> TileRef:
+        """Where result r goes: its buffer, or scratch slot 2 for an integer scalar result."""
+        low = self.low
+        if is_tile_value(r):
+            t = low.buffer(r)
+            low.tiles[r.id] = t
+            return t
+        return low.scratch(2, scalar_dtype(r.type), 1, 1)
+
+    def finish(self, r: Value, t: TileRef) -> None:
+        """An integer scalar computed into a tile comes back as a register."""
+        low = self.low
+        if not is_tile_value(r):
+            raw = low.call("accel.ld", t)
+            ty = llvm_int(scalar_dtype(r.type))
+            low.vals[r.id] = raw if ty.width == 64 else low.b.trunc(raw, ty)
+
+    def operand(self, v: Value, slot: int, like: TileRef) -> TileRef:
+        lay = type("L", (), {"pn": like.pn, "free": like.free})
+        return self.low.tile_of(v, slot, lay)
+
+    # -- constants, ranges, splats ----------------------------------------------------------
+    def _constant(self, op: Op) -> None:
+        r = op.result
+        dt = scalar_dtype(r.type)
+        if not shape_of(r.type):
+            self.low.fconst[r.id] = float(op.attr.value)
+        d = self.dest(r)
+        if dt.is_float:
+            self.call("accel.memset", d, f32_bits(float(op.attr.value)))
+        else:
+            self.call("accel.iota", d, int(op.attr.value), 0, 0)
+
+    def _make_range(self, op: Op) -> None:
+        d = self.dest(op.result)
+        start = op.attr.start
+        if d.pn == 1:
+            self.call("accel.iota", d, 0, start, 1)
+            return
+        tmp = self.low.scratch(0, DType.I32, d.pn, d.free)
+        self.call("accel.piota", d, 0, start, d.free)
+        self.call("accel.iota", tmp, 0, 0, 1)
+        self.call("accel.tt", int(TensorOp.ADD), d, d, tmp)
+
+    def _splat(self, op: Op) -> None:
+        low = self.low
+        r, s = op.result, op.operands[0]
+        d = self.dest(r)
+        if is_ptr(r.type):
+            low.ptr_base[r.id] = low.reg(s)
+            self.call("accel.iota", d, 0, 0, 0)
+            return
+        dt = scalar_dtype(s.type)
+        if s.id in low.fconst:
+            self.call("accel.memset", d, f32_bits(low.fconst[s.id]))
+        elif not dt.is_float and s.id not in low.tiles:
+            self.call("accel.iota", d, low.reg64(s), 0, 0)
+        else:
+            src = low.tile_of(s, 0)
+            self.broadcast(d, shape_of(r.type), src, (1,) * len(shape_of(r.type)))
+
+    def broadcast(self, d: TileRef, dshape, s: TileRef, sshape) -> None:
+        """d[...] = s broadcast along the dims where sshape is 1 (same rank)."""
+        low = self.low
+        rank = len(dshape)
+        if rank > 3:
+            raise UnsupportedOnAccelError(low.loc, "broadcasts of blocks of rank > 3")
+        r = dshape[0] // d.pn if rank else 1
+        if s.pn != d.pn:
+            if s.pn != 1:
+                raise UnsupportedOnAccelError(low.loc, "broadcast between these layouts")
+            tmp = low.scratch(1, s.dtype, d.pn, s.free)
+            self.call("accel.pbcast", tmp, s)
+            s = tmp
+            lead = 0  # every partition holds the one source row
+        else:
+            lead = None
+        # per-partition free dims of d: (r, dshape[1:]); strides into s's free elements
+        sstr, acc = [], 1
+        for n_s in reversed(sshape[1:]):
+            sstr.append(acc if n_s > 1 else 0)
+            acc *= n_s
+        sstr.reverse()
+        dims = [(0 if lead == 0 or sshape[0] == 1 else acc, r)] if r > 1 else []
+        dims += [(st, n) for st, n in zip(sstr, dshape[1:], strict=True) if n > 1]
+        dims = dims or [(0, 1)]
+        if len(dims) > 3:
+            raise UnsupportedOnAccelError(low.loc, "broadcast needs more than 3 free dims")
+        self.call("accel.copy", d, s.view(*dims, pn=d.pn))
+
+    def _broadcast(self, op: Op) -> None:
+        low = self.low
+        r, s = op.result, op.operands[0]
+        if is_ptr(r.type):
+            low.ptr_base[r.id] = low.ptr_base[s.id]
+        d = self.dest(r)
+        self.broadcast(d, shape_of(r.type), low.tile_of(s, 0), shape_of(s.type))
+
+    def _expand_dims(self, op: Op) -> None:
+        low = self.low
+        r, s = op.result, op.operands[0]
+        if is_ptr(r.type):
+            low.ptr_base[r.id] = low.ptr_base[s.id]
+        d = self.dest(r)
+        self.call("accel.copy", d, low.tile_of(s, 0))
+
+    _reshape = _expand_dims
+
+    def _convert_layout(self, op: Op) -> None:
+        low = self.low
+        r, s = op.result, op.operands[0]
+        if is_ptr(r.type):
+            low.ptr_base[r.id] = low.ptr_base[s.id]
+        d = self.dest(r)
+        self.call("accel.dma.copy", d, low.tile_of(s, 0))
+
+    def _ptr_add(self, op: Op) -> None:
+        low = self.low
+        r, p, off = op.result, *op.operands
+        d = self.dest(r)
+        low.ptr_base[r.id] = low.ptr_base[p.id]
+        o = self.operand(off, 0, d)
+        if o.dtype is not DType.I32:
+            tmp = low.scratch(1, DType.I32, d.pn, d.free)
+            self.call("accel.copy", tmp, o)
+            o = tmp
+        self.call("accel.tt", int(TensorOp.ADD), d, low.tiles[p.id], o)
+
+    def _hint(self, op: Op) -> None:
+        low = self.low
+        r, s = op.result, op.operands[0]
+        if s.id in low.ptr_base:
+            low.ptr_base[r.id] = low.ptr_base[s.id]
+        d = self.dest(r)
+        self.call("accel.copy", d, low.tile_of(s, 0))
+
+    # -- elementwise ------------------------------------------------------------------------
+    def _binary(self, op: Op) -> None:
+        r = op.result
+        d = self.dest(r)
+        a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
+        bop = op.attr.op
+        dt = scalar_dtype(op.operands[0].type)
+        self.call("accel.tt", int(_TT[bop]), d, a, b)
+        if bop in (BinaryOp.DIV, BinaryOp.REM) and not dt.is_float:
+            nz = self.low.scratch(2, d.dtype, d.pn, d.free)  # x / 0 == x % 0 == 0
+            self.call("accel.ts", int(TensorOp.NE), nz, b, f32_bits(0.0))
+            self.call("accel.tt", int(TensorOp.MUL), d, d, nz)
+        self.finish(r, d)
+
+    def _cmp(self, op: Op) -> None:
+        r = op.result
+        d = self.dest(r)
+        a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
+        self.call("accel.tt", int(_CMP[op.attr.pred]), d, a, b)
+        self.finish(r, d)
+
+    def _select(self, op: Op) -> None:
+        r = op.result
+        d = self.dest(r)
+        m, a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
+        self.call("accel.select", d, m, a, b)
+        self.finish(r, d)
+
+    def _fma(self, op: Op) -> None:
+        r = op.result
+        d = self.dest(r)
+        a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands[:2]))
+        self.call("accel.tt", int(TensorOp.MUL), d, a, b)
+        c = self.operand(op.operands[2], 0, d)
+        self.call("accel.tt", int(TensorOp.ADD), d, d, c)
+        self.finish(r, d)
+
+    def _unary(self, op: Op) -> None:
+        r = op.result
+        d = self.dest(r)
+        x = self.operand(op.operands[0], 0, d)
+        u = op.attr.op
+        dt = scalar_dtype(r.type)
+        act = lambda fn, scale=1.0: self.call(  # noqa: E731
+            "accel.act", int(fn), d, x, f32_bits(0.0), f32_bits(scale), -1, 0
+        )
+        if not dt.is_float:
+            if u is UnaryOp.NEG:
+                self.call("accel.ts", int(TensorOp.MUL), d, x, f32_bits(-1.0))
+            elif u is UnaryOp.NOT:
+                self.call(
+                    "accel.ts", int(TensorOp.XOR), d, x, f32_bits(1.0 if dt.is_bool else -1.0)
+                )
+            elif u is UnaryOp.ABS:
+                self.call("accel.ts", int(TensorOp.ABSDIFF), d, x, f32_bits(0.0))
+            else:
+                raise UnsupportedOnAccelError(op.loc, f"integer {u.value}")
+        elif u in _ACT:
+            act(_ACT[u])
+        elif u is UnaryOp.EXP2:
+            act(ActFn.EXP, math.log(2.0))
+        elif u is UnaryOp.LOG2:
+            act(ActFn.LOG)
+            self.call("accel.ts", int(TensorOp.MUL), d, d, f32_bits(1.0 / math.log(2.0)))
+        elif u in (UnaryOp.FLOOR, UnaryOp.CEIL):
+            t = self.low.scratch(1, dt, d.pn, d.free)
+            m = self.low.scratch(2, dt, d.pn, d.free)
+            self.call("accel.ts", int(TensorOp.MOD), t, x, f32_bits(1.0))  # fmod(x, 1)
+            self.call("accel.tt", int(TensorOp.SUB), d, x, t)  # trunc(x)
+            if u is UnaryOp.FLOOR:
+                self.call("accel.ts", int(TensorOp.LT), m, t, f32_bits(0.0))
+                self.call("accel.tt", int(TensorOp.SUB), d, d, m)
+            else:
+                self.call("accel.ts", int(TensorOp.GT), m, t, f32_bits(0.0))
+                self.call("accel.tt", int(TensorOp.ADD), d, d, m)
+        else:
+            raise UnsupportedOnAccelError(op.loc, f"{u.value} of {r.type}")
+        self.finish(r, d)
+
+    def _cast(self, op: Op) -> None:
+        r, s = op.result, op.operands[0]
+        d = self.dest(r)
+        x = self.operand(s, 0, d)
+        dst = scalar_dtype(r.type)
+        if op.attr.bitcast:
+            if x.dtype.mem_bytes != d.dtype.mem_bytes:
+                raise UnsupportedOnAccelError(op.loc, f"bitcast {s.type} -> {r.type}")
+            self.call("accel.copy", d, x.as_dtype(d.dtype))
+        elif dst.is_bool and not scalar_dtype(s.type).is_bool:
+            self.call("accel.ts", int(TensorOp.NE), d, x, f32_bits(0.0))
+        else:
+            self.call("accel.copy", d, x)
+        self.finish(r, d)
+
+    # -- reductions -------------------------------------------------------------------------
+    def _reduce(self, op: Op) -> None:
+        low = self.low
+        if len(op.operands) != 1 or op.attr.kind not in _RED:
+            raise UnsupportedOnAccelError(op.loc, f"reduction `{op.attr.kind.value}`")
+        rop = int(_RED[op.attr.kind])
+        r, s = op.result, op.operands[0]
+        d = self.dest(r)
+        x = low.tile_of(s, 0)
+        shape = shape_of(s.type)
+        axis = op.attr.axis
+        if len(shape) == 1:
+            if x.pn == 1:
+                self.call("accel.reduce", rop, d, x)
+            else:
+                col = low.scratch(0, d.dtype, x.pn, 1)
+                self.call("accel.reduce", rop, col, x.as_dtype(x.dtype))
+                self.call("accel.preduce", rop, d, col)
+        elif len(shape) == 2 and axis == 1:
+            self.call("accel.reduce", rop, d, x)
+        elif len(shape) == 2 and axis == 0:
+            m, n = shape
+            rows = m // x.pn
+            part = x
+            if rows > 1:
+                part = low.scratch(1, d.dtype, x.pn, n)
+                self.call("accel.reduce", rop, part, x.view((1, n), (n, rows)))
+            if x.pn > 1:
+                self.call("accel.preduce", rop, d, part)
+            else:
+                self.call("accel.copy", d, part)
+        else:
+            raise UnsupportedOnAccelError(op.loc, f"reduction over axis {axis} of {s.type}")
+        self.finish(r, d)
+
+
+def as_i64(low, v):
+    x = low.reg(v)
+    return x if x.type.width == 64 else low.b.sext(x, I64)

@@ -1,0 +1,414 @@
+"""Layout inference for the accelerator: where every block value lives on the 128 partitions.
+
+Stage: accel backend pass. Requires: verified, optimized tile IR and the backend's target
+description (`codegen.accel.target.AccelTarget`, passed in; this module never imports codegen).
+Guarantees (returned as an `AccelPlan` beside the rewritten function):
+- every tile value (blocks, and float scalars, which live in [1, 1] tiles) has an `AccelLayout`:
+  the block's row-major elements split over `pn` partitions, `free` consecutive elements each,
+  in SBUF. The default puts the leading dimension on partitions (pn = min(128, shape[0])); a 1-D
+  block whose consumers all want it as a row (`x[None, :]`) is produced on one partition instead;
+  reductions fix their result's layout (axis 1: rows stay on partitions; axis 0: one partition);
+- where a consumer needs another layout than its operand has, an explicit `convert_layout`
+  (attr `Layout("accel:p<pn>")`, an SBUF-to-SBUF DMA) is inserted;
+- every load/store is classified: an HBM access pattern (`Access.kind == "ap"`, affine pointer
+  with constant strides, mask a conjunction of per-dimension bounds) or indirect DMA ("gather");
+- `needed` holds the tile values the program must materialise (pointer blocks and masks that
+  only feed access patterns are not computed at all);
+- fp64 and 64-bit integer data blocks are a `TargetLimitError` at their source line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..dtypes import DType
+from ..errors import CompilationError
+from ..ir import (
+    BlockType,
+    Function,
+    Layout,
+    Op,
+    OpKind,
+    Region,
+    Value,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+)
+from .accel_access import AccessAnalysis, Bound, PtrAffine
+
+_ELEMENTWISE = {
+    OpKind.UNARY,
+    OpKind.BINARY,
+    OpKind.CMP,
+    OpKind.SELECT,
+    OpKind.FMA,
+    OpKind.CAST,
+    OpKind.HINT,
+}
+_WIDE = {DType.F64, DType.I64, DType.U64}
+_AP_MAX_STRIDE = 1 << 23
+_AP_MAX_SIZE = (1 << 20) - 1
+
+
+class TargetLimitError(CompilationError):
+    kind = "accelerator limit"
+
+
+@dataclass(frozen=True)
+class AccelLayout:
+    """A block's row-major elements over partitions 0..pn-1, `free` consecutive ones each."""
+
+    pn: int
+    free: int
+    space: str = "sbuf"
+
+    def __str__(self) -> str:
+        return f"{self.space}[{self.pn}x{self.free}]"
+
+
+@dataclass(frozen=True)
+class Access:
+    kind: str  # "ap" (HBM access pattern) or "gather" (indirect DMA)
+    ptr: PtrAffine | None = None
+    bounds: tuple[Bound, ...] = ()
+
+
+@dataclass
+class AccelPlan:
+    fn: Function
+    layouts: dict[int, AccelLayout]
+    access: dict[int, Access]  # id(op) of loads/stores -> how they reach HBM
+    needed: set[int]  # ids of tile values that must be computed
+    producers: dict[int, Op]
+    analysis: AccessAnalysis
+    converts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def is_tile_value(v: Value) -> bool:
+    """Values the accelerator keeps on chip: blocks, and float scalars ([1, 1] tiles)."""
+    if isinstance(v.type, BlockType):
+        return True
+    dt = scalar_dtype(v.type)
+    return dt is not None and dt.is_float
+
+
+def natural_layout(shape: tuple[int, ...], partitions: int) -> AccelLayout:
+    n = 1
+    for d in shape:
+        n *= d
+    if not shape:
+        return AccelLayout(1, 1)
+    pn = min(partitions, shape[0])
+    if shape[0] % pn:
+        pn = 1
+    return AccelLayout(pn, n // pn)
+
+
+def _row(shape) -> AccelLayout:
+    n = 1
+    for d in shape:
+        n *= d
+    return AccelLayout(1, n)
+
+
+def _producers(region: Region, out: dict[int, Op]) -> None:
+    for op in region.ops:
+        for r in op.results:
+            out[r.id] = op
+        for sub in op.regions:
+            _producers(sub, out)
+
+
+def _flat(region: Region, out: list[tuple[Op, Region]]) -> None:
+    for op in region.ops:
+        out.append((op, region))
+        for sub in op.regions:
+            _flat(sub, out)
+
+
+def _check_dtypes(ops: list[tuple[Op, Region]]) -> None:
+    for op, _ in ops:
+        vals = list(op.results)
+        if op.kind in (OpKind.STORE, OpKind.ATOMIC):
+            vals += op.operands[1:2]
+        for v in vals:
+            if not isinstance(v.type, BlockType) or is_ptr(v.type):
+                continue
+            dt = scalar_dtype(v.type)
+            if dt in _WIDE:
+                raise TargetLimitError(
+                    op.loc,
+                    f"a block of {dt} ({v.type}) cannot live on the accelerator: its engines and "
+                    "on-chip memories hold at most 32-bit elements",
+                    "cast to float32/int32 (64-bit scalars and address arithmetic are fine), or "
+                    "run this kernel with target='cpu'",
+                )
+
+
+def _const_value(v: Value | None, prod: dict[int, Op]) -> bool:
+    if v is None:
+        return True
+    op = prod.get(v.id)
+    while op is not None and op.kind in (OpKind.SPLAT, OpKind.BROADCAST):
+        op = prod.get(op.operands[0].id)
+    return op is not None and op.kind is OpKind.CONSTANT
+
+
+def _classify(op: Op, an: AccessAnalysis) -> Access:
+    ptr = op.operands[0]
+    mask = op.operands[2] if op.kind is OpKind.STORE and len(op.operands) > 2 else None
+    if op.kind is OpKind.LOAD and len(op.operands) > 1:
+        mask = op.operands[1]
+    pa = an.pointer(ptr)
+    if pa is None:
+        return Access("gather")
+    shape = shape_of(ptr.type)
+    if len(shape) > 4 or any(abs(c) >= _AP_MAX_STRIDE for c in pa.off.dims):
+        return Access("gather", pa)
+    if any(n > _AP_MAX_SIZE for n in shape):
+        return Access("gather", pa)
+    bounds: list[Bound] = []
+    if mask is not None:
+        if not shape:
+            return Access("ap", pa)  # a scalar mask is the bound of its one element
+        b = an.bounds(mask)
+        if b is None:
+            return Access("gather", pa)
+        bounds = b
+    return Access("ap", pa, tuple(bounds))
+
+
+def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[int]:
+    """1-D values whose every layout-relevant use wants them on one partition."""
+    row: set[int] = set()
+    for op, _ in reversed(ops):
+        for r in op.results:
+            if len(shape_of(r.type)) != 1:
+                continue
+            votes = set()
+            for u in uses.get(r.id, ()):
+                if u.kind is OpKind.EXPAND_DIMS:
+                    votes.add("row" if u.attr.axis == 0 else "col")
+                elif u.kind in _ELEMENTWISE and len(shape_of(u.results[0].type)) == 1:
+                    votes.add("row" if u.results[0].id in row else "col")
+            if votes == {"row"}:
+                row.add(r.id)
+    return row
+
+
+def infer_accel_layouts(fn: Function, target) -> AccelPlan:
+    """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module)."""
+    P = target.partitions
+    ops: list[tuple[Op, Region]] = []
+    _flat(fn.body, ops)
+    _check_dtypes(ops)
+    prod: dict[int, Op] = {}
+    _producers(fn.body, prod)
+    an = AccessAnalysis(prod)
+    uses: dict[int, list[Op]] = {}
+    for op, _ in ops:
+        for v in op.operands:
+            uses.setdefault(v.id, []).append(op)
+    row = _want_row(ops, uses)
+    layouts: dict[int, AccelLayout] = {}
+
+    def natural(v: Value) -> AccelLayout:
+        return natural_layout(shape_of(v.type), P)
+
+    for a in fn.body.args:
+        if is_tile_value(a):
+            layouts[a.id] = natural(a)
+    for op, _ in ops:
+        for reg in op.regions:
+            for i, a in enumerate(reg.args):
+                if not is_tile_value(a):
+                    continue
+                init = _carried_init(op, i, reg)
+                layouts[a.id] = layouts.get(init.id, natural(a)) if init is not None else natural(a)
+        for i, r in enumerate(op.results):
+            if not is_tile_value(r):
+                continue
+            shape = shape_of(r.type)
+            if op.kind is OpKind.REDUCE and len(shape) == 1:
+                src = shape_of(op.operands[0].type)
+                layouts[r.id] = _row(shape) if op.attr.axis == 0 and len(src) > 1 else natural(r)
+            elif op.kind in (OpKind.FOR, OpKind.WHILE) and i < len(op.operands):
+                init = op.operands[_init_offset(op) + i]
+                layouts[r.id] = layouts.get(init.id, natural(r))
+            elif len(shape) == 1 and r.id in row:
+                layouts[r.id] = _row(shape)
+            else:
+                layouts[r.id] = natural(r)
+    plan = AccelPlan(fn, layouts, {}, set(), prod, an)
+    _insert_converts(fn.body, plan, P)
+    prod.clear()
+    _producers(fn.body, prod)
+    for op, _ in _flat_list(fn.body):
+        if op.kind in (OpKind.LOAD, OpKind.STORE):
+            plan.access[id(op)] = _classify(op, an)
+    plan.needed = _needed(fn, plan)
+    return plan
+
+
+def _flat_list(region: Region) -> list[tuple[Op, Region]]:
+    out: list[tuple[Op, Region]] = []
+    _flat(region, out)
+    return out
+
+
+def _init_offset(op: Op) -> int:
+    return 3 if op.kind is OpKind.FOR else 0
+
+
+def _carried_init(op: Op, i: int, reg: Region) -> Value | None:
+    """The init value of region argument i (loop-carried), if the region carries values."""
+    if op.kind is OpKind.FOR:
+        j = i - 1  # arg 0 is the induction variable
+        return op.operands[3 + j] if j >= 0 and 3 + j < len(op.operands) else None
+    if op.kind is OpKind.WHILE:
+        return op.operands[i] if reg is op.regions[0] and i < len(op.operands) else None
+    return None
+
+
+def _required(op: Op, i: int, plan: AccelPlan, P: int) -> AccelLayout | None:
+    """The layout op needs for operand i (None: any layout is fine)."""
+    v = op.operands[i]
+    if not isinstance(v.type, BlockType) or not op.results:
+        return None
+    res = op.results[0]
+    rl = plan.layouts.get(res.id)
+    if op.kind in _ELEMENTWISE and rl is not None and shape_of(v.type) == shape_of(res.type):
+        return rl
+    if op.kind in (OpKind.EXPAND_DIMS, OpKind.RESHAPE) and rl is not None:
+        src = shape_of(v.type)
+        n = v.type.numel
+        return AccelLayout(rl.pn, n // rl.pn) if n % rl.pn == 0 and src else None
+    if op.kind is OpKind.BROADCAST and rl is not None:
+        src = shape_of(v.type)
+        pn = rl.pn if src[0] == shape_of(res.type)[0] else 1
+        return AccelLayout(pn, v.type.numel // pn)
+    return None
+
+
+def _insert_converts(region: Region, plan: AccelPlan, P: int) -> None:
+    new_ops: list[Op] = []
+    for op in region.ops:
+        for sub in op.regions:
+            _insert_converts(sub, plan, P)
+            term = sub.terminator
+            if term is not None and term.kind is OpKind.YIELD and op.kind is not OpKind.IF:
+                _convert_yield(op, sub, term, plan)
+            elif term is not None and term.kind is OpKind.YIELD:
+                _convert_if_yield(op, sub, term, plan)
+        for i, v in enumerate(op.operands):
+            want = _required(op, i, plan, P)
+            have = plan.layouts.get(v.id)
+            if want is None or have is None or want == have:
+                continue
+            nv = Value(v.type, v.name)
+            plan.layouts[nv.id] = want
+            new_ops.append(
+                Op(OpKind.CONVERT_LAYOUT, [v], [nv], op.loc, Layout(f"accel:p{want.pn}"))
+            )
+            op.operands[i] = nv
+            plan.converts += 1
+        new_ops.append(op)
+    region.ops = new_ops
+
+
+def _convert_to(term: Op, i: int, want: AccelLayout, plan: AccelPlan, sub: Region) -> None:
+    v = term.operands[i]
+    have = plan.layouts.get(v.id)
+    if have is None or have == want:
+        return
+    nv = Value(v.type, v.name)
+    plan.layouts[nv.id] = want
+    sub.ops.insert(
+        len(sub.ops) - 1,
+        Op(OpKind.CONVERT_LAYOUT, [v], [nv], term.loc, Layout(f"accel:p{want.pn}")),
+    )
+    term.operands[i] = nv
+    plan.converts += 1
+
+
+def _convert_yield(op: Op, sub: Region, term: Op, plan: AccelPlan) -> None:
+    """Loop bodies yield carried values in the layout of the carried region argument."""
+    args = sub.args[1:] if op.kind is OpKind.FOR else op.regions[-1].args
+    if op.kind is OpKind.WHILE and sub is op.regions[1]:
+        args = op.regions[0].args
+    for i, a in enumerate(args):
+        want = plan.layouts.get(a.id)
+        if want is not None and i < len(term.operands):
+            _convert_to(term, i, want, plan, sub)
+
+
+def _convert_if_yield(op: Op, sub: Region, term: Op, plan: AccelPlan) -> None:
+    for i, r in enumerate(op.results):
+        want = plan.layouts.get(r.id)
+        if want is not None and i < len(term.operands):
+            _convert_to(term, i, want, plan, sub)
+
+
+def _needed(fn: Function, plan: AccelPlan) -> set[int]:
+    """Tile values the program must compute: everything a side effect, control flow or a
+    needed result reads, except pointers and masks that become access patterns."""
+    ops = _flat_list(fn.body)
+    needed: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for op, _ in reversed(ops):
+            want = _operands_needed(op, plan, needed)
+            for v in want:
+                if is_tile_value(v) and v.id not in needed:
+                    needed.add(v.id)
+                    changed = True
+    return needed
+
+
+def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
+    k = op.kind
+    live = any(r.id in needed for r in op.results) or not any(is_tile_value(r) for r in op.results)
+    if k is OpKind.LOAD:
+        if not live:
+            return []
+        acc = plan.access.get(id(op))
+        other = op.operands[2] if len(op.operands) > 2 else None
+        out = []
+        if other is not None and not _const_value(other, plan.producers):
+            out += op.operands[1:3]
+        if acc is None or acc.kind == "gather":
+            out += op.operands[:2]
+        return out
+    if k is OpKind.STORE:
+        acc = plan.access.get(id(op))
+        if acc is not None and acc.kind == "ap":
+            return [op.operands[1]]
+        return list(op.operands)
+    if k in (OpKind.CONSTANT, OpKind.MAKE_RANGE, OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
+        return []
+    if not live and k not in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN, OpKind.FOR):
+        if k not in (OpKind.IF, OpKind.WHILE, OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT):
+            return []
+    return list(op.operands)
+
+
+def format_plan(plan: AccelPlan) -> str:
+    """The layout of every tile value the program computes, in program order (for asm["tile"])."""
+    lines = ["// accel layouts (value: type -> layout; '-' = folded into an access pattern)"]
+    for op, _ in _flat_list(plan.fn.body):
+        for r in op.results:
+            lay = plan.layouts.get(r.id)
+            if lay is None:
+                continue
+            mark = str(lay) if r.id in plan.needed else "-"
+            lines.append(
+                f"//   {op.kind.value} %{r.name or 'v'}{r.id}: {r.type} -> {mark}"
+                f"  ({op.loc.line}:{op.loc.col + 1})"
+            )
+        acc = plan.access.get(id(op))
+        if acc is not None:
+            lines.append(f"//   {op.kind.value} at {op.loc.line}:{op.loc.col + 1} via {acc.kind}")
+    return "\n".join(lines)

@@ -1,0 +1,197 @@
+"""Memory planning for the accelerator: an SBUF (and PSUM) byte range for every tile value.
+
+Stage: accel backend pass, after `accel_layout`. Requires: an `AccelPlan` and the target
+description (passed in). Guarantees: every needed tile value gets a `Buffer` (space, byte offset
+within each partition, bytes per partition, partitions); values whose lifetimes overlap never
+share bytes. Lifetimes are intervals over the program-order numbering of ops; a value used
+inside a loop it was defined outside of lives until the loop's end; loop-carried values live in
+one buffer for the whole loop (the init is copied in before it, the yielded value at the end of
+each iteration: "in place"). Partition 0 starts with the register spill area, then a scratch
+area the lowering uses for temporaries inside one op. A kernel whose live blocks exceed a
+partition's bytes is an `OutOfChipMemoryError` naming the block's line, its size and the limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..dtypes import DType
+from ..errors import CompilationError
+from ..ir import Function, Op, OpKind, Region, Value, is_ptr, scalar_dtype
+from .accel_layout import AccelPlan
+
+ALIGN = 64
+SCRATCH_SLOTS = 3
+
+
+class OutOfChipMemoryError(CompilationError):
+    kind = "out of on-chip memory"
+
+
+@dataclass(frozen=True)
+class Buffer:
+    space: str  # "sbuf" | "psum"
+    offset: int  # bytes within each partition
+    nbytes: int  # bytes per partition
+    pn: int
+
+
+@dataclass
+class MemoryPlan:
+    buffers: dict[int, Buffer]
+    spill_offset: int
+    spill_bytes: int
+    scratch_offset: int
+    scratch_slot_bytes: int
+    sbuf_high: int  # highest byte used per partition
+    sbuf_limit: int
+
+
+def tile_elem_bytes(v: Value) -> int:
+    """Bytes per element on chip: pointer blocks are int32 element offsets, int1 one byte."""
+    if is_ptr(v.type):
+        return 4
+    dt = scalar_dtype(v.type)
+    return 1 if dt is DType.I1 else dt.mem_bytes
+
+
+def _align(n: int) -> int:
+    return -(-n // ALIGN) * ALIGN
+
+
+class _Lifetimes:
+    def __init__(self, plan: AccelPlan) -> None:
+        self.plan = plan
+        self.pos = 0
+        self.start: dict[int, int] = {}
+        self.end: dict[int, int] = {}
+        self.value: dict[int, Value] = {}
+        self.loc: dict[int, Op] = {}
+        self.loops: list[tuple[int, list]] = []  # (start pos, values used inside) stack
+
+    def define(self, v: Value, op: Op) -> None:
+        if v.id in self.plan.needed:
+            self.start.setdefault(v.id, self.pos)
+            self.end[v.id] = max(self.end.get(v.id, self.pos), self.pos)
+            self.value[v.id] = v
+            self.loc.setdefault(v.id, op)
+
+    def use(self, v: Value) -> None:
+        if v.id in self.start:
+            self.end[v.id] = max(self.end[v.id], self.pos)
+            for start, used in self.loops:
+                if self.start[v.id] < start:
+                    used.append(v.id)
+
+    def region(self, region: Region, owner: Op | None) -> None:
+        for a in region.args:
+            self.define(a, owner)
+        for op in region.ops:
+            self.pos += 1
+            for v in op.operands:
+                self.use(v)
+            if op.regions:
+                loop = op.kind in (OpKind.FOR, OpKind.WHILE)
+                if loop:
+                    self.loops.append((self.pos, []))
+                for r in op.regions:
+                    self.region(r, op)
+                self.pos += 1
+                if loop:
+                    _, used = self.loops.pop()
+                    for vid in used:
+                        self.end[vid] = max(self.end[vid], self.pos)
+                    for r in op.regions:
+                        for a in r.args:
+                            if a.id in self.start:
+                                self.start[a.id] = min(self.start[a.id], self.pos - 1)
+                                self.end[a.id] = max(self.end[a.id], self.pos)
+            for r in op.results:
+                self.define(r, op)
+
+
+def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
+    """Allocate SBUF for every needed tile value (see module docstring)."""
+    fn: Function = plan.fn
+    life = _Lifetimes(plan)
+    life.region(fn.body, None)
+    # loop-carried values: the region argument, the loop's result and (for `for`) share a buffer
+    alias: dict[int, int] = {}
+    _carried_aliases(fn.body, alias)
+    for vid, root in alias.items():  # a needed member makes the whole group live
+        if vid in life.value and root not in life.value:
+            for d in (life.value, life.loc, life.start, life.end):
+                d[root] = d[vid]
+    need: dict[int, tuple[int, int]] = {}
+    for vid, v in life.value.items():
+        lay = plan.layouts.get(vid)
+        if lay is None:
+            continue
+        need[vid] = (lay.pn, _align(lay.free * tile_elem_bytes(v)))
+    for vid, root in alias.items():
+        if vid in life.start and root in life.start:
+            life.start[root] = min(life.start[root], life.start[vid])
+            life.end[root] = max(life.end[root], life.end[vid])
+    slot = max([b for _, b in need.values()] + [ALIGN])
+    spill = _align(target.spill_bytes)
+    base = spill + SCRATCH_SLOTS * slot
+    limit = target.sbuf_bytes_per_partition
+    order = sorted(
+        (vid for vid in need if alias.get(vid, vid) == vid),
+        key=lambda vid: (life.start[vid], -need[vid][1]),
+    )
+    active: list[tuple[int, int, int]] = []  # (end, offset, size)
+    buffers: dict[int, Buffer] = {}
+    high = base
+    for vid in order:
+        pn, size = need[vid]
+        s = life.start[vid]
+        active = [a for a in active if a[0] >= s]
+        off = base
+        for _, o, sz in sorted(active, key=lambda a: a[1]):
+            if off + size <= o:
+                break
+            off = max(off, o + sz)
+        if off + size > limit:
+            _too_big(life, vid, size, off, limit, need, active)
+        active.append((life.end[vid], off, size))
+        buffers[vid] = Buffer("sbuf", off, size, pn)
+        high = max(high, off + size)
+    for vid, root in alias.items():
+        if root in buffers and vid in need:
+            buffers[vid] = buffers[root]
+    return MemoryPlan(buffers, 0, spill, spill, slot, high, limit)
+
+
+def _carried_aliases(region: Region, alias: dict[int, int]) -> None:
+    for op in region.ops:
+        for r in op.regions:
+            _carried_aliases(r, alias)
+        if op.kind is OpKind.FOR:
+            body = op.regions[0]
+            for j, res in enumerate(op.results):
+                alias[body.args[1 + j].id] = res.id
+                alias.setdefault(res.id, res.id)
+        elif op.kind is OpKind.WHILE:
+            before, after = op.regions
+            for j, res in enumerate(op.results):
+                if j < len(before.args):
+                    alias[before.args[j].id] = res.id
+                if j < len(after.args):
+                    alias[after.args[j].id] = res.id
+                alias.setdefault(res.id, res.id)
+        elif op.kind is OpKind.IF:
+            for res in op.results:
+                alias.setdefault(res.id, res.id)
+
+
+def _too_big(life: _Lifetimes, vid: int, size: int, off: int, limit: int, need, active) -> None:
+    v = life.value[vid]
+    op = life.loc[vid]
+    live = sum(sz for _, _, sz in active)
+    raise OutOfChipMemoryError(
+        op.loc if op is not None else None,
+        f"block {v.name or 'value'} ({v.type}) needs {size} bytes per partition of SBUF, but "
+        f"{live} bytes are held by blocks still live here and a partition has {limit} bytes",
+        "use smaller BLOCK sizes (or fewer blocks live at once / fewer stages)",
+    )

@@ -1,0 +1,199 @@
+"""Accelerator driver: compiles a specialization for the emulated tile accelerator and launches it.
+
+Stage: runtime (beside `cpu_driver`). Input: a `@jit` kernel and its specialization key; output:
+a `CompiledKernel` whose `launch(grid, args)` copies the array arguments' bytes into emulated
+HBM, runs the binary over the grid on `isa`'s emulator (programs spread over the config's cores)
+and copies back only the arrays the kernel may store to. The launcher passes every array's byte
+range after the run-time arguments (as for the CPU's bounds checks), which is what lets a numpy
+array be found from its address. Emulator faults become jitlang errors with the kernel source
+position, the program and the address.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import time
+
+import numpy as np
+
+from isa.binary import Binary
+from isa.emulator import Emulator
+from isa.errors import EmulatorError
+from isa.errors import OutOfBoundsError as IsaOOB
+from isa.memory import Hbm
+
+HBM_BASE = 4096
+ALIGN = 64
+
+
+class AccelExecutionError(RuntimeError):
+    """The emulated accelerator faulted while running a kernel (the message names the line)."""
+
+
+class AccelAsm(dict):
+    """`asm["tile"]`, `asm["llir"]`, `asm["accel"]` (annotated disassembly; also `asm["asm"]`)."""
+
+    def __init__(self, tile: str, llir: str, binary: bytes) -> None:
+        super().__init__(tile=tile, llir=llir, binary=binary)
+
+    def __missing__(self, key):
+        if key in ("accel", "asm"):
+            from codegen.accel.emit import annotate
+
+            text = annotate(Binary.from_bytes(self["binary"]))
+            self["accel"] = self["asm"] = text
+            return text
+        raise KeyError(f"{key!r}: available are 'tile', 'llir', 'accel', 'asm', 'binary'")
+
+
+class AccelKernel:
+    def __init__(self, binary: bytes, meta: dict) -> None:
+        self.meta = meta
+        self.binary = Binary.from_bytes(binary)
+        self.emulator = Emulator(self.binary, meta["config"])
+        kinds = [t for _n, t in meta["params"]]
+        self.n = len(kinds)
+        self.ptr_params = [i for i, t in enumerate(kinds) if t.startswith("ptr<")]
+        self.float_params = {i for i, t in enumerate(kinds) if t in ("fp16", "bf16", "fp32")}
+        self.stored = set(meta["stored"])
+        self.cols = {int(k): v for k, v in meta.get("cols", {}).items()}
+        self.last_wall_s = 0.0
+
+    def launch(self, grid, args) -> None:
+        vals = list(args[: self.n])
+        ext = list(args[self.n :])
+        ranges = [(ext[2 * j], ext[2 * j + 1]) for j in range(len(self.ptr_params))]
+        regions = _merge([r for r in ranges if r[1] > r[0]])
+        slots, cursor = [], HBM_BASE
+        for lo, hi in regions:
+            slots.append(cursor)
+            cursor += -(-(hi - lo) // ALIGN) * ALIGN
+        data = np.zeros(cursor + ALIGN, np.uint8)
+        for (lo, hi), s in zip(regions, slots, strict=True):
+            data[s : s + hi - lo] = _host(lo, hi)
+        names = [self.meta["params"][i][0] for i in self.ptr_params]
+        hbm_regions = [(s, s + hi - lo, "array") for (lo, hi), s in zip(regions, slots)]
+        for j, i in enumerate(self.ptr_params):
+            lo, hi = ranges[j]
+            k = _region_of(regions, lo, hi)
+            vals[i] = slots[k] + (vals[i] - regions[k][0]) if k >= 0 else 0
+            if k >= 0:
+                hbm_regions = [
+                    (s, e, names[j]) if s == slots[k] and n == "array" else (s, e, n)
+                    for s, e, n in hbm_regions
+                ]
+        for i in self.float_params:
+            vals[i] = int(np.array([vals[i]], np.float32).view(np.uint32)[0])
+        hbm = Hbm(data, hbm_regions)
+        t0 = time.perf_counter()
+        try:
+            self.emulator.run(hbm, np.array(vals, np.int64), tuple(grid), 0, False)
+        except EmulatorError as e:
+            raise self._error(e) from None
+        self.last_wall_s = time.perf_counter() - t0
+        written = {
+            _region_of(regions, *ranges[j])
+            for j, i in enumerate(self.ptr_params)
+            if i in self.stored
+        }
+        for k in sorted(w for w in written if w >= 0):
+            lo, hi = regions[k]
+            _host(lo, hi)[...] = data[slots[k] : slots[k] + hi - lo]
+
+    def _error(self, e: EmulatorError):
+        from runtime.cpu_driver import OutOfBoundsError
+
+        line = getattr(e, "line", 0) or 0
+        file = self.binary.file
+        where = f"{file}:{line}:{self.cols.get(line, 0) + 1}" if line else file
+        program = getattr(e, "program", None)
+        text = f"{where}: {str(e.args[0]) if e.args else e} (program {program})"
+        if isinstance(e, IsaOOB):
+            return OutOfBoundsError(text)
+        return AccelExecutionError(text)
+
+
+def _host(lo: int, hi: int) -> np.ndarray:
+    return np.frombuffer((ctypes.c_uint8 * (hi - lo)).from_address(lo), np.uint8)
+
+
+def _merge(ranges):
+    out: list[list[int]] = []
+    for lo, hi in sorted(set(ranges)):
+        if out and lo < out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [tuple(r) for r in out]
+
+
+def _region_of(regions, lo, hi) -> int:
+    for k, (a, b) in enumerate(regions):
+        if a <= lo and hi <= b and hi > lo:
+            return k
+    return -1
+
+
+def compile_accel_kernel(runtime, jf, key, config: str = "nc-v2"):
+    """Build (or fetch from the disk cache) the accel binary of one specialization."""
+    from codegen.accel.target import accel_target
+
+
+    target = accel_target(config)
+    name = jf.fn.__name__
+    digest = hashlib.sha256(
+        repr((jf.dependency_hash(), key, "accel", name, target.key)).encode()
+    ).hexdigest()
+    cache = runtime.disk_cache
+    hit = cache.get(digest) if cache is not None else None
+    if hit is not None:
+        try:
+            return _load(jf, key, *hit)
+        except Exception:
+            pass  # an unloadable entry is rebuilt below
+    binary, meta = _build(runtime, jf, key, target)
+    if cache is not None:
+        cache.put(digest, binary, meta)
+    return _load(jf, key, binary, meta)
+
+
+def _build(runtime, jf, key, target):
+    from jitlang.compiler import CompileOptions, compile_accel
+    from jitlang.frontend.visitor import build_kernel
+    from jitlang.ir import walk
+
+    t0 = time.perf_counter()
+    fn, _ctx = build_kernel(jf, jf._params(key), jf.fn.__name__)
+    cols: dict[int, int] = {}
+    for op in walk(fn.body):
+        if op.loc.file == fn.loc.file:
+            cols.setdefault(op.loc.line, op.loc.col)
+    opts = CompileOptions(
+        target="accel",
+        dump_ir=runtime.options.dump_ir,
+        dump_dir=str(runtime.options.dump_dir) if runtime.options.dump_dir else None,
+    )
+    res = compile_accel(fn, opts, target)
+    meta = {
+        "name": res.name,
+        "params": res.params,
+        "stored": res.stored,
+        "config": res.config,
+        "tile": res.tile_ir,
+        "llir": res.llvm_ir,
+        "compile_seconds": time.perf_counter() - t0,
+        "timings": res.timings,
+        "bounds_check": True,  # the launcher appends array byte ranges: how HBM is filled
+        "cols": {str(k): v for k, v in cols.items()},
+    }
+    return res.binary, meta
+
+
+def _load(jf, key, binary: bytes, meta: dict):
+    from .driver import CompiledKernel
+
+    native = AccelKernel(binary, meta)
+    return CompiledKernel(
+        jf, key, "accel", native, meta, AccelAsm(meta["tile"], meta["llir"], binary)
+    )

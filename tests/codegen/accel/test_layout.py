@@ -1,0 +1,131 @@
+"""The accel layout pass: partitions per block, convert_layout where consumers disagree, access
+kinds, values folded into access patterns, and the fp64/int64 limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+from jitlang.ir import OpKind, walk
+from jitlang.passes.accel_layout import AccelLayout, TargetLimitError
+from tests.codegen.accel.helpers import plan_of
+from tests.e2e.accel_kernels import add_kernel
+
+
+def _results(plan, kind):
+    return [op.result for op in walk(plan.fn.body) if op.kind is kind]
+
+
+def test_vector_add_layouts_and_access_patterns():
+    x = np.zeros(4096, np.float32)
+    plan = plan_of(add_kernel, x, x, x, 4096, BLOCK=1024)
+    loads = _results(plan, OpKind.LOAD)
+    assert [plan.layouts[v.id] for v in loads] == [AccelLayout(128, 8)] * 2
+    assert {a.kind for a in plan.access.values()} == {"ap"}
+    # pointers, offsets and the mask only feed access patterns: nothing computes them
+    for op in walk(plan.fn.body):
+        if op.kind in (OpKind.PTR_ADD, OpKind.SPLAT, OpKind.CMP, OpKind.MAKE_RANGE):
+            assert op.result.id not in plan.needed
+    assert plan.converts == 0
+
+
+@jl.jit
+def outer(x_ptr, y_ptr, out_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)
+    a = tl.load(x_ptr + i)
+    b = tl.load(y_ptr + i) * 2.0
+    tl.store(out_ptr + i[:, None] * N + i[None, :], a[:, None] + b[None, :])
+
+
+def test_rows_are_produced_on_one_partition_and_conflicts_convert():
+    x = np.zeros(64, np.float32)
+    plan = plan_of(outer, x, x, np.zeros(64 * 64, np.float32), N=64)
+    loads = _results(plan, OpKind.LOAD)
+    # a feeds a[:, None] (rows on partitions), b only feeds b[None, :] (one partition)
+    assert plan.layouts[loads[0].id] == AccelLayout(64, 1)
+    assert plan.layouts[loads[1].id] == AccelLayout(1, 64)
+    sums = [r for r in _results(plan, OpKind.BINARY) if r.type.shape == (64, 64)]
+    assert plan.layouts[sums[-1].id] == AccelLayout(64, 64)
+
+
+@jl.jit
+def mixed(x_ptr, out_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)
+    a = tl.load(x_ptr + i)
+    tl.store(out_ptr + i[:, None] * N + i[None, :], a[:, None] + a[None, :])
+
+
+def test_a_value_wanted_both_ways_gets_a_convert_layout():
+    x = np.zeros(32, np.float32)
+    plan = plan_of(mixed, x, np.zeros(32 * 32, np.float32), N=32)
+    converts = [
+        op
+        for op in walk(plan.fn.body)
+        if op.kind is OpKind.CONVERT_LAYOUT and op.result.id in plan.needed
+    ]
+    assert len(converts) == 1  # (the index range converts too, but only feeds addresses)
+    assert converts[0].attr.kind == "accel:p1"
+    assert plan.layouts[converts[0].result.id] == AccelLayout(1, 32)
+
+
+@jl.jit
+def masked_2d(x_ptr, out_ptr, M, N: tl.constexpr, BM: tl.constexpr, BN: tl.constexpr):
+    r = tl.arange(0, BM)
+    c = tl.arange(0, BN)
+    m = (r[:, None] < M) & (c[None, :] < N)
+    x = tl.load(x_ptr + r[:, None] * N + c[None, :], mask=m, other=0.0)
+    tl.store(out_ptr + r[:, None] * N + c[None, :], x, mask=m)
+
+
+def test_rectangular_masks_become_per_dimension_bounds():
+    x = np.zeros(100, np.float32)
+    plan = plan_of(masked_2d, x, x, 10, N=10, BM=16, BN=16)
+    (load,) = [op for op in walk(plan.fn.body) if op.kind is OpKind.LOAD]
+    acc = plan.access[id(load)]
+    assert acc.kind == "ap" and sorted(b.dim for b in acc.bounds) == [0, 1]
+    assert acc.ptr.off.dims == (10, 1)
+
+
+@jl.jit
+def gathered(x_ptr, idx_ptr, out_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)
+    j = tl.load(idx_ptr + i)
+    tl.store(out_ptr + i, tl.load(x_ptr + j))
+
+
+def test_data_dependent_pointers_gather():
+    x = np.zeros(64, np.float32)
+    plan = plan_of(gathered, x, np.zeros(64, np.int32), x, N=64)
+    kinds = [plan.access[id(op)].kind for op in walk(plan.fn.body) if op.kind is OpKind.LOAD]
+    assert kinds == ["ap", "gather"]
+
+
+@jl.jit
+def wide(x_ptr, out_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)
+    tl.store(out_ptr + i, tl.load(x_ptr + i) * 2)
+
+
+def test_fp64_blocks_are_a_compile_error_naming_line_and_dtype():
+    x = np.zeros(16, np.float64)
+    with pytest.raises(TargetLimitError, match=r"test_layout.py:\d+:\d+: .*fp64") as e:
+        plan_of(wide, x, x, N=16)
+    assert "tl.load(x_ptr + i) * 2" in str(e.value)
+
+
+def test_fp64_error_reaches_the_user_without_compiler_frames():
+    x = np.zeros(16, np.float64)
+    with pytest.raises(jl.CompilationError) as e:
+        wide[(1,)](x, x, N=16, target="accel")
+    files = [tb.tb_frame.f_code.co_filename for tb in _frames(e.value)]
+    assert not [f for f in files if "/passes/" in f or "/codegen/accel/" in f and "tests" not in f]
+    assert "int32" in str(e.value) or "float32" in str(e.value)
+
+
+def _frames(err):
+    tb = err.__traceback__
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
