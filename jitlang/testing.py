@@ -198,6 +198,88 @@ def _argmax_index(values: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(values)), values.shape))
 
 
+# Float tolerances of `cross_check`, per dtype: (ulp, rtol, atol); an element passes when it is
+# within `ulp` units in the last place OR within atol + rtol * |reference|. The ulp bound is set
+# by the elementwise/transcendental family (the CPU's vector math is within a few ulp of the
+# correctly rounded result, the accelerator's activation engine computes in fp32: 64 ulp covers
+# both); rtol/atol by reductions (sums are accumulated in different orders: fp32 1e-5 relative)
+# and by fp16/bf16 rounding of intermediates (one half-precision ulp relative).
+CROSS_CHECK_TOLERANCES = {
+    "float32": (64, 1e-5, 1e-6),
+    "float16": (4, 1e-3, 1e-3),
+    "bfloat16": (4, 8e-3, 8e-3),
+    "float64": (64, 1e-12, 1e-14),
+}
+
+
+class CrossCheckReport(dict):
+    """name -> {"dtype", "max_abs", "max_rel", "max_ulp", "targets"} for every array that some
+    target wrote; `str()` is a table."""
+
+    def __str__(self) -> str:
+        rows = [f"{'array':<16} {'dtype':<9} {'max abs':>11} {'max rel':>11} {'max ulp':>8}"]
+        for name, r in self.items():
+            rows.append(
+                f"{name:<16} {r['dtype']:<9} {r['max_abs']:>11.3g} {r['max_rel']:>11.3g} "
+                f"{r['max_ulp']:>8d}"
+            )
+        return "\n".join(rows)
+
+
+def _ordered(a: np.ndarray) -> np.ndarray:
+    """Float bit patterns as integers that order like the floats (for ulp distances)."""
+    bits = {2: np.int16, 4: np.int32, 8: np.int64}[a.dtype.itemsize]
+    i = a.view(bits).astype(np.int64)
+    big = np.int64(1) << (8 * a.dtype.itemsize - 1)
+    return np.where(i < 0, -(i + big), i)
+
+
+def _compare(name: str, ref: np.ndarray, got: np.ndarray, tol, target: str, first: str) -> dict:
+    """Differences of one array between two targets; raises AssertionError past tolerance."""
+    ref, got = np.asarray(ref), np.asarray(got)
+    report = {"dtype": str(ref.dtype), "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0}
+    if ref.dtype.kind not in "f" and ref.dtype.name != "bfloat16":
+        bad = ref.view(np.uint8).reshape(ref.shape + (-1,)) != got.view(np.uint8).reshape(
+            ref.shape + (-1,)
+        )
+        bad = bad.any(axis=-1) if bad.ndim else bad
+        if ref.dtype.kind in "iub":
+            d = np.abs(ref.astype(np.float64) - got.astype(np.float64))
+            report["max_abs"] = float(d.max()) if d.size else 0.0
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise AssertionError(
+                f"cross_check: array {name!r} differs between targets {first!r} and {target!r} "
+                f"(compared bitwise, {ref.dtype}): {int(bad.sum())} of {bad.size} elements, "
+                f"first at index {idx}: {ref[idx]!r} vs {got[idx]!r}"
+            )
+        return report
+    ulp_tol, rtol, atol = tol
+    r64, g64 = ref.astype(np.float64), got.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(r64 - g64)
+        rel = np.where(r64 != 0, diff / np.abs(r64), np.where(diff == 0, 0.0, np.inf))
+        ulp = np.abs(_ordered(ref) - _ordered(got))
+    same = (r64 == g64) | (np.isnan(r64) & np.isnan(g64))
+    ok = same | (ulp <= ulp_tol) | (np.isfinite(diff) & (diff <= atol + rtol * np.abs(r64)))
+    fin = ~same & np.isfinite(diff)
+    if fin.any():
+        report["max_abs"] = float(diff[fin].max())
+        report["max_rel"] = float(rel[fin].max())
+        report["max_ulp"] = int(ulp[fin].max())
+    if not ok.all():
+        bad = ~ok
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise AssertionError(
+            f"cross_check: array {name!r} differs between targets {first!r} and {target!r} "
+            f"({ref.dtype}; tolerance {ulp_tol} ulp or atol={atol:g} + rtol={rtol:g}): "
+            f"{int(bad.sum())} of {bad.size} elements, first at index {idx}: "
+            f"{ref[idx]!r} vs {got[idx]!r} (max abs {report['max_abs']:.3g}, max rel "
+            f"{report['max_rel']:.3g}, max ulp {report['max_ulp']})"
+        )
+    return report
+
+
 def cross_check(
     kernel,
     grid,
@@ -205,12 +287,17 @@ def cross_check(
     targets: Sequence[str] = ("cpu", "accel"),
     atol=None,
     rtol=None,
+    ulp=None,
     **kwargs,
-) -> None:
-    """Launch `kernel[grid](*args, **kwargs)` on each of `targets` and compare the arrays.
+) -> CrossCheckReport:
+    """Launch `kernel[grid](*args, **kwargs)` on each of `targets` and compare what they wrote.
 
-    Each target runs on its own copies of the array arguments; every array must come out close
-    to the first target's result, which is then written into `args` (as a plain launch would).
+    Each target runs on its own copies of the array arguments. Every array that any target
+    wrote is compared with the first target's result: bitwise for integers and booleans, for
+    floats within `CROSS_CHECK_TOLERANCES` (or the `ulp`/`rtol`/`atol` given). Returns a
+    `CrossCheckReport` (max abs/rel/ulp error per array); raises `AssertionError` naming the
+    array and the first differing index. The first target's results are written into `args`,
+    as a plain launch would.
     """
     if len(targets) < 1:
         raise ValueError("cross_check needs at least one target")
@@ -220,20 +307,35 @@ def cross_check(
         kernel[grid](*copies, target=target, **kwargs)
         results.append(copies)
     names = list(getattr(kernel, "arg_names", []))
-    for target, copies in zip(targets[1:], results[1:]):
-        for i, (ref, got) in enumerate(zip(results[0], copies)):
-            if isinstance(ref, np.ndarray):
-                name = names[i] if i < len(names) else f"#{i}"
-                assert_close(
-                    got,
-                    ref,
-                    atol=atol,
-                    rtol=rtol,
-                    err_msg=f"argument {name!r}: target {target!r} differs from {targets[0]!r}",
-                )
+    report = CrossCheckReport()
+    for i, orig in enumerate(args):
+        if not isinstance(orig, np.ndarray):
+            continue
+        name = names[i] if i < len(names) else f"#{i}"
+        raw = orig.view(np.uint8) if orig.flags.c_contiguous else orig.copy().view(np.uint8)
+        wrote = [
+            t for t, c in zip(targets, results) if not np.array_equal(c[i].view(np.uint8), raw)
+        ]
+        if not wrote:
+            continue
+        base = CROSS_CHECK_TOLERANCES.get(orig.dtype.name, (64, 1e-5, 1e-6))
+        tol = (
+            base[0] if ulp is None else ulp,
+            base[1] if rtol is None else rtol,
+            base[2] if atol is None else atol,
+        )
+        entry = None
+        for target, copies in zip(targets[1:], results[1:]):
+            r = _compare(name, results[0][i], copies[i], tol, target, targets[0])
+            if entry is None or r["max_abs"] > entry["max_abs"]:
+                entry = r
+        entry = entry or {"dtype": str(orig.dtype), "max_abs": 0.0, "max_rel": 0.0, "max_ulp": 0}
+        entry["targets"] = wrote
+        report[name] = entry
     for orig, ref in zip(args, results[0]):
         if isinstance(orig, np.ndarray):
             orig[...] = ref
+    return report
 
 
 # -- performance reports ----------------------------------------------------------------------
