@@ -45,6 +45,7 @@ from jitlang.passes.axisinfo import AxisAnalysis
 
 from . import elementwise as E
 from . import llvmutil as U
+from .alias import StoreAliasing
 from .control import ControlFlowLowering
 from .debug import DebugLowering
 from .target import CpuTarget
@@ -125,6 +126,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.module = ir.Module(name=name)
         self.vals: dict[int, object] = {}  # value id -> ir.Value (scalar) | Lazy | Mat
         self.pending_loads: list[Value] = []
+        self.aliasing: StoreAliasing | None = None  # built at the first store that needs it
         self.print_sites: list[tuple[str, bool, list]] = []
         self.assert_sites: list[tuple[str, object]] = []
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
@@ -223,7 +225,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.pending_loads = []
         for i, op in enumerate(region.ops):
             if op.kind is OpKind.STORE:
-                self._protect_loads(last, i, strict=True)
+                self._protect_loads(last, i, strict=True, store=op)
             elif op.kind is OpKind.ATOMIC:
                 self._protect_loads(last, i, strict=False)
             elif op.regions or op.kind in (OpKind.PRINT, OpKind.ASSERT):
@@ -231,15 +233,26 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             self.lower_op(op)
         self.pending_loads = saved_pending
 
-    def _protect_loads(self, last: dict[int, int], i: int, strict: bool) -> None:
+    def _protect_loads(
+        self, last: dict[int, int], i: int, strict: bool, store: Op | None = None
+    ) -> None:
         keep = []
         for v in self.pending_loads:
             lu = last.get(v.id, -1)
-            if lu > i or (not strict and lu >= i):
+            # a load this store reads through another pointer block into the same array must be
+            # read whole before the store's first chunk overwrites it (see alias.py)
+            if lu > i or (not strict and lu >= i) or (lu == i and self._clobbers(store, v)):
                 self.materialize(v)
             else:
                 keep.append(v)
         self.pending_loads = keep
+
+    def _clobbers(self, store: Op | None, load: Value) -> bool:
+        if store is None or not isinstance(self.vals.get(load.id), Lazy):
+            return False
+        if self.aliasing is None:
+            self.aliasing = StoreAliasing(self.fn)
+        return self.aliasing.may_clobber(self.vals[load.id].op.operands[0], store.operands[0])
 
     def lower_op(self, op: Op) -> None:
         k = op.kind

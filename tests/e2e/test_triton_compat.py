@@ -194,3 +194,66 @@ def test_static_range_honours_step(start, end, step):
     o = np.zeros(3, np.int32)
     for target, (out,) in run_both(_ranges, (1,), o, START=start, END=end, STEP=step).items():
         np.testing.assert_array_equal(out, ref, err_msg=target)
+
+
+# a block is loaded, then stored over the same array in another element order: Triton reads the
+# whole block first, so no element may be overwritten before it is read
+
+
+@jl.jit
+def _store_transposed(x_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)[:, None]
+    j = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + i * N + j)
+    tl.store(x_ptr + j * N + i, x)
+
+
+@jl.jit
+def _store_dot_plus_input_transposed(x_ptr, w_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)[:, None]
+    j = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + i * N + j)
+    y = tl.dot(x, tl.load(w_ptr + i * N + j)) + x
+    tl.store(x_ptr + j * N + i, y)
+
+
+@jl.jit
+def _store_flipped(x_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    tl.store(x_ptr + (N - 1 - offs), tl.load(x_ptr + offs) * 2)
+
+
+@jl.jit
+def _store_shifted_in_loop(x_ptr, N: tl.constexpr, BLOCK: tl.constexpr):
+    ptrs = x_ptr + tl.arange(0, BLOCK)
+    for _ in range(0, N, BLOCK):
+        x = tl.load(ptrs)
+        tl.store(ptrs + 1, x + 1)
+        ptrs += BLOCK
+
+
+def _shifted_in_loop_ref(x, w):
+    r = x.copy()
+    for t in range(0, 256, 64):
+        r[t + 1 : t + 65] = r[t : t + 64].copy() + 1
+    return r
+
+
+@pytest.mark.parametrize(
+    "kernel, ref, size, kwargs",
+    [
+        (_store_transposed, lambda x, w: x.T, (16, 16), {"N": 16}),
+        (_store_dot_plus_input_transposed, lambda x, w: (x @ w + x).T, (16, 16), {"N": 16}),
+        (_store_flipped, lambda x, w: (x * 2)[::-1], (64,), {"N": 64}),
+        (_store_shifted_in_loop, _shifted_in_loop_ref, (257,), {"N": 256, "BLOCK": 64}),
+    ],
+    ids=["transposed", "dot_plus_input_transposed", "flipped", "shifted_in_loop"],
+)
+def test_store_over_its_own_input_in_another_order(kernel, ref, size, kwargs):
+    rng = np.random.default_rng(3)
+    x = rng.integers(-4, 5, size).astype(np.float32)  # small integers: dot is exact
+    w = rng.integers(-4, 5, (16, 16)).astype(np.float32)
+    args = (x, w) if kernel is _store_dot_plus_input_transposed else (x,)
+    expected = ref(x, w)
+    for target, out in run_both(kernel, (1,), *args, **kwargs).items():
+        np.testing.assert_array_equal(out[0], expected, err_msg=target)
