@@ -63,6 +63,15 @@ def _key(v) -> int:
     return ctypes.cast(v._ptr, ctypes.c_void_p).value
 
 
+def _signed(v) -> int:
+    """A constant integer operand, sign-extended from its own width (llvmlite's signed_int reads
+    the 64-bit word the value is stored in, so narrower negatives come back positive)."""
+    c = v.get_constant_value(signed_int=False)
+    w = _width(v)
+    c &= (1 << w) - 1
+    return c - (1 << w) if w > 1 and c >> (w - 1) else c
+
+
 def _width(v) -> int:
     t = v.type
     return t.type_width if t.type_width else 64
@@ -91,7 +100,7 @@ class Selector:
     def value(self, v) -> VReg | int:
         """A register holding operand v (constants: r0 for 0, else `li`)."""
         if v.is_constant:
-            c = v.get_constant_value(signed_int=True)
+            c = _signed(v)
             if c == 0:
                 return 0
             r = self.vreg(_width(v))
@@ -110,7 +119,7 @@ class Selector:
 
     @staticmethod
     def const(v) -> int | None:
-        return v.get_constant_value(signed_int=True) if v.is_constant else None
+        return _signed(v) if v.is_constant else None
 
     # -- driver -----------------------------------------------------------------------------
     def run(self) -> MFunction:

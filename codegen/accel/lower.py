@@ -227,6 +227,9 @@ class Lowering:
         body = op.regions[0]
         carried = body.args[1:]
         self._copy_in(inits, carried)
+        for init, a, r in zip(inits, carried, op.results, strict=True):
+            if init.id in self.ptr_base:  # carried pointer blocks keep their base
+                self.ptr_base[a.id] = self.ptr_base[r.id] = self.ptr_base[init.id]
         pre = b.block
         header = self.func.append_basic_block("for.header")
         bodyb = self.func.append_basic_block("for.body")

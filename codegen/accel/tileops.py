@@ -318,6 +318,11 @@ class TileOps:
             self.call("accel.copy", d, x)
         self.finish(r, d)
 
+    def _dot(self, op: Op) -> None:
+        from .dot import lower_dot
+
+        lower_dot(self, op)
+
     # -- reductions -------------------------------------------------------------------------
     def _reduce(self, op: Op) -> None:
         low = self.low

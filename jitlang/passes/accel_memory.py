@@ -22,6 +22,7 @@ from .accel_layout import AccelPlan
 
 ALIGN = 64
 SCRATCH_SLOTS = 3
+MIN_SCRATCH = 1024  # bytes per partition of a scratch slot (a transposed 128x128 fp32 chunk fits... half)
 
 
 class OutOfChipMemoryError(CompilationError):
@@ -132,7 +133,7 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
         if vid in life.start and root in life.start:
             life.start[root] = min(life.start[root], life.start[vid])
             life.end[root] = max(life.end[root], life.end[vid])
-    slot = max([b for _, b in need.values()] + [ALIGN])
+    slot = max([b for _, b in need.values()] + [MIN_SCRATCH])
     spill = _align(target.spill_bytes)
     base = spill + SCRATCH_SLOTS * slot
     limit = target.sbuf_bytes_per_partition

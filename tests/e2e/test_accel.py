@@ -3,12 +3,16 @@ numpy and cross-checked against target="cpu"."""
 
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 import pytest
 
 import jitlang as jl
+import jitlang.language as tl
 from jitlang.testing import cross_check
-from tests.e2e.accel_kernels import add_kernel
+from tests.e2e import test_elementwise_ops as T
+from tests.e2e.accel_kernels import accumulate, add_kernel, dot_kernel, masked_2d, row_stats
+from tests.e2e.tutorial_kernels import attn_fwd, layer_norm_fwd, matmul_kernel, softmax_kernel
 
 
 @pytest.mark.parametrize("n,block", [(1, 128), (1000, 256), (4096, 1024), (70001, 4096)])
@@ -70,3 +74,164 @@ def _shifting_kernel():
             return run
 
     return Shifting()
+
+
+# -- elementwise math, comparisons and casts (the CPU's own elementwise kernels) --------------
+EW_INTS = ["int8", "int32", "uint8"]
+
+
+@pytest.mark.parametrize("dtype", EW_INTS)
+def test_int_binops(dtype):
+    for op in T.ARITH + T.BITWISE + T.COMPARE:
+        x, y = T._int_operands(op, dtype, 300)
+        out = np.zeros(300, dtype=T._ref_binop(op, x[:1], y[:1]).dtype)
+        cross_check(T._binop, (5,), x, y, out, 300, BLOCK=64, OP=op)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_float_binops(dtype):
+    for op in ["add", "sub", "mul", "truediv", "mod"] + T.COMPARE:
+        x, y = T._floats(dtype, 300, 1), T._floats(dtype, 300, 2)
+        out = np.zeros(300, dtype=T._ref_binop(op, x[:1], y[:1]).dtype)
+        cross_check(T._binop, (5,), x, y, out, 300, BLOCK=64, OP=op)
+
+
+def test_math_functions():
+    for fn, (_ref, (lo, hi)) in T.MATH.items():
+        x = np.random.default_rng(0).uniform(lo, hi, 300).astype(np.float32)
+        out = np.zeros(300, np.float32)
+        cross_check(T._math, (5,), x, out, 300, BLOCK=64, FN=fn)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "float32"])
+def test_minmax_where_fma(dtype):
+    rng = np.random.default_rng(0)
+    for fn in ["minimum", "maximum", "where", "where_scalar", "min_literal", "clamp", "fma"]:
+        if fn == "clamp" and dtype != "float32":
+            continue
+        x = (rng.standard_normal(300) * 10).astype(dtype)
+        y = (rng.standard_normal(300) * 10).astype(dtype)
+        out = np.zeros(300, dtype)
+        cross_check(T._minmax, (5,), x, y, out, 300, BLOCK=64, FN=fn, NAN=False)
+
+
+@pytest.mark.parametrize(
+    "src,dst",
+    [
+        ("float32", "int32"),
+        ("int32", "float16"),
+        ("uint8", "float32"),
+        ("float32", "bool"),
+        ("int16", "int8"),
+    ],
+)
+def test_casts(src, dst):
+    x = (np.random.default_rng(0).standard_normal(300) * 100).astype(src)
+    out = np.zeros(300, dst)
+    cross_check(_cast_kernel, (5,), x, out, 300, BLOCK=64)
+
+
+@jl.jit
+def _cast_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs, mask=offs < n)
+    tl.store(out_ptr + offs, x.to(out_ptr.dtype.element_ty), mask=offs < n)
+
+
+# -- 2-D blocks, broadcasting, masks, reductions, loops, dot ----------------------------------
+@pytest.mark.parametrize("M,N,BM,BN", [(10, 10, 16, 16), (100, 70, 32, 64), (300, 5, 256, 8)])
+@pytest.mark.parametrize("constexpr_n", [False, True])
+def test_2d_broadcast_and_rectangular_masks(M, N, BM, BN, constexpr_n):
+    rng = np.random.default_rng(M)
+    x = rng.standard_normal((M, N), dtype=np.float32)
+    y = rng.standard_normal(N, dtype=np.float32)
+    out = np.zeros_like(x)
+    grid = (jl.cdiv(M, BM), jl.cdiv(N, BN))
+    n = jl.language.constexpr(N) if constexpr_n else N
+    cross_check(masked_2d, grid, x, y, out, M, n, BM=BM, BN=BN)
+    np.testing.assert_allclose(out, x * y[None, :] + np.arange(M)[:, None], rtol=1e-6)
+
+
+@pytest.mark.parametrize("M,N,BM", [(5, 16, 8), (300, 32, 256)])
+def test_free_and_partition_axis_reductions(M, N, BM):
+    x = np.random.default_rng(1).standard_normal((M, N), dtype=np.float32)
+    out = np.zeros(M + jl.cdiv(M, BM) * N, np.float32)
+    cross_check(row_stats, (jl.cdiv(M, BM),), x, out, M, N=N, BM=BM)
+    np.testing.assert_allclose(out[:M], x.max(1) + x.sum(1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [1, 1000, 4096])
+def test_for_loop_with_carried_block(n):
+    x = np.random.default_rng(2).standard_normal(n, dtype=np.float32)
+    out = np.zeros(256, np.float32)
+    cross_check(accumulate, (1,), x, out, n, BLOCK=256)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "int8"])
+@pytest.mark.parametrize("M,N,K", [(1, 1, 1), (16, 16, 16), (64, 32, 128), (256, 64, 256)])
+def test_dot(dtype, M, N, K):
+    npdt = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    rng = np.random.default_rng(3)
+    a = (rng.standard_normal((M, K)) * 3).astype(npdt)
+    b = (rng.standard_normal((K, N)) * 3).astype(npdt)
+    c = np.full((M, N), 7, np.int32 if dtype == "int8" else np.float32)
+    cross_check(dot_kernel, (1,), a, b, c, M=M, N=N, K=K)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(c, ref, rtol=1e-4, atol=1e-3 * np.abs(ref).max())
+
+
+# -- the tutorial kernels ---------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(1, 7), (37, 781), (300, 1024)])
+def test_tutorial_softmax(shape):
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    y = np.zeros_like(x)
+    rows, cols = shape
+    grid = (min(rows, 8),)
+    cross_check(
+        softmax_kernel, grid, y, x, cols, cols, rows, cols, BLOCK_SIZE=jl.next_power_of_2(cols)
+    )
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(y, e / e.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    "M,N,K,dtype", [(64, 64, 64, "float16"), (100, 77, 130, "float16"), (70, 50, 90, "float32")]
+)
+@pytest.mark.parametrize("activation", ["", "leaky_relu"])
+def test_tutorial_matmul(M, N, K, dtype, activation):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    c = np.zeros((M, N), np.float16)
+    BM, BN, BK = 32, 32, 32
+    grid = (jl.cdiv(M, BM) * jl.cdiv(N, BN),)
+    meta = dict(BLOCK_SIZE_M=BM, BLOCK_SIZE_N=BN, BLOCK_SIZE_K=BK, GROUP_SIZE_M=4)
+    cross_check(
+        matmul_kernel, grid, a, b, c, M, N, K, K, 1, N, 1, N, 1, ACTIVATION=activation, **meta
+    )
+    ref = a.astype(np.float32) @ b.astype(np.float32)
+    if activation:
+        ref = np.where(ref >= 0, ref, 0.01 * ref)
+    np.testing.assert_allclose(c.astype(np.float32), ref, rtol=2e-3, atol=2e-2)
+
+
+def test_tutorial_layer_norm_forward():
+    M, N = 13, 300
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((M, N), dtype=np.float32)
+    w, b = rng.standard_normal(N, dtype=np.float32), rng.standard_normal(N, dtype=np.float32)
+    y = np.zeros_like(x)
+    mean, rstd = np.zeros(M, np.float32), np.zeros(M, np.float32)
+    cross_check(layer_norm_fwd, (M,), x, y, w, b, mean, rstd, N, N, 1e-5, BLOCK_SIZE=128)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_tutorial_attention_forward(dtype):
+    H, N_CTX, D = 2, 100, 32
+    rng = np.random.default_rng(5)
+    q, k, v = (rng.standard_normal((H, N_CTX, D)).astype(dtype) for _ in range(3))
+    out = np.zeros_like(q)
+    grid = (jl.cdiv(N_CTX, 32), H)
+    cross_check(
+        attn_fwd, grid, q, k, v, 0.5, out, D, D, D, D, N_CTX, HEAD_DIM=D, BLOCK_M=32, BLOCK_N=32
+    )
