@@ -2,7 +2,8 @@
 reduction; intrinsic calls are kept and ordered by their attributes).
 
 Stage: codegen/accel, between `lower` and `isel`. Input: LLVM IR text; output: optimised text.
-The pipeline runs at O2 without vectorisation or unrolling (the sequencer is a scalar machine and
+Intrinsic declarations get `nomerge`, so no pass folds two calls with different constant
+operands into one. The pipeline runs at O2 without vectorisation or unrolling (the sequencer is a scalar machine and
 code size is instruction count).
 """
 
@@ -30,6 +31,11 @@ def optimize(text: str) -> str:
         tm = _machine()
         mod = llvm.parse_assembly(text)
         mod.verify()
+        for fn in mod.functions:
+            # tile and pattern operands must stay constants: never merge two calls into one
+            # with phi'd operands (llvmlite.ir has no `nomerge`; the binding adds it)
+            if fn.name.startswith("accel.") and fn.is_declaration:
+                fn.add_function_attribute("nomerge")
         pto = llvm.create_pipeline_tuning_options(speed_level=2)
         pto.loop_vectorization = False
         pto.slp_vectorization = False

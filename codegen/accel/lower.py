@@ -135,6 +135,8 @@ class Lowering:
         if v.id in self.tiles:
             return self.tiles[v.id]
         dt = scalar_dtype(v.type)
+        if dt is not None and not dt.is_float and dt.bits == 64:
+            dt = DType.I32 if dt.is_signed else DType.U32  # documented: 32-bit on chip
         pn, free = (layout.pn, layout.free) if layout is not None else (1, 1)
         t = self.scratch(slot, dt, pn, free)
         if v.id in self.fconst:
@@ -193,6 +195,10 @@ class Lowering:
             return self.lower_for(op)
         if k is OpKind.IF:
             return self.lower_if(op)
+        if k is OpKind.WHILE:
+            return self.lower_while(op)
+        if k is OpKind.CONDITION:
+            return
         if k in (OpKind.LOAD, OpKind.STORE):
             from .memops import lower_load, lower_store
 
@@ -274,6 +280,61 @@ class Lowering:
                 self.vals[r.id] = phis[a.id]
             elif a.id in self.tiles:
                 self.tiles[r.id] = self.tiles[a.id]
+
+    def lower_while(self, op: Op) -> None:
+        """`while`: the before region computes the condition and the forwarded values in the
+        header; carried tiles live in the loop's buffers (the memory plan aliases the before
+        and after arguments and the results), integer scalars in phis."""
+        b = self.b
+        before, after = op.regions
+        inits = op.operands
+        if len(before.args) != len(op.results) or len(after.args) != len(op.results):
+            raise UnsupportedOnAccelError(
+                op.loc, "a `while` whose carried and forwarded values differ"
+            )
+        self._copy_in(inits, before.args)
+        for init, a, r, f in zip(inits, before.args, op.results, after.args, strict=True):
+            if init.id in self.ptr_base:
+                for v in (a, r, f):
+                    self.ptr_base[v.id] = self.ptr_base[init.id]
+        pre = b.block
+        header = self.func.append_basic_block("while.header")
+        bodyb = self.func.append_basic_block("while.body")
+        exit_ = self.func.append_basic_block("while.exit")
+        b.branch(header)
+        b.position_at_end(header)
+        phis = {}
+        for a, init in zip(before.args, inits, strict=True):
+            if not is_tile_value(a):
+                ph = b.phi(llvm_int(scalar_dtype(a.type)))
+                ph.add_incoming(self.reg(init), pre)
+                phis[a.id] = ph
+                self.vals[a.id] = ph
+        self.region(before)
+        cond_op = before.terminator
+        self._loc, self.line = op.loc, op.loc.line
+        cond = self.reg(cond_op.operands[0])
+        if cond.type.width != 1:
+            cond = b.icmp_unsigned("!=", cond, ir.Constant(cond.type, 0))
+        fwd = cond_op.operands[1:]
+        self._copy_yield(fwd, before.args)
+        for f, a, r, v in zip(after.args, before.args, op.results, fwd, strict=True):
+            if a.id in self.tiles:
+                self.tiles[f.id] = self.tiles[r.id] = self.tiles[a.id]
+            elif not is_tile_value(f):
+                self.vals[f.id] = self.vals[r.id] = self.reg(v)
+        b.cbranch(cond, bodyb, exit_)
+        b.position_at_end(bodyb)
+        self.region(after)
+        self._loc, self.line = op.loc, op.loc.line
+        ys = after.terminator.operands
+        self._copy_yield(ys, before.args)
+        latch = b.block
+        for a, y in zip(before.args, ys, strict=True):
+            if a.id in phis:
+                phis[a.id].add_incoming(self.reg(y), latch)
+        b.branch(header)
+        b.position_at_end(exit_)
 
     def _copy_in(self, inits, carried) -> None:
         for init, a in zip(inits, carried, strict=True):

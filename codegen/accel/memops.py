@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from isa.table import TensorOp
+from jitlang.dtypes import DType
 from jitlang.ir import Op, OpKind, scalar_dtype, shape_of
 from jitlang.passes.accel_access import Affine, Bound
 from jitlang.passes.accel_layout import is_tile_value
@@ -41,22 +41,24 @@ def _count(low, bd: Bound) -> ir.Value:
     return b.sdiv(b.add(diff, ir.Constant(I64, bd.coef - 1)), ir.Constant(I64, bd.coef))
 
 
-def _pattern(low, op: Op, acc, shape, dt, mask) -> tuple[int, ir.Value, list]:
-    """(pattern index, base address, bound values b0..b3) of an access-pattern DMA."""
+def _pattern(low, op: Op, acc, shape, dt, mask, words: int = 1) -> tuple[int, ir.Value, list]:
+    """(pattern index, base address, bound values b0..b3) of an access-pattern DMA. A 64-bit
+    scalar moves as `words` = 2 u32 words (the machine has no 64-bit element type)."""
     b = low.b
     pa = acc.ptr
     esize = dt.mem_bytes
     off = eval_affine(low, pa.off)
     base = b.add(low.reg(pa.base), b.mul(off, ir.Constant(I64, esize)))
-    dims = list(zip(pa.off.dims, shape, strict=True)) or [(1, 1)]
+    dims = list(zip(pa.off.dims, shape, strict=True)) or [(1, words)]
     bounds: list = [None] * len(dims)
     if mask is not None and not shape:
-        bounds[0] = b.zext(low.reg(mask), I64)
+        bounds[0] = b.mul(b.zext(low.reg(mask), I64), ir.Constant(I64, words))
     for bd in acc.bounds:
         c = _count(low, bd)
         prev = bounds[bd.dim]
         bounds[bd.dim] = c if prev is None else b.select(b.icmp_signed("<", c, prev), c, prev)
-    idx = low.tables.pattern(dt, dims, tuple(x is not None for x in bounds))
+    pdt = DType.U32 if words == 2 else dt
+    idx = low.tables.pattern(pdt, dims, tuple(x is not None for x in bounds))
     vals = [x if x is not None else ir.Constant(I64, 0) for x in bounds]
     return idx, base, vals + [ir.Constant(I64, 0)] * (4 - len(vals))
 
@@ -88,8 +90,44 @@ def _masked_offsets(low, ptr, mask, like):
     return idx
 
 
+def _wide_scalar(v) -> bool:
+    dt = scalar_dtype(v.type)
+    return not shape_of(v.type) and dt is not None and not dt.is_float and dt.bits == 64
+
+
+def _load_wide(low, op: Op) -> None:
+    """A 64-bit integer scalar: two u32 words into partition 0, joined in registers."""
+    r = op.result
+    mask = op.operands[1] if len(op.operands) > 1 else None
+    t = low.scratch(2, DType.U32, 1, 2)
+    idx, base, bounds = _pattern(
+        low, op, low.plan.access[id(op)], (), scalar_dtype(r.type), mask, 2
+    )
+    low.call("accel.dma.load", t, idx, base, 0, *bounds, f32_bits(0.0))
+    lo = low.call("accel.ld", t.view((1, 1)))
+    hi = low.call("accel.ld", t.view((1, 1), dtype=DType.I32, off=4))
+    b = low.b
+    low.vals[r.id] = b.or_(b.shl(hi, ir.Constant(I64, 32)), lo)
+
+
+def _store_wide(low, op: Op) -> None:
+    ptr, val = op.operands[:2]
+    mask = op.operands[2] if len(op.operands) > 2 else None
+    t = low.scratch(2, DType.U32, 1, 2)
+    x = low.reg64(val)
+    low.call("accel.iota", t.view((1, 1)), x, 0, 0)
+    hi = low.b.ashr(x, ir.Constant(I64, 32))
+    low.call("accel.iota", t.view((1, 1), dtype=DType.I32, off=4), hi, 0, 0)
+    idx, base, bounds = _pattern(
+        low, op, low.plan.access[id(op)], (), scalar_dtype(val.type), mask, 2
+    )
+    low.call("accel.dma.store", idx, base, 0, *bounds, t)
+
+
 def lower_load(low, op: Op) -> None:
     r = op.result
+    if _wide_scalar(r):
+        return _load_wide(low, op)
     if is_tile_value(r) and r.id not in low.plan.needed:
         return
     ptr = op.operands[0]
@@ -121,6 +159,8 @@ def lower_load(low, op: Op) -> None:
 
 
 def lower_store(low, op: Op) -> None:
+    if _wide_scalar(op.operands[1]):
+        return _store_wide(low, op)
     ptr, val = op.operands[:2]
     mask = op.operands[2] if len(op.operands) > 2 else None
     dt = scalar_dtype(val.type)
@@ -137,6 +177,3 @@ def lower_store(low, op: Op) -> None:
     offs = _masked_offsets(low, ptr, mask, src)
     pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
     low.call("accel.dma.scatter", pat, base, src, offs)
-
-
-_ = TensorOp

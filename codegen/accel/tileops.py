@@ -27,6 +27,8 @@ from jitlang.ir import (
 )
 from jitlang.passes.accel_layout import is_tile_value
 
+from llvmlite import ir
+
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .tiles import TileRef
 
@@ -306,8 +308,17 @@ class TileOps:
     def _cast(self, op: Op) -> None:
         r, s = op.result, op.operands[0]
         d = self.dest(r)
-        x = self.operand(s, 0, d)
         dst = scalar_dtype(r.type)
+        low = self.low
+        if not op.attr.bitcast and not is_tile_value(s) and s.id not in low.tiles:
+            # an integer register (any width) -> iota converts int64 once, exactly
+            if dst.is_bool:
+                nz = low.b.icmp_unsigned("!=", low.reg(s), ir.Constant(low.reg(s).type, 0))
+                self.call("accel.iota", d, low.b.zext(nz, I64), 0, 0)
+            else:
+                self.call("accel.iota", d, low.reg64(s), 0, 0)
+            return self.finish(r, d)
+        x = self.operand(s, 0, d)
         if op.attr.bitcast:
             if x.dtype.mem_bytes != d.dtype.mem_bytes:
                 raise UnsupportedOnAccelError(op.loc, f"bitcast {s.type} -> {r.type}")

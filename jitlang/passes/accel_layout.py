@@ -128,9 +128,11 @@ def _flat(region: Region, out: list[tuple[Op, Region]]) -> None:
             _flat(sub, out)
 
 
-def _check_dtypes(ops: list[tuple[Op, Region]]) -> None:
+def _check_dtypes(ops: list[tuple[Op, Region]], needed: set[int]) -> None:
+    """64-bit data blocks cannot live on chip; 64-bit index blocks that only feed access
+    patterns (never computed) are fine."""
     for op, _ in ops:
-        vals = list(op.results)
+        vals = [r for r in op.results if r.id in needed or op.kind is OpKind.LOAD]
         if op.kind in (OpKind.STORE, OpKind.ATOMIC):
             vals += op.operands[1:2]
         for v in vals:
@@ -203,7 +205,6 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     P = target.partitions
     ops: list[tuple[Op, Region]] = []
     _flat(fn.body, ops)
-    _check_dtypes(ops)
     prod: dict[int, Op] = {}
     _producers(fn.body, prod)
     an = AccessAnalysis(prod)
@@ -249,6 +250,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
         if op.kind in (OpKind.LOAD, OpKind.STORE):
             plan.access[id(op)] = _classify(op, an)
     plan.needed = _needed(fn, plan)
+    _check_dtypes(_flat_list(fn.body), plan.needed)
     return plan
 
 
@@ -268,7 +270,7 @@ def _carried_init(op: Op, i: int, reg: Region) -> Value | None:
         j = i - 1  # arg 0 is the induction variable
         return op.operands[3 + j] if j >= 0 and 3 + j < len(op.operands) else None
     if op.kind is OpKind.WHILE:
-        return op.operands[i] if reg is op.regions[0] and i < len(op.operands) else None
+        return op.operands[i] if i < len(op.operands) else None
     return None
 
 
@@ -302,6 +304,11 @@ def _insert_converts(region: Region, plan: AccelPlan, P: int) -> None:
                 _convert_yield(op, sub, term, plan)
             elif term is not None and term.kind is OpKind.YIELD:
                 _convert_if_yield(op, sub, term, plan)
+            elif term is not None and term.kind is OpKind.CONDITION:
+                for i, a in enumerate(sub.args):  # forwarded values take the carried layout
+                    want = plan.layouts.get(a.id)
+                    if want is not None and i + 1 < len(term.operands):
+                        _convert_to(term, i + 1, want, plan, sub)
         for i, v in enumerate(op.operands):
             want = _required(op, i, plan, P)
             have = plan.layouts.get(v.id)
