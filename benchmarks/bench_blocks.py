@@ -2,6 +2,9 @@
 
     python benchmarks/bench_blocks.py     # one table; ratio = peer time / jitlang time
 
+Each kernel is timed for the native target and, in a child process, for the forced AVX2 target
+(`JITLANG_CPU=x86-64-v3`), so one run shows both against the same peers.
+
 Peers: numpy, torch CPU when installed. Matmul reports GFLOP/s for the best of a few block
 configurations (as autotune would pick). Compile times are cold (fresh in-memory cache; the
 disk cache is bypassed with a private temporary directory).
@@ -9,6 +12,7 @@ disk cache is bypassed with a private temporary directory).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -20,13 +24,21 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 import jitlang as jl  # noqa: E402
-from benchmarks.common import best  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    FORCED_CPU,
+    best,
+    native_cpu_name,
+    ratio_cells,
+    run_forced,
+)
 from tests.e2e.tutorial_kernels import (  # noqa: E402
     attn_fwd,
     layer_norm_fwd,
     matmul_kernel,
     softmax_kernel,
 )
+
+PEERS = ("numpy", "torch")
 
 
 def torch_or_none():
@@ -194,6 +206,10 @@ def main() -> None:
             t = best(run)
         assert check(), name
         rows.append([name, t, ct, {}])
+    if "--jitlang-only" in sys.argv:  # the child of `run_forced`
+        print(json.dumps({r[0].split(" (")[0]: [r[1], r[2], r[0]] for r in rows}))
+        return
+    forced = run_forced(__file__)  # before the peers: torch's threads spin after each op
     for row, peers in zip(rows, peer_runs):
         for pname in ("numpy", "torch"):
             if pname in peers:
@@ -201,20 +217,26 @@ def main() -> None:
 
     print(f"{'benchmark':40s} {'jitlang':>9s} {'compile':>8s}  {'numpy':>16s}  {'torch':>16s}")
     for name, t, ct, peers in rows:
-        cells = []
-        for p in ("numpy", "torch"):
-            cells.append(
-                f"{peers[p] * 1e3:7.2f}ms x{peers[p] / t:5.2f}" if p in peers else f"{'n/a':>16s}"
+        print(f"{name:40s} {t * 1e3:7.2f}ms {ct * 1e3:6.0f}ms  " + ratio_cells(t, peers, PEERS))
+        f = (forced or {}).get(name.split(" (")[0])
+        if f is not None:
+            label = f"  {FORCED_CPU}: " + f[2].split(" fp32")[-1].strip()
+            print(
+                f"{label:40s} {f[0] * 1e3:7.2f}ms {f[1] * 1e3:6.0f}ms  "
+                + ratio_cells(f[0], peers, PEERS)
             )
-        print(f"{name:40s} {t * 1e3:7.2f}ms {ct * 1e3:6.0f}ms  " + "  ".join(cells))
     print(
-        "(xR = peer time / jitlang time: above 1 means jitlang is faster; compile = cold compile "
-        "+ first launch; jitlang is timed before any peer runs)"
+        f"(native target: {native_cpu_name()}; indented rows: the same kernels compiled with "
+        f"JITLANG_CPU={FORCED_CPU} (AVX2); xR = peer time / jitlang time: above 1 means jitlang "
+        "is faster; compile = cold compile + first launch; jitlang is timed before any peer runs)"
     )
     mm_row = rows[2]
     flops = 2 * M * N * K
     gf = {"jitlang": flops / mm_row[1] / 1e9}
     gf.update({p: flops / t_ / 1e9 for p, t_ in mm_row[3].items()})
+    mm_forced = (forced or {}).get(mm_row[0].split(" (")[0])
+    if mm_forced is not None:
+        gf[FORCED_CPU] = flops / mm_forced[0] / 1e9
     print("matmul GFLOP/s: " + ", ".join(f"{k_} {v_:.0f}" for k_, v_ in gf.items()))
 
 

@@ -15,8 +15,7 @@ from .passes.axisinfo import analyze
 from .passes.layout import infer_layouts
 from .printer import print_function
 from .verifier import verify
-
-COMPILER_VERSION = "0.1.0"
+from .version import COMPILER_VERSION  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

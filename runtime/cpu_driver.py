@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from codegen.cpu.engine import load_object, set_pointer_global
+from codegen.cpu.loader import load_shared, set_pointer_global
 
 from .launch import Launcher, WorkerPool
 
@@ -54,11 +54,29 @@ class DeviceAssertionError(AssertionError):
     """A `tl.device_assert` (or `assert`) failed in at least one program."""
 
 
+_HOOKS = ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook")
+
+
+def _load(payload: bytes, name: str, meta: dict):
+    """The payload is the object, followed by the shared object linked from it when a system
+    linker was there (`meta["so_size"]` bytes): dlopen that (fast, no LLVM in the process), and
+    fall back to LLVM's MCJIT on the object if it cannot be loaded (a noexec temp dir, say)."""
+    so_size = meta.get("so_size", 0)
+    if so_size:
+        try:
+            return load_shared(payload[-so_size:], name, _HOOKS)
+        except OSError:
+            pass
+    from codegen.cpu.engine import load_object
+
+    return load_object(payload[: len(payload) - so_size], name, _HOOKS)
+
+
 class CpuKernel:
     def __init__(self, name: str, obj: bytes, meta: dict, pool: WorkerPool) -> None:
         self.name = name
         self.meta = meta
-        self.native = load_object(obj, name, ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook"))
+        self.native = _load(obj, name, meta)
         argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p]
         self.cfunc = ctypes.CFUNCTYPE(None, *argtypes)(self.native.address)
         extents = "qq" * meta.get("n_ptr", 0) if meta.get("bounds_check") else ""

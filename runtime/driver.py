@@ -120,11 +120,11 @@ class Runtime:
     @property
     def version(self) -> str:
         if self._version is None:
-            from codegen.cpu.target import target_signature
-            from jitlang.compiler import COMPILER_VERSION
+            from codegen.cpu.hostid import host_identity
             from jitlang.jit import compiler_source_hash
+            from jitlang.version import COMPILER_VERSION
 
-            host = hashlib.sha256(target_signature(self.options.cpu).encode()).hexdigest()[:12]
+            host = host_identity(self.options.cpu)
             self._version = f"{COMPILER_VERSION}-{compiler_source_hash()}-{host}"
         return self._version
 
@@ -197,7 +197,11 @@ class Runtime:
             "bounds_sites": res.bounds_sites,
             "n_ptr": sum(1 for _p, t in res.params if t.startswith("ptr<")),
         }
-        return res.object_code, meta
+        from codegen.cpu.loader import link_shared
+
+        so = link_shared(res.object_code)
+        meta["so_size"] = len(so) if so else 0
+        return res.object_code + (so or b""), meta
 
     def _interpreted(self, jf, key, target) -> CompiledKernel:
         """JITLANG_INTERPRET=1: run the optimized tile IR on the numpy interpreter."""

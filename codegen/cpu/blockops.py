@@ -331,7 +331,16 @@ def lower_dot(low, op: Op) -> None:
         return low.load_buf(m, ((bi,) if len(shape) == 3 else ()) + (i, j), W)
 
     def micro(bi):
-        with U.for_range(b, low.zero, ir.Constant(U.I64, M), ir.Constant(U.I64, MR), "mi") as i0:
+        full = M - M % MR
+        if full:
+            tile_rows(bi, 0, full, MR)
+        if M % MR:  # leftover rows: one shorter tile
+            tile_rows(bi, full, M, M % MR)
+
+    def tile_rows(bi, lo: int, hi: int, MR: int):
+        with U.for_range(
+            b, ir.Constant(U.I64, lo), ir.Constant(U.I64, hi), ir.Constant(U.I64, MR), "mi"
+        ) as i0:
             with U.for_range(
                 b, low.zero, ir.Constant(U.I64, N), ir.Constant(U.I64, W * NV), "nj"
             ) as j0:

@@ -2,18 +2,17 @@
 
 Stage: codegen/cpu back end. Input: an `llvmlite.ir.Module`; output: optimized LLVM IR text and a
 relocatable object (cacheable bytes), and, from an object, a `NativeKernel` holding a callable
-entry address. Every MCJIT engine gets its own target machine: an engine owns its target machine
+entry address (the fallback when no system linker makes a shared object: `loader.py`). Every MCJIT engine gets its own target machine: an engine owns its target machine
 and frees it when collected, so sharing one across engines crashes.
 """
 
 from __future__ import annotations
 
-import ctypes
 import threading
-from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 
+from .loader import NativeKernel
 from .target import CpuTarget, cpu_target, host_cpu, machine, target_signature
 
 
@@ -58,13 +57,6 @@ class LLVMCompiler:
             return self._tm.emit_assembly(mod)
 
 
-@dataclass
-class NativeKernel:
-    engine: object  # keeps the code alive
-    address: int
-    globals: dict[str, int]
-
-
 def load_object(obj: bytes, entry: str, globals_: tuple[str, ...] = ()) -> NativeKernel:
     tm = machine(*host_cpu())  # owned by this engine; the object's code is already chosen
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
@@ -79,9 +71,3 @@ def load_object(obj: bytes, entry: str, globals_: tuple[str, ...] = ()) -> Nativ
         if a:
             gaddrs[g] = a
     return NativeKernel(engine, addr, gaddrs)
-
-
-def set_pointer_global(kernel: NativeKernel, name: str, value: int) -> None:
-    addr = kernel.globals.get(name)
-    if addr:
-        ctypes.c_void_p.from_address(addr).value = value

@@ -41,7 +41,7 @@ class CpuTarget:
     vector_bytes: int = 64  # widest vector register LLVM uses for this target
     vector_registers: int = 32
     fma: bool = True
-    reserved_registers: int = 3  # dot micro-kernel: broadcast of A, scratch, loop state
+    reserved_registers: int = 1  # dot micro-kernel: the broadcast of A
     forced: bool = False  # named by JITLANG_CPU rather than read from the host
 
     @property
@@ -142,5 +142,6 @@ def cpu_target(spec: str | None = None) -> CpuTarget:
         vector_bytes=width,
         vector_registers=32 if width == 64 else 16,
         fma=fma,
+        reserved_registers=1 if fma else 2,  # without FMA a product needs a scratch register
         forced=forced,
     )

@@ -38,19 +38,23 @@ class CpuTarget(Protocol):
 
 
 def choose_tiling(m: int, n: int, elem_bytes: int, target: CpuTarget) -> DotTiling:
-    """Maximise FMAs per load (MR*NV / (MR + NV)) within the register budget."""
+    """Maximise FMAs per load (MR*NV / (MR + NV)) within the register budget (MR*NV accumulators
+    and NV vectors of B live across the K loop), then prefer more accumulators (they hide the
+    FMA latency). MR need not divide `m`: the lowering runs the leftover rows as a shorter tile,
+    so the score is scaled by the fraction of rows that get the full tile."""
     lanes = 1
     while lanes * 2 <= target.vector_bytes // elem_bytes and n % (lanes * 2) == 0:
         lanes *= 2
     budget = target.vector_registers - target.reserved_registers
     best = (0.0, 0, DotTiling(1, 1, lanes))
-    for mr in (1, 2, 3, 4, 6, 8, 12, 16):
-        if m % mr:
+    for mr in (1, 2, 3, 4, 5, 6, 8, 12, 16):
+        if mr > m:
             continue
+        full = (m - m % mr) / m
         for nv in (1, 2, 3, 4, 6, 8):
             if (n // lanes) % nv or mr * nv + nv > budget:
                 continue
-            score = (mr * nv / (mr + nv), mr * nv)
+            score = (round(full * mr * nv / (mr + nv), 6), mr * nv)
             if score > best[:2]:
                 best = (*score, DotTiling(mr, nv, lanes))
     return best[2]

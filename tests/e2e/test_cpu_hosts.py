@@ -96,3 +96,28 @@ def test_subset_under_forced_avx2(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert " passed" in r.stdout
+
+
+@jl.jit
+def dot_tile(a, b, c, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    x = tl.load(a + rm[:, None] * K + rk[None, :])
+    y = tl.load(b + rk[:, None] * N + rn[None, :])
+    acc = tl.load(c + rm[:, None] * N + rn[None, :])
+    tl.store(c + rm[:, None] * N + rn[None, :], tl.dot(x, y, acc))
+
+
+@pytest.mark.parametrize("M", [1, 5, 7, 13, 16, 33, 64, 100])
+@pytest.mark.parametrize("N", [8, 16, 48])
+def test_dot_with_leftover_rows(M, N):
+    """The micro-kernel's row tile (6 on AVX2) need not divide M: leftover rows run shorter."""
+    rng = np.random.default_rng(M * 100 + N)
+    K = 12
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = rng.standard_normal((M, N)).astype(np.float32)
+    ref = c.astype(np.float64) + a.astype(np.float64) @ b
+    dot_tile[(1,)](a, b, c, M=M, N=N, K=K)
+    np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
