@@ -130,10 +130,11 @@ def computation_type(
     Raises TypeError for combinations Triton rejects.
     """
     # 0) A Python literal of a lower-or-equal kind than the other (non-literal) operand does not
-    #    take part in promotion (PyTorch-like weak scalars).
+    #    take part in promotion (PyTorch-like weak scalars). Kinds here are Triton's dtype.kind():
+    #    bool < integer < float, signed and unsigned integers alike (uint32 % 3 stays uint32).
     if a_is_literal != b_is_literal:
         lit, other = (a, b) if a_is_literal else (b, a)
-        if lit.kind <= other.kind:
+        if _weak_kind(lit) <= _weak_kind(other):
             if div_or_mod and other in (DType.F16, DType.BF16):
                 return DType.F32
             return other
@@ -158,6 +159,10 @@ def computation_type(
             "cast them to the same signedness"
         )
     return integer_promote(a, b)
+
+
+def _weak_kind(dt: DType) -> int:
+    return 0 if dt.is_bool else 1 if dt.is_int else 2
 
 
 def literal_dtype(value: object) -> DType:

@@ -25,7 +25,21 @@ from .frontend.source import parse_function
 from .ir import Param, PointerType, ScalarType
 from .language import core as lang
 
-_LAUNCH_OPTIONS = ("num_warps", "num_stages", "num_ctas", "maxnreg", "debug", "enable_fp_fusion")
+# Triton's launch options (accepted and ignored on our targets) and ours. A kernel parameter of
+# the same name takes the argument instead, as in Triton (its binder collects options in
+# **kwargs after the kernel's own parameters).
+_LAUNCH_OPTIONS = (
+    "target",
+    "num_warps",
+    "num_stages",
+    "num_ctas",
+    "maxnreg",
+    "debug",
+    "enable_fp_fusion",
+    "launch_cooperative_grid",
+    "launch_pdl",
+    "sanitize_overflow",
+)
 
 
 def _is_constexpr_annotation(ann) -> bool:
@@ -47,15 +61,18 @@ class JITFunction:
         self.signature = sig
         self.arg_names = list(sig.parameters)
         for p in sig.parameters.values():
-            if p.name.startswith("_jl_") or p.name in ("target",) + _LAUNCH_OPTIONS:
+            if p.name.startswith("_jl_"):
                 raise TypeError(
                     f"@jit kernel {fn.__name__}: parameter name {p.name!r} is reserved "
-                    "(launch options and the _jl_ prefix belong to the launcher)"
+                    "(the _jl_ prefix belongs to the launcher)"
                 )
             if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
                 raise TypeError(
                     f"@jit kernel {fn.__name__}: *args/**kwargs parameters are not supported"
                 )
+        # the launch options no kernel parameter shadows; `target` stays None when one does
+        self._options = [o for o in _LAUNCH_OPTIONS if o not in sig.parameters]
+        self._target_name = "target" if "target" in self._options else "None"
         self.constexprs = [
             i
             for i, p in enumerate(sig.parameters.values())
@@ -103,11 +120,11 @@ class JITFunction:
                 params.append(f"{p.name}=_d{i}")
             else:
                 params.append(p.name)
-        opts = ", ".join(f"{o}=None" for o in _LAUNCH_OPTIONS)
+        opts = ", ".join(f"{o}=None" for o in self._options)
         names = ", ".join(self.arg_names)
         src = (
-            f"def bind({', '.join(params)}{', ' if params else ''}*, target=None, {opts}):\n"
-            f"    return ({names}{',' if len(self.arg_names) == 1 else ''}), target\n"
+            f"def bind({', '.join(params)}{', ' if params else ''}*, {opts}):\n"
+            f"    return ({names}{',' if len(self.arg_names) == 1 else ''}), {self._target_name}\n"
         )
         exec(compile(src, f"<binder of {self.fn.__name__}>", "exec"), ns)
         return ns["bind"]
@@ -125,6 +142,10 @@ class JITFunction:
             "_jl_addr": array_address,
             "_jl_CE": lang.constexpr,
             "_jl_slow": self._slow_one,
+            # builtins under private names: a kernel parameter may be called `type` or `int`
+            "_jl_type": type,
+            "_jl_int": int,
+            "_jl_float": float,
         }
         body = ["    _jl_rt = []"]
         keys = []
@@ -139,34 +160,35 @@ class JITFunction:
             k = f"_jl_k{i}"
             keys.append(k)
             if kind == 0:
-                body.append(f"    {k} = ('c', {nm}.value if type({nm}) is _jl_CE else {nm})")
+                body.append(f"    {k} = ('c', {nm}.value if _jl_type({nm}) is _jl_CE else {nm})")
                 continue
             spec1 = "" if kind == 2 else f"\n        if {nm} == 1: {k} = _jl_ONE\n        else:"
             body.append(
-                f"    _jl_t = type({nm})\n"
+                f"    _jl_t = _jl_type({nm})\n"
                 f"    if _jl_t is _jl_nd:\n"
                 f"        _jl_a = _jl_addr({nm})\n"
                 f"        {k} = ({nm}.dtype, not _jl_a & 15)\n"
                 f"        _jl_rt.append(_jl_a)\n"
-                f"    elif _jl_t is int and -2147483648 <= {nm} < 2147483648:"
+                f"    elif _jl_t is _jl_int and -2147483648 <= {nm} < 2147483648:"
                 + (
                     spec1
                     + f"\n            {k} = ('int32', {'False' if kind == 2 else f'not {nm} & 15'}); _jl_rt.append({nm})"
                     if kind == 1
                     else f"\n        {k} = ('int32', False); _jl_rt.append({nm})"
                 )
-                + f"\n    elif _jl_t is float:\n        {k} = _jl_FP32; _jl_rt.append({nm})\n"
+                + f"\n    elif _jl_t is _jl_float:\n        {k} = _jl_FP32; _jl_rt.append({nm})\n"
                 f"    else:\n        {k} = _jl_slow({i}, {nm}, _jl_rt)"
             )
         ns["_jl_ONE"] = ("1",)
         ns["_jl_FP32"] = ("fp32",)
-        opts = ", ".join(f"{o}=None" for o in _LAUNCH_OPTIONS)
+        opts = ", ".join(f"{o}=None" for o in self._options)
         names = ", ".join(self.arg_names)
         comma = "," if len(keys) == 1 else ""
         src = (
-            f"def fast({', '.join(params)}{', ' if params else ''}*, target=None, {opts}):\n"
+            f"def fast({', '.join(params)}{', ' if params else ''}*, {opts}):\n"
             + "\n".join(body)
-            + f"\n    return ({', '.join(keys)}{comma}), _jl_rt, ({names}{comma}), target\n"
+            + f"\n    return ({', '.join(keys)}{comma}), _jl_rt, ({names}{comma}), "
+            f"{self._target_name}\n"
         )
         exec(compile(src, f"<launcher of {self.fn.__name__}>", "exec"), ns)
         return ns["fast"]
@@ -241,6 +263,8 @@ class JITFunction:
             return (dt.short, i not in self.do_not_specialize and not (int(v) & 15)), int(
                 v
             ) if dt is not DType.U64 or int(v) < 2**63 else int(v) - 2**64
+        if isinstance(v, float):  # np.float64 is a Python float: typed fp32 as Triton does
+            return ("fp32",), float(v)
         if isinstance(v, np.floating):
             dt = from_numpy(v.dtype)
             if dt is None:

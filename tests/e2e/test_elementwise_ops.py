@@ -287,7 +287,7 @@ def _literal_ops(x_ptr, out_ptr, n, BLOCK: tl.constexpr, OP: tl.constexpr):
     [
         ("int8", "add1", 127, -128, "int32"),  # weak literal: stays int8 and wraps
         ("int8", "radd1", 127, -128, "int32"),
-        ("uint8", "add1", 255, 256, "int32"),  # an int literal outranks uint: int32 (Triton)
+        ("uint8", "add1", 255, 0, "int32"),  # Triton's kinds: uint is integral, stays uint8
         ("int16", "add1", 32767, -32768, "int32"),
         ("float16", "mul2f", 40000.0, np.inf, "float32"),  # stays fp16 -> overflows
         ("int32", "div2", 7, 3.5, "float32"),

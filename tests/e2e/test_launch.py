@@ -293,10 +293,10 @@ def test_parameter_names_do_not_clash_with_the_launcher():
 
 
 def test_reserved_parameter_name_is_rejected_at_decoration():
-    def k(x_ptr, target):
+    def k(x_ptr, _jl_rt):
         pass
 
-    with pytest.raises(TypeError, match="target"):
+    with pytest.raises(TypeError, match="_jl_rt"):
         jl.jit(k)
 
 

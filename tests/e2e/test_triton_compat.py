@@ -257,3 +257,83 @@ def test_store_over_its_own_input_in_another_order(kernel, ref, size, kwargs):
     expected = ref(x, w)
     for target, out in run_both(kernel, (1,), *args, **kwargs).items():
         np.testing.assert_array_equal(out[0], expected, err_msg=target)
+
+
+# -- 2. launcher ---------------------------------------------------------------------------------
+
+
+@jl.jit
+def _option_named_params(out_ptr, num_stages, type, num_warps: tl.constexpr, target, int):
+    tl.store(out_ptr, num_stages)
+    tl.store(out_ptr + 1, type)
+    tl.store(out_ptr + 2, num_warps)
+    tl.store(out_ptr + 3, target)
+    tl.store(out_ptr + 4, int)
+
+
+def test_parameters_named_like_launch_options_take_the_argument():
+    # Triton binds kernel parameters first; only the remaining keywords are launch options
+    out = np.zeros(5, np.int32)
+    _option_named_params[(1,)](out, 3, 7, num_warps=8, target=11, int=13)
+    np.testing.assert_array_equal(out, [3, 7, 8, 11, 13])
+    out[:] = 0
+    _interpret(_option_named_params, (1,), out, 3, 7, num_warps=8, target=11, int=13)
+    np.testing.assert_array_equal(out, [3, 7, 8, 11, 13])
+    _axpy_like[(1,)](out, 2, num_stages=4, num_warps=2)  # still launch options here
+    assert out[0] == 2
+
+
+@jl.jit
+def _axpy_like(out_ptr, v):
+    tl.store(out_ptr, v)
+
+
+@jl.jit
+def _store_scalar(out_ptr, v):
+    tl.store(out_ptr, v)
+
+
+def test_numpy_float64_scalar_is_typed_like_a_python_float():
+    # np.float64 is a Python float, which Triton types fp32
+    out = np.zeros(1, np.float64)
+    k = _store_scalar.warmup(out, np.float64(0.1))
+    assert "%v: fp32" in k.asm["tile"].splitlines()[0]
+    _store_scalar[(1,)](out, np.float64(0.1))
+    assert out[0] == np.float64(np.float32(0.1))
+
+
+# -- 3. valid code that was rejected -------------------------------------------------------------
+
+
+@jl.jit
+def _unsigned_with_literal(x_ptr, o_ptr, f_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    tl.store(o_ptr + offs, x % 7)
+    tl.store(o_ptr + BLOCK + offs, x // 7)
+    tl.store(o_ptr + 2 * BLOCK + offs, x + 1)  # stays unsigned: wraps like uint arithmetic
+    tl.store(f_ptr + offs, x / 7)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+def test_unsigned_arithmetic_with_a_python_int(dtype):
+    # a Python int is the same kind (integer) as an unsigned block: it takes the block's type
+    info = np.iinfo(dtype)
+    x = np.array([0, 1, 6, 7, 100, info.max, info.max // 2 + 1, info.max - 6], dtype)
+    ref = np.concatenate([x % dtype(7), x // dtype(7), x + dtype(1)])
+    o, f = np.zeros(24, dtype), np.zeros(8, np.float32)
+    for target, (_, out, fo) in run_both(_unsigned_with_literal, (1,), x, o, f, BLOCK=8).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
+        ref_f = x.astype(np.float32) / np.float32(7)  # fp32 division (not IEEE-exact on the CPU)
+        np.testing.assert_allclose(fo, ref_f, rtol=3e-7, err_msg=target)
+
+
+@jl.jit
+def _unsigned_minus_negative(x_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs) % -3)
+
+
+def test_unsigned_with_a_negative_python_int_is_rejected():
+    with pytest.raises(jl.CompilationError, match="out of range for uint32"):
+        _unsigned_minus_negative[(1,)](np.zeros(8, np.uint32), BLOCK=8)
