@@ -104,6 +104,9 @@ def compile_times() -> tuple[float, float]:
         with open(path, "w") as f:
             f.write(script)
         env = dict(os.environ, JITLANG_CACHE_DIR=os.path.join(d, "cache"), JITLANG_CACHE="1")
+        # as on a normal install, Python's own bytecode cache is on (kept out of the tree)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(d, "pycache")
         run = lambda mode: float(  # noqa: E731
             subprocess.run(
                 [sys.executable, path, mode], env=env, capture_output=True, text=True, check=True

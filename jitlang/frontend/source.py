@@ -7,7 +7,9 @@ the line/column offsets that turn AST positions into absolute `file:line:col` lo
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import linecache
 import os
 import textwrap
 from dataclasses import dataclass
@@ -30,9 +32,36 @@ class Source:
         return Loc(self.file, self.first_line + line - 1, col + self.indent)
 
 
+@functools.lru_cache(maxsize=32)
+def _module_defs(text: str) -> dict[tuple[str, int], int]:
+    """(function name, first line incl. decorators) -> last line, for every def in a module."""
+    out = {}
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            out[(node.name, first)] = node.end_lineno
+    return out
+
+
+def _source_lines(fn) -> tuple[list[str], int]:
+    """The function's source lines and first line, like `inspect.getsourcelines` but from one
+    parse of its module (cached) instead of tokenizing: cheap on a cached kernel's first launch."""
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        lines = linecache.getlines(code.co_filename, fn.__globals__)
+        if lines:
+            try:
+                end = _module_defs("".join(lines)).get((fn.__name__, code.co_firstlineno))
+            except (SyntaxError, ValueError):
+                end = None
+            if end is not None:
+                return lines[code.co_firstlineno - 1 : end], code.co_firstlineno
+    return inspect.getsourcelines(fn)
+
+
 def parse_function(fn) -> Source:
     try:
-        lines, start = inspect.getsourcelines(fn)
+        lines, start = _source_lines(fn)
         file = inspect.getsourcefile(fn) or inspect.getfile(fn)
     except (OSError, TypeError) as e:
         raise CompilationError(
