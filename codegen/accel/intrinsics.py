@@ -67,6 +67,16 @@ TABLE: tuple[Intrinsic, ...] = (
         "dma.store",
         (("dst", _H), ("base", _R), *_BOUNDS, ("src", _T), ("line", _L)),
     ),
+    Intrinsic(
+        "accel.atomic",
+        "atomic",
+        (("op", _E), ("dst", _H), ("base", _R), *_BOUNDS, ("src", _T), ("old", _T), ("line", _L)),
+    ),
+    Intrinsic(
+        "accel.cas",
+        "cas",
+        (("dst", _H), ("base", _R), *_BOUNDS, ("cmp", _T), ("src", _T), ("old", _T), ("line", _L)),
+    ),
     Intrinsic("accel.dma.copy", "dma.copy", (("dst", _T), ("src", _T), ("line", _L))),
     Intrinsic(
         "accel.dma.gather",

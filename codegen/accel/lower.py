@@ -199,10 +199,11 @@ class Lowering:
             return self.lower_while(op)
         if k is OpKind.CONDITION:
             return
-        if k in (OpKind.LOAD, OpKind.STORE):
-            from .memops import lower_load, lower_store
+        if k in (OpKind.LOAD, OpKind.STORE, OpKind.ATOMIC):
+            from .memops import lower_atomic, lower_load, lower_store
 
-            return (lower_load if k is OpKind.LOAD else lower_store)(self, op)
+            fns = {OpKind.LOAD: lower_load, OpKind.STORE: lower_store}
+            return fns.get(k, lower_atomic)(self, op)
         if k is OpKind.YIELD:
             return
         if any(is_tile_value(r) for r in op.results) or (

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from isa.table import AtomicOp
 from jitlang.dtypes import DType
-from jitlang.ir import Op, OpKind, scalar_dtype, shape_of
+from jitlang.ir import AtomicKind, Op, OpKind, scalar_dtype, shape_of
 from jitlang.passes.accel_access import Affine, Bound
-from jitlang.passes.accel_layout import is_tile_value
+from jitlang.passes.accel_layout import access_mask, is_tile_value
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
+from .tiles import TileRef
 
 GATHER_ROWS = (1 << 20) - 1  # the largest size of an HBM pattern dim
 
@@ -166,6 +168,8 @@ def lower_store(low, op: Op) -> None:
     dt = scalar_dtype(val.type)
     shape = shape_of(val.type)
     src = low.tile_of(val, 2)
+    if not shape and src.pn != 1:
+        src = TileRef(src.view(pn=1), src.dtype)  # a replicated scalar column
     acc = low.plan.access[id(op)]
     if acc.kind == "ap":
         idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
@@ -177,3 +181,49 @@ def lower_store(low, op: Op) -> None:
     offs = _masked_offsets(low, ptr, mask, src)
     pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
     low.call("accel.dma.scatter", pat, base, src, offs)
+
+
+_ATOMIC = {
+    AtomicKind.ADD: AtomicOp.ADD,
+    AtomicKind.MAX: AtomicOp.MAX,
+    AtomicKind.MIN: AtomicOp.MIN,
+    AtomicKind.AND: AtomicOp.AND,
+    AtomicKind.OR: AtomicOp.OR,
+    AtomicKind.XOR: AtomicOp.XOR,
+    AtomicKind.XCHG: AtomicOp.XCHG,
+}
+
+
+def lower_atomic(low, op: Op) -> None:
+    """Atomic read-modify-write (and compare-and-swap) through an HBM access pattern; the old
+    values land in the result's tile (integer scalars come back through `ld`)."""
+    acc = low.plan.access[id(op)]
+    if acc.kind != "ap":
+        raise UnsupportedOnAccelError(
+            op.loc,
+            "atomics through data-dependent pointers (the machine's atomics take access "
+            "patterns, not gathers)",
+        )
+    r = op.result
+    cas = op.attr.kind is AtomicKind.CAS
+    vals = op.operands[1:3] if cas else op.operands[1:2]
+    dt = scalar_dtype(r.type)
+    shape = shape_of(r.type)
+    if dt.bits == 64:
+        raise UnsupportedOnAccelError(op.loc, f"{dt} atomics (the machine's elements are 32-bit)")
+    live = is_tile_value(r) and r.id in low.plan.needed or not is_tile_value(r)
+    old = (low.buffer(r) if is_tile_value(r) else low.scratch(2, dt, 1, 1)) if live else -1
+    tiles = [low.tile_of(v, 1 + i) for i, v in enumerate(vals)]
+    idx, base, bounds = _pattern(low, op, acc, shape, dt, access_mask(op))
+    if cas:
+        low.call("accel.cas", idx, base, 0, *bounds, tiles[0], tiles[1], old)
+    else:
+        low.call("accel.atomic", int(_ATOMIC[op.attr.kind]), idx, base, 0, *bounds, tiles[0], old)
+    if not live:
+        return
+    if is_tile_value(r):
+        low.tiles[r.id] = old
+    else:
+        raw = low.call("accel.ld", old)
+        ty = llvm_int(dt)
+        low.vals[r.id] = raw if ty.width == 64 else low.b.trunc(raw, ty)

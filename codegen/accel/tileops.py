@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from llvmlite import ir
+
 from isa.table import ActFn, ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import (
@@ -25,9 +27,7 @@ from jitlang.ir import (
     scalar_dtype,
     shape_of,
 )
-from jitlang.passes.accel_layout import is_tile_value
-
-from llvmlite import ir
+from jitlang.passes.accel_layout import is_tile_value, splat_operand
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .tiles import TileRef
@@ -109,7 +109,42 @@ class TileOps:
 
     def operand(self, v: Value, slot: int, like: TileRef) -> TileRef:
         lay = type("L", (), {"pn": like.pn, "free": like.free})
-        return self.low.tile_of(v, slot, lay)
+        t = self.low.tile_of(v, slot, lay)
+        if not shape_of(v.type) and t.pn != like.pn and like.pn == 1:
+            t = TileRef(t.view(pn=1), t.dtype)  # a replicated scalar column: partition 0
+        return t
+
+    def scalar_operand(self, s: Value, like: TileRef, slot: int = 1):
+        """A splatted scalar as a `ts` operand: ("imm", bits) | ("reg", value) | ("col", tile)."""
+        low = self.low
+        dt = scalar_dtype(s.type)
+        if s.id in low.fconst:
+            return "imm", f32_bits(low.fconst[s.id])
+        if s.id in low.tiles:
+            t = low.tiles[s.id]
+            if t.pn == like.pn:
+                return "col", TileRef(t.view((1, 1)), t.dtype)
+            col = low.scratch(slot, t.dtype, like.pn, 1)
+            self.call("accel.pbcast", col, TileRef(t.view((1, 1), pn=1), t.dtype))
+            return "col", col
+        x = low.reg(s)
+        if dt.is_float:
+            return "reg", x  # fp32 bits
+        if isinstance(x, ir.Constant) and dt.bits < 64:
+            c = x.constant
+            c = c - (1 << dt.bits) if dt.is_signed and c >= 1 << (dt.bits - 1) else c
+            if abs(c) < 1 << 24:
+                return "imm", f32_bits(float(c))
+        col = low.scratch(slot, dt if dt.bits < 64 else DType.I32, like.pn, 1)
+        self.call("accel.iota", col, low.reg64(s), 0, 0)
+        return "col", col
+
+    def ts(self, top, d: TileRef, a: TileRef, scalar) -> None:
+        kind, val = scalar
+        if kind == "col":
+            self.call("accel.ts.col", int(top), d, a, val)
+        else:
+            self.call("accel.ts", int(top), d, a, val)
 
     # -- constants, ranges, splats ----------------------------------------------------------
     def _constant(self, op: Op) -> None:
@@ -149,6 +184,8 @@ class TileOps:
             self.call("accel.iota", d, low.reg64(s), 0, 0)
         else:
             src = low.tile_of(s, 0)
+            if src.pn != d.pn and src.pn != 1:
+                src = TileRef(src.view(pn=1), src.dtype)  # a replicated column: partition 0
             self.broadcast(d, shape_of(r.type), src, (1,) * len(shape_of(r.type)))
 
     def broadcast(self, d: TileRef, dshape, s: TileRef, sshape) -> None:
@@ -227,11 +264,27 @@ class TileOps:
         self.call("accel.copy", d, low.tile_of(s, 0))
 
     # -- elementwise ------------------------------------------------------------------------
+    def _fused(self, op: Op, top_of) -> bool:
+        """`block op splat(scalar)` as one `ts` (see accel_layout.splat_operand)."""
+        f = splat_operand(op, self.low.plan.producers)
+        if f is None:
+            return False
+        i, s = f
+        r = op.result
+        d = self.dest(r)
+        a = self.operand(op.operands[1 - i], 0, d)
+        self.ts(top_of(i), d, a, self.scalar_operand(s, d))
+        self.finish(r, d)
+        return True
+
     def _binary(self, op: Op) -> None:
+        bop = op.attr.op
+        swapped = {TensorOp.SUB: TensorOp.RSUB, TensorOp.DIV: TensorOp.RDIV}
+        if self._fused(op, lambda i: _TT[bop] if i == 1 else swapped.get(_TT[bop], _TT[bop])):
+            return
         r = op.result
         d = self.dest(r)
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
-        bop = op.attr.op
         dt = scalar_dtype(op.operands[0].type)
         self.call("accel.tt", int(_TT[bop]), d, a, b)
         if bop in (BinaryOp.DIV, BinaryOp.REM) and not dt.is_float:
@@ -241,6 +294,11 @@ class TileOps:
         self.finish(r, d)
 
     def _cmp(self, op: Op) -> None:
+        pred = op.attr.pred
+        flip = {CmpPred.LT: CmpPred.GT, CmpPred.GT: CmpPred.LT, CmpPred.LE: CmpPred.GE}
+        flip[CmpPred.GE] = CmpPred.LE
+        if self._fused(op, lambda i: _CMP[pred] if i == 1 else _CMP[flip.get(pred, pred)]):
+            return
         r = op.result
         d = self.dest(r)
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))

@@ -158,11 +158,17 @@ def _const_value(v: Value | None, prod: dict[int, Op]) -> bool:
     return op is not None and op.kind is OpKind.CONSTANT
 
 
+def access_mask(op: Op) -> Value | None:
+    """The mask operand of a load, store or atomic (None when unmasked)."""
+    n = {OpKind.LOAD: 1, OpKind.STORE: 2}.get(op.kind)
+    if op.kind is OpKind.ATOMIC:
+        n = 3 if op.attr.kind.value == "cas" else 2
+    return op.operands[n] if len(op.operands) > n else None
+
+
 def _classify(op: Op, an: AccessAnalysis) -> Access:
     ptr = op.operands[0]
-    mask = op.operands[2] if op.kind is OpKind.STORE and len(op.operands) > 2 else None
-    if op.kind is OpKind.LOAD and len(op.operands) > 1:
-        mask = op.operands[1]
+    mask = access_mask(op)
     pa = an.pointer(ptr)
     if pa is None:
         return Access("gather")
@@ -180,6 +186,36 @@ def _classify(op: Op, an: AccessAnalysis) -> Access:
             return Access("gather", pa)
         bounds = b
     return Access("ap", pa, tuple(bounds))
+
+
+def _only_splatted(v: Value, uses: dict[int, list[Op]]) -> bool:
+    us = uses.get(v.id, ())
+    return bool(us) and all(u.kind is OpKind.SPLAT for u in us)
+
+
+_FUSE_ANY = {"add", "mul", "min", "max", "and", "or", "xor", "sub", "div"}
+_FUSE_RIGHT = {"pow", "shl", "shr", "rem"}
+
+
+def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
+    """(operand index, scalar) when a binary/compare op reads a splatted scalar that the
+    vector engine can take as its `ts` scalar operand instead of a materialised block."""
+    if op.kind not in (OpKind.BINARY, OpKind.CMP) or len(op.operands) != 2:
+        return None
+    dt = scalar_dtype(op.operands[0].type)
+    name = op.attr.op.value if op.kind is OpKind.BINARY else "cmp"
+    if dt is None or (not dt.is_float and name in ("div", "rem")):
+        return None
+    for i in (1, 0):
+        p = producers.get(op.operands[i].id)
+        other = producers.get(op.operands[1 - i].id)
+        if p is None or p.kind is not OpKind.SPLAT:
+            continue
+        if other is not None and other.kind is OpKind.SPLAT:
+            return None
+        if i == 1 or name in _FUSE_ANY or name == "cmp":
+            return i, p.operands[0]
+    return None
 
 
 def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[int]:
@@ -235,6 +271,11 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
             if op.kind is OpKind.REDUCE and len(shape) == 1:
                 src = shape_of(op.operands[0].type)
                 layouts[r.id] = _row(shape) if op.attr.axis == 0 and len(src) > 1 else natural(r)
+            elif op.kind is OpKind.REDUCE and not shape and _only_splatted(r, uses):
+                # a whole-block reduction that only feeds splats stays a column replicated on
+                # the source's partitions (preduce writes them all): `ts` reads it as a scalar
+                src = layouts.get(op.operands[0].id) or natural(op.operands[0])
+                layouts[r.id] = AccelLayout(src.pn, 1)
             elif op.kind in (OpKind.FOR, OpKind.WHILE) and i < len(op.operands):
                 init = op.operands[_init_offset(op) + i]
                 layouts[r.id] = layouts.get(init.id, natural(r))
@@ -247,7 +288,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     prod.clear()
     _producers(fn.body, prod)
     for op, _ in _flat_list(fn.body):
-        if op.kind in (OpKind.LOAD, OpKind.STORE):
+        if op.kind in (OpKind.LOAD, OpKind.STORE, OpKind.ATOMIC):
             plan.access[id(op)] = _classify(op, an)
     plan.needed = _needed(fn, plan)
     _check_dtypes(_flat_list(fn.body), plan.needed)
@@ -281,6 +322,8 @@ def _required(op: Op, i: int, plan: AccelPlan, P: int) -> AccelLayout | None:
         return None
     res = op.results[0]
     rl = plan.layouts.get(res.id)
+    if not shape_of(v.type):
+        return None  # scalars in tiles are read through their partition-0 view
     if op.kind in _ELEMENTWISE and rl is not None and shape_of(v.type) == shape_of(res.type):
         return rl
     if op.kind in (OpKind.EXPAND_DIMS, OpKind.RESHAPE) and rl is not None:
@@ -394,8 +437,20 @@ def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
         if acc is not None and acc.kind == "ap":
             return [op.operands[1]]
         return list(op.operands)
+    if k is OpKind.ATOMIC:
+        acc = plan.access.get(id(op))
+        vals = op.operands[1 : 3 if op.attr.kind.value == "cas" else 2]
+        if acc is not None and acc.kind == "ap":
+            return list(vals)
+        return list(op.operands)
     if k in (OpKind.CONSTANT, OpKind.MAKE_RANGE, OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
         return []
+    fused = splat_operand(op, plan.producers)
+    if fused is not None:
+        if not live:
+            return []
+        i, scalar = fused
+        return [op.operands[1 - i], scalar]
     if not live and k not in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN, OpKind.FOR):
         if k not in (OpKind.IF, OpKind.WHILE, OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT):
             return []
