@@ -139,6 +139,9 @@ class ReduceOp(enum.IntEnum):
     MAX = 1
     MIN = 2
     MUL = 3
+    AND = 4  # bitwise, integer tiles only (tl.reduce_and-style and xor_sum reductions)
+    OR = 5
+    XOR = 6
 
 
 class AccMode(enum.IntEnum):

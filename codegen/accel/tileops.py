@@ -14,13 +14,12 @@ import math
 
 from llvmlite import ir
 
-from isa.table import ActFn, ReduceOp, TensorOp
+from isa.table import ActFn, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import (
     BinaryOp,
     CmpPred,
     Op,
-    ReduceKind,
     UnaryOp,
     Value,
     is_ptr,
@@ -67,12 +66,6 @@ _ACT = {
     UnaryOp.SIGMOID: ActFn.SIGMOID,
     UnaryOp.ABS: ActFn.ABS,
     UnaryOp.NEG: ActFn.NEG,
-}
-_RED = {
-    ReduceKind.SUM: ReduceOp.ADD,
-    ReduceKind.MAX: ReduceOp.MAX,
-    ReduceKind.MIN: ReduceOp.MIN,
-    ReduceKind.PROD: ReduceOp.MUL,
 }
 
 
@@ -392,40 +385,11 @@ class TileOps:
 
         lower_dot(self, op)
 
-    # -- reductions -------------------------------------------------------------------------
+    # -- reductions (codegen.accel.reduce) --------------------------------------------------
     def _reduce(self, op: Op) -> None:
-        low = self.low
-        if len(op.operands) != 1 or op.attr.kind not in _RED:
-            raise UnsupportedOnAccelError(op.loc, f"reduction `{op.attr.kind.value}`")
-        rop = int(_RED[op.attr.kind])
-        r, s = op.result, op.operands[0]
-        d = self.dest(r)
-        x = low.tile_of(s, 0)
-        shape = shape_of(s.type)
-        axis = op.attr.axis
-        if len(shape) == 1:
-            if x.pn == 1:
-                self.call("accel.reduce", rop, d, x)
-            else:
-                col = low.scratch(0, d.dtype, x.pn, 1)
-                self.call("accel.reduce", rop, col, x.as_dtype(x.dtype))
-                self.call("accel.preduce", rop, d, col)
-        elif len(shape) == 2 and axis == 1:
-            self.call("accel.reduce", rop, d, x)
-        elif len(shape) == 2 and axis == 0:
-            m, n = shape
-            rows = m // x.pn
-            part = x
-            if rows > 1:
-                part = low.scratch(1, d.dtype, x.pn, n)
-                self.call("accel.reduce", rop, part, x.view((1, n), (n, rows)))
-            if x.pn > 1:
-                self.call("accel.preduce", rop, d, part)
-            else:
-                self.call("accel.copy", d, part)
-        else:
-            raise UnsupportedOnAccelError(op.loc, f"reduction over axis {axis} of {s.type}")
-        self.finish(r, d)
+        from .reduce import lower_reduce
+
+        lower_reduce(self, op)
 
 
 def as_i64(low, v):

@@ -199,7 +199,24 @@ def binop(op: TensorOp, a, b):
         return a >> (b & 63)
 
 
-REDUCE = {ReduceOp.ADD: np.sum, ReduceOp.MAX: np.max, ReduceOp.MIN: np.min, ReduceOp.MUL: np.prod}
+def _bitwise(ufunc):
+    def red(x, axis):
+        if x.dtype != np.int64:
+            raise InvalidInstructionError(f"{ufunc.__name__} reductions need integer tiles")
+        return ufunc.reduce(x, axis=axis)
+
+    return red
+
+
+REDUCE = {
+    ReduceOp.ADD: np.sum,
+    ReduceOp.MAX: np.max,
+    ReduceOp.MIN: np.min,
+    ReduceOp.MUL: np.prod,
+    ReduceOp.AND: _bitwise(np.bitwise_and),
+    ReduceOp.OR: _bitwise(np.bitwise_or),
+    ReduceOp.XOR: _bitwise(np.bitwise_xor),
+}
 
 
 def groups(src_free: int, dst_free: int) -> int:

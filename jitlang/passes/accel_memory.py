@@ -77,7 +77,15 @@ class _Lifetimes:
             self.value[v.id] = v
             self.loc.setdefault(v.id, op)
 
-    def use(self, v: Value) -> None:
+    def use(self, v: Value, depth: int = 0) -> None:
+        if v.id not in self.start:
+            # a value folded away (a fused splat, an access pattern's offsets) reads its
+            # operands wherever it is used
+            op = self.plan.producers.get(v.id)
+            if op is not None and depth < 8 and not op.regions:
+                for o in op.operands:
+                    self.use(o, depth + 1)
+            return
         if v.id in self.start:
             self.end[v.id] = max(self.end[v.id], self.pos)
             for start, used in self.loops:

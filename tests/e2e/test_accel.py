@@ -10,6 +10,7 @@ import pytest
 import jitlang as jl
 import jitlang.language as tl
 from jitlang.testing import cross_check
+from tests.e2e import test_blocks as B
 from tests.e2e import test_elementwise_ops as T
 from tests.e2e.accel_kernels import accumulate, add_kernel, dot_kernel, masked_2d, row_stats
 from tests.e2e.tutorial_kernels import attn_fwd, layer_norm_fwd, matmul_kernel, softmax_kernel
@@ -235,3 +236,29 @@ def test_tutorial_attention_forward(dtype):
     cross_check(
         attn_fwd, grid, q, k, v, 0.5, out, D, D, D, D, N_CTX, HEAD_DIM=D, BLOCK_M=32, BLOCK_N=32
     )
+
+
+@pytest.mark.parametrize("op", ["sum", "max", "min", "argmax", "argmin"])
+@pytest.mark.parametrize("axis", [0, 1])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_block_reductions(op, axis, dtype):
+    x = (np.random.default_rng(0).standard_normal((8, 64)) * 50).astype(dtype)
+    x[3, 5] = x[3, 9] = x.max() + 1  # ties: the first index wins
+    out_dt = np.int32 if op.startswith("arg") else np.dtype(dtype)
+    o = np.zeros(64 if axis == 0 else 8, out_dt)
+    cross_check(B.reduce_kernel, (1,), x, o, M=8, N=64, OP=op, AXIS=axis)
+
+
+def test_xor_reduction_uses_the_bitwise_reduce_instruction():
+    x = np.random.default_rng(1).integers(0, 1 << 30, (8, 64)).astype(np.int32)
+    o = np.zeros(64, np.int32)
+    k = B.reduce_kernel.warmup(x, o, M=8, N=64, OP="xor", AXIS=0, target="accel")
+    assert "preduce xor" in k.asm["accel"]
+    cross_check(B.reduce_kernel, (1,), x, o, M=8, N=64, OP="xor", AXIS=0)
+
+
+def test_uniform_divisor_used_by_several_ops():
+    """A loaded scalar feeding several fused `ts` ops stays live until the last one."""
+    x = np.random.default_rng(2).standard_normal(65).astype(np.float32) + 3
+    o = np.zeros(4 * 64, np.float32)
+    cross_check(B.div_kernel, (1,), x, o, N=64)

@@ -1,0 +1,143 @@
+"""Reductions of the tile IR on the vector and GpSimd engines.
+
+Stage: part of the accel lowering (`tileops` dispatches here). Input: a `reduce` op (sum, max,
+min, prod, and/or/xor, argmax/argmin) over a 1-D block (to a scalar) or a 2-D block along either
+axis, in the default layouts (leading dimension split over `pn` partitions, r rows each). Output:
+free-axis `reduce` (groups of consecutive free elements; strided views pick the groups) and
+cross-partition `preduce`, which writes its result to every partition: a whole-block result is
+a column replicated on the partitions, an axis-0 result a row on partition 0. argmax/argmin
+reduce the values, compare the block against the broadcast extreme (stride-0 views), select the
+indices where equal (the largest int32 elsewhere) and take their minimum: the first index, as
+Triton and numpy give.
+"""
+
+from __future__ import annotations
+
+from isa.table import ReduceOp, TensorOp
+from jitlang.dtypes import DType
+from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
+
+from .lower import UnsupportedOnAccelError
+from .tiles import TileRef
+
+_RED = {
+    ReduceKind.SUM: ReduceOp.ADD,
+    ReduceKind.MAX: ReduceOp.MAX,
+    ReduceKind.MIN: ReduceOp.MIN,
+    ReduceKind.PROD: ReduceOp.MUL,
+    ReduceKind.XOR: ReduceOp.XOR,
+    ReduceKind.OR: ReduceOp.OR,
+    ReduceKind.AND: ReduceOp.AND,
+}
+_ARG = {ReduceKind.ARGMAX: ReduceOp.MAX, ReduceKind.ARGMIN: ReduceOp.MIN}
+_INT_MAX = (1 << 31) - 1
+
+
+def lower_reduce(ops, op: Op) -> None:
+    kind = op.attr.kind
+    if kind in _ARG and len(op.operands) == 2:
+        return _arg_reduce(ops, op)
+    if len(op.operands) != 1 or kind not in _RED:
+        raise UnsupportedOnAccelError(op.loc, f"reduction `{kind.value}`")
+    low = ops.low
+    rop = int(_RED[kind])
+    r, s = op.result, op.operands[0]
+    d = ops.dest(r)
+    x = low.tile_of(s, 0)
+    _reduce_into(ops, rop, d, x, shape_of(s.type), op.attr.axis, op)
+    ops.finish(r, d)
+
+
+def _reduce_into(ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op) -> None:
+    """d = reduction of x (block of `shape`) along `axis` (see module docstring)."""
+    low = ops.low
+    if len(shape) == 1:
+        if x.pn == 1:
+            ops.call("accel.reduce", rop, d, x)
+            return
+        col = low.scratch(0, d.dtype, x.pn, 1)
+        ops.call("accel.reduce", rop, col, x)
+        ops.call("accel.preduce", rop, d, col)
+    elif len(shape) == 2 and axis == 1:
+        ops.call("accel.reduce", rop, d, x)
+    elif len(shape) == 2 and axis == 0:
+        m, n = shape
+        rows = m // x.pn
+        part = x
+        if rows > 1:
+            part = low.scratch(1, d.dtype, x.pn, n)
+            ops.call("accel.reduce", rop, part, x.view((1, n), (n, rows)))
+        if x.pn > 1:
+            ops.call("accel.preduce", rop, d, part)
+        else:
+            ops.call("accel.copy", d, part)
+    else:
+        raise UnsupportedOnAccelError(
+            op.loc, f"reduction over axis {axis} of a {len(shape)}-D block"
+        )
+
+
+def _arg_reduce(ops, op: Op) -> None:
+    low = ops.low
+    vals, idxs = op.operands
+    shape = shape_of(vals.type)
+    axis = op.attr.axis
+    x = low.tile_of(vals, 0)
+    ix = low.tile_of(idxs, 1)
+    rop = int(_ARG[op.attr.kind])
+    pn = x.pn
+    vdt = scalar_dtype(vals.type)
+    s0, s1, s2 = (lambda dt, p, f, i=i: low.scratch(i, dt, p, f) for i in range(3))
+    if len(shape) == 1:
+        m = s0(vdt, pn, 1)
+        ops.call("accel.reduce", rop, m, x)
+        if pn > 1:
+            ops.call("accel.preduce", rop, m, m)
+        bview = m.view((0, x.free))
+        red_free = 1
+    elif len(shape) == 2 and axis == 1:
+        rows, n = shape[0] // pn, shape[1]
+        m = s0(vdt, pn, rows)
+        ops.call("accel.reduce", rop, m, x)
+        bview = m.view((1, rows), (0, n))
+        red_free = rows
+    elif len(shape) == 2 and axis == 0:
+        rows, n = shape[0] // pn, shape[1]
+        m = s0(vdt, pn, n)
+        if rows > 1:
+            ops.call("accel.reduce", rop, m, x.view((1, n), (n, rows)))
+        else:
+            ops.call("accel.copy", m, x)
+        if pn > 1:
+            ops.call("accel.preduce", rop, m, m)
+        bview = m.view((0, rows), (1, n))
+        red_free = n
+    else:
+        raise UnsupportedOnAccelError(op.loc, f"argmax/argmin over axis {axis} of {vals.type}")
+    eq = s1(DType.U8, pn, x.free)
+    ops.call("accel.tt", int(TensorOp.EQ), eq, x, bview)
+    cand = s2(DType.I32, pn, x.free)
+    ops.call("accel.iota", cand, _INT_MAX, 0, 0)
+    ops.call("accel.select", cand, eq, ix.as_dtype(DType.I32) if ix.dtype.bits == 32 else ix, cand)
+    best = s1(DType.I32, pn, red_free)
+    if len(shape) == 1:
+        ops.call("accel.reduce", int(ReduceOp.MIN), best, cand)
+        if pn > 1:
+            ops.call("accel.preduce", int(ReduceOp.MIN), best, best)
+    elif axis == 1:
+        ops.call("accel.reduce", int(ReduceOp.MIN), best, cand)
+    else:
+        if rows > 1:
+            ops.call("accel.reduce", int(ReduceOp.MIN), best, cand.view((1, n), (n, rows)))
+        else:
+            ops.call("accel.copy", best, cand)
+        if pn > 1:
+            ops.call("accel.preduce", int(ReduceOp.MIN), best, best)
+    row = len(shape) == 2 and axis == 0 or len(shape) == 1
+    for res, src in zip(op.results, (m, best), strict=True):
+        if res.id not in low.plan.needed and res.id in low.plan.layouts:
+            continue
+        d = ops.dest(res)
+        view = TileRef(src.view(pn=d.pn), src.dtype) if row else src
+        ops.call("accel.copy", d, view)
+        ops.finish(res, d)

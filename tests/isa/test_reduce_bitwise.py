@@ -1,0 +1,41 @@
+"""The bitwise reductions added for the compiler (`reduce`/`preduce` and/or/xor): semantics on
+integer tiles, a clean fault on float tiles, and assembly round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import isa
+from isa.asm import assemble, disassemble
+from isa.errors import EmulatorError
+
+PROGRAM = """
+.arg x
+.arg out
+    arg r1, x
+    arg r2, out
+    dma.load 0, sb.i32[0:4, 0, (1,8)], hbm.i32[r1+0, (8,4), (1,8)], 0.0
+    reduce {op}, sb.i32[0:4, 64, (1,1)], sb.i32[0:4, 0, (1,8)]
+    preduce {op}, sb.i32[0:4, 128, (1,1)], sb.i32[0:4, 64, (1,1)]
+    dma.store 8, hbm.i32[r2+0, (1,4)], sb.i32[0:4, 128, (1,1)]
+    halt
+"""
+
+
+@pytest.mark.parametrize(
+    "op,ufunc", [("and", np.bitwise_and), ("or", np.bitwise_or), ("xor", np.bitwise_xor)]
+)
+def test_bitwise_reductions(op, ufunc):
+    x = np.random.default_rng(0).integers(-(2**31), 2**31 - 1, (4, 8)).astype(np.int32)
+    out = np.zeros(4, np.int32)
+    b = assemble(PROGRAM.format(op=op))
+    assert assemble(disassemble(b)).to_bytes() == b.to_bytes()
+    isa.run(b, [x, out])
+    np.testing.assert_array_equal(out, ufunc.reduce(ufunc.reduce(x, axis=1)))
+
+
+def test_bitwise_reduction_of_floats_faults():
+    text = PROGRAM.replace("i32", "f32").format(op="xor")
+    with pytest.raises(EmulatorError, match="integer tiles"):
+        isa.run(assemble(text), [np.zeros((4, 8), np.float32), np.zeros(4, np.float32)])
