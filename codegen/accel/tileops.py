@@ -14,6 +14,7 @@ import math
 
 from llvmlite import ir
 
+from isa.operands import SPACE_PSUM, Tile
 from isa.table import ActFn, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import (
@@ -29,7 +30,7 @@ from jitlang.ir import (
 from jitlang.passes.accel_layout import is_tile_value, splat_operand
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
-from .tiles import TileRef
+from .tiles import TileRef, isa_dtype
 
 _TT = {
     BinaryOp.ADD: TensorOp.ADD,
@@ -226,7 +227,35 @@ class TileOps:
         d = self.dest(r)
         self.call("accel.copy", d, low.tile_of(s, 0))
 
-    _reshape = _expand_dims
+    def _reshape(self, op: Op) -> None:
+        """Same row-major elements, any two layouts: an SBUF-to-SBUF DMA."""
+        low = self.low
+        r, s = op.result, op.operands[0]
+        d = self.dest(r)
+        self.call("accel.dma.copy", d, low.tile_of(s, 0))
+
+    def _trans(self, op: Op) -> None:
+        """2-D transpose through the PE's identity matmul, in [<=128, <=128] chunks: source rows
+        {p * rm + i} x columns {q * rn + j} land on partitions q of the destination."""
+        low = self.low
+        r, s = op.result, op.operands[0]
+        shape = shape_of(s.type)
+        if len(shape) != 2 or tuple(op.attr.order) != (1, 0):
+            raise UnsupportedOnAccelError(op.loc, f"permutation {op.attr.order} of {s.type}")
+        d = self.dest(r)
+        x = low.tile_of(s, 0)
+        m, n = shape
+        rm, rn = m // x.pn, n // d.pn
+        es = x.dtype.mem_bytes
+        psum = TileRef(
+            Tile(SPACE_PSUM, isa_dtype(DType.F32), 0, 0, 0, d.pn, ((1, x.pn),)), DType.F32
+        )
+        for i in range(rm):
+            for j in range(rn):
+                self.call("accel.transpose", psum, x.view((rn, d.pn), off=(i * n + j) * es))
+                out = d.view((rm, x.pn), off=(j * m + i) * d.dtype.mem_bytes)
+                self.call("accel.copy", out, psum)
+        self.finish(r, d)
 
     def _convert_layout(self, op: Op) -> None:
         low = self.low

@@ -326,7 +326,7 @@ def _required(op: Op, i: int, plan: AccelPlan, P: int) -> AccelLayout | None:
         return None  # scalars in tiles are read through their partition-0 view
     if op.kind in _ELEMENTWISE and rl is not None and shape_of(v.type) == shape_of(res.type):
         return rl
-    if op.kind in (OpKind.EXPAND_DIMS, OpKind.RESHAPE) and rl is not None:
+    if op.kind is OpKind.EXPAND_DIMS and rl is not None:
         src = shape_of(v.type)
         n = v.type.numel
         return AccelLayout(rl.pn, n // rl.pn) if n % rl.pn == 0 and src else None

@@ -59,3 +59,13 @@ def dot_kernel(a_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.cons
     a = tl.load(a_ptr + m[:, None] * K + k[None, :])
     b = tl.load(b_ptr + k[:, None] * N + n[None, :])
     tl.store(c_ptr + m[:, None] * N + n[None, :], tl.dot(a, b))
+
+
+@jl.jit
+def trans_kernel(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    x = tl.load(x_ptr + rm[:, None] * N + rn[None, :])
+    tl.store(o_ptr + rn[:, None] * M + rm[None, :], tl.trans(x) * 2.0)
+    r = tl.reshape(x, (N, M))
+    tl.store(o_ptr + M * N + rn[:, None] * M + rm[None, :], r + 1.0)

@@ -12,7 +12,14 @@ import jitlang.language as tl
 from jitlang.testing import cross_check
 from tests.e2e import test_blocks as B
 from tests.e2e import test_elementwise_ops as T
-from tests.e2e.accel_kernels import accumulate, add_kernel, dot_kernel, masked_2d, row_stats
+from tests.e2e.accel_kernels import (
+    accumulate,
+    add_kernel,
+    dot_kernel,
+    masked_2d,
+    row_stats,
+    trans_kernel,
+)
 from tests.e2e.tutorial_kernels import attn_fwd, layer_norm_fwd, matmul_kernel, softmax_kernel
 
 
@@ -262,3 +269,18 @@ def test_uniform_divisor_used_by_several_ops():
     x = np.random.default_rng(2).standard_normal(65).astype(np.float32) + 3
     o = np.zeros(4 * 64, np.float32)
     cross_check(B.div_kernel, (1,), x, o, N=64)
+
+
+@pytest.mark.parametrize("M,N", [(4, 8), (64, 32), (256, 64), (32, 512)])
+def test_transpose_and_reshape(M, N):
+    x = np.random.default_rng(3).standard_normal((M, N)).astype(np.float32)
+    o = np.zeros(2 * M * N, np.float32)
+    cross_check(trans_kernel, (1,), x, o, M=M, N=N)
+    np.testing.assert_array_equal(o[: M * N].reshape(N, M), 2 * x.T)
+    np.testing.assert_array_equal(o[M * N :], x.ravel() + 1)
+
+
+def test_shape_ops_kernel():
+    x = np.arange(32, dtype=np.float32).reshape(4, 8)
+    o = np.zeros(4 * 32, np.float32)
+    cross_check(B.shapes_kernel, (1,), x, o, M=4, N=8)
