@@ -106,6 +106,7 @@ class TensorOp(enum.IntEnum):
     RSUB = 19  # b - a
     RDIV = 20  # b / a
     ABSDIFF = 21
+    MULHI = 22  # integer only: high 32 bits of the unsigned product of the low 32 bits
 
 
 class ActFn(enum.IntEnum):

@@ -254,6 +254,16 @@ class Selector:
             mn = "max" if "smax" in callee else "min"
             self.emit(mn, self.result(ins), self.value(args[0]), self.value(args[1]))
             return
+        if callee.startswith(("llvm.umax.", "llvm.umin.")):
+            a, b = self.value(args[0]), self.value(args[1])
+            d, t, u = self.result(ins), self.vreg(), self.vreg()
+            self.emit("cmp.ltu", t, a, b)  # sign-extended narrow values keep unsigned order
+            if "umin" in callee:
+                self.emit("xori", t, t, 1)
+            self.emit("sub", u, b, a)
+            self.emit("mul", u, u, t)
+            self.emit("add", d, a, u)
+            return
         if callee.startswith("llvm.abs."):
             x, d, t = self.value(args[0]), self.result(ins), self.vreg()
             self.emit("sub", t, 0, x)

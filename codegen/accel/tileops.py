@@ -27,7 +27,7 @@ from jitlang.ir import (
     scalar_dtype,
     shape_of,
 )
-from jitlang.passes.accel_layout import is_tile_value, splat_operand
+from jitlang.passes.accel_layout import is_tile_value, splat_operand, umulhi_operands
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .tiles import TileRef, isa_dtype
@@ -390,6 +390,22 @@ class TileOps:
         d = self.dest(r)
         dst = scalar_dtype(r.type)
         low = self.low
+        hi = umulhi_operands(op, low.plan.producers)
+        if hi is not None:  # tl.umulhi: one vector-engine instruction
+            ts = []
+            for i, x in enumerate(hi):
+                if isinstance(x, int):
+                    t = low.scratch(i, DType.U32, d.pn, d.free)
+                    self.call("accel.iota", t, x, 0, 0)
+                else:
+                    t = self.operand(x, i, d)
+                    if t.pn != d.pn or t.free != d.free:
+                        t2 = low.scratch(i, t.dtype, d.pn, d.free)
+                        self.broadcast(t2, (d.pn, d.free), t, (1, 1))
+                        t = t2
+                ts.append(t)
+            self.call("accel.tt", int(TensorOp.MULHI), d, ts[0], ts[1])
+            return self.finish(r, d)
         if not op.attr.bitcast and not is_tile_value(s) and s.id not in low.tiles:
             # an integer register (any width) -> iota converts int64 once, exactly
             if dst.is_bool:

@@ -188,6 +188,10 @@ def binop(op: TensorOp, a, b):
             return cmp(a, b).astype(np.int64)
         a, b = np.asarray(a), np.asarray(b)
         _int_only(op, a, b)
+        if op == TensorOp.MULHI:  # Philox's umulhi: exact in uint64
+            m = np.uint64(0xFFFFFFFF)
+            p = (a.astype(np.uint64) & m) * (b.astype(np.uint64) & m)
+            return (p >> np.uint64(32)).astype(np.int64)
         if op == TensorOp.AND:
             return a & b
         if op == TensorOp.OR:

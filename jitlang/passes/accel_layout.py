@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from ..dtypes import DType
 from ..errors import CompilationError
 from ..ir import (
+    BinaryOp,
     BlockType,
     Function,
     Layout,
@@ -216,6 +217,50 @@ def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
         if i == 1 or name in _FUSE_ANY or name == "cmp":
             return i, p.operands[0]
     return None
+
+
+def _const_of(v: Value, producers: dict[int, Op]) -> int | None:
+    p = producers.get(v.id)
+    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
+        p = producers.get(p.operands[0].id)
+    if p is not None and p.kind is OpKind.CONSTANT and isinstance(p.attr.value, int):
+        return int(p.attr.value)
+    return None
+
+
+def _narrow(v: Value, producers: dict[int, Op]):
+    """A 64-bit operand that is a widened 32-bit value (or a constant below 2**32)."""
+    c = _const_of(v, producers)
+    if c is not None:
+        return c if 0 <= c < 1 << 32 else None
+    p = producers.get(v.id)
+    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST, OpKind.CAST):
+        src = p.operands[0]
+        dt = scalar_dtype(src.type)
+        if p.kind is OpKind.CAST and dt is not None and not dt.is_float and dt.bits == 32:
+            return src
+        p = producers.get(src.id)
+    return None
+
+
+def umulhi_operands(op: Op, producers: dict[int, Op]) -> tuple | None:
+    """`cast32((widen(x) * widen(y)) >> 32)` (tl.umulhi on 32-bit words, as Philox uses it):
+    the two 32-bit operands (values or constants), for one `tt mulhi`."""
+    if op.kind is not OpKind.CAST or op.attr.bitcast:
+        return None
+    dt = scalar_dtype(op.result.type)
+    if dt is None or dt.is_float or dt.bits != 32 or not shape_of(op.result.type):
+        return None
+    shr = producers.get(op.operands[0].id)
+    if shr is None or shr.kind is not OpKind.BINARY or shr.attr.op is not BinaryOp.SHR:
+        return None
+    if _const_of(shr.operands[1], producers) != 32:
+        return None
+    mul = producers.get(shr.operands[0].id)
+    if mul is None or mul.kind is not OpKind.BINARY or mul.attr.op is not BinaryOp.MUL:
+        return None
+    xs = tuple(_narrow(v, producers) for v in mul.operands)
+    return None if any(x is None for x in xs) else xs
 
 
 def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[int]:
@@ -445,6 +490,9 @@ def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
         return list(op.operands)
     if k in (OpKind.CONSTANT, OpKind.MAKE_RANGE, OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
         return []
+    hi = umulhi_operands(op, plan.producers)
+    if hi is not None:
+        return [x for x in hi if isinstance(x, Value)] if live else []
     fused = splat_operand(op, plan.producers)
     if fused is not None:
         if not live:

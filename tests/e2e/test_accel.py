@@ -12,6 +12,7 @@ import jitlang.language as tl
 from jitlang.testing import cross_check
 from tests.e2e import test_blocks as B
 from tests.e2e import test_elementwise_ops as T
+from tests.e2e import test_random as R
 from tests.e2e.accel_kernels import (
     accumulate,
     add_kernel,
@@ -284,3 +285,17 @@ def test_shape_ops_kernel():
     x = np.arange(32, dtype=np.float32).reshape(4, 8)
     o = np.zeros(4 * 32, np.float32)
     cross_check(B.shapes_kernel, (1,), x, o, M=4, N=8)
+
+
+# -- Philox random numbers: bit-identical to the CPU ------------------------------------------
+@pytest.mark.parametrize("seed", [0, 42, 2**31 + 7])
+def test_randint4x_bit_identical(seed):
+    out = np.zeros(4 * 300, np.uint32)
+    report = cross_check(R.randint4x_kernel, (3,), out, seed, 300, 11, BLOCK=128)
+    assert report["out_ptr"]["max_abs"] == 0.0
+
+
+@pytest.mark.parametrize("kind", ["randint", "rand", "randn"])
+def test_rand_randn(kind):
+    out = np.zeros(200, np.uint32 if kind == "randint" else np.float32)
+    cross_check(R.one_kernel, (2,), out, 1234, 200, KIND=kind, BLOCK=128)

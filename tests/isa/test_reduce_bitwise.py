@@ -39,3 +39,25 @@ def test_bitwise_reduction_of_floats_faults():
     text = PROGRAM.replace("i32", "f32").format(op="xor")
     with pytest.raises(EmulatorError, match="integer tiles"):
         isa.run(assemble(text), [np.zeros((4, 8), np.float32), np.zeros(4, np.float32)])
+
+
+def test_mulhi_is_the_high_word_of_the_unsigned_product():
+    a = np.random.default_rng(2).integers(0, 2**32, 16, dtype=np.uint64).astype(np.uint32)
+    b = np.random.default_rng(3).integers(0, 2**32, 16, dtype=np.uint64).astype(np.uint32)
+    out = np.zeros(16, np.uint32)
+    text = """
+.arg a
+.arg b
+.arg out
+    arg r1, a
+    arg r2, b
+    arg r3, out
+    dma.load 0, sb.u32[0:1, 0, (1,16)], hbm.u32[r1+0, (1,16)], 0.0
+    dma.load 1, sb.u32[0:1, 64, (1,16)], hbm.u32[r2+0, (1,16)], 0.0
+    tt mulhi, sb.u32[0:1, 128, (1,16)], sb.u32[0:1, 0, (1,16)], sb.u32[0:1, 64, (1,16)]
+    dma.store 8, hbm.u32[r3+0, (1,16)], sb.u32[0:1, 128, (1,16)]
+    halt
+"""
+    isa.run(assemble(text), [a, b, out])
+    ref = (a.astype(np.uint64) * b.astype(np.uint64)) >> np.uint64(32)
+    np.testing.assert_array_equal(out, ref.astype(np.uint32))
