@@ -103,3 +103,14 @@ class BudgetExceededError(EmulatorError):
 
 class ArgumentError(EmulatorError):
     kind = "bad kernel argument"
+
+
+class DeviceAssertError(EmulatorError):
+    """A `check` instruction found its condition false (a failed device assertion); `code`
+    is the instruction's immediate."""
+
+    kind = "device assertion failed"
+
+    def __init__(self, message: str, code: int = 0, **kw):
+        self.code = code
+        super().__init__(message, **kw)

@@ -620,6 +620,16 @@ def _build() -> list[InstrSpec]:
         "tl.randint / tl.rand: u32 gives word 0, uniform maps it to [0, 1).",
         "rand",
     )
+    # --- appended after the first release (opcodes above stay stable) ------------------------
+    add(
+        "check",
+        seq,
+        sc,
+        [_RS1, _f("code", IMM, 16)],
+        "If rs1 == 0, stop with a device-assertion fault carrying `code` (the compiler's index "
+        "of the failed `device_assert`). Waits for nothing: the register is already computed.",
+        "check",
+    )
     return out
 
 

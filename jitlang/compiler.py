@@ -116,6 +116,7 @@ class AccelCompileResult:
     stored: list[int]  # parameter indices the kernel may write through
     config: str
     timings: dict = field(default_factory=dict)
+    assert_sites: list = field(default_factory=list)  # (message, file:line:col) per `check` code
 
 
 def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompileResult:
@@ -165,4 +166,5 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
             "llvm": t3 - t2,
             "backend": t4 - t3,
         },
+        list(tables.assert_sites),
     )

@@ -19,7 +19,7 @@ import numpy as np
 
 from isa.binary import Binary
 from isa.emulator import Emulator
-from isa.errors import EmulatorError
+from isa.errors import DeviceAssertError, EmulatorError
 from isa.errors import OutOfBoundsError as IsaOOB
 from isa.memory import Hbm
 
@@ -102,7 +102,13 @@ class AccelKernel:
             _host(lo, hi)[...] = data[slots[k] : slots[k] + hi - lo]
 
     def _error(self, e: EmulatorError):
-        from runtime.cpu_driver import OutOfBoundsError
+        from runtime.cpu_driver import DeviceAssertionError, OutOfBoundsError
+
+        if isinstance(e, DeviceAssertError):
+            sites = self.meta.get("assert_sites", [])
+            msg, loc = sites[e.code] if e.code < len(sites) else ("", "")
+            text = f"{loc}: device assertion failed in program {e.program}"
+            return DeviceAssertionError(text + (f": {msg}" if msg else ""))
 
         line = getattr(e, "line", 0) or 0
         file = self.binary.file
@@ -138,7 +144,6 @@ def _region_of(regions, lo, hi) -> int:
 def compile_accel_kernel(runtime, jf, key, config: str = "nc-v2"):
     """Build (or fetch from the disk cache) the accel binary of one specialization."""
     from codegen.accel.target import accel_target
-
 
     target = accel_target(config)
     name = jf.fn.__name__
@@ -186,6 +191,7 @@ def _build(runtime, jf, key, target):
         "timings": res.timings,
         "bounds_check": True,  # the launcher appends array byte ranges: how HBM is filled
         "cols": {str(k): v for k, v in cols.items()},
+        "assert_sites": [list(x) for x in res.assert_sites],
     }
     return res.binary, meta
 

@@ -57,6 +57,7 @@ TABLE: tuple[Intrinsic, ...] = (
     Intrinsic("accel.pid", "pid", (("axis", _I),), Effect.NONE, "i32"),
     Intrinsic("accel.nprog", "nprog", (("axis", _I),), Effect.NONE, "i32"),
     Intrinsic("accel.ld", "ld", (("src", _T), ("line", _L)), Effect.READ, "i64"),
+    Intrinsic("accel.check", "check", (("rs1", _R), ("code", _I), ("line", _L))),
     Intrinsic(
         "accel.dma.load",
         "dma.load",

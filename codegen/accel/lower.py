@@ -206,6 +206,12 @@ class Lowering:
             return fns.get(k, lower_atomic)(self, op)
         if k is OpKind.YIELD:
             return
+        if k is OpKind.ASSERT:
+            return self.lower_assert(op)
+        if k is OpKind.PRINT:
+            raise UnsupportedOnAccelError(
+                op.loc, "device_print (the accelerator has no host channel)", "use target='cpu'"
+            )
         if any(is_tile_value(r) for r in op.results) or (
             op.results and any(is_tile_value(v) for v in op.operands)
         ):
@@ -336,6 +342,27 @@ class Lowering:
                 phis[a.id].add_incoming(self.reg(y), latch)
         b.branch(header)
         b.position_at_end(exit_)
+
+    def lower_assert(self, op: Op) -> None:
+        """`device_assert(cond)`: the minimum of the condition block (or the scalar) reaches a
+        register and `check` stops the program when it is 0; the site table keeps the message."""
+        from isa.table import ReduceOp
+
+        cond = op.operands[0]
+        if is_tile_value(cond):
+            t = self.tile_of(cond, 0)
+            col = self.scratch(1, t.dtype, t.pn, 1)
+            self.call("accel.reduce", int(ReduceOp.MIN), col, t)
+            one = self.scratch(2, t.dtype, 1, 1)
+            if t.pn > 1:
+                self.call("accel.preduce", int(ReduceOp.MIN), one, col)
+            else:
+                self.call("accel.copy", one, col)
+            ok = self.call("accel.ld", one)
+        else:
+            ok = self.reg64(cond)
+        self.tables.assert_sites.append((op.attr.prefix, str(op.loc)))
+        self.call("accel.check", ok, len(self.tables.assert_sites) - 1)
 
     def _copy_in(self, inits, carried) -> None:
         for init, a in zip(inits, carried, strict=True):

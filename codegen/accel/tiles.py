@@ -75,6 +75,7 @@ class Tables:
 
     tiles: list[Tile] = field(default_factory=list)
     hbm: list[HbmAP] = field(default_factory=list)
+    assert_sites: list[tuple[str, str]] = field(default_factory=list)  # (message, file:line:col)
     _tix: dict = field(default_factory=dict)
     _hix: dict = field(default_factory=dict)
 

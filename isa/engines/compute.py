@@ -19,7 +19,7 @@ from isa.engines.common import (
     is_float_dtype,
     same_shape,
 )
-from isa.errors import InvalidInstructionError, TileShapeError
+from isa.errors import DeviceAssertError, InvalidInstructionError, TileShapeError
 from isa.operands import SPACE_PSUM, SPACE_SBUF
 from isa.table import AccMode, ActFn, RandMode
 from isa.trace import CostParams
@@ -348,3 +348,11 @@ def reg_load(ctx: Ctx, ins):
     if rd:
         ctx.regs[rd] = value
     return CostParams(partitions=1, free=1, dtype_bytes=sa.dtype.itemsize), (sa.range,), (), 0
+
+
+@handler("check")
+def check(ctx: Ctx, ins):
+    rs, code = ins.ops
+    if int(ctx.regs[rs]) == 0:
+        raise DeviceAssertError(f"assertion {code} does not hold", code=code)
+    return CostParams(partitions=1, free=1, dtype_bytes=8), (), (), 0

@@ -11,6 +11,7 @@ import jitlang as jl
 import jitlang.language as tl
 from jitlang.testing import cross_check
 from tests.e2e import test_blocks as B
+from tests.e2e import test_control_flow as CF
 from tests.e2e import test_elementwise_ops as T
 from tests.e2e import test_random as R
 from tests.e2e.accel_kernels import (
@@ -299,3 +300,41 @@ def test_randint4x_bit_identical(seed):
 def test_rand_randn(kind):
     out = np.zeros(200, np.uint32 if kind == "randint" else np.float32)
     cross_check(R.one_kernel, (2,), out, 1234, 200, KIND=kind, BLOCK=128)
+
+
+# -- errors: located, no compiler traceback ---------------------------------------------------
+@pytest.mark.parametrize("form,words", [(0, "n too small"), (1, "x too big")])
+def test_device_assert(form, words):
+    from runtime.cpu_driver import DeviceAssertionError
+
+    x = np.arange(4, dtype=np.float32)
+    with pytest.raises(DeviceAssertionError, match=words) as info:
+        CF._asserts[(1,)](x, 5, FORM=form, target="accel")
+    assert "test_control_flow.py:" in str(info.value) and "program 0" in str(info.value)
+    CF._asserts[(1,)](x * 0, 500, FORM=form, target="accel")
+
+
+def test_out_of_bounds_access_names_the_line_and_program():
+    x = np.zeros(100, np.float32)
+    with pytest.raises(jl.OutOfBoundsError, match=r"accel_kernels.py:\d+:\d+: .*program 1"):
+        # no mask: the second program reads past the end of x
+        add_kernel[(2,)](x, x, np.zeros(200, np.float32), 10**6, BLOCK=64, target="accel")
+
+
+def test_unsupported_ops_are_located_compile_errors():
+    out = np.zeros(4, np.float32)
+    with pytest.raises(jl.CompilationError, match="device_print") as info:
+        _printing[(1,)](out, target="accel")
+    assert "test_accel.py:" in str(info.value) and "tl.device_print" in str(info.value)
+    files = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
+        tb = tb.tb_next
+    assert not [f for f in files if "/codegen/" in f or "/passes/" in f]
+
+
+@jl.jit
+def _printing(out_ptr):
+    tl.device_print("x", tl.program_id(0))
+    tl.store(out_ptr + tl.arange(0, 4), 1.0)

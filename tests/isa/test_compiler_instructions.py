@@ -1,5 +1,5 @@
-"""The bitwise reductions added for the compiler (`reduce`/`preduce` and/or/xor): semantics on
-integer tiles, a clean fault on float tiles, and assembly round trips."""
+"""Instructions added for the compiler: bitwise reductions (`reduce`/`preduce` and/or/xor), `mulhi`
+and `check` (device assertions): semantics, faults and assembly round trips."""
 
 from __future__ import annotations
 
@@ -61,3 +61,13 @@ def test_mulhi_is_the_high_word_of_the_unsigned_product():
     isa.run(assemble(text), [a, b, out])
     ref = (a.astype(np.uint64) * b.astype(np.uint64)) >> np.uint64(32)
     np.testing.assert_array_equal(out, ref.astype(np.uint32))
+
+
+def test_check_faults_with_its_code_only_when_the_register_is_zero():
+    from isa.errors import DeviceAssertError
+
+    ok = assemble(".arg n\n    arg r1, n\n    check r1, 3\n    halt\n")
+    isa.run(ok, [1])
+    with pytest.raises(DeviceAssertError, match="assertion 3") as e:
+        isa.run(ok, [0])
+    assert e.value.code == 3 and e.value.program == 0
