@@ -411,8 +411,9 @@ class Interpreter:
                 new = cur ^ x
             elif kind is AtomicKind.XCHG:
                 new = x
-            else:  # CAS
-                new = x if cur == flat_v[0][i] else cur
+            else:  # CAS compares bits, floats too (PTX atom.cas.b32; LLVM cmpxchg on the bits)
+                same = np.asarray(cur).tobytes() == np.asarray(flat_v[0][i], dt).tobytes()
+                new = x if same else cur
             self.mem.store(a, np.asarray([new], dtype=dt), op)
         self.env[op.result.id] = old if addrs.shape else old[()]
 

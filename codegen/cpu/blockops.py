@@ -486,9 +486,11 @@ _RMW = {
 def _atomic_one(low, op: Op, ptr, vals: list, dt: DType):
     b = low.b
     kind = op.attr.kind
-    if dt in (DType.F16, DType.BF16, DType.I1):
-        raise low.error(op, f"atomics on {dt} are not supported on the CPU target")
+    if dt is DType.I1:
+        raise low.error(op, "atomics on int1 are not supported (nor in Triton)")
     addr = b.inttoptr(ptr, U.PTR)
+    if dt in (DType.F16, DType.BF16) or (dt.is_float and kind is AtomicKind.CAS):
+        return _float_atomic_on_bits(low, op, addr, vals, dt)
     if kind is AtomicKind.CAS:
         cmp, val = vals
         res = b.cmpxchg(
@@ -506,6 +508,53 @@ def _atomic_one(low, op: Op, ptr, vals: list, dt: DType):
             rmw = "u" + rmw
     v = E.reg_to_mem(b, vals[0], dt)
     return E.mem_to_reg(b, b.atomic_rmw(rmw, addr, v, "seq_cst"), dt)
+
+
+def _float_atomic_on_bits(low, op: Op, addr, vals: list, dt: DType):
+    """A float atomic as integer `cmpxchg` on the element's bits: LLVM's cmpxchg takes no
+    floats, and half/bfloat `atomicrmw` is not portable. CAS compares bits (like PTX's
+    atom.cas.b32); add/max/min retry until no other thread changed the element meanwhile."""
+    b = low.b
+    kind = op.attr.kind
+    ity = ir.IntType(dt.bits)
+
+    def to_bits(v):
+        if dt is DType.F16:
+            return b.bitcast(b.fptrunc(v, E.HALF), ity)
+        if dt is DType.BF16:
+            return E.bf16_round_bits(b, v)
+        return b.bitcast(v, ity)
+
+    def from_bits(v):
+        if dt is DType.F16:
+            return b.fpext(b.bitcast(v, E.HALF), U.F32)
+        if dt is DType.BF16:
+            return E.bf16_bits_to_f32(b, v)
+        return b.bitcast(v, E.reg_type_of(dt))
+
+    if kind is AtomicKind.CAS:
+        res = b.cmpxchg(addr, to_bits(vals[0]), to_bits(vals[1]), "seq_cst", "seq_cst")
+        return from_bits(b.extract_value(res, 0))
+    if kind is AtomicKind.XCHG:
+        return from_bits(b.atomic_rmw("xchg", addr, to_bits(vals[0]), "seq_cst"))
+    bop = {AtomicKind.ADD: BinaryOp.ADD, AtomicKind.MAX: BinaryOp.MAX, AtomicKind.MIN: BinaryOp.MIN}
+    if kind not in bop:
+        raise low.error(op, f"atomic_{kind.value} needs integers")
+    pre = b.block
+    first = b.load(addr, typ=ity)
+    first.align = dt.mem_bytes
+    loop = b.append_basic_block("atomic.retry")
+    done = b.append_basic_block("atomic.done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    cur = b.phi(ity)
+    cur.add_incoming(first, pre)
+    new = E.binary(b, bop[kind], dt, from_bits(cur), vals[0])
+    res = b.cmpxchg(addr, cur, to_bits(new), "seq_cst", "seq_cst")
+    cur.add_incoming(b.extract_value(res, 0), b.block)
+    b.cbranch(b.extract_value(res, 1), done, loop)
+    b.position_at_end(done)
+    return from_bits(cur)
 
 
 def lower_atomic(low, op: Op) -> None:

@@ -8,6 +8,8 @@ broken to the left, `tl.reduce`/`tl.associative_scan` take a `@jit` combine func
 
 from __future__ import annotations
 
+import math
+
 from ..dtypes import DType
 from ..ir import (
     Atomic,
@@ -351,7 +353,6 @@ def reshape(b: Builder, input, *shape, can_reorder=False):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = tuple(shape[0])
     shp = S.check_shape(b, tuple(shape))
-    import math
 
     if math.prod(shp) != math.prod(shape_of(v.type)):
         raise b.shape_error(
@@ -370,7 +371,6 @@ def view(b: Builder, input, *shape):
 @handler
 def ravel(b: Builder, input, can_reorder=False):
     v = _block(b, input, "tl.ravel")
-    import math
 
     return reshape(b, v, (math.prod(shape_of(v.type)),))
 
@@ -399,8 +399,30 @@ def join(b: Builder, a, other):
     return b.emit(
         OpKind.SELECT,
         [sel, S.broadcast_to(b, x2, full), S.broadcast_to(b, y2, full)],
-        [BlockType(full, x.type.elem)],
+        [BlockType(full, elem_type(x.type))],
     ).result
+
+
+def item(b: Builder, v: Value, what: str = ".item()") -> Value:
+    """The scalar in a one-element block (Triton's `_unsplat`); scalars pass through."""
+    shape = shape_of(v.type)
+    if not shape:
+        return v
+    if math.prod(shape) != 1:
+        raise b.type_error(
+            f"{what} needs a scalar or a one-element block, got a block of shape {list(shape)}",
+            "reduce it first, e.g. tl.max(x, 0), or compare with tl.where",
+        )
+    for a in range(len(shape) - 1, -1, -1):
+        v = _reduce_once(
+            b, [v], a, ReduceKind.CUSTOM, _first_or_last_region(b, v.type.elem, False)
+        )[0]
+    return v
+
+
+@handler
+def item_(b: Builder, input):
+    return item(b, S.to_value(b, input))
 
 
 @handler

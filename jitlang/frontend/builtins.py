@@ -360,8 +360,17 @@ def broadcast(b: Builder, input, other):
 @handler
 def expand_dims(b: Builder, input, axis):
     v = S.to_value(b, input)
-    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
-    for a in sorted(_const_int(b, x, "axis") for x in axes):
+    axes = [
+        _const_int(b, x, "axis") for x in (axis if isinstance(axis, (tuple, list)) else (axis,))
+    ]
+    # Triton wraps negative axes against the result's rank, then inserts in increasing order
+    rank = len(shape_of(v.type)) + len(axes)
+    wrapped = [a + rank if a < 0 else a for a in axes]
+    if any(not 0 <= a < rank for a in wrapped):
+        raise b.shape_error(f"expand_dims axes {axes} out of range for a rank-{rank} result")
+    if len(set(wrapped)) != len(wrapped):
+        raise b.shape_error(f"expand_dims got duplicate axes {axes} (as {wrapped})")
+    for a in sorted(wrapped):
         v = S.expand_dims(b, v, a)
     return v
 
@@ -458,6 +467,35 @@ _METHODS = {
     "rsqrt",
     "erf",
     "tanh",
+    # more of Triton's `tensor` methods (its @_tensor_member_fn functions)
+    "cast",
+    "item",
+    "sqrt_rn",
+    "softmax",
+    "sort",
+    "flip",
+    "split",
+    "reduce_or",
+    "fdiv",
+    "div_rn",
+    "fma",
+    "umulhi",
+    "clamp",
+    "maximum",
+    "minimum",
+    "cdiv",
+    "atomic_add",
+    "atomic_max",
+    "atomic_min",
+    "atomic_and",
+    "atomic_or",
+    "atomic_xor",
+    "atomic_xchg",
+    "atomic_cas",
+    "broadcast",
+    "squeeze",
+    "unsqueeze",
+    "join",
 }
 
 

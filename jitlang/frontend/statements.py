@@ -11,6 +11,7 @@ import ast
 import builtins
 import copy
 import inspect
+import math
 
 from ..dtypes import DType, integer_promote
 from ..errors import CompilationError, ConstexprError, KernelTypeError
@@ -18,6 +19,7 @@ from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of
 from ..language import core as lang
 from . import builtins as B
 from . import semantic as S
+from .blockops import item
 
 
 def _static_range(arg1, arg2=None, step=None): ...
@@ -189,15 +191,23 @@ class StatementsMixin:
         if not isinstance(cond, Value):
             self.run_body(node.body if cond else node.orelse)
             return
-        if shape_of(cond.type):
+        cond = S.to_bool(self.b, self.scalar_condition(node.test, cond, "an if condition"))
+        self.build_if(node, cond, node.body, node.orelse)
+
+    def scalar_condition(self, node: ast.AST, cond: Value, what: str) -> Value:
+        """A condition's scalar: a one-element block is read as its element (as Triton does,
+        with a warning there); a larger block is an error."""
+        shape = shape_of(cond.type)
+        if shape and math.prod(shape) == 1:
+            return item(self.b, cond)
+        if shape:
             raise self.err(
-                node.test,
-                f"an if condition must be a scalar, got {cond.type}",
+                node,
+                f"{what} must be a scalar, got {cond.type}",
                 "use tl.where(cond, a, b) for blocks",
                 KernelTypeError,
             )
-        cond = S.to_bool(self.b, cond)
-        self.build_if(node, cond, node.body, node.orelse)
+        return cond
 
     def run_branch(self, stmts, scope) -> tuple[Region, dict, bool, object]:
         region = Region()
@@ -507,9 +517,7 @@ class StatementsMixin:
             cond = self.visit(node.test)
             if not isinstance(cond, Value):
                 cond = S.to_value(self.b, bool(cond), DType.I1)
-            if shape_of(cond.type):
-                raise self.err(node.test, "a while condition must be a scalar", cls=KernelTypeError)
-            cond = S.to_bool(self.b, cond)
+            cond = S.to_bool(self.b, self.scalar_condition(node.test, cond, "a while condition"))
             from ..ir import Op
 
             before.ops.append(Op(OpKind.CONDITION, [cond, *before.args], [], self.b.loc))

@@ -211,13 +211,17 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute):
         base = self.visit(node.value)
         if isinstance(base, Value):
-            if node.attr == "dtype":
+            if node.attr in ("dtype", "type"):
                 dt = scalar_dtype(base.type)
                 if dt is None:  # a pointer
                     from ..ir import elem_type
 
-                    return lang.pointer_type(lang.DTYPES[elem_type(base.type).elem])
-                return lang.DTYPES[dt]
+                    d = lang.pointer_type(lang.DTYPES[elem_type(base.type).elem])
+                else:
+                    d = lang.DTYPES[dt]
+                shape = shape_of(base.type)
+                # Triton: .type is a block_type for blocks, the dtype itself for scalars
+                return lang.block_type(d, list(shape)) if node.attr == "type" and shape else d
             if node.attr == "shape":
                 return shape_of(base.type)
             if node.attr == "T":
@@ -358,14 +362,7 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         cond = self.visit(node.test)
         if not isinstance(cond, Value):
             return self.visit(node.body if cond else node.orelse)
-        if shape_of(cond.type):
-            raise self.err(
-                node,
-                "a conditional expression needs a scalar condition",
-                "use tl.where(cond, a, b) for blocks",
-                KernelTypeError,
-            )
-        cond = S.to_bool(self.b, cond)
+        cond = S.to_bool(self.b, self.scalar_condition(node, cond, "a conditional expression"))
         rt, _, _, _ = self.run_branch([], self.scope)
         re_, _, _, _ = self.run_branch([], self.scope)
         self.b.regions.append(rt)
@@ -382,10 +379,25 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         results = self.emit_if(cond, rt, re_, [merged])
         return self.rebuild(merged, results)
 
-    def visit_JoinedStr(self, node):
-        raise self.err(
-            node, "f-strings are not supported in kernels", "pass the prefix as a plain string"
-        )
+    def visit_JoinedStr(self, node: ast.JoinedStr) -> str:
+        """An f-string of compile-time values is a compile-time string (Triton evaluates it
+        the same way, e.g. for static_assert messages); run-time values cannot be formatted."""
+        parts = []
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                parts.append(str(part.value))
+                continue
+            v = self.visit(part.value)
+            if isinstance(v, Value):
+                raise self.err(
+                    part,
+                    f"an f-string cannot format the run-time value {v.type}",
+                    "print run-time values with tl.device_print",
+                    KernelTypeError,
+                )
+            conv = {115: str, 114: repr, 97: ascii}.get(part.conversion, str)
+            parts.append(conv(v))
+        return "".join(parts)
 
     def visit_Call(self, node: ast.Call):
         func = self.visit(node.func)
@@ -416,6 +428,12 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             return self.inline(node, func, args, kwargs)
         if func is builtins.range:
             raise self.err(node, "range(...) can only be used as a for-loop iterator")
+        if func is lang.constexpr:  # tl.constexpr(v) in a kernel is the compile-time value v
+            if len(args) != 1 or kwargs or isinstance(args[0], Value):
+                raise self.err(
+                    node, "tl.constexpr takes one compile-time value", cls=ConstexprError
+                )
+            return args[0]
         if func in (builtins.min, builtins.max):
             if any(isinstance(a, Value) for a in args):
                 if len(args) != 2 or kwargs:

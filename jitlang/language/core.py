@@ -7,6 +7,8 @@ also work as Python values (`x.to(tl.float32)`, `tl.zeros(..., dtype=tl.int64)`)
 
 from __future__ import annotations
 
+import enum
+
 from ..dtypes import DType
 
 
@@ -41,6 +43,98 @@ class dtype:  # noqa: N801 - Triton's spelling
 
     def is_int_unsigned(self) -> bool:
         return self.dt.is_unsigned
+
+    # -- Triton's dtype introspection (language/core.py `dtype`) -------------------------------
+    class KIND(enum.Enum):
+        BOOLEAN = 0
+        INTEGRAL = 1
+        FLOATING = 2
+
+    class SIGNEDNESS(enum.Enum):
+        SIGNED = 0
+        UNSIGNED = 1
+
+    def __str__(self) -> str:
+        return self.dt.short  # Triton's names: fp32, bf16, int32, uint8, ...
+
+    def kind(self) -> dtype.KIND:
+        if self.dt.is_bool:
+            return dtype.KIND.BOOLEAN
+        return dtype.KIND.INTEGRAL if self.dt.is_int else dtype.KIND.FLOATING
+
+    def is_bool(self) -> bool:
+        return self.dt.is_bool
+
+    def is_fp8(self) -> bool:
+        return False
+
+    def is_standard_floating(self) -> bool:
+        return self.dt.is_float
+
+    def is_block(self) -> bool:
+        return False
+
+    def is_ptr(self) -> bool:
+        return False
+
+    @property
+    def scalar(self) -> dtype:
+        return self
+
+    @property
+    def itemsize(self) -> int:
+        return self.dt.bits // 8
+
+    @property
+    def int_bitwidth(self) -> int:
+        if not self.dt.is_int:
+            raise AttributeError(f"{self!r} is not an integer type")
+        return self.dt.bits
+
+    @property
+    def int_signedness(self) -> dtype.SIGNEDNESS:
+        if not self.dt.is_int:
+            raise AttributeError(f"{self!r} is not an integer type")
+        return dtype.SIGNEDNESS.UNSIGNED if not self.dt.is_signed else dtype.SIGNEDNESS.SIGNED
+
+    @property
+    def fp_mantissa_width(self) -> int:
+        return _FLOAT_FORMAT[self.dt][0]
+
+    @property
+    def exponent_bias(self) -> int:
+        return _FLOAT_FORMAT[self.dt][1]
+
+    def get_int_max_value(self) -> int:
+        return (1 << (self.dt.bits - self.dt.is_signed)) - 1
+
+    def get_int_min_value(self) -> int:
+        return -(1 << (self.dt.bits - 1)) if self.dt.is_signed else 0
+
+    def codegen_name(self) -> str:
+        return self.name
+
+    @property
+    def cache_key_part(self) -> str:
+        return self.dt.short
+
+
+# (mantissa bits, exponent bias) of each float type, as Triton's dtype reports them
+_FLOAT_FORMAT = {
+    DType.F16: (10, 15),
+    DType.BF16: (7, 127),
+    DType.F32: (23, 127),
+    DType.F64: (52, 1023),
+}
+
+
+def _add_is_methods() -> None:
+    # tl.float32.is_fp32(), tl.int8.is_int8(), ... under Triton's short names
+    for d in DType:
+        setattr(dtype, f"is_{d.short}", lambda self, _d=d: self.dt is _d)
+
+
+_add_is_methods()
 
 
 int1 = dtype(DType.I1, "int1")
@@ -98,6 +192,50 @@ class pointer_type:  # noqa: N801 - Triton's spelling
     def is_ptr(self) -> bool:
         return True
 
+    def is_block(self) -> bool:
+        return False
+
+    @property
+    def scalar(self) -> pointer_type:
+        return self
+
+
+class block_type:  # noqa: N801 - Triton's spelling
+    """`x.type` of a block inside a kernel: its element type and shape."""
+
+    def __init__(self, element_ty: dtype | pointer_type, shape: list[int]) -> None:
+        self.element_ty = element_ty
+        self.shape = tuple(shape)
+        self.numel = 1
+        for d in self.shape:
+            self.numel *= d
+
+    @property
+    def scalar(self) -> dtype | pointer_type:
+        return self.element_ty
+
+    def is_block(self) -> bool:
+        return True
+
+    def is_ptr(self) -> bool:
+        return False
+
+    def get_block_shapes(self) -> tuple[int, ...]:
+        return self.shape
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, block_type)
+            and other.element_ty == self.element_ty
+            and other.shape == self.shape
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.element_ty, self.shape))
+
+    def __repr__(self) -> str:
+        return f"<{list(self.shape)}, {self.element_ty}>"
+
 
 class _TensorMeta(type):
     def __instancecheck__(cls, obj: object) -> bool:
@@ -118,6 +256,22 @@ class constexpr:  # noqa: N801 - Triton's spelling
 
     def __repr__(self) -> str:
         return f"constexpr[{self.value!r}]"
+
+    # a wrapper compares, hashes and converts as its value (Triton's constexpr does too)
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, constexpr) else other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __bool__(self) -> bool:
+        return bool(self.value)
+
+    def __index__(self) -> int:
+        return self.value.__index__()
 
 
 class Builtin:

@@ -337,3 +337,134 @@ def _unsigned_minus_negative(x_ptr, BLOCK: tl.constexpr):
 def test_unsigned_with_a_negative_python_int_is_rejected():
     with pytest.raises(jl.CompilationError, match="out of range for uint32"):
         _unsigned_minus_negative[(1,)](np.zeros(8, np.uint32), BLOCK=8)
+
+
+@jl.jit
+def _atomic_floats(acc_ptr, v_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = offs < n
+    v = tl.load(v_ptr + offs, mask=m)
+    tl.atomic_add(acc_ptr + offs % 4, v, mask=m)  # many programs, four hot addresses
+    tl.atomic_max(acc_ptr + 4 + offs % 4, v, mask=m)
+    tl.atomic_min(acc_ptr + 8 + offs % 4, v, mask=m)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BF16, np.float32], ids=["fp16", "bf16", "fp32"])
+def test_half_precision_atomics(dtype):
+    n = 4096
+    v = np.random.default_rng(4).integers(-4, 5, n).astype(dtype)  # sums stay exact
+    acc = np.zeros(12, dtype)
+    acc[4:8], acc[8:] = -100, 100
+    ref = acc.astype(np.float64).copy()
+    for lane in range(4):
+        ref[lane] += v[lane::4].astype(np.float64).sum()
+        ref[4 + lane] = v[lane::4].astype(np.float64).max()
+        ref[8 + lane] = v[lane::4].astype(np.float64).min()
+    for target, (out, _, _) in run_both(
+        _atomic_floats, (jl.cdiv(n, 128),), acc, v, n, BLOCK=128
+    ).items():
+        np.testing.assert_array_equal(out.astype(np.float64), ref, err_msg=target)
+
+
+@jl.jit
+def _atomic_cas_float(x_ptr, old_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    old = tl.atomic_cas(x_ptr + offs, tl.full((BLOCK,), 1.5, tl.float32), offs.to(tl.float32))
+    tl.store(old_ptr + offs, old)
+
+
+def test_float_atomic_cas_compares_bits():
+    x = np.array([1.5, 2.0, 1.5, -0.0, np.nan, 1.5, 0.0, 3.0], np.float32)
+    ref = np.where(x == 1.5, np.arange(8, dtype=np.float32), x)
+    for target, (out, old) in run_both(
+        _atomic_cas_float, (1,), x, np.zeros(8, np.float32), BLOCK=8
+    ).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
+        np.testing.assert_array_equal(old, x, err_msg=target)
+
+
+@jl.jit
+def _introspection(x_ptr, s, o_ptr, M: tl.constexpr, N: tl.constexpr, DT: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    y = x.to(DT)
+    tl.static_assert(x.shape == y.shape and x.shape == (M, N) and x.shape == [M, N])
+    tl.static_assert(len(x.shape) == 2 and x.shape[-1] % 4 == 0, f"N={N} must divide by 4")
+    tl.static_assert(x.dtype == tl.float32 and y.dtype == DT and x.dtype != y.dtype)
+    tl.static_assert(s.dtype == tl.int32 and s.dtype.is_int_signed() and x.dtype.is_fp32())
+    tl.static_assert(x.type.scalar == tl.float32 and x.type.shape == (M, N))
+    tl.static_assert(str(y.dtype) == "fp16" and y.dtype.fp_mantissa_width == 10)
+    tl.static_assert(tl.constexpr(M) == M and x_ptr.dtype.element_ty == tl.float32)
+    tl.store(o_ptr + offs, y)
+
+
+def test_static_assert_on_shape_and_dtype():
+    x = np.arange(32, dtype=np.float32).reshape(4, 8)
+    o = np.zeros((4, 8), np.float16)
+    for target, (_, _, out) in run_both(
+        _introspection, (1,), x, 3, o, M=4, N=8, DT=tl.float16
+    ).items():
+        np.testing.assert_array_equal(out, x.astype(np.float16), err_msg=target)
+    with pytest.raises(jl.CompilationError, match="N=6 must divide by 4"):
+        _introspection[(1,)](x, 3, np.zeros((4, 6), np.float16), M=4, N=6, DT=tl.float16)
+
+
+@jl.jit
+def _expand_negative(x_ptr, o_ptr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    a = tl.expand_dims(x, -1)  # [N, 1]
+    b = tl.expand_dims(x, -2)  # [1, N]
+    c = tl.expand_dims(x, (-1, -2))  # [N, 1, 1]: axes wrap against the result's rank
+    d = tl.expand_dims(x, (0, -1))  # [1, N, 1]
+    tl.static_assert(a.shape == (N, 1) and b.shape == (1, N))
+    tl.static_assert(c.shape == (N, 1, 1) and d.shape == (1, N, 1))
+    i = tl.arange(0, N)
+    tl.store(
+        o_ptr + i[:, None] * N + i[None, :], a + b + tl.reshape(c, (N, 1)) + tl.reshape(d, (1, N))
+    )
+
+
+def test_expand_dims_negative_axes_on_rank_1():
+    x = np.arange(8, dtype=np.float32)
+    ref = 2 * (x[:, None] + x[None, :])
+    for target, (_, out) in run_both(
+        _expand_negative, (1,), x, np.zeros((8, 8), np.float32), N=8
+    ).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
+
+
+@jl.jit
+def _join_scalars(o_ptr, a, b):
+    j = tl.join(a, b)
+    tl.static_assert(j.shape == (2,))
+    tl.store(o_ptr + tl.arange(0, 2), j)
+    tl.store(o_ptr + 2 + tl.arange(0, 2), tl.join(a, 7))
+
+
+def test_join_of_scalars():
+    for target, (out, _, _) in run_both(_join_scalars, (1,), np.zeros(4, np.int32), 3, -4).items():
+        np.testing.assert_array_equal(out, [3, -4, 3, 7], err_msg=target)
+
+
+@jl.jit
+def _one_element_conditions(x_ptr, o_ptr):
+    x = tl.load(x_ptr + tl.arange(0, 1))  # a block of one element
+    if x > 0:
+        r = 1
+    else:
+        r = 2
+    n = tl.zeros((1, 1), tl.int32)
+    while n < x.to(tl.int32)[:, None]:
+        n += 1
+    tl.store(o_ptr, r)
+    tl.store(o_ptr + 1, 3 if x < 0 else 4)
+    tl.store(o_ptr + 2, tl.sum(n))
+    tl.store(o_ptr + 3, x.item().to(tl.int32) + 10)
+
+
+@pytest.mark.parametrize("x, ref", [(3.0, [1, 4, 3, 13]), (-2.0, [2, 3, 0, 8])])
+def test_if_on_a_one_element_block(x, ref):
+    for target, (_, out) in run_both(
+        _one_element_conditions, (1,), np.array([x], np.float32), np.zeros(4, np.int32)
+    ).items():
+        np.testing.assert_array_equal(out, ref, err_msg=target)
