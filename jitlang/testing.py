@@ -345,6 +345,27 @@ def cross_check(
     return report
 
 
+def profile(kernel, grid, *args, config: str = "nc-v2", **meta):
+    """Run `kernel[grid](*args, **meta)` on the emulated accelerator (machine `config`) and
+    return its `isa.profile.Profile`: `.summary()` is the dict `python -m isa profile --json`
+    prints, `.format()` a table, `.write_chrome_trace(path)` a Perfetto timeline."""
+    from isa.machine import get_config
+    from isa.profile import Profile
+    from isa.timing import simulate
+
+    compiled = kernel.warmup(*args, target="accel", **meta)
+    native = compiled.native
+    native.record_config = config
+    try:
+        kernel[grid](*args, target="accel", **meta)
+        records = native.last_records
+    finally:
+        native.record_config = None
+        native.last_records = []
+    cfg = get_config(config)
+    return Profile.build(records, simulate(records, cfg), cfg)
+
+
 # -- performance reports ----------------------------------------------------------------------
 class Benchmark:
     """One plot of `perf_report`: `x_names` over `x_vals`, one line per value of `line_arg`.

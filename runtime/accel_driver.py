@@ -59,6 +59,8 @@ class AccelKernel:
         self.stored = set(meta["stored"])
         self.cols = {int(k): v for k, v in meta.get("cols", {}).items()}
         self.last_wall_s = 0.0
+        self.record_config: str | None = None  # set by jitlang.testing.profile
+        self.last_records: list = []
 
     def launch(self, grid, args) -> None:
         vals = list(args[: self.n])
@@ -86,11 +88,15 @@ class AccelKernel:
         for i in self.float_params:
             vals[i] = int(np.array([vals[i]], np.float32).view(np.uint32)[0])
         hbm = Hbm(data, hbm_regions)
+        emu, record = self.emulator, self.record_config is not None
+        if record and self.record_config != self.meta["config"]:
+            emu = Emulator(self.binary, self.record_config)
         t0 = time.perf_counter()
         try:
-            self.emulator.run(hbm, np.array(vals, np.int64), tuple(grid), 0, False)
+            records, _ = emu.run(hbm, np.array(vals, np.int64), tuple(grid), 0, record)
         except EmulatorError as e:
             raise self._error(e) from None
+        self.last_records = records if record else []
         self.last_wall_s = time.perf_counter() - t0
         written = {
             _region_of(regions, *ranges[j])

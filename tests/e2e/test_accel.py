@@ -338,3 +338,14 @@ def test_unsupported_ops_are_located_compile_errors():
 def _printing(out_ptr):
     tl.device_print("x", tl.program_id(0))
     tl.store(out_ptr + tl.arange(0, 4), 1.0)
+
+
+def test_profile_of_a_launch():
+    n = 4096
+    x = np.ones(n, np.float32)
+    out = np.zeros(n, np.float32)
+    prof = jl.testing.profile(add_kernel, (4,), x, x, out, n, BLOCK=1024, config="nc-v3")
+    summary = prof.summary()
+    assert summary and np.array_equal(out, 2 * x)
+    v2 = jl.testing.profile(add_kernel, (4,), x, x, out, n, BLOCK=1024).summary()
+    assert v2 != summary  # two generations, two timings
