@@ -46,6 +46,7 @@ from jitlang.passes.axisinfo import AxisAnalysis
 from . import elementwise as E
 from . import llvmutil as U
 from .alias import StoreAliasing
+from .chunkmask import chunk_full
 from .control import ControlFlowLowering
 from .debug import DebugLowering
 from .target import CpuTarget
@@ -340,7 +341,20 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         if mask is None or isinstance(mask, ir.Constant):
             return U.masked_access(b, name, data, args, self.target.vector_bytes)
         full = U.intrinsic(b, "vector.reduce.and", U.I1, [mask], overload=[mask.type])
+        return self.split_on_full(name, data, full, lambda: args)
+
+    def split_on_full(self, name: str, data: ir.VectorType, full: ir.Value, make_args):
+        """`if full: plain vector access else: masked access`; `make_args()` builds the masked
+        call's operands inside the partial branch (values it evaluates stay in that branch)."""
+        b = self.b
         with b.if_else(full, likely=True) as (then, otherwise):
+            with otherwise:
+                saved = self.memo
+                self.memo = dict(saved)
+                args = make_args()
+                self.memo = saved
+                part = U.masked_access(b, name, data, args, self.target.vector_bytes)
+                part_block = b.block
             with then:
                 if name == "masked.load":
                     plain = b.load(args[0], typ=data)
@@ -348,9 +362,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                     plain = b.store(args[0], args[1])
                 plain.align = args[2 if name == "masked.store" else 1].constant
                 plain_block = b.block
-            with otherwise:
-                part = U.masked_access(b, name, data, args, self.target.vector_bytes)
-                part_block = b.block
         if name != "masked.load":
             return None
         phi = b.phi(data)
@@ -498,6 +509,15 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             lin = b.add(lin, b.mul(i, ir.Constant(U.I64, stride)))
         return self.bounds.check(self, op, kind, ptr_v, addrs, mask, lin)
 
+    def _full(self, op: Op, mask_pos: int, ptr_v: Value, idx, lanes: int) -> ir.Value | None:
+        """A scalar "every lane of the mask is on" for a contiguous masked access, when the mask's
+        form gives it from lane 0 (`chunkmask`); None otherwise (and under bounds checks)."""
+        if self.bounds is not None or len(op.operands) <= mask_pos:
+            return None
+        if not self._contiguous(ptr_v, lanes):
+            return None
+        return chunk_full(self, op.operands[mask_pos], idx, lanes)
+
     def _contiguous(self, ptr: Value, lanes: int) -> bool:
         if lanes == 1:
             return False
@@ -512,8 +532,20 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         align = _align_of(mt)
         if lanes == 1:
             return self.scalar_load(op, [self.ev(v, idx, 1) for v in op.operands])
-        mask = self.ev(op.operands[1], idx, lanes) if len(op.operands) > 1 else None
         vt = ir.VectorType(mt, lanes)
+        full = self._full(op, 1, ptr_v, idx, lanes)
+        if full is not None:  # the vector mask and `other` are built in the partial branch only
+            base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
+
+            def args():
+                m = self.ev(op.operands[1], idx, lanes)
+                other = ir.Constant(vt, None)
+                if len(op.operands) > 2:
+                    other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
+                return [base, ir.Constant(U.I32, align), m, other]
+
+            return E.mem_to_reg(b, self.split_on_full("masked.load", vt, full, args), dt)
+        mask = self.ev(op.operands[1], idx, lanes) if len(op.operands) > 1 else None
         if len(op.operands) > 2:
             other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
         else:
@@ -626,6 +658,17 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
 
         def body(idx, lanes):
             val = E.reg_to_mem(b, self.ev(val_v, idx, lanes), dt)
+            full = self._full(op, 2, ptr_v, idx, lanes) if lanes > 1 else None
+            if full is not None:  # the vector mask is built in the partial branch only
+                base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
+                vt = ir.VectorType(mt, lanes)
+
+                def args():
+                    m = self.ev(mask_v, idx, lanes)
+                    return [val, base, ir.Constant(U.I32, align), m]
+
+                self.split_on_full("masked.store", vt, full, args)
+                return
             mask = self.ev(mask_v, idx, lanes) if mask_v is not None else None
             if self.bounds is not None:
                 mask = self._check(op, "store", ptr_v, idx, lanes, mask)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import llvmlite.binding as llvm
 import numpy as np
+import pytest
 
 import jitlang as jl
 import jitlang.language as tl
@@ -117,6 +118,42 @@ def test_full_chunks_take_plain_vector_accesses():
     load/store; the masked intrinsic only for the partial chunk."""
     text = _llvm(add_kernel, X, X, X, 100, BLOCK=256)
     w = cpu_target().max_lanes
-    assert "llvm.vector.reduce.and" in text
     assert f"load <{w} x float>" in text
     assert f"store <{w} x float>" in text
+
+
+@jl.jit
+def data_mask(x_ptr, m_ptr, out_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = tl.load(m_ptr + offs) > 0
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m), mask=m)
+
+
+def test_other_masks_are_tested_lane_by_lane():
+    text = _llvm(data_mask, X, I, X, BLOCK=256)
+    assert "llvm.vector.reduce.and" in text
+
+
+def test_bounds_masks_are_tested_from_one_lane():
+    """`offs < n` (offs stepping by one, n uniform): a full chunk is one scalar compare of its
+    last lane, and the vector mask is only built for the partial chunk."""
+    text = _llvm(add_kernel, X, X, X, 100, BLOCK=256)
+    assert "llvm.vector.reduce.and" not in text
+    assert "icmp slt i64" in text
+
+
+@jl.jit
+def mask_forms(x_ptr, out_ptr, n, lo, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = (offs < n) & (n > offs) & (offs >= lo) & (offs <= n - 1)
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m, other=-1.0), mask=m)
+
+
+@pytest.mark.parametrize("n,lo", [(0, 0), (1, 0), (7, 3), (8, 0), (9, 2), (16, 8), (37, 9), (64, 0)])
+def test_mask_forms_against_numpy(n, lo):
+    x = np.arange(64, dtype=np.float32)
+    out = np.full(64, 7.0, np.float32)
+    mask_forms[(1,)](x, out, n, lo, BLOCK=64)
+    i = np.arange(64)
+    m = (i < n) & (i >= lo)
+    np.testing.assert_array_equal(out, np.where(m, x, 7.0))
