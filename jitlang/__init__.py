@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from . import language, testing
 from .autotuner import Autotuner, Config, Heuristics, autotune, heuristics
-from .errors import CompilationError
+from .errors import CompilationError, InternalCompilerError
 from .jit import JITFunction, jit
 
 
@@ -46,6 +46,7 @@ __all__ = [
     "CompilationError",
     "Config",
     "Heuristics",
+    "InternalCompilerError",
     "JITFunction",
     "autotune",
     "cdiv",

@@ -70,3 +70,29 @@ class StaticAssertionError(CompilationError):
 
 class ConstexprError(CompilationError):
     kind = "constexpr error"
+
+
+REPORT_HINT = (
+    "this is a bug in jitlang, not in your kernel: please report it on the jitlang issue "
+    "tracker with the kernel's source, this message and the traceback above it "
+    "(JITLANG_DUMP_IR=1 prints the IR of each stage for the report)"
+)
+
+
+class InternalCompilerError(CompilationError):
+    """The compiler failed on a kernel it should have compiled (an LLVM verification or code
+    generation failure, or an exception inside a compiler stage). Names the kernel and keeps the
+    original exception as `__cause__`."""
+
+    kind = "internal compiler error"
+
+    def __init__(self, loc: Loc | None, kernel: str, cause: BaseException) -> None:
+        self.kernel = kernel
+        self.cause = cause
+        detail = str(cause).strip().splitlines()
+        first = detail[0] if detail else ""
+        super().__init__(
+            loc,
+            f"compiling {kernel} failed inside the compiler: {type(cause).__name__}: {first}",
+            REPORT_HINT,
+        )

@@ -20,9 +20,9 @@ import numpy as np
 from runtime.args import array_address
 
 from .dtypes import DType, from_numpy
-from .errors import CompilationError
+from .errors import CompilationError, InternalCompilerError
 from .frontend.source import parse_function
-from .ir import Param, PointerType, ScalarType
+from .ir import Loc, Param, PointerType, ScalarType
 from .language import core as lang
 
 # Triton's launch options (accepted and ignored on our targets) and ours. A kernel parameter of
@@ -351,7 +351,22 @@ class JITFunction:
     def _compile(self, key, target: str):
         from runtime.driver import get_runtime
 
-        return get_runtime().compile(self, key, target)
+        try:
+            return get_runtime().compile(self, key, target)
+        except CompilationError:
+            raise
+        except Exception as e:
+            if _is_launch_error(e):
+                raise
+            raise InternalCompilerError(self._def_loc(), self.fn.__name__, e) from e
+
+    def _def_loc(self) -> Loc | None:
+        try:
+            src = self.source()
+            return src.loc(src.tree)
+        except Exception:  # no source: the code object still knows where the kernel is
+            code = self.fn.__code__
+            return Loc(code.co_filename, code.co_firstlineno, 0)
 
     def _get_kernel(self, key, target):
         ck = (target, key)
@@ -362,6 +377,8 @@ class JITFunction:
                 if kernel is None:
                     try:
                         kernel = self._compile(key, target)
+                    except InternalCompilerError:
+                        raise  # its traceback and cause are what a bug report needs
                     except CompilationError as e:
                         # the message points at the kernel source; compiler frames are noise
                         raise e.with_traceback(None) from None
@@ -440,6 +457,29 @@ class JITFunction:
         values, target = self._bind(args, kwargs)
         key, _ = self._specialize(values)
         return self._get_kernel(key, target or _default_target())
+
+
+# where argument, target and JITLANG_* validation raises its TypeError/ValueError
+_LAUNCH_ERROR_FILES = ("jitlang/jit.py", "jitlang/autotuner.py", "codegen/cpu/target.py")
+
+
+def _is_launch_error(e: Exception) -> bool:
+    """A TypeError/ValueError/NotImplementedError raised on purpose by the launcher or the runtime
+    (an unsupported argument dtype, an unknown target, a bad JITLANG_* setting) is the user's to
+    fix; the same types raised anywhere in the compiler proper are internal errors."""
+    if not isinstance(e, (TypeError, ValueError, NotImplementedError)):
+        return False
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    path = Path(tb.tb_frame.f_code.co_filename).resolve()
+    try:
+        rel = path.relative_to(Path(__file__).resolve().parent.parent).as_posix()
+    except ValueError:
+        return False
+    return rel.startswith("runtime/") or rel in _LAUNCH_ERROR_FILES
 
 
 def _default_target() -> str:

@@ -289,12 +289,15 @@ def dot(
         common = DType.F64 if DType.F64 in (dx, dy) else DType.F32
         x, y = S.cast(b, x, common), S.cast(b, y, common)
         dx = dy = common
+    # the result type, as Triton's semantic.dot: int8 -> int32, fp32/bf16 -> fp32, fp64 -> fp64
+    # whatever out_dtype says; fp16 -> out_dtype (fp16 or fp32); an acc keeps its own type
     acc_dt = _DOT_ACC[dx]
-    if dx.is_int:
-        # int8 products accumulate in int32: widen the operands once, before the micro-kernel
-        x, y = S.cast(b, x, DType.I32), S.cast(b, y, DType.I32)
-    if out_dtype is not None:
+    if out_dtype is not None and dx is DType.F16:
         acc_dt = _dtype(b, out_dtype)
+        if acc_dt not in (DType.F16, DType.F32):
+            raise b.type_error(
+                f"tl.dot of fp16 inputs: out_dtype must be fp16 or fp32, got {acc_dt}"
+            )
     out_shape = sx[:-1] + sy[-1:]
     if acc is None:
         accv = S.constant(b, 0, acc_dt, out_shape)
@@ -310,8 +313,30 @@ def dot(
         raise b.type_error(
             f"tl.dot input_precision {prec!r} is not one of 'ieee', 'tf32', 'tf32x3'"
         )
-    op = b.emit(OpKind.DOT, [x, y, accv], [BlockType(out_shape, ScalarType(acc_dt))], Dot(prec))
-    return op.result
+    # The micro-kernel multiplies and accumulates in one register type: bring the operands
+    # and the accumulator to it (exact widenings), and the result back to the acc's type.
+    work = _dot_work_type(b, dx, acc_dt)
+    if dx.is_int or work is DType.F64:
+        x, y = S.cast(b, x, work), S.cast(b, y, work)
+    accw = accv if _same_register(acc_dt, work) else S.cast(b, accv, work)
+    rt = scalar_dtype(accw.type)
+    op = b.emit(OpKind.DOT, [x, y, accw], [BlockType(out_shape, ScalarType(rt))], Dot(prec))
+    return S.cast(b, op.result, acc_dt)
+
+
+def _same_register(a: DType, c: DType) -> bool:
+    half = (DType.F16, DType.BF16, DType.F32)  # held in fp32 registers on the CPU
+    return a is c or (a in half and c in half)
+
+
+def _dot_work_type(b: Builder, dx: DType, acc_dt: DType) -> DType:
+    if dx.is_int:
+        if acc_dt.is_float:
+            return acc_dt if acc_dt in (DType.F32, DType.F64) else DType.F32
+        return DType.I64 if acc_dt.bits == 64 else DType.I32
+    if acc_dt.is_int:
+        raise b.type_error(f"tl.dot of {dx} inputs cannot accumulate into {acc_dt}")
+    return DType.F64 if DType.F64 in (dx, acc_dt) else acc_dt
 
 
 # -- shape changes --------------------------------------------------------------------------------

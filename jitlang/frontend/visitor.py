@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import operator
+import os
 from dataclasses import dataclass
 
 from ..dtypes import DType
@@ -103,6 +104,29 @@ class BoundMethod:
     name: str
 
 
+_COMPILER_FILES = {
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), *p)
+    for p in (
+        ("frontend", "semantic.py"),
+        ("frontend", "builtins.py"),
+        ("frontend", "blockops.py"),
+        ("ir.py",),
+        ("dtypes.py",),
+    )
+}
+
+
+def _raised_by_the_compiler(e: Exception) -> bool:
+    """True when the exception comes from inside a semantic handler (our bug), not from the
+    kernel's own compile-time Python (`BLOCK // 0`, a helper function that raises)."""
+    tb = e.__traceback__
+    while tb is not None:
+        if os.path.abspath(tb.tb_frame.f_code.co_filename) in _COMPILER_FILES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _is_jit(obj: object) -> bool:
     return getattr(obj, "_is_jitlang_function", False)
 
@@ -145,6 +169,8 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         except RecursionError:
             raise CompilationError(self.b.loc, "expression too deeply nested") from None
         except Exception as e:  # a Python error while evaluating compile-time code
+            if _raised_by_the_compiler(e):
+                raise  # a compiler bug: jit reports it as an InternalCompilerError
             raise ConstexprError(self.b.loc, f"{type(e).__name__}: {e}") from None
         finally:
             if hasattr(node, "lineno"):

@@ -468,3 +468,158 @@ def test_if_on_a_one_element_block(x, ref):
         _one_element_conditions, (1,), np.array([x], np.float32), np.zeros(4, np.int32)
     ).items():
         np.testing.assert_array_equal(out, ref, err_msg=target)
+
+
+# -- 4. crashes inside LLVM, internal errors -----------------------------------------------------
+
+
+@jl.jit
+def _dot_out_dtype(a_ptr, c_ptr, N: tl.constexpr, OUT: tl.constexpr, ACC: tl.constexpr):
+    i = tl.arange(0, N)
+    a = tl.load(a_ptr + i[:, None] * N + i[None, :])
+    if ACC:
+        c = tl.dot(a, a, tl.zeros((N, N), OUT))
+    else:
+        c = tl.dot(a, a, out_dtype=OUT)
+    tl.store(c_ptr + i[:, None] * N + i[None, :], c)
+
+
+@pytest.mark.parametrize(
+    "dtype, out, acc",
+    [
+        (np.int8, tl.int32, False),
+        (np.int8, tl.float32, False),  # Triton: int8 dots give int32 whatever out_dtype says
+        (np.int8, tl.int64, True),
+        (np.int8, tl.float32, True),
+        (np.float64, tl.float32, False),  # fp64 dots give fp64
+        (np.float64, tl.float32, True),
+        (np.float32, tl.float64, True),
+        (np.float16, tl.float16, False),
+    ],
+)
+def test_dot_int8_and_fp64_with_any_out_dtype_or_acc(dtype, out, acc):
+    # these crashed inside LLVM (mismatched operand types in the micro-kernel)
+    a = np.random.default_rng(5).integers(-4, 5, (16, 16)).astype(dtype)
+    ref = a.astype(np.int64) @ a.astype(np.int64)
+    c = np.zeros((16, 16), np.float64)
+    for target, (_, cout) in run_both(_dot_out_dtype, (1,), a, c, N=16, OUT=out, ACC=acc).items():
+        np.testing.assert_array_equal(cout, ref, err_msg=target)
+
+
+_ROLL_SCAN = """
+import sys
+import ml_dtypes
+import numpy as np
+import jitlang as jl
+import jitlang.language as tl
+
+
+@jl.jit
+def roll(a1, b1_last, b1_cur, a2, b2_last, b2_cur):
+    return a1 + a2, tl.where(a2 == 1, b1_cur, 0) + b2_last, b2_cur
+
+
+@jl.jit
+def kernel(X, Z, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr, REV: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(X + offs)
+    _, z, _ = tl.associative_scan((1 + 0 * x, 0 * x, x), axis=AXIS, combine_fn=roll, reverse=REV)
+    tl.store(Z + offs, z)
+
+
+bad = 0
+for dt in (np.int32, np.float32, ml_dtypes.bfloat16):
+    for m, n in ((8, 32), (32, 16), (1, 64)):
+        for axis in (0, 1):
+            for rev in (False, True):
+                x = np.random.default_rng(6).integers(-5, 5, (m, n)).astype(dt)
+                z = np.zeros_like(x)
+                kernel[(1,)](x, z, M=m, N=n, AXIS=axis, REV=rev)
+                xin = np.flip(x, axis) if rev else x
+                ref = np.roll(xin, 1, axis=axis)
+                (ref[:1] if axis == 0 else ref[:, :1])[...] = 0
+                ref = np.flip(ref, axis) if rev else ref
+                bad += not np.array_equal(z.astype(np.float32), ref.astype(np.float32))
+print("mismatches", bad)
+"""
+
+
+def test_scan_with_a_rolled_tuple_combine_runs_in_a_subprocess(tmp_path):
+    # Triton's test_scan2d 'roll' combine aborted the whole process inside LLVM: run it in a child
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "roll_scan.py"
+    script.write_text(_ROLL_SCAN)
+    root = Path(jl.__file__).resolve().parent.parent
+    r = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=root
+    )
+    assert r.returncode == 0, f"exit {r.returncode}\n{r.stdout}\n{r.stderr[-3000:]}"
+    assert "mismatches 0" in r.stdout, r.stdout
+
+
+@jl.jit
+def _victim(x_ptr, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs) + 1)
+
+
+def _break_llvm_module(monkeypatch):
+    from llvmlite import ir
+
+    from codegen.cpu import lower
+
+    original = lower.CpuLowering.lower
+
+    def lower_then_break(self):
+        mod = original(self)
+        f32, f64 = ir.FloatType(), ir.DoubleType()
+        fabs = ir.Function(mod, ir.FunctionType(f32, [f64]), "llvm.fabs.f32")  # wrong signature
+        bad = ir.Function(mod, ir.FunctionType(f32, [f64]), "jl_broken")
+        b = ir.IRBuilder(bad.append_basic_block())
+        b.ret(b.call(fabs, [bad.args[0]]))
+        return mod
+
+    monkeypatch.setattr(lower.CpuLowering, "lower", lower_then_break)
+
+
+def test_llvm_failure_becomes_an_internal_compiler_error(monkeypatch, tmp_path):
+    import inspect
+
+    monkeypatch.setenv("JITLANG_CACHE_DIR", str(tmp_path))
+    _break_llvm_module(monkeypatch)
+    with pytest.raises(jl.InternalCompilerError) as info:
+        _victim[(1,)](np.zeros(8, np.float32), BLOCK=8)
+    msg = str(info.value)
+    line = inspect.getsourcelines(_victim.fn)[1] + 1  # the `def` line, after the decorator
+    assert f"{__file__}:{line}:" in msg, msg
+    assert "_victim" in msg and "report" in msg, msg
+    assert isinstance(info.value.__cause__, Exception)
+    assert isinstance(info.value, jl.CompilationError)
+
+
+def test_exception_in_a_compiler_stage_becomes_an_internal_compiler_error(monkeypatch):
+    from jitlang.frontend import semantic
+
+    @jl.jit
+    def victim2(x_ptr, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        tl.store(x_ptr + offs, tl.load(x_ptr + offs) * 3)
+
+    def broken(*args, **kwargs):
+        raise KeyError("a compiler bug")
+
+    monkeypatch.setattr(semantic, "arange", broken)
+    with pytest.raises(jl.InternalCompilerError, match="KeyError.*a compiler bug"):
+        victim2[(1,)](np.zeros(8, np.float32), BLOCK=8)
+
+
+def test_launch_errors_are_not_internal_errors():
+    x = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match="unknown target") as info:
+        _victim[(1,)](x, BLOCK=8, target="gpu")
+    assert not isinstance(info.value, jl.InternalCompilerError)
+    with pytest.raises(TypeError, match="complex64"):
+        _victim[(1,)](np.zeros(8, np.complex64), BLOCK=8)
