@@ -62,6 +62,10 @@ class Emulator:
             self._cores[i] = CoreMemory(self.config)
         return self._cores[i]
 
+    def release(self) -> None:
+        """Drop the cores' SBUF/PSUM (tens of MiB each); the next run allocates them again."""
+        self._cores.clear()
+
     def _where(self, pc: int) -> tuple[str, int]:
         if 0 <= pc < len(self.instrs):
             return self.instrs[pc].mnemonic, self.lines[pc]

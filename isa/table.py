@@ -630,6 +630,24 @@ def _build() -> list[InstrSpec]:
         "of the failed `device_assert`). Waits for nothing: the register is already computed.",
         "check",
     )
+    add(
+        "atomic.ind",
+        dma,
+        CostKind.ATOMIC,
+        [
+            _f("op", Kind.ENUM, enum=AtomicOp),
+            _Q,
+            _f("dst", HBM),
+            _f("src", TILE),
+            _f("idx", TILE),
+            _f("old", TILE),
+        ],
+        "Indirect atomic read-modify-write: for each index i = idx[p, g] (rows of dst as in "
+        "dma.scatter), dst[i] = op(dst[i], src[p, g]) in row-major issue order, indices outside "
+        "the pattern skipped; aliasing indices all apply, each seeing the earlier ones. `old` "
+        "(optional) receives each element's value before its update (0 where skipped).",
+        "atomic_ind",
+    )
     return out
 
 

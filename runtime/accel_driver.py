@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import threading
 import time
 
 import numpy as np
@@ -60,9 +61,14 @@ class AccelKernel:
         self.cols = {int(k): v for k, v in meta.get("cols", {}).items()}
         self.last_wall_s = 0.0
         self.record_config: str | None = None  # set by jitlang.testing.profile
+        self._lock = threading.Lock()
         self.last_records: list = []
 
     def launch(self, grid, args) -> None:
+        with self._lock:  # one emulator per kernel: launches from several threads take turns
+            self._launch(grid, args)
+
+    def _launch(self, grid, args) -> None:
         vals = list(args[: self.n])
         ext = list(args[self.n :])
         ranges = [(ext[2 * j], ext[2 * j + 1]) for j in range(len(self.ptr_params))]
@@ -96,6 +102,8 @@ class AccelKernel:
             records, _ = emu.run(hbm, np.array(vals, np.int64), tuple(grid), 0, record)
         except EmulatorError as e:
             raise self._error(e) from None
+        finally:
+            emu.release()  # a compiled kernel must not pin a core's on-chip memory
         self.last_records = records if record else []
         self.last_wall_s = time.perf_counter() - t0
         written = {

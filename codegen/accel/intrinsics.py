@@ -78,6 +78,19 @@ TABLE: tuple[Intrinsic, ...] = (
         "cas",
         (("dst", _H), ("base", _R), *_BOUNDS, ("cmp", _T), ("src", _T), ("old", _T), ("line", _L)),
     ),
+    Intrinsic(
+        "accel.atomic.ind",
+        "atomic.ind",
+        (
+            ("op", _E),
+            ("dst", _H),
+            ("base", _R),
+            ("src", _T),
+            ("idx", _T),
+            ("old", _T),
+            ("line", _L),
+        ),
+    ),
     Intrinsic("accel.dma.copy", "dma.copy", (("dst", _T), ("src", _T), ("line", _L))),
     Intrinsic(
         "accel.dma.gather",

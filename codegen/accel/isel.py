@@ -178,8 +178,9 @@ class Selector:
             if src == 1:
                 self.emit("mov", d, x)
             else:
-                self.emit("shli", d, x, 64 - src)
-                self.emit("shrui", d, d, 64 - src)
+                t = self.vreg()
+                self.emit("shli", t, x, 64 - src)
+                self.emit("shrui", d, t, 64 - src)
             return
         if op == "trunc":
             d = self.result(ins)
@@ -200,9 +201,10 @@ class Selector:
                 self.emit("mov", d, x)
         elif width == 1:
             self.emit("andi", d, x, 1)
-        else:
-            self.emit("shli", d, x, 64 - width)
-            self.emit("shri", d, d, 64 - width)
+        else:  # the shifted intermediate is no 32-bit value: it gets its own 64-bit register
+            t = self.vreg()
+            self.emit("shli", t, x, 64 - width)
+            self.emit("shri", d, t, 64 - width)
 
     def alu(self, ins, op: str, ops) -> None:
         w = _width(ins)
@@ -215,6 +217,9 @@ class Selector:
             a = za
         mn = _ALU[op]
         c = self.const(ops[1])
+        final = d
+        if op in _WRAPS and w < 64:
+            d = self.vreg()  # every def of a narrow register holds a sign-extended value
         if op in ("udiv", "urem") and w == 64:
             raise IselError("64-bit unsigned division is not selectable yet")
         if c is not None and -(1 << 31) <= c < (1 << 31) and op not in ("udiv", "urem"):
@@ -229,8 +234,8 @@ class Selector:
                 self.emit("shrui", zb, zb, 64 - w)
                 b = zb
             self.emit(mn, d, a, b)
-        if op in _WRAPS and w < 64:
-            self.normalize(d, d, w)
+        if final is not d:
+            self.normalize(final, d, w)
 
     def icmp(self, ins, ops) -> None:
         words = str(ins).split("icmp", 1)[1].split()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from isa.table import AtomicOp
+from isa.table import AtomicOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import AtomicKind, Op, OpKind, scalar_dtype, shape_of
 from jitlang.passes.accel_access import Affine, Bound
@@ -21,6 +21,7 @@ from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .tiles import TileRef
 
 GATHER_ROWS = (1 << 20) - 1  # the largest size of an HBM pattern dim
+GATHER_SHIFT = 1 << 19  # indices of indirect DMAs are element offsets + this
 
 
 def eval_affine(low, a: Affine) -> ir.Value:
@@ -80,16 +81,24 @@ def _fill(low, other) -> tuple[int | ir.Value, bool]:
     return f32_bits(0.0), True
 
 
-def _masked_offsets(low, ptr, mask, like):
-    """The int32 offset tile of a pointer block, -1 where the mask is false."""
+def _indirect(low, ptr, mask, like, esize: int):
+    """(base address, index tile) of an indirect DMA. A pattern dim holds < 2**20 rows, so the
+    base moves GATHER_SHIFT elements down and the indices up: element offsets in
+    [-2**19, 2**19) from the pointer are reachable (negative strides too); a masked lane gets
+    index -1, outside the pattern (filled on loads, skipped on stores and atomics)."""
     offs = low.tiles[ptr.id]
-    if mask is None:
-        return offs
     idx = low.scratch(0, offs.dtype, like.pn, like.free)
-    neg = low.scratch(1, offs.dtype, like.pn, like.free)
-    low.call("accel.iota", neg, 0, -1, 0)
-    low.call("accel.select", idx, low.tiles[mask.id], offs, neg)
-    return idx
+    shift = f32_bits(float(GATHER_SHIFT))
+    if mask is None:
+        low.call("accel.ts", int(TensorOp.ADD), idx, offs, shift)
+    else:
+        m = low.tiles[mask.id]
+        low.call("accel.ts", int(TensorOp.ADD), idx, offs, shift)
+        low.call("accel.tt", int(TensorOp.MUL), idx, idx, m)  # (offs + shift) * m + m - 1
+        low.call("accel.tt", int(TensorOp.ADD), idx, idx, m)
+        low.call("accel.ts", int(TensorOp.ADD), idx, idx, f32_bits(-1.0))
+    base = low.b.sub(low.ptr_base[ptr.id], ir.Constant(I64, GATHER_SHIFT * esize))
+    return base, idx
 
 
 def _wide_scalar(v) -> bool:
@@ -146,8 +155,7 @@ def lower_load(low, op: Op) -> None:
     else:
         if ptr.id not in low.tiles:
             raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
-        base = low.ptr_base[ptr.id]
-        offs = _masked_offsets(low, ptr, mask, d)
+        base, offs = _indirect(low, ptr, mask, d, dt.mem_bytes)
         pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
         low.call("accel.dma.gather", d, pat, base, offs, fill)
     if post:
@@ -177,8 +185,7 @@ def lower_store(low, op: Op) -> None:
         return
     if ptr.id not in low.tiles:
         raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
-    base = low.ptr_base[ptr.id]
-    offs = _masked_offsets(low, ptr, mask, src)
+    base, offs = _indirect(low, ptr, mask, src, dt.mem_bytes)
     pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
     low.call("accel.dma.scatter", pat, base, src, offs)
 
@@ -198,14 +205,10 @@ def lower_atomic(low, op: Op) -> None:
     """Atomic read-modify-write (and compare-and-swap) through an HBM access pattern; the old
     values land in the result's tile (integer scalars come back through `ld`)."""
     acc = low.plan.access[id(op)]
-    if acc.kind != "ap":
-        raise UnsupportedOnAccelError(
-            op.loc,
-            "atomics through data-dependent pointers (the machine's atomics take access "
-            "patterns, not gathers)",
-        )
     r = op.result
     cas = op.attr.kind is AtomicKind.CAS
+    if acc.kind != "ap" and cas:
+        raise UnsupportedOnAccelError(op.loc, "compare-and-swap through data-dependent pointers")
     vals = op.operands[1:3] if cas else op.operands[1:2]
     dt = scalar_dtype(r.type)
     shape = shape_of(r.type)
@@ -214,8 +217,26 @@ def lower_atomic(low, op: Op) -> None:
     live = is_tile_value(r) and r.id in low.plan.needed or not is_tile_value(r)
     old = (low.buffer(r) if is_tile_value(r) else low.scratch(2, dt, 1, 1)) if live else -1
     tiles = [low.tile_of(v, 1 + i) for i, v in enumerate(vals)]
-    idx, base, bounds = _pattern(low, op, acc, shape, dt, access_mask(op))
-    if cas:
+    if acc.kind != "ap":  # indirect: element offsets, -1 where masked (skipped)
+        ptr, mask = op.operands[0], access_mask(op)
+        if ptr.id not in low.tiles:
+            raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
+        base, offs = _indirect(low, ptr, mask, tiles[0], dt.mem_bytes)
+        pat = low.tables.pattern(dt, [(1, GATHER_ROWS)], (False,))
+        low.call(
+            "accel.atomic.ind",
+            int(_ATOMIC[op.attr.kind]),
+            pat,
+            base,
+            tiles[0],
+            offs,
+            old,
+        )
+    else:
+        idx, base, bounds = _pattern(low, op, acc, shape, dt, access_mask(op))
+    if acc.kind != "ap":
+        pass
+    elif cas:
         low.call("accel.cas", idx, base, 0, *bounds, tiles[0], tiles[1], old)
     else:
         low.call("accel.atomic", int(_ATOMIC[op.attr.kind]), idx, base, 0, *bounds, tiles[0], old)

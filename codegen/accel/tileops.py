@@ -309,6 +309,8 @@ class TileOps:
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
         dt = scalar_dtype(op.operands[0].type)
         self.call("accel.tt", int(_TT[bop]), d, a, b)
+        if dt.is_bool and bop in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL):
+            self.call("accel.ts", int(TensorOp.AND), d, d, f32_bits(1.0))  # int1 wraps
         if bop in (BinaryOp.DIV, BinaryOp.REM) and not dt.is_float:
             nz = self.low.scratch(2, d.dtype, d.pn, d.free)  # x / 0 == x % 0 == 0
             self.call("accel.ts", int(TensorOp.NE), nz, b, f32_bits(0.0))

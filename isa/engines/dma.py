@@ -238,3 +238,24 @@ def atomic(ctx: Ctx, ins):
 def atomic_cas(ctx: Ctx, ins):
     q, dst, cmp, src, old_tile = ins.ops
     return _atomic(ctx, None, q, dst, src, old_tile, cmp)
+
+
+@handler("atomic_ind")
+def atomic_ind(ctx: Ctx, ins):
+    op, q, dst, src, idx_tile, old_tile = ins.ops
+    q = ctx.queue(q)
+    sa = _dma_tile(ctx, src, "source")
+    ia, ha, elem, valid, rng = _indirect(ctx, dst, idx_tile, sa.pn * sa.free, "destination")
+    oa = None if old_tile.is_none else _dma_tile(ctx, old_tile, "old-value tile")
+    if oa is not None and (oa.pn, oa.free) != (sa.pn, sa.free):
+        raise TileShapeError(f"the old-value tile must be [{sa.pn}, {sa.free}]")
+    vals = sa.read().reshape(elem.shape)
+    olds = np.zeros(elem.shape, np.float64 if is_float_dtype(ha.dtype) else np.int64)
+    if valid.any():
+        typed = ctx.hbm.data.view(ha.dtype)
+        olds[valid] = _apply_atomic(op, typed, elem[valid], vals[valid])
+    writes = ((rng,) if rng else ()) + ((oa.range,) if oa is not None else ())
+    if oa is not None:
+        oa.write(convert(olds, oa.dtype).reshape(oa.pn, oa.free))
+    params = _dma_params(sa, sa.pn * sa.free * ha.size, elem.shape[0] * elem.shape[1])
+    return params, (sa.range, ia.range) + ((rng,) if rng else ()), writes, q

@@ -1,5 +1,5 @@
-"""Instructions added for the compiler: bitwise reductions (`reduce`/`preduce` and/or/xor), `mulhi`
-and `check` (device assertions): semantics, faults and assembly round trips."""
+"""Instructions added for the compiler: bitwise reductions (`reduce`/`preduce` and/or/xor), `mulhi`,
+`check` (device assertions) and `atomic.ind`: semantics, faults and assembly round trips."""
 
 from __future__ import annotations
 
@@ -71,3 +71,30 @@ def test_check_faults_with_its_code_only_when_the_register_is_zero():
     with pytest.raises(DeviceAssertError, match="assertion 3") as e:
         isa.run(ok, [0])
     assert e.value.code == 3 and e.value.program == 0
+
+
+def test_indirect_atomic_add_applies_aliasing_indices_in_order():
+    idx = np.array([[0, 3, 3, -1, 5, 99]], np.int32)  # -1 and 99 are outside: skipped
+    vals = np.array([[1, 2, 3, 4, 5, 6]], np.int32)
+    dst = np.zeros(8, np.int32)
+    old = np.zeros(6, np.int32)
+    text = """
+.arg dst
+.arg vals
+.arg idx
+.arg old
+    arg r1, dst
+    arg r2, vals
+    arg r3, idx
+    arg r4, old
+    dma.load 0, sb.i32[0:1, 0, (1,6)], hbm.i32[r2+0, (1,6)], 0.0
+    dma.load 1, sb.i32[0:1, 64, (1,6)], hbm.i32[r3+0, (1,6)], 0.0
+    atomic.ind add, 2, hbm.i32[r1+0, (1,8)], sb.i32[0:1, 0, (1,6)], sb.i32[0:1, 64, (1,6)], sb.i32[0:1, 128, (1,6)]
+    dma.store 8, hbm.i32[r4+0, (1,6)], sb.i32[0:1, 128, (1,6)]
+    halt
+"""
+    b = assemble(text)
+    assert assemble(disassemble(b)).to_bytes() == b.to_bytes()
+    isa.run(b, [dst, vals, idx, old])
+    np.testing.assert_array_equal(dst, [1, 0, 0, 5, 0, 5, 0, 0])
+    np.testing.assert_array_equal(old, [0, 0, 2, 0, 0, 0])

@@ -78,3 +78,27 @@ def test_intervals_cover_loops():
     ]
     iv = regalloc.intervals(MFunction("k", [], blocks))
     assert iv[a.id].end >= 3  # a is live around the back edge
+
+
+def test_a_compiled_kernel_with_more_live_scalars_than_registers(tmp_path):
+    """70 loaded scalars all live at once: the kernel spills and still computes the sum."""
+    import importlib.util
+
+    n = 70
+    body = "\n".join(f"    v{i} = tl.load(x_ptr + {i})" for i in range(n))
+    total = " + ".join(f"v{i} * {i + 1}" for i in reversed(range(n)))
+    src = (
+        "import jitlang as jl\nimport jitlang.language as tl\n\n\n@jl.jit\n"
+        f"def many(x_ptr, out_ptr):\n{body}\n    tl.store(out_ptr, {total})\n"
+    )
+    path = tmp_path / "many_scalars.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("many_scalars", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    x = np.arange(n, dtype=np.int32) * 3 - 50
+    out = np.zeros(1, np.int32)
+    k = mod.many[(1,)](x, out, target="accel")
+    assert out[0] == int(sum(int(v) * (i + 1) for i, v in enumerate(x)))
+    text = k.asm["accel"]
+    assert text.count("ld r") > n  # the loads themselves plus reloads of spilled values
