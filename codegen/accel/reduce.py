@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from isa.table import ReduceOp, TensorOp
 from jitlang.dtypes import DType
-from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
+from jitlang.ir import BinaryOp, Op, OpKind, ReduceKind, scalar_dtype, shape_of
 
 from .lower import UnsupportedOnAccelError
 from .tiles import TileRef
@@ -33,8 +33,41 @@ _ARG = {ReduceKind.ARGMAX: ReduceOp.MAX, ReduceKind.ARGMIN: ReduceOp.MIN}
 _INT_MAX = (1 << 31) - 1
 
 
-def lower_reduce(ops, op: Op) -> None:
+_SIMPLE = {
+    BinaryOp.ADD: ReduceKind.SUM,
+    BinaryOp.MUL: ReduceKind.PROD,
+    BinaryOp.MAX: ReduceKind.MAX,
+    BinaryOp.MIN: ReduceKind.MIN,
+    BinaryOp.XOR: ReduceKind.XOR,
+    BinaryOp.OR: ReduceKind.OR,
+    BinaryOp.AND: ReduceKind.AND,
+}
+
+
+def combine_kind(op: Op) -> ReduceKind:
+    """The op's reduction kind; a custom combine region that is one commutative binary op of
+    its two arguments (`tl.reduce(x, 0, lambda a, b: a * b)`) counts as that op's kind."""
     kind = op.attr.kind
+    if kind is not ReduceKind.CUSTOM or len(op.operands) != 1 or not op.regions:
+        return kind
+    body = op.regions[0]
+    ops = [o for o in body.ops if o.kind is not OpKind.YIELD]
+    if len(ops) == 1 and ops[0].kind is OpKind.BINARY and len(body.args) == 2:
+        b = ops[0]
+        args = {a.id for a in body.args}
+        term = body.terminator
+        if (
+            b.attr.op in _SIMPLE
+            and {v.id for v in b.operands} == args
+            and term is not None
+            and [v.id for v in term.operands] == [b.result.id]
+        ):
+            return _SIMPLE[b.attr.op]
+    return kind
+
+
+def lower_reduce(ops, op: Op) -> None:
+    kind = combine_kind(op)
     if kind in _ARG and len(op.operands) == 2:
         return _arg_reduce(ops, op)
     if len(op.operands) != 1 or kind not in _RED:
@@ -141,3 +174,61 @@ def _arg_reduce(ops, op: Op) -> None:
         view = TileRef(src.view(pn=d.pn), src.dtype) if row else src
         ops.call("accel.copy", d, view)
         ops.finish(res, d)
+
+
+_SCAN = {
+    ReduceKind.SUM: TensorOp.ADD,
+    ReduceKind.PROD: TensorOp.MUL,
+    ReduceKind.MAX: TensorOp.MAX,
+    ReduceKind.MIN: TensorOp.MIN,
+}
+
+
+def lower_scan(ops, op: Op) -> None:
+    """Inclusive scans along the free axis: Hillis-Steele, log2(N) steps of one `tt` on shifted
+    views plus a copy of the untouched prefix, ping-ponging between two scratch slots. A 1-D
+    block spread over partitions is first gathered onto one partition by DMA (and back)."""
+    kind = combine_kind(op)
+    shape = shape_of(op.operands[0].type)
+    if len(op.operands) != 1 or kind not in _SCAN:
+        raise UnsupportedOnAccelError(op.loc, f"scan `{kind.value}`")
+    if not (len(shape) == 1 or len(shape) == 2 and op.attr.axis == 1):
+        raise UnsupportedOnAccelError(op.loc, f"a scan along axis {op.attr.axis} of {shape}")
+    low = ops.low
+    tt = int(_SCAN[kind])
+    r, s = op.result, op.operands[0]
+    d = ops.dest(r)
+    x = low.tile_of(s, 0)
+    n = shape[-1]
+    es = x.dtype.mem_bytes
+    if len(shape) == 1:
+        pn, rows = 1, 1
+        cur = low.scratch(0, x.dtype, 1, n)
+        if x.pn != 1:
+            ops.call("accel.dma.copy", cur, x)
+        else:
+            cur = x
+    else:
+        pn, rows = x.pn, shape[0] // x.pn
+        cur = x
+
+    def v(t: TileRef, off: int, size: int):
+        dims = ((n, rows), (1, size)) if rows > 1 else ((1, size),)
+        return t.view(*dims, pn=pn, off=off * es)
+
+    step, slot = 1, 1
+    while step < n:
+        nxt = low.scratch(slot, x.dtype, pn, rows * n)
+        keep = n - step
+        if op.attr.reverse:
+            ops.call("accel.tt", tt, v(nxt, 0, keep), v(cur, 0, keep), v(cur, step, keep))
+            ops.call("accel.copy", v(nxt, keep, step), v(cur, keep, step))
+        else:
+            ops.call("accel.tt", tt, v(nxt, step, keep), v(cur, step, keep), v(cur, 0, keep))
+            ops.call("accel.copy", v(nxt, 0, step), v(cur, 0, step))
+        cur, slot, step = nxt, 3 - slot, step * 2
+    if d.pn != pn:
+        ops.call("accel.dma.copy", d, cur)
+    else:
+        ops.call("accel.copy", d, cur)
+    ops.finish(r, d)

@@ -438,6 +438,11 @@ class TileOps:
 
         lower_reduce(self, op)
 
+    def _scan(self, op: Op) -> None:
+        from .reduce import lower_scan
+
+        lower_scan(self, op)
+
 
 def as_i64(low, v):
     x = low.reg(v)

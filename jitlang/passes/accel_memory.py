@@ -17,12 +17,14 @@ from dataclasses import dataclass
 
 from ..dtypes import DType
 from ..errors import CompilationError
-from ..ir import Function, Op, OpKind, Region, Value, is_ptr, scalar_dtype
+from ..ir import Function, Op, OpKind, Region, Value, is_ptr, scalar_dtype, walk
 from .accel_layout import AccelPlan
 
 ALIGN = 64
 SCRATCH_SLOTS = 3
-MIN_SCRATCH = 1024  # bytes per partition of a scratch slot (a transposed 128x128 fp32 chunk fits... half)
+MIN_SCRATCH = (
+    1024  # bytes per partition of a scratch slot (a transposed 128x128 fp32 chunk fits... half)
+)
 
 
 class OutOfChipMemoryError(CompilationError):
@@ -141,7 +143,13 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
         if vid in life.start and root in life.start:
             life.start[root] = min(life.start[root], life.start[vid])
             life.end[root] = max(life.end[root], life.end[vid])
-    slot = max([b for _, b in need.values()] + [MIN_SCRATCH])
+    rows = [  # a scan gathers a 1-D block onto one partition: a whole block per slot
+        _align(v.type.numel * tile_elem_bytes(v))
+        for op in walk(fn.body)
+        if op.kind is OpKind.SCAN
+        for v in op.operands
+    ]
+    slot = max([b for _, b in need.values()] + rows + [MIN_SCRATCH])
     spill = _align(target.spill_bytes)
     base = spill + SCRATCH_SLOTS * slot
     limit = target.sbuf_bytes_per_partition

@@ -69,3 +69,22 @@ def trans_kernel(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
     tl.store(o_ptr + rn[:, None] * M + rm[None, :], tl.trans(x) * 2.0)
     r = tl.reshape(x, (N, M))
     tl.store(o_ptr + M * N + rn[:, None] * M + rm[None, :], r + 1.0)
+
+
+@jl.jit
+def scan_kernel(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
+    """Scans along the free axis of 1-D (spread over partitions) and 2-D blocks."""
+    i = tl.arange(0, M * N)
+    x1 = tl.load(x_ptr + i)
+    tl.store(o_ptr + i, tl.cumsum(x1, 0))
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    x2 = tl.load(x_ptr + rm[:, None] * N + rn[None, :])
+    tl.store(o_ptr + M * N + rm[:, None] * N + rn[None, :], tl.cumprod(x2, 1))
+    rev = tl.associative_scan(x2, 1, _max_combine, reverse=True)
+    tl.store(o_ptr + 2 * M * N + rm[:, None] * N + rn[None, :], rev)
+
+
+@jl.jit
+def _max_combine(a, b):
+    return tl.maximum(a, b)

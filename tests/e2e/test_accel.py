@@ -20,6 +20,7 @@ from tests.e2e.accel_kernels import (
     dot_kernel,
     masked_2d,
     row_stats,
+    scan_kernel,
     trans_kernel,
 )
 from tests.e2e.tutorial_kernels import attn_fwd, layer_norm_fwd, matmul_kernel, softmax_kernel
@@ -349,3 +350,11 @@ def test_profile_of_a_launch():
     assert summary and np.array_equal(out, 2 * x)
     v2 = jl.testing.profile(add_kernel, (4,), x, x, out, n, BLOCK=1024).summary()
     assert v2 != summary  # two generations, two timings
+
+
+@pytest.mark.parametrize("M,N", [(2, 8), (64, 16), (256, 32)])
+def test_scans(M, N):
+    x = np.random.default_rng(4).uniform(0.9, 1.1, (M, N)).astype(np.float32)
+    o = np.zeros(3 * M * N, np.float32)
+    cross_check(scan_kernel, (1,), x, o, M=M, N=N)
+    np.testing.assert_allclose(o[: M * N], np.cumsum(x.ravel()), rtol=1e-4)
