@@ -17,7 +17,7 @@ from isa.table import ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import BinaryOp, Op, OpKind, ReduceKind, scalar_dtype, shape_of
 
-from .lower import UnsupportedOnAccelError
+from .lower import UnsupportedOnAccelError, f32_bits
 from .tiles import TileRef
 
 _RED = {
@@ -121,6 +121,13 @@ def _arg_reduce(ops, op: Op) -> None:
     pn = x.pn
     vdt = scalar_dtype(vals.type)
     s0, s1, s2 = (lambda dt, p, f, i=i: low.scratch(i, dt, p, f) for i in range(3))
+    if vdt.is_float:  # Triton skips NaN: it loses to every number
+        clean, nan = s2(vdt, pn, x.free), s1(DType.U8, pn, x.free)
+        worst = float("-inf") if op.attr.kind is ReduceKind.ARGMAX else float("inf")
+        ops.call("accel.tt", int(TensorOp.NE), nan, x, x)
+        ops.call("accel.memset", clean, f32_bits(worst))
+        ops.call("accel.select", clean, nan, clean, x)
+        x = clean
     if len(shape) == 1:
         m = s0(vdt, pn, 1)
         ops.call("accel.reduce", rop, m, x)

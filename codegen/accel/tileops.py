@@ -309,6 +309,13 @@ class TileOps:
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
         dt = scalar_dtype(op.operands[0].type)
         self.call("accel.tt", int(_TT[bop]), d, a, b)
+        if dt.is_float and bop in (BinaryOp.MIN, BinaryOp.MAX) and not op.attr.propagate_nan:
+            # the engine's min/max propagate NaN; Triton's default takes the other operand
+            m = self.low.scratch(2, DType.U8, d.pn, d.free)
+            self.call("accel.tt", int(TensorOp.NE), m, a, a)
+            self.call("accel.select", d, m, b, d)
+            self.call("accel.tt", int(TensorOp.NE), m, b, b)
+            self.call("accel.select", d, m, a, d)
         if dt.is_bool and bop in (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL):
             self.call("accel.ts", int(TensorOp.AND), d, d, f32_bits(1.0))  # int1 wraps
         if bop in (BinaryOp.DIV, BinaryOp.REM) and not dt.is_float:

@@ -207,6 +207,8 @@ def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
     name = op.attr.op.value if op.kind is OpKind.BINARY else "cmp"
     if dt is None or (not dt.is_float and name in ("div", "rem")):
         return None
+    if dt.is_float and name in ("min", "max") and not op.attr.propagate_nan:
+        return None  # NaN-ignoring min/max needs both operands as tiles (see tileops)
     for i in (1, 0):
         p = producers.get(op.operands[i].id)
         other = producers.get(op.operands[1 - i].id)
