@@ -17,7 +17,6 @@ from llvmlite import ir
 from jitlang.dtypes import DType
 from jitlang.errors import CompilationError
 from jitlang.ir import (
-    BlockType,
     Function,
     Op,
     OpKind,
@@ -29,7 +28,7 @@ from jitlang.ir import (
     shape_of,
 )
 from jitlang.passes.accel_layout import AccelPlan, is_tile_value
-from jitlang.passes.accel_memory import MemoryPlan, tile_elem_bytes
+from jitlang.passes.accel_memory import MemoryPlan
 
 from . import intrinsics
 from .tiles import Tables, TileRef, sbuf_tile
@@ -85,9 +84,6 @@ class Lowering:
             conv.append(a)
         conv.append(ir.Constant(I32, self.line))
         return self.b.call(fn, conv)
-
-    def none_tile(self) -> int:
-        return -1
 
     def buffer(self, v: Value) -> TileRef:
         """The buffer of tile value v in its layout."""
@@ -429,11 +425,3 @@ def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
     low = Lowering(plan, mem, target, name)
     low.run()
     return low.module, low.tables
-
-
-def elem_bytes(v: Value) -> int:
-    return tile_elem_bytes(v)
-
-
-def is_block(v: Value) -> bool:
-    return isinstance(v.type, BlockType)

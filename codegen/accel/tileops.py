@@ -449,8 +449,3 @@ class TileOps:
         from .reduce import lower_scan
 
         lower_scan(self, op)
-
-
-def as_i64(low, v):
-    x = low.reg(v)
-    return x if x.type.width == 64 else low.b.sext(x, I64)

@@ -358,3 +358,20 @@ def test_scans(M, N):
     o = np.zeros(3 * M * N, np.float32)
     cross_check(scan_kernel, (1,), x, o, M=M, N=N)
     np.testing.assert_allclose(o[: M * N], np.cumsum(x.ravel()), rtol=1e-4)
+
+
+def test_accel_binaries_come_back_from_the_disk_cache(monkeypatch):
+    import runtime.accel_driver as drv
+
+    x = np.arange(96, dtype=np.float32)
+    out = np.zeros_like(x)
+    add_kernel[(1,)](x, x, out, 96, BLOCK=128, target="accel")  # compiled (or cached) once
+    add_kernel.cache.clear()  # forget the in-memory kernel: the next launch reads the disk
+
+    def no_build(*a, **k):
+        raise AssertionError("rebuilt instead of loading the cached binary")
+
+    monkeypatch.setattr(drv, "_build", no_build)
+    out[:] = 0
+    add_kernel[(1,)](x, x, out, 96, BLOCK=128, target="accel")
+    np.testing.assert_array_equal(out, 2 * x)
