@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from . import language, testing
 from .autotuner import Autotuner, Config, Heuristics, autotune, heuristics
-from .errors import CompilationError, InternalCompilerError
+from .errors import (
+    CompilationError,
+    CompileTimeAssertionFailure,
+    InternalCompilerError,
+    OutOfResources,
+    TritonError,
+)
 from .jit import JITFunction, jit
 
 
@@ -22,6 +28,10 @@ def __getattr__(name: str):
         from runtime import cpu_driver
 
         return getattr(cpu_driver, name)
+    if name == "InterpreterError":
+        from .interpreter import InterpreterError
+
+        return InterpreterError
     raise AttributeError(f"module 'jitlang' has no attribute {name!r}")
 
 
@@ -44,10 +54,13 @@ def next_power_of_2(n: int) -> int:
 __all__ = [
     "Autotuner",
     "CompilationError",
+    "CompileTimeAssertionFailure",
     "Config",
     "Heuristics",
     "InternalCompilerError",
     "JITFunction",
+    "OutOfResources",
+    "TritonError",
     "autotune",
     "cdiv",
     "heuristics",

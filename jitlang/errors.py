@@ -12,7 +12,19 @@ import linecache
 from .ir import Loc
 
 
-class CompilationError(Exception):
+class TritonError(Exception):
+    """Base of the errors jitlang raises on purpose (Triton's `triton.TritonError`)."""
+
+
+class OutOfResources(TritonError):
+    """A kernel needs more of a target's resources than it has (Triton's name)."""
+
+    def __init__(self, required: int, limit: int, name: str) -> None:
+        self.required, self.limit, self.name = required, limit, name
+        super().__init__(f"out of resource: {name}, required: {required}, hardware limit: {limit}")
+
+
+class CompilationError(TritonError):
     """A kernel could not be compiled; the message points at the offending source."""
 
     kind = "error"
@@ -96,3 +108,7 @@ class InternalCompilerError(CompilationError):
             f"compiling {kernel} failed inside the compiler: {type(cause).__name__}: {first}",
             REPORT_HINT,
         )
+
+
+# Triton's name for a failed tl.static_assert (triton.compiler.errors.CompileTimeAssertionFailure)
+CompileTimeAssertionFailure = StaticAssertionError

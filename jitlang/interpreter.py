@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .dtypes import DType
+from .errors import TritonError
 from .ir import (
     AtomicKind,
     BinaryOp,
@@ -36,7 +37,7 @@ from .ir import (
 )
 
 
-class InterpreterError(Exception):
+class InterpreterError(TritonError):
     """A kernel did something the interpreter cannot execute (e.g. an out-of-bounds access)."""
 
 

@@ -451,6 +451,16 @@ def item_(b: Builder, input):
 
 
 @handler
+def interleave(b: Builder, a, other):
+    """Triton's tl.interleave: join along a new last axis, then merge it into the previous one."""
+    j = join(b, a, other)
+    shape = shape_of(j.type)
+    if len(shape) == 1:  # two scalars
+        return j
+    return reshape(b, j, shape[:-2] + (2 * shape[-2],))
+
+
+@handler
 def split(b: Builder, a):
     v = _block(b, a, "tl.split")
     shape = shape_of(v.type)

@@ -211,7 +211,9 @@ def maximum(b: Builder, x, y, propagate_nan=None):
 
 def _propagate(p) -> bool:
     # tl.PropagateNan.ALL / NONE or a bool
-    return bool(p) and str(p).upper().endswith("ALL") or p is True
+    if isinstance(p, lang.PropagateNan):
+        return p is lang.PropagateNan.ALL
+    return p is True or bool(p) and str(p).upper().endswith("ALL")
 
 
 @handler
@@ -384,6 +386,20 @@ def static_assert(b: Builder, cond, msg=""):
         raise b.type_error("tl.static_assert needs a compile-time condition")
     if not cond:
         raise StaticAssertionError(b.loc, str(msg) or "condition is false")
+    return None
+
+
+@handler
+def assume(b: Builder, cond):
+    """A promise to the optimizer (llvm.assume in Triton); the CPU target does not use it."""
+    if not isinstance(cond, Value) and not cond:
+        raise b.type_error("tl.assume of a condition that is false at compile time")
+    return None
+
+
+@handler
+def debug_barrier(b: Builder):
+    """Triton's block-wide barrier: each program is one thread on the CPU, so nothing to wait for."""
     return None
 
 

@@ -15,7 +15,7 @@ import operator
 import os
 from dataclasses import dataclass
 
-from ..dtypes import DType
+from ..dtypes import DType, literal_dtype
 from ..errors import (
     CompilationError,
     ConstexprError,
@@ -262,6 +262,12 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
                     NameNotFoundError,
                 )
             return BoundMethod(base, node.attr)
+        if isinstance(base, (int, float)) and not hasattr(base, node.attr):
+            # a compile-time number as Triton's to_tensor types it: N.dtype, N.to(tl.int64)
+            if node.attr == "dtype":
+                return lang.DTYPES[literal_dtype(base)]
+            if node.attr in B.TENSOR_METHODS:
+                return BoundMethod(S.to_value(self.b, base), node.attr)
         try:
             return getattr(base, node.attr)
         except AttributeError:

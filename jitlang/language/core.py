@@ -289,6 +289,17 @@ class Builtin:
         return f"<jitlang builtin tl.{self.name}>"
 
 
+class PropagateNan(enum.IntEnum):
+    """NaN handling of tl.minimum/tl.maximum/tl.clamp: NONE returns the other operand (the
+    default), ALL returns NaN when either operand is NaN (Triton's ir.PROPAGATE_NAN values)."""
+
+    NONE = 0x0000
+    ALL = 0xFFFF
+
+
+pi32_t = pointer_type(int32)  # Triton's pointer-to-int32 type
+
+
 _NAMES = """
 program_id num_programs arange full zeros zeros_like load store where minimum maximum clamp
 abs exp exp2 log log2 sqrt sqrt_rn rsqrt sin cos floor ceil erf tanh fma sigmoid cdiv cast
@@ -297,6 +308,7 @@ max_constancy broadcast_to broadcast expand_dims static_range range
 sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
+assume debug_barrier interleave
 """.split()
 
 for _n in _NAMES:

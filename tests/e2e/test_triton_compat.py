@@ -623,3 +623,67 @@ def test_launch_errors_are_not_internal_errors():
     assert not isinstance(info.value, jl.InternalCompilerError)
     with pytest.raises(TypeError, match="complex64"):
         _victim[(1,)](np.zeros(8, np.complex64), BLOCK=8)
+
+
+# -- 5. names Triton kernels use -----------------------------------------------------------------
+
+
+@jl.jit
+def _names(x_ptr, y_ptr, o_ptr, i_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    y = tl.load(y_ptr + offs)
+    tl.assume(N > 0)
+    tl.assume(offs >= 0)
+    tl.debug_barrier()
+    tl.static_assert(
+        N.dtype == tl.int32 and (2**40).dtype == tl.int64 and (0.5).dtype == tl.float32
+    )
+    tl.store(o_ptr + offs, tl.maximum(x, y, propagate_nan=tl.PropagateNan.ALL))
+    tl.store(o_ptr + N + offs, tl.maximum(x, y, propagate_nan=tl.PropagateNan.NONE))
+    tl.store(o_ptr + 2 * N + offs, x.cast(tl.float16).to(tl.float32) + N.to(tl.float32))
+    tl.store(o_ptr + 3 * N + offs, tl.where(x == x, tl.abs(x).sqrt_rn() * 0, 0) + x)
+    tl.store(o_ptr + 4 * N + tl.arange(0, 2 * N), tl.interleave(x, y))
+    tl.store(o_ptr + 6 * N, tl.sum(x[None, :], 1).item())
+    tl.store(i_ptr.to(tl.pi32_t) + offs, offs)
+
+
+def test_cheap_triton_names():
+    n = 8
+    x = np.array([1, np.nan, 3, -1, 0, 2, np.nan, 5], np.float32)
+    y = np.array([0, 4, np.nan, 2, 0, 1, np.nan, -5], np.float32)
+    ref = np.concatenate(
+        [
+            np.maximum(x, y),
+            np.fmax(x, y),
+            x.astype(np.float16).astype(np.float32) + n,
+            x,
+            np.stack([x, y], -1).reshape(-1),
+            [np.sum(x)],
+        ]
+    )
+    o = np.zeros(6 * n + 1, np.float32)
+    for target, (_, _, out, idx) in run_both(
+        _names, (1,), x, y, o, np.zeros(n, np.int32), N=n
+    ).items():
+        np.testing.assert_array_equal(out, ref.astype(np.float32), err_msg=target)
+        np.testing.assert_array_equal(idx, np.arange(n), err_msg=target)
+
+
+def test_triton_error_names():
+    assert issubclass(jl.CompilationError, jl.TritonError)
+    assert issubclass(jl.InternalCompilerError, jl.TritonError)
+    assert issubclass(jl.OutOfResources, jl.TritonError)
+    assert issubclass(jl.InterpreterError, jl.TritonError)
+    from jitlang.errors import StaticAssertionError
+
+    assert jl.CompileTimeAssertionFailure is StaticAssertionError
+
+    @jl.jit
+    def k(N: tl.constexpr):
+        tl.static_assert(N > 1)
+
+    with pytest.raises(jl.CompileTimeAssertionFailure):
+        k[(1,)](N=1)
+    with pytest.raises(jl.TritonError):
+        k[(1,)](N=0)
