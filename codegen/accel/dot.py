@@ -1,15 +1,15 @@
 """`dot` on the tensor engine: PSUM accumulation over 128-row contraction chunks.
 
 Stage: part of the accel lowering (`tileops` dispatches here). Input: `dot(a[M, K], b[K, N],
-acc[M, N])` with the default layouts (rows on partitions). The PE computes
+acc[M, N])` with `a` already stored as its transpose [K, M] (the layout pass chose a transposing
+load or an explicit convert_layout) and `b`, `acc` in the default layouts. The PE computes
 `PSUM[M', N'] (+)= stat[K', M']^T @ mov[K', N']` with K', M' <= 128 and N' <= 512, so: for every
 chunk of 128 result rows and 512 result columns, and for every 128-row chunk of the contraction,
-`a`'s chunk is transposed through the identity (PE `transpose` into PSUM, copied back to SBUF as
-the stationary operand), `b`'s chunk is the moving operand as it lies, and the matmuls accumulate
-in one PSUM bank (`set` then `acc`); the vector engine adds `acc` while copying PSUM out. With
-the block layouts' row split (r rows per partition), contraction chunk j is rows {p * r + j}:
-strided free views of `a` and partition-major views of `b`. Integer operands go through fp32
-(exact while products and sums stay below 2**24); products and sums are fp32.
+a strided view of `a` is the stationary operand, `b`'s chunk is the moving operand as it lies,
+and the matmuls accumulate in one PSUM bank (`set` then `acc`); the vector engine adds `acc`
+while copying PSUM out. With the layouts' row split (r rows per partition), contraction chunk j
+is rows {q * r + j}. Integer operands go through fp32 (exact while products and sums stay below
+2**24); products and sums are fp32.
 """
 
 from __future__ import annotations
@@ -40,32 +40,35 @@ def lower_dot(ops, op: Op) -> None:
     if dt.is_bool:
         raise UnsupportedOnAccelError(op.loc, f"dot of {dt} operands")
     P = low.target.partitions
-    rm = M // a.pn  # result rows per partition (a and the result share the row split)
-    rk = K // b.pn  # contraction rows per partition of b
+    pm = d.pn  # result rows on partitions: {p * rm + i}
+    rm = M // pm
+    rk = K // b.pn  # contraction rows per partition of b (and of a, stored as [K, M])
     pk = b.pn
+    if not low.plan.layouts[a_v.id].transposed or a.pn != pk:
+        raise UnsupportedOnAccelError(op.loc, "internal: the stationary operand is not [K, M]")
     bank = low.target.psum_bank_bytes
     nmax = min(low.target.pe_max_moving, bank // 4)
-    if pk > P or a.pn > low.target.pe_cols:
+    if pk > P or pm > low.target.pe_cols:
         raise UnsupportedOnAccelError(op.loc, f"dot of shape [{M}, {K}] x [{K}, {N}]")
-    tpsum = TileRef(_psum(0, pk, a.pn), DType.F32)  # transposed chunk of a: [pk, a.pn]
-    stat = low.scratch(1, pe_dt, pk, a.pn)
+    stat = low.scratch(1, pe_dt, pk, pm) if pe_dt is not dt else None
     mov = low.scratch(2, pe_dt, pk, min(N, nmax)) if pe_dt is not dt else None
-    for i in range(rm):  # result rows {p * rm + i}
+    for i in range(rm):
         for n0 in range(0, N, nmax):
             nn = min(nmax, N - n0)
-            acc_ps = TileRef(_psum(bank, a.pn, nn), DType.F32)
+            acc_ps = TileRef(_psum(bank, pm, nn), DType.F32)
             for j in range(rk):  # contraction rows {q * rk + j}
-                # a[p * rm + i, q * rk + j] for q < pk: a's free elems (i*K + j) + q*rk
-                a_chunk = a.view((rk, pk), off=(i * K + j) * _size(dt))
-                low.call("accel.transpose", tpsum, a_chunk)
-                low.call("accel.copy", stat, tpsum)
+                # a^T[q * rk + j, p * rm + i]: partition q, free (j * M + i) + p * rm
+                st = a.view((rm, pm), pn=pk, off=(j * M + i) * _size(dt))
+                if stat is not None:
+                    low.call("accel.copy", stat, st)
+                    st = stat
                 b_chunk = b.view((1, nn), pn=pk, off=(j * N + n0) * _size(dt))
                 if mov is not None:
                     mv = mov.view((1, nn))
                     low.call("accel.copy", mv, b_chunk)
                     b_chunk = mv
                 mode = AccMode.SET if j == 0 else AccMode.ACC
-                low.call("accel.matmul", int(mode), acc_ps, stat, b_chunk)
+                low.call("accel.matmul", int(mode), acc_ps, st, b_chunk)
             out = d.view((1, nn), off=(i * N + n0) * _size(d.dtype))
             cin = c.view((1, nn), off=(i * N + n0) * _size(c.dtype))
             low.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)

@@ -44,7 +44,9 @@ def _count(low, bd: Bound) -> ir.Value:
     return b.sdiv(b.add(diff, ir.Constant(I64, bd.coef - 1)), ir.Constant(I64, bd.coef))
 
 
-def _pattern(low, op: Op, acc, shape, dt, mask, words: int = 1) -> tuple[int, ir.Value, list]:
+def _pattern(
+    low, op: Op, acc, shape, dt, mask, words: int = 1, transposed: bool = False
+) -> tuple[int, ir.Value, list]:
     """(pattern index, base address, bound values b0..b3) of an access-pattern DMA. A 64-bit
     scalar moves as `words` = 2 u32 words (the machine has no 64-bit element type)."""
     b = low.b
@@ -54,12 +56,16 @@ def _pattern(low, op: Op, acc, shape, dt, mask, words: int = 1) -> tuple[int, ir
     base = b.add(low.reg(pa.base), b.mul(off, ir.Constant(I64, esize)))
     dims = list(zip(pa.off.dims, shape, strict=True)) or [(1, words)]
     bounds: list = [None] * len(dims)
+    order = list(range(len(dims)))
+    if transposed:  # a transposing DMA: the pattern walks the block column by column
+        order = order[::-1]
     if mask is not None and not shape:
         bounds[0] = b.mul(b.zext(low.reg(mask), I64), ir.Constant(I64, words))
     for bd in acc.bounds:
         c = _count(low, bd)
         prev = bounds[bd.dim]
         bounds[bd.dim] = c if prev is None else b.select(b.icmp_signed("<", c, prev), c, prev)
+    dims, bounds = [dims[k] for k in order], [bounds[k] for k in order]
     pdt = DType.U32 if words == 2 else dt
     idx = low.tables.pattern(pdt, dims, tuple(x is not None for x in bounds))
     vals = [x if x is not None else ir.Constant(I64, 0) for x in bounds]
@@ -150,7 +156,9 @@ def lower_load(low, op: Op) -> None:
     fill, post = _fill(low, other)
     acc = low.plan.access[id(op)]
     if acc.kind == "ap":
-        idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
+        lay = low.plan.layouts.get(r.id)
+        tr = lay is not None and lay.transposed
+        idx, base, bounds = _pattern(low, op, acc, shape, dt, mask, transposed=tr)
         low.call("accel.dma.load", d, idx, base, 0, *bounds, fill)
     else:
         if ptr.id not in low.tiles:

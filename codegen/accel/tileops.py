@@ -235,15 +235,19 @@ class TileOps:
         self.call("accel.dma.copy", d, low.tile_of(s, 0))
 
     def _trans(self, op: Op) -> None:
-        """2-D transpose through the PE's identity matmul, in [<=128, <=128] chunks: source rows
-        {p * rm + i} x columns {q * rn + j} land on partitions q of the destination."""
         low = self.low
         r, s = op.result, op.operands[0]
         shape = shape_of(s.type)
         if len(shape) != 2 or tuple(op.attr.order) != (1, 0):
             raise UnsupportedOnAccelError(op.loc, f"permutation {op.attr.order} of {s.type}")
         d = self.dest(r)
-        x = low.tile_of(s, 0)
+        self.transpose_into(d, low.tile_of(s, 0), shape)
+        self.finish(r, d)
+
+    def transpose_into(self, d: TileRef, x: TileRef, shape) -> None:
+        """d (the natural layout of the [n, m] transpose) = x [m, n]^T, through the PE's
+        identity in [<=128, <=128] chunks: source rows {p * rm + i} x columns {q * rn + j}
+        land on partitions q of the destination."""
         m, n = shape
         rm, rn = m // x.pn, n // d.pn
         es = x.dtype.mem_bytes
@@ -255,7 +259,6 @@ class TileOps:
                 self.call("accel.transpose", psum, x.view((rn, d.pn), off=(i * n + j) * es))
                 out = d.view((rm, x.pn), off=(j * m + i) * d.dtype.mem_bytes)
                 self.call("accel.copy", out, psum)
-        self.finish(r, d)
 
     def _convert_layout(self, op: Op) -> None:
         low = self.low
@@ -263,7 +266,10 @@ class TileOps:
         if is_ptr(r.type):
             low.ptr_base[r.id] = low.ptr_base[s.id]
         d = self.dest(r)
-        self.call("accel.dma.copy", d, low.tile_of(s, 0))
+        if low.plan.layouts[r.id].transposed:  # to a dot's stationary layout: PE transposes
+            self.transpose_into(d, low.tile_of(s, 0), shape_of(s.type))
+        else:  # same row-major elements over other partitions: an SBUF-to-SBUF DMA
+            self.call("accel.dma.copy", d, low.tile_of(s, 0))
 
     def _ptr_add(self, op: Op) -> None:
         low = self.low

@@ -63,9 +63,10 @@ class AccelLayout:
     pn: int
     free: int
     space: str = "sbuf"
+    transposed: bool = False  # a 2-D block stored as its transpose (a dot's stationary operand)
 
     def __str__(self) -> str:
-        return f"{self.space}[{self.pn}x{self.free}]"
+        return f"{self.space}[{self.pn}x{self.free}{'T' if self.transposed else ''}]"
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
                 layouts[r.id] = _row(shape)
             else:
                 layouts[r.id] = natural(r)
+    _stationary_layouts(ops, uses, layouts, an, P)
     plan = AccelPlan(fn, layouts, {}, set(), prod, an)
     _insert_converts(fn.body, plan, P)
     prod.clear()
@@ -340,6 +342,29 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     plan.needed = _needed(fn, plan)
     _check_dtypes(_flat_list(fn.body), plan.needed)
     return plan
+
+
+def transposed_layout(shape: tuple[int, ...], partitions: int) -> AccelLayout:
+    """A [M, K] block stored as its transpose: K on partitions (a matmul's stationary side)."""
+    t = natural_layout((shape[1], shape[0]), partitions)
+    return AccelLayout(t.pn, t.free, transposed=True)
+
+
+def _stationary_layouts(ops, uses, layouts, an: AccessAnalysis, P: int) -> None:
+    """The PE contracts over partitions: `dot`'s first operand must lie as [K, M]. Cost model:
+    a load through an access pattern used only by the dot is transposed by its DMA for free
+    (the pattern's dims are swapped); anything else gets an explicit convert_layout, lowered
+    as PE transposes through the identity (128x128 chunks; DVE 32x32 blocks would also need
+    a cross-partition move, so the PE is never worse)."""
+    for op, _ in ops:
+        if op.kind is not OpKind.DOT or len(shape_of(op.operands[0].type)) != 2:
+            continue
+        a = op.operands[0]
+        src = next((p for p, _ in ops if a in p.results), None)
+        only_dot = len(uses.get(a.id, ())) == 1
+        if src is not None and src.kind is OpKind.LOAD and only_dot:
+            if _classify(src, an).kind == "ap":
+                layouts[a.id] = transposed_layout(shape_of(a.type), P)
 
 
 def _flat_list(region: Region) -> list[tuple[Op, Region]]:
@@ -377,6 +402,8 @@ def _required(op: Op, i: int, plan: AccelPlan, P: int) -> AccelLayout | None:
         src = shape_of(v.type)
         n = v.type.numel
         return AccelLayout(rl.pn, n // rl.pn) if n % rl.pn == 0 and src else None
+    if op.kind is OpKind.DOT and i == 0 and len(shape_of(v.type)) == 2:
+        return transposed_layout(shape_of(v.type), P)
     if op.kind is OpKind.BROADCAST and rl is not None:
         src = shape_of(v.type)
         pn = rl.pn if src[0] == shape_of(res.type)[0] else 1
@@ -406,9 +433,8 @@ def _insert_converts(region: Region, plan: AccelPlan, P: int) -> None:
                 continue
             nv = Value(v.type, v.name)
             plan.layouts[nv.id] = want
-            new_ops.append(
-                Op(OpKind.CONVERT_LAYOUT, [v], [nv], op.loc, Layout(f"accel:p{want.pn}"))
-            )
+            kind = f"accel:p{want.pn}" + ("T" if want.transposed else "")
+            new_ops.append(Op(OpKind.CONVERT_LAYOUT, [v], [nv], op.loc, Layout(kind)))
             op.operands[i] = nv
             plan.converts += 1
         new_ops.append(op)

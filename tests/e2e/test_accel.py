@@ -10,6 +10,7 @@ import pytest
 import jitlang as jl
 import jitlang.language as tl
 from jitlang.testing import cross_check
+from tests.codegen.accel import test_layout as LT
 from tests.e2e import test_blocks as B
 from tests.e2e import test_control_flow as CF
 from tests.e2e import test_elementwise_ops as T
@@ -375,3 +376,11 @@ def test_accel_binaries_come_back_from_the_disk_cache(monkeypatch):
     out[:] = 0
     add_kernel[(1,)](x, x, out, 96, BLOCK=128, target="accel")
     np.testing.assert_array_equal(out, 2 * x)
+
+
+def test_dot_with_transposing_load_and_explicit_convert():
+    x = np.random.default_rng(6).standard_normal((32, 32)).astype(np.float32)
+    y = np.random.default_rng(7).standard_normal((32, 32)).astype(np.float32)
+    out = np.zeros((32, 32), np.float32)
+    cross_check(LT.dots, (1,), x, y, out, N=32)
+    np.testing.assert_allclose(out, x @ y + (2 * y) @ y, rtol=1e-4, atol=1e-4)

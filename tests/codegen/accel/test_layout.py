@@ -129,3 +129,25 @@ def _frames(err):
     while tb is not None:
         yield tb
         tb = tb.tb_next
+
+
+@jl.jit
+def dots(a_ptr, b_ptr, c_ptr, N: tl.constexpr):
+    i = tl.arange(0, N)
+    a = tl.load(a_ptr + i[:, None] * N + i[None, :])
+    b = tl.load(b_ptr + i[:, None] * N + i[None, :])
+    c = tl.dot(a, b)  # a straight from memory: its DMA transposes it
+    d = tl.dot(b * 2.0, b)  # a computed operand: an explicit convert_layout (PE transposes)
+    tl.store(c_ptr + i[:, None] * N + i[None, :], c + d)
+
+
+def test_dot_stationary_operands_lie_as_k_by_m():
+    x = np.zeros((32, 32), np.float32)
+    plan = plan_of(dots, x, x, x, N=32)
+    d1, d2 = [op for op in walk(plan.fn.body) if op.kind is OpKind.DOT]
+    load_a = plan.producers[d1.operands[0].id]
+    assert load_a.kind is OpKind.LOAD and plan.access[id(load_a)].kind == "ap"
+    a1 = plan.layouts[load_a.result.id]
+    assert a1.transposed and a1.pn == 32 and str(a1) == "sbuf[32x32T]"  # K on partitions
+    conv = plan.producers[d2.operands[0].id]
+    assert conv.kind is OpKind.CONVERT_LAYOUT and conv.attr.kind == "accel:p32T"
