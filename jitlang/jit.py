@@ -120,14 +120,18 @@ class JITFunction:
                 params.append(f"{p.name}=_d{i}")
             else:
                 params.append(p.name)
-        opts = ", ".join(f"{o}=None" for o in self._options)
         names = ", ".join(self.arg_names)
         src = (
-            f"def bind({', '.join(params)}{', ' if params else ''}*, {opts}):\n"
+            f"def bind({self._signature_text(params)}):\n"
             f"    return ({names}{',' if len(self.arg_names) == 1 else ''}), {self._target_name}\n"
         )
         exec(compile(src, f"<binder of {self.fn.__name__}>", "exec"), ns)
         return ns["bind"]
+
+    def _signature_text(self, params: list[str]) -> str:
+        """The generated launcher's parameters: the kernel's, then the unshadowed options."""
+        opts = [f"{o}=None" for o in self._options]
+        return ", ".join(params + (["*"] + opts if opts else []))
 
     def _make_fast(self):
         """Generate `fast(<kernel params>, *, target=None, ...) -> (key, rt, values, target)`.
@@ -181,11 +185,10 @@ class JITFunction:
             )
         ns["_jl_ONE"] = ("1",)
         ns["_jl_FP32"] = ("fp32",)
-        opts = ", ".join(f"{o}=None" for o in self._options)
         names = ", ".join(self.arg_names)
         comma = "," if len(keys) == 1 else ""
         src = (
-            f"def fast({', '.join(params)}{', ' if params else ''}*, {opts}):\n"
+            f"def fast({self._signature_text(params)}):\n"
             + "\n".join(body)
             + f"\n    return ({', '.join(keys)}{comma}), _jl_rt, ({names}{comma}), "
             f"{self._target_name}\n"

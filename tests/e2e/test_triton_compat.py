@@ -284,6 +284,32 @@ def test_parameters_named_like_launch_options_take_the_argument():
 
 
 @jl.jit
+def _every_option_is_a_param(
+    out_ptr,
+    target,
+    num_warps,
+    num_stages,
+    num_ctas,
+    maxnreg,
+    debug,
+    enable_fp_fusion,
+    launch_cooperative_grid,
+    launch_pdl,
+    sanitize_overflow,
+):
+    tl.store(out_ptr, target + num_warps + num_stages + num_ctas + maxnreg + debug)
+    tl.store(
+        out_ptr + 1, enable_fp_fusion + launch_cooperative_grid + launch_pdl + sanitize_overflow
+    )
+
+
+def test_every_launch_option_name_can_be_a_parameter():
+    out = np.zeros(2, np.int32)
+    _every_option_is_a_param[(1,)](out, *range(2, 12))
+    np.testing.assert_array_equal(out, [2 + 3 + 4 + 5 + 6 + 7, 8 + 9 + 10 + 11])
+
+
+@jl.jit
 def _axpy_like(out_ptr, v):
     tl.store(out_ptr, v)
 
