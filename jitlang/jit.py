@@ -275,8 +275,8 @@ class JITFunction:
             return (dt.short,), float(v)
         if type(v).__module__.startswith("torch") and hasattr(v, "data_ptr"):
             return self._torch_arg(name, v)
-        if v is None:
-            raise TypeError(f"argument {name!r} is None; pass an array, a number or a constexpr")
+        if v is None:  # Triton specializes None as the constexpr None (`if ptr is not None:`)
+            return ("c", None), None
         raise TypeError(
             f"argument {name!r} of {self.fn.__name__}: unsupported type {type(v).__name__}; "
             "pass numpy arrays, Python or numpy scalars, or mark the parameter tl.constexpr"

@@ -357,7 +357,10 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         result = None
         for op, right_node in zip(node.ops, node.comparators):
             right = self.visit(right_node)
-            if not isinstance(left, Value) and not isinstance(right, Value):
+            if (not isinstance(left, Value) and not isinstance(right, Value)) or isinstance(
+                op, (ast.Is, ast.IsNot)
+            ):
+                # identity is decided at compile time, for tensors too (`ptr is not None`)
                 r = _PY_CMPS[type(op)](left, right)
             else:
                 pred = _CMPS.get(type(op))

@@ -713,3 +713,30 @@ def test_triton_error_names():
         k[(1,)](N=1)
     with pytest.raises(jl.TritonError):
         k[(1,)](N=0)
+
+
+@jl.jit
+def _optional_bias(x_ptr, bias_ptr, o_ptr, scale, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    y = tl.load(x_ptr + offs)
+    if bias_ptr is not None:
+        y += tl.load(bias_ptr + offs)
+    if scale is not None:
+        y *= scale
+    tl.store(o_ptr + offs, y)
+
+
+def test_none_argument_is_a_constexpr():
+    # Triton specializes a None argument as the constexpr None
+    x, bias = np.arange(8, dtype=np.float32), np.full(8, 10, np.float32)
+    for args, ref in [
+        ((x, None, None), x),
+        ((x, bias, None), x + 10),
+        ((x, None, 2.0), x * 2),
+        ((x, bias, 3.0), (x + 10) * 3),
+    ]:
+        a, bb, sc = args
+        for target, out in run_both(
+            _optional_bias, (1,), a, bb, np.zeros(8, np.float32), sc, N=8
+        ).items():
+            np.testing.assert_array_equal(out[2], ref, err_msg=target)
