@@ -297,6 +297,9 @@ class JITFunction:
             "torch.int32": np.int32,
             "torch.int64": np.int64,
             "torch.uint8": np.uint8,
+            "torch.uint16": np.uint16,
+            "torch.uint32": np.uint32,
+            "torch.uint64": np.uint64,
             "torch.bool": np.bool_,
         }
         npdt = tmap.get(str(t.dtype))

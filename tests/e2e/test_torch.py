@@ -40,3 +40,18 @@ def test_torch_and_numpy_mixed_and_bad_device():
     assert (out == 3 * np.arange(16) + 1).all()
     with pytest.raises(TypeError, match="x_ptr"):
         axpy[(1,)](x.to(torch.complex64), y, out, 3.0, 16, BLOCK=16)
+
+
+@jl.jit
+def _add_one(x_ptr, n, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    m = offs < n
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs, mask=m) + 1, mask=m)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "uint32", "uint64"])
+def test_torch_unsigned_tensors(dtype):
+    tdt = getattr(torch, dtype)
+    x = torch.tensor([0, 1, 7, 100], dtype=tdt)
+    _add_one[(1,)](x, 4, BLOCK=8)
+    assert x.tolist() == [1, 2, 8, 101]
