@@ -451,6 +451,61 @@ def item_(b: Builder, input):
 
 
 @handler
+def histogram(b: Builder, input, num_bins, mask=None):
+    """Triton's tl.histogram: int32 counts of the values 0 .. num_bins-1 of a 1-D block (values
+    outside the range, and masked-off ones, are not counted)."""
+    from ..ir import BinaryOp, CmpPred
+
+    v = _block(b, input, "tl.histogram")
+    if len(shape_of(v.type)) != 1 or not scalar_dtype(v.type).is_int:
+        raise b.type_error(f"tl.histogram needs a 1-D integer block, got {v.type}")
+    bins = _const_int(b, num_bins, "num_bins")
+    hit = S.compare(
+        b, CmpPred.EQ, S.expand_dims(b, v, 1), S.expand_dims(b, S.arange(b, 0, bins), 0)
+    )
+    if mask is not None:
+        m = S.to_bool(b, S.to_value(b, mask))
+        hit = S.binary(
+            b, BinaryOp.AND, hit, S.broadcast_to(b, S.expand_dims(b, m, 1), shape_of(hit.type))
+        )
+    return reduce_values(b, [S.cast(b, hit, DType.I32)], 0, ReduceKind.SUM, False)[0]
+
+
+@handler
+def gather(b: Builder, src, index, axis):
+    """Triton's tl.gather: out[..., i, ...] = src[..., index[..., i, ...], ...] along `axis`;
+    `index` has src's rank and its sizes off the axis."""
+    from ..ir import BinaryOp, CmpPred
+
+    v, idx = _block(b, src, "tl.gather"), _block(b, index, "tl.gather index")
+    a = _axis(b, v, axis)
+    sv, si = shape_of(v.type), shape_of(idx.type)
+    if len(sv) != len(si) or any(x != y for d, (x, y) in enumerate(zip(sv, si)) if d != a):
+        raise b.shape_error(f"tl.gather: index shape {list(si)} does not fit source {list(sv)}")
+    if not scalar_dtype(idx.type).is_int:
+        raise b.type_error(f"tl.gather index must be integers, got {idx.type}")
+    # out[..., i, k, ...] picks src[..., k, ...] where index[..., i, ...] == k: reduce over k
+    k = S.arange(b, 0, sv[a])
+    for _ in range(a + 1):
+        k = S.expand_dims(b, k, 0)
+    while len(shape_of(k.type)) < len(si) + 1:
+        k = S.expand_dims(b, k, len(shape_of(k.type)))
+    hit = S.compare(b, CmpPred.EQ, S.expand_dims(b, idx, a + 1), k)
+    vals = S.broadcast_to(b, S.expand_dims(b, v, a), shape_of(hit.type))
+    elem = v.type.elem
+    region = Region([Value(elem, "v1"), Value(ScalarType(DType.I1), "h1")])
+    region.args += [Value(elem, "v2"), Value(ScalarType(DType.I1), "h2")]
+    b.regions.append(region)
+    try:
+        picked = S.where(b, region.args[1], region.args[0], region.args[2])
+        any_hit = S.binary(b, BinaryOp.OR, region.args[1], region.args[3])
+        region.ops.append(Op(OpKind.YIELD, [picked, any_hit], [], b.loc))
+    finally:
+        b.regions.pop()
+    return _reduce_once(b, [vals, hit], a + 1, ReduceKind.CUSTOM, region)[0]
+
+
+@handler
 def interleave(b: Builder, a, other):
     """Triton's tl.interleave: join along a new last axis, then merge it into the previous one."""
     j = join(b, a, other)

@@ -512,6 +512,8 @@ _METHODS = {
     "squeeze",
     "unsqueeze",
     "join",
+    "histogram",
+    "gather",
 }
 
 

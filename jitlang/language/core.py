@@ -308,7 +308,7 @@ max_constancy broadcast_to broadcast expand_dims static_range range
 sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
-assume debug_barrier interleave
+assume debug_barrier interleave histogram gather
 """.split()
 
 for _n in _NAMES:

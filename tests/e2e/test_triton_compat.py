@@ -740,3 +740,45 @@ def test_none_argument_is_a_constexpr():
             _optional_bias, (1,), a, bb, np.zeros(8, np.float32), sc, N=8
         ).items():
             np.testing.assert_array_equal(out[2], ref, err_msg=target)
+
+
+@jl.jit
+def _histogram(x_ptr, o_ptr, N: tl.constexpr, BINS: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, N))
+    tl.store(o_ptr + tl.arange(0, BINS), tl.histogram(x, BINS))
+
+
+def test_histogram():
+    x = np.random.default_rng(7).integers(0, 16, 128).astype(np.int32)
+    for target, (_, out) in run_both(
+        _histogram, (1,), x, np.zeros(16, np.int32), N=128, BINS=16
+    ).items():
+        np.testing.assert_array_equal(out, np.bincount(x, minlength=16), err_msg=target)
+
+
+@jl.jit
+def _gather(
+    src_ptr, idx_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr, J: tl.constexpr, AXIS: tl.constexpr
+):
+    src = tl.load(src_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :])
+    if AXIS == 1:
+        offs = tl.arange(0, M)[:, None] * J + tl.arange(0, J)[None, :]
+    else:
+        offs = tl.arange(0, J)[:, None] * N + tl.arange(0, N)[None, :]
+    tl.store(o_ptr + offs, tl.gather(src, tl.load(idx_ptr + offs), AXIS))
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_gather(axis):
+    rng = np.random.default_rng(8)
+    m, n, j = 8, 16, 4
+    src = rng.standard_normal((m, n)).astype(np.float32)
+    src[0, 0] = -0.0
+    shape = (m, j) if axis == 1 else (j, n)
+    idx = rng.integers(0, n if axis == 1 else m, shape).astype(np.int32)
+    idx[0, 0] = 0
+    ref = np.take_along_axis(src, idx, axis)
+    for target, (_, _, out) in run_both(
+        _gather, (1,), src, idx, np.zeros(shape, np.float32), M=m, N=n, J=j, AXIS=axis
+    ).items():
+        np.testing.assert_array_equal(out.view(np.uint32), ref.view(np.uint32), err_msg=target)
