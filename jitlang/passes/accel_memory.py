@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..dtypes import DType
 from ..errors import CompilationError
 from ..ir import Function, Op, OpKind, Region, Value, is_ptr, scalar_dtype, walk
-from .accel_layout import AccelPlan
+from .accel_layout import AccelPlan, splat_operand
 
 ALIGN = 64
 SCRATCH_SLOTS = 3
@@ -101,6 +101,9 @@ class _Lifetimes:
             self.pos += 1
             for v in op.operands:
                 self.use(v)
+            fused = splat_operand(op, self.plan.producers)
+            if fused is not None:  # the op reads the splatted scalar itself (a `ts` operand)
+                self.use(fused[1])
             if op.regions:
                 loop = op.kind in (OpKind.FOR, OpKind.WHILE)
                 if loop:

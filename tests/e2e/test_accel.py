@@ -384,3 +384,25 @@ def test_dot_with_transposing_load_and_explicit_convert():
     out = np.zeros((32, 32), np.float32)
     cross_check(LT.dots, (1,), x, y, out, N=32)
     np.testing.assert_allclose(out, x @ y + (2 * y) @ y, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", [2, 7, 11, 16, 23, 30, 45])
+def test_random_elementwise_kernels(tmp_path, seed):
+    """The CPU's differential-test generator: a scalar argument used by several fused vector
+    engine ops and a materialised splat must stay live until the last of them."""
+    from tests.e2e import test_differential as D
+
+    is_float = seed % 2 == 1
+    kern = D._load(tmp_path, f"acc{seed}", D._kernel_source(seed, is_float))
+    rng = np.random.default_rng(seed)
+    dt = np.float32 if is_float else np.int32
+    if is_float:
+        x, y = rng.standard_normal(100).astype(dt), rng.standard_normal(100).astype(dt)
+        s = float(rng.uniform(-2, 2))
+    else:
+        x, y = (rng.integers(-1000, 1000, 100).astype(dt) for _ in range(2))
+        s = int(rng.integers(-50, 50))
+    try:
+        cross_check(kern, (4,), x, y, np.zeros(100, dt), s, 100, BLOCK=32)
+    except TypeError as e:  # a generated int/float mix the language rejects
+        pytest.skip(str(e))
