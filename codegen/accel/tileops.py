@@ -314,6 +314,12 @@ class TileOps:
         d = self.dest(r)
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
         dt = scalar_dtype(op.operands[0].type)
+        if bop in (BinaryOp.SHL, BinaryOp.SHR) and not dt.is_float:
+            # the engine shifts by b & 63; a shift past the width gives 0 (or the sign):
+            # shifting the sign-extended int64 form by min(b, 63) does both
+            nb = self.low.scratch(2, b.dtype, d.pn, d.free)
+            self.call("accel.ts", int(TensorOp.MIN), nb, b, f32_bits(63.0))
+            b = nb
         self.call("accel.tt", int(_TT[bop]), d, a, b)
         if dt.is_float and bop in (BinaryOp.MIN, BinaryOp.MAX) and not op.attr.propagate_nan:
             # the engine's min/max propagate NaN; Triton's default takes the other operand
