@@ -25,6 +25,7 @@ from jitlang.ir import (
 )
 
 from . import elementwise as E
+from .hoist import hoist_invariant
 
 if TYPE_CHECKING:
     from .lower import Mat
@@ -105,6 +106,7 @@ class ControlFlowLowering:
         return True
 
     def lower_for(self, op: Op) -> None:
+        hoist_invariant(self, op)
         b = self.b
         lb, ub, step = (self.scalar(v) for v in op.operands[:3])
         inits = op.operands[3:]
@@ -343,6 +345,7 @@ class ControlFlowLowering:
                 self.vals[r.id] = p
 
     def lower_while(self, op: Op) -> None:
+        hoist_invariant(self, op)
         b = self.b
         inits = op.operands
         bufs = self._carry_in(inits)

@@ -121,3 +121,25 @@ def test_dot_with_leftover_rows(M, N):
     ref = c.astype(np.float64) + a.astype(np.float64) @ b
     dot_tile[(1,)](a, b, c, M=M, N=N, K=K)
     np.testing.assert_allclose(c, ref, rtol=1e-5, atol=1e-5)
+
+
+@jl.jit
+def rem_in_loop(x_ptr, out_ptr, n, M, BLOCK: tl.constexpr):
+    offs = (tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)) % M  # evaluated once, before the loop
+    acc = tl.zeros([BLOCK], dtype=tl.float32)
+    for i in range(0, n):
+        acc += tl.load(x_ptr + offs + i * M)
+    tl.store(out_ptr + tl.program_id(0) * BLOCK + tl.arange(0, BLOCK), acc)
+
+
+def test_loop_invariant_remainder_is_hoisted_and_exact():
+    M, n, BLOCK = 37, 5, 16
+    x = np.random.default_rng(1).standard_normal(n * M).astype(np.float32)
+    out = np.zeros(3 * BLOCK, np.float32)
+    rem_in_loop[(3,)](x, out, n, M, BLOCK=BLOCK)
+    offs = np.arange(3 * BLOCK) % M
+    ref = sum(x[offs + i * M].astype(np.float64) for i in range(n))
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+    k = rem_in_loop.warmup(x, out, n, M, BLOCK=BLOCK, grid=(3,))
+    body = k.asm["llir"].split("for.body", 1)[-1]
+    assert "srem" not in body and "urem" not in body  # no division inside the loop
