@@ -149,7 +149,9 @@ def mask_forms(x_ptr, out_ptr, n, lo, BLOCK: tl.constexpr):
     tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=m, other=-1.0), mask=m)
 
 
-@pytest.mark.parametrize("n,lo", [(0, 0), (1, 0), (7, 3), (8, 0), (9, 2), (16, 8), (37, 9), (64, 0)])
+@pytest.mark.parametrize(
+    "n,lo", [(0, 0), (1, 0), (7, 3), (8, 0), (9, 2), (16, 8), (37, 9), (64, 0)]
+)
 def test_mask_forms_against_numpy(n, lo):
     x = np.arange(64, dtype=np.float32)
     out = np.full(64, 7.0, np.float32)
