@@ -61,6 +61,9 @@ class AccelKernel:
         self.cols = {int(k): v for k, v in meta.get("cols", {}).items()}
         self.last_wall_s = 0.0
         self.record_config: str | None = None  # set by jitlang.testing.profile
+        # set by jitlang.testing.profile(timing_only=True): the emulator runs addresses, the
+        # scoreboard and the timing model only; no tile data is computed or copied back
+        self.timing_only = False
         self._lock = threading.Lock()
         self.last_records: list = []
 
@@ -99,13 +102,19 @@ class AccelKernel:
             emu = Emulator(self.binary, self.record_config)
         t0 = time.perf_counter()
         try:
-            records, _ = emu.run(hbm, np.array(vals, np.int64), tuple(grid), 0, record)
+            run_args = (hbm, np.array(vals, np.int64), tuple(grid), 0, record)
+            if self.timing_only:
+                records, _ = emu.run(*run_args, timing_only=True)
+            else:
+                records, _ = emu.run(*run_args)
         except EmulatorError as e:
             raise self._error(e) from None
         finally:
             emu.release()  # a compiled kernel must not pin a core's on-chip memory
         self.last_records = records if record else []
         self.last_wall_s = time.perf_counter() - t0
+        if self.timing_only:
+            return  # nothing was computed: the caller's arrays keep their values
         written = {
             _region_of(regions, *ranges[j])
             for j, i in enumerate(self.ptr_params)
