@@ -4,6 +4,7 @@
     python -m isa disasm KERNEL.bin                   disassemble (canonical text)
     python -m isa run KERNEL.{s,bin} --arg ... [--grid 4,1,1] [--config nc-v3] [--dump i]
     python -m isa profile KERNEL.{s,bin} --arg ... [--json] [--trace out.json] [--plot out.png]
+                                          [--timing-only]
     python -m isa example NAME [--config GEN] [--json] [--trace out.json] [--plot out.png]
     python -m isa spec [-o SPEC.md]                   regenerate the ISA reference
 
@@ -32,11 +33,11 @@ def _load(path: str):
     return assemble(data.decode(), file=p.name)
 
 
-def _arg(text: str, rng: np.random.Generator):
+def _arg(text: str, rng: np.random.Generator, zeros: bool = False):
     from isa import dtypes
 
-    zeros = text.startswith("zeros:")
-    if zeros:
+    zeros = zeros or text.startswith("zeros:")
+    if text.startswith("zeros:"):
         text = text[6:]
     if ":" in text:
         dt_name, shape_text = text.split(":", 1)
@@ -88,7 +89,8 @@ def _run(args, profile: bool):
     from isa.runner import run
 
     rng = np.random.default_rng(args.seed)
-    kargs = [_arg(a, rng) for a in args.arg]
+    timing_only = getattr(args, "timing_only", False)  # no data: arrays need no values
+    kargs = [_arg(a, rng, timing_only) for a in args.arg]
     res = run(
         _load(args.program),
         kargs,
@@ -96,6 +98,7 @@ def _run(args, profile: bool):
         config=args.config,
         profile=profile,
         budget=args.budget,
+        timing_only=timing_only,
     )
     return res, kargs
 
@@ -179,6 +182,11 @@ def main(argv=None) -> int:
             r.add_argument("--json", action="store_true")
             r.add_argument("--trace")
             r.add_argument("--plot")
+            r.add_argument(
+                "--timing-only",
+                action="store_true",
+                help="time addresses, sizes and dependencies without computing tile data",
+            )
         r.set_defaults(fn=fn)
     e = sub.add_parser("example", help="run a built-in example, check it, print its profile")
     e.add_argument("name")

@@ -8,6 +8,11 @@ Programs are spread round-robin over the cores and run one after another (functi
 sequential); each starts with zeroed registers and with its core's SBUF/PSUM marked unwritten.
 Sequencer instructions run in the numba loop of `isa.sequencer`; engine instructions go to the
 numpy handlers of `isa.engines`, found through the table's `handler` names.
+
+`run(..., timing_only=True)` runs the same programs without tile data: engine instructions go to
+the shape-only handlers of `isa.engines.shape_only`, which produce the same records (addresses,
+sizes, dependencies, costs) and leave HBM untouched; see that module for what cannot be known
+without data (a branch on a value loaded from a tile raises `TimingOnlyError`).
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import numpy as np
 from isa.binary import Binary
 from isa.encoding import decode_prefix
 from isa.engines import HANDLERS, Ctx
+from isa.engines.shape_only import SHAPE_HANDLERS, ShapeCtx
 from isa.errors import (
     ArgumentError,
     BudgetExceededError,
     EmulatorError,
     InvalidInstructionError,
+    TimingOnlyError,
 )
 from isa.machine import MachineConfig, get_config
 from isa.memory import CoreMemory, Hbm
@@ -31,6 +38,7 @@ from isa.sequencer import (
     ST_ENGINE,
     ST_HALT,
     ST_PC_RANGE,
+    ST_TAINTED,
     ST_TRACE_FULL,
     ScalarCode,
 )
@@ -50,10 +58,11 @@ class Emulator:
         self.config = get_config(config)
         self.instrs, self.decode_error = decode_prefix(binary.code)
         self.code = ScalarCode.from_instrs(self.instrs)
-        self.handlers = []
+        self.handlers, self.shape_handlers = [], []
         for ins in self.instrs:
-            h = HANDLERS.get(ins.spec.handler) if ins.spec.uop == Uop.ENGINE else None
-            self.handlers.append(h)
+            engine = ins.spec.uop == Uop.ENGINE
+            self.handlers.append(HANDLERS.get(ins.spec.handler) if engine else None)
+            self.shape_handlers.append(SHAPE_HANDLERS.get(ins.spec.handler) if engine else None)
         self.lines = [binary.line_of(pc) for pc in range(len(self.instrs))]
         self._cores: dict[int, CoreMemory] = {}
 
@@ -83,8 +92,12 @@ class Emulator:
         data_base: int = 0,
         record: bool = True,
         budget: int = DEFAULT_BUDGET,
+        timing_only: bool = False,
     ) -> tuple[list[ExecRecord], int]:
-        """Run every program of `grid`; returns (records, instructions executed)."""
+        """Run every program of `grid`; returns (records, instructions executed).
+
+        `timing_only`: compute addresses, sizes and dependencies but no tile data (HBM is
+        neither read nor written; see the module docstring)."""
         if isinstance(hbm, np.ndarray):
             hbm = Hbm(hbm)
         gx, gy, gz = grid
@@ -111,22 +124,41 @@ class Emulator:
                         left,
                         trace,
                         records,
+                        timing_only,
                     )
         return records, budget - left
 
     def _program(
-        self, hbm, args, pid, nprog, program, core, data_base, record, left, trace, records
+        self,
+        hbm,
+        args,
+        pid,
+        nprog,
+        program,
+        core,
+        data_base,
+        record,
+        left,
+        trace,
+        records,
+        timing_only=False,
     ) -> int:
         mem = self.core(core)
         mem.reset()
         regs = np.zeros(64, np.int64)
-        ctx = Ctx(mem, hbm, regs, self.config)
+        taint = np.zeros(64, np.int64)
+        if timing_only:
+            ctx = ShapeCtx(mem, hbm, regs, self.config, taint, self.lines)
+            handlers = self.shape_handlers
+        else:
+            ctx = Ctx(mem, hbm, regs, self.config)
+            handlers = self.handlers
         pc = 0
         instrs, lines = self.instrs, self.lines
         n = len(instrs)
         while True:
             pc, status, executed, ntrace = self.code.run(
-                pc, regs, pid, nprog, args, data_base, left, trace, record
+                pc, regs, taint, pid, nprog, args, data_base, left, trace, record
             )
             left -= executed
             if record and ntrace:
@@ -148,13 +180,16 @@ class Emulator:
                     raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
                 left -= 1
                 ins = instrs[pc]
-                h = self.handlers[pc]
+                h = handlers[pc]
                 if h is None:
+                    mode = "timing-only " if timing_only else ""
                     raise self._fault(
-                        InvalidInstructionError(f"no emulator handler for {ins.mnemonic}"),
+                        InvalidInstructionError(f"no {mode}emulator handler for {ins.mnemonic}"),
                         pc,
                         program,
                     )
+                if timing_only:
+                    ctx.pc = pc
                 try:
                     params, reads, writes, queue = h(ctx, ins)
                 except EmulatorError as e:
@@ -185,6 +220,8 @@ class Emulator:
                 return left
             elif status == ST_TRACE_FULL:
                 continue
+            elif status == ST_TAINTED:
+                raise self._fault(TimingOnlyError(self._tainted_msg(pc, taint)), pc, program)
             elif status == ST_BUDGET:
                 raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
             elif status == ST_BAD_ARG:
@@ -209,6 +246,17 @@ class Emulator:
                     pc,
                     program,
                 )
+
+    def _tainted_msg(self, pc: int, taint: np.ndarray) -> str:
+        c = self.code
+        src = max(int(taint[c.rd[pc]]), int(taint[c.rs1[pc]]), int(taint[c.rs2[pc]])) - 1
+        mn, line = self._where(src)
+        at = f"pc {src}" + (f", line {line}" if line else "")
+        return (
+            f"this branch depends on a value `{mn}` loaded from a tile ({at}): timing-only "
+            "emulation computes no tile data, so it cannot follow data-dependent control flow; "
+            "run this kernel numerically to time it"
+        )
 
     @staticmethod
     def _budget_msg() -> str:

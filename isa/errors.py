@@ -114,3 +114,10 @@ class DeviceAssertError(EmulatorError):
     def __init__(self, message: str, code: int = 0, **kw):
         self.code = code
         super().__init__(message, **kw)
+
+
+class TimingOnlyError(EmulatorError):
+    """Timing-only emulation met something it cannot time without tile data: a branch, an
+    address or a loop bound computed from a value that `ld` read from a tile."""
+
+    kind = "cannot time without data"

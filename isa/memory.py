@@ -66,6 +66,14 @@ class OnChip:
             self.written[p0:p1, b0:b1] = 0
             self._dirty = None
 
+    def forget(self, p0: int, p1: int, b0: int, b1: int) -> None:
+        """Mark bytes [p0:p1, b0:b1] unwritten (timing-only emulation: their values are not
+        known). Cheap when the rectangle misses everything written since the last reset."""
+        d = self._dirty
+        if d is None or p1 <= d[0] or d[1] <= p0 or b1 <= d[2] or d[3] <= b0:
+            return
+        self.written[p0:p1, b0:b1] = 0
+
     def _mark(self, p0: int, p1: int, b0: int, b1: int) -> None:
         d = self._dirty
         self._dirty = (
@@ -73,6 +81,40 @@ class OnChip:
             if d is None
             else (min(d[0], p0), max(d[1], p1), min(d[2], b0), max(d[3], b1))
         )
+
+
+def tile_extent(mem: OnChip, t: Tile, regs, partitions: int) -> tuple[int, int, int]:
+    """Check a tile's placement; returns (first element, lowest, highest element touched) in
+    units of the tile's dtype within each partition."""
+    size = _NP[t.dtype].itemsize
+    base = int(regs[t.reg]) + t.off
+    nbytes = mem.data.shape[1]
+    if any(n == 0 for _, n in t.dims):
+        raise TileShapeError(f"{_Where(mem.name, t)}: a free dim has size 0")
+    if t.free_size > nbytes:
+        raise TileShapeError(
+            f"{_Where(mem.name, t)}: {t.free_size} free elements exceed the {nbytes} bytes of a "
+            "partition"
+        )
+    if base % size:
+        raise OutOfBoundsError(
+            f"{_Where(mem.name, t)}: byte offset {base} is not aligned to {size} bytes"
+        )
+    if t.p0 + t.pn > partitions:
+        raise OutOfBoundsError(
+            f"{_Where(mem.name, t)}: partitions {t.p0}:{t.p0 + t.pn} exceed the {partitions} "
+            "partitions"
+        )
+    e0 = base // size
+    nel = nbytes // size
+    lo = e0 + sum(min(0, (n - 1) * s) for s, n in t.dims)
+    hi = e0 + sum(max(0, (n - 1) * s) for s, n in t.dims)
+    if lo < 0 or hi >= nel:
+        raise OutOfBoundsError(
+            f"{_Where(mem.name, t)}: bytes {lo * size}:{(hi + 1) * size} outside 0:{nel * size} "
+            "of each partition"
+        )
+    return e0, lo, hi
 
 
 class TileAccess:
@@ -83,30 +125,7 @@ class TileAccess:
     def __init__(self, mem: OnChip, t: Tile, regs, partitions: int):
         dt = _NP[t.dtype]
         size = dt.itemsize
-        base = int(regs[t.reg]) + t.off
-        where = _Where(mem.name, t)
-        if any(n == 0 for _, n in t.dims):
-            raise TileShapeError(f"{where}: a free dim has size 0")
-        if t.free_size > mem.data.shape[1]:
-            raise TileShapeError(
-                f"{where}: {t.free_size} free elements exceed the {mem.data.shape[1]} bytes of a "
-                "partition"
-            )
-        if base % size:
-            raise OutOfBoundsError(f"{where}: byte offset {base} is not aligned to {size} bytes")
-        if t.p0 + t.pn > partitions:
-            raise OutOfBoundsError(
-                f"{where}: partitions {t.p0}:{t.p0 + t.pn} exceed the {partitions} partitions"
-            )
-        e0 = base // size
-        nel = mem.data.shape[1] // size
-        lo = e0 + sum(min(0, (n - 1) * s) for s, n in t.dims)
-        hi = e0 + sum(max(0, (n - 1) * s) for s, n in t.dims)
-        if lo < 0 or hi >= nel:
-            raise OutOfBoundsError(
-                f"{where}: bytes {lo * size}:{(hi + 1) * size} outside 0:{nel * size} of each "
-                "partition"
-            )
+        e0, lo, hi = tile_extent(mem, t, regs, partitions)
         shape = (t.pn, *t.free_shape)
         strides = (mem.data.strides[0], *(s * size for s, _ in t.dims))
         offset = t.p0 * strides[0] + e0 * size  # bounds were checked above
@@ -182,33 +201,46 @@ class HbmAccess:
     def _check(self, lo: int, hi: int) -> None:
         self.hbm.check(lo, hi, self.what)
 
+    def extent(self):
+        """(lo, hi, mask or None) of the valid elements of the box in bytes, checked against
+        the HBM allocations; None if no element is valid. `mask` (box-shaped, only when the
+        address limit masks some elements) marks the valid ones."""
+        if any(b == 0 for b in self.box):
+            return None
+        pairs = list(zip(self.strides, self.box, strict=True))
+        lo = self.base + sum(min(0, (n - 1) * s) for s, n in pairs) * self.size
+        hi = self.base + sum(max(0, (n - 1) * s) for s, n in pairs) * self.size + self.size
+        if self.limit is not None and lo + self.size > self.limit:
+            return None
+        if self.limit is None or hi <= self.limit:  # the limit masks nothing
+            self._check(lo, hi)
+            return lo, hi, None
+        addr = self._addresses()
+        mask = addr + self.size <= self.limit
+        if not mask.any():
+            return None
+        valid = addr[mask]
+        lo, hi = int(valid.min()), int(valid.max()) + self.size
+        self._check(lo, hi)
+        return lo, hi, (mask, valid)
+
     def select(self):
         """(view or None, mask or None, MemRange or None) for the valid elements of the box.
 
         Without an address limit the valid elements form the box, returned as a strided view.
         With a limit, `mask` (box-shaped) marks the valid ones and the view is replaced by their
         flat element indices."""
-        if any(b == 0 for b in self.box):
+        ext = self.extent()
+        if ext is None:
             return None, None, None
-        pairs = list(zip(self.strides, self.box, strict=True))
-        lo = self.base + sum(min(0, (n - 1) * s) for s, n in pairs) * self.size
-        hi = self.base + sum(max(0, (n - 1) * s) for s, n in pairs) * self.size + self.size
-        if self.limit is not None and lo + self.size > self.limit:
-            return None, None, None
-        if self.limit is None or hi <= self.limit:  # the limit masks nothing: strided view
-            self._check(lo, hi)
+        lo, hi, masked = ext
+        if masked is None:
             strides = tuple(s * self.size for s in self.strides)
             view = np.ndarray(
                 self.box, self.dtype, buffer=self.hbm.data, offset=self.base, strides=strides
             )
             return view, None, MemRange(Space.HBM, lo, hi)
-        addr = self._addresses()
-        mask = addr + self.size <= self.limit
-        if not mask.any():
-            return None, None, None
-        valid = addr[mask]
-        lo, hi = int(valid.min()), int(valid.max()) + self.size
-        self._check(lo, hi)
+        mask, valid = masked
         return valid // self.size, mask, MemRange(Space.HBM, lo, hi)
 
     def descriptors(self) -> int:

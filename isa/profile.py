@@ -79,14 +79,22 @@ class Profile:
     engine_counts: dict[str, int]
     active_ns: dict[str, float]  # per engine: first start to last end, summed over cores
     dma_queue_busy_ns: dict[tuple[int, int], float] = field(default_factory=dict)
+    mode: str = "numeric"  # how the records were produced: "numeric" or "timing-only"
 
     # --- construction ---------------------------------------------------------------------------
 
     @classmethod
     def build(
-        cls, records: Sequence[ExecRecord], timeline: Timeline, config: MachineConfig
+        cls,
+        records: Sequence[ExecRecord],
+        timeline: Timeline,
+        config: MachineConfig,
+        mode: str = "numeric",
     ) -> Profile:
-        """Summarise `records` as timed by `timeline` (from `simulate(records, config)`)."""
+        """Summarise `records` as timed by `timeline` (from `simulate(records, config)`).
+        `mode` says which emulation produced the records ("numeric" or "timing-only")."""
+        if mode not in ("numeric", "timing-only"):
+            raise ValueError(f"mode must be 'numeric' or 'timing-only', got {mode!r}")
         if len(records) != len(timeline.starts_ns):
             raise ValueError(
                 f"timeline has {len(timeline.starts_ns)} entries for {len(records)} records; "
@@ -130,12 +138,15 @@ class Profile:
             engine_counts=counts,
             active_ns=active,
             dma_queue_busy_ns=dict(sorted(queue_busy.items())),
+            mode=mode,
         )
 
     @classmethod
-    def from_records(cls, records: Sequence[ExecRecord], config: MachineConfig) -> Profile:
+    def from_records(
+        cls, records: Sequence[ExecRecord], config: MachineConfig, mode: str = "numeric"
+    ) -> Profile:
         """Simulate and summarise in one step."""
-        return cls.build(records, simulate(records, config), config)
+        return cls.build(records, simulate(records, config), config, mode)
 
     # --- numbers --------------------------------------------------------------------------------
 
@@ -208,6 +219,7 @@ class Profile:
         dma["queue_occupancy"] = busy["DMA"] / queue_cap if queue_cap else 0.0
         return {
             "config": self.config.name,
+            "mode": self.mode,
             "cores_used": self.cores_used,
             "cycles": self.timeline.cycles,
             "time_ns": self.time_ns,
@@ -246,7 +258,7 @@ class Profile:
         cfg = self.config
         out = [
             f"accelerator profile: {cfg.name}, {s['cores_used']} core(s), "
-            f"{s['instructions']} instructions",
+            f"{s['instructions']} instructions ({self.mode} emulation)",
             f"total {s['time_ns'] / 1e3:,.3f} us = {s['cycles']:,} cycles at the PE clock "
             f"({cfg.pe_clock_ghz} GHz)",
             "",

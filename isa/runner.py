@@ -34,6 +34,7 @@ class RunResult:
     addresses: list[int] = field(default_factory=list)  # HBM address (or value) of each arg
     timeline: object = None  # isa.timing.Timeline when profiled
     profile: object = None  # isa.profile.Profile when profiled
+    timing_only: bool = False  # no tile data was computed (arrays were not written)
 
     def summary(self) -> dict:
         """The profile's summary (profiles on demand if the run was recorded)."""
@@ -48,7 +49,8 @@ class RunResult:
         from isa.timing import simulate
 
         self.timeline = simulate(self.records, self.config)
-        self.profile = Profile.build(self.records, self.timeline, self.config)
+        mode = "timing-only" if self.timing_only else "numeric"
+        self.profile = Profile.build(self.records, self.timeline, self.config, mode=mode)
 
 
 def _as_binary(binary) -> Binary:
@@ -119,9 +121,12 @@ def run(
     profile: bool = False,
     record: bool | None = None,
     budget: int = DEFAULT_BUDGET,
+    timing_only: bool = False,
 ) -> RunResult:
     """Run `binary` over `grid` with `args`; arrays are updated in place with what the kernel
-    wrote. `record` (default: `profile`) keeps one ExecRecord per executed instruction."""
+    wrote. `record` (default: `profile`) keeps one ExecRecord per executed instruction.
+    `timing_only`: addresses, sizes and dependencies only, no tile data; arrays are left
+    untouched (see `isa.emulator`)."""
     b = _as_binary(binary)
     cfg = get_config(config)
     record = profile if record is None else record
@@ -134,14 +139,15 @@ def run(
     emu = Emulator(b, cfg)
     t0 = time.perf_counter()
     records, executed = emu.run(
-        hbm, np.array(values, np.int64), _grid3(grid), data_base, record, budget
+        hbm, np.array(values, np.int64), _grid3(grid), data_base, record, budget, timing_only
     )
     wall = time.perf_counter() - t0
     for a, s in zip(args, slots, strict=True):
-        if s >= 0 and a.nbytes:
+        if s >= 0 and a.nbytes and not timing_only:
             back = hbm.data[s : s + a.nbytes].view(a.dtype).reshape(a.shape)
             a[...] = back
     res = RunResult(records if record else None, executed, wall, cfg, values)
+    res.timing_only = timing_only
     if profile:
         res._build_profile()
     return res

@@ -25,7 +25,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep a (slow) f
         return lambda f: f
 
 
-ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG = range(6)
+ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG, ST_TAINTED = range(7)
 
 _U_ALU, _U_ALUI, _U_CMP, _U_CMPI = int(Uop.ALU), int(Uop.ALUI), int(Uop.CMP), int(Uop.CMPI)
 _U_BR, _U_BRI, _U_JMP, _U_LI = int(Uop.BR), int(Uop.BRI), int(Uop.JMP), int(Uop.LI)
@@ -108,9 +108,30 @@ def _cmp(c, a, b):
 
 @njit(cache=True)
 def run_scalar(
-    pc, regs, uop, sub, rd, rs1, rs2, imm, tgt, pid, nprog, args, data_base, budget, trace, record
+    pc,
+    regs,
+    taint,
+    uop,
+    sub,
+    rd,
+    rs1,
+    rs2,
+    imm,
+    tgt,
+    pid,
+    nprog,
+    args,
+    data_base,
+    budget,
+    trace,
+    record,
 ):
-    """Run sequencer instructions from pc. Returns (pc, status, executed, traced)."""
+    """Run sequencer instructions from pc. Returns (pc, status, executed, traced).
+
+    `taint[r]` is nonzero while register r holds a value derived from tile data that
+    timing-only emulation does not know (1 + pc of the `ld` it came from); it propagates through
+    the ALU, and a branch on such a register stops with ST_TAINTED (the pc is the branch's).
+    Numeric emulation never sets it."""
     n = uop.shape[0]
     executed = 0
     ntrace = 0
@@ -131,21 +152,31 @@ def run_scalar(
         nxt = pc + 1
         if u == _U_ALU:
             regs[rd[pc]] = _alu(sub[pc], regs[rs1[pc]], regs[rs2[pc]])
+            taint[rd[pc]] = max(taint[rs1[pc]], taint[rs2[pc]])
         elif u == _U_ALUI:
             regs[rd[pc]] = _alu(sub[pc], regs[rs1[pc]], imm[pc])
+            taint[rd[pc]] = taint[rs1[pc]]
         elif u == _U_CMP:
             regs[rd[pc]] = 1 if _cmp(sub[pc], regs[rs1[pc]], regs[rs2[pc]]) else 0
+            taint[rd[pc]] = max(taint[rs1[pc]], taint[rs2[pc]])
         elif u == _U_CMPI:
             regs[rd[pc]] = 1 if _cmp(sub[pc], regs[rs1[pc]], imm[pc]) else 0
+            taint[rd[pc]] = taint[rs1[pc]]
         elif u == _U_BR:
+            if taint[rs1[pc]] or taint[rs2[pc]]:
+                return pc, ST_TAINTED, executed - 1, ntrace - (1 if record else 0)
             if _cmp(sub[pc], regs[rs1[pc]], regs[rs2[pc]]):
                 nxt = tgt[pc]
         elif u == _U_BRI:
+            if taint[rs1[pc]]:
+                return pc, ST_TAINTED, executed - 1, ntrace - (1 if record else 0)
             if _cmp(sub[pc], regs[rs1[pc]], imm[pc]):
                 nxt = tgt[pc]
         elif u == _U_JMP:
             nxt = tgt[pc]
         elif u == _U_LOOP:
+            if taint[rd[pc]] or taint[rs1[pc]]:
+                return pc, ST_TAINTED, executed - 1, ntrace - (1 if record else 0)
             v = regs[rd[pc]] + imm[pc]
             regs[rd[pc]] = v
             if rd[pc] == 0:
@@ -154,20 +185,27 @@ def run_scalar(
                 nxt = tgt[pc]
         elif u == _U_LI:
             regs[rd[pc]] = imm[pc]
+            taint[rd[pc]] = 0
         elif u == _U_MOV:
             regs[rd[pc]] = regs[rs1[pc]]
+            taint[rd[pc]] = taint[rs1[pc]]
         elif u == _U_PID:
             regs[rd[pc]] = pid[imm[pc]] if imm[pc] < 3 else 0
+            taint[rd[pc]] = 0
         elif u == _U_NPROG:
             regs[rd[pc]] = nprog[imm[pc]] if imm[pc] < 3 else 1
+            taint[rd[pc]] = 0
         elif u == _U_ARG:
             if imm[pc] >= args.shape[0]:
                 return pc, ST_BAD_ARG, executed - 1, ntrace
             regs[rd[pc]] = args[imm[pc]]
+            taint[rd[pc]] = 0
         elif u == _U_DATA:
             regs[rd[pc]] = data_base + imm[pc]
+            taint[rd[pc]] = 0
         elif u == _U_HALT:
             return pc, ST_HALT, executed, ntrace
+        taint[0] = 0
         regs[0] = 0
         pc = nxt
 
@@ -201,10 +239,11 @@ class ScalarCode:
                     a["imm"][pc] = v
         return cls(**a)
 
-    def run(self, pc, regs, pid, nprog, args, data_base, budget, trace, record):
+    def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record):
         return run_scalar(
             pc,
             regs,
+            taint,
             self.uop,
             self.sub,
             self.rd,

@@ -345,10 +345,15 @@ def cross_check(
     return report
 
 
-def profile(kernel, grid, *args, config: str = "nc-v2", **meta):
+def profile(kernel, grid, *args, config: str = "nc-v2", timing_only: bool = False, **meta):
     """Run `kernel[grid](*args, **meta)` on the emulated accelerator (machine `config`) and
     return its `isa.profile.Profile`: `.summary()` is the dict `python -m isa profile --json`
-    prints, `.format()` a table, `.write_chrome_trace(path)` a Perfetto timeline."""
+    prints, `.format()` a table, `.write_chrome_trace(path)` a Perfetto timeline.
+
+    `timing_only=True` runs addresses, sizes and dependencies without computing tile data (for
+    shapes too large to emulate numerically): the arrays are left untouched, the profile's
+    `mode` is "timing-only", and a kernel whose control flow or addresses depend on loaded
+    data raises an error saying so (`isa.errors.TimingOnlyError`, reported as a kernel error)."""
     from isa.machine import get_config
     from isa.profile import Profile
     from isa.timing import simulate
@@ -356,14 +361,17 @@ def profile(kernel, grid, *args, config: str = "nc-v2", **meta):
     compiled = kernel.warmup(*args, target="accel", **meta)
     native = compiled.native
     native.record_config = config
+    native.timing_only = timing_only
     try:
         kernel[grid](*args, target="accel", **meta)
         records = native.last_records
     finally:
         native.record_config = None
+        native.timing_only = False
         native.last_records = []
     cfg = get_config(config)
-    return Profile.build(records, simulate(records, cfg), cfg)
+    mode = "timing-only" if timing_only else "numeric"
+    return Profile.build(records, simulate(records, cfg), cfg, mode=mode)
 
 
 # -- performance reports ----------------------------------------------------------------------

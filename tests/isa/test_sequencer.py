@@ -72,6 +72,7 @@ def run_regs(text: str, regs_in: dict | None = None) -> np.ndarray:
     pc, st, _, _ = code.run(
         0,
         regs,
+        np.zeros(64, np.int64),
         np.array([3, 4, 5]),
         np.array([6, 7, 8]),
         np.array([11, 22], np.int64),

@@ -195,3 +195,60 @@ def test_cross_check_runs_each_target_on_copies():
     out = np.zeros_like(x)
     cross_check(add_kernel, (1,), x, x, out, x.size, targets=("cpu", "cpu"), BLOCK=128)
     np.testing.assert_array_equal(out, 2 * x)
+
+
+# -- profile: numeric and timing-only ---------------------------------------------------------
+@jl.jit
+def _mm_kernel(a_ptr, b_ptr, c_ptr, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr):
+    pid_m = tl.program_id(0)
+    pid_n = tl.program_id(1)
+    n = tl.num_programs(1) * BN
+    rm = pid_m * BM + tl.arange(0, BM)
+    rn = pid_n * BN + tl.arange(0, BN)
+    rk = tl.arange(0, BK)
+    acc = tl.zeros((BM, BN), dtype=tl.float32)
+    for k in range(0, K, BK):
+        a = tl.load(a_ptr + rm[:, None] * K + (k + rk)[None, :])
+        b = tl.load(b_ptr + (k + rk)[:, None] * n + rn[None, :])
+        acc = tl.dot(a, b, acc)
+    tl.store(c_ptr + rm[:, None] * n + rn[None, :], acc)
+
+
+def test_profile_timing_only_matches_numeric_and_computes_nothing():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((256, 256)).astype(ml_dtypes.bfloat16)
+    b = rng.standard_normal((256, 256)).astype(ml_dtypes.bfloat16)
+    c = np.full((256, 256), 7.0, np.float32)
+    meta = dict(BM=128, BN=128, BK=128)
+    num = jl.testing.profile(_mm_kernel, (2, 2), a, b, c, 256, **meta)
+    np.testing.assert_allclose(c, a.astype(np.float32) @ b.astype(np.float32), rtol=1e-3, atol=1e-2)
+    c[...] = 7.0
+    tim = jl.testing.profile(_mm_kernel, (2, 2), a, b, c, 256, timing_only=True, **meta)
+    assert np.all(c == 7.0)  # nothing computed, nothing copied back
+    s_num, s_tim = num.summary(), tim.summary()
+    assert (s_num["mode"], s_tim["mode"]) == ("numeric", "timing-only")
+    assert s_tim["time_ns"] == s_num["time_ns"] and s_tim["instructions"] == s_num["instructions"]
+    assert s_tim["engines"]["PE"]["instructions"] >= 8
+    assert "(timing-only emulation)" in tim.format()
+    # the flag does not stick to the compiled kernel
+    _mm_kernel[(2, 2)](a, b, c, 256, target="accel", **meta)
+    assert not np.all(c == 7.0)
+
+
+@jl.jit
+def _data_loop_kernel(n_ptr, out_ptr, BLOCK: tl.constexpr):
+    n = tl.load(n_ptr)
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for _ in range(n):
+        acc += 1.0
+    tl.store(out_ptr + tl.arange(0, BLOCK), acc)
+
+
+def test_profile_timing_only_refuses_control_flow_on_loaded_data():
+    n = np.array([3], np.int32)
+    out = np.zeros(128, np.float32)
+    prof = jl.testing.profile(_data_loop_kernel, (1,), n, out, BLOCK=128)
+    assert prof.summary()["mode"] == "numeric" and np.all(out == 3.0)
+    with pytest.raises(Exception, match=r"test_testing\.py:\d+:\d+: .*timing-only") as e:
+        jl.testing.profile(_data_loop_kernel, (1,), n, out, BLOCK=128, timing_only=True)
+    assert "Traceback" not in str(e.value)
