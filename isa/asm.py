@@ -24,7 +24,7 @@ import numpy as np
 
 from isa import dtypes
 from isa.binary import Binary
-from isa.encoding import Instr, decode_program, encode_program, make
+from isa.encoding import Instr, decode_program, encode_ops, encode_program, make, no_gc
 from isa.errors import AsmError, EncodeError
 from isa.operands import (
     HBM_DIMS,
@@ -437,6 +437,19 @@ def assemble(text: str, file: str = "<asm>") -> Binary:
 # --- builder ---------------------------------------------------------------------------------
 
 
+_IMMS: dict = {}  # Python numbers -> their fp32 scalar operands (a few distinct values recur)
+
+# Per mnemonic: the (index, kind) of operands `Builder.build` may have to convert.
+_SPECIAL_FIELDS: dict[str, tuple] = {
+    mn: tuple(
+        (i, f.kind)
+        for i, f in enumerate(spec.fields)
+        if f.kind in (Kind.LABEL, Kind.ARG, Kind.DATA, Kind.SCALAR, Kind.FSCALAR)
+    )
+    for mn, spec in BY_MNEMONIC.items()
+}
+
+
 class Label:
     """A branch target created by `Builder.label()` and placed with `Builder.place()`."""
 
@@ -518,6 +531,32 @@ class Builder:
         self._lines.append(self._line)
         return len(self._items) - 1
 
+    @staticmethod
+    def _resolve(kind: Kind, v, args: dict, symbols: dict):
+        """Labels to instruction indices, argument/data names to numbers, numbers and column
+        tiles to scalar operands."""
+        if isinstance(v, Label):
+            if v.index is None:
+                raise AsmError(f"label {v.name!r} used but never placed")
+            return v.index
+        if kind is Kind.ARG and isinstance(v, str):
+            if v not in args:
+                raise AsmError(f"unknown argument name {v!r}")
+            return args[v]
+        if kind is Kind.DATA and isinstance(v, str):
+            if v not in symbols:
+                raise AsmError(f"unknown data symbol {v!r}")
+            return symbols[v]
+        if kind in (Kind.SCALAR, Kind.FSCALAR) and isinstance(v, (int, float)):
+            key = (type(v), v)
+            imm = _IMMS.get(key)
+            if imm is None:
+                imm = _IMMS[key] = Scalar.imm(v)
+            return imm
+        if kind is Kind.SCALAR and isinstance(v, Tile):
+            return Scalar.tile(v)
+        return v
+
     def __getattr__(self, name: str):
         mnemonic = name.replace("_", ".")
         if name.startswith("_") or mnemonic not in BY_MNEMONIC:
@@ -525,27 +564,22 @@ class Builder:
         return lambda *ops: self.emit(mnemonic, *ops)
 
     def build(self) -> Binary:
-        instrs = []
-        for mnemonic, ops in self._items:
-            resolved = []
-            for f, v in zip(BY_MNEMONIC[mnemonic].fields, ops, strict=True):
-                if isinstance(v, Label):
-                    if v.index is None:
-                        raise AsmError(f"label {v.name!r} used but never placed")
-                    v = v.index
-                elif f.kind is Kind.ARG and isinstance(v, str):
-                    v = self.args.index(v)
-                elif f.kind is Kind.DATA and isinstance(v, str):
-                    v = dict(self.symbols)[v]
-                elif f.kind in (Kind.SCALAR, Kind.FSCALAR) and isinstance(v, (int, float)):
-                    v = Scalar.imm(v)
-                elif f.kind is Kind.SCALAR and isinstance(v, Tile):
-                    v = Scalar.tile(v)
-                resolved.append(v)
-            instrs.append(make(mnemonic, *resolved))
+        code: list[int] = []
+        args = {name: i for i, name in enumerate(self.args)}
+        symbols = dict(self.symbols)
+        with no_gc():
+            for mnemonic, ops in self._items:
+                spec = BY_MNEMONIC[mnemonic]
+                special = _SPECIAL_FIELDS[mnemonic]
+                if special:
+                    ops = list(ops)
+                    for i, kind in special:
+                        ops[i] = self._resolve(kind, ops[i], args, symbols)
+                    ops = tuple(ops)
+                code += encode_ops(spec, ops)  # validates every field
         lines = self._lines if any(self._lines) else None
         return Binary(
-            encode_program(instrs),
+            code,
             list(self.args),
             bytes(self._data),
             list(self.symbols),

@@ -17,6 +17,8 @@ without data (a branch on a value loaded from a tile raises `TimingOnlyError`).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from isa.binary import Binary
@@ -46,6 +48,28 @@ from isa.table import Uop
 from isa.trace import CostKind, CostParams, Engine, ExecRecord
 
 DEFAULT_BUDGET = 50_000_000
+
+_BLAS = None  # threadpoolctl's controller of the loaded BLAS libraries, made on first use
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread: the engines multiply [128, 512] tiles, too
+    small to gain from threads, and a multi-threaded OpenBLAS spins for cores that other
+    processes hold (a 256-matmul program took 1.6 s instead of 0.4 s with one core busy).
+    Uses threadpoolctl when it is installed; a no-op otherwise."""
+    global _BLAS
+    if _BLAS is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _BLAS = False
+        else:
+            _BLAS = ThreadpoolController()
+    if _BLAS is False:
+        return contextlib.nullcontext()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
 _TRACE = 1 << 16
 _SEQ_PARAMS = CostParams()
 
@@ -63,7 +87,9 @@ class Emulator:
             engine = ins.spec.uop == Uop.ENGINE
             self.handlers.append(HANDLERS.get(ins.spec.handler) if engine else None)
             self.shape_handlers.append(SHAPE_HANDLERS.get(ins.spec.handler) if engine else None)
-        self.lines = [binary.line_of(pc) for pc in range(len(self.instrs))]
+        n = len(self.instrs)
+        lines = list(binary.lines or [])[:n]
+        self.lines = lines + [0] * (n - len(lines))
         self._cores: dict[int, CoreMemory] = {}
 
     def core(self, i: int) -> CoreMemory:
@@ -106,6 +132,16 @@ class Emulator:
         records: list[ExecRecord] = []
         trace = np.zeros(_TRACE if record else 1, np.int64)
         left = budget
+        with contextlib.nullcontext() if timing_only else _one_blas_thread():
+            left = self._grid(
+                hbm, args, grid, nprog, data_base, record, left, trace, records, timing_only
+            )
+        return records, budget - left
+
+    def _grid(
+        self, hbm, args, grid, nprog, data_base, record, left, trace, records, timing_only
+    ) -> int:
+        gx, gy, gz = grid
         for z in range(gz):
             for y in range(gy):
                 for x in range(gx):
@@ -126,7 +162,7 @@ class Emulator:
                         records,
                         timing_only,
                     )
-        return records, budget - left
+        return left
 
     def _program(
         self,

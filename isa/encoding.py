@@ -9,6 +9,8 @@ an instruction whose assembly text re-encodes to the same words, or raises `Deco
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from isa import dtypes
@@ -93,27 +95,76 @@ def _sext(value: int, bits: int) -> int:
     return value - (1 << bits) if value >> (bits - 1) else value
 
 
-def _pack_layout(values, layout, what: str) -> tuple[int, int]:
-    out, shift = 0, 0
-    for v, (name, bits, signed) in zip(values, layout, strict=True):
-        out |= _check_int(v, bits, signed, f"{what}.{name}") << shift
+def _layout_plan(layout) -> tuple:
+    """(name, shift, lo, hi, mask, bits, signed) per sub-field of a composite layout."""
+    out, shift = [], 0
+    for name, bits, signed in layout:
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        out.append((name, shift, lo, hi, (1 << bits) - 1, bits, signed))
         shift += bits
-    return out, shift
+    return tuple(out)
+
+
+_LAYOUT_PLANS: dict = {}
+
+
+def _plan_of(layout) -> tuple:
+    plan = _LAYOUT_PLANS.get(id(layout))
+    if plan is None:
+        plan = _LAYOUT_PLANS[id(layout)] = _layout_plan(layout)
+    return plan
+
+
+def _pack_layout(values, layout, what: str) -> int:
+    out = 0
+    for v, (name, shift, lo, hi, mask, bits, signed) in zip(values, _plan_of(layout), strict=True):
+        if type(v) is not int or v < lo or v > hi:
+            _check_int(v, bits, signed, f"{what}.{name}")  # raises (or accepts an int subclass)
+        out |= (v & mask) << shift
+    return out
 
 
 def _unpack_layout(raw: int, layout) -> list[int]:
-    vals, shift = [], 0
-    for _, bits, signed in layout:
-        v = (raw >> shift) & ((1 << bits) - 1)
-        vals.append(_sext(v, bits) if signed else v)
-        shift += bits
+    vals = []
+    for _, shift, _, _, mask, bits, signed in _plan_of(layout):
+        v = (raw >> shift) & mask
+        if signed and v >> (bits - 1):
+            v -= 1 << bits
+        vals.append(v)
     return vals
 
 
 # --- composite operands ----------------------------------------------------------------------
 
 
+# Memo tables of composite operands (tiles, patterns, scalars): compiled programs use the same
+# few operands over and over, so packing/unpacking each distinct one once makes building and
+# decoding several times faster. Keys are the (immutable, hashable) operand or its raw bits;
+# only successes are stored, so errors are raised exactly as without the tables.
+_PACKED: dict = {}
+_UNPACKED: dict = {}
+_ENCODED: dict = {}  # (opcode, operands) -> words
+_DECODED: dict = {}  # an instruction's bits -> Instr
+_MEMO_LIMIT = 1 << 20
+
+
+def _memo_put(table: dict, key, value) -> None:
+    if len(table) >= _MEMO_LIMIT:
+        table.clear()
+    table[key] = value
+
+
 def _pack_tile(t, what: str) -> int:
+    if type(t) is Tile:
+        raw = _PACKED.get(t)
+        if raw is None:
+            raw = _pack_tile_checked(t, what)
+            _memo_put(_PACKED, t, raw)
+        return raw
+    return _pack_tile_checked(t, what)
+
+
+def _pack_tile_checked(t, what: str) -> int:
     if not isinstance(t, Tile):
         raise EncodeError(f"{what}: expected a Tile, got {t!r}")
     if t.is_none:
@@ -126,10 +177,19 @@ def _pack_tile(t, what: str) -> int:
         raise EncodeError(f"{what}: bad dtype code {t.dtype}")
     if not 1 <= t.pn <= 128:
         raise EncodeError(f"{what}: partition count {t.pn} not in 1..128")
-    return _pack_layout(t.to_fields(), TILE_LAYOUT, what)[0]
+    return _pack_layout(t.to_fields(), TILE_LAYOUT, what)
 
 
 def _unpack_tile(raw: int) -> Tile:
+    key = (Kind.TILE, raw)
+    t = _UNPACKED.get(key)
+    if t is None:
+        t = _unpack_tile_checked(raw)
+        _memo_put(_UNPACKED, key, t)
+    return t
+
+
+def _unpack_tile_checked(raw: int) -> Tile:
     if raw == 0:
         return Tile.NONE
     f = _unpack_layout(raw, TILE_LAYOUT)
@@ -145,14 +205,24 @@ def _unpack_tile(raw: int) -> Tile:
 
 
 def _pack_hbm(a, what: str) -> int:
+    # not memoised: HBM patterns differ in nearly every instruction of a compiled kernel
+    return _pack_hbm_checked(a, what)
+
+
+def _pack_hbm_checked(a, what: str) -> int:
     if not isinstance(a, HbmAP):
         raise EncodeError(f"{what}: expected an HbmAP, got {a!r}")
     if not dtypes.valid(a.dtype):
         raise EncodeError(f"{what}: bad dtype code {a.dtype}")
-    return _pack_layout(a.to_fields(), HBM_LAYOUT, what)[0]
+    return _pack_layout(a.to_fields(), HBM_LAYOUT, what)
 
 
 def _unpack_hbm(raw: int) -> HbmAP:
+    # not memoised: HBM patterns differ in nearly every instruction of a compiled kernel
+    return _unpack_hbm_checked(raw)
+
+
+def _unpack_hbm_checked(raw: int) -> HbmAP:
     f = _unpack_layout(raw, HBM_LAYOUT)
     if not dtypes.valid(f[0]):
         raise DecodeError(f"bad dtype code {f[0]}")
@@ -242,17 +312,87 @@ assert SCALAR_PAYLOAD_BITS >= 32
 
 def encode(ins: Instr) -> list[int]:
     """Encode one instruction into its 64-bit words."""
-    spec = ins.spec
-    if len(ins.ops) != len(spec.fields):
+    return list(encode_ops(ins.spec, ins.ops))
+
+
+def encode_ops(spec: InstrSpec, ops: tuple) -> tuple[int, ...]:
+    """Encode an instruction given as its table entry and operands (checks every field)."""
+    try:
+        key = (spec.opcode, ops)
+        words = _ENCODED.get(key)
+    except TypeError:  # an unhashable operand: encode (and report) without the memo
+        key = words = None
+    if words is None:
+        words = _encode(spec, ops)
+        if key is not None:
+            _memo_put(_ENCODED, key, words)
+    return words
+
+
+def _encode(spec: InstrSpec, ops) -> tuple[int, ...]:
+    plan = _ENC_PLANS[spec.opcode]
+    if len(ops) != len(plan):
         raise EncodeError(f"{spec.mnemonic}: expected {len(spec.fields)} operands")
-    value, shift = spec.opcode, OPCODE_BITS
-    for f, v in zip(spec.fields, ins.ops, strict=True):
+    value = spec.opcode
+    for (f, shift, fast_hi), v in zip(plan, ops):
+        if type(v) is int and 0 <= v <= fast_hi:  # a plain integer field, in range
+            value |= v << shift
+            continue
         try:
             value |= pack_field(f, v) << shift
         except EncodeError as e:
             raise EncodeError(f"{spec.mnemonic}: {e}") from None
+    n = _NWORDS[spec.opcode]
+    if n == 1:
+        return (value,)
+    if n == 2:
+        return (value & MASK64, value >> WORD_BITS)
+    return tuple((value >> (WORD_BITS * i)) & MASK64 for i in range(n))
+
+
+_PLAIN = frozenset({Kind.REG, Kind.IMM, Kind.LABEL, Kind.ARG, Kind.DATA})
+
+
+def _enc_plan(spec: InstrSpec) -> tuple:
+    """(field, shift, largest value taken as is: -1 for fields that need packing)."""
+    out, shift = [], OPCODE_BITS
+    for f in spec.fields:
+        hi = -1
+        if f.kind in _PLAIN:
+            hi = (1 << (f.bits - 1)) - 1 if f.signed else (1 << f.bits) - 1
+        out.append((f, shift, hi))
         shift += f.bits
-    return [(value >> (WORD_BITS * i)) & MASK64 for i in range(spec.nwords)]
+    return tuple(out)
+
+
+def _unpacker(f: Field):
+    """How to turn a field's raw bits into its operand (None: the bits are the value)."""
+    k = f.kind
+    if k is Kind.TILE:
+        return _unpack_tile
+    if k is Kind.HBM:
+        return _unpack_hbm
+    if k in (Kind.SCALAR, Kind.FSCALAR):
+        return lambda raw: _unpack_scalar(raw, k is Kind.SCALAR)
+    if k is Kind.ENUM or f.signed:
+        return lambda raw: unpack_field(f, raw)
+    return None
+
+
+def _plan(spec: InstrSpec) -> tuple:
+    """How to cut a spec's fields out of its bits: (field, shift, mask, unpacker) per field."""
+    out, shift = [], OPCODE_BITS
+    for f in spec.fields:
+        out.append((f, shift, (1 << f.bits) - 1, _unpacker(f)))
+        shift += f.bits
+    return tuple(out)
+
+
+_PLANS: dict[int, tuple] = {op: _plan(spec) for op, spec in BY_OPCODE.items()}
+_ENC_PLANS: dict[int, tuple] = {op: _enc_plan(spec) for op, spec in BY_OPCODE.items()}
+_NBITS: dict[int, int] = {op: spec.nbits for op, spec in BY_OPCODE.items()}
+_NWORDS: dict[int, int] = {op: spec.nwords for op, spec in BY_OPCODE.items()}
+_OPMASK = (1 << OPCODE_BITS) - 1
 
 
 def decode_one(words, pos: int) -> tuple[Instr, int]:
@@ -260,27 +400,44 @@ def decode_one(words, pos: int) -> tuple[Instr, int]:
     if pos >= len(words):
         raise DecodeError(f"word {pos}: past the end of the code")
     first = int(words[pos])
-    opcode = first & ((1 << OPCODE_BITS) - 1)
-    spec = BY_OPCODE.get(opcode)
+    spec = BY_OPCODE.get(first & _OPMASK)
     if spec is None:
-        raise DecodeError(f"word {pos}: invalid opcode {opcode:#04x}")
-    n = spec.nwords
+        raise DecodeError(f"word {pos}: invalid opcode {first & _OPMASK:#04x}")
+    n = _NWORDS[spec.opcode]
     if pos + n > len(words):
         raise DecodeError(f"word {pos}: {spec.mnemonic} needs {n} words, code ends first")
-    value = 0
-    for i in range(n):
+    value = first
+    for i in range(1, n):
         value |= int(words[pos + i]) << (WORD_BITS * i)
-    if value >> spec.nbits:
+    ins = _DECODED.get(value)
+    if ins is not None:
+        return ins, n
+    if value >> _NBITS[spec.opcode]:
         raise DecodeError(f"word {pos}: {spec.mnemonic} has nonzero padding bits")
-    ops, shift = [], OPCODE_BITS
-    for f in spec.fields:
-        raw = (value >> shift) & ((1 << f.bits) - 1)
-        try:
-            ops.append(unpack_field(f, raw))
-        except DecodeError as e:
-            raise DecodeError(f"word {pos}: {spec.mnemonic}: {e}") from None
-        shift += f.bits
-    return Instr(spec, tuple(ops)), n
+    ops = []
+    try:
+        for _, shift, mask, unpack in _PLANS[spec.opcode]:
+            raw = (value >> shift) & mask
+            ops.append(raw if unpack is None else unpack(raw))
+    except DecodeError as e:
+        raise DecodeError(f"word {pos}: {spec.mnemonic}: {e}") from None
+    ins = Instr(spec, tuple(ops))
+    _memo_put(_DECODED, value, ins)
+    return ins, n
+
+
+@contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector: building or decoding a program allocates many small
+    acyclic objects, which would trigger full collections over everything alive (several times
+    slower for programs of 50k+ instructions)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def encode_program(instrs) -> list[int]:
@@ -290,24 +447,44 @@ def encode_program(instrs) -> list[int]:
     return words
 
 
+def _decode_all(words) -> tuple[list[Instr], DecodeError | None]:
+    """Decode until the end or the first invalid instruction. Instructions seen before come
+    from the memo table after a dictionary lookup; the others go through `decode_one`."""
+    if type(words) is not list:
+        words = [int(w) for w in words]
+    out: list[Instr] = []
+    pos, end = 0, len(words)
+    memo, nwords, mask = _DECODED, _NWORDS, _OPMASK
+    with no_gc():
+        while pos < end:
+            first = words[pos]
+            n = nwords.get(first & mask, 0)
+            ins = None
+            if n == 1:
+                ins = memo.get(first)
+            elif n and pos + n <= end:
+                value = first
+                for i in range(1, n):
+                    value |= words[pos + i] << (WORD_BITS * i)
+                ins = memo.get(value)
+            if ins is None:
+                try:
+                    ins, n = decode_one(words, pos)
+                except DecodeError as e:
+                    return out, e
+            out.append(ins)
+            pos += n
+    return out, None
+
+
 def decode_program(words) -> list[Instr]:
     """Decode a whole code section; raises DecodeError at the first invalid instruction."""
-    out, pos = [], 0
-    while pos < len(words):
-        ins, n = decode_one(words, pos)
-        out.append(ins)
-        pos += n
+    out, err = _decode_all(words)
+    if err is not None:
+        raise err
     return out
 
 
 def decode_prefix(words) -> tuple[list[Instr], DecodeError | None]:
     """Decode as far as possible: the valid instructions and the error that stopped decoding."""
-    out, pos = [], 0
-    while pos < len(words):
-        try:
-            ins, n = decode_one(words, pos)
-        except DecodeError as e:
-            return out, e
-        out.append(ins)
-        pos += n
-    return out, None
+    return _decode_all(words)

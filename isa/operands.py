@@ -71,7 +71,11 @@ class Tile:
     dims: tuple[tuple[int, int], ...] = ((1, 1), (0, 1), (0, 1))
 
     def __post_init__(self):
-        dims = tuple(tuple(d) for d in self.dims)
+        dims = self.dims
+        if type(dims) is tuple and len(dims) == TILE_DIMS:  # already canonical: the fast path
+            if all(type(d) is tuple and len(d) == 2 for d in dims):
+                return
+        dims = tuple(tuple(d) for d in dims)
         if len(dims) > TILE_DIMS:
             raise ValueError(f"a tile has at most {TILE_DIMS} free dims, got {len(dims)}")
         dims = dims + ((0, 1),) * (TILE_DIMS - len(dims))
@@ -132,7 +136,11 @@ class HbmAP:
     limit: int = 0
 
     def __post_init__(self):
-        dims = tuple(tuple(d) if len(d) == 3 else (d[0], d[1], 0) for d in self.dims)
+        dims = self.dims
+        if type(dims) is tuple and len(dims) == HBM_DIMS:  # already canonical: the fast path
+            if all(type(d) is tuple and len(d) == 3 for d in dims):
+                return
+        dims = tuple(tuple(d) if len(d) == 3 else (d[0], d[1], 0) for d in dims)
         if len(dims) > HBM_DIMS:
             raise ValueError(f"an HBM pattern has at most {HBM_DIMS} dims, got {len(dims)}")
         dims = dims + ((0, 1, 0),) * (HBM_DIMS - len(dims))

@@ -210,6 +210,23 @@ def run_scalar(
         pc = nxt
 
 
+_COLUMNS = ("uop", "sub", "rd", "rs1", "rs2", "imm", "tgt")
+_PLANS: dict[int, tuple] = {}
+
+
+def _plan(spec) -> tuple:
+    """(column, operand index) of the operands the sequencer reads, for one table entry."""
+    out = []
+    for i, f in enumerate(spec.fields):
+        if f.kind is Kind.LABEL:
+            out.append(("tgt", i))
+        elif f.kind is Kind.REG and f.name in ("rd", "rs1", "rs2"):
+            out.append((f.name, i))
+        elif f.kind in (Kind.IMM, Kind.ARG, Kind.DATA) and spec.uop != Uop.ENGINE:
+            out.append(("imm", i))
+    return tuple(out)
+
+
 @dataclass
 class ScalarCode:
     """The program as parallel arrays for `run_scalar` (engine instructions have uop ENGINE)."""
@@ -225,19 +242,18 @@ class ScalarCode:
     @classmethod
     def from_instrs(cls, instrs) -> ScalarCode:
         n = len(instrs)
-        a = {k: np.zeros(n, np.int64) for k in ("uop", "sub", "rd", "rs1", "rs2", "imm", "tgt")}
+        cols = {k: [0] * n for k in _COLUMNS}
+        uop, sub = cols["uop"], cols["sub"]
         for pc, ins in enumerate(instrs):
             s = ins.spec
-            a["uop"][pc] = int(s.uop)
-            a["sub"][pc] = int(s.sub)
-            for f, v in zip(s.fields, ins.ops, strict=True):
-                if f.kind is Kind.LABEL:
-                    a["tgt"][pc] = v
-                elif f.kind is Kind.REG and f.name in ("rd", "rs1", "rs2"):
-                    a[f.name][pc] = v
-                elif f.kind in (Kind.IMM, Kind.ARG, Kind.DATA) and s.uop != Uop.ENGINE:
-                    a["imm"][pc] = v
-        return cls(**a)
+            plan = _PLANS.get(s.opcode)
+            if plan is None:
+                plan = _PLANS[s.opcode] = _plan(s)
+            uop[pc], sub[pc] = int(s.uop), int(s.sub)
+            ops = ins.ops
+            for col, i in plan:
+                cols[col][pc] = ops[i]
+        return cls(**{k: np.array(v, np.int64) for k, v in cols.items()})
 
     def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record):
         return run_scalar(
