@@ -3,16 +3,19 @@
 Stage: runtime. Input: a native entry point (`void(i64 start, i64 end, i64 stride, ptr args)`) bound as a ctypes function, a grid and argument values. Small launches
 run on the calling thread; launches whose measured cost is large are spread over a persistent
 pool of worker threads (ctypes releases the GIL for the duration of each native call). Each
-thread runs one contiguous slice of program ids (contiguous streams suit hardware prefetchers).
+thread takes contiguous slices of program ids (contiguous streams suit hardware prefetchers)
+from a shared counter, a few per thread, so a late or slowed thread does not hold a launch back.
 """
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import time
 
 PARALLEL_THRESHOLD_NS = 50_000  # estimated work below this runs on the calling thread
+PIECES_PER_THREAD = 4  # slices per thread in a parallel launch
 
 
 class WorkerPool:
@@ -126,12 +129,31 @@ class Launcher:
         n = min(self.pool.n_threads, total)
         qs = self.pool.queues()
         done: queue.SimpleQueue = queue.SimpleQueue()
-        bounds = [total * i // n for i in range(n + 1)]
+        # Contiguous slices handed out first come, first served: a thread that starts late (a
+        # worker waking up, a core busy with another process) takes fewer slices instead of
+        # holding the whole launch back by its lateness.
+        pieces = min(total, n * PIECES_PER_THREAD)
+        bounds = [total * i // pieces for i in range(pieces + 1)]
+        nxt = itertools.count()
+        failed: list[BaseException] = []
+        cfunc = self.cfunc
+
+        def run() -> None:
+            while not failed:
+                i = next(nxt)  # atomic under the GIL
+                if i >= pieces:
+                    return
+                try:
+                    cfunc(bounds[i], bounds[i + 1], 1, buf)
+                except BaseException as e:
+                    failed.append(e)
+                    raise
+
         for i in range(1, n):
-            qs[i - 1].put((self.cfunc, (bounds[i], bounds[i + 1], 1, buf), done))
+            qs[i - 1].put((run, (), done))
         err = None
         try:
-            self.cfunc(bounds[0], bounds[1], 1, buf)
+            run()
         except BaseException as e:
             err = e
         for _ in range(1, n):
