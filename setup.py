@@ -15,8 +15,23 @@ setup(
         "numba>=0.61,<0.70",
         "ml_dtypes>=0.4,<0.7",
         "matplotlib>=3.7,<4",
+        "tqdm>=4.66,<5",
     ],
     extras_require={
-        "test": ["pytest>=7,<10", "ruff>=0.5"],
+        # the notebooks in tutorials/ run in the tests: nbclient drives an ipykernel
+        "test": [
+            "pytest>=7,<10",
+            "ruff>=0.5",
+            "nbclient>=0.10,<0.12",
+            "nbformat>=5.9,<6",
+            "ipykernel>=6.29,<8",
+        ],
+        # opening the tutorials: `jupyter lab tutorials/`
+        "tutorials": [
+            "jupyterlab>=4,<5",
+            "ipykernel>=6.29,<8",
+            "ipywidgets>=8,<9",
+            "matplotlib>=3.7,<4",
+        ],
     },
 )
