@@ -26,7 +26,7 @@ class MachineConfig:
     pool_clock_ghz: float
     seq_clock_ghz: float
     dma_queues: int
-    dma_bytes_per_ns_per_queue: float
+    dma_bytes_per_ns_per_queue: float  # peak of one DMA engine (queue)
     dma_fixed_ns: float  # fixed cost of one DMA descriptor
     hbm_bytes_per_ns: float  # per core
     hbm_bytes: int
@@ -37,6 +37,9 @@ class MachineConfig:
     pe_tflops_fp32: float
     pe_tflops_fp8: float = 0.0  # 0: fp8 streams at the bf16 rate; above bf16: that much faster
     dma_min_chunk_bytes: int = 512  # a contiguous DMA chunk below this costs as much as this size
+    # What all DMA queues of a core move together, sustained (0: no limit beyond the HBM share):
+    # transfers share it in the timing model however many queues carry them.
+    dma_sustained_bytes_per_ns: float = 0.0
 
     @property
     def psum_bank_bytes(self) -> int:
@@ -48,14 +51,31 @@ class MachineConfig:
 
     @property
     def dma_queue_bytes_per_ns(self) -> float:
-        """Bandwidth of one DMA queue, capped so all queues of a core together fit in HBM's."""
+        """Bandwidth of one DMA queue, capped at its even share of the core's HBM bandwidth
+        (all queues together are further bounded by `dma_bytes_per_ns` in the timing model)."""
         return min(self.dma_bytes_per_ns_per_queue, self.hbm_bytes_per_ns / self.dma_queues)
 
     @property
     def dma_bytes_per_ns(self) -> float:
-        """Peak DMA bandwidth of one core: every queue busy, bounded by the core's HBM share."""
-        return min(self.dma_queues * self.dma_bytes_per_ns_per_queue, self.hbm_bytes_per_ns)
+        """DMA bandwidth of one core with every queue busy: the queues' sum, bounded by the
+        core's HBM share and by the sustained DMA bandwidth."""
+        bw = min(self.dma_queues * self.dma_bytes_per_ns_per_queue, self.hbm_bytes_per_ns)
+        if self.dma_sustained_bytes_per_ns:
+            bw = min(bw, self.dma_sustained_bytes_per_ns)
+        return bw
 
+
+# DMA figures (both generations): 16 DMA engines per NeuronCore, each of 27.2 GB/s theoretical
+# bandwidth on NeuronCore-v2 and -v3 (AWS Neuron docs, "Introduction to Direct Memory Access (DMA)
+# with NKI"). Sustained: AWS's NKI matmul tutorial (trn1, bf16 [4096, 8192] @ [8192, 8192])
+# publishes 51.80, 42.96 and 22.07 ms for its three memory-bound steps, which move 5.43, 4.36
+# and 2.21 GB between HBM and SBUF: 104.9, 101.5 and 100.0 GB/s, whatever their row sizes
+# (256 B and 1 KiB). Its fourth, compute-bound step moves 0.70 GB in 6.97 ms (101 GB/s). A
+# NeuronCore-v2 therefore sustains ~102 GB/s of DMA in practice, a quarter of its 16 engines'
+# 435 GB/s peak; the model charges every core's transfers against that figure. NeuronCore-v3 has
+# the same DMA engines per core and no published measurement: the same figure is assumed.
+_DMA_ENGINE_GBPS = 27.2
+_DMA_SUSTAINED_GBPS = 102.0
 
 NC_V2 = MachineConfig(
     name="nc-v2",
@@ -72,7 +92,7 @@ NC_V2 = MachineConfig(
     pool_clock_ghz=1.4,
     seq_clock_ghz=1.4,
     dma_queues=16,
-    dma_bytes_per_ns_per_queue=17.0,
+    dma_bytes_per_ns_per_queue=_DMA_ENGINE_GBPS,
     dma_fixed_ns=1300.0 / 16,
     hbm_bytes_per_ns=410.0,
     hbm_bytes=16 << 30,
@@ -83,6 +103,7 @@ NC_V2 = MachineConfig(
     pe_tflops_fp32=23.0,
     pe_tflops_fp8=92.0,
     dma_min_chunk_bytes=512,
+    dma_sustained_bytes_per_ns=_DMA_SUSTAINED_GBPS,
 )
 
 NC_V3 = MachineConfig(
@@ -100,7 +121,7 @@ NC_V3 = MachineConfig(
     pool_clock_ghz=1.2,
     seq_clock_ghz=1.2,
     dma_queues=16,
-    dma_bytes_per_ns_per_queue=23.0,
+    dma_bytes_per_ns_per_queue=_DMA_ENGINE_GBPS,
     dma_fixed_ns=1300.0 / 16,
     hbm_bytes_per_ns=360.0,
     hbm_bytes=24 << 30,
@@ -111,6 +132,7 @@ NC_V3 = MachineConfig(
     pe_tflops_fp32=20.0,
     pe_tflops_fp8=158.0,
     dma_min_chunk_bytes=512,
+    dma_sustained_bytes_per_ns=_DMA_SUSTAINED_GBPS,
 )
 
 CONFIGS: dict[str, MachineConfig] = {

@@ -135,13 +135,13 @@ COSTS = [
     (V3, rec(Engine.POOL, CostKind.GPSIMD, partitions=128, free=512), 640 / 1.2),
     (V2, rec(Engine.POOL, CostKind.RNG, free=512), 2048 / 1.4),
     # DMA: 81.25 ns + bytes / queue bandwidth (17 B/ns; v3 23 capped to 360 / 16 = 22.5)
-    (V2, dma(hbm(0, 1), sbuf(0, 1), 65536, descriptors=128), 81.25 + 65536 / 17),
+    (V2, dma(hbm(0, 1), sbuf(0, 1), 65536, descriptors=128), 81.25 + 65536 / 25.625),
     (V3, dma(hbm(0, 1), sbuf(0, 1), 65536, descriptors=128), 81.25 + 65536 / 22.5),
     # 128 chunks of 64 B cost like 128 chunks of 512 B
-    (V2, dma(hbm(0, 1), sbuf(0, 1), 128 * 64, descriptors=128), 81.25 + 65536 / 17),
-    (V2, dma(hbm(0, 1), sbuf(0, 1), 4, descriptors=1), 81.25 + 512 / 17),
+    (V2, dma(hbm(0, 1), sbuf(0, 1), 128 * 64, descriptors=128), 81.25 + 65536 / 25.625),
+    (V2, dma(hbm(0, 1), sbuf(0, 1), 4, descriptors=1), 81.25 + 512 / 25.625),
     # atomic: a read and a write through one queue
-    (V2, rec(Engine.DMA, CostKind.ATOMIC, bytes=4096, descriptors=1), 2 * (81.25 + 4096 / 17)),
+    (V2, rec(Engine.DMA, CostKind.ATOMIC, bytes=4096, descriptors=1), 2 * (81.25 + 4096 / 25.625)),
 ]
 
 
@@ -158,8 +158,42 @@ def test_cycle_kinds_reject_dma_queue():
 def test_queue_bandwidth_cap_keeps_a_core_within_hbm():
     for config in (V2, V3):
         assert config.dma_queues * config.dma_queue_bytes_per_ns <= config.hbm_bytes_per_ns + 1e-9
-    assert V2.dma_bytes_per_ns == 16 * 17.0
-    assert V3.dma_bytes_per_ns == 360.0
+        # all queues together: the sustained DMA bandwidth (NKI matmul tutorial, isa/machine.py)
+        assert config.dma_bytes_per_ns == 102.0
+    assert V2.dma_queue_bytes_per_ns == 410.0 / 16  # an engine's 27.2 GB/s, capped at its share
+
+
+def test_shared_dma_bandwidth_books_the_earliest_gaps():
+    from isa.timing import _Bandwidth
+
+    bw = _Bandwidth()
+    assert bw.take(0.0, 10.0) == 10.0
+    assert bw.take(30.0, 10.0) == 40.0  # a later transfer leaves a gap [10, 30)
+    assert bw.take(5.0, 25.0) == 45.0  # 20 in the gap [10, 30), the other 5 after 40
+    assert (bw.s, bw.e) == ([0.0], [45.0])
+    assert bw.take(60.0, 1.0) == 61.0 and bw.take(55.0, 2.0) == 57.0
+    assert (bw.s, bw.e) == ([0.0, 55.0, 60.0], [45.0, 57.0, 61.0])
+
+
+def test_one_queue_alone_is_limited_by_its_engine_and_many_by_the_shared_bandwidth():
+    nbytes = 1 << 20
+    one = simulate([dma(hbm(0, nbytes), sbuf(0, 8192), nbytes, 0, 128)], V2)
+    assert nbytes / one.total_ns == pytest.approx(V2.dma_queue_bytes_per_ns, rel=0.01)
+    recs = [
+        dma(hbm(q * nbytes, (q + 1) * nbytes), sbuf(q * 8192, (q + 1) * 8192), nbytes, q, 128)
+        for q in range(4)
+    ]
+    four = simulate(recs, V2)  # 4 x 25.6 B/ns of engines > 102 B/ns: the shared figure binds
+    assert 4 * nbytes / four.total_ns == pytest.approx(V2.dma_bytes_per_ns, rel=0.01)
+
+
+def test_a_store_waiting_on_compute_does_not_hold_back_later_loads():
+    slow = rec(Engine.DVE, CostKind.TENSOR_SCALAR, [sbuf(0, 4096)], [sbuf(0, 4096)], free=50000)
+    store = dma(sbuf(0, 4096), hbm(0, 1 << 19), 1 << 19, queue=0, descriptors=128)
+    load = dma(hbm(1 << 20, (1 << 20) + (1 << 19)), sbuf(8192, 12288), 1 << 19, queue=1)
+    tl = simulate([slow, store, load], V2)
+    assert tl.starts_ns[1] >= tl.ends_ns[0]  # the store waits for the DVE
+    assert tl.ends_ns[2] < tl.starts_ns[1]  # the load on another queue is done before it
 
 
 def test_all_queues_busy_never_exceed_hbm_bandwidth():
@@ -453,7 +487,9 @@ def matmul_stream(n_chunks: int = 8, m_tiles: int = 8, k_tiles: int = 16, n: int
 
 
 def test_double_buffered_matmul_keeps_pe_busy():
-    recs = matmul_stream()
+    # M = 2048, K = 4096, N = 8192: per B tile the PE works 16 x 183 ns = 2.9 us while the DMA
+    # moves 128 KiB of B and 64 KiB of C (1.9 us at 102 B/ns): compute-bound once A is in.
+    recs = matmul_stream(n_chunks=16, m_tiles=16, k_tiles=32, n=512)
     for config in (V2, V3):
         tl = simulate(recs, config)
         assert tl.busy_ns["PE"] / tl.total_ns >= 0.85
@@ -490,6 +526,29 @@ def test_rejects_queues_and_cores_the_machine_lacks(record, message):
 # --- the scoreboard against a brute-force reference -----------------------------------------------
 
 
+def reference_take(booked: list, t: float, need: float) -> float:
+    """The shared DMA bandwidth by brute force: walk the booked intervals in time order and use
+    every free moment from t until `need` ns are booked."""
+    cur = t
+    for s, e in sorted(booked):
+        if need <= 0:
+            break
+        if e <= cur:
+            continue
+        if s > cur:
+            use = min(need, s - cur)
+            booked.append((cur, cur + use))
+            need -= use
+            cur += use
+            if need <= 0:
+                break
+        cur = max(cur, e)
+    if need > 0:
+        booked.append((cur, cur + need))
+        cur += need
+    return cur
+
+
 def reference_simulate(records, config):
     """O(n^2) statement of the model: every earlier instruction of the core is checked."""
     from isa.timing import _core_order
@@ -498,7 +557,7 @@ def reference_simulate(records, config):
     starts, ends, dones = np.zeros(n), np.zeros(n), np.zeros(n)
     latency = {Engine.PE: 2.8, Engine.ACT: 1.4, Engine.DVE: 1.12, Engine.POOL: 1.4}
     for order in _core_order(records, config).values():
-        now, free = 0.0, {}
+        now, free, booked = 0.0, {}, []
         for pos, i in enumerate(order):
             r = records[i]
             queue = (r.engine, r.queue if r.engine == Engine.DMA else 0)
@@ -518,7 +577,12 @@ def reference_simulate(records, config):
             else:
                 now += 1 / config.seq_clock_ghz
                 start = max(now, free.get(queue, 0.0), ready)
-                free[queue] = ends[i] = dones[i] = start + occ
+                end = start + occ
+                if r.engine == Engine.DMA and r.params.bytes:
+                    moved = r.params.bytes * (2 if r.cost == CostKind.ATOMIC else 1)
+                    need = moved / config.dma_bytes_per_ns
+                    end = max(end, reference_take(booked, start + config.dma_fixed_ns, need))
+                free[queue] = ends[i] = dones[i] = end
                 onchip = any(m.space != Space.HBM for m in (*r.reads, *r.writes))
                 if r.engine in latency and onchip:
                     dones[i] += config.sram_access_cycles / latency[r.engine]
