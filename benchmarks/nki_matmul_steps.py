@@ -370,20 +370,29 @@ def step4_blocked_k(
     BLOCK_N: tl.constexpr,
     BLOCK_K: tl.constexpr,
 ):
+    # NKI keeps the result of every M row for one N block in SBUF (loop order n, k, m) so that
+    # each rhs block is loaded once. A jitlang block holds at most 2^20 elements, so the 4096 rows
+    # are four [M/4, BLOCK_N] accumulators (the kernel takes M == 4 * BLOCK_M).
     rm = tl.arange(0, BLOCK_M)
     rn = tl.arange(0, BLOCK_N)
     rk = tl.arange(0, BLOCK_K)
     for n in range(N // BLOCK_N):
-        for m in range(M // BLOCK_M):
-            acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-            for k in range(K // BLOCK_K):
-                b = tl.load(rhs_ptr + (k * BLOCK_K + rk)[:, None] * N + (n * BLOCK_N + rn)[None, :])
-                a = tl.load(
-                    lhsT_ptr + (k * BLOCK_K + rk)[None, :] * M + (m * BLOCK_M + rm)[:, None]
-                )
-                acc += tl.dot(a, b)
-            out = out_ptr + (m * BLOCK_M + rm)[:, None] * N + (n * BLOCK_N + rn)[None, :]
-            tl.store(out, acc.to(tl.bfloat16))
+        acc0 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc1 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc2 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        acc3 = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for k in range(K // BLOCK_K):
+            b = tl.load(rhs_ptr + (k * BLOCK_K + rk)[:, None] * N + (n * BLOCK_N + rn)[None, :])
+            a_rows = lhsT_ptr + (k * BLOCK_K + rk)[None, :] * M + rm[:, None]
+            acc0 += tl.dot(tl.load(a_rows), b)
+            acc1 += tl.dot(tl.load(a_rows + BLOCK_M), b)
+            acc2 += tl.dot(tl.load(a_rows + 2 * BLOCK_M), b)
+            acc3 += tl.dot(tl.load(a_rows + 3 * BLOCK_M), b)
+        out = out_ptr + rm[:, None] * N + (n * BLOCK_N + rn)[None, :]
+        tl.store(out, acc0.to(tl.bfloat16))
+        tl.store(out + BLOCK_M * N, acc1.to(tl.bfloat16))
+        tl.store(out + 2 * BLOCK_M * N, acc2.to(tl.bfloat16))
+        tl.store(out + 3 * BLOCK_M * N, acc3.to(tl.bfloat16))
 
 
 def jitlang_launch(step: int, m: int, k: int, n: int):
@@ -394,8 +403,8 @@ def jitlang_launch(step: int, m: int, k: int, n: int):
         return step2_hoisted, dict(M=m, N=n, K=k, TILE_M=TM, TILE_N=TN)
     if step == 3:
         return step3_blocked, dict(M=m, N=n, K=k, BLOCK_M=2 * TM, BLOCK_N=2 * TN)
-    bm, bn, bk = min(16 * TM, m), min(2 * TN, n), min(8 * TK, k)
-    return step4_blocked_k, dict(M=m, N=n, K=k, BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk)
+    bn, bk = min(2 * TN, n), min(8 * TK, k)
+    return step4_blocked_k, dict(M=m, N=n, K=k, BLOCK_M=m // 4, BLOCK_N=bn, BLOCK_K=bk)
 
 
 def time_jitlang(step: int, m: int, k: int, n: int, config: str) -> dict:
