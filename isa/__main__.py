@@ -4,7 +4,7 @@
     python -m isa disasm KERNEL.bin                   disassemble (canonical text)
     python -m isa run KERNEL.{s,bin} --arg ... [--grid 4,1,1] [--config nc-v3] [--dump i]
     python -m isa profile KERNEL.{s,bin} --arg ... [--json] [--trace out.json] [--plot out.png]
-                                          [--timing-only]
+                                          [--timing-only] [--compare nc-v3]
     python -m isa example NAME [--config GEN] [--json] [--trace out.json] [--plot out.png]
     python -m isa spec [-o SPEC.md]                   regenerate the ISA reference
 
@@ -113,7 +113,17 @@ def cmd_run(args) -> int:
 
 def cmd_profile(args) -> int:
     res, _ = _run(args, profile=True)
-    _emit_profile(res, args)
+    if not args.compare:
+        _emit_profile(res, args)
+        return 0
+    from isa.profile import Comparison
+
+    profiles = [res.profile]
+    for name in args.compare:
+        args.config = name
+        profiles.append(_run(args, profile=True)[0].profile)
+    comp = Comparison(profiles)
+    print(json.dumps(comp.summary(), indent=1) if args.json else comp.format())
     return 0
 
 
@@ -186,6 +196,13 @@ def main(argv=None) -> int:
                 "--timing-only",
                 action="store_true",
                 help="time addresses, sizes and dependencies without computing tile data",
+            )
+            r.add_argument(
+                "--compare",
+                action="append",
+                default=[],
+                metavar="CONFIG",
+                help="also run on this machine config and print the configs side by side",
             )
         r.set_defaults(fn=fn)
     e = sub.add_parser("example", help="run a built-in example, check it, print its profile")

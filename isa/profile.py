@@ -421,3 +421,59 @@ def _legend_patch(color, label: str):
     from matplotlib.patches import Patch
 
     return Patch(facecolor=color, label=label)
+
+
+# --- machine generations side by side -------------------------------------------------------------
+
+_COMPARED_ENGINES = ("PE", "ACT", "DVE", "POOL", "DMA")
+
+
+@dataclass
+class Comparison:
+    """Profiles of one kernel on several machine configs (generations), side by side."""
+
+    profiles: list[Profile]
+
+    def summary(self) -> dict:
+        """Per config: time, what bounds it (compute or memory) and each engine's utilisation
+        (DMA: bandwidth use), plus the speed-up over the first config."""
+        out = {}
+        base = self.profiles[0].time_ns if self.profiles else 0.0
+        for p in self.profiles:
+            s = p.summary()
+            out[p.config.name] = {
+                "time_ns": s["time_ns"],
+                "speedup": base / s["time_ns"] if s["time_ns"] else 0.0,
+                "bound": s["roofline"]["bound"],
+                "cores_used": s["cores_used"],
+                "mode": s["mode"],
+                "mfu": s["mfu"],
+                "fraction_of_attainable": s["roofline"]["fraction_of_attainable"],
+                "utilization": {e: s["engines"][e]["utilization"] for e in _COMPARED_ENGINES},
+            }
+        return out
+
+    def format(self) -> str:
+        s = self.summary()
+        names = list(s)
+        width = max(12, *(len(n) + 2 for n in names))
+        head = f"{'':<22}" + "".join(f"{n:>{width}}" for n in names)
+        rows = [
+            ("time us", lambda r: f"{r['time_ns'] / 1e3:,.2f}"),
+            ("speed-up", lambda r: f"{r['speedup']:.2f}x"),
+            ("bound", lambda r: r["bound"]),
+            ("cores used", lambda r: str(r["cores_used"])),
+            ("MFU", lambda r: f"{r['mfu']:.1%}"),
+            ("of attainable", lambda r: f"{r['fraction_of_attainable']:.1%}"),
+        ]
+        rows += [
+            (
+                f"{e} util" + (" (bandwidth)" if e == "DMA" else ""),
+                lambda r, e=e: f"{r['utilization'][e]:.1%}",
+            )
+            for e in _COMPARED_ENGINES
+        ]
+        out = ["machine generations compared", head]
+        for label, cell in rows:
+            out.append(f"{label:<22}" + "".join(f"{cell(s[n]):>{width}}" for n in names))
+        return "\n".join(out)

@@ -374,6 +374,22 @@ def profile(kernel, grid, *args, config: str = "nc-v2", timing_only: bool = Fals
     return Profile.build(records, simulate(records, cfg), cfg, mode=mode)
 
 
+def compare_generations(
+    kernel, grid, *args, configs=("nc-v2", "nc-v3"), timing_only: bool = False, **meta
+):
+    """Profile `kernel[grid](*args, **meta)` on each machine generation in `configs` and return
+    an `isa.profile.Comparison`: `.format()` prints them side by side (time, speed-up, compute
+    or memory bound, per-engine utilisation), `.summary()` is the same as a dict. The kernel is
+    compiled once; each run follows that generation's cores, clocks and bandwidths."""
+    from isa.profile import Comparison
+
+    if not configs:
+        raise ValueError("compare_generations needs at least one machine config")
+    return Comparison(
+        [profile(kernel, grid, *args, config=c, timing_only=timing_only, **meta) for c in configs]
+    )
+
+
 # -- performance reports ----------------------------------------------------------------------
 class Benchmark:
     """One plot of `perf_report`: `x_names` over `x_vals`, one line per value of `line_arg`.
@@ -620,7 +636,9 @@ __all__ = [
     "Mark",
     "Table",
     "assert_close",
+    "compare_generations",
     "cross_check",
     "do_bench",
     "perf_report",
+    "profile",
 ]

@@ -252,3 +252,26 @@ def test_profile_timing_only_refuses_control_flow_on_loaded_data():
     with pytest.raises(Exception, match=r"test_testing\.py:\d+:\d+: .*timing-only") as e:
         jl.testing.profile(_data_loop_kernel, (1,), n, out, BLOCK=128, timing_only=True)
     assert "Traceback" not in str(e.value)
+
+
+def test_compare_generations_side_by_side():
+    a = np.ones((256, 256), ml_dtypes.bfloat16)
+    c = np.zeros((256, 256), np.float32)
+    comp = jl.testing.compare_generations(
+        _mm_kernel, (2, 2), a, a, c, 256, timing_only=True, BM=128, BN=128, BK=128
+    )
+    s = comp.summary()
+    assert list(s) == ["nc-v2", "nc-v3"]
+    v2, v3 = s["nc-v2"], s["nc-v3"]
+    assert v2["speedup"] == 1.0 and v3["speedup"] == pytest.approx(v2["time_ns"] / v3["time_ns"])
+    assert v2["time_ns"] != v3["time_ns"]  # other clocks, bandwidths and core counts
+    assert (v2["cores_used"], v3["cores_used"]) == (2, 4)  # 4 programs over 2 and 8 cores
+    for row in (v2, v3):
+        assert row["bound"] in ("compute", "memory") and row["mode"] == "timing-only"
+        assert set(row["utilization"]) == {"PE", "ACT", "DVE", "POOL", "DMA"}
+        assert 0 < row["utilization"]["PE"] <= 1
+    text = comp.format()
+    assert "nc-v2" in text and "nc-v3" in text and "PE util" in text and "bound" in text
+    assert not c.any()
+    with pytest.raises(ValueError, match="at least one"):
+        jl.testing.compare_generations(_mm_kernel, (1,), a, a, c, 256, configs=())
