@@ -99,7 +99,7 @@ class Lowering:
 
     def scratch(self, i: int, dt: DType, pn: int, free: int) -> TileRef:
         off = self.mem.scratch_offset + i * self.mem.scratch_slot_bytes
-        if free * max(1, dt.mem_bytes) > self.mem.scratch_slot_bytes:
+        if i >= self.mem.scratch_slots or free * max(1, dt.mem_bytes) > self.mem.scratch_slot_bytes:
             raise UnsupportedOnAccelError(self.loc, "internal: scratch slot too small")
         return sbuf_tile(dt, off, pn, free)
 

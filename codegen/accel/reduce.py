@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from isa.table import ReduceOp, TensorOp
 from jitlang.dtypes import DType
-from jitlang.ir import BinaryOp, Op, OpKind, ReduceKind, scalar_dtype, shape_of
+from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
+from jitlang.passes.accel_layout import combine_kind
+from jitlang.passes.accel_memory import general_combine
 
 from .lower import UnsupportedOnAccelError, f32_bits
 from .tiles import TileRef
@@ -33,45 +35,18 @@ _ARG = {ReduceKind.ARGMAX: ReduceOp.MAX, ReduceKind.ARGMIN: ReduceOp.MIN}
 _INT_MAX = (1 << 31) - 1
 
 
-_SIMPLE = {
-    BinaryOp.ADD: ReduceKind.SUM,
-    BinaryOp.MUL: ReduceKind.PROD,
-    BinaryOp.MAX: ReduceKind.MAX,
-    BinaryOp.MIN: ReduceKind.MIN,
-    BinaryOp.XOR: ReduceKind.XOR,
-    BinaryOp.OR: ReduceKind.OR,
-    BinaryOp.AND: ReduceKind.AND,
-}
-
-
-def combine_kind(op: Op) -> ReduceKind:
-    """The op's reduction kind; a custom combine region that is one commutative binary op of
-    its two arguments (`tl.reduce(x, 0, lambda a, b: a * b)`) counts as that op's kind."""
-    kind = op.attr.kind
-    if kind is not ReduceKind.CUSTOM or len(op.operands) != 1 or not op.regions:
-        return kind
-    body = op.regions[0]
-    ops = [o for o in body.ops if o.kind is not OpKind.YIELD]
-    if len(ops) == 1 and ops[0].kind is OpKind.BINARY and len(body.args) == 2:
-        b = ops[0]
-        args = {a.id for a in body.args}
-        term = body.terminator
-        if (
-            b.attr.op in _SIMPLE
-            and {v.id for v in b.operands} == args
-            and term is not None
-            and [v.id for v in term.operands] == [b.result.id]
-        ):
-            return _SIMPLE[b.attr.op]
-    return kind
-
-
 def lower_reduce(ops, op: Op) -> None:
+    from .combine import BUILTIN, lower_general
+
     kind = combine_kind(op)
     if kind in _ARG and len(op.operands) == 2:
         return _arg_reduce(ops, op)
-    if len(op.operands) != 1 or kind not in _RED:
-        raise UnsupportedOnAccelError(op.loc, f"reduction `{kind.value}`")
+    if general_combine(op):
+        if kind is ReduceKind.CUSTOM:
+            return lower_general(ops, op, None)
+        if kind in BUILTIN and len(op.operands) == 1:
+            return lower_general(ops, op, BUILTIN[kind])
+        raise UnsupportedOnAccelError(op.loc, f"reduction `{kind.value}` of {op.operands[0].type}")
     low = ops.low
     rop = int(_RED[kind])
     r, s = op.result, op.operands[0]
@@ -195,12 +170,16 @@ def lower_scan(ops, op: Op) -> None:
     """Inclusive scans along the free axis: Hillis-Steele, log2(N) steps of one `tt` on shifted
     views plus a copy of the untouched prefix, ping-ponging between two scratch slots. A 1-D
     block spread over partitions is first gathered onto one partition by DMA (and back)."""
+    from .combine import BUILTIN, lower_general
+
     kind = combine_kind(op)
     shape = shape_of(op.operands[0].type)
-    if len(op.operands) != 1 or kind not in _SCAN:
-        raise UnsupportedOnAccelError(op.loc, f"scan `{kind.value}`")
-    if not (len(shape) == 1 or len(shape) == 2 and op.attr.axis == 1):
-        raise UnsupportedOnAccelError(op.loc, f"a scan along axis {op.attr.axis} of {shape}")
+    if general_combine(op):
+        if kind is ReduceKind.CUSTOM:
+            return lower_general(ops, op, None)
+        if kind in BUILTIN and len(op.operands) == 1:
+            return lower_general(ops, op, BUILTIN[kind])
+        raise UnsupportedOnAccelError(op.loc, f"scan `{kind.value}` of {op.operands[0].type}")
     low = ops.low
     tt = int(_SCAN[kind])
     r, s = op.result, op.operands[0]

@@ -73,6 +73,8 @@ _ACT = {
 class TileOps:
     def __init__(self, low) -> None:
         self.low = low
+        # values whose destination a caller fixed (a combine region applied to whole tiles)
+        self.forced: dict[int, TileRef] = {}
 
     def call(self, *a):
         return self.low.call(*a)
@@ -87,6 +89,10 @@ class TileOps:
     def dest(self, r: Value) -> TileRef:
         """Where result r goes: its buffer, or scratch slot 2 for an integer scalar result."""
         low = self.low
+        t = self.forced.get(r.id)
+        if t is not None:
+            low.tiles[r.id] = t
+            return t
         if is_tile_value(r):
             t = low.buffer(r)
             low.tiles[r.id] = t
@@ -96,7 +102,7 @@ class TileOps:
     def finish(self, r: Value, t: TileRef) -> None:
         """An integer scalar computed into a tile comes back as a register."""
         low = self.low
-        if not is_tile_value(r):
+        if not is_tile_value(r) and r.id not in self.forced:
             raw = low.call("accel.ld", t)
             ty = llvm_int(scalar_dtype(r.type))
             low.vals[r.id] = raw if ty.width == 64 else low.b.trunc(raw, ty)

@@ -30,6 +30,7 @@ from ..ir import (
     Layout,
     Op,
     OpKind,
+    ReduceKind,
     Region,
     Value,
     is_ptr,
@@ -244,6 +245,39 @@ def _narrow(v: Value, producers: dict[int, Op]):
             return src
         p = producers.get(src.id)
     return None
+
+
+_SIMPLE = {
+    BinaryOp.ADD: ReduceKind.SUM,
+    BinaryOp.MUL: ReduceKind.PROD,
+    BinaryOp.MAX: ReduceKind.MAX,
+    BinaryOp.MIN: ReduceKind.MIN,
+    BinaryOp.XOR: ReduceKind.XOR,
+    BinaryOp.OR: ReduceKind.OR,
+    BinaryOp.AND: ReduceKind.AND,
+}
+
+
+def combine_kind(op: Op) -> ReduceKind:
+    """The op's reduction kind; a custom combine region that is one commutative binary op of
+    its two arguments (`tl.reduce(x, 0, lambda a, b: a * b)`) counts as that op's kind."""
+    kind = op.attr.kind
+    if kind is not ReduceKind.CUSTOM or len(op.operands) != 1 or not op.regions:
+        return kind
+    body = op.regions[0]
+    ops = [o for o in body.ops if o.kind is not OpKind.YIELD]
+    if len(ops) == 1 and ops[0].kind is OpKind.BINARY and len(body.args) == 2:
+        b = ops[0]
+        args = {a.id for a in body.args}
+        term = body.terminator
+        if (
+            b.attr.op in _SIMPLE
+            and {v.id for v in b.operands} == args
+            and term is not None
+            and [v.id for v in term.operands] == [b.result.id]
+        ):
+            return _SIMPLE[b.attr.op]
+    return kind
 
 
 def umulhi_operands(op: Op, producers: dict[int, Op]) -> tuple | None:

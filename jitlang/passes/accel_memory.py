@@ -13,12 +13,24 @@ partition's bytes is an `OutOfChipMemoryError` naming the block's line, its size
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..dtypes import DType
 from ..errors import CompilationError
-from ..ir import Function, Op, OpKind, Region, Value, is_ptr, scalar_dtype, walk
-from .accel_layout import AccelPlan, splat_operand
+from ..ir import (
+    Function,
+    Op,
+    OpKind,
+    ReduceKind,
+    Region,
+    Value,
+    is_ptr,
+    scalar_dtype,
+    shape_of,
+    walk,
+)
+from .accel_layout import AccelPlan, combine_kind, splat_operand
 
 ALIGN = 64
 SCRATCH_SLOTS = 3
@@ -48,6 +60,7 @@ class MemoryPlan:
     scratch_slot_bytes: int
     sbuf_high: int  # highest byte used per partition
     sbuf_limit: int
+    scratch_slots: int = SCRATCH_SLOTS
 
 
 def tile_elem_bytes(v: Value) -> int:
@@ -152,10 +165,26 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
         if op.kind is OpKind.SCAN
         for v in op.operands
     ]
+    n_slots, combines = SCRATCH_SLOTS, []
+    for op in walk(fn.body):
+        if general_combine(op):
+            pn, o, n, inner = work_layout(shape_of(op.operands[0].type), op.attr.axis, target)
+            rows.append(_align(o * n * inner * 4))
+            n_slots = max(n_slots, SCRATCH_SLOTS + work_slots(op))
+            combines.append((rows[-1], op))
     slot = max([b for _, b in need.values()] + rows + [MIN_SCRATCH])
     spill = _align(target.spill_bytes)
-    base = spill + SCRATCH_SLOTS * slot
+    base = spill + n_slots * slot
     limit = target.sbuf_bytes_per_partition
+    if base > limit and combines:  # (otherwise the largest block is the one to name, below)
+        big = max(combines, key=lambda c: c[0])
+        what = f"{big[1].kind.value} of {big[1].operands[0].type}"
+        raise OutOfChipMemoryError(
+            big[1].loc,
+            f"the scratch area needs {n_slots} slots of {slot} bytes per partition for the "
+            f"{what}, more than a partition's {limit} bytes",
+            "use smaller blocks, or reduce/scan along the last axis with a built-in combine",
+        )
     order = sorted(
         (vid for vid in need if alias.get(vid, vid) == vid),
         key=lambda vid: (life.start[vid], -need[vid][1]),
@@ -180,7 +209,46 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
     for vid, root in alias.items():
         if root in buffers and vid in need:
             buffers[vid] = buffers[root]
-    return MemoryPlan(buffers, 0, spill, spill, slot, high, limit)
+    return MemoryPlan(buffers, 0, spill, spill, slot, high, limit, n_slots)
+
+
+_BUILTIN_SCAN = (ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MAX, ReduceKind.MIN)
+_BUILTIN_REDUCE = _BUILTIN_SCAN + (ReduceKind.XOR, ReduceKind.OR, ReduceKind.AND)
+
+
+def general_combine(op: Op) -> bool:
+    """Reductions and scans the lowering does through the general combine (see
+    `codegen.accel.combine`): no single engine instruction does them."""
+    if op.kind not in (OpKind.REDUCE, OpKind.SCAN):
+        return False
+    kind = combine_kind(op)
+    rank = len(shape_of(op.operands[0].type))
+    if op.kind is OpKind.SCAN:
+        fast = rank == 1 or rank == 2 and op.attr.axis == 1
+        return not (len(op.operands) == 1 and kind in _BUILTIN_SCAN and fast)
+    if kind in (ReduceKind.ARGMAX, ReduceKind.ARGMIN):
+        return False
+    return len(op.operands) != 1 or kind not in _BUILTIN_REDUCE or rank > 2
+
+
+def work_layout(shape: tuple[int, ...], axis: int, target) -> tuple[int, int, int, int]:
+    """The general combine's working layout of a block reduced or scanned along `axis`:
+    (pn, o, n, inner) -- the dims before the axis (outer = pn * o of them) over pn partitions,
+    each partition holding o x n x inner row-major elements (n along the axis)."""
+    outer = math.prod(shape[:axis])
+    pn = max(d for d in range(1, min(outer, target.partitions) + 1) if outer % d == 0)
+    return pn, outer // pn, shape[axis], math.prod(shape[axis + 1 :])
+
+
+def work_slots(op: Op) -> int:
+    """Scratch slots the general combine of `op` uses beyond the lowering's three: two
+    ping-pong sets of its operands and one per value its combine region computes."""
+    temps = 0
+    if op.regions:
+        for o in op.regions[0].ops:
+            if o.kind not in (OpKind.YIELD, OpKind.CONSTANT):
+                temps += len(o.results)
+    return 2 * len(op.operands) + temps
 
 
 def _carried_aliases(region: Region, alias: dict[int, int]) -> None:
