@@ -107,11 +107,15 @@ def _c_div(a, b, dt: DType):
             return a / b
         zero = b == 0
         safe = np.where(zero, 1, b)
-        if dt.is_signed and dt is not DType.I1:
-            q = np.abs(a.astype(np.int64) if dt.bits < 64 else a) // np.abs(safe)
+        if dt.is_signed and dt.bits == 64:
+            # |INT64_MIN| does not exist: floor in int64, then round towards zero
+            q = a // safe
+            q = q + (((a - q * safe) != 0) & ((a < 0) != (safe < 0)))
+            q = np.where((a == np.iinfo(np.int64).min) & (safe == -1), a, q)  # wraps
+            q = np.asarray(q).astype(a.dtype)
+        elif dt.is_signed and dt is not DType.I1:
+            q = np.abs(a.astype(np.int64)) // np.abs(safe)
             q = np.where((a < 0) != (safe < 0), -q, q)
-            if dt.bits == 64:  # INT64_MIN // -1 wraps
-                q = np.where((a == np.iinfo(np.int64).min) & (safe == -1), a, q)
             q = q.astype(a.dtype)
         else:
             q = a // safe

@@ -445,6 +445,8 @@ def _fam_block2d(w: _Writer) -> Case:
     red = {"sum": "tl.sum", "max": "tl.max", "min": "tl.min", "xor_sum": "tl.xor_sum"}
     if op == "xor_sum" and is_float(e.dtype):
         op = "sum"
+    if op in ("max", "min") and is_float(e.dtype) and not w.want("reduce_float_minmax"):
+        op = "sum"
     if op in red and w.want("reduce"):
         t = e.dtype
         if op == "sum" and not is_float(t) and bits(t) < 32:
@@ -539,6 +541,8 @@ def _fam_block3d(w: _Writer) -> Case:
     _scalars(w, huge=False)
     e = _block_expr(w, (A, B, C), rng.randint(0, 3))
     op = rng.choice(["permute", "reshape", "sum", "max", "trans"])
+    if op == "max" and is_float(e.dtype) and not w.want("reduce_float_minmax"):
+        op = "sum"
     if op == "permute" and w.want("permute") and _wide_int_ok(w, e.dtype):
         order = rng.choice([(0, 2, 1), (1, 0, 2), (2, 0, 1), (1, 2, 0), (2, 1, 0)])
         dims = [(A, "A", "ia"), (B, "B", "ib"), (C, "C", "ic")]

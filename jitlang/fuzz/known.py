@@ -22,6 +22,11 @@ KNOWN: dict[tuple[str, str], str] = {
         "float atomic_max(inf)/atomic_min(NaN) store NaN "
         "(tests/fuzz/repro/accel_atomic_max_float_inf.py, accel_atomic_min_float_nan.py)"
     ),
+    # tl.max/tl.min of float blocks holding NaN: NaN on the accelerator; the interpreter and
+    # the CPU skip NaN (maximum's default, propagate_nan=NONE)
+    ("accel", "reduce_float_minmax"): (
+        "tl.max/tl.min over NaN give NaN (tests/fuzz/repro/accel_max_reduce_nan.py)"
+    ),
     # transposes go through the tensor engine in fp32: 32-bit integers past 2**24 lose bits
     ("accel", "trans_wide_int"): (
         "trans/permute of int32 rounds to fp32 (tests/fuzz/repro/accel_trans_int32.py)"
