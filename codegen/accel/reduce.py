@@ -86,68 +86,75 @@ def _reduce_into(ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op
 
 
 def _arg_reduce(ops, op: Op) -> None:
+    """argmax/argmin (module docstring). Floats follow Triton: NaN is skipped (the extreme is
+    taken over the other elements, and NaN never equals it); a slice of NaN only gives its
+    last index and a NaN value."""
     low = ops.low
     vals, idxs = op.operands
     shape = shape_of(vals.type)
     axis = op.attr.axis
     x = low.tile_of(vals, 0)
     ix = low.tile_of(idxs, 1)
+    ix = ix.as_dtype(DType.I32) if ix.dtype.bits == 32 else ix
     rop = int(_ARG[op.attr.kind])
     pn = x.pn
     vdt = scalar_dtype(vals.type)
     s0, s1, s2 = (lambda dt, p, f, i=i: low.scratch(i, dt, p, f) for i in range(3))
-    if vdt.is_float:  # Triton skips NaN: it loses to every number
+    if len(shape) == 1:
+        red_free = 1
+    elif len(shape) == 2 and axis == 1:
+        rows, n = shape[0] // pn, shape[1]
+        red_free = rows
+    elif len(shape) == 2 and axis == 0:
+        rows, n = shape[0] // pn, shape[1]
+        red_free = n
+    else:
+        raise UnsupportedOnAccelError(op.loc, f"argmax/argmin over axis {axis} of {vals.type}")
+
+    def reduce(rop: int, d: TileRef, src: TileRef) -> None:
+        if len(shape) == 1 or axis == 1:
+            ops.call("accel.reduce", rop, d, src)
+            if len(shape) == 1 and pn > 1:
+                ops.call("accel.preduce", rop, d, d)
+            return
+        if rows > 1:
+            ops.call("accel.reduce", rop, d, src.view((1, n), (n, rows)))
+        else:
+            ops.call("accel.copy", d, src)
+        if pn > 1:
+            ops.call("accel.preduce", rop, d, d)
+
+    clean = x
+    if vdt.is_float:  # the extreme of the numbers: NaN lanes take the identity
         clean, nan = s2(vdt, pn, x.free), s1(DType.U8, pn, x.free)
         worst = float("-inf") if op.attr.kind is ReduceKind.ARGMAX else float("inf")
         ops.call("accel.tt", int(TensorOp.NE), nan, x, x)
         ops.call("accel.memset", clean, f32_bits(worst))
         ops.call("accel.select", clean, nan, clean, x)
-        x = clean
+    m = s0(vdt, pn, red_free)
+    reduce(rop, m, clean)
     if len(shape) == 1:
-        m = s0(vdt, pn, 1)
-        ops.call("accel.reduce", rop, m, x)
-        if pn > 1:
-            ops.call("accel.preduce", rop, m, m)
         bview = m.view((0, x.free))
-        red_free = 1
-    elif len(shape) == 2 and axis == 1:
-        rows, n = shape[0] // pn, shape[1]
-        m = s0(vdt, pn, rows)
-        ops.call("accel.reduce", rop, m, x)
+    elif axis == 1:
         bview = m.view((1, rows), (0, n))
-        red_free = rows
-    elif len(shape) == 2 and axis == 0:
-        rows, n = shape[0] // pn, shape[1]
-        m = s0(vdt, pn, n)
-        if rows > 1:
-            ops.call("accel.reduce", rop, m, x.view((1, n), (n, rows)))
-        else:
-            ops.call("accel.copy", m, x)
-        if pn > 1:
-            ops.call("accel.preduce", rop, m, m)
-        bview = m.view((0, rows), (1, n))
-        red_free = n
     else:
-        raise UnsupportedOnAccelError(op.loc, f"argmax/argmin over axis {axis} of {vals.type}")
+        bview = m.view((0, rows), (1, n))
     eq = s1(DType.U8, pn, x.free)
-    ops.call("accel.tt", int(TensorOp.EQ), eq, x, bview)
+    ops.call("accel.tt", int(TensorOp.EQ), eq, x, bview)  # NaN equals nothing
     cand = s2(DType.I32, pn, x.free)
     ops.call("accel.iota", cand, _INT_MAX, 0, 0)
-    ops.call("accel.select", cand, eq, ix.as_dtype(DType.I32) if ix.dtype.bits == 32 else ix, cand)
+    ops.call("accel.select", cand, eq, ix, cand)
     best = s1(DType.I32, pn, red_free)
-    if len(shape) == 1:
-        ops.call("accel.reduce", int(ReduceOp.MIN), best, cand)
-        if pn > 1:
-            ops.call("accel.preduce", int(ReduceOp.MIN), best, best)
-    elif axis == 1:
-        ops.call("accel.reduce", int(ReduceOp.MIN), best, cand)
-    else:
-        if rows > 1:
-            ops.call("accel.reduce", int(ReduceOp.MIN), best, cand.view((1, n), (n, rows)))
-        else:
-            ops.call("accel.copy", best, cand)
-        if pn > 1:
-            ops.call("accel.preduce", int(ReduceOp.MIN), best, best)
+    reduce(int(ReduceOp.MIN), best, cand)
+    if vdt.is_float:  # no candidate: the slice is all NaN
+        flag = low.scratch(3, DType.U8, pn, red_free)
+        last = low.scratch(4, DType.I32, pn, red_free)
+        nans = low.scratch(5, vdt, pn, red_free)
+        ops.call("accel.ts", int(TensorOp.GT), flag, best, f32_bits(float(1 << 30)))
+        reduce(int(ReduceOp.MAX), last, ix)
+        ops.call("accel.select", best, flag, last, best)
+        ops.call("accel.memset", nans, f32_bits(float("nan")))
+        ops.call("accel.select", m, flag, nans, m)
     row = len(shape) == 2 and axis == 0 or len(shape) == 1
     for res, src in zip(op.results, (m, best), strict=True):
         if res.id not in low.plan.needed and res.id in low.plan.layouts:

@@ -167,6 +167,9 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
     ]
     n_slots, combines = SCRATCH_SLOTS, []
     for op in walk(fn.body):
+        if op.kind is OpKind.REDUCE and combine_kind(op) in _ARG:
+            if scalar_dtype(op.operands[0].type).is_float:
+                n_slots = max(n_slots, SCRATCH_SLOTS + 3)  # NaN-only slices: flag, index, NaN
         if general_combine(op):
             pn, o, n, inner = work_layout(shape_of(op.operands[0].type), op.attr.axis, target)
             rows.append(_align(o * n * inner * 4))
@@ -213,6 +216,7 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
 
 
 _BUILTIN_SCAN = (ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MAX, ReduceKind.MIN)
+_ARG = (ReduceKind.ARGMAX, ReduceKind.ARGMIN)
 _BUILTIN_REDUCE = _BUILTIN_SCAN + (ReduceKind.XOR, ReduceKind.OR, ReduceKind.AND)
 
 

@@ -206,3 +206,25 @@ def test_a_combine_whose_working_tiles_do_not_fit_is_a_compile_error():
     msg = str(e.value)
     assert "test_accel_combine.py:" in msg and "scan of block<512x128xint32>" in msg
     assert "hint: use smaller blocks" in msg
+
+
+@jl.jit
+def max_with_index(x_ptr, v_ptr, i_ptr, M: tl.constexpr, N: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :])
+    v, i = tl.max(x, 1, return_indices=True)
+    tl.store(v_ptr + tl.arange(0, M), v)
+    tl.store(i_ptr + tl.arange(0, M), i)
+
+
+def test_argmax_skips_nan_and_gives_an_all_nan_row_its_last_index():
+    m, n = 4, 8
+    x = np.full((m, n), np.nan, np.float32)  # row 0: NaN only
+    x[1, 3], x[1, 5] = -np.inf, -np.inf  # NaN before a -inf: the -inf is the max
+    x[2] = np.arange(n)
+    x[2, 7] = np.nan
+    x[3, ::2] = 1.0
+    v, i = np.zeros(m, np.float32), np.zeros(m, np.int32)
+    max_with_index[(1,)](x, v, i, M=m, N=n, target="accel")
+    np.testing.assert_array_equal(i, [7, 3, 6, 0])
+    np.testing.assert_array_equal(v, [np.nan, -np.inf, 6.0, 1.0])
+    cross_check(max_with_index, (1,), x, v, i, M=m, N=n)
