@@ -29,6 +29,7 @@ from ..ir import (
     shape_of,
 )
 from ..language import core as lang
+from . import blockptr as BP
 from . import semantic as S
 from .semantic import Builder
 
@@ -144,6 +145,10 @@ def load(
     eviction_policy="",
     volatile=False,
 ):
+    if isinstance(pointer, BP.BlockPointer):
+        kw = {"cache_modifier": cache_modifier, "eviction_policy": eviction_policy}
+        kw["volatile"] = volatile
+        return BP.load(b, pointer, mask, other, boundary_check, padding_option, load, kw)
     ptr = _ptr(b, pointer, "tl.load")
     if isinstance(mask, Value) and isinstance(ptr.type, BlockType) is False and shape_of(mask.type):
         raise b.shape_error("a block mask needs a block of pointers")
@@ -172,6 +177,9 @@ def load(
 def store(
     b: Builder, pointer, value, mask=None, boundary_check=(), cache_modifier="", eviction_policy=""
 ):
+    if isinstance(pointer, BP.BlockPointer):
+        kw = {"cache_modifier": cache_modifier, "eviction_policy": eviction_policy}
+        return BP.store(b, pointer, value, mask, boundary_check, store, kw)
     ptr = _ptr(b, pointer, "tl.store")
     elem = elem_type(ptr.type).elem
     v = S.to_value(b, value, elem if not isinstance(value, Value) else None)
@@ -189,6 +197,47 @@ def store(
         operands.append(m)
     b.emit(OpKind.STORE, operands, [], MemAttr(cache_modifier or ""))
     return None
+
+
+# -- block pointers and tensor descriptors ----------------------------------------------------
+
+
+@handler
+def make_block_ptr(b: Builder, base, shape, strides, offsets, block_shape, order):
+    return BP.make_block_ptr(b, base, shape, strides, offsets, block_shape, order)
+
+
+@handler
+def advance(b: Builder, base, offsets):
+    return BP.advance(b, base, offsets)
+
+
+@handler
+def make_tensor_descriptor(b: Builder, base, shape, strides, block_shape, padding_option="zero"):
+    if padding_option not in ("zero", "", None):
+        raise b.type_error(
+            f"tensor descriptors pad with zeros; got padding_option={padding_option!r}"
+        )
+    return BP.TensorDescriptor(b, base, shape, strides, block_shape)
+
+
+def _descriptor(b: Builder, desc, what: str) -> BP.TensorDescriptor:
+    if not isinstance(desc, BP.TensorDescriptor):
+        raise b.type_error(
+            f"{what} expects a tensor descriptor, got {S.type_name(desc)}",
+            "make one with tl.make_tensor_descriptor",
+        )
+    return desc
+
+
+@handler
+def load_tensor_descriptor(b: Builder, desc, offsets):
+    return _descriptor(b, desc, "tl.load_tensor_descriptor").load(offsets)
+
+
+@handler
+def store_tensor_descriptor(b: Builder, desc, offsets, value):
+    return _descriptor(b, desc, "tl.store_tensor_descriptor").store(offsets, value)
 
 
 # -- elementwise ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..language import core as lang
 from . import builtins as B
 from . import semantic as S
 from .blockops import item
+from .blockptr import BlockPointer
 
 
 def _static_range(arg1, arg2=None, step=None): ...
@@ -87,6 +88,44 @@ def fold_early_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
         if isinstance(s, ast.Return):
             return out
     return out
+
+
+def _flatten(v) -> tuple[tuple, list]:
+    """(template, leaves) of a value a loop carries: block pointers and tuples are structures
+    of leaves; anything else is one leaf."""
+    if isinstance(v, BlockPointer):
+        return ("block_ptr", v), v.fields()
+    if isinstance(v, tuple):
+        parts = [_flatten(x) for x in v]
+        return ("tuple", [p[0] for p in parts]), [leaf for p in parts for leaf in p[1]]
+    return ("leaf",), [v]
+
+
+def _unflatten(tmpl: tuple, it):
+    if tmpl[0] == "block_ptr":
+        bp = tmpl[1]
+        return bp.rebuild([next(it) for _ in bp.fields()])
+    if tmpl[0] == "tuple":
+        return tuple(_unflatten(t, it) for t in tmpl[1])
+    return next(it)
+
+
+def _same_structure(a: tuple, c: tuple) -> bool:
+    if a[0] != c[0]:
+        return False
+    if a[0] == "block_ptr":
+        return a[1].template() == c[1].template()
+    if a[0] == "tuple":
+        return len(a[1]) == len(c[1]) and all(_same_structure(x, y) for x, y in zip(a[1], c[1]))
+    return True
+
+
+def _describe(t: tuple) -> str:
+    if t[0] == "block_ptr":
+        return f"a block pointer of block_shape {list(t[1].block_shape)}"
+    if t[0] == "tuple":
+        return f"a {len(t[1])}-tuple"
+    return "a single value"
 
 
 def _assigned_names(stmts: list[ast.stmt]) -> list[str]:
@@ -265,6 +304,20 @@ class StatementsMixin:
             return ("none",)
         if isinstance(a, tuple) and isinstance(c, tuple) and len(a) == len(c):
             return ("tuple", [self.merge_values(node, [x, y], regions, what) for x, y in zip(a, c)])
+        if isinstance(a, BlockPointer) and isinstance(c, BlockPointer):
+            if a.template() != c.template():
+                raise self.err(
+                    node,
+                    f"{what} is a block pointer of block_shape {list(a.block_shape)} in one "
+                    f"branch and {list(c.block_shape)} in the other",
+                    cls=KernelTypeError,
+                )
+            fields = zip(a.fields(), c.fields())
+            return (
+                "block_ptr",
+                a,
+                [self.merge_values(node, [x, y], regions, what) for x, y in fields],
+            )
         if not isinstance(a, Value) and not isinstance(c, Value):
             try:
                 same = a == c and type(a) is type(c)
@@ -272,7 +325,12 @@ class StatementsMixin:
                 same = False
             if same:
                 return ("const", a)
-        if a is None or c is None or isinstance(a, tuple) or isinstance(c, tuple):
+        if (
+            a is None
+            or c is None
+            or isinstance(a, (tuple, BlockPointer))
+            or isinstance(c, (tuple, BlockPointer))
+        ):
             raise self.err(
                 node,
                 f"{what} differs in kind between the branches of this if",
@@ -313,6 +371,9 @@ class StatementsMixin:
             elif m[0] == "tuple":
                 for x in m[1]:
                     collect(x)
+            elif m[0] == "block_ptr":
+                for x in m[2]:
+                    collect(x)
 
         for m in merged if isinstance(merged, list) else [merged]:
             collect(m)
@@ -335,6 +396,8 @@ class StatementsMixin:
                 return m[1]
             if m[0] == "tuple":
                 return tuple(build(x) for x in m[1])
+            if m[0] == "block_ptr":
+                return m[1].rebuild([build(x) for x in m[2]])
             return next(it)
 
         if isinstance(merged, list):
@@ -392,79 +455,102 @@ class StatementsMixin:
             dt = integer_promote(dt, DType.I64)
         bv = [S.cast(self.b, S.to_value(self.b, v, dt), dt) for v in bounds]
         carried = [n for n in _assigned_names(node.body) if n in self.scope and n != node.target.id]
-        inits = self.carried_inits(node, carried)
+        tmpls, inits, names = self.carried_inits(node, carried)
         iv = Value(ScalarType(dt), node.target.id)
-        body = Region([iv] + [Value(v.type, n) for n, v in zip(carried, inits)])
+        body = Region([iv] + [Value(v.type, n) for n, v in zip(names, inits)])
         saved_scope = self.scope
         self.scope = dict(self.scope)
         self.scope[node.target.id] = iv
-        for n, a in zip(carried, body.args[1:]):
-            self.scope[n] = a
+        self.bind_carried(carried, tmpls, body.args[1:])
         self.b.regions.append(body)
         self.loop_depth += 1
         try:
             self.run_body(node.body)
-            yields = self.carried_yields(node, carried, inits)
+            yields = self.carried_yields(node, carried, tmpls, inits)
             body.ops.append(self._yield(yields))
         finally:
             self.loop_depth -= 1
             self.b.regions.pop()
         self.scope = saved_scope
         op = self.b.emit(OpKind.FOR, bv + inits, [v.type for v in inits], regions=[body])
-        for n, r in zip(carried, op.results):
+        for n, r in zip(names, op.results):
             r.name = n
-            self.scope[n] = r
+        self.bind_carried(carried, tmpls, op.results)
 
-    def carried_inits(self, node, carried: list[str]) -> list[Value]:
-        inits = []
+    def carried_inits(self, node, carried: list[str]):
+        """(templates, flat initial values, flat names) of the loop-carried variables: tensors
+        and numbers are one value each; tuples and block pointers are flattened into theirs."""
+        tmpls, inits, names = [], [], []
         for n in carried:
-            v = self.scope[n]
-            if not isinstance(v, Value):
-                if isinstance(v, (int, float, bool)):
-                    v = S.to_value(self.b, v)
-                else:
-                    raise self.err(
-                        node,
-                        f"variable {n!r} holds {S.type_name(v)} and is reassigned in the loop",
-                        "only tensors and numbers can change across loop iterations",
-                        KernelTypeError,
-                    )
-            inits.append(v)
-        return inits
+            tmpl, leaves = _flatten(self.scope[n])
+            tmpls.append(tmpl)
+            for i, v in enumerate(leaves):
+                if not isinstance(v, Value):
+                    if isinstance(v, (int, float, bool)):
+                        v = S.to_value(self.b, v)
+                    else:
+                        raise self.err(
+                            node,
+                            f"variable {n!r} holds {S.type_name(v)} and is reassigned in the loop",
+                            "only tensors, numbers, tuples of them and block pointers can "
+                            "change across loop iterations",
+                            KernelTypeError,
+                        )
+                inits.append(v)
+                names.append(n if len(leaves) == 1 and tmpl[0] == "leaf" else f"{n}.{i}")
+        return tmpls, inits, names
 
-    def carried_yields(self, node, carried: list[str], inits: list[Value]) -> list[Value]:
+    def bind_carried(self, carried: list[str], tmpls: list, values) -> None:
+        it = iter(values)
+        for n, t in zip(carried, tmpls):
+            self.scope[n] = _unflatten(t, it)
+
+    def carried_yields(self, node, carried: list[str], tmpls: list, inits: list[Value]):
         out = []
-        for n, init in zip(carried, inits):
-            v = self.scope[n]
-            if not isinstance(v, Value):
-                if isinstance(v, (int, float, bool)):
-                    v = S.to_value(self.b, v, scalar_dtype(init.type))
-                    if shape_of(init.type):
-                        v = S.splat(self.b, v, shape_of(init.type))
-                else:
-                    raise self.err(
-                        node,
-                        f"variable {n!r} becomes {S.type_name(v)} in the loop",
-                        cls=KernelTypeError,
-                    )
-            if v.type != init.type:
-                if (
-                    shape_of(init.type)
-                    and not shape_of(v.type)
-                    and scalar_dtype(v.type) == scalar_dtype(init.type)
-                ):
-                    v = S.splat(self.b, v, shape_of(init.type))
-                else:
-                    raise self.err(
-                        node,
-                        f"loop-carried variable {n!r} has type {init.type} before the loop but "
-                        f"{v.type} at the end of its body",
-                        f"initialize {n!r} with the type it takes in the loop, e.g. "
-                        "tl.zeros(..., dtype=...) or 0.0",
-                        KernelTypeError,
-                    )
-            out.append(v)
+        init_it = iter(inits)
+        for n, tmpl in zip(carried, tmpls):
+            new_tmpl, leaves = _flatten(self.scope[n])
+            if not _same_structure(tmpl, new_tmpl):
+                raise self.err(
+                    node,
+                    f"variable {n!r} is {_describe(tmpl)} before the loop but "
+                    f"{_describe(new_tmpl)} at the end of its body",
+                    cls=KernelTypeError,
+                )
+            for v in leaves:
+                init = next(init_it)
+                out.append(self.carried_yield(node, n, v, init))
         return out
+
+    def carried_yield(self, node, n: str, v, init: Value) -> Value:
+        if not isinstance(v, Value):
+            if isinstance(v, (int, float, bool)):
+                v = S.to_value(self.b, v, scalar_dtype(init.type))
+                if shape_of(init.type):
+                    v = S.splat(self.b, v, shape_of(init.type))
+            else:
+                raise self.err(
+                    node,
+                    f"variable {n!r} becomes {S.type_name(v)} in the loop",
+                    cls=KernelTypeError,
+                )
+        if v.type != init.type:
+            if (
+                shape_of(init.type)
+                and not shape_of(v.type)
+                and scalar_dtype(v.type) == scalar_dtype(init.type)
+            ):
+                v = S.splat(self.b, v, shape_of(init.type))
+            else:
+                raise self.err(
+                    node,
+                    f"loop-carried variable {n!r} has type {init.type} before the loop but "
+                    f"{v.type} at the end of its body",
+                    f"initialize {n!r} with the type it takes in the loop, e.g. "
+                    "tl.zeros(..., dtype=...) or 0.0",
+                    KernelTypeError,
+                )
+        return v
 
     def range_args(self, it: ast.Call, name: str, args: list, kwargs: dict) -> list:
         """(start, end[, step]) of tl.range/tl.static_range, bound by Triton's signatures.
@@ -505,13 +591,12 @@ class StatementsMixin:
         if node.orelse:
             raise self.err(node, "while ... else is not supported")
         carried = [n for n in _assigned_names(node.body) if n in self.scope]
-        inits = self.carried_inits(node, carried)
-        before = Region([Value(v.type, n) for n, v in zip(carried, inits)])
-        after = Region([Value(v.type, n) for n, v in zip(carried, inits)])
+        tmpls, inits, names = self.carried_inits(node, carried)
+        before = Region([Value(v.type, n) for n, v in zip(names, inits)])
+        after = Region([Value(v.type, n) for n, v in zip(names, inits)])
         saved_scope = self.scope
         self.scope = dict(saved_scope)
-        for n, a in zip(carried, before.args):
-            self.scope[n] = a
+        self.bind_carried(carried, tmpls, before.args)
         self.b.regions.append(before)
         try:
             cond = self.visit(node.test)
@@ -524,21 +609,20 @@ class StatementsMixin:
         finally:
             self.b.regions.pop()
         self.scope = dict(saved_scope)
-        for n, a in zip(carried, after.args):
-            self.scope[n] = a
+        self.bind_carried(carried, tmpls, after.args)
         self.b.regions.append(after)
         self.loop_depth += 1
         try:
             self.run_body(node.body)
-            after.ops.append(self._yield(self.carried_yields(node, carried, inits)))
+            after.ops.append(self._yield(self.carried_yields(node, carried, tmpls, inits)))
         finally:
             self.loop_depth -= 1
             self.b.regions.pop()
         self.scope = saved_scope
         op = self.b.emit(OpKind.WHILE, inits, [v.type for v in inits], regions=[before, after])
-        for n, r in zip(carried, op.results):
+        for n, r in zip(names, op.results):
             r.name = n
-            self.scope[n] = r
+        self.bind_carried(carried, tmpls, op.results)
 
     def visit_Break(self, node):
         raise self.err(node, "break is not supported", "put the exit test in the while condition")

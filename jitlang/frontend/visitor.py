@@ -506,6 +506,9 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             return func(*args, **kwargs)
         if isinstance(func, lang.dtype):
             raise self.err(node, "dtypes are not callable; use x.to(dtype)", cls=KernelTypeError)
+        owner = getattr(func, "__self__", None)
+        if getattr(func, "__name__", None) in getattr(owner, "kernel_methods", ()):
+            return func(*args, **kwargs)  # a frontend object's method (tensor descriptors)
         if any(isinstance(a, Value) for a in list(args) + list(kwargs.values())):
             name = getattr(func, "__name__", repr(func))
             raise self.err(

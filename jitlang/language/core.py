@@ -309,6 +309,7 @@ sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_sc
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 assume debug_barrier interleave histogram gather
+make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
 """.split()
 
 for _n in _NAMES:
