@@ -209,8 +209,9 @@ def _expression_edits(tree: ast.Module) -> list[Edit]:
             edits.append(_replace_expr(k, j))
         if isinstance(node, ast.Call):
             for j, kw in enumerate(node.keywords):
-                # without `other` a masked load's lanes are undefined: the failure would slip
-                if kw.arg != "other":
+                # without `other` a masked load's lanes are undefined, and a store without its
+                # mask may write one address from two lanes: the failure would slip
+                if kw.arg != "other" and not (kw.arg == "mask" and _is_write(node)):
                     edits.append(_drop_keyword(k, j))
     return edits
 
