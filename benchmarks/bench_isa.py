@@ -46,6 +46,58 @@ def scalar_speed(n: int, record: bool) -> tuple[float, int]:
     return executed / (time.perf_counter() - t), executed
 
 
+def toolchain_speed(n: int = 66_000) -> dict:
+    """Builder.build and decoding of a compiled-kernel-like stream (fresh memo tables), best of 3,
+    and timing-only vs numeric emulation of the same 2048^3 matmul program (NKI step 2 mirror,
+    warm emulator)."""
+    import importlib.util
+
+    import ml_dtypes
+
+    import isa.encoding as enc
+    from isa.encoding import decode_prefix
+    from isa.runner import layout_args
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("tp", root / "tests" / "isa" / "test_perf.py")
+    tp = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tp)
+    b = tp._program(n)
+    build = decode = 0.0
+    for _ in range(3):
+        tp._clear_memos()
+        t0 = time.perf_counter()
+        binary = b.build()
+        t1 = time.perf_counter()
+        enc._DECODED.clear()
+        enc._UNPACKED.clear()
+        decode_prefix(binary.code)
+        t2 = time.perf_counter()
+        build, decode = (
+            max(build, len(b._items) / (t1 - t0)),
+            max(decode, len(b._items) / (t2 - t1)),
+        )
+    spec = importlib.util.spec_from_file_location("nk", root / "benchmarks" / "nki_matmul_steps.py")
+    nk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nk)
+    prog = nk.isa_step2(2048, 2048, 2048)
+    args = [np.ones((2048, 2048), ml_dtypes.bfloat16) for _ in range(3)]
+    emu = Emulator(prog)
+    hbm, values, _, data_base = layout_args(args, prog.data)
+    walls = {}
+    for mode in (True, False, True, False):  # the second of each is warm
+        t0 = time.perf_counter()
+        _, executed = emu.run(hbm, np.array(values), (1, 1, 1), data_base, True, timing_only=mode)
+        walls[mode] = time.perf_counter() - t0
+    return {
+        "builder_instr_per_s": build,
+        "decoder_instr_per_s": decode,
+        "matmul2048_instructions": executed,
+        "timing_only_emulation_s": walls[True],
+        "numeric_emulation_s": walls[False],
+    }
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--config", default="nc-v2")
@@ -56,6 +108,7 @@ def main(argv=None) -> int:
     out["scalar_instr_per_s"] = ips
     ips_rec, n_rec = scalar_speed(200_000, record=True)
     out["scalar_instr_per_s_recording"] = ips_rec
+    out["toolchain"] = toolchain_speed()
     out["examples"] = {}
     for name in EXAMPLES:
         t = time.perf_counter()
@@ -79,6 +132,14 @@ def main(argv=None) -> int:
     print(
         f"scalar loop: {out['scalar_instr_per_s']:,.0f} instr/s ({n:,} instructions; target "
         f">= 100,000); recording records: {out['scalar_instr_per_s_recording']:,.0f} instr/s"
+    )
+    tc = out["toolchain"]
+    print(
+        f"Builder {tc['builder_instr_per_s']:,.0f} instr/s, decoder {tc['decoder_instr_per_s']:,.0f} "
+        f"instr/s (target >= 200,000); matmul 2048^3 (NKI step 2 mirror, "
+        f"{tc['matmul2048_instructions']:,} instructions): timing-only emulation "
+        f"{tc['timing_only_emulation_s']:.2f} s, numeric {tc['numeric_emulation_s']:.2f} s "
+        f"({tc['numeric_emulation_s'] / tc['timing_only_emulation_s']:.0f}x)"
     )
     print(
         f"{'example':<12}{'ok':>4}{'emu s':>8}{'total s':>9}{'instrs':>8}{'model us':>10}"
