@@ -13,11 +13,24 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import json
+import math
+import struct
+import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 
+from codegen.accel.debug import (
+    LOG_HEADER,
+    PRINT_LOG,
+    PRINT_SITES,
+    RECORD_MARK,
+    operand_words,
+    record_words,
+)
 from isa.binary import Binary
 from isa.emulator import Emulator
 from isa.errors import DeviceAssertError, EmulatorError
@@ -66,6 +79,13 @@ class AccelKernel:
         self.timing_only = False
         self._lock = threading.Lock()
         self.last_records: list = []
+        syms = dict(self.binary.symbols)
+        self.log_at = syms.get(PRINT_LOG)  # device_print: the log header's data offset
+        self.print_sites, self.log_bytes = [], 0
+        if self.log_at is not None:
+            self.log_bytes = struct.unpack_from("<I", self.binary.data, self.log_at + 4)[0]
+            at = syms[PRINT_SITES]
+            self.print_sites = json.loads(bytes(self.binary.data[at : self.log_at]).rstrip(b"\0"))
 
     def launch(self, grid, args) -> None:
         with self._lock:  # one emulator per kernel: launches from several threads take turns
@@ -96,13 +116,22 @@ class AccelKernel:
                 ]
         for i in self.float_params:
             vals[i] = int(np.array([vals[i]], np.float32).view(np.uint32)[0])
+        data_base = 0
+        if self.binary.data:  # the data section (and the print log after it) follows the arrays
+            data_base = cursor
+            extra = len(self.binary.data) + self.log_bytes
+            data = np.concatenate([data[:cursor], np.zeros(extra + ALIGN, np.uint8)])
+            data[data_base : data_base + len(self.binary.data)] = np.frombuffer(
+                self.binary.data, np.uint8
+            )
+            hbm_regions.append((data_base, data_base + extra, "the data section"))
         hbm = Hbm(data, hbm_regions)
         emu, record = self.emulator, self.record_config is not None
         if record and self.record_config != self.meta["config"]:
             emu = Emulator(self.binary, self.record_config)
         t0 = time.perf_counter()
         try:
-            run_args = (hbm, np.array(vals, np.int64), tuple(grid), 0, record)
+            run_args = (hbm, np.array(vals, np.int64), tuple(grid), data_base, record)
             if self.timing_only:
                 records, _ = emu.run(*run_args, timing_only=True)
             else:
@@ -115,6 +144,8 @@ class AccelKernel:
         self.last_wall_s = time.perf_counter() - t0
         if self.timing_only:
             return  # nothing was computed: the caller's arrays keep their values
+        if self.log_at is not None:
+            _print_log(data[data_base + self.log_at :], self.print_sites, self.log_bytes)
         written = {
             _region_of(regions, *ranges[j])
             for j, i in enumerate(self.ptr_params)
@@ -141,6 +172,69 @@ class AccelKernel:
         if isinstance(e, IsaOOB):
             return OutOfBoundsError(text)
         return AccelExecutionError(text)
+
+
+def _print_log(log: np.ndarray, sites: list, capacity: int) -> None:
+    """Print the records of a launch's print log (codegen.accel.debug) as the CPU prints them:
+    one line per element, `pid (x, y, z) [idx (i, ...)] <prefix>[ (operand k)] <value>`."""
+    used = int(log[:4].view(np.uint32)[0])
+    words = log[LOG_HEADER : LOG_HEADER + min(used, capacity)].view(np.uint32)
+    lines, k = [], 0
+    while k + 4 <= len(words) and int(words[k]) >> 24 == RECORD_MARK >> 24:
+        site, x, y, z = (int(w) for w in words[k : k + 4])
+        prefix, hex_, operands, _loc = sites[site & 0xFFFFFF]
+        if k + record_words(operands) > len(words):
+            break
+        k += 4
+        head = f"pid ({x}, {y}, {z})"
+        if not operands:
+            lines.append(f"{head} {prefix}")
+        cols = []
+        for dt, shape in operands:
+            n = operand_words(dt, shape)
+            vals = words[k : k + n]
+            k += n
+            if n != math.prod(shape):  # 64-bit integers: (low, high) word pairs
+                vals = vals.view(np.uint64) if dt != "int64" else vals.view(np.int64)
+            cols.append(vals)
+        # element by element, every operand of an element together (the operands of one print
+        # have one shape, or are all scalars), as the CPU walks them
+        shape = operands[0][1] if operands else []
+        sep = "" if prefix.endswith((" ", ":")) or not prefix else " "
+        for e in range(math.prod(shape)):
+            where = head
+            if shape:
+                where += " idx (" + ", ".join(str(int(i)) for i in np.unravel_index(e, shape)) + ")"
+            for j, ((dt, _), vals) in enumerate(zip(operands, cols, strict=True)):
+                text = _print_value(dt, int(vals[e]), hex_)
+                suffix = f" (operand {j})" if len(operands) > 1 else ""
+                lines.append(f"{where} {prefix}{suffix}{sep}{text}")
+    if lines:
+        print("\n".join(lines), file=sys.stdout)
+    if used > capacity:
+        warnings.warn(
+            f"device_print: the print log holds {capacity} bytes; {used - capacity} bytes of "
+            "records were dropped",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def _print_value(dt: str, w: int, hex_: bool) -> str:
+    """One element's text, as runtime.cpu_driver formats it."""
+    mask = 2**64 - 1
+    if dt.startswith("fp") or dt == "bf16":
+        val = float(np.array([w & 0xFFFFFFFF], np.uint32).view(np.float32)[0])
+        return val.hex() if hex_ else repr(val)
+    if dt == "ptr":
+        return hex(w & mask)
+    if dt.startswith("uint"):
+        return hex(w & mask) if hex_ else str(w & mask)
+    if dt != "int64":
+        w = int(np.array([w & 0xFFFFFFFF], np.uint32).view(np.int32)[0])
+    if hex_:
+        return hex(w & mask)
+    return str(bool(w)) if dt == "int1" else str(w)
 
 
 def _host(lo: int, hi: int) -> np.ndarray:

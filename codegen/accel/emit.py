@@ -22,6 +22,8 @@ def encode(mf: MFunction, file: str, arg_names: list[str]) -> Binary:
     b = Builder(file=file)
     for name in arg_names:
         b.arg(name)
+    for name, blob in mf.data.items():
+        b.data(name, blob)
     labels = {blk.name: b.label(blk.name) for blk in mf.blocks}
     order = [blk.name for blk in mf.blocks]
     for i, blk in enumerate(mf.blocks):

@@ -56,6 +56,7 @@ _BOUNDS = (("limit", _R), ("b0", _R), ("b1", _R), ("b2", _R), ("b3", _R))
 TABLE: tuple[Intrinsic, ...] = (
     Intrinsic("accel.pid", "pid", (("axis", _I),), Effect.NONE, "i32"),
     Intrinsic("accel.nprog", "nprog", (("axis", _I),), Effect.NONE, "i32"),
+    Intrinsic("accel.data", "data", (("offset", _I),), Effect.NONE, "i64"),
     Intrinsic("accel.ld", "ld", (("src", _T), ("line", _L)), Effect.READ, "i64"),
     Intrinsic("accel.check", "check", (("rs1", _R), ("code", _I), ("line", _L))),
     Intrinsic(

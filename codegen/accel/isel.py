@@ -143,7 +143,7 @@ class Selector:
             self.line = self._first_line(instrs)
             for ins in instrs:
                 self.instr(ins, b)
-        return MFunction(self.fn.name, args, self.blocks, self.nv)
+        return MFunction(self.fn.name, args, self.blocks, self.nv, data=dict(self.tables.data))
 
     def _first_line(self, instrs) -> int:
         for ins in instrs:
@@ -298,6 +298,8 @@ class Selector:
                 fields.append(self.scalar(named[f.name], kinds[f.name]))
             elif f.kind is Kind.REG:
                 fields.append(self.value(named[f.name]))
+            elif f.kind is Kind.DATA:  # a data-section symbol, placed by the encoder
+                fields.append(self.tables.data_names[self.const(named[f.name])])
             else:
                 fields.append(self.const(named[f.name]))
         self.emit(it.mnemonic, *fields)

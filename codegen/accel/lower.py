@@ -82,7 +82,8 @@ class Lowering:
             elif a.type != ty:
                 a = self.b.sext(a, ty) if a.type.width < ty.width else self.b.trunc(a, ty)
             conv.append(a)
-        conv.append(ir.Constant(I32, self.line))
+        if len(conv) < len(intrinsics.BY_NAME[name].operands):  # the trailing source line
+            conv.append(ir.Constant(I32, self.line))
         return self.b.call(fn, conv)
 
     def buffer(self, v: Value) -> TileRef:
@@ -205,9 +206,9 @@ class Lowering:
         if k is OpKind.ASSERT:
             return self.lower_assert(op)
         if k is OpKind.PRINT:
-            raise UnsupportedOnAccelError(
-                op.loc, "device_print (the accelerator has no host channel)", "use target='cpu'"
-            )
+            from .debug import lower_print
+
+            return lower_print(self, op)
         if any(is_tile_value(r) for r in op.results) or (
             op.results and any(is_tile_value(v) for v in op.operands)
         ):
@@ -424,4 +425,9 @@ def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
     """Build the module (see the module docstring); returns (module, tables)."""
     low = Lowering(plan, mem, target, name)
     low.run()
+    if low.tables.print_sites:
+        from .debug import PRINT_LOG, PRINT_SITES, log_header, site_table
+
+        low.tables.data[PRINT_SITES] = site_table(low.tables.print_sites)
+        low.tables.data[PRINT_LOG] = log_header()  # last: the log follows its header
     return low.module, low.tables

@@ -117,3 +117,4 @@ class MFunction:
     blocks: list[MBlock]
     nvregs: int = 0
     spill_slots: int = 0
+    data: dict[str, bytes] = field(default_factory=dict)  # data-section blobs, in order

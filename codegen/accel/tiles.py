@@ -76,6 +76,9 @@ class Tables:
     tiles: list[Tile] = field(default_factory=list)
     hbm: list[HbmAP] = field(default_factory=list)
     assert_sites: list[tuple[str, str]] = field(default_factory=list)  # (message, file:line:col)
+    print_sites: list[tuple] = field(default_factory=list)  # (prefix, hex, operands, position)
+    data: dict[str, bytes] = field(default_factory=dict)  # data-section blobs, in order
+    data_names: list[str] = field(default_factory=list)  # symbols `accel.data` operands name
     _tix: dict = field(default_factory=dict)
     _hix: dict = field(default_factory=dict)
 
@@ -86,6 +89,12 @@ class Tables:
             self._tix[t] = len(self.tiles)
             self.tiles.append(t)
         return self._tix[t]
+
+    def data_symbol(self, name: str) -> int:
+        """Index of data-section symbol `name` (the `accel.data` operand)."""
+        if name not in self.data_names:
+            self.data_names.append(name)
+        return self.data_names.index(name)
 
     def pattern(self, dtype: DType, dims, bounded: tuple[bool, ...]) -> int:
         """An HBM pattern template: dims (stride, size); bound flag per dim (isel fills the
