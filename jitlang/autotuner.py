@@ -19,12 +19,17 @@ Where we differ:
 - `perf_model` and `early_config_prune` receive the launch's keyword arguments without `grid`.
 - `cache_results=True` keeps timings in the runtime's disk cache, keyed by the compiler version,
   the kernel's source, the tuning key and the configs.
+- A sweep shows a progress bar (tqdm) when stderr is a terminal or the code runs in a Jupyter
+  kernel, and stays quiet otherwise; `Autotuner.progress` (None: decide so, True, False)
+  overrides that.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -189,6 +194,7 @@ class Autotuner(_KernelWrapper):
         self.bench_time: float | None = None
         self.cache_results = cache_results
         self.print_autotuning = print_autotuning
+        self.progress: bool | None = None  # a progress bar over the sweep; None: when interactive
         self._restore_copies: dict[str, Any] = {}
         self.user_defined_pre_hook = pre_hook is not None
         self.user_defined_post_hook = post_hook is not None
@@ -319,7 +325,8 @@ class Autotuner(_KernelWrapper):
         if self.cache_results and self._load_timings(key, pruned):
             return True
         start = time.perf_counter()
-        timings = {c: self._bench(args, grid, kwargs, nargs, c) for c in pruned}
+        sweep = _progress(pruned, f"autotuning {self.__name__}", self.progress)
+        timings = {c: self._bench(args, grid, kwargs, nargs, c) for c in sweep}
         self.bench_time = time.perf_counter() - start
         best = min(timings, key=timings.get)
         self.cache[key] = best
@@ -545,6 +552,35 @@ def heuristics(values: dict[str, Callable[[dict], Any]]) -> Callable[[Any], Heur
 
 
 # -- argument helpers (numpy arrays, and torch tensors where torch is installed) -------------
+def _in_jupyter() -> bool:
+    """True inside a Jupyter (ipykernel) kernel, where a notebook shows stderr."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def _progress(items: list, desc: str, setting: bool | None):
+    """`items`, wrapped in a tqdm progress bar when someone is watching (or `setting` says so)."""
+    if setting is None:
+        stderr = sys.stderr
+        setting = _in_jupyter() or bool(stderr is not None and stderr.isatty())
+    if not setting or len(items) < 2:
+        return items
+    try:
+        if _in_jupyter() and importlib.util.find_spec("ipywidgets") is not None:
+            from tqdm.notebook import tqdm
+        else:
+            from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency, but a missing one must not stop a launch
+        return items
+    return tqdm(items, desc=desc, unit="config", leave=False)
+
+
 def _key_value(v):
     if type(v) is int:
         return v

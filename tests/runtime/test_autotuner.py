@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -418,3 +420,31 @@ def test_heuristics_errors():
         heuristics({"BLOCK": 128})(add_kernel)
     with pytest.raises(TypeError, match="put @heuristics above @jit"):
         heuristics({"BLOCK": lambda a: 1})(print)
+
+
+# -- progress bar ------------------------------------------------------------------------------
+def _sweep(progress=None):
+    kernel, _ = tuned(add_kernel, {64: 3.0, 128: 1.0, 256: 2.0})
+    kernel.progress = progress
+    x, y, out = vectors(500)
+    kernel[lambda m: (jl.cdiv(500, m["BLOCK"]),)](x, y, out, 500)
+    np.testing.assert_array_equal(out, x + y)
+
+
+def test_progress_bar_when_asked(capsys):
+    _sweep(progress=True)
+    err = capsys.readouterr().err
+    assert "autotuning add_kernel" in err and "/3 " in err  # three configs
+
+
+def test_no_progress_bar_when_nobody_watches(capsys):
+    _sweep()  # pytest's captured stderr is not a terminal
+    assert capsys.readouterr().err == ""
+    _sweep(progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_on_a_terminal(capsys, monkeypatch):
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    _sweep()
+    assert "autotuning add_kernel" in capsys.readouterr().err
