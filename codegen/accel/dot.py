@@ -14,9 +14,11 @@ is rows {q * r + j}. Integer operands go through fp32 (exact while products and 
 
 from __future__ import annotations
 
+from isa.operands import Tile
 from isa.table import AccMode, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, scalar_dtype, shape_of
+from jitlang.passes.accel_memory import SCRATCH_SLOTS
 
 from .lower import UnsupportedOnAccelError
 from .tiles import TileRef, sbuf_tile
@@ -29,23 +31,69 @@ def lower_dot(ops, op: Op) -> None:
     a_v, b_v, c_v = op.operands
     r = op.result
     sa, sb_ = shape_of(a_v.type), shape_of(b_v.type)
-    if len(sa) != 2 or len(sb_) != 2:
-        raise UnsupportedOnAccelError(op.loc, f"dot of {a_v.type} and {b_v.type} (batched dot)")
-    M, K = sa
-    N = sb_[1]
-    d = ops.dest(r)
-    a, b, c = low.tiles[a_v.id], low.tiles[b_v.id], low.tile_of(c_v, 0)
     dt = scalar_dtype(a_v.type)
-    pe_dt = dt if dt in _PE_DTYPES else DType.F32  # integers: exact below 2**24
     if dt.is_bool:
         raise UnsupportedOnAccelError(op.loc, f"dot of {dt} operands")
+    d = ops.dest(r)
+    a, b, c = low.tiles[a_v.id], low.tiles[b_v.id], low.tile_of(c_v, 0)
+    if len(sa) == 3 and len(sb_) == 3:
+        _batched(ops, op, a, b, c, d)
+    elif len(sa) == 2 and len(sb_) == 2:
+        if not low.plan.layouts[a_v.id].transposed or a.pn != b.pn:
+            raise UnsupportedOnAccelError(op.loc, "internal: the stationary operand is not [K, M]")
+        _dot2d(ops, op, a, b, c, d, (*sa, sb_[1]))
+    else:
+        raise UnsupportedOnAccelError(op.loc, f"dot of {a_v.type} and {b_v.type}")
+    ops.finish(r, d)
+
+
+def _batched(ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef) -> None:
+    """[B, M, K] x [B, K, N]: per batch, SBUF-to-SBUF DMAs bring a's slab in as [K, M] (the
+    source read column by column) and b's as [K, N] over partitions, the 2-D dot runs into a
+    scratch [M, N] tile, and a DMA puts it into the result's slab (batches lie r per
+    partition in the default layout, so a batch is one partition's contiguous range)."""
+    low = ops.low
+    B, M, K = shape_of(op.operands[0].type)
+    N = shape_of(op.operands[1].type)[2]
+    P = low.target.partitions
+    pk = _parts(K, P)
+    pm = _parts(M, P)
+    first = SCRATCH_SLOTS
+    at = low.scratch(first, a.dtype, pk, K // pk * M)
+    bt = low.scratch(first + 1, b.dtype, pk, K // pk * N)
+    ct = low.scratch(first + 2, c.dtype, pm, M // pm * N)
+    dt_ = low.scratch(first + 3, d.dtype, pm, M // pm * N)
+    for i in range(B):
+        low.call("accel.dma.copy", at, _slab(a, B, i, M * K, ((1, K), (K, M))))
+        low.call("accel.dma.copy", bt, _slab(b, B, i, K * N, ((1, K * N),)))
+        low.call("accel.dma.copy", ct, _slab(c, B, i, M * N, ((1, M * N),)))
+        _dot2d(ops, op, at, bt, ct, dt_, (M, K, N))
+        low.call("accel.dma.copy", _slab(d, B, i, M * N, ((1, M * N),)), dt_)
+
+
+def _parts(n: int, P: int) -> int:
+    pn = min(P, n)
+    return pn if n % pn == 0 else 1
+
+
+def _slab(t: TileRef, batches: int, i: int, size: int, dims) -> TileRef:
+    """Batch i of a [batches, ...] block in the default layout, read through `dims`."""
+    per = batches // t.pn  # batches per partition
+    x = t.tile
+    off = x.off + (i % per) * size * _size(t.dtype)
+    return TileRef(Tile(x.space, x.dtype, x.reg, off, x.p0 + i // per, 1, dims), t.dtype)
+
+
+def _dot2d(ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef, mkn) -> None:
+    low = ops.low
+    M, K, N = mkn
+    dt = scalar_dtype(op.operands[0].type)
+    pe_dt = dt if dt in _PE_DTYPES else DType.F32  # integers: exact below 2**24
     P = low.target.partitions
     pm = d.pn  # result rows on partitions: {p * rm + i}
     rm = M // pm
     rk = K // b.pn  # contraction rows per partition of b (and of a, stored as [K, M])
     pk = b.pn
-    if not low.plan.layouts[a_v.id].transposed or a.pn != pk:
-        raise UnsupportedOnAccelError(op.loc, "internal: the stationary operand is not [K, M]")
     bank = low.target.psum_bank_bytes
     nmax = min(low.target.pe_max_moving, bank // 4)
     if pk > P or pm > low.target.pe_cols:
@@ -72,7 +120,6 @@ def lower_dot(ops, op: Op) -> None:
             out = d.view((1, nn), off=(i * N + n0) * _size(d.dtype))
             cin = c.view((1, nn), off=(i * N + n0) * _size(c.dtype))
             low.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)
-    ops.finish(r, d)
 
 
 def _size(dt: DType) -> int:

@@ -99,8 +99,16 @@ class Lowering:
         return DType.I32 if isinstance(elem_type(v.type), PointerType) else scalar_dtype(v.type)
 
     def scratch(self, i: int, dt: DType, pn: int, free: int) -> TileRef:
-        off = self.mem.scratch_offset + i * self.mem.scratch_slot_bytes
-        if i >= self.mem.scratch_slots or free * max(1, dt.mem_bytes) > self.mem.scratch_slot_bytes:
+        """Scratch slot i: the first SCRATCH_SLOTS hold any block, later ones one op's tiles."""
+        from jitlang.passes.accel_memory import SCRATCH_SLOTS
+
+        m = self.mem
+        off = m.scratch_offset + min(i, SCRATCH_SLOTS) * m.scratch_slot_bytes
+        size = m.scratch_slot_bytes
+        if i >= SCRATCH_SLOTS:
+            off += (i - SCRATCH_SLOTS) * m.extra_slot_bytes
+            size = m.extra_slot_bytes
+        if i >= m.scratch_slots or free * max(1, dt.mem_bytes) > size:
             raise UnsupportedOnAccelError(self.loc, "internal: scratch slot too small")
         return sbuf_tile(dt, off, pn, free)
 

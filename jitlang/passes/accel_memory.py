@@ -61,6 +61,7 @@ class MemoryPlan:
     sbuf_high: int  # highest byte used per partition
     sbuf_limit: int
     scratch_slots: int = SCRATCH_SLOTS
+    extra_slot_bytes: int = 0  # size of the slots past the first SCRATCH_SLOTS
 
 
 def tile_elem_bytes(v: Value) -> int:
@@ -165,27 +166,39 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
         if op.kind is OpKind.SCAN
         for v in op.operands
     ]
-    n_slots, combines = SCRATCH_SLOTS, []
+    # slots past the lowering's three (SCRATCH_SLOTS) serve single ops and are sized for them
+    n_slots, combines, extra = SCRATCH_SLOTS, [], [ALIGN]
+    P = target.partitions
     for op in walk(fn.body):
         if op.kind is OpKind.REDUCE and combine_kind(op) in _ARG:
             if scalar_dtype(op.operands[0].type).is_float:
                 n_slots = max(n_slots, SCRATCH_SLOTS + 3)  # NaN-only slices: flag, index, NaN
+                lay = plan.layouts.get(op.operands[0].id)
+                extra.append(_align(4 * (lay.free if lay else op.operands[0].type.numel)))
+        if op.kind is OpKind.DOT and len(shape_of(op.operands[0].type)) == 3:
+            _, m, k = shape_of(op.operands[0].type)
+            n = shape_of(op.operands[1].type)[2]
+            per = max(k // _parts(k, P) * max(m, n), m // _parts(m, P) * n)
+            extra.append(_align(per * 4))  # a batched dot's per-batch tiles (codegen.accel.dot)
+            n_slots = max(n_slots, SCRATCH_SLOTS + 4)
         if general_combine(op):
             pn, o, n, inner = work_layout(shape_of(op.operands[0].type), op.attr.axis, target)
-            rows.append(_align(o * n * inner * 4))
+            rows.append(_align(o * n * inner * 4))  # tileops' temporaries are this big too
+            extra.append(rows[-1])
             n_slots = max(n_slots, SCRATCH_SLOTS + work_slots(op))
             combines.append((rows[-1], op))
     slot = max([b for _, b in need.values()] + rows + [MIN_SCRATCH])
+    extra_slot = max(extra)
     spill = _align(target.spill_bytes)
-    base = spill + n_slots * slot
+    base = spill + SCRATCH_SLOTS * slot + (n_slots - SCRATCH_SLOTS) * extra_slot
     limit = target.sbuf_bytes_per_partition
     if base > limit and combines:  # (otherwise the largest block is the one to name, below)
         big = max(combines, key=lambda c: c[0])
         what = f"{big[1].kind.value} of {big[1].operands[0].type}"
         raise OutOfChipMemoryError(
             big[1].loc,
-            f"the scratch area needs {n_slots} slots of {slot} bytes per partition for the "
-            f"{what}, more than a partition's {limit} bytes",
+            f"the scratch area needs {base - spill} bytes per partition ({n_slots} slots) for "
+            f"the {what}, more than a partition's {limit} bytes",
             "use smaller blocks, or reduce/scan along the last axis with a built-in combine",
         )
     order = sorted(
@@ -212,12 +225,17 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
     for vid, root in alias.items():
         if root in buffers and vid in need:
             buffers[vid] = buffers[root]
-    return MemoryPlan(buffers, 0, spill, spill, slot, high, limit, n_slots)
+    return MemoryPlan(buffers, 0, spill, spill, slot, high, limit, n_slots, extra_slot)
 
 
 _BUILTIN_SCAN = (ReduceKind.SUM, ReduceKind.PROD, ReduceKind.MAX, ReduceKind.MIN)
 _ARG = (ReduceKind.ARGMAX, ReduceKind.ARGMIN)
 _BUILTIN_REDUCE = _BUILTIN_SCAN + (ReduceKind.XOR, ReduceKind.OR, ReduceKind.AND)
+
+
+def _parts(n: int, partitions: int) -> int:
+    pn = min(partitions, n)
+    return pn if n % pn == 0 else 1
 
 
 def general_combine(op: Op) -> bool:
