@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -328,3 +330,16 @@ def test_autotuned_kernel_show_needs_its_meta(kfile):
 
 def test_module_docstring_documents_the_grid():
     assert "--grid" in textwrap.dedent(cli.__doc__) and "cdiv(n, BLOCK)" in cli.__doc__
+
+
+def test_readme_command_line_example(tmp_path):
+    """The README's `check` example runs on the tour's add_kernel."""
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    tour = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
+    kernel = tour[: tour.index("x, y = np.random")]  # the imports and add_kernel
+    (tmp_path / "kernels.py").write_text(kernel)
+    example = re.search(r"    (python -m jitlang check kernels\.py.*?)\n\n", readme, re.S).group(1)
+    argv = shlex.split(example.replace("\\\n", " "))[3:]
+    code, out, err = run([a.replace("kernels.py", str(tmp_path / "kernels.py")) for a in argv])
+    assert code == 0, err
+    assert "OK: cpu and accel agree" in out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 from pathlib import Path
 
 import nbclient
@@ -101,3 +102,10 @@ def test_notebook_runs(path, tmp_path, monkeypatch):
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             assert out.get("output_type") != "error", f"{path.name}: {out}"
+
+
+def test_readme_links_the_tutorials_in_order():
+    readme = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\((tutorials/\d\d-[\w-]+\.ipynb)\)", readme)
+    assert links == [f"tutorials/{name}.ipynb" for name in EXPECTED]
+    assert "python -m pip install -e '.[tutorials]' && jupyter lab tutorials/" in readme
