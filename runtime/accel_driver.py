@@ -168,7 +168,10 @@ class AccelKernel:
         file = self.binary.file
         where = f"{file}:{line}:{self.cols.get(line, 0) + 1}" if line else file
         program = getattr(e, "program", None)
-        text = f"{where}: {str(e.args[0]) if e.args else e} (program {program})"
+        at = f", pc {e.pc} ({e.mnemonic})" if getattr(e, "pc", -1) >= 0 else ""
+        msg = getattr(e, "message", None)
+        body = f"{e.kind}: {msg}" if msg is not None else str(e)
+        text = f"{where}: {body} (program {program}{at})"
         if isinstance(e, IsaOOB):
             return OutOfBoundsError(text)
         return AccelExecutionError(text)

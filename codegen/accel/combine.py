@@ -167,6 +167,19 @@ def _combine(w: _Work, builtin, lhs, rhs, outs, cnt: int) -> None:
     for y, out in zip(yields, outs, strict=True):
         if y.id in made and y.id not in forced and yields.count(y) == 1:
             forced[y.id] = out
+    # float scalars from outside the region (constants CSE'd with the kernel's) are [1, 1]
+    # tiles: spread each over the step's shape for the duration of the region
+    captured = {}
+    for o in region.ops:
+        for v in o.operands:
+            if v.id in made or v.id in captured or any(v is a for a in args):
+                continue
+            if v.id in low.tiles and not shape_of(v.type):
+                src = low.tiles[v.id]
+                t = w.slot(src.dtype, cnt)
+                ops.broadcast(t, (t.pn, t.free), TileRef(src.view((1, 1), pn=1), src.dtype), (1, 1))
+                captured[v.id] = low.tiles[v.id]
+                low.tiles[v.id] = t
     for o in region.ops:
         if o.kind is OpKind.YIELD:
             continue
@@ -194,3 +207,4 @@ def _combine(w: _Work, builtin, lhs, rhs, outs, cnt: int) -> None:
             low.tiles.pop(r.id, None)
     for a in args:
         low.tiles.pop(a.id, None)
+    low.tiles.update(captured)

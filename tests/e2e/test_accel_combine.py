@@ -228,3 +228,28 @@ def test_argmax_skips_nan_and_gives_an_all_nan_row_its_last_index():
     np.testing.assert_array_equal(i, [7, 3, 6, 0])
     np.testing.assert_array_equal(v, [np.nan, -np.inf, 6.0, 1.0])
     cross_check(max_with_index, (1,), x, v, i, M=m, N=n)
+
+
+@jl.jit
+def _roll(a1, b1_last, b1_cur, a2, b2_last, b2_cur):
+    return a1 + a2, tl.where(a2 == 1, b1_cur, 0) + b2_last, b2_cur
+
+
+@jl.jit
+def roll_scan(X, Z, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(X + offs)
+    _, z, _ = tl.associative_scan((1 + 0 * x, 0 * x, x), axis=AXIS, combine_fn=_roll)
+    tl.store(Z + offs, z)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_three_way_tuple_scan_with_a_constant_from_the_kernel(axis):
+    # the combine's 0 is CSE'd with the kernel's float 0: a [1, 1] tile spread per step
+    x = np.random.default_rng(6).integers(-5, 5, (8, 32)).astype(np.float32)
+    z = np.zeros_like(x)
+    roll_scan[(1,)](x, z, M=8, N=32, AXIS=axis, target="accel")
+    ref = np.roll(x, 1, axis=axis)
+    (ref[:1] if axis == 0 else ref[:, :1])[...] = 0
+    np.testing.assert_array_equal(z, ref)
+    cross_check(roll_scan, (1,), x, z, M=8, N=32, AXIS=axis)
