@@ -26,6 +26,7 @@ from jitlang.ir import (
 
 from . import elementwise as E
 from .hoist import hoist_invariant
+from .prefetch import plan_prefetches
 
 if TYPE_CHECKING:
     from .lower import Mat
@@ -217,7 +218,11 @@ class ControlFlowLowering:
         for a, v, p, m in zip(body.args[1:], inits, phis, bufs):
             self.vals[a.id] = self._carried_value(v, p, m)
         self._find_inplace_dots(body, bufs)
+        ahead = plan_prefetches(self, body, iv, step)
+        self.prefetch.update(ahead)
         self.lower_region(body)
+        for k in ahead:
+            del self.prefetch[k]
         yields = body.terminator.operands
         self._carry_out(bufs, yields)
         nxt = b.add(iv, step)

@@ -49,6 +49,7 @@ from .alias import StoreAliasing
 from .chunkmask import chunk_full
 from .control import ControlFlowLowering
 from .debug import DebugLowering
+from .prefetch import emit as emit_prefetch
 from .target import CpuTarget
 
 STACK_LIMIT = 64 * 1024  # bytes; larger buffers are malloc'd once per entry call
@@ -131,6 +132,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.print_sites: list[tuple[str, bool, list]] = []
         self.assert_sites: list[tuple[str, object]] = []
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
+        self.prefetch: dict[int, ir.Value] = {}  # id(load or store) -> bytes ahead (prefetch.py)
         self.bounds = None
         if bounds:
             from .bounds import BoundsChecker
@@ -534,6 +536,9 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             return self.scalar_load(op, [self.ev(v, idx, 1) for v in op.operands])
         vt = ir.VectorType(mt, lanes)
         full = self._full(op, 1, ptr_v, idx, lanes)
+        ahead = self.prefetch.get(id(op))
+        if ahead is not None:
+            emit_prefetch(self, self.ev(ptr_v, idx, 1), ahead)
         if full is not None:  # the vector mask and `other` are built in the partial branch only
             base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
 
@@ -656,9 +661,13 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                     b.store(val, addr).align = align
             return
 
+        ahead = self.prefetch.get(id(op))
+
         def body(idx, lanes):
             val = E.reg_to_mem(b, self.ev(val_v, idx, lanes), dt)
             full = self._full(op, 2, ptr_v, idx, lanes) if lanes > 1 else None
+            if ahead is not None:
+                emit_prefetch(self, self.ev(ptr_v, idx, 1), ahead, write=True)
             if full is not None:  # the vector mask is built in the partial branch only
                 base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
                 vt = ir.VectorType(mt, lanes)
