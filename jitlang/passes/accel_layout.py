@@ -139,9 +139,19 @@ def _check_dtypes(ops: list[tuple[Op, Region]], needed: set[int]) -> None:
         if op.kind in (OpKind.STORE, OpKind.ATOMIC):
             vals += op.operands[1:2]
         for v in vals:
-            if not isinstance(v.type, BlockType) or is_ptr(v.type):
+            if is_ptr(v.type):
                 continue
             dt = scalar_dtype(v.type)
+            if not isinstance(v.type, BlockType):
+                if dt is DType.F64 and (v.id in needed or op.kind is OpKind.STORE):
+                    raise TargetLimitError(
+                        op.loc,
+                        "an fp64 scalar cannot live on the accelerator: its engines compute in "
+                        "fp32 and hold at most 32-bit elements (64-bit integer scalars are fine)",
+                        "load and store float32 (cast after loading, or store into a float32 "
+                        "array), or run this kernel with target='cpu'",
+                    )
+                continue
             if dt in _WIDE:
                 raise TargetLimitError(
                     op.loc,
