@@ -30,6 +30,7 @@ from .language import core as lang
 # **kwargs after the kernel's own parameters).
 _LAUNCH_OPTIONS = (
     "target",
+    "config",  # the accelerator machine (`isa.machine.CONFIGS`) for target="accel"
     "num_warps",
     "num_stages",
     "num_ctas",
@@ -72,7 +73,9 @@ class JITFunction:
                 )
         # the launch options no kernel parameter shadows; `target` stays None when one does
         self._options = [o for o in _LAUNCH_OPTIONS if o not in sig.parameters]
-        self._target_name = "target" if "target" in self._options else "None"
+        tgt = "target" if "target" in self._options else "None"
+        # with config=, the target becomes "accel@<machine>" (cache key and compile request)
+        self._target_name = f"_jl_tc({tgt}, config)" if "config" in self._options else tgt
         self.constexprs = [
             i
             for i, p in enumerate(sig.parameters.values())
@@ -113,7 +116,7 @@ class JITFunction:
     # -- binding -----------------------------------------------------------------------------
     def _make_binder(self):
         params = []
-        ns = {}
+        ns = {"_jl_tc": _target_key}
         for i, p in enumerate(self.signature.parameters.values()):
             if p.default is not p.empty:
                 ns[f"_d{i}"] = p.default
@@ -146,6 +149,7 @@ class JITFunction:
             "_jl_addr": array_address,
             "_jl_CE": lang.constexpr,
             "_jl_slow": self._slow_one,
+            "_jl_tc": _target_key,
             # builtins under private names: a kernel parameter may be called `type` or `int`
             "_jl_type": type,
             "_jl_int": int,
@@ -358,6 +362,10 @@ class JITFunction:
         from runtime.driver import get_runtime
 
         try:
+            if target.startswith("accel@"):  # an accelerator machine named by config=
+                from runtime.accel_driver import compile_accel_kernel
+
+                return compile_accel_kernel(get_runtime(), self, key, target[len("accel@") :])
             return get_runtime().compile(self, key, target)
         except CompilationError:
             raise
@@ -486,6 +494,20 @@ def _is_launch_error(e: Exception) -> bool:
     except ValueError:
         return False
     return rel.startswith("runtime/") or rel in _LAUNCH_ERROR_FILES
+
+
+def _target_key(target, config):
+    """The launch's target as the kernel cache and `_compile` name it: `target`, or
+    "accel@<machine>" when config= names an accelerator machine other than the default. The
+    CPU ignores config= (so one argument list runs on both, as cross_check does)."""
+    if config is None:
+        return target
+    from runtime.accel_driver import DEFAULT_CONFIG, config_name
+
+    name = config_name(config)
+    if (target or _default_target()) != "accel" or name == DEFAULT_CONFIG:
+        return target
+    return f"accel@{name}"
 
 
 def _default_target() -> str:

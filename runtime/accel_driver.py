@@ -39,6 +39,19 @@ from isa.memory import Hbm
 
 HBM_BASE = 4096
 ALIGN = 64
+DEFAULT_CONFIG = "nc-v2"  # the machine target="accel" compiles for unless config= names one
+
+
+def config_name(config) -> str:
+    """A launch's config= as a machine name of `isa.machine.CONFIGS` (ValueError otherwise)."""
+    from isa.machine import CONFIGS
+
+    name = config.lower() if isinstance(config, str) else None
+    if name not in CONFIGS:
+        raise ValueError(
+            f"unknown accelerator config {config!r}; known: {', '.join(sorted(CONFIGS))}"
+        )
+    return name
 
 
 class AccelExecutionError(RuntimeError):
@@ -261,7 +274,7 @@ def _region_of(regions, lo, hi) -> int:
     return -1
 
 
-def compile_accel_kernel(runtime, jf, key, config: str = "nc-v2"):
+def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG):
     """Build (or fetch from the disk cache) the accel binary of one specialization."""
     from codegen.accel.target import accel_target
 
