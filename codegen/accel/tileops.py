@@ -467,3 +467,14 @@ class TileOps:
         from .reduce import lower_scan
 
         lower_scan(self, op)
+
+    # -- reorderings (codegen.accel.sort) ---------------------------------------------------
+    def _sort(self, op: Op) -> None:
+        from .sort import lower_sort
+
+        lower_sort(self, op)
+
+    def _flip(self, op: Op) -> None:
+        from .sort import lower_flip
+
+        lower_flip(self, op)

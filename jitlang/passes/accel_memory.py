@@ -34,6 +34,7 @@ from .accel_layout import AccelPlan, combine_kind, splat_operand
 
 ALIGN = 64
 SCRATCH_SLOTS = 3
+SORT_SLOTS = 5  # a sort's working tiles past SCRATCH_SLOTS (codegen.accel.sort)
 MIN_SCRATCH = (
     1024  # bytes per partition of a scratch slot (a transposed 128x128 fp32 chunk fits... half)
 )
@@ -181,6 +182,12 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
             per = max(k // _parts(k, P) * max(m, n), m // _parts(m, P) * n)
             extra.append(_align(per * 4))  # a batched dot's per-batch tiles (codegen.accel.dot)
             n_slots = max(n_slots, SCRATCH_SLOTS + 4)
+        if op.kind in (OpKind.SORT, OpKind.FLIP):  # codegen.accel.sort: the working layout
+            shape = shape_of(op.operands[0].type)
+            axis = op.attr.axis if op.kind is OpKind.FLIP else len(shape) - 1
+            pn, o, n, inner = work_layout(shape, axis, target)
+            extra.append(_align(o * n * inner * 4))
+            n_slots = max(n_slots, SCRATCH_SLOTS + (SORT_SLOTS if op.kind is OpKind.SORT else 2))
         if general_combine(op):
             pn, o, n, inner = work_layout(shape_of(op.operands[0].type), op.attr.axis, target)
             rows.append(_align(o * n * inner * 4))  # tileops' temporaries are this big too
