@@ -5,4 +5,14 @@ Stages, in pipeline order: `lower` (tile IR -> LLVM IR), `isel` (optimised LLVM 
 instructions on virtual registers), `regalloc` (linear scan over the sequencer's registers),
 `schedule` (DMA queues, order), `emit` (`isa.asm.Builder`, line table). `target` holds the frozen
 machine description every stage receives; `intrinsics` is the one table of `accel.*` functions.
+
+Documented target limits (each a located compile error, or a stated numeric difference):
+- fp64 and 64-bit integer blocks, and fp64 scalars that must live on chip: `TargetLimitError`
+  (the engines hold at most 32-bit elements; 64-bit integer scalars and addresses are fine).
+- `tl.fma` rounds twice (the product, then the sum, each to the result's dtype): the vector
+  engine has no three-operand multiply-add. A single-rounding `fma` instruction would need a
+  numeric handler (`isa/engines/compute.py`) and a timing-only one (`isa/engines/shape_only.py`).
+- integer `dot` goes through the PE's fp32: exact while products and sums stay below 2**24.
+- `device_print` of a block of pointers; a reduction, scan or sort whose working tiles (the
+  axis inside one partition) do not fit a partition: `OutOfChipMemoryError` naming the op.
 """
