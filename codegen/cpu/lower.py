@@ -482,10 +482,29 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             # x / d with d uniform over the block: one reciprocal, then multiplies (<= 2 ulp,
             # like Triton's default fp32 division on GPUs)
             d = self._uniform_scalar(op.operands[1])
-            recip = self.b.fdiv(ir.Constant(d.type, 1.0), d)
-            return self.b.fmul(self.ev(op.operands[0], idx, lanes), U.splat(self.b, recip, lanes))
+            recip, scale = self._scaled_reciprocal(d)
+            x = self.ev(op.operands[0], idx, lanes)
+            q = self.b.fmul(x, U.splat(self.b, recip, lanes))
+            return self.b.fmul(q, U.splat(self.b, scale, lanes))
         xs = [self.ev(v, idx, lanes) for v in op.operands]
         return self.compute(op, xs, lanes)
+
+    def _scaled_reciprocal(self, d: ir.Value) -> tuple[ir.Value, ir.Value]:
+        """(r, s) with x / d == (x * r) * s to within 2 ulp over the full range of d.
+
+        1 / d overflows for subnormal d (x / x would be inf) and is subnormal for huge d, so
+        d is first scaled by a power of two s that brings it near 1 (s = 1 for ordinary d); the
+        products then stay normal whenever x / d is. s is exact: only the two roundings of
+        1 / (d * s) and of x * r remain."""
+        b = self.b
+        t = d.type
+        far, k = (2.0**100, 2.0**64) if isinstance(t, ir.FloatType) else (2.0**1000, 2.0**512)
+        ad = U.intrinsic(b, "fabs", t, [d])
+        small = b.fcmp_ordered("<", ad, ir.Constant(t, 1.0 / far))
+        big = b.fcmp_ordered(">", ad, ir.Constant(t, far))
+        one = ir.Constant(t, 1.0)
+        s = b.select(small, ir.Constant(t, k), b.select(big, ir.Constant(t, 1.0 / k), one))
+        return b.fdiv(one, b.fmul(d, s)), s
 
     def _uniform_scalar(self, v: Value):
         """The scalar LLVM value of `v` if it is a splat of an already-lowered scalar."""

@@ -468,6 +468,8 @@ def _fam_block2d(w: _Writer) -> Case:
         _store_2d(w, r, M, N)
     elif op == "sort" and w.want("sort"):
         desc = rng.choice(["False", "True"])
+        if is_float(e.dtype) and not w.want("sort_nan"):
+            e = w.let(f"tl.where({e.text} == {e.text}, {e.text}, 0.0)", e.dtype, e.shape, False)
         r = w.let(f"tl.sort({e.text}, descending={desc})", e.dtype, (BM, BN))
         _store_2d(w, r, M, N)
     elif op == "flip" and w.want("flip"):

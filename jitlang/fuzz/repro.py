@@ -91,7 +91,8 @@ def reproducer_text(source: str, case: Case, targets, outcome: Outcome) -> str:
         "    print(out.message)\n"
         '    raise SystemExit(0 if out.status == "pass" else 1)\n'
     )
-    return doc + "import json\n\n" + source.strip() + tail
+    # generated code keeps the kernel exactly as shrunk: unused values are part of it
+    return "# ruff: noqa\n" + doc + "import json\n\n" + source.strip() + tail
 
 
 def write_reproducer(path: Path, source: str, case: Case, targets, outcome: Outcome) -> Path:

@@ -7,7 +7,9 @@ removed and its uses point at the earlier result. Loads, stores and region ops a
 
 from __future__ import annotations
 
-from ..ir import Function, OpKind, Region, Value
+import math
+
+from ..ir import Const, Function, OpKind, Region, Value
 
 _IMPURE = {
     OpKind.LOAD,
@@ -21,10 +23,17 @@ _IMPURE = {
 }
 
 
+def _attr_key(attr):
+    # -0.0 == 0.0 (and they hash alike), but they are different constants: 1 / c tells them apart
+    if isinstance(attr, Const) and isinstance(attr.value, float):
+        return (attr, math.copysign(1.0, attr.value))
+    return attr
+
+
 def _key(op, subst: dict[int, Value]):
     return (
         op.kind,
-        op.attr,
+        _attr_key(op.attr),
         tuple(subst.get(v.id, v).id for v in op.operands),
         tuple(r.type for r in op.results),
     )

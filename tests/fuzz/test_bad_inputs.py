@@ -18,7 +18,6 @@ import traceback
 
 import pytest
 
-from codegen.accel.lower import UnsupportedOnAccelError
 from jitlang.errors import (
     CompilationError,
     ConstexprError,
@@ -28,6 +27,7 @@ from jitlang.errors import (
     StaticAssertionError,
     UnsupportedSyntaxError,
 )
+from jitlang.passes.accel_layout import TargetLimitError
 from jitlang.passes.accel_memory import OutOfChipMemoryError
 from runtime.cpu_driver import OutOfBoundsError
 
@@ -228,11 +228,10 @@ ROWS = [
                          "tl.store(o_ptr + offs, v)\n", "x_ptr, o_ptr"),
         "kernel[(1,)](X.astype(np.float64), O.astype(np.float64), target=target)",
         CompilationError, ("fp64",), target="accel"),
-    Bad("accel_batched_dot", _k("r = tl.arange(0, 16)\n"
-                                "o = r[:, None, None] * 256 + r[None, :, None] * 16 + r[None, None, :]\n"
-                                "a = tl.load(x_ptr + o % 256)\n"
-                                "tl.store(o_ptr + o % 256, tl.dot(a, a))  # <-\n", "x_ptr, o_ptr"),
-        "kernel[(1,)](X, O, target=target)", UnsupportedOnAccelError, target="accel"),
+    Bad("accel_uint64", _k("offs = tl.arange(0, 16)\n"
+                           "v = tl.load(i_ptr + offs).to(tl.uint64) * 3  # <-\n"
+                           "tl.store(o_ptr + offs, v.to(tl.float32))\n", "i_ptr, o_ptr"),
+        "kernel[(1,)](I, O, target=target)", TargetLimitError, ("uint64",), target="accel"),
     # -- out of bounds, with the checks on ------------------------------------------------------
     Bad("oob_load_cpu", _k("offs = tl.arange(0, 512)\nv = tl.load(x_ptr + offs)  # <-\n"
                            "tl.store(o_ptr + offs % 256, v)\n", "x_ptr, o_ptr"),

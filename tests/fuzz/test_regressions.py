@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPRO = Path(__file__).parent / "repro"
@@ -16,6 +17,10 @@ REPRO = Path(__file__).parent / "repro"
 # file -> the bug it caught (fixed)
 FIXED = {
     "interp_int64_div_min.py": "interpreter: INT64_MIN // 2 came out positive (|INT64_MIN|)",
+    "cpu_div_by_uniform_subnormal.py": "cpu: x / d for a uniform subnormal d went through "
+    "1 / d = inf (x / x gave inf)",
+    "cse_negative_zero.py": "CSE merged the constant -0.0 into 0.0 (rsqrt(-0.0) gave +inf)",
+    "cse_negative_zero_div.py": "CSE merged -0.0 into 0.0 (x / -0.0 gave +inf)",
 }
 
 
@@ -26,3 +31,25 @@ def test_reproducer_passes(name):
     spec.loader.exec_module(mod)
     out = mod.check()
     assert out.status == "pass", f"{FIXED[name]}\n{out.signature}\n{out.message}"
+
+
+def test_cpu_division_by_uniform_scalar_full_range():
+    """x / d for a scalar d over a block: within 2 ulp of IEEE division for every d, including
+    subnormal, huge, zero, infinite and NaN divisors (the reciprocal is taken of a scaled d)."""
+    import jitlang as jl
+    import jitlang.language as tl
+
+    @jl.jit
+    def div(x_ptr, o_ptr, d, BLOCK: tl.constexpr):
+        offs = tl.arange(0, BLOCK)
+        tl.store(o_ptr + offs, tl.load(x_ptr + offs) / d)
+
+    x = np.array([1e-40, 1.0, 3e38, -2.0, 0.0, np.inf, np.nan, 1e-45] * 2, np.float32)
+    for d in [1e-40, -1e-45, 2e-38, 3e38, -1e37, 0.0, -0.0, np.inf, np.nan, 7.0]:
+        o = np.zeros(16, np.float32)
+        div[(1,)](x, o, d, BLOCK=16)
+        with np.errstate(all="ignore"):
+            ref = x / np.float32(d)
+            close = np.abs(o - ref) <= 2 * np.spacing(np.abs(ref))
+        ok = (o == ref) | (np.isnan(o) & np.isnan(ref)) | close
+        assert ok.all(), (d, o, ref)

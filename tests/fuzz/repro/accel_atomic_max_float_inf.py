@@ -1,3 +1,4 @@
+# ruff: noqa
 """Fuzz reproducer: mismatch:accel:o1_ptr (seed 679, family atomic).
 
     cross_check: array 'o1_ptr' differs between targets 'interpret' and 'accel' (float32; tolerance 64 ulp, atol=1e-06 + rtol=1e-05, or 2e-05 x max |reference| = 0): 1 of 1 elements, first at index (0,): np.float32(inf) vs np.float32(nan) (max abs 0, max rel 0, max ulp 0)

@@ -1,3 +1,4 @@
+# ruff: noqa
 """Fuzz reproducer: mismatch:accel:o7_ptr (seed 766, family elementwise).
 
     cross_check: array 'o7_ptr' differs between targets 'interpret' and 'accel' (float32; tolerance 64 ulp, atol=1e-06 + rtol=1e-05, or 2e-05 x max |reference| = 0.00016): 1 of 31 elements, first at index (22,): np.float32(inf) vs np.float32(nan) (max abs 0, max rel 0, max ulp 0)

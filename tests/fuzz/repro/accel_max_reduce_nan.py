@@ -1,3 +1,4 @@
+# ruff: noqa
 """Fuzz reproducer: mismatch:accel:o6_ptr (seed 20261351, family block2d).
 
     cross_check: array 'o6_ptr' differs between targets 'interpret' and 'accel' (float32; tolerance 64 ulp, atol=1e-06 + rtol=1e-05, or 2e-05 x max |reference| = 0.0001375): 4 of 8 elements, first at index (0, 0): np.float32(6.875) vs np.float32(nan) (max abs 0, max rel 0, max ulp 0)

@@ -1,3 +1,4 @@
+# ruff: noqa
 """Fuzz reproducer: mismatch:accel:o7_ptr (seed 1028, family block2d).
 
     cross_check: array 'o7_ptr' differs between targets 'interpret' and 'accel' (compared bitwise, int32): 12 of 384 elements, first at index (0, 10): np.int32(-2147483647) vs np.int32(-2147483648)

@@ -1,3 +1,4 @@
+# ruff: noqa
 """Fuzz reproducer: mismatch:cpu:o6_ptr (seed 1136, family elementwise).
 
     cross_check: array 'o6_ptr' differs between targets 'interpret' and 'cpu' (float32; tolerance 64 ulp, atol=1e-06 + rtol=1e-05, or 2e-05 x max |reference| = 9.22337e+13): 3 of 63 elements, first at index (20,): np.float32(4.611686e+18) vs np.float32(-4.611686e+18) (max abs 9.22e+18, max rel 2, max ulp 3170893824)
