@@ -185,8 +185,12 @@ lengths = [n for n in (128, 256, 512, 1024, 2048, 4096) if n <= N_CTX]
 times = {"jitlang (fused)": [], "numpy": []}
 for n in lengths:
     q, k, v = (rng.standard_normal((HEADS, n, HEAD_DIM), dtype=np.float32) for _ in range(3))
-    times["jitlang (fused)"].append(jl.testing.do_bench(partial(attention, q, k, v), rep=50))
-    times["numpy"].append(jl.testing.do_bench(partial(attention_numpy, q, k, v), rep=50))
+    times["jitlang (fused)"].append(
+        jl.testing.do_bench(partial(attention, q, k, v), rep=50, return_mode="median")
+    )
+    times["numpy"].append(
+        jl.testing.do_bench(partial(attention_numpy, q, k, v), rep=50, return_mode="median")
+    )
     scores_mb = HEADS * n * n * 4 / 2**20
     print(f"N={n:5d}: numpy's score matrix alone is {scores_mb:8.1f} MiB")
 
