@@ -44,6 +44,7 @@ from isa.sequencer import (
     ST_TRACE_FULL,
     ScalarCode,
 )
+from isa.shape_memo import ShapeMemo, ShapePlans, exec_record
 from isa.table import Uop
 from isa.trace import CostKind, CostParams, Engine, ExecRecord
 
@@ -91,6 +92,9 @@ class Emulator:
         lines = list(binary.lines or [])[:n]
         self.lines = lines + [0] * (n - len(lines))
         self._cores: dict[int, CoreMemory] = {}
+        self._plans = ShapePlans(n)  # timing-only memo plans, made as instructions first run
+        self._memo: ShapeMemo | None = None
+        self._engine_at = (self.code.uop == int(Uop.ENGINE)).tolist()
 
     def core(self, i: int) -> CoreMemory:
         if i not in self._cores:
@@ -132,6 +136,7 @@ class Emulator:
         records: list[ExecRecord] = []
         trace = np.zeros(_TRACE if record else 1, np.int64)
         left = budget
+        self._memo = ShapeMemo(self._plans, hbm) if timing_only else None
         with contextlib.nullcontext() if timing_only else _one_blas_thread():
             left = self._grid(
                 hbm, args, grid, nprog, data_base, record, left, trace, records, timing_only
@@ -189,28 +194,42 @@ class Emulator:
         else:
             ctx = Ctx(mem, hbm, regs, self.config)
             handlers = self.handlers
+        memo = self._memo
+        if memo is not None:
+            memo.start_program()
+        seq_records: dict[int, ExecRecord] = {}
         pc = 0
         instrs, lines = self.instrs, self.lines
         n = len(instrs)
+        engine_at = self._engine_at
+        ntrace = 0
         while True:
-            pc, status, executed, ntrace = self.code.run(
-                pc, regs, taint, pid, nprog, args, data_base, left, trace, record
-            )
-            left -= executed
+            if pc < n and engine_at[pc]:  # straight-line engine code: no call into the sequencer
+                status = ST_ENGINE
+            else:
+                pc, status, executed, ntrace = self.code.run(
+                    pc, regs, taint, pid, nprog, args, data_base, left, trace, record
+                )
+                left -= executed
             if record and ntrace:
                 for t in trace[:ntrace].tolist():
-                    records.append(
-                        ExecRecord(
+                    rec = seq_records.get(t)
+                    if rec is None:  # the same record each time pc t runs in this program
+                        rec = seq_records[t] = exec_record(
                             t,
                             instrs[t].spec.mnemonic,
                             Engine.SEQ,
                             CostKind.SCALAR,
                             _SEQ_PARAMS,
-                            program=program,
-                            core=core,
-                            line=lines[t],
+                            (),
+                            (),
+                            0,
+                            program,
+                            core,
+                            lines[t],
                         )
-                    )
+                    records.append(rec)
+                ntrace = 0
             if status == ST_ENGINE:
                 if left <= 0:
                     raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
@@ -224,10 +243,13 @@ class Emulator:
                         pc,
                         program,
                     )
-                if timing_only:
-                    ctx.pc = pc
+                entry = None
                 try:
-                    params, reads, writes, queue = h(ctx, ins)
+                    if timing_only:
+                        ctx.pc = pc
+                        (params, reads, writes, queue), entry = memo.handle(ctx, pc, ins, h)
+                    else:
+                        params, reads, writes, queue = h(ctx, ins)
                 except EmulatorError as e:
                     raise self._fault(e, pc, program) from None
                 except Exception as e:  # a bad binary must give an error, never a crash
@@ -235,9 +257,16 @@ class Emulator:
                         EmulatorError(f"{type(e).__name__}: {e}"), pc, program
                     ) from None
                 if record:
-                    spec = ins.spec
-                    records.append(
-                        ExecRecord(
+                    if (
+                        entry is not None
+                        and entry.pc == pc
+                        and entry.program == program
+                        and entry.core == core
+                    ):
+                        records.append(entry.rec)  # a memoised result met again at this pc
+                    else:
+                        spec = ins.spec
+                        rec = exec_record(
                             pc,
                             spec.mnemonic,
                             spec.engine,
@@ -250,7 +279,9 @@ class Emulator:
                             core,
                             lines[pc],
                         )
-                    )
+                        records.append(rec)
+                        if entry is not None:
+                            entry.rec, entry.pc, entry.program, entry.core = rec, pc, program, core
                 pc += 1
             elif status == ST_HALT:
                 return left

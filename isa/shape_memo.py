@@ -1,0 +1,327 @@
+"""Memoised timing-only handler results: a loop body's engine instructions handled once.
+
+A shape-only handler (`isa.engines.shape_only`) is a pure function of its instruction, the
+values (and taint) of the registers it reads, the machine config and HBM's allocations, with one
+side effect: it marks the on-chip bytes it writes as unknown (`OnChip.forget`). So the result
+of an instruction at a given pc can be reused whenever those registers hold the same values
+again (a matmul in a loop over K meets the same handful of tile addresses over and over); a hit
+replays the forgets and costs a dictionary lookup instead of the handler's checks and range
+arithmetic.
+
+A DMA between a tile and one plain HBM pattern (no bound or limit registers) changes its HBM
+address every iteration. Its result is memoised without the HBM base register and shifted on a
+hit: the HBM range moves by the change in the base, everything else (sizes, descriptors,
+costs, the tile's range) stays. The shifted access is checked as the handler would check it
+(alignment, inside one HBM allocation); if a check fails the real handler runs and raises its
+error, so errors are those of the handlers, word for word.
+
+Only handlers on the `_MEMO` list are memoised (every one forgets exactly its on-chip write
+ranges); the others (iota/piota/memset write known values, reg_load/check read them, new
+instructions) always run their handler.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+
+from isa import dtypes
+from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
+from isa.table import Kind
+from isa.trace import ExecRecord, MemRange, Space
+
+_MEMO = frozenset(
+    {
+        "dma_load",
+        "dma_store",
+        "dma_copy",
+        "dma_gather",
+        "dma_scatter",
+        "atomic",
+        "atomic_cas",
+        "atomic_ind",
+        "matmul",
+        "pe_transpose",
+        "act",
+        "tensor_tensor",
+        "tensor_scalar",
+        "select",
+        "copy",
+        "reduce",
+        "transpose32",
+        "preduce",
+        "pbcast",
+        "rand",
+    }
+)
+# Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
+_REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
+_MAX_ENTRIES = 1 << 18
+_SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
+_HBM = Space.HBM
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def mem_range(space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1) -> MemRange:
+    """MemRange(space, start, end, p_start, p_count), built without the frozen dataclass's
+    per-field __setattr__ (equal to the constructor's result in every field)."""
+    r = _new(MemRange)
+    _setattr(
+        r,
+        "__dict__",
+        {"space": space, "start": start, "end": end, "p_start": p_start, "p_count": p_count},
+    )
+    return r
+
+
+def exec_record(
+    pc, mnemonic, engine, cost, params, reads, writes, queue, program, core, line
+) -> ExecRecord:
+    """ExecRecord(...) with every field given, built the same cheap way as `mem_range`."""
+    r = _new(ExecRecord)
+    _setattr(
+        r,
+        "__dict__",
+        {
+            "pc": pc,
+            "mnemonic": mnemonic,
+            "engine": engine,
+            "cost": cost,
+            "params": params,
+            "reads": reads,
+            "writes": writes,
+            "queue": queue,
+            "program": program,
+            "core": core,
+            "line": line,
+            "extra": {},
+        },
+    )
+    return r
+
+
+class _Plan:
+    """How to memoise one instruction: the registers its result depends on and, for a DMA whose
+    HBM range is shifted on a hit, that pattern's base register and element size."""
+
+    __slots__ = ("idx", "base_reg", "size")
+
+    def __init__(self, ins, ap: HbmAP | None):
+        regs: list[int] = []
+        aps: list[HbmAP] = []
+        for f, v in zip(ins.spec.fields, ins.ops, strict=True):
+            if isinstance(v, Tile):
+                if not v.is_none:
+                    regs.append(v.reg)
+            elif isinstance(v, HbmAP):
+                if v is not ap:
+                    aps.append(v)
+            elif isinstance(v, Scalar):
+                if v.tag == SCALAR_REG:
+                    regs.append(v.value)
+                elif v.tag == SCALAR_TILE:
+                    regs.append(v.value.reg)
+            elif f.kind is Kind.REG:
+                regs.append(v)
+        for other in aps:
+            regs.append(other.reg)
+            regs.append(other.limit)
+            regs.extend(b for _, _, b in other.dims)
+        self.base_reg = self.size = 0
+        if ap is not None:
+            self.base_reg, self.size = ap.reg, _SIZE[ap.dtype]
+        self.idx = np.array(sorted(set(regs)), np.intp)
+
+
+def _shiftable(ins) -> HbmAP | None:
+    """The one plain HBM pattern (no bound or limit register, a base register used by no other
+    operand) of a DMA whose result is shifted with it; None otherwise."""
+    if ins.spec.handler not in _REBASE:
+        return None
+    aps = [v for v in ins.ops if isinstance(v, HbmAP)]
+    if len(aps) != 1:
+        return None
+    ap = aps[0]
+    if ap.limit or any(b for _, _, b in ap.dims) or not ap.reg:
+        return None
+    for v in ins.ops:
+        if isinstance(v, Tile) and not v.is_none and v.reg == ap.reg:
+            return None
+        if isinstance(v, Scalar) and v.tag != 0:
+            return None
+    return ap
+
+
+class ShapePlans:
+    """The memo plans of one program's instructions, made on first execution and kept across
+    runs. Instructions that differ only in the immediate offset of a shiftable HBM pattern
+    share a plan (an unrolled loop's loads), so do equal instructions at different pcs."""
+
+    def __init__(self, n: int):
+        self.at: list = [None] * n  # pc -> (plan, HBM immediate offset) or False
+        self.shared: dict = {}
+
+    def plan(self, pc: int, ins):
+        if ins.spec.handler not in _MEMO:
+            self.at[pc] = False
+            return False
+        ap = _shiftable(ins)
+        if ap is None:
+            norm, off = ins, 0
+        else:
+            ops = tuple((v.dtype, v.reg, v.dims) if v is ap else v for v in ins.ops)
+            norm, off = (ins.spec.opcode, ops), ap.off
+        plan = self.shared.get(norm)
+        if plan is None:
+            plan = self.shared[norm] = _Plan(ins, ap)
+        self.at[pc] = out = (plan, off)
+        return out
+
+
+class _Entry:
+    """A memoised result and the last record built from it (reused at the same pc within one
+    program)."""
+
+    __slots__ = (
+        "out",
+        "forgets",
+        "base",
+        "span",
+        "region",
+        "hbm_reads",
+        "hbm_writes",
+        "rec",
+        "pc",
+        "program",
+        "core",
+    )
+
+    def __init__(self, out, forgets, base, span):
+        self.out, self.forgets, self.base, self.span = out, forgets, base, span
+        self.region, self.hbm_reads, self.hbm_writes = None, (), ()
+        self.rec, self.pc, self.program, self.core = None, -1, -1, -1
+
+
+class ShapeMemo:
+    """The memo of one timing-only run (HBM's allocations are fixed within a run)."""
+
+    def __init__(self, plans: ShapePlans, hbm):
+        self.plans = plans
+        self.entries: dict = {}
+        regions = hbm.regions
+        # Allocations that do not overlap: a shifted access inside the allocation its entry
+        # was checked in passes `Hbm.check` without a search.
+        self.disjoint = all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
+        self.tainted = False
+
+    def start_program(self) -> None:
+        """A program starts: its registers (and their taint) are zero."""
+        self.tainted = False
+
+    def handle(self, ctx, pc: int, ins, handler):
+        """The handler's (params, reads, writes, queue) for `ins` at `pc`, and the memo entry it
+        came from (None when it was computed and not memoised, or shifted)."""
+        at = self.plans.at[pc]
+        if at is None:
+            at = self.plans.plan(pc, ins)
+        if at is False:
+            out = handler(ctx, ins)
+            if not self.tainted and ctx.taint.any():  # reg_load met unknown data
+                self.tainted = True
+            return out, None
+        plan, off = at
+        regs = ctx.regs
+        idx = plan.idx
+        if self.tainted:  # a register may be unknown: its taint is part of the key
+            key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
+        else:
+            key = (plan, regs[idx].tobytes())
+        e = self.entries.get(key)
+        br = plan.base_reg
+        if e is not None:
+            if not br:
+                if e.forgets:
+                    _replay(ctx.mem, e.forgets)
+                return e.out, e
+            if not ctx.taint[br]:
+                base = int(regs[br]) + off
+                d = base - e.base
+                out = e.out if d == 0 else self._shifted(e, d, base, plan.size, ctx.hbm)
+                if out is not None:
+                    if e.forgets:
+                        _replay(ctx.mem, e.forgets)
+                    return out, (e if d == 0 else None)
+        out = handler(ctx, ins)  # raises the handler's own error on a bad access
+        forgets = tuple(
+            (w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
+            for w in out[2]
+            if w.space != _HBM
+        )
+        e = _Entry(out, forgets, None, None)
+        if br:
+            e.base = int(regs[br]) + off
+            e.span = _hbm_span(out)
+            if e.span is not None:
+                e.region = _region(ctx.hbm, *e.span)
+            e.hbm_reads = tuple(i for i, r in enumerate(out[1]) if r.space == _HBM)
+            e.hbm_writes = tuple(i for i, r in enumerate(out[2]) if r.space == _HBM)
+        if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
+            self.entries.clear()
+        self.entries[key] = e
+        return out, e
+
+    def _shifted(self, e: _Entry, d: int, base: int, size: int, hbm):
+        """The memoised result with its HBM range moved by d bytes, or None when the moved
+        access would not pass the handler's checks (misaligned, outside its allocation)."""
+        if base % size or e.span is None:
+            return None
+        lo, hi = e.span
+        lo += d
+        hi += d
+        region = e.region
+        if not (self.disjoint and region is not None and region[0] <= lo and hi <= region[1]):
+            region = _region(hbm, lo, hi)
+            if region is None:
+                return None
+        params, reads, writes, queue = e.out
+        if e.hbm_reads:
+            reads = _shift(reads, e.hbm_reads, d)
+        if e.hbm_writes:
+            writes = _shift(writes, e.hbm_writes, d)
+        return params, reads, writes, queue
+
+
+def _replay(mem, forgets) -> None:
+    """The handler's `forget`s of its on-chip writes (nothing to do while no byte is known)."""
+    if mem.sbuf._dirty is None and mem.psum._dirty is None:
+        return
+    for space, p0, p1, b0, b1 in forgets:
+        (mem.sbuf if space == SPACE_SBUF else mem.psum).forget(p0, p1, b0, b1)
+
+
+def _region(hbm, lo: int, hi: int):
+    """The allocation (start, end) that `Hbm.check(lo, hi)` accepts [lo, hi) in, or None."""
+    i = bisect.bisect_right(hbm.starts, lo) - 1
+    if i < 0:
+        return None
+    start, end, _ = hbm.regions[i]
+    return (start, end) if start <= lo and hi <= end else None
+
+
+def _shift(ranges: tuple, at: tuple, d: int) -> tuple:
+    out = list(ranges)
+    for i in at:
+        r = ranges[i]
+        out[i] = mem_range(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
+    return tuple(out)
+
+
+def _hbm_span(out):
+    lo = hi = None
+    for r in (*out[1], *out[2]):
+        if r.space == _HBM:
+            lo = r.start if lo is None else min(lo, r.start)
+            hi = r.end if hi is None else max(hi, r.end)
+    return None if lo is None else (lo, hi)
