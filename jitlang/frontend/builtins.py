@@ -567,6 +567,11 @@ _METHODS = {
 
 
 TENSOR_METHODS = _METHODS | {
+    "logical_and",
+    "logical_or",
+    "store",
+    "atomic_load",
+    "atomic_store",
     "to",
     "exp",
     "log",
@@ -582,6 +587,15 @@ TENSOR_METHODS = _METHODS | {
 
 def tensor_method(b: Builder, v: Value, name: str, args: list, kwargs: dict) -> object:
     """`x.to(...)` and the tensor methods that mirror tl functions."""
+    from .extras import METHODS as EXTRA
+
+    if name in EXTRA:
+        fn = EXTRA[name]
+        try:
+            bound = inspect.signature(fn).bind(b, v, *args, **kwargs)
+        except TypeError as e:
+            raise b.type_error(f".{name}(): {e}") from None
+        return fn(*bound.args, **bound.kwargs)
     if name == "to":
         return call_builtin(b, "cast", [v, *args], kwargs)
     if name in ("exp", "log", "sqrt", "abs", "sin", "cos", "exp2", "log2", "sigmoid"):

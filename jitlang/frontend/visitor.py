@@ -40,7 +40,9 @@ from ..ir import (
 from ..language import core as lang
 from . import blockops as _blockops  # noqa: F401  (registers tl.sum, tl.dot, ...)
 from . import builtins as B
+from . import extras as _extras  # noqa: F401  (registers tl.add, tl.atomic_load, ...)
 from . import semantic as S
+from .blockptr import BlockPointer
 from .semantic import Builder
 from .source import Source, parse_function
 from .statements import StatementsMixin, _assigned_names, fold_early_returns  # noqa: F401
@@ -110,6 +112,8 @@ _COMPILER_FILES = {
         ("frontend", "semantic.py"),
         ("frontend", "builtins.py"),
         ("frontend", "blockops.py"),
+        ("frontend", "blockptr.py"),
+        ("frontend", "extras.py"),
         ("ir.py",),
         ("dtypes.py",),
     )
@@ -262,6 +266,8 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
                     NameNotFoundError,
                 )
             return BoundMethod(base, node.attr)
+        if isinstance(base, BlockPointer) and node.attr == "advance":
+            return lambda offsets: B.call_builtin(self.b, "advance", [base, offsets], {})
         if isinstance(base, (int, float)) and not hasattr(base, node.attr):
             # a compile-time number as Triton's to_tensor types it: N.dtype, N.to(tl.int64)
             if node.attr == "dtype":

@@ -299,6 +299,8 @@ class PropagateNan(enum.IntEnum):
 
 pi32_t = pointer_type(int32)  # Triton's pointer-to-int32 type
 
+TRITON_MAX_TENSOR_NUMEL = 1 << 20  # elements in one block, as in Triton
+
 
 _NAMES = """
 program_id num_programs arange full zeros zeros_like load store where minimum maximum clamp
@@ -310,6 +312,7 @@ permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 assume debug_barrier interleave histogram gather
 make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
+add sub mul atomic_load atomic_store swizzle2d
 """.split()
 
 for _n in _NAMES:
