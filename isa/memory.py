@@ -19,6 +19,7 @@ from isa.operands import SPACE_PSUM, SPACE_SBUF, HbmAP, Tile
 from isa.trace import MemRange, Space
 
 MAX_HBM_ELEMENTS = 1 << 25  # one access never moves more than a whole SBUF
+_MAX_KNOWN = 64  # written rectangles an OnChip lists before it keeps only their bounding box
 _NP = {int(d): dtypes.NUMPY[d] for d in dtypes.DType}
 _PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
@@ -59,12 +60,17 @@ class OnChip:
         self.data = np.zeros((partitions, nbytes), np.uint8)
         self.written = np.zeros((partitions, nbytes), np.uint8)
         self._dirty = None  # bounding box of written flags set since the last reset
+        # The rectangles written since the last reset (None: more than _MAX_KNOWN of them, then
+        # the bounding box stands in): in timing-only emulation only iota/memset spills write,
+        # and `forget` of a rectangle that meets none of them has nothing to clear.
+        self._known: list | None = []
 
     def reset_written(self) -> None:
         if self._dirty is not None:
             p0, p1, b0, b1 = self._dirty
             self.written[p0:p1, b0:b1] = 0
             self._dirty = None
+        self._known = []
 
     def forget(self, p0: int, p1: int, b0: int, b1: int) -> None:
         """Mark bytes [p0:p1, b0:b1] unwritten (timing-only emulation: their values are not
@@ -72,6 +78,29 @@ class OnChip:
         d = self._dirty
         if d is None or p1 <= d[0] or d[1] <= p0 or b1 <= d[2] or d[3] <= b0:
             return
+        known = self._known
+        if known is not None:
+            for q0, q1, c0, c1 in known:
+                if p0 < q1 and q0 < p1 and b0 < c1 and c0 < b1:
+                    break
+            else:
+                return  # it meets none of them: every byte in it is unwritten already
+            rest = []  # what stays of the written rectangles outside this one
+            for k in known:
+                q0, q1, c0, c1 = k
+                if p1 <= q0 or q1 <= p0 or b1 <= c0 or c1 <= b0:
+                    rest.append(k)
+                    continue
+                if q0 < p0:
+                    rest.append((q0, p0, c0, c1))
+                if p1 < q1:
+                    rest.append((p1, q1, c0, c1))
+                m0, m1 = max(q0, p0), min(q1, p1)
+                if c0 < b0:
+                    rest.append((m0, m1, c0, b0))
+                if b1 < c1:
+                    rest.append((m0, m1, b1, c1))
+            self._known = rest if len(rest) <= _MAX_KNOWN else None
         self.written[p0:p1, b0:b1] = 0
 
     def _mark(self, p0: int, p1: int, b0: int, b1: int) -> None:
@@ -81,6 +110,15 @@ class OnChip:
             if d is None
             else (min(d[0], p0), max(d[1], p1), min(d[2], b0), max(d[3], b1))
         )
+        known = self._known
+        if known is not None:
+            for q0, q1, c0, c1 in known:
+                if q0 <= p0 and p1 <= q1 and c0 <= b0 and b1 <= c1:
+                    return  # inside one already listed (a buffer written again)
+            if len(known) >= _MAX_KNOWN:
+                self._known = None
+            else:
+                known.append((p0, p1, b0, b1))
 
 
 def tile_extent(mem: OnChip, t: Tile, regs, partitions: int) -> tuple[int, int, int]:
