@@ -611,7 +611,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="time addresses, sizes and dependencies without computing tile data",
     )
-    p.add_argument("--top-lines", type=int, default=10, help="source lines listed (default 10)")
+    p.add_argument(
+        "--top-lines", type=int, default=10, metavar="N", help="source lines listed (default 10)"
+    )
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser(
