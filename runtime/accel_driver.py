@@ -31,6 +31,7 @@ from codegen.accel.debug import (
     operand_words,
     record_words,
 )
+from codegen.accel.lower import NOALIAS
 from isa.binary import Binary
 from isa.emulator import Emulator
 from isa.errors import DeviceAssertError, EmulatorError
@@ -93,6 +94,11 @@ class AccelKernel:
         self._lock = threading.Lock()
         self.last_records: list = []
         syms = dict(self.binary.symbols)
+        # argument pairs the code assumes do not overlap (a hoisted load past stores); a launch
+        # where they do runs `rebuild()`, the build without that step (set by the compiler)
+        self.noalias = [tuple(p) for p in json.loads(_blob(self.binary, NOALIAS) or "[]")]
+        self.rebuild = None
+        self._fallback = None
         self.log_at = syms.get(PRINT_LOG)  # device_print: the log header's data offset
         self.print_sites, self.log_bytes = [], 0
         if self.log_at is not None:
@@ -108,6 +114,19 @@ class AccelKernel:
         vals = list(args[: self.n])
         ext = list(args[self.n :])
         ranges = [(ext[2 * j], ext[2 * j + 1]) for j in range(len(self.ptr_params))]
+        if self.noalias and self._overlap(ranges):
+            if self._fallback is None:
+                self._fallback = self.rebuild()
+            self._fallback.record_config, self._fallback.timing_only = (
+                self.record_config,
+                self.timing_only,
+            )
+            self._fallback._launch(grid, args)
+            self.last_records, self.last_wall_s = (
+                self._fallback.last_records,
+                self._fallback.last_wall_s,
+            )
+            return
         regions = _merge([r for r in ranges if r[1] > r[0]])
         slots, cursor = [], HBM_BASE
         for lo, hi in regions:
@@ -167,6 +186,14 @@ class AccelKernel:
         for k in sorted(w for w in written if w >= 0):
             lo, hi = regions[k]
             _host(lo, hi)[...] = data[slots[k] : slots[k] + hi - lo]
+
+    def _overlap(self, ranges) -> bool:
+        at = {i: ranges[j] for j, i in enumerate(self.ptr_params)}
+        for a, b in self.noalias:
+            (lo_a, hi_a), (lo_b, hi_b) = at[a], at[b]
+            if lo_a < hi_b and lo_b < hi_a:
+                return True
+        return False
 
     def _error(self, e: EmulatorError):
         from runtime.cpu_driver import DeviceAssertionError, OutOfBoundsError
@@ -253,6 +280,16 @@ def _print_value(dt: str, w: int, hex_: bool) -> str:
     return str(bool(w)) if dt == "int1" else str(w)
 
 
+def _blob(binary: Binary, name: str) -> bytes | None:
+    """Data-section blob `name` (up to the next symbol; trailing padding dropped)."""
+    offs = sorted(off for _, off in binary.symbols)
+    at = dict(binary.symbols).get(name)
+    if at is None:
+        return None
+    end = next((o for o in offs if o > at), len(binary.data))
+    return bytes(binary.data[at:end]).rstrip(b"\0")
+
+
 def _host(lo: int, hi: int) -> np.ndarray:
     return np.frombuffer((ctypes.c_uint8 * (hi - lo)).from_address(lo), np.uint8)
 
@@ -274,11 +311,22 @@ def _region_of(regions, lo, hi) -> int:
     return -1
 
 
-def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG):
-    """Build (or fetch from the disk cache) the accel binary of one specialization."""
+def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG, steps=None):
+    """Build (or fetch from the disk cache) the accel binary of one specialization; `steps`:
+    the backend's optimisation steps (default: all, `codegen.accel.target.OPT_STEPS`)."""
     from codegen.accel.target import accel_target
 
-    target = accel_target(config)
+    target = accel_target(config) if steps is None else accel_target(config, steps=tuple(steps))
+    compiled = _compile_for(runtime, jf, key, target)
+    if compiled.native.noalias:
+        fewer = tuple(s for s in target.steps if s != "hoist_loads")
+        compiled.native.rebuild = lambda: (
+            compile_accel_kernel(runtime, jf, key, config, fewer).native
+        )
+    return compiled
+
+
+def _compile_for(runtime, jf, key, target):
     name = jf.fn.__name__
     digest = hashlib.sha256(
         repr((jf.dependency_hash(), key, "accel", name, target.key)).encode()

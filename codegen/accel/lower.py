@@ -36,6 +36,9 @@ from .tiles import Tables, TileRef, sbuf_tile
 I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 
 
+NOALIAS = "jl_noalias"  # data-section symbol: argument pairs assumed not to overlap
+
+
 class UnsupportedOnAccelError(CompilationError):
     kind = "not supported on the accelerator yet"
 
@@ -433,6 +436,10 @@ def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
     """Build the module (see the module docstring); returns (module, tables)."""
     low = Lowering(plan, mem, target, name)
     low.run()
+    if plan.noalias:  # the driver checks these argument pairs at launch (accel_hoist)
+        import json
+
+        low.tables.data[NOALIAS] = json.dumps(plan.noalias).encode()
     if low.tables.print_sites:
         from .debug import PRINT_LOG, PRINT_SITES, log_header, site_table
 

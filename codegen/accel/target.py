@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from isa.machine import MachineConfig, get_config
 from isa.table import NUM_REGS
 
+# The backend's optimisation steps, by name (a target built with fewer is how a test measures
+# what one step is worth on the timing model):
+# - "hoist_loads": loop-invariant loads move before their loop (jitlang.passes.accel_hoist)
+OPT_STEPS: tuple[str, ...] = ("hoist_loads",)
+
 
 @dataclass(frozen=True)
 class AccelTarget:
@@ -28,6 +33,7 @@ class AccelTarget:
     scratch_regs: int = 7  # reserved for spill reloads (a DMA reads up to 6 registers)
     max_free_size: int = 65535  # 16-bit size field of a tile dim
     spill_bytes: int = 512  # partition-0 bytes reserved for register spill slots
+    steps: tuple[str, ...] = OPT_STEPS  # optimisation steps this compilation runs
 
     @property
     def psum_bank_bytes(self) -> int:
@@ -44,7 +50,8 @@ class AccelTarget:
 
     @property
     def key(self) -> str:
-        return f"accel:{self.config}:{self.partitions}:{self.sbuf_bytes_per_partition}"
+        steps = "+".join(self.steps)
+        return f"accel:{self.config}:{self.partitions}:{self.sbuf_bytes_per_partition}:{steps}"
 
 
 def accel_target(config: str | MachineConfig = "nc-v2", **overrides) -> AccelTarget:
@@ -60,6 +67,7 @@ def accel_target(config: str | MachineConfig = "nc-v2", **overrides) -> AccelTar
         pe_cols=c.pe_cols,
         pe_max_moving=c.pe_max_moving,
         dma_queues=c.dma_queues,
+        steps=OPT_STEPS,
     )
     fields.update(overrides)
     return AccelTarget(**fields)

@@ -87,6 +87,8 @@ class AccelPlan:
     analysis: AccessAnalysis
     converts: int = 0
     notes: list[str] = field(default_factory=list)
+    # (load argument, store argument) pairs a step took not to overlap (accel_hoist)
+    noalias: list[tuple[int, int]] = field(default_factory=list)
 
 
 def is_tile_value(v: Value) -> bool:
@@ -329,7 +331,14 @@ def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[in
 
 
 def infer_accel_layouts(fn: Function, target) -> AccelPlan:
-    """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module)."""
+    """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module).
+    First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change where
+    loads are: "hoist_loads" (`accel_hoist`)."""
+    noalias: list[tuple[int, int]] = []
+    if "hoist_loads" in getattr(target, "steps", ()):
+        from .accel_hoist import hoist_invariant_loads
+
+        fn = hoist_invariant_loads(fn, noalias)
     P = target.partitions
     ops: list[tuple[Op, Region]] = []
     _flat(fn.body, ops)
@@ -376,7 +385,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
             else:
                 layouts[r.id] = natural(r)
     _stationary_layouts(ops, uses, layouts, an, P)
-    plan = AccelPlan(fn, layouts, {}, set(), prod, an)
+    plan = AccelPlan(fn, layouts, {}, set(), prod, an, noalias=noalias)
     _insert_converts(fn.body, plan, P)
     prod.clear()
     _producers(fn.body, prod)
