@@ -140,16 +140,18 @@ def _shiftable(ins) -> HbmAP | None:
     operand) of a DMA whose result is shifted with it; None otherwise."""
     if ins.spec.handler not in _REBASE:
         return None
-    aps = [v for v in ins.ops if isinstance(v, HbmAP)]
-    if len(aps) != 1:
-        return None
-    ap = aps[0]
-    if ap.limit or any(b for _, _, b in ap.dims) or not ap.reg:
+    ap = None
+    for v in ins.ops:
+        if type(v) is HbmAP:
+            if ap is not None:
+                return None
+            ap = v
+    if ap is None or ap.limit or not ap.reg or any(b for _, _, b in ap.dims):
         return None
     for v in ins.ops:
-        if isinstance(v, Tile) and not v.is_none and v.reg == ap.reg:
+        if type(v) is Tile and v.space and v.reg == ap.reg:
             return None
-        if isinstance(v, Scalar) and v.tag != 0:
+        if type(v) is Scalar and v.tag != 0:
             return None
     return ap
 
@@ -157,7 +159,11 @@ def _shiftable(ins) -> HbmAP | None:
 class ShapePlans:
     """The memo plans of one program's instructions, made on first execution and kept across
     runs. Instructions that differ only in the immediate offset of a shiftable HBM pattern
-    share a plan (an unrolled loop's loads), so do equal instructions at different pcs."""
+    share a plan (an unrolled loop's loads), so do equal instructions at different pcs.
+
+    Plans are found by the identity of the decoded objects (the decoder hands out one object
+    per distinct instruction and operand, and `Emulator.instrs` keeps them alive): cheaper than
+    hashing them, and two equal objects that are not the same merely get two plans."""
 
     def __init__(self, n: int):
         self.at: list = [None] * n  # pc -> (plan, HBM immediate offset) or False
@@ -169,9 +175,12 @@ class ShapePlans:
             return False
         ap = _shiftable(ins)
         if ap is None:
-            norm, off = ins, 0
+            norm, off = id(ins), 0
         else:
-            ops = tuple((v.dtype, v.reg, v.dims) if v is ap else v for v in ins.ops)
+            ops = tuple(
+                (v.dtype, v.reg, v.dims) if v is ap else v if type(v) is int else id(v)
+                for v in ins.ops
+            )
             norm, off = (ins.spec.opcode, ops), ap.off
         plan = self.shared.get(norm)
         if plan is None:

@@ -190,11 +190,13 @@ _Rect = tuple[int, int, int, int, int]
 
 
 class _Entry:
-    """Pending accesses to one memory rectangle: the last write (and its queue) and the reads."""
+    """Pending accesses to one memory rectangle: the last write (and its queue) and the reads.
+    `written`: some write has been booked (until then its write times are 0 and a read never
+    waits for it)."""
 
-    __slots__ = ("rect", "b0", "b1", "w_done", "w_end", "w_queue", "r_end")
+    __slots__ = ("rect", "b0", "b1", "w_done", "w_end", "w_queue", "r_end", "written")
 
-    def __init__(self, rect: _Rect, b0: int, b1: int) -> None:
+    def __init__(self, rect: _Rect, b0: int, b1: int, written: bool) -> None:
         self.rect = rect
         self.b0 = b0
         self.b1 = b1
@@ -202,6 +204,7 @@ class _Entry:
         self.w_end = 0.0
         self.w_queue = -1
         self.r_end = 0.0
+        self.written = written
 
 
 # Address buckets: a rectangle is filed under every bucket its byte range touches; rectangles
@@ -217,72 +220,94 @@ class _Scoreboard:
     An entry fully covered by a later write is dropped: that write waited for it, so the write's
     times dominate for every future access that could meet the old entry. Entries whose times are
     all before the sequencer's clock are dropped too (no future instruction can start earlier).
+
+    Entries only ever read (a kernel's input arrays) are filed apart from written ones: a read
+    waits only for writes, so it scans the written entries alone.
     """
 
     def __init__(self) -> None:
         self.exact: dict[_Rect, _Entry] = {}
-        self.buckets: tuple[dict[int, list[_Entry]], ...] = tuple({} for _ in Space)
-        self.wide: tuple[list[_Entry], ...] = tuple([] for _ in Space)
+        # [0]: entries only read so far, [1]: entries written
+        self.buckets = tuple(tuple({} for _ in Space) for _ in range(2))
+        self.wide = tuple(tuple([] for _ in Space) for _ in range(2))
 
-    def lists(self, rect: _Rect) -> list[list[_Entry]]:
-        """The entry lists that may overlap `rect` (an entry filed in several buckets repeats)."""
+    def lists(self, rect: _Rect, writing: bool) -> list[list[_Entry]]:
+        """The entry lists that may overlap `rect` (an entry filed in several buckets repeats):
+        written entries, and for a write also the read-only ones."""
         space, start, end = rect[0], rect[1], rect[2]
         shift = _BUCKET_SHIFT[space]
         b0, b1 = start >> shift, max(end - 1, start) >> shift
-        table = self.buckets[space]
-        found = [self.wide[space]]
-        if b0 == b1:
-            lst = table.get(b0)
-            if lst:
-                found.append(lst)
-        elif b1 - b0 <= _MAX_BUCKETS:
-            for b in range(b0, b1 + 1):
-                lst = table.get(b)
+        found = []
+        for kind in (1, 0) if writing else (1,):
+            table = self.buckets[kind][space]
+            wide = self.wide[kind][space]
+            if wide:
+                found.append(wide)
+            if b0 == b1:
+                lst = table.get(b0)
                 if lst:
                     found.append(lst)
-        else:
-            found += [lst for b, lst in table.items() if b0 <= b <= b1]
+            elif b1 - b0 <= _MAX_BUCKETS:
+                for b in range(b0, b1 + 1):
+                    lst = table.get(b)
+                    if lst:
+                        found.append(lst)
+            else:
+                found += [lst for b, lst in table.items() if b0 <= b <= b1]
         return found
 
-    def _insert(self, rect: _Rect) -> _Entry:
+    def _insert(self, rect: _Rect, written: bool) -> _Entry:
         shift = _BUCKET_SHIFT[rect[0]]
         b0, b1 = rect[1] >> shift, max(rect[2] - 1, rect[1]) >> shift
-        e = _Entry(rect, b0, b1)
+        e = _Entry(rect, b0, b1, written)
         self.exact[rect] = e
-        if b1 - b0 > _MAX_BUCKETS:
-            self.wide[rect[0]].append(e)
+        self._file(e)
+        return e
+
+    def _file(self, e: _Entry) -> None:
+        kind, space = int(e.written), e.rect[0]
+        if e.b1 - e.b0 > _MAX_BUCKETS:
+            self.wide[kind][space].append(e)
         else:
-            table = self.buckets[rect[0]]
-            for b in range(b0, b1 + 1):
+            table = self.buckets[kind][space]
+            for b in range(e.b0, e.b1 + 1):
                 lst = table.get(b)
                 if lst is None:
                     table[b] = [e]
                 else:
                     lst.append(e)
-        return e
 
-    def remove(self, e: _Entry) -> None:
-        if self.exact.get(e.rect) is not e:  # already gone (met twice through two buckets)
-            return
-        del self.exact[e.rect]
-        space = e.rect[0]
+    def _unfile(self, e: _Entry) -> None:
+        kind, space = int(e.written), e.rect[0]
         if e.b1 - e.b0 > _MAX_BUCKETS:
-            self.wide[space].remove(e)
+            self.wide[kind][space].remove(e)
             return
-        table = self.buckets[space]
+        table = self.buckets[kind][space]
         for b in range(e.b0, e.b1 + 1):
             lst = table[b]
             lst.remove(e)
             if not lst:
                 del table[b]
 
+    def remove(self, e: _Entry) -> None:
+        if self.exact.get(e.rect) is not e:  # already gone (met twice through two buckets)
+            return
+        del self.exact[e.rect]
+        self._unfile(e)
+
     def read(self, rect: _Rect, end: float) -> None:
-        e = self.exact.get(rect) or self._insert(rect)
+        e = self.exact.get(rect) or self._insert(rect, False)
         if end > e.r_end:
             e.r_end = end
 
     def write(self, rect: _Rect, queue: int, end: float, done: float) -> None:
-        e = self.exact.get(rect) or self._insert(rect)
+        e = self.exact.get(rect)
+        if e is None:
+            e = self._insert(rect, True)
+        elif not e.written:  # first write of a rectangle read before: file it with the written
+            self._unfile(e)
+            e.written = True
+            self._file(e)
         e.w_done, e.w_end, e.w_queue, e.r_end = done, end, queue, 0.0
 
     def prune(self, now: float) -> None:
@@ -297,7 +322,7 @@ def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: l
     """
     _, start, end, p0, p1 = rect
     t = 0.0
-    for lst in board.lists(rect):
+    for lst in board.lists(rect, writing):
         for e in lst:
             _, s, en, q0, q1 = e.rect
             if s >= end or start >= en or q0 >= p1 or p0 >= q1:
