@@ -11,7 +11,8 @@ command line (see `__main__`).
 from __future__ import annotations
 
 from .execute import Outcome, execute
-from .gen import Case, generate
+from .families import generate
+from .gen import Case
 from .runner import Runner
 
 __all__ = ["Case", "Outcome", "Runner", "execute", "generate"]

@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .gen import generate
+from .families import generate
 from .known import excluded_targets
 from .repro import shrink_case, write_reproducer
 from .runner import Runner

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .inputs import NUMPY, decode, make_array
+from .inputs import decode, make_array
 
 TARGET_ORDER = ("interpret", "cpu", "accel")
 
@@ -170,8 +170,33 @@ def compare_results(
     return None
 
 
+def _check_reference(source: str, names, originals, got: list) -> tuple[str, str] | None:
+    """The case's numpy reference against the first target's results (same comparison)."""
+    from jitlang.testing import CROSS_CHECK_TOLERANCES, _compare
+
+    env = {"np": np}
+    exec(compile(source, "<fuzz reference>", "exec"), env)
+    inputs = {n: (a.copy() if isinstance(a, np.ndarray) else a) for n, a in zip(names, originals)}
+    with np.errstate(all="ignore"):
+        expected = env["reference"](inputs)
+    for name, want in expected.items():
+        i = names.index(name)
+        tol = CROSS_CHECK_TOLERANCES.get(want.dtype.name, (64, 1e-5, 1e-6, 2e-5))
+        try:
+            _compare(name, want, got[i], tol, "the first target", "numpy")
+        except AssertionError as e:
+            return f"mismatch:numpy:{name}", str(e)
+    return None
+
+
 def execute(
-    kernel, case_args: list[dict], grid, targets, status=None, precision: str | None = None
+    kernel,
+    case_args: list[dict],
+    grid,
+    targets,
+    status=None,
+    precision: str | None = None,
+    reference: str = "",
 ) -> Outcome:
     """Run the kernel on every target (in `TARGET_ORDER`) on fresh copies and compare.
 
@@ -214,8 +239,8 @@ def execute(
     diff = compare_results(names, originals, results, precision) if len(results) > 1 else None
     if diff is not None:
         return Outcome("fail", diff[0], diff[1], unsupported)
+    if reference and results:
+        diff = _check_reference(reference, names, originals, next(iter(results.values())))
+        if diff is not None:
+            return Outcome("fail", diff[0], diff[1], unsupported)
     return Outcome("pass", "", "", unsupported)
-
-
-def dtype_of(name: str) -> np.dtype:
-    return NUMPY[name]

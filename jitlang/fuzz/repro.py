@@ -81,10 +81,11 @@ def reproducer_text(source: str, case: Case, targets, outcome: Outcome) -> str:
         f"\n\nARGS = json.loads({json.dumps(json.dumps(args))})\n"
         f"GRID = {tuple(case.grid)!r}\n"
         f"TARGETS = {tuple(targets)!r}\n"
-        f"SIGNATURE = {outcome.signature!r}\n\n\n"
+        f"SIGNATURE = {outcome.signature!r}\n"
+        f"REFERENCE = {case.reference!r}\n\n\n"
         "def check():\n"
         "    from jitlang.fuzz.execute import execute\n\n"
-        "    return execute(kernel, ARGS, GRID, TARGETS)\n\n\n"
+        "    return execute(kernel, ARGS, GRID, TARGETS, reference=REFERENCE)\n\n\n"
         'if __name__ == "__main__":\n'
         "    out = check()\n"
         '    print(out.signature or "pass")\n'

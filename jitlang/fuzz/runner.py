@@ -81,6 +81,7 @@ class Worker:
             "grid": list(case.grid),
             "targets": list(targets),
             "status": str(self.status_path),
+            "reference": case.reference,
         }
         try:
             self.proc.stdin.write(json.dumps(req) + "\n")

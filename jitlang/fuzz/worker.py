@@ -28,7 +28,14 @@ def main() -> None:
         try:
             status("import")
             kernel = load_kernel(req["path"], req["module"])
-            outcome = execute(kernel, req["args"], req["grid"], req["targets"], status).to_json()
+            outcome = execute(
+                kernel,
+                req["args"],
+                req["grid"],
+                req["targets"],
+                status,
+                reference=req.get("reference", ""),
+            ).to_json()
         except Exception as e:  # the module itself failed: a generator or shrinker product
             outcome = {
                 "status": "invalid",

@@ -9,7 +9,8 @@ import numpy as np
 
 from jitlang.fuzz import generate
 from jitlang.fuzz.execute import launch_args
-from jitlang.fuzz.gen import FAMILIES, _promote
+from jitlang.fuzz.families import FAMILIES
+from jitlang.fuzz.gen import _promote
 from jitlang.fuzz.inputs import decode, encode, make_array
 
 
@@ -85,3 +86,26 @@ def test_promotion_rules():
     assert _promote("float64", "float32") == "float64"
     assert _promote("int8", "wint") == "int8" and _promote("int8", "wfloat") == "float32"
     assert _promote("float16", "wfloat") == "float16"
+
+
+def test_numpy_references_are_checked(tmp_path):
+    """Atomic and plain-dot cases carry a numpy reference; a wrong one is reported."""
+    import importlib.util
+
+    from jitlang.fuzz import execute
+
+    case = next(c for c in (generate(s, family="atomic") for s in range(50)) if c.reference)
+    path = tmp_path / "ref_case.py"
+    path.write_text(case.source)
+    spec = importlib.util.spec_from_file_location("ref_case", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    targets = ("interpret", "cpu")
+    ok = execute(mod.kernel, case.args, case.grid, targets, reference=case.reference)
+    assert ok.status == "pass", ok.message
+    wrong = case.reference.replace(
+        "    return res", "    res = {k: v + 1 for k, v in res.items()}\n    return res"
+    )
+    bad = execute(mod.kernel, case.args, case.grid, targets, reference=wrong)
+    assert bad.signature.startswith("mismatch:numpy:"), bad.signature
+    assert sum(bool(generate(s, family="dot").reference) for s in range(100)) > 20
