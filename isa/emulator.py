@@ -251,6 +251,18 @@ class Emulator:
                         records.append(rec)
                 ntrace = 0
             if status == ST_ENGINE:
+                if timing_only and left > 0 and handlers[pc] is not None:
+                    try:
+                        pc, left = memo.run_block(
+                            ctx, pc, left, record, records, program, core, self
+                        )
+                    except EmulatorError as e:
+                        raise self._fault(e, memo.fault_pc, program) from None
+                    except Exception as e:  # a bad binary must give an error, never a crash
+                        raise self._fault(
+                            EmulatorError(f"{type(e).__name__}: {e}"), memo.fault_pc, program
+                        ) from None
+                    continue
                 if left <= 0:
                     raise self._fault(BudgetExceededError(self._budget_msg()), pc, program)
                 left -= 1
@@ -263,13 +275,8 @@ class Emulator:
                         pc,
                         program,
                     )
-                entry = None
                 try:
-                    if timing_only:
-                        ctx.pc = pc
-                        (params, reads, writes, queue), entry = memo.handle(ctx, pc, ins, h)
-                    else:
-                        params, reads, writes, queue = h(ctx, ins)
+                    params, reads, writes, queue = h(ctx, ins)
                 except EmulatorError as e:
                     raise self._fault(e, pc, program) from None
                 except Exception as e:  # a bad binary must give an error, never a crash
@@ -277,16 +284,9 @@ class Emulator:
                         EmulatorError(f"{type(e).__name__}: {e}"), pc, program
                     ) from None
                 if record:
-                    if (
-                        entry is not None
-                        and entry.pc == pc
-                        and entry.program == program
-                        and entry.core == core
-                    ):
-                        records.append(entry.rec)  # a memoised result met again at this pc
-                    else:
-                        spec = ins.spec
-                        rec = exec_record(
+                    spec = ins.spec
+                    records.append(
+                        exec_record(
                             pc,
                             spec.mnemonic,
                             spec.engine,
@@ -299,9 +299,7 @@ class Emulator:
                             core,
                             lines[pc],
                         )
-                        records.append(rec)
-                        if entry is not None:
-                            entry.rec, entry.pc, entry.program, entry.core = rec, pc, program, core
+                    )
                 pc += 1
             elif status == ST_HALT:
                 return left

@@ -58,6 +58,7 @@ _MEMO = frozenset(
 # Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
 _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
 _MAX_ENTRIES = 1 << 18
+_SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
 _HBM = Space.HBM
 _new = object.__new__
@@ -132,7 +133,7 @@ class _Plan:
         self.base_reg = self.size = 0
         if ap is not None:
             self.base_reg, self.size = ap.reg, _SIZE[ap.dtype]
-        self.idx = np.array(sorted(set(regs)), np.intp)
+        self.idx = np.array(sorted(set(regs) - {0}), np.intp)  # r0 is always 0
 
 
 def _shiftable(ins) -> HbmAP | None:
@@ -166,7 +167,7 @@ class ShapePlans:
     hashing them, and two equal objects that are not the same merely get two plans."""
 
     def __init__(self, n: int):
-        self.at: list = [None] * n  # pc -> (plan, HBM immediate offset) or False
+        self.at: list = [None] * n  # pc -> (plan, HBM immediate offset, queue) or False
         self.shared: dict = {}
 
     def plan(self, pc: int, ins):
@@ -175,17 +176,25 @@ class ShapePlans:
             return False
         ap = _shiftable(ins)
         if ap is None:
-            norm, off = id(ins), 0
-        else:
-            ops = tuple(
-                (v.dtype, v.reg, v.dims) if v is ap else v if type(v) is int else id(v)
-                for v in ins.ops
-            )
-            norm, off = (ins.spec.opcode, ops), ap.off
+            norm, off, queue = id(ins), 0, 0
+        else:  # the HBM offset and the queue number are left out: replaced on a hit
+            queue = -1
+            ops = []
+            for f, v in zip(ins.spec.fields, ins.ops, strict=True):
+                if v is ap:
+                    ops.append((v.dtype, v.reg, v.dims))
+                elif f.name == "queue":
+                    queue = v
+                    ops.append(None)
+                elif type(v) is Scalar:
+                    ops.append((v.tag, v.value if type(v.value) is int else id(v.value)))
+                else:
+                    ops.append(id(v) if type(v) in _SHARED else v)
+            norm, off = (ins.spec.opcode, tuple(ops)), ap.off
         plan = self.shared.get(norm)
         if plan is None:
             plan = self.shared[norm] = _Plan(ins, ap)
-        self.at[pc] = out = (plan, off)
+        self.at[pc] = out = (plan, off, queue)
         return out
 
 
@@ -222,12 +231,109 @@ class ShapeMemo:
         regions = hbm.regions
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
+        self.fault_pc = -1
         self.disjoint = all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
         self.tainted = False
 
     def start_program(self) -> None:
         """A program starts: its registers (and their taint) are zero."""
         self.tainted = False
+
+    def _key(self, plan: _Plan, regs, taint):
+        """The memo key: the plan and the values of its registers (and, once some register
+        may hold unknown data, their taint). `run_block` computes the same inline."""
+        idx = plan.idx
+        if not len(idx):
+            return plan
+        if self.tainted:
+            return (plan, regs[idx].tobytes(), taint[idx].tobytes())
+        return (plan, regs[idx].tobytes())
+
+    def run_block(self, ctx, pc, left, record, records, program, core, emu):
+        """Handle engine instructions from `pc` on while they follow each other, appending
+        their records; returns (pc, budget left). Stops at a sequencer instruction, the end of
+        the program, an exhausted budget or an instruction without a handler (the caller deals
+        with those). On an error `fault_pc` is the failing instruction's pc."""
+        instrs, handlers, lines, engine_at = (
+            emu.instrs,
+            emu.shape_handlers,
+            emu.lines,
+            emu._engine_at,
+        )
+        n = len(instrs)
+        at_list = self.plans.at
+        entries = self.entries
+        regs = ctx.regs
+        mem = ctx.mem
+        sbuf, psum = mem.sbuf, mem.psum
+        append = records.append
+        try:
+            while pc < n and engine_at[pc] and left > 0:
+                h = handlers[pc]
+                if h is None:
+                    break
+                left -= 1
+                at = at_list[pc]
+                e = out = None
+                if at:  # a hit inline: the entry of this plan and register values
+                    plan = at[0]
+                    idx = plan.idx
+                    if not len(idx):
+                        key = plan
+                    elif self.tainted:
+                        key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
+                    else:
+                        key = (plan, regs[idx].tobytes())
+                    m = entries.get(key)
+                    if m is not None:
+                        br = plan.base_reg
+                        if not br:
+                            out = e = m
+                        elif not ctx.taint[br]:  # a DMA: its HBM range moves with the base
+                            base = int(regs[br]) + at[1]
+                            d = base - m.base
+                            if d == 0 and at[2] == m.out[3]:
+                                out = e = m
+                            else:  # shifted: a new record (e stays None)
+                                out = self._shifted(m, d, base, plan.size, ctx, at[2])
+                        if out is m:
+                            out = m.out
+                        if (
+                            out is not None
+                            and m.forgets
+                            and ((k := sbuf._known) is None or k or (k := psum._known) is None or k)
+                        ):
+                            _replay(mem, m.forgets)
+                if out is None:  # a miss, or a check the handler must make (and fail)
+                    ctx.pc = pc
+                    out, e = self.handle(ctx, pc, instrs[pc], h)
+                if record:
+                    if e is not None and e.pc == pc and e.program == program and e.core == core:
+                        append(e.rec)  # a memoised result met again at this pc
+                    else:
+                        spec = instrs[pc].spec
+                        params, reads, writes, queue = out
+                        rec = exec_record(
+                            pc,
+                            spec.mnemonic,
+                            spec.engine,
+                            spec.cost,
+                            params,
+                            tuple(reads),
+                            tuple(writes),
+                            queue,
+                            program,
+                            core,
+                            lines[pc],
+                        )
+                        append(rec)
+                        if e is not None:
+                            e.rec, e.pc, e.program, e.core = rec, pc, program, core
+                pc += 1
+        except BaseException:
+            self.fault_pc = pc
+            raise
+        return pc, left
 
     def handle(self, ctx, pc: int, ins, handler):
         """The handler's (params, reads, writes, queue) for `ins` at `pc`, and the memo entry it
@@ -240,13 +346,9 @@ class ShapeMemo:
             if not self.tainted and ctx.taint.any():  # reg_load met unknown data
                 self.tainted = True
             return out, None
-        plan, off = at
+        plan, off, queue = at
         regs = ctx.regs
-        idx = plan.idx
-        if self.tainted:  # a register may be unknown: its taint is part of the key
-            key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
-        else:
-            key = (plan, regs[idx].tobytes())
+        key = self._key(plan, regs, ctx.taint)
         e = self.entries.get(key)
         br = plan.base_reg
         if e is not None:
@@ -257,11 +359,12 @@ class ShapeMemo:
             if not ctx.taint[br]:
                 base = int(regs[br]) + off
                 d = base - e.base
-                out = e.out if d == 0 else self._shifted(e, d, base, plan.size, ctx.hbm)
+                same = d == 0 and queue == e.out[3]
+                out = e.out if same else self._shifted(e, d, base, plan.size, ctx, queue)
                 if out is not None:
                     if e.forgets:
                         _replay(ctx.mem, e.forgets)
-                    return out, (e if d == 0 else None)
+                    return out, (e if same else None)
         out = handler(ctx, ins)  # raises the handler's own error on a bad access
         forgets = tuple(
             (w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
@@ -281,20 +384,21 @@ class ShapeMemo:
         self.entries[key] = e
         return out, e
 
-    def _shifted(self, e: _Entry, d: int, base: int, size: int, hbm):
-        """The memoised result with its HBM range moved by d bytes, or None when the moved
-        access would not pass the handler's checks (misaligned, outside its allocation)."""
-        if base % size or e.span is None:
+    def _shifted(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int):
+        """The memoised result with its HBM range moved by d bytes and on DMA queue `queue`,
+        or None when that access would not pass the handler's checks (misaligned, outside its
+        allocation, no such queue)."""
+        if base % size or e.span is None or not 0 <= queue < ctx.config.dma_queues:
             return None
         lo, hi = e.span
         lo += d
         hi += d
         region = e.region
         if not (self.disjoint and region is not None and region[0] <= lo and hi <= region[1]):
-            region = _region(hbm, lo, hi)
+            region = _region(ctx.hbm, lo, hi)
             if region is None:
                 return None
-        params, reads, writes, queue = e.out
+        params, reads, writes, _ = e.out
         if e.hbm_reads:
             reads = _shift(reads, e.hbm_reads, d)
         if e.hbm_writes:
@@ -303,8 +407,9 @@ class ShapeMemo:
 
 
 def _replay(mem, forgets) -> None:
-    """The handler's `forget`s of its on-chip writes (nothing to do while no byte is known)."""
-    if mem.sbuf._dirty is None and mem.psum._dirty is None:
+    """The handler's `forget`s of its on-chip writes (nothing to do while no byte is known:
+    `OnChip._known` empty)."""
+    if mem.sbuf._known == [] and mem.psum._known == []:
         return
     for space, p0, p1, b0, b1 in forgets:
         (mem.sbuf if space == SPACE_SBUF else mem.psum).forget(p0, p1, b0, b1)
