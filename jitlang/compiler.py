@@ -119,6 +119,25 @@ class AccelCompileResult:
     assert_sites: list = field(default_factory=list)  # (message, file:line:col) per `check` code
 
 
+def _reject_fp8(fn: Function) -> None:
+    """The accelerator's engines and DMA have no fp8 data path: any fp8 value or fp8 memory
+    access is a located TargetLimitError."""
+    from .ir import PointerType, elem_type, walk
+    from .passes.accel_layout import TargetLimitError
+
+    for op in walk(fn.body):
+        for v in list(op.results) + list(op.operands):
+            e = elem_type(v.type)
+            dt = e.elem if isinstance(e, PointerType) else getattr(e, "dtype", None)
+            if dt is not None and dt.is_fp8:
+                raise TargetLimitError(
+                    op.loc,
+                    f"{dt} ({v.type}) cannot be used on the accelerator: it has no fp8 data path",
+                    "keep fp8 arrays for target='cpu', or convert them to float16/bfloat16 on "
+                    "the host first",
+                )
+
+
 def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompileResult:
     """Tile IR -> accel layouts and memory plan -> LLVM IR with accel.* intrinsics -> O2 ->
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2)."""
@@ -132,6 +151,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
+    _reject_fp8(fn)
     plan = infer_accel_layouts(fn, target)  # partitions per block, convert_layout, DMA kinds
     if options.verify_each_pass:
         verify(plan.fn)

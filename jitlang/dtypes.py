@@ -32,6 +32,10 @@ class DType(enum.Enum):
     U16 = ("uint16", 16, Kind.UINT)
     U32 = ("uint32", 32, Kind.UINT)
     U64 = ("uint64", 64, Kind.UINT)
+    F8E4NV = ("fp8e4nv", 8, Kind.FLOAT)  # e4m3fn: bias 7, no inf, NaN 0x7f/0xff
+    F8E5 = ("fp8e5", 8, Kind.FLOAT)  # e5m2: bias 15, IEEE-like (inf, NaNs)
+    F8E4B8 = ("fp8e4b8", 8, Kind.FLOAT)  # e4m3fnuz: bias 8, no inf, one NaN 0x80, no -0
+    F8E5B16 = ("fp8e5b16", 8, Kind.FLOAT)  # e5m2fnuz: bias 16, no inf, one NaN 0x80, no -0
     F16 = ("fp16", 16, Kind.FLOAT)
     BF16 = ("bf16", 16, Kind.FLOAT)
     F32 = ("fp32", 32, Kind.FLOAT)
@@ -61,6 +65,15 @@ class DType(enum.Enum):
     @property
     def is_bool(self) -> bool:
         return self is DType.I1
+
+    @property
+    def is_fp8(self) -> bool:
+        return self.kind == Kind.FLOAT and self.bits == 8
+
+    @property
+    def is_narrow_float(self) -> bool:
+        """fp8, fp16 and bf16: held in fp32 registers, rounded back after each operation."""
+        return self.kind == Kind.FLOAT and self.bits <= 16
 
     @property
     def is_signed(self) -> bool:
@@ -96,6 +109,10 @@ _TO_NUMPY = {
     DType.U16: np.dtype(np.uint16),
     DType.U32: np.dtype(np.uint32),
     DType.U64: np.dtype(np.uint64),
+    DType.F8E4NV: np.dtype(ml_dtypes.float8_e4m3fn),
+    DType.F8E5: np.dtype(ml_dtypes.float8_e5m2),
+    DType.F8E4B8: np.dtype(ml_dtypes.float8_e4m3fnuz),
+    DType.F8E5B16: np.dtype(ml_dtypes.float8_e5m2fnuz),
     DType.F16: np.dtype(np.float16),
     DType.BF16: np.dtype(ml_dtypes.bfloat16),
     DType.F32: np.dtype(np.float32),
@@ -152,7 +169,12 @@ def computation_type(
         if div_or_mod or a != b:
             return DType.F32
         return DType.BF16
-    # 5) both integers: C promotion; / // % refuse mixed signedness.
+    # 5) two fp8 operands: their type when they agree, fp16 otherwise.
+    if a.is_fp8 and b.is_fp8:
+        return a if a is b else DType.F16
+    if a.is_fp8 or b.is_fp8:  # fp8 with an integer
+        raise TypeError(f"unexpected operand types {a} and {b}: cast the integer to a float type")
+    # 6) both integers: C promotion; / // % refuse mixed signedness.
     if div_or_mod and not a.is_bool and not b.is_bool and a.is_signed != b.is_signed:
         raise TypeError(
             f"cannot use /, // or % with {a} and {b} because they have different signedness; "

@@ -296,6 +296,10 @@ class JITFunction:
             "torch.float64": np.float64,
             "torch.float16": np.float16,
             "torch.bfloat16": ml_dtypes.bfloat16,
+            "torch.float8_e4m3fn": ml_dtypes.float8_e4m3fn,
+            "torch.float8_e5m2": ml_dtypes.float8_e5m2,
+            "torch.float8_e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+            "torch.float8_e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
             "torch.int8": np.int8,
             "torch.int16": np.int16,
             "torch.int32": np.int32,
@@ -331,7 +335,8 @@ class JITFunction:
                 if dt is None:
                     raise TypeError(
                         f"argument {name!r} of {self.fn.__name__}: arrays of dtype {npdt} are not "
-                        "supported (use bool, int8-64, uint8-64, float16, bfloat16, float32, float64)"
+                        "supported (use bool, int8-64, uint8-64, the ml_dtypes float8 types e4m3fn, "
+                        "e5m2, e4m3fnuz and e5m2fnuz, float16, bfloat16, float32, float64)"
                     )
                 out.append((name, Param(name, PointerType(dt), 16 if k[1] else 1, idx)))
                 idx += 1

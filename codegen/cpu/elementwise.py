@@ -41,7 +41,7 @@ def buf_type(elem: ElemType) -> ir.Type:
 
 def mem_type(dt: DType) -> ir.Type:
     """Element type in user memory (numpy layout)."""
-    if dt is DType.I1:
+    if dt is DType.I1 or dt.is_fp8:
         return U.I8
     if dt is DType.F16:
         return HALF
@@ -119,9 +119,100 @@ def f64_to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.bitcast(bits, vec(U.F32, n))
 
 
+# -- fp8 -------------------------------------------------------------------------------------
+# (exponent bits, mantissa bits, bias, kind): "ieee" has infinities and NaNs with payloads
+# (e5m2), "fn" has no infinities and one NaN mantissa (S.1111.111, e4m3fn), "fnuz" has one NaN,
+# the code of -0 (0x80), and no -0 (e4m3fnuz, e5m2fnuz). Conversions follow ml_dtypes: round to
+# nearest even; beyond the largest finite value, inf ("ieee") or NaN ("fn", "fnuz").
+FP8 = {
+    DType.F8E4NV: (4, 3, 7, "fn"),
+    DType.F8E5: (5, 2, 15, "ieee"),
+    DType.F8E4B8: (4, 3, 8, "fnuz"),
+    DType.F8E5B16: (5, 2, 16, "fnuz"),
+}
+
+
+def fp8_to_f32(b: ir.IRBuilder, code: ir.Value, dt: DType) -> ir.Value:
+    """i8 fp8 code -> f32 register (exact)."""
+    ebits, mbits, bias, kind = FP8[dt]
+    n = lanes_of(code)
+
+    def c(v):
+        return const_vec(U.I32, v, n)
+
+    w = b.zext(code, vec(U.I32, n))
+    sign = b.shl(b.and_(w, c(0x80)), c(24))
+    e = b.and_(b.lshr(w, c(mbits)), c((1 << ebits) - 1))
+    m = b.and_(w, c((1 << mbits) - 1))
+    normal = b.or_(b.shl(b.add(e, c(127 - bias)), c(23)), b.shl(m, c(23 - mbits)))
+    # subnormals: m * 2^(1 - bias - mbits), exact in f32
+    scale = ir.Constant(U.F32, 2.0 ** (1 - bias - mbits))
+    sub = b.fmul(b.uitofp(m, vec(U.F32, n)), U.splat(b, scale, n) if n > 1 else scale)
+    sub_bits = b.bitcast(sub, vec(U.I32, n))
+    mag = b.select(b.icmp_unsigned("==", e, c(0)), sub_bits, normal)
+    top = (1 << ebits) - 1
+    if kind == "ieee":  # all-ones exponent: inf (m == 0) or NaN keeping m as its payload
+        special = b.or_(c(0x7F800000), b.shl(m, c(23 - mbits)))
+        mag = b.select(b.icmp_unsigned("==", e, c(top)), special, mag)
+        out = b.or_(mag, sign)
+    elif kind == "fn":
+        is_nan = b.icmp_unsigned("==", b.and_(w, c(0x7F)), c(0x7F))
+        out = b.or_(b.select(is_nan, c(0x7FC00000), mag), sign)
+    else:  # fnuz: 0x80 is the NaN
+        is_nan = b.icmp_unsigned("==", w, c(0x80))
+        out = b.select(is_nan, c(0xFFC00000), b.or_(mag, sign))
+    return b.bitcast(out, vec(U.F32, n))
+
+
+def f32_to_fp8(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
+    """f32 register -> i8 fp8 code, round to nearest even."""
+    ebits, mbits, bias, kind = FP8[dt]
+    n = lanes_of(x)
+
+    def c(v):
+        return const_vec(U.I32, v, n)
+
+    bits = b.bitcast(x, vec(U.I32, n))
+    sign = b.and_(b.lshr(bits, c(24)), c(0x80))
+    a = b.and_(bits, c(0x7FFFFFFF))
+    shift = 23 - mbits
+    odd = b.and_(b.lshr(a, c(shift)), c(1))
+    r = b.add(a, b.add(c((1 << (shift - 1)) - 1), odd))
+    normal = b.sub(b.lshr(r, c(shift)), c((127 - bias) << mbits))
+    # below the smallest normal: let the FPU round |x| at the subnormal step
+    magic = ir.Constant(U.F32, 2.0 ** (1 - bias - mbits + 23))
+    ax = b.bitcast(a, vec(U.F32, n))
+    f = b.fadd(ax, U.splat(b, magic, n) if n > 1 else magic)
+    sub = b.sub(b.bitcast(f, vec(U.I32, n)), c(0x4B000000 + ((1 - bias - mbits) << 23)))
+    small = b.icmp_unsigned("<", a, c((127 - bias + 1) << 23))
+    code = b.select(small, sub, normal)
+    is_nan = b.icmp_unsigned(">", a, c(0x7F800000))
+    top = (1 << ebits) - 1
+    if kind == "ieee":
+        max_code = (top << mbits) - 1
+        big = b.icmp_signed(">", code, c(max_code))
+        code = b.select(big, c(top << mbits), code)  # inf
+        payload = b.and_(b.lshr(a, c(23 - mbits)), c((1 << mbits) - 1))
+        payload = b.select(b.icmp_unsigned("==", payload, c(0)), c(1 << (mbits - 1)), payload)
+        code = b.select(is_nan, b.or_(c(top << mbits), payload), code)
+        out = b.or_(code, sign)
+    elif kind == "fn":
+        max_code = (top << mbits) | ((1 << mbits) - 2)
+        bad = b.or_(b.icmp_signed(">", code, c(max_code)), is_nan)
+        out = b.or_(b.select(bad, c(0x7F), code), sign)
+    else:  # fnuz
+        max_code = 0x7F
+        bad = b.or_(b.icmp_signed(">", code, c(max_code)), is_nan)
+        signed = b.select(b.icmp_unsigned("==", code, c(0)), c(0), b.or_(code, sign))
+        out = b.select(bad, c(0x80), signed)
+    return b.trunc(out, vec(U.I8, n))
+
+
 def round_to(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
     """Round an f32 register holding a float16/bfloat16 result back onto that type's grid."""
     n = lanes_of(x)
+    if dt.is_fp8:
+        return fp8_to_f32(b, f32_to_fp8(b, x, dt), dt)
     if dt is DType.F16:
         return b.fpext(b.fptrunc(x, vec(HALF, n)), vec(U.F32, n))
     if dt is DType.BF16:
@@ -133,6 +224,8 @@ def mem_to_reg(b: ir.IRBuilder, v: ir.Value, dt: DType) -> ir.Value:
     n = lanes_of(v)
     if dt is DType.I1:
         return b.icmp_unsigned("!=", v, const_like(v, 0))
+    if dt.is_fp8:
+        return fp8_to_f32(b, v, dt)
     if dt is DType.F16:
         return b.fpext(v, vec(U.F32, n))
     if dt is DType.BF16:
@@ -144,6 +237,8 @@ def reg_to_mem(b: ir.IRBuilder, v: ir.Value, dt: DType) -> ir.Value:
     n = lanes_of(v)
     if dt is DType.I1:
         return b.zext(v, vec(U.I8, n))
+    if dt.is_fp8:
+        return f32_to_fp8(b, v, dt)
     if dt is DType.F16:
         return b.fptrunc(v, vec(HALF, n))
     if dt is DType.BF16:
@@ -309,7 +404,7 @@ def cast(b: ir.IRBuilder, src: DType, dst: DType, x: ir.Value, bitcast: bool) ->
         m = b.bitcast(m, vec(mem_type(dst), n))
         return mem_to_reg(b, m, dst)
     if src.is_float and dst.is_float:
-        if dst in (DType.F16, DType.BF16):
+        if dst.is_narrow_float:
             if src is DType.F64 and dst is DType.F16:
                 # no libcall (__truncdfhf2 is not available to the JIT): round to odd into f32,
                 # then to nearest even into f16 -- exact, as f32 has >= 11 + 2 bits

@@ -244,6 +244,10 @@ def associative_scan(b: Builder, input, axis, combine_fn, reverse=False):
 # -- dot ----------------------------------------------------------------------------------------
 
 _DOT_ACC = {
+    DType.F8E4NV: DType.F32,
+    DType.F8E5: DType.F32,
+    DType.F8E4B8: DType.F32,
+    DType.F8E5B16: DType.F32,
     DType.F16: DType.F32,
     DType.BF16: DType.F32,
     DType.F32: DType.F32,
@@ -325,8 +329,10 @@ def dot(
 
 
 def _same_register(a: DType, c: DType) -> bool:
-    half = (DType.F16, DType.BF16, DType.F32)  # held in fp32 registers on the CPU
-    return a is c or (a in half and c in half)
+    def half(d: DType) -> bool:  # held in fp32 registers on the CPU
+        return d.is_narrow_float or d is DType.F32
+
+    return a is c or (half(a) and half(c))
 
 
 def _dot_work_type(b: Builder, dx: DType, acc_dt: DType) -> DType:
@@ -594,6 +600,8 @@ def _atomic(b: Builder, kind: AtomicKind, pointer, val, mask, sem, scope, cmp=No
     if not isinstance(pointer, Value) or not is_ptr(pointer.type):
         raise b.type_error(f"tl.atomic_{kind.value} expects a pointer, got {S.type_name(pointer)}")
     elem = elem_type(pointer.type).elem
+    if elem.is_fp8:
+        raise b.type_error(f"tl.atomic_{kind.value} on {elem} is not supported (no fp8 atomics)")
     v = S.to_value(b, val, elem if not isinstance(val, Value) else None)
     shape = S.broadcast_shapes(b, shape_of(pointer.type), shape_of(v.type))
     if mask is not None:

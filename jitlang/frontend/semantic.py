@@ -397,7 +397,7 @@ def unary(b: Builder, op: UnaryOp, x: object) -> Value:
                 f"tl.{op.value} expects a floating-point tensor, got {dt}",
                 "convert first, e.g. x.to(tl.float32)",
             )
-        if dt in (DType.F16, DType.BF16):
+        if dt.is_narrow_float:
             # compute in fp32 and round back (as Triton's libdevice path does)
             r = unary(b, op, cast(b, v, DType.F32))
             return cast(b, r, dt)

@@ -66,7 +66,7 @@ class dtype:  # noqa: N801 - Triton's spelling
         return self.dt.is_bool
 
     def is_fp8(self) -> bool:
-        return False
+        return self.dt.is_fp8
 
     def is_standard_floating(self) -> bool:
         return self.dt.is_float
@@ -121,6 +121,10 @@ class dtype:  # noqa: N801 - Triton's spelling
 
 # (mantissa bits, exponent bias) of each float type, as Triton's dtype reports them
 _FLOAT_FORMAT = {
+    DType.F8E4NV: (3, 7),
+    DType.F8E5: (2, 15),
+    DType.F8E4B8: (3, 8),
+    DType.F8E5B16: (2, 16),
     DType.F16: (10, 15),
     DType.BF16: (7, 127),
     DType.F32: (23, 127),
@@ -146,6 +150,10 @@ uint8 = dtype(DType.U8, "uint8")
 uint16 = dtype(DType.U16, "uint16")
 uint32 = dtype(DType.U32, "uint32")
 uint64 = dtype(DType.U64, "uint64")
+float8e4nv = dtype(DType.F8E4NV, "float8e4nv")
+float8e5 = dtype(DType.F8E5, "float8e5")
+float8e4b8 = dtype(DType.F8E4B8, "float8e4b8")
+float8e5b16 = dtype(DType.F8E5B16, "float8e5b16")
 float16 = dtype(DType.F16, "float16")
 bfloat16 = dtype(DType.BF16, "bfloat16")
 float32 = dtype(DType.F32, "float32")
@@ -164,6 +172,10 @@ DTYPES = {
         uint16,
         uint32,
         uint64,
+        float8e4nv,
+        float8e5,
+        float8e4b8,
+        float8e5b16,
         float16,
         bfloat16,
         float32,

@@ -1,0 +1,122 @@
+"""How jitlang's language compares with `triton.language`, name by name.
+
+The names are those Triton 3.9.0 exports (`triton.language.__all__`) and the public methods of
+its `tensor` class, read from that release. Whether jitlang has a name is read from
+`jitlang.language` and the frontend's method table at the time of the call, so the table cannot
+go stale: `tests/test_compat_table.py` checks that the README's copy equals `markdown()`.
+`NOTES` says where a name jitlang has behaves differently, or why a missing one is missing.
+
+    python -m jitlang.language.compat      # prints the Markdown table
+"""
+
+from __future__ import annotations
+
+TRITON_VERSION = "3.9.0"
+
+TRITON_NAMES = """
+PropagateNan TRITON_MAX_TENSOR_NUMEL abs add arange argmax argmin associative_scan assume
+atomic_add atomic_and atomic_cas atomic_load atomic_max atomic_min atomic_or atomic_poll
+atomic_store atomic_xchg atomic_xor bfloat16 bitonic_merge block_type broadcast broadcast_to cast
+cat cdiv ceil clamp condition const constexpr constexpr_type cos cumprod cumsum debug_barrier
+device_assert device_print div_rn dot dot_scaled dtype erf exp exp2 expand_dims expect_zero extra
+fdiv flip float16 float32 float64 float8e4b15 float8e4b8 float8e4nv float8e5 float8e5b16 floor fma
+full gather histogram inline_asm_elementwise int1 int16 int32 int64 int8 interleave join load
+load_tensor_descriptor log log2 make_block_ptr make_tensor_descriptor map_elementwise math max
+max_constancy max_contiguous maximum min minimum mul multiple_of num_programs
+pair_uniform_to_normal permute philox philox_impl pi32_t pointer_type program_id rand rand4x
+randint randint4x randn randn4x range ravel reduce reduce_or reshape rsqrt sigmoid sin slice
+softmax sort split sqrt sqrt_rn squeeze static_assert static_print static_range store
+store_tensor_descriptor sub sum swizzle2d target_info tensor tensor_descriptor to_tensor topk trans
+tuple uint16 uint32 uint64 uint8 uint_to_uniform_float umulhi unsqueeze view void where xor_sum
+zeros zeros_like
+""".split()
+
+TRITON_TENSOR_METHODS = """
+T abs advance argmax argmin associative_scan atomic_add atomic_and atomic_cas atomic_load
+atomic_max atomic_min atomic_or atomic_poll atomic_store atomic_xchg atomic_xor broadcast_to cast
+cdiv ceil cos cumprod cumsum erf exp exp2 expand_dims flip floor gather histogram item log log2
+logical_and logical_or max min permute ravel reduce reduce_or reshape rsqrt sigmoid sin softmax
+sort split sqrt sqrt_rn store sum to trans view xor_sum
+""".split()
+
+# name -> note. For a name jitlang has, the note says how it differs from Triton; for a missing
+# name, why it is missing or what to use instead.
+NOTES = {
+    "dot": "`input_precision` is accepted; every precision computes full fp32 products "
+    "(tf32 and tf32x3 are not emulated), so results can be more exact than Triton's on GPUs",
+    "atomic_add": "`sem` and `scope` are accepted; CPU atomics are sequentially consistent",
+    "debug_barrier": "no effect: a jitlang program is one thread of control",
+    "device_print": "one line per element, `pid (x, y, z) idx (i) prefix value`, printed by the "
+    "host for the CPU and the accelerator emulator alike",
+    "atomic_poll": "not yet: a spin-wait on a memory value",
+    "bitonic_merge": "not yet; `tl.sort` sorts whole blocks",
+    "topk": "not yet; `tl.sort` then a slice of the block",
+    "condition": "not yet: write the condition in the `while` statement",
+    "const": "not yet (a type qualifier)",
+    "constexpr_type": "not yet (kernels see constexprs as plain Python values)",
+    "tuple": "not yet as a type object; tuples themselves work, also as loop-carried values",
+    "void": "not yet",
+    "tensor_descriptor": "not yet as a type object; `tl.make_tensor_descriptor` works",
+    "slice": "not yet",
+    "target_info": "not yet",
+    "extra": "no: vendor libraries (libdevice) do not exist on these targets",
+    "expect_zero": "not yet",
+    "dot_scaled": "not yet: microscaling (mx) formats",
+    "float8e4b15": "not yet: Triton's own format, with no numpy (ml_dtypes) type for arrays",
+    "float8e5": "NaN payloads survive a copy (ml_dtypes makes every NaN 0x7e); CPU and "
+    "interpreter only: the accelerator has no fp8 data path",
+    "float8e4nv": "CPU and interpreter only: the accelerator has no fp8 data path",
+    "float8e4b8": "CPU and interpreter only: the accelerator has no fp8 data path",
+    "float8e5b16": "CPU and interpreter only: the accelerator has no fp8 data path",
+    "inline_asm_elementwise": "no: there is no PTX on the CPU or the accelerator",
+    "map_elementwise": "not yet",
+}
+
+_EXTRA_METHODS = {"T", "advance"}  # attributes the frontend resolves itself
+
+
+def _has_name(name: str) -> bool:
+    import jitlang.language as tl
+
+    return hasattr(tl, name)
+
+
+def _has_method(name: str) -> bool:
+    from jitlang.frontend.builtins import TENSOR_METHODS
+
+    return name in TENSOR_METHODS or name in _EXTRA_METHODS
+
+
+def table() -> list[tuple[str, str, str]]:
+    """(Triton name, yes / differs / no, note) for every `tl.` name and `tensor` method."""
+    rows = []
+    for kind, names, has in (
+        ("tl.", TRITON_NAMES, _has_name),
+        ("tensor.", TRITON_TENSOR_METHODS, _has_method),
+    ):
+        for n in names:
+            note = NOTES.get(n, "") if kind == "tl." else NOTES.get(f"tensor.{n}", "")
+            if has(n):
+                rows.append((kind + n, "differs" if note else "yes", note))
+            else:
+                rows.append((kind + n, "no", note or "not yet"))
+    return rows
+
+
+def markdown() -> str:
+    rows = table()
+    counts = {s: sum(1 for r in rows if r[1] == s) for s in ("yes", "differs", "no")}
+    out = [
+        f"Against `triton.language` {TRITON_VERSION}: {counts['yes']} names as in Triton, "
+        f"{counts['differs']} that differ, {counts['no']} missing "
+        "(generated by `python -m jitlang.language.compat`).",
+        "",
+        "| name | jitlang | note |",
+        "|---|---|---|",
+    ]
+    out += [f"| `{n}` | {s} | {note} |" for n, s, note in rows]
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")
