@@ -16,6 +16,7 @@ setup(
         "ml_dtypes>=0.4,<0.7",
         "matplotlib>=3.7,<4",
         "tqdm>=4.66,<5",
+        "threadpoolctl>=3.1,<4",  # the emulator runs BLAS on one thread
     ],
     extras_require={
         # the notebooks in tutorials/ run in the tests: nbclient drives an ipykernel
