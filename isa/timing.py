@@ -427,6 +427,7 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
     busy = [0.0] * len(Engine)
     core_total: dict[int, float] = {}
     cost_cache: dict[tuple[Engine, CostKind, CostParams], float] = {}
+    by_id: dict[tuple[int, Engine, CostKind], float] = {}
     seq_cycle = 1.0 / config.seq_clock_ghz
     latency = [0.0] * len(Engine)
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
@@ -444,10 +445,27 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
         for i in order:
             rec = records[i]
             engine = rec.engine
-            key = (engine, rec.cost, rec.params)
-            occ = cost_cache.get(key)
+            params = rec.params
+            # records of one instruction share their params object: look it up by identity
+            # (records keep it alive) before hashing its fields
+            key = (id(params), engine, rec.cost)
+            occ = by_id.get(key)
             if occ is None:
-                occ = cost_cache[key] = _cost(engine, rec.cost, rec.params, config)
+                vkey = (engine, rec.cost, params)
+                occ = cost_cache.get(vkey)
+                if occ is None:
+                    occ = cost_cache[vkey] = _cost(engine, rec.cost, params, config)
+                by_id[key] = occ
+            if engine == seq and not rec.reads and not rec.writes:  # most scalar instructions
+                start = now
+                end = done = now = start + occ
+                starts[i] = start
+                ends[i] = end
+                dones[i] = done
+                busy[engine] += occ
+                if done > finish:
+                    finish = done
+                continue
             queue = engine * 64 + (rec.queue if engine == dma else 0)
             reads = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in rec.reads]
             writes = [
