@@ -565,8 +565,19 @@ def _reachable_sources(jf: JITFunction, guards: list | None = None) -> list[str]
                     closure[n] = c.cell_contents
                 except ValueError:
                     pass
-        for node in ast.walk(f.source().tree):
+        tree = f.source().tree
+        # names the function binds itself (parameters, assignments, loop targets) are local:
+        # a global of the same name is not something the kernel reads
+        local = {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+        local |= {
+            n.id
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+        }
+        for node in ast.walk(tree):
             if isinstance(node, ast.Name):
+                if node.id in local:
+                    continue
                 v = closure.get(node.id, g.get(node.id))
                 if getattr(v, "_is_jitlang_function", False):
                     visit(v)

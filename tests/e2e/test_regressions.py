@@ -123,3 +123,24 @@ def test_bug12_unknown_tensor_attribute_is_named():
         _unknown_tensor_attribute[(1,)](x, x)
     headline = str(info.value).splitlines()[0]  # the message, not the quoted source line
     assert "'foo'" in headline, str(info.value)
+
+
+shadowed = 5  # a module global with the name of a kernel parameter (notebooks do this)
+
+
+@jl.jit
+def _param_shadows_global(x_ptr, shadowed, BLOCK: tl.constexpr):
+    offs = tl.arange(0, BLOCK)
+    tl.store(x_ptr + offs, tl.load(x_ptr + offs) + shadowed)
+
+
+def test_parameter_named_like_a_global_is_not_a_guard():
+    """A global that a parameter shadows is not read by the kernel: changing it must not make
+    every launch recompile (and a profile of the launch must still see its records)."""
+    global shadowed
+    x = np.zeros(16, np.float32)
+    for shadowed in (3, 4):
+        prof = jl.testing.profile(_param_shadows_global, (1,), x, shadowed, BLOCK=16)
+        assert len(prof.records) > 0
+    kernel = _param_shadows_global.warmup(x, 4, BLOCK=16, grid=(1,))
+    assert not kernel.guards
