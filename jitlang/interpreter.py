@@ -349,7 +349,9 @@ class Interpreter:
             self.print_(op, ins)
         elif k is OpKind.ASSERT:
             if not np.all(ins[0]):
-                raise AssertionError(
+                from runtime.cpu_driver import DeviceAssertionError
+
+                raise DeviceAssertionError(
                     f"{op.loc}: device assertion failed in program {self.pid}"
                     + (f": {op.attr.prefix}" if op.attr.prefix else "")
                 )

@@ -81,6 +81,17 @@ SCRIPT = textwrap.dedent(
         assert "out-of-bounds load" in str(e) and "k.py" in str(e), e
     else:
         raise SystemExit("no error")
+
+    # a failed device_assert raises the same error class as on the CPU and the accelerator
+    @jl.jit
+    def positive(x_ptr):
+        tl.device_assert(tl.load(x_ptr) > 0, "positive")
+    try:
+        positive[(1,)](np.zeros(1, np.float32))
+    except jl.DeviceAssertionError as e:
+        assert "positive" in str(e) and "k.py" in str(e), e
+    else:
+        raise SystemExit("no assertion error")
     print("ok")
     """
 )
