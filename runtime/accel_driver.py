@@ -31,7 +31,7 @@ from codegen.accel.debug import (
     operand_words,
     record_words,
 )
-from codegen.accel.lower import NOALIAS
+from codegen.accel.lower import NOALIAS, SPECIALIZE
 from isa.binary import Binary
 from isa.emulator import Emulator
 from isa.errors import DeviceAssertError, EmulatorError
@@ -41,6 +41,7 @@ from isa.memory import Hbm
 HBM_BASE = 4096
 ALIGN = 64
 DEFAULT_CONFIG = "nc-v2"  # the machine target="accel" compiles for unless config= names one
+MAX_VARIANTS = 8  # value-specialized builds per kernel (run-time strides); more run generic
 
 
 def config_name(config) -> str:
@@ -99,6 +100,11 @@ class AccelKernel:
         self.noalias = [tuple(p) for p in json.loads(_blob(self.binary, NOALIAS) or "[]")]
         self.rebuild = None
         self._fallback = None
+        # integer arguments (indices) that are run-time strides of indirect DMAs: a launch runs
+        # `respecialize(values)`, a build with their values compiled in (set by the compiler)
+        self.specialize = json.loads(_blob(self.binary, SPECIALIZE) or "[]")
+        self.respecialize = None
+        self._variants: dict[tuple, AccelKernel] = {}
         self.log_at = syms.get(PRINT_LOG)  # device_print: the log header's data offset
         self.print_sites, self.log_bytes = [], 0
         if self.log_at is not None:
@@ -114,19 +120,18 @@ class AccelKernel:
         vals = list(args[: self.n])
         ext = list(args[self.n :])
         ranges = [(ext[2 * j], ext[2 * j + 1]) for j in range(len(self.ptr_params))]
+        if self.specialize and self.respecialize is not None:
+            key = tuple(int(vals[i]) for i in self.specialize)
+            variant = self._variants.get(key)
+            if variant is None and len(self._variants) < MAX_VARIANTS:
+                variant = self._variants[key] = self.respecialize(key)
+            if variant is not None:
+                keep = [v for i, v in enumerate(vals) if i not in self.specialize]
+                return self._delegate(variant, grid, keep + ext)
         if self.noalias and self._overlap(ranges):
             if self._fallback is None:
                 self._fallback = self.rebuild()
-            self._fallback.record_config, self._fallback.timing_only = (
-                self.record_config,
-                self.timing_only,
-            )
-            self._fallback._launch(grid, args)
-            self.last_records, self.last_wall_s = (
-                self._fallback.last_records,
-                self._fallback.last_wall_s,
-            )
-            return
+            return self._delegate(self._fallback, grid, args)
         regions = _merge([r for r in ranges if r[1] > r[0]])
         slots, cursor = [], HBM_BASE
         for lo, hi in regions:
@@ -151,7 +156,7 @@ class AccelKernel:
         data_base = 0
         if self.binary.data:  # the data section (and the print log after it) follows the arrays
             data_base = cursor
-            extra = len(self.binary.data) + self.log_bytes
+            extra = -(-(len(self.binary.data) + self.log_bytes) // ALIGN) * ALIGN
             data = np.concatenate([data[:cursor], np.zeros(extra + ALIGN, np.uint8)])
             data[data_base : data_base + len(self.binary.data)] = np.frombuffer(
                 self.binary.data, np.uint8
@@ -186,6 +191,12 @@ class AccelKernel:
         for k in sorted(w for w in written if w >= 0):
             lo, hi = regions[k]
             _host(lo, hi)[...] = data[slots[k] : slots[k] + hi - lo]
+
+    def _delegate(self, other: AccelKernel, grid, args) -> None:
+        """Run another build of this kernel for this launch, as if it were this one."""
+        other.record_config, other.timing_only = self.record_config, self.timing_only
+        other._launch(grid, args)
+        self.last_records, self.last_wall_s = other.last_records, other.last_wall_s
 
     def _overlap(self, ranges) -> bool:
         at = {i: ranges[j] for j, i in enumerate(self.ptr_params)}
@@ -318,7 +329,19 @@ def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG, steps=N
 
     target = accel_target(config) if steps is None else accel_target(config, steps=tuple(steps))
     compiled = _compile_for(runtime, jf, key, target)
-    if compiled.native.noalias:
+    native = compiled.native
+    if native.specialize:
+        names = [n for n, _t in native.meta["params"]]
+        where = [jf.arg_names.index(names[i]) for i in native.specialize]
+
+        def respecialize(values):
+            k = list(key)
+            for at, v in zip(where, values, strict=True):
+                k[at] = ("c", v)
+            return compile_accel_kernel(runtime, jf, tuple(k), config, steps).native
+
+        native.respecialize = respecialize
+    if native.noalias:
         fewer = tuple(s for s in target.steps if s != "hoist_loads")
         compiled.native.rebuild = lambda: (
             compile_accel_kernel(runtime, jf, key, config, fewer).native

@@ -37,6 +37,7 @@ I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 
 
 NOALIAS = "jl_noalias"  # data-section symbol: argument pairs assumed not to overlap
+SPECIALIZE = "jl_specialize"  # data-section symbol: run-time strides worth compiling in
 
 
 class UnsupportedOnAccelError(CompilationError):
@@ -440,6 +441,10 @@ def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
         import json
 
         low.tables.data[NOALIAS] = json.dumps(plan.noalias).encode()
+    if plan.specialize:  # the driver compiles builds with these arguments' values compiled in
+        import json
+
+        low.tables.data[SPECIALIZE] = json.dumps(plan.specialize).encode()
     if low.tables.print_sites:
         from .debug import PRINT_LOG, PRINT_SITES, log_header, site_table
 

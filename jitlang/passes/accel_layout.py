@@ -89,6 +89,8 @@ class AccelPlan:
     notes: list[str] = field(default_factory=list)
     # (load argument, store argument) pairs a step took not to overlap (accel_hoist)
     noalias: list[tuple[int, int]] = field(default_factory=list)
+    # integer arguments whose values would make indirect DMAs access patterns (run-time strides)
+    specialize: list[int] = field(default_factory=list)
 
 
 def is_tile_value(v: Value) -> bool:
@@ -394,7 +396,59 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
             plan.access[id(op)] = _classify(op, an)
     plan.needed = _needed(fn, plan)
     _check_dtypes(_flat_list(fn.body), plan.needed)
+    plan.specialize = _stride_params(fn, plan)
     return plan
+
+
+_THROUGH = {
+    OpKind.CAST,
+    OpKind.SPLAT,
+    OpKind.BROADCAST,
+    OpKind.EXPAND_DIMS,
+    OpKind.HINT,
+    OpKind.CONVERT_LAYOUT,
+}
+
+
+def _stride_params(fn: Function, plan: AccelPlan) -> list[int]:
+    """Integer arguments that multiply offsets of an access that had to become an indirect
+    DMA (a run-time stride such as `rm[:, None] * K`): with their values compiled in, the access
+    would be an access pattern. The accel driver compiles such value-specialized builds."""
+    params = {a.id: i for i, a in enumerate(fn.body.args) if not is_tile_value(a)}
+    prod = plan.producers
+    out: set[int] = set()
+    for op, _ in _flat_list(fn.body):
+        acc = plan.access.get(id(op))
+        if acc is None or acc.kind != "gather":
+            continue
+        found: set[int] = set()
+        seen: set[int] = set()
+        stack = [op.operands[0]]
+        data_dependent = False
+        while stack:
+            v = stack.pop()
+            if v.id in seen:
+                continue
+            seen.add(v.id)
+            p = prod.get(v.id)
+            if p is None:
+                continue
+            if p.kind in (OpKind.LOAD, OpKind.ATOMIC):
+                data_dependent = True
+                break
+            if p.kind is OpKind.BINARY and p.attr.op is BinaryOp.MUL:
+                for x in p.operands:
+                    while x.id not in params and prod.get(x.id) is not None:
+                        q = prod[x.id]
+                        if q.kind not in _THROUGH:
+                            break
+                        x = q.operands[0]
+                    if x.id in params and scalar_dtype(x.type).is_int:
+                        found.add(params[x.id])
+            stack.extend(p.operands)
+        if not data_dependent:
+            out |= found
+    return sorted(out)
 
 
 def transposed_layout(shape: tuple[int, ...], partitions: int) -> AccelLayout:
@@ -403,16 +457,25 @@ def transposed_layout(shape: tuple[int, ...], partitions: int) -> AccelLayout:
     return AccelLayout(t.pn, t.free, transposed=True)
 
 
+# A transposing DMA walks HBM column by column: one descriptor per element, which the timing
+# model charges (isa/timing.py: per-descriptor DMA cost); a PE transpose of a 128x128 chunk plus
+# its PSUM -> SBUF copy costs about as much as a few hundred descriptors. So blocks up to this
+# many elements are transposed by their DMA, larger ones on the PE.
+DMA_TRANSPOSE_MAX = 256
+
+
 def _stationary_layouts(ops, uses, layouts, an: AccessAnalysis, P: int) -> None:
-    """The PE contracts over partitions: `dot`'s first operand must lie as [K, M]. Cost model:
-    a load through an access pattern used only by the dot is transposed by its DMA for free
-    (the pattern's dims are swapped); anything else gets an explicit convert_layout, lowered
-    as PE transposes through the identity (128x128 chunks; DVE 32x32 blocks would also need
-    a cross-partition move, so the PE is never worse)."""
+    """The PE contracts over partitions: `dot`'s first operand must lie as [K, M]. Cost model
+    (see DMA_TRANSPOSE_MAX): a small block loaded through an access pattern used only by the
+    dot is transposed by its DMA (the pattern's dims are swapped); anything else gets an
+    explicit convert_layout, lowered as PE transposes through the identity (128x128 chunks;
+    DVE 32x32 blocks would also need a cross-partition move, so the PE is never worse)."""
     for op, _ in ops:
         if op.kind is not OpKind.DOT or len(shape_of(op.operands[0].type)) != 2:
             continue
         a = op.operands[0]
+        if a.type.numel > DMA_TRANSPOSE_MAX:
+            continue
         src = next((p for p, _ in ops if a in p.results), None)
         only_dot = len(uses.get(a.id, ())) == 1
         if src is not None and src.kind is OpKind.LOAD and only_dot:

@@ -103,3 +103,45 @@ def test_overlapping_arrays_run_the_build_without_hoisting(overlap):
     k = shift_rows.warmup(src, dst, rows, N=n, target="accel")
     assert k.native.noalias == [(0, 1)]
     assert (k.native._fallback is not None) == overlap
+
+
+@jl.jit
+def mm_runtime_strides(
+    a_ptr, b_ptr, c_ptr, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr
+):
+    rm = tl.program_id(0) * BM + tl.arange(0, BM)
+    rn = tl.program_id(1) * BN + tl.arange(0, BN)
+    rk = tl.arange(0, BK)
+    acc = tl.zeros((BM, BN), tl.float32)
+    for k in range(0, K, BK):
+        a = tl.load(a_ptr + rm[:, None] * K + (k + rk)[None, :])  # row stride K: run-time
+        b = tl.load(b_ptr + (k + rk)[:, None] * N + rn[None, :])
+        acc = tl.dot(a, b, acc)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+
+def test_run_time_strides_get_a_build_with_their_values_compiled_in(monkeypatch):
+    import runtime.accel_driver as drv
+
+    m = n = k = 256
+    rng = np.random.default_rng(2)
+    a = rng.random((m, k)).astype(np.float16)
+    b = rng.random((k, n)).astype(np.float16)
+    c = np.zeros((m, n), np.float32)
+    meta = dict(BM=128, BN=256, BK=128)
+    grid = (m // 128, n // 256)
+    ref = a.astype(np.float32) @ b.astype(np.float32)
+    mm_runtime_strides.cache.clear()
+    monkeypatch.setattr(drv, "MAX_VARIANTS", 0)  # the generic build: indirect DMAs
+    generic = profile(mm_runtime_strides, grid, a, b, c, m, n, k, **meta).summary()["time_ns"]
+    np.testing.assert_allclose(c, ref, rtol=1e-3)
+    monkeypatch.setattr(drv, "MAX_VARIANTS", 8)
+    mm_runtime_strides.cache.clear()
+    c[...] = 0
+    special = profile(mm_runtime_strides, grid, a, b, c, m, n, k, **meta).summary()["time_ns"]
+    np.testing.assert_allclose(c, ref, rtol=1e-3)
+    native = mm_runtime_strides.warmup(a, b, c, m, n, k, target="accel", **meta).native
+    assert [native.meta["params"][i][0] for i in native.specialize] == ["N", "K"]
+    assert list(native._variants) == [(n, k)]
+    assert special < generic / 10, (generic, special)
+    cross_check(mm_runtime_strides, grid, a, b, c, m, n, k, **meta)

@@ -142,12 +142,22 @@ def dots(a_ptr, b_ptr, c_ptr, N: tl.constexpr):
 
 
 def test_dot_stationary_operands_lie_as_k_by_m():
-    x = np.zeros((32, 32), np.float32)
-    plan = plan_of(dots, x, x, x, N=32)
+    x = np.zeros((16, 16), np.float32)
+    plan = plan_of(dots, x, x, x, N=16)
     d1, d2 = [op for op in walk(plan.fn.body) if op.kind is OpKind.DOT]
     load_a = plan.producers[d1.operands[0].id]
     assert load_a.kind is OpKind.LOAD and plan.access[id(load_a)].kind == "ap"
     a1 = plan.layouts[load_a.result.id]
-    assert a1.transposed and a1.pn == 32 and str(a1) == "sbuf[32x32T]"  # K on partitions
+    assert a1.transposed and a1.pn == 16 and str(a1) == "sbuf[16x16T]"  # K on partitions
     conv = plan.producers[d2.operands[0].id]
-    assert conv.kind is OpKind.CONVERT_LAYOUT and conv.attr.kind == "accel:p32T"
+    assert conv.kind is OpKind.CONVERT_LAYOUT and conv.attr.kind == "accel:p16T"
+
+
+def test_a_large_stationary_load_is_transposed_on_the_pe_not_by_its_dma():
+    # a transposing DMA costs a descriptor per element (DMA_TRANSPOSE_MAX)
+    x = np.zeros((64, 64), np.float32)
+    plan = plan_of(dots, x, x, x, N=64)
+    d1 = next(op for op in walk(plan.fn.body) if op.kind is OpKind.DOT)
+    conv = plan.producers[d1.operands[0].id]
+    assert conv.kind is OpKind.CONVERT_LAYOUT and conv.attr.kind == "accel:p64T"
+    assert not plan.layouts[conv.operands[0].id].transposed
