@@ -136,31 +136,40 @@ class _Plan:
         self.idx = np.array(sorted(set(regs) - {0}), np.intp)  # r0 is always 0
 
 
-def _shiftable(ins) -> HbmAP | None:
-    """The one plain HBM pattern (no bound or limit register, a base register used by no other
-    operand) of a DMA whose result is shifted with it; None otherwise."""
-    if ins.spec.handler not in _REBASE:
-        return None
-    ap = None
-    for v in ins.ops:
-        if type(v) is HbmAP:
-            if ap is not None:
-                return None
-            ap = v
-    if ap is None or ap.limit or not ap.reg or any(b for _, _, b in ap.dims):
-        return None
-    for v in ins.ops:
-        if type(v) is Tile and v.space and v.reg == ap.reg:
-            return None
-        if type(v) is Scalar and v.tag != 0:
-            return None
-    return ap
+_OTHER, _QUEUE, _AP, _TILE, _SCALAR = range(5)
+_LAYOUTS: dict = {}  # opcode -> (AP position, operand roles) of a handler on the _REBASE list
+
+
+def _layout(spec):
+    """Where a shiftable DMA's HBM pattern and queue number sit among its operands, and what the
+    others are (None when the instruction has no single HBM pattern)."""
+    out = _LAYOUTS.get(spec.opcode, False)
+    if out is False:
+        roles = []
+        for f in spec.fields:
+            if f.kind is Kind.HBM:
+                roles.append(_AP)
+            elif f.name == "queue":
+                roles.append(_QUEUE)
+            elif f.kind is Kind.TILE:
+                roles.append(_TILE)
+            elif f.kind in (Kind.FSCALAR, Kind.SCALAR):
+                roles.append(_SCALAR)
+            else:
+                roles.append(_OTHER)
+        out = None
+        if roles.count(_AP) == 1 and roles.count(_QUEUE) == 1:
+            out = (roles.index(_AP), tuple(roles))
+        _LAYOUTS[spec.opcode] = out
+    return out
 
 
 class ShapePlans:
     """The memo plans of one program's instructions, made on first execution and kept across
     runs. Instructions that differ only in the immediate offset of a shiftable HBM pattern
-    share a plan (an unrolled loop's loads), so do equal instructions at different pcs.
+    (one plain pattern: no bound or limit register, a base register no other operand uses)
+    and in their DMA queue share a plan (an unrolled loop's loads), so do equal instructions
+    at different pcs.
 
     Plans are found by the identity of the decoded objects (the decoder hands out one object
     per distinct instruction and operand, and `Emulator.instrs` keeps them alive): cheaper than
@@ -171,26 +180,36 @@ class ShapePlans:
         self.shared: dict = {}
 
     def plan(self, pc: int, ins):
-        if ins.spec.handler not in _MEMO:
+        spec = ins.spec
+        if spec.handler not in _MEMO:
             self.at[pc] = False
             return False
-        ap = _shiftable(ins)
-        if ap is None:
-            norm, off, queue = id(ins), 0, 0
-        else:  # the HBM offset and the queue number are left out: replaced on a hit
-            queue = -1
-            ops = []
-            for f, v in zip(ins.spec.fields, ins.ops, strict=True):
-                if v is ap:
-                    ops.append((v.dtype, v.reg, v.dims))
-                elif f.name == "queue":
-                    queue = v
-                    ops.append(None)
-                elif type(v) is Scalar:
-                    ops.append((v.tag, v.value if type(v.value) is int else id(v.value)))
-                else:
-                    ops.append(id(v) if type(v) in _SHARED else v)
-            norm, off = (ins.spec.opcode, tuple(ops)), ap.off
+        norm, ap, off, queue = id(ins), None, 0, 0
+        layout = _layout(spec) if spec.handler in _REBASE else None
+        if layout is not None:
+            pos, roles = layout
+            ops = ins.ops
+            a = ops[pos]
+            d = a.dims
+            if a.reg and not (a.limit or d[0][2] or d[1][2] or d[2][2] or d[3][2]):
+                key = [spec.opcode, a.dtype, a.reg, d]
+                for role, v in zip(roles, ops, strict=True):
+                    if role == _QUEUE:
+                        queue = v
+                    elif role == _TILE:
+                        if v.space and v.reg == a.reg:
+                            break
+                        key.append(id(v))
+                    elif role == _SCALAR:
+                        if v.tag != 0:
+                            break
+                        key.append(v.value)
+                    elif role != _AP:
+                        key.append(id(v) if type(v) in _SHARED else v)
+                else:  # the HBM offset and the queue number are left out: replaced on a hit
+                    norm, ap, off = tuple(key), a, a.off
+            if ap is None:
+                queue = 0
         plan = self.shared.get(norm)
         if plan is None:
             plan = self.shared[norm] = _Plan(ins, ap)
