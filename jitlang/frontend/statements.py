@@ -15,7 +15,7 @@ import math
 
 from ..dtypes import DType, integer_promote
 from ..errors import CompilationError, ConstexprError, KernelTypeError
-from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of
+from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of, walk
 from ..language import core as lang
 from . import builtins as B
 from . import semantic as S
@@ -88,6 +88,9 @@ def fold_early_returns(stmts: list[ast.stmt]) -> list[ast.stmt]:
         if isinstance(s, ast.Return):
             return out
     return out
+
+
+_SIDE_EFFECTS = (OpKind.LOAD, OpKind.STORE, OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT)
 
 
 def _flatten(v) -> tuple[tuple, list]:
@@ -230,8 +233,74 @@ class StatementsMixin:
         if not isinstance(cond, Value):
             self.run_body(node.body if cond else node.orelse)
             return
+        shape = shape_of(cond.type)
+        if getattr(self, "elementwise", False) and shape and math.prod(shape) > 1:
+            # inside tl.map_elementwise: an if on an element's value is an if per element
+            return self.predicated_if(node, S.to_bool(self.b, cond), node.body, node.orelse)
         cond = S.to_bool(self.b, self.scalar_condition(node.test, cond, "an if condition"))
         self.build_if(node, cond, node.body, node.orelse)
+
+    # -- tl.map_elementwise: per-element control flow as selects ----------------------------
+    def predicated_if(self, node: ast.AST, cond: Value, then_stmts, else_stmts) -> None:
+        """Both branches computed for every element, then joined with `where` (the mapped
+        function is pure, so computing the branch an element does not take changes nothing)."""
+        region = self.b.regions[-1] if self.b.regions else None
+        start = len(region.ops) if region is not None else 0
+        before = dict(self.scope)
+        st, ret_t, val_t = self.run_inline(then_stmts, before)
+        se, ret_e, val_e = self.run_inline(else_stmts, before)
+        if region is not None:
+            for op in region.ops[start:]:
+                for o in [op, *(x for r in op.regions for x in walk(r))]:
+                    if o.kind in _SIDE_EFFECTS:
+                        raise self.err(
+                            node,
+                            "a function mapped by tl.map_elementwise must not load, store, print "
+                            "or assert under a per-element if",
+                            "compute values only; do memory accesses outside the mapped function",
+                            KernelTypeError,
+                        )
+        if ret_t or ret_e:
+            if not (ret_t and ret_e):
+                raise self.err(
+                    node,
+                    "every branch of a mapped function must return a value",
+                    cls=KernelTypeError,
+                )
+            self.returned = True
+            self.ret_value = self.select_values(node, cond, val_t, val_e)
+            return
+        for n in _assigned_names(list(then_stmts) + list(else_stmts)):
+            if n in st and n in se and not (st[n] is before.get(n) and se[n] is before.get(n)):
+                self.scope[n] = self.select_values(node, cond, st[n], se[n])
+
+    def run_inline(self, stmts, scope) -> tuple[dict, bool, object]:
+        saved = (self.scope, self.returned, self.ret_value)
+        self.scope = dict(scope)
+        self.returned, self.ret_value = False, None
+        try:
+            self.run_body(stmts)
+            return self.scope, self.returned, self.ret_value
+        finally:
+            self.scope, self.returned, self.ret_value = saved
+
+    def select_values(self, node, cond: Value, a, c):
+        if isinstance(a, tuple) and isinstance(c, tuple) and len(a) == len(c):
+            return tuple(self.select_values(node, cond, x, y) for x, y in zip(a, c))
+        if not isinstance(a, Value) and not isinstance(c, Value):
+            try:
+                if type(a) is type(c) and a == c:
+                    return a
+            except Exception:
+                pass
+        if not all(isinstance(v, (Value, int, float, bool)) for v in (a, c)):
+            raise self.err(
+                node,
+                f"the branches give {S.type_name(a)} and {S.type_name(c)}: a per-element if "
+                "needs numbers or tensors in both",
+                cls=KernelTypeError,
+            )
+        return S.where(self.b, cond, a, c)
 
     def scalar_condition(self, node: ast.AST, cond: Value, what: str) -> Value:
         """A condition's scalar: a one-element block is read as its element (as Triton does,

@@ -460,6 +460,8 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
 
     def call(self, node, func, args, kwargs):
         if isinstance(func, lang.Builtin):
+            if func.name == "map_elementwise":
+                return self.map_elementwise(node, args, kwargs)
             if func.name in ("range", "static_range"):
                 raise self.err(node, f"tl.{func.name} can only be used as a for-loop iterator")
             return B.call_builtin(self.b, func.name, args, kwargs)
@@ -526,7 +528,48 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             raise self.err(node, f"{S.type_name(func)} is not callable", cls=KernelTypeError)
         return func(*args, **kwargs)  # compile-time evaluation on constexprs
 
-    def inline(self, node, jf, args, kwargs):
+    def map_elementwise(self, node, args, kwargs):
+        """`tl.map_elementwise(scalar_fn, *args, pack=1)`: `scalar_fn` applied to every element of
+        the broadcast `args`. Its code runs on whole blocks; an `if` on an element's value takes
+        both branches and selects per element (`predicated_if`)."""
+        pack = kwargs.pop("pack", 1)
+        if kwargs:
+            raise self.err(
+                node,
+                f"tl.map_elementwise: unexpected keywords {sorted(kwargs)}",
+                cls=KernelTypeError,
+            )
+        if not isinstance(pack, int) or pack < 1:
+            raise self.err(
+                node, "tl.map_elementwise: pack must be a positive integer", cls=KernelTypeError
+            )
+        if not args or not _is_jit(args[0]):
+            raise self.err(
+                node,
+                "tl.map_elementwise expects a @jit function and then its tensor arguments",
+                cls=KernelTypeError,
+            )
+        fn, vals = args[0], [S.to_value(self.b, v) for v in args[1:]]
+        if not vals:
+            raise self.err(
+                node, "tl.map_elementwise needs at least one tensor", cls=KernelTypeError
+            )
+        shape: tuple = ()
+        for v in vals:
+            shape = S.broadcast_shapes(self.b, shape, shape_of(v.type))
+        vals = [self._spread(v, shape) for v in vals]
+        out = self.inline(node, fn, vals, {}, elementwise=True)
+
+        if isinstance(out, tuple):
+            return tuple(self._spread(S.to_value(self.b, r), shape) for r in out)
+        return self._spread(S.to_value(self.b, out), shape)
+
+    def _spread(self, v: Value, shape: tuple) -> Value:
+        if not shape or shape_of(v.type) == shape:
+            return v
+        return S.broadcast_to(self.b, v, shape) if shape_of(v.type) else S.splat(self.b, v, shape)
+
+    def inline(self, node, jf, args, kwargs, elementwise: bool = False):
         if self.depth >= MAX_INLINE_DEPTH:
             raise self.err(node, f"@jit calls nested deeper than {MAX_INLINE_DEPTH} (recursion?)")
         import inspect
@@ -544,6 +587,7 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             if isinstance(v, lang.constexpr):
                 scope[name] = v.value
         callee = FunctionVisitor(self.b, src, fn, scope, self.depth + 1, self.ctx)
+        callee.elementwise = elementwise or getattr(self, "elementwise", False)
         try:
             callee.run_body(fold_early_returns(src.tree.body))
         except CompilationError as e:

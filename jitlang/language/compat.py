@@ -69,7 +69,8 @@ NOTES = {
     "float8e4b8": "CPU and interpreter only: the accelerator has no fp8 data path",
     "float8e5b16": "CPU and interpreter only: the accelerator has no fp8 data path",
     "inline_asm_elementwise": "no: there is no PTX on the CPU or the accelerator",
-    "map_elementwise": "not yet",
+    "map_elementwise": "both sides of a per-element `if` are computed and selected (the mapped "
+    "function may not load, store, print or assert under one); `pack` is accepted",
 }
 
 _EXTRA_METHODS = {"T", "advance"}  # attributes the frontend resolves itself

@@ -324,7 +324,7 @@ permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 assume debug_barrier interleave histogram gather
 make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
-add sub mul atomic_load atomic_store swizzle2d
+add sub mul atomic_load atomic_store swizzle2d map_elementwise
 """.split()
 
 for _n in _NAMES:
