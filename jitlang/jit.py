@@ -202,7 +202,9 @@ class JITFunction:
 
     def _slow_one(self, i: int, v, rt: list):
         key, val = self._spec_one(i, v)
-        if val is not None:
+        if type(val) is list:  # a tensor descriptor: base address, shape, strides
+            rt.extend(val)
+        elif val is not None:
             rt.append(val)
         return key
 
@@ -223,7 +225,9 @@ class JITFunction:
         for i, v in enumerate(values):
             k, r = self._spec_one(i, v)
             key.append(k)
-            if r is not None:
+            if type(r) is list:  # a tensor descriptor: base address, shape, strides
+                rt.extend(r)
+            elif r is not None:
                 rt.append(r)
         return tuple(key), tuple(rt)
 
@@ -281,6 +285,16 @@ class JITFunction:
             return self._torch_arg(name, v)
         if v is None:  # Triton specializes None as the constexpr None (`if ptr is not None:`)
             return ("c", None), None
+        from .tools.tensor_descriptor import TensorDescriptor
+
+        if isinstance(v, TensorDescriptor):
+            (dt, aligned), addr = self._spec_one(i, v.base)
+            if not all(0 <= d < 2**31 for d in v.shape):
+                raise ValueError(f"argument {name!r}: tensor descriptor sizes must fit in int32")
+            # int64 strides only when one needs it (the accelerator computes int32 indices)
+            wide = not all(-(2**31) <= d < 2**31 for d in v.strides)
+            key = ("desc", dt, aligned, len(v.shape), tuple(v.block_shape), wide)
+            return key, [addr, *v.shape, *v.strides]
         raise TypeError(
             f"argument {name!r} of {self.fn.__name__}: unsupported type {type(v).__name__}; "
             "pass numpy arrays, Python or numpy scalars, or mark the parameter tl.constexpr"
@@ -326,6 +340,17 @@ class JITFunction:
                 if isinstance(v, np.generic):  # np.int64(16) is the constexpr 16
                     v = v.item()
                 out.append((name, ("const", v)))
+            elif k[0] == "desc":  # a host TensorDescriptor: base pointer, shape, strides
+                _, npdt, aligned, n, block, wide = k
+                sdt = DType.I64 if wide else DType.I32
+                base = Param(name, PointerType(from_numpy(npdt)), 16 if aligned else 1, idx)
+                dims = [  # int32 sizes; strides int32 unless one needs 64 bits
+                    Param(f"{name}.{what}{d}", ScalarType(dt), 1, idx + 1 + j * n + d)
+                    for j, (what, dt) in enumerate((("shape", DType.I32), ("stride", sdt)))
+                    for d in range(n)
+                ]
+                out.append((name, ("desc", base, dims[:n], dims[n:], block)))
+                idx += 1 + 2 * n
             elif k[0] == "1":
                 # specialized to 1, but typed like any int32 argument (not a weak literal)
                 out.append((name, ("int32 one", 1)))
@@ -438,6 +463,8 @@ class JITFunction:
         """(low, high) byte bounds of every array argument, for JITLANG_BOUNDS_CHECK."""
         out: list[int] = []
         for k, v in zip(key, values):
+            if k[0] == "desc":
+                k, v = (k[1],), v.base
             if isinstance(k[0], np.dtype):
                 if isinstance(v, np.ndarray):
                     lo, hi = (

@@ -330,8 +330,10 @@ def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG, steps=N
     target = accel_target(config) if steps is None else accel_target(config, steps=tuple(steps))
     compiled = _compile_for(runtime, jf, key, target)
     native = compiled.native
-    if native.specialize:
-        names = [n for n, _t in native.meta["params"]]
+    names = [n for n, _t in native.meta["params"]]
+    # value-specialized builds need each specialized value to be a kernel argument (the parts
+    # of a tensor descriptor are not: those kernels keep their generic build)
+    if native.specialize and all(names[i] in jf.arg_names for i in native.specialize):
         where = [jf.arg_names.index(names[i]) for i in native.specialize]
 
         def respecialize(values):

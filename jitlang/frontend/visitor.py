@@ -617,12 +617,23 @@ def build_kernel(
     scope: dict = {}
     ir_params: list[Param] = []
     ones: list[str] = []
+    descs: list = []
     for pname, spec in params:
         if isinstance(spec, Param):
             v = Value(spec.type, pname)
             body.args.append(v)
             ir_params.append(spec)
             scope[pname] = v
+        elif spec[0] == "desc":  # a host TensorDescriptor argument
+            _, base, shape, strides, block = spec
+            vals = []
+            for p in (base, *shape, *strides):
+                v = Value(p.type, p.name)
+                body.args.append(v)
+                ir_params.append(p)
+                vals.append(v)
+            n = len(shape)
+            descs.append((pname, vals[0], vals[1 : 1 + n], vals[1 + n :], block))
         elif spec[0] == "int32 one":
             ones.append(pname)
         else:
@@ -630,6 +641,10 @@ def build_kernel(
     b.regions.append(body)
     for pname in ones:
         scope[pname] = S.constant(b, 1, DType.I32)
+    for pname, base, shape, strides, block in descs:
+        from .blockptr import TensorDescriptor
+
+        scope[pname] = TensorDescriptor(b, base, list(shape), list(strides), list(block))
     visitor = FunctionVisitor(b, src, jf.fn, scope, 0, ctx)
     b.inliner = lambda f, args: visitor.inline(src.tree, f, args, {})
     visitor.run_body(fold_early_returns(src.tree.body))

@@ -326,3 +326,50 @@ def test_interpreter_runs_block_pointers(tmp_path):
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
     )
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+
+
+# -- host-side tensor descriptors (triton.tools.tensor_descriptor) -----------------------------
+from jitlang.tools.tensor_descriptor import TensorDescriptor  # noqa: E402
+
+
+@jl.jit
+def desc_arg_scale(in_desc, out_desc, BM: tl.constexpr, BN: tl.constexpr):
+    pm = tl.program_id(0) * BM
+    pn = tl.program_id(1) * BN
+    out_desc.store([pm, pn], in_desc.load([pm, pn]) * 2)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_host_tensor_descriptor_arguments(target):
+    M, N = 37, 100
+    x = np.random.default_rng(8).standard_normal((M, N)).astype(np.float32)
+    view = x[:, ::2]  # strides (100, 2) elements: the descriptor carries them
+    y = np.zeros((M, N // 2), np.float32)
+    grid = (jl.cdiv(M, 16), jl.cdiv(N // 2, 32))
+    src = TensorDescriptor.from_tensor(view, [16, 32])
+    assert src.strides == [100, 2]
+    desc_arg_scale[grid](
+        src, TensorDescriptor.from_tensor(y, [16, 32]), BM=16, BN=32, target=target
+    )
+    np.testing.assert_array_equal(y, 2 * view)
+
+
+def test_host_tensor_descriptor_with_torch():
+    torch = pytest.importorskip("torch")
+    x = torch.arange(20 * 24, dtype=torch.float32).reshape(20, 24)
+    y = torch.zeros(20, 24)
+    desc_arg_scale[(2, 1)](
+        TensorDescriptor.from_tensor(x, [16, 32]),
+        TensorDescriptor.from_tensor(y, [16, 32]),
+        BM=16,
+        BN=32,
+    )
+    assert torch.equal(y, 2 * x)
+
+
+def test_host_tensor_descriptor_validation():
+    x = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="same length"):
+        TensorDescriptor(x, [4, 4], [4], [4, 4])
+    with pytest.raises(ValueError, match="powers of two"):
+        TensorDescriptor.from_tensor(x, [3, 4])
