@@ -116,3 +116,40 @@ METHODS = {
 }
 
 __all__ = ["METHODS"]
+
+
+# -- more Triton 3.9 names ----------------------------------------------------------------------
+@handler
+def condition(b: Builder, arg1, disable_licm=False):
+    """`while tl.condition(c, disable_licm)`: the condition itself (the hint has no effect)."""
+    return arg1
+
+
+@handler
+def expect_zero(b: Builder, x, mask):
+    """Marks values expected to have underflowed to zero: `x` itself outside FPSAN builds."""
+    return x
+
+
+@handler
+def topk(b: Builder, x, k, dim=None, descending=True):
+    """The k largest (smallest with descending=False) elements along the last dimension, in
+    sorted order: the block sorted, then its first k elements along that dimension."""
+    from ..ir import ReduceKind, shape_of
+    from .blockops import _first_or_last_region, _reduce_once, reshape, sort
+
+    v = S.to_value(b, x)
+    shape = shape_of(v.type)
+    if not shape:
+        raise b.shape_error("tl.topk needs a block")
+    if dim is not None and dim not in (-1, len(shape) - 1):
+        raise b.shape_error("tl.topk works along the last dimension only (like Triton)")
+    n = shape[-1]
+    if not isinstance(k, int) or k <= 0 or k & (k - 1) or k > n:
+        raise b.shape_error(f"tl.topk: k must be a power of two no larger than {n}, got {k!r}")
+    s = sort(b, v, None, descending)
+    if k == n:
+        return s
+    r = reshape(b, s, *shape[:-1], n // k, k)  # row 0 of the [n // k, k] holds the first k
+    region = _first_or_last_region(b, r.type.elem, False)
+    return _reduce_once(b, [r], len(shape) - 1, ReduceKind.CUSTOM, region)[0]

@@ -7,6 +7,7 @@ also work as Python values (`x.to(tl.float32)`, `tl.zeros(..., dtype=tl.int64)`)
 
 from __future__ import annotations
 
+import builtins
 import enum
 
 from ..dtypes import DType
@@ -314,6 +315,33 @@ pi32_t = pointer_type(int32)  # Triton's pointer-to-int32 type
 TRITON_MAX_TENSOR_NUMEL = 1 << 20  # elements in one block, as in Triton
 
 
+class _TargetInfo:
+    """`tl.target_info`: compile-time questions about the target. jitlang compiles for the CPU
+    and its tile accelerator, never for CUDA or HIP."""
+
+    @staticmethod
+    def is_cuda() -> bool:
+        return False
+
+    @staticmethod
+    def is_hip() -> bool:
+        return False
+
+    is_hip_cdna3 = is_hip_cdna4 = is_hip_gfx1250 = is_hip
+
+    @staticmethod
+    def cuda_capability_geq(major: int, minor: int = 0) -> bool:
+        return False
+
+    @staticmethod
+    def current_target():
+        return None
+
+
+target_info = _TargetInfo()
+globals()["tuple"] = builtins.tuple  # `tl.tuple((a, b))` is a tuple, as in Triton
+
+
 _NAMES = """
 program_id num_programs arange full zeros zeros_like load store where minimum maximum clamp
 abs exp exp2 log log2 sqrt sqrt_rn rsqrt sin cos floor ceil erf tanh fma sigmoid cdiv cast
@@ -324,7 +352,7 @@ permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or
 atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 assume debug_barrier interleave histogram gather
 make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
-add sub mul atomic_load atomic_store swizzle2d map_elementwise
+add sub mul atomic_load atomic_store swizzle2d map_elementwise condition expect_zero topk
 """.split()
 
 for _n in _NAMES:

@@ -118,3 +118,47 @@ def test_tensor_methods_logical_store_advance(target):
 
 def test_max_tensor_numel():
     assert tl.TRITON_MAX_TENSOR_NUMEL == 1 << 20
+
+
+@jl.jit
+def topk_kernel(x_ptr, out_ptr, out2_ptr, R: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    r = tl.arange(0, R)[:, None]
+    c = tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + r * N + c)
+    k = tl.arange(0, K)[None, :]
+    tl.store(out_ptr + r * K + k, tl.topk(x, K))
+    tl.store(out2_ptr + r * K + k, tl.topk(x, K, descending=False))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("k", [1, 4, 16])
+def test_topk(target, k):
+    rng = np.random.default_rng(k)
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    out = np.zeros((4, k), np.float32)
+    out2 = np.zeros((4, k), np.float32)
+    topk_kernel[(1,)](x, out, out2, R=4, N=16, K=k, target=target)
+    s = np.sort(x, axis=1)
+    np.testing.assert_array_equal(out, s[:, ::-1][:, :k])
+    np.testing.assert_array_equal(out2, s[:, :k])
+
+
+@jl.jit
+def misc_names(x_ptr, out_ptr, n):
+    i = 0
+    acc = 0.0
+    while tl.condition(i < n, disable_licm=True):
+        acc += tl.load(x_ptr + i)
+        i += 1
+    pair = tl.tuple((acc, i))
+    if tl.target_info.is_cuda():
+        acc = -1.0
+    tl.store(out_ptr, tl.expect_zero(pair[0], False) + pair[1])
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_condition_tuple_target_info_expect_zero(target):
+    x = np.arange(5, dtype=np.float32)
+    out = np.zeros(1, np.float32)
+    misc_names[(1,)](x, out, 5, target=target)
+    assert out[0] == 10 + 5
