@@ -17,13 +17,60 @@ from __future__ import annotations
 from isa.operands import Tile
 from isa.table import AccMode, TensorOp
 from jitlang.dtypes import DType
-from jitlang.ir import Op, scalar_dtype, shape_of
+from jitlang.ir import Op, OpKind, scalar_dtype, shape_of, walk
 from jitlang.passes.accel_memory import SCRATCH_SLOTS
 
 from .lower import UnsupportedOnAccelError
 from .tiles import TileRef, sbuf_tile
 
 _PE_DTYPES = (DType.F32, DType.BF16, DType.F16)
+
+
+PSUM_ACC_BANKS = (2, 3, 4, 5, 6, 7)  # banks 0 and 1 are the lowering's transposes and dots
+
+
+def psum_accumulators(low, loop: Op) -> dict[int, TileRef]:
+    """Step "psum_acc": carried accumulators of `loop` that can stay in PSUM across its
+    iterations, by body-argument id -> PSUM tile. One is `acc = tl.dot(a, b, acc)` where the
+    body argument's only use is that dot's `acc` and the dot's result's only use is the yield
+    (so no one reads the running sum inside the loop), an fp32 [M <= 128, N] result whose row
+    fits one PSUM bank. Its matmuls then accumulate in place: no PSUM -> SBUF add per
+    iteration; the lowering copies the sum out once after the loop."""
+    if "psum_acc" not in getattr(low.target, "steps", ()):
+        return {}
+    body = loop.regions[0]
+    uses: dict[int, list[Op]] = {}
+    for o in walk(body):
+        for v in o.operands:
+            uses.setdefault(v.id, []).append(o)
+    term = body.terminator
+    bank = low.target.psum_bank_bytes
+    out: dict[int, TileRef] = {}
+    for j, a in enumerate(body.args[1:]):
+        us = uses.get(a.id, [])
+        if len(us) != 1 or us[0].kind is not OpKind.DOT or us[0] not in body.ops:
+            continue
+        d = us[0]
+        if d.operands[2] is not a or a in d.operands[:2]:
+            continue
+        r = d.result
+        if [o for o in uses.get(r.id, [])] != [term] or term.operands[j] is not r:
+            continue
+        if term.operands.count(r) != 1:
+            continue
+        sa, sb_ = shape_of(d.operands[0].type), shape_of(d.operands[1].type)
+        if len(sa) != 2 or scalar_dtype(r.type) is not DType.F32:
+            continue
+        m, n = sa[0], sb_[1]
+        lay = low.plan.layouts.get(r.id)
+        if m > min(low.target.partitions, low.target.pe_cols) or lay is None or lay.pn != m:
+            continue
+        if n * 4 > bank or len(low.psum_banks_used) >= len(PSUM_ACC_BANKS):
+            continue
+        b_ = PSUM_ACC_BANKS[len(low.psum_banks_used)]
+        low.psum_banks_used.append(b_)
+        out[a.id] = TileRef(_psum(b_ * bank, m, n), DType.F32)
+    return out
 
 
 def lower_dot(ops, op: Op) -> None:
@@ -34,8 +81,14 @@ def lower_dot(ops, op: Op) -> None:
     dt = scalar_dtype(a_v.type)
     if dt.is_bool:
         raise UnsupportedOnAccelError(op.loc, f"dot of {dt} operands")
-    d = ops.dest(r)
     a, b, c = low.tiles[a_v.id], low.tiles[b_v.id], low.tile_of(c_v, 0)
+    if c_v.id in low.psum_acc:  # step psum_acc: accumulate in place (see psum_accumulators)
+        if not low.plan.layouts[a_v.id].transposed or a.pn != b.pn:
+            raise UnsupportedOnAccelError(op.loc, "internal: the stationary operand is not [K, M]")
+        low.tiles[r.id] = c
+        _dot2d(ops, op, a, b, c, c, (*sa, sb_[1]), in_place=True)
+        return
+    d = ops.dest(r)
     if len(sa) == 3 and len(sb_) == 3:
         _batched(ops, op, a, b, c, d)
     elif len(sa) == 2 and len(sb_) == 2:
@@ -84,7 +137,10 @@ def _slab(t: TileRef, batches: int, i: int, size: int, dims) -> TileRef:
     return TileRef(Tile(x.space, x.dtype, x.reg, off, x.p0 + i // per, 1, dims), t.dtype)
 
 
-def _dot2d(ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef, mkn) -> None:
+def _dot2d(
+    ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef, mkn, in_place: bool = False
+) -> None:
+    """d = a^T-chunks @ b + c; `in_place`: d is c, a PSUM tile, and every matmul accumulates."""
     low = ops.low
     M, K, N = mkn
     dt = scalar_dtype(op.operands[0].type)
@@ -104,6 +160,8 @@ def _dot2d(ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef, mkn) -> 
         for n0 in range(0, N, nmax):
             nn = min(nmax, N - n0)
             acc_ps = TileRef(_psum(bank, pm, nn), DType.F32)
+            if in_place:
+                acc_ps = TileRef(d.view((1, nn), off=(i * N + n0) * 4), DType.F32)
             for j in range(rk):  # contraction rows {q * rk + j}
                 # a^T[q * rk + j, p * rm + i]: partition q, free (j * M + i) + p * rm
                 st = a.view((rm, pm), pn=pk, off=(j * M + i) * _size(dt))
@@ -115,8 +173,10 @@ def _dot2d(ops, op: Op, a: TileRef, b: TileRef, c: TileRef, d: TileRef, mkn) -> 
                     mv = mov.view((1, nn))
                     low.call("accel.copy", mv, b_chunk)
                     b_chunk = mv
-                mode = AccMode.SET if j == 0 else AccMode.ACC
+                mode = AccMode.SET if j == 0 and not in_place else AccMode.ACC
                 low.call("accel.matmul", int(mode), acc_ps, st, b_chunk)
+            if in_place:
+                continue
             out = d.view((1, nn), off=(i * N + n0) * _size(d.dtype))
             cin = c.view((1, nn), off=(i * N + n0) * _size(c.dtype))
             low.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)

@@ -67,6 +67,8 @@ class Lowering:
         self.tiles: dict[int, TileRef] = {}  # tile values
         self.fconst: dict[int, float] = {}  # float scalar constants (immediates)
         self.ptr_base: dict[int, ir.Value] = {}  # pointer blocks: base byte address
+        self.psum_acc: dict[int, TileRef] = {}  # loop accumulators living in PSUM (dot)
+        self.psum_banks_used: list[int] = []
         self.line = fn_line = plan.fn.loc.line
         self._fn_line = fn_line
         fnty = ir.FunctionType(ir.VoidType(), [I64] * len(self.fn.params))
@@ -248,7 +250,18 @@ class Lowering:
         inits = op.operands[3:]
         body = op.regions[0]
         carried = body.args[1:]
-        self._copy_in(inits, carried)
+        from .dot import psum_accumulators
+
+        acc = psum_accumulators(self, op)
+        for init, a in zip(inits, carried, strict=True):
+            if a.id in acc:  # the running sum starts in PSUM
+                self.call("accel.copy", acc[a.id], self.tile_of(init, 0, self.plan.layouts[a.id]))
+                self.tiles[a.id] = acc[a.id]
+                self.psum_acc[a.id] = acc[a.id]
+        self._copy_in(
+            [i for i, a in zip(inits, carried, strict=True) if a.id not in acc],
+            [a for a in carried if a.id not in acc],
+        )
         for init, a, r in zip(inits, carried, op.results, strict=True):
             if init.id in self.ptr_base:  # carried pointer blocks keep their base
                 self.ptr_base[a.id] = self.ptr_base[r.id] = self.ptr_base[init.id]
@@ -294,6 +307,10 @@ class Lowering:
         for a, r in zip(carried, op.results, strict=True):
             if a.id in phis:
                 self.vals[r.id] = phis[a.id]
+            elif a.id in acc:  # the sum leaves PSUM once
+                out = self.buffer(r)
+                self.call("accel.copy", out, acc[a.id])
+                self.tiles[r.id] = out
             elif a.id in self.tiles:
                 self.tiles[r.id] = self.tiles[a.id]
 

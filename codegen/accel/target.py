@@ -15,7 +15,8 @@ from isa.table import NUM_REGS
 # The backend's optimisation steps, by name (a target built with fewer is how a test measures
 # what one step is worth on the timing model):
 # - "hoist_loads": loop-invariant loads move before their loop (jitlang.passes.accel_hoist)
-OPT_STEPS: tuple[str, ...] = ("hoist_loads",)
+# - "psum_acc": `acc = tl.dot(a, b, acc)` loops accumulate in PSUM (codegen.accel.dot)
+OPT_STEPS: tuple[str, ...] = ("hoist_loads", "psum_acc")
 
 
 @dataclass(frozen=True)
