@@ -138,11 +138,13 @@ class Emulator:
         record: bool = True,
         budget: int = DEFAULT_BUDGET,
         timing_only: bool = False,
+        progress=None,
     ) -> tuple[list[ExecRecord], int]:
         """Run every program of `grid`; returns (records, instructions executed).
 
         `timing_only`: compute addresses, sizes and dependencies but no tile data (HBM is
-        neither read nor written; see the module docstring)."""
+        neither read nor written; see the module docstring). `progress(done, total)`, if given,
+        is called after each program."""
         if isinstance(hbm, np.ndarray):
             hbm = Hbm(hbm)
         gx, gy, gz = grid
@@ -155,14 +157,36 @@ class Emulator:
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, _gc_paused():
             left = self._grid(
-                hbm, args, grid, nprog, data_base, record, left, trace, records, timing_only
+                hbm,
+                args,
+                grid,
+                nprog,
+                data_base,
+                record,
+                left,
+                trace,
+                records,
+                timing_only,
+                progress,
             )
         return records, budget - left
 
     def _grid(
-        self, hbm, args, grid, nprog, data_base, record, left, trace, records, timing_only
+        self,
+        hbm,
+        args,
+        grid,
+        nprog,
+        data_base,
+        record,
+        left,
+        trace,
+        records,
+        timing_only,
+        progress=None,
     ) -> int:
         gx, gy, gz = grid
+        total = gx * gy * gz
         for z in range(gz):
             for y in range(gy):
                 for x in range(gx):
@@ -183,6 +207,8 @@ class Emulator:
                         records,
                         timing_only,
                     )
+                    if progress is not None:
+                        progress(program + 1, total)
         return left
 
     def _program(

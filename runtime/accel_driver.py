@@ -167,15 +167,21 @@ class AccelKernel:
         if record and self.record_config != self.meta["config"]:
             emu = Emulator(self.binary, self.record_config)
         t0 = time.perf_counter()
+        from jitlang.progress import program_bar
+
+        total = int(grid[0]) * int(grid[1]) * int(grid[2])
+        progress, close_bar = program_bar(total, f"emulating {self.meta.get('name', 'kernel')}")
         try:
             run_args = (hbm, np.array(vals, np.int64), tuple(grid), data_base, record)
+            extra = {"progress": progress} if progress is not None else {}
             if self.timing_only:
-                records, _ = emu.run(*run_args, timing_only=True)
+                records, _ = emu.run(*run_args, timing_only=True, **extra)
             else:
-                records, _ = emu.run(*run_args)
+                records, _ = emu.run(*run_args, **extra)
         except EmulatorError as e:
             raise self._error(e) from None
         finally:
+            close_bar()
             emu.release()  # a compiled kernel must not pin a core's on-chip memory
         self.last_records = records if record else []
         self.last_wall_s = time.perf_counter() - t0
