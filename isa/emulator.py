@@ -12,7 +12,10 @@ numpy handlers of `isa.engines`, found through the table's `handler` names.
 `run(..., timing_only=True)` runs the same programs without tile data: engine instructions go to
 the shape-only handlers of `isa.engines.shape_only`, which produce the same records (addresses,
 sizes, dependencies, costs) and leave HBM untouched; see that module for what cannot be known
-without data (a branch on a value loaded from a tile raises `TimingOnlyError`).
+without data (a branch on a value loaded from a tile raises `TimingOnlyError`). Their results are
+memoised per instruction and register values (`isa.shape_memo`): a loop body's engine
+instructions cost a dictionary lookup after their first iteration, and a record met again at
+the same pc in the same program is the same object.
 """
 
 from __future__ import annotations
