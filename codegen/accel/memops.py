@@ -14,7 +14,7 @@ from llvmlite import ir
 from isa.table import AtomicOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import AtomicKind, Op, OpKind, scalar_dtype, shape_of
-from jitlang.passes.accel_access import Affine, Bound
+from jitlang.passes.accel_access import Affine, Bound, Remainder
 from jitlang.passes.accel_layout import access_mask, is_tile_value
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
@@ -29,7 +29,10 @@ def eval_affine(low, a: Affine) -> ir.Value:
     b = low.b
     acc = ir.Constant(I64, a.const)
     for v, c in a.terms:
-        x = low.reg64(v)
+        if isinstance(v, Remainder):  # `u % m` of a wrap-free remainder (accel_access)
+            x = b.srem(eval_affine(low, v.of), ir.Constant(I64, v.m))
+        else:
+            x = low.reg64(v)
         acc = b.add(acc, x if c == 1 else b.mul(x, ir.Constant(I64, c)))
     return acc
 

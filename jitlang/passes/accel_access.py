@@ -11,7 +11,9 @@ and the access goes through gather/scatter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+import math
+from dataclasses import dataclass, field
 
 from ..ir import BinaryOp, CmpPred, Op, OpKind, Value, is_ptr, scalar_dtype, shape_of
 
@@ -45,6 +47,19 @@ class Affine:
         return Affine(self.const, self.terms, dims)
 
 
+_rem_ids = itertools.count(-1, -1)  # apart from Value ids, which count up from 0
+
+
+@dataclass(frozen=True, eq=False)
+class Remainder:
+    """A uniform integer an access needs that is no IR value: `of % m` (C remainder, m > 0);
+    it stands in `Affine.terms` like a scalar, and the lowering computes it."""
+
+    of: Affine
+    m: int
+    id: int = field(default_factory=lambda: next(_rem_ids))
+
+
 def _mul(dims, k):
     return tuple(d * k for d in dims)
 
@@ -67,9 +82,16 @@ class Bound:
 
 
 class AccessAnalysis:
-    def __init__(self, producers: dict[int, Op]) -> None:
+    def __init__(self, producers: dict[int, Op], loops: list[Op] = ()) -> None:
         self.prod = producers
         self._aff: dict[int, Affine | None] = {}
+        # carried values of `for` loops: body argument id -> (loop, index among carried)
+        self.carried: dict[int, tuple[Op, int]] = {}
+        for loop in loops:
+            if loop.kind is OpKind.FOR:
+                for j, a in enumerate(loop.regions[0].args[1:]):
+                    self.carried[a.id] = (loop, j)
+        self._ptr: dict[int, PtrAffine | None] = {}
 
     def affine(self, v: Value) -> Affine | None:
         if v.id not in self._aff:
@@ -125,11 +147,54 @@ class AccessAnalysis:
                     return a.scale(cb)
                 if ca is not None and b is not None:
                     return b.scale(ca)
+            if bop is BinaryOp.REM and a is not None:
+                return self._remainder(a, self._uniform_const(b), shape_of(v.type))
             if bop is BinaryOp.SHL and a is not None:
                 cb = self._uniform_const(b)
                 if cb is not None and 0 <= cb < 31:
                     return a.scale(1 << cb)
         return None
+
+    def _divisor(self, v: Value, depth: int = 0) -> int:
+        """A known divisor of integer scalar v (`pid * BLOCK` is a multiple of BLOCK)."""
+        c = self._const(v)
+        if c is not None:
+            return abs(c)
+        op = self.prod.get(v.id)
+        if op is None or depth > 16:
+            return 1
+        if op.kind is OpKind.BINARY and op.attr.op is BinaryOp.MUL:
+            x, y = (self._divisor(o, depth + 1) for o in op.operands)
+            return x * y
+        if op.kind is OpKind.BINARY and op.attr.op in (BinaryOp.ADD, BinaryOp.SUB):
+            x, y = (self._divisor(o, depth + 1) for o in op.operands)
+            return math.gcd(x, y)
+        if op.kind is OpKind.BINARY and op.attr.op is BinaryOp.SHL:
+            k = self._const(op.operands[1])
+            if k is not None and 0 <= k < 31:
+                return self._divisor(op.operands[0], depth + 1) << k
+        if op.kind in (OpKind.CAST, OpKind.HINT) and not getattr(op.attr, "bitcast", False):
+            return self._divisor(op.operands[0], depth + 1)
+        return 1
+
+    def _remainder(self, a: Affine, m: int | None, shape) -> Affine | None:
+        """`a % m` as an affine form when the block part never wraps: the uniform part U is a
+        multiple of g (the gcd of its constant and coefficients), g divides m and the block
+        part stays in [0, g) -- then (U + b) % m == U % m + b (C remainders too: U % m is a
+        multiple of g in (-m, m)). Triton's `(pid * BLOCK + tl.arange(0, BLOCK)) % M`."""
+        if not m or m <= 0 or any(d < 0 for d in a.dims):
+            return None
+        span = sum(d * (n - 1) for d, n in zip(a.dims, shape, strict=True))
+        g = abs(a.const)
+        for t, c in a.terms:
+            d = self._divisor(t) if isinstance(t, Value) else 1
+            g = math.gcd(g, abs(c) * d)
+        if g == 0:  # the block part alone, in [0, span]
+            return a if span < m else None
+        if m % g or span >= g:
+            return None
+        u = Affine(a.const, a.terms, (0,) * len(a.dims))
+        return Affine(0, ((Remainder(u, m), 1),), a.dims)
 
     @staticmethod
     def _uniform_const(a: Affine | None) -> int | None:
@@ -143,12 +208,44 @@ class AccessAnalysis:
 
     def pointer(self, v: Value) -> PtrAffine | None:
         """The affine form of a pointer block (or scalar pointer) in elements of its base."""
+        if v.id not in self._ptr:
+            self._ptr[v.id] = None  # a cycle through a loop is not affine (see _induction)
+            self._ptr[v.id] = self._pointer(v)
+        return self._ptr[v.id]
+
+    def _induction(self, v: Value) -> PtrAffine | None:
+        """A pointer block carried by `for i in range(lb, ub, step)` that each iteration
+        advances by a constant, `p += delta` (Triton's `a_ptrs += BLOCK_K * stride_ak`): in
+        iteration i it is init + (i - lb) / step * delta, affine in the induction variable
+        when lb and step are constants and step divides delta."""
+        loop, j = self.carried[v.id]
+        body = loop.regions[0]
+        init = loop.operands[3 + j]
+        y = body.terminator.operands[j]
+        yop = self.prod.get(y.id)
+        if yop is None or yop.kind is not OpKind.PTR_ADD or yop.operands[0] is not v:
+            return None
+        delta = self.affine(yop.operands[1])
+        lb, step = self._const(loop.operands[0]), self._const(loop.operands[2])
+        if delta is None or delta.terms or any(delta.dims) or lb is None or not step:
+            return None
+        if delta.const % step:
+            return None
+        p = self.pointer(init)
+        if p is None:
+            return None
+        per = delta.const // step
+        rank = len(p.off.dims)
+        iv = Affine(-lb * per, ((body.args[0], per),), (0,) * rank)
+        return PtrAffine(p.base, p.off.add(iv))
+
+    def _pointer(self, v: Value) -> PtrAffine | None:
         op = self.prod.get(v.id)
         rank = len(shape_of(v.type))
         if rank == 0:
             return PtrAffine(v, Affine(0, (), ()))  # scalar pointers are bases (LLVM computes them)
         if op is None:
-            return None
+            return self._induction(v) if v.id in self.carried else None
         k = op.kind
         if k is OpKind.SPLAT:
             return PtrAffine(op.operands[0], Affine(0, (), (0,) * rank))

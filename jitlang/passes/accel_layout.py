@@ -346,7 +346,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     _flat(fn.body, ops)
     prod: dict[int, Op] = {}
     _producers(fn.body, prod)
-    an = AccessAnalysis(prod)
+    an = AccessAnalysis(prod, [op for op, _ in ops if op.kind is OpKind.FOR])
     uses: dict[int, list[Op]] = {}
     for op, _ in ops:
         for v in op.operands:
@@ -412,8 +412,8 @@ _THROUGH = {
 
 def _stride_params(fn: Function, plan: AccelPlan) -> list[int]:
     """Integer arguments that multiply offsets of an access that had to become an indirect
-    DMA (a run-time stride such as `rm[:, None] * K`): with their values compiled in, the access
-    would be an access pattern. The accel driver compiles such value-specialized builds."""
+    DMA (a run-time stride such as `rm[:, None] * K`) or divide them (`offs % M`): with their
+    values compiled in, the access can be an access pattern. The accel driver compiles such value-specialized builds."""
     params = {a.id: i for i, a in enumerate(fn.body.args) if not is_tile_value(a)}
     prod = plan.producers
     out: set[int] = set()
@@ -432,11 +432,14 @@ def _stride_params(fn: Function, plan: AccelPlan) -> list[int]:
             seen.add(v.id)
             p = prod.get(v.id)
             if p is None:
+                if v.id in plan.analysis.carried:  # a carried pointer: its init and update
+                    loop, j = plan.analysis.carried[v.id]
+                    stack += [loop.operands[3 + j], loop.regions[0].terminator.operands[j]]
                 continue
             if p.kind in (OpKind.LOAD, OpKind.ATOMIC):
                 data_dependent = True
                 break
-            if p.kind is OpKind.BINARY and p.attr.op is BinaryOp.MUL:
+            if p.kind is OpKind.BINARY and p.attr.op in (BinaryOp.MUL, BinaryOp.REM):
                 for x in p.operands:
                     while x.id not in params and prod.get(x.id) is not None:
                         q = prod[x.id]
