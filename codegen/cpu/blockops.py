@@ -459,6 +459,10 @@ def lower_sort(low, op: Op) -> None:
                         if desc:
                             up = b.not_(up)
                         gt = E.compare(b, CmpPred.GT, dt, vi, vl)
+                        if dt.is_float:  # NaN orders above everything (numpy puts it last)
+                            nan_i = b.fcmp_unordered("uno", vi, vi)
+                            num_l = b.fcmp_ordered("ord", vl, vl)
+                            gt = b.or_(gt, b.and_(nan_i, num_l))
                         swap = b.icmp_unsigned("==", gt, up)
                         with b.if_then(swap):
                             b.store(E.reg_to_buf(b, vl), pi)

@@ -27,9 +27,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("accel", "reduce_float_minmax"): (
         "tl.max/tl.min over NaN give NaN (tests/fuzz/repro/accel_max_reduce_nan.py)"
     ),
-    # the CPU's bitonic sort compares with an ordered `>`, false for NaN: with NaN in a row,
-    # even the other elements come out unsorted (codegen/cpu/blockops.py, lower_sort)
-    ("cpu", "sort_nan"): "tl.sort of floats with NaN (tests/fuzz/repro/cpu_sort_nan.py)",
     # a running product that reached +-inf and then meets 0 must be NaN (IEEE inf * 0); the
     # accelerator gives -0.0
     ("accel", "cumprod"): "cumprod of inf then 0 (tests/fuzz/repro/accel_cumprod_inf_zero.py)",

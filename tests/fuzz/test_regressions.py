@@ -21,6 +21,8 @@ FIXED = {
     "1 / d = inf (x / x gave inf)",
     "cse_negative_zero.py": "CSE merged the constant -0.0 into 0.0 (rsqrt(-0.0) gave +inf)",
     "cse_negative_zero_div.py": "CSE merged -0.0 into 0.0 (x / -0.0 gave +inf)",
+    "cpu_sort_nan.py": "cpu: tl.sort compared with an ordered >, so a row with NaN came out "
+    "unsorted",
 }
 
 
@@ -53,3 +55,25 @@ def test_cpu_division_by_uniform_scalar_full_range():
             close = np.abs(o - ref) <= 2 * np.spacing(np.abs(ref))
         ok = (o == ref) | (np.isnan(o) & np.isnan(ref)) | close
         assert ok.all(), (d, o, ref)
+
+
+def test_cpu_sort_orders_nan_last_ascending_and_first_descending():
+    import jitlang as jl
+    import jitlang.language as tl
+
+    @jl.jit
+    def srt(x_ptr, a_ptr, d_ptr, N: tl.constexpr):
+        o = tl.arange(0, N)
+        x = tl.load(x_ptr + o)
+        tl.store(a_ptr + o, tl.sort(x))
+        tl.store(d_ptr + o, tl.sort(x, descending=True))
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(32).astype(np.float32)
+    x[[3, 17, 30]] = np.nan
+    x[5], x[9] = np.inf, -np.inf
+    a = np.zeros(32, np.float32)
+    d = np.zeros(32, np.float32)
+    srt[(1,)](x, a, d, N=32)
+    np.testing.assert_array_equal(a, np.sort(x))
+    np.testing.assert_array_equal(d, np.sort(x)[::-1])
