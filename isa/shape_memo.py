@@ -57,7 +57,7 @@ _MEMO = frozenset(
 )
 # Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
 _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
-_MAX_ENTRIES = 1 << 18
+_MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
 _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
 _HBM = Space.HBM
