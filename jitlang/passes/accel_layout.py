@@ -597,12 +597,30 @@ def _needed(fn: Function, plan: AccelPlan) -> set[int]:
     """Tile values the program must compute: everything a side effect, control flow or a
     needed result reads, except pointers and masks that become access patterns."""
     ops = _flat_list(fn.body)
+    loop_of = {id(op.regions[0]): op for op, _ in ops if op.kind is OpKind.FOR}
     needed: set[int] = set()
     changed = True
     while changed:
         changed = False
-        for op, _ in reversed(ops):
-            want = _operands_needed(op, plan, needed)
+        for op, region in reversed(ops):
+            loop = loop_of.get(id(region)) if op.kind is OpKind.YIELD else None
+            if op.kind is OpKind.FOR or loop is not None:
+                # a carried value is computed only if the body or the code after the loop
+                # needs it (a pointer block advanced each iteration that only feeds access
+                # patterns is not)
+                loop = loop or op
+                body = loop.regions[0]
+                live = [
+                    j
+                    for j, (a, r) in enumerate(zip(body.args[1:], loop.results, strict=True))
+                    if a.id in needed or r.id in needed or not is_tile_value(a)
+                ]
+                if op.kind is OpKind.FOR:
+                    want = list(op.operands[:3]) + [op.operands[3 + j] for j in live]
+                else:
+                    want = [op.operands[j] for j in live]
+            else:
+                want = _operands_needed(op, plan, needed)
             for v in want:
                 if is_tile_value(v) and v.id not in needed:
                     needed.add(v.id)

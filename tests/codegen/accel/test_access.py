@@ -63,3 +63,13 @@ def test_carried_pointers_and_wrapped_rows_give_the_right_data():
     o2 = np.zeros(64, np.float32)
     wrapped_rows[(3,)](x, o2, M=256, BM=64, OFF=64, target="accel")  # the last program's block
     np.testing.assert_array_equal(o2, x[(2 * 64 + 64 + np.arange(64)) % 256])
+
+
+def test_a_carried_pointer_block_that_only_feeds_access_patterns_is_not_computed():
+    x = np.zeros(256, np.float32)
+    plan = plan_of(carried_ptrs, x, x, 4, BK=16, STEP=1)
+    (loop,) = [op for op in walk(plan.fn.body) if op.kind is OpKind.FOR]
+    ptrs, acc = loop.regions[0].args[1:]
+    if "ptr" not in str(ptrs.type):
+        ptrs, acc = acc, ptrs
+    assert ptrs.id not in plan.needed and acc.id in plan.needed
