@@ -6,6 +6,14 @@ instructions on virtual registers), `regalloc` (linear scan over the sequencer's
 `schedule` (DMA queues, order), `emit` (`isa.asm.Builder`, line table). `target` holds the frozen
 machine description every stage receives; `intrinsics` is the one table of `accel.*` functions.
 
+Optimisation steps (`target.OPT_STEPS`, named in `AccelTarget.steps` and the cache key):
+"hoist_loads" (loop-invariant loads before their loop, `jitlang.passes.accel_hoist`) and
+"psum_acc" (dot accumulators stay in PSUM across a K loop, `dot`). Always on: access patterns for
+pointers advanced per iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried blocks
+computed only when needed, and value-specialized builds for run-time strides (the driver compiles
+one per distinct stride tuple, `runtime.accel_driver.MAX_VARIANTS`). Not done yet: `num_stages`
+multi-buffering of loop loads and a list scheduler (`schedule` keeps program order).
+
 Documented target limits (each a located compile error, or a stated numeric difference):
 - fp64 and 64-bit integer blocks, and fp64 scalars that must live on chip: `TargetLimitError`
   (the engines hold at most 32-bit elements; 64-bit integer scalars and addresses are fine).
