@@ -250,11 +250,13 @@ class TileOps:
         self.transpose_into(d, low.tile_of(s, 0), shape)
         self.finish(r, d)
 
-    def transpose_into(self, d: TileRef, x: TileRef, shape) -> None:
+    def transpose_into(self, d: TileRef, x: TileRef, shape, exact: bool = False) -> None:
         """d (the natural layout of the [n, m] transpose) = x [m, n]^T, through the PE's
         identity in [<=128, <=128] chunks: source rows {p * rm + i} x columns {q * rn + j}
         land on partitions q of the destination."""
         m, n = shape
+        if x.dtype in (DType.I32, DType.U32) and d.dtype == x.dtype and not exact:
+            return self._transpose_int32(d, x, shape)
         rm, rn = m // x.pn, n // d.pn
         es = x.dtype.mem_bytes
         psum = TileRef(
@@ -265,6 +267,20 @@ class TileOps:
                 self.call("accel.transpose", psum, x.view((rn, d.pn), off=(i * n + j) * es))
                 out = d.view((rm, x.pn), off=(j * m + i) * d.dtype.mem_bytes)
                 self.call("accel.copy", out, psum)
+
+    def _transpose_int32(self, d: TileRef, x: TileRef, shape) -> None:
+        """32-bit integers through the PE's fp32 exactly: the 16-bit halves (exact in fp32)
+        are transposed apart and joined, d = hi << 16 + lo."""
+        low = self.low
+        lo = low.scratch(0, x.dtype, x.pn, x.free)
+        hi = low.scratch(1, x.dtype, x.pn, x.free)
+        hi_t = low.scratch(2, d.dtype, d.pn, d.free)
+        self.call("accel.ts", int(TensorOp.AND), lo, x, f32_bits(65535.0))
+        self.call("accel.ts", int(TensorOp.SHR), hi, x, f32_bits(16.0))
+        self.transpose_into(d, lo, shape, exact=True)
+        self.transpose_into(hi_t, hi, shape, exact=True)
+        self.call("accel.ts", int(TensorOp.SHL), hi_t, hi_t, f32_bits(16.0))
+        self.call("accel.tt", int(TensorOp.ADD), d, d, hi_t)
 
     def _convert_layout(self, op: Op) -> None:
         low = self.low
@@ -376,8 +392,10 @@ class TileOps:
         x = self.operand(op.operands[0], 0, d)
         u = op.attr.op
         dt = scalar_dtype(r.type)
+        # bias -0.0: x + -0.0 is x for every x, -0.0 included (+0.0 would turn -0.0 into +0.0
+        # and lose the sign of sin(-0.0), sqrt(-0.0), ...)
         act = lambda fn, scale=1.0: self.call(  # noqa: E731
-            "accel.act", int(fn), d, x, f32_bits(0.0), f32_bits(scale), -1, 0
+            "accel.act", int(fn), d, x, f32_bits(-0.0), f32_bits(scale), -1, 0
         )
         if not dt.is_float:
             if u is UnaryOp.NEG:
@@ -408,6 +426,10 @@ class TileOps:
             else:
                 self.call("accel.ts", int(TensorOp.GT), m, t, f32_bits(0.0))
                 self.call("accel.tt", int(TensorOp.ADD), d, d, m)
+            # a zero result has x's sign (floor(-0.0), ceil(-0.5) are -0.0): x * 0 there
+            self.call("accel.ts", int(TensorOp.EQ), m, d, f32_bits(0.0))
+            self.call("accel.ts", int(TensorOp.MUL), t, x, f32_bits(0.0))
+            self.call("accel.select", d, m, t, d)
         else:
             raise UnsupportedOnAccelError(op.loc, f"{u.value} of {r.type}")
         self.finish(r, d)
