@@ -133,11 +133,14 @@ def lower_general(ops, op: Op, builtin: TensorOp | None) -> None:
         if is_tile_value(r) and r.id not in w.low.plan.needed:
             continue
         d = ops.dest(r)
-        _put(w, d, TileRef(t.view((1, per)), t.dtype))
+        put_result(w, d, TileRef(t.view((1, per)), t.dtype))
         ops.finish(r, d)
 
 
-def _put(w: _Work, d: TileRef, src: TileRef) -> None:
+def put_result(w, d: TileRef, src: TileRef) -> None:
+    """d (an op's result in its layout) = src (the same row-major elements in the working
+    layout): a copy, an SBUF-to-SBUF DMA, or a partition broadcast of one element. `w` has the
+    op (`.op`) and its TileOps (`.ops`)."""
     ops = w.ops
     if (d.pn, d.free) == (src.pn, src.free):
         ops.call("accel.copy", d, src)

@@ -3,7 +3,7 @@
 Stage: part of the accel lowering (`tileops` dispatches here). Both move the block into the
 general combine's working layout (`accel_memory.work_layout`: the axis inside each partition's
 free elements, the dims before it over partitions), reorder there through strided views, and
-move the result to its own layout (copy or SBUF-to-SBUF DMA, `combine._put`):
+move the result to its own layout (copy or SBUF-to-SBUF DMA, `combine.put_result`):
 - flip: one copy through a view that walks the axis backwards (a negative stride);
 - sort (last axis, n a power of two): a bitonic network, log2(n) (log2(n) + 1) / 2 steps of
   compare-exchange on whole tiles. In step (k, j) element i meets i + j (bit j of i clear),
@@ -20,7 +20,7 @@ from jitlang.dtypes import DType
 from jitlang.ir import Op, scalar_dtype, shape_of
 from jitlang.passes.accel_memory import SCRATCH_SLOTS, work_layout
 
-from .combine import _put
+from .combine import put_result
 from .tiles import TileRef
 
 
@@ -47,7 +47,7 @@ class _Reorder:
     def store(self, t: TileRef) -> None:
         r = self.op.result
         d = self.ops.dest(r)
-        _put(self, d, t)
+        put_result(self, d, t)
         self.ops.finish(r, d)
 
 
