@@ -52,8 +52,39 @@ def lower_reduce(ops, op: Op) -> None:
     r, s = op.result, op.operands[0]
     d = ops.dest(r)
     x = low.tile_of(s, 0)
-    _reduce_into(ops, rop, d, x, shape_of(s.type), op.attr.axis, op)
+    shape, axis = shape_of(s.type), op.attr.axis
+    if nan_skipping(op):
+        # Triton's tl.max/tl.min skip NaN (the engines' max/min propagate it): NaN lanes take
+        # the identity, and a slice of NaN only gives NaN
+        dt = scalar_dtype(s.type)
+        nan = low.scratch(3, DType.U8, x.pn, x.free)
+        clean = low.scratch(4, dt, x.pn, x.free)
+        worst = float("-inf") if kind is ReduceKind.MAX else float("inf")
+        ops.call("accel.tt", int(TensorOp.NE), nan, x, x)
+        ops.call("accel.memset", clean, f32_bits(worst))
+        ops.call("accel.select", clean, nan, clean, x)
+        _reduce_into(ops, rop, d, clean, shape, axis, op)
+        every = low.scratch(5, DType.U8, d.pn, d.free)
+        nans = low.scratch(6, d.dtype, d.pn, d.free)
+        _reduce_into(ops, int(ReduceOp.MIN), every, nan, shape, axis, op)
+        ops.call("accel.memset", nans, f32_bits(float("nan")))
+        ops.call("accel.select", d, every, nans, d)
+    else:
+        _reduce_into(ops, rop, d, x, shape, axis, op)
     ops.finish(r, d)
+
+
+def nan_skipping(op: Op) -> bool:
+    """A float max/min reduction that must skip NaN (the default, propagate_nan=False)."""
+    kind = combine_kind(op)
+    dt = scalar_dtype(op.operands[0].type)
+    return (
+        kind in (ReduceKind.MAX, ReduceKind.MIN)
+        and dt is not None
+        and dt.is_float
+        and not getattr(op.attr, "propagate_nan", False)
+        and len(op.operands) == 1
+    )
 
 
 def _reduce_into(ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op) -> None:

@@ -171,6 +171,15 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
     n_slots, combines, extra = SCRATCH_SLOTS, [], [ALIGN]
     P = target.partitions
     for op in walk(fn.body):
+        if (
+            op.kind is OpKind.REDUCE
+            and combine_kind(op) in (ReduceKind.MAX, ReduceKind.MIN)
+            and scalar_dtype(op.operands[0].type).is_float
+            and not general_combine(op)
+        ):  # NaN-skipping max/min (codegen.accel.reduce): mask, cleaned copy, flags, NaNs
+            n_slots = max(n_slots, SCRATCH_SLOTS + 4)
+            lay = plan.layouts.get(op.operands[0].id)
+            extra.append(_align(4 * (lay.free if lay else op.operands[0].type.numel)))
         if op.kind is OpKind.REDUCE and combine_kind(op) in _ARG:
             if scalar_dtype(op.operands[0].type).is_float:
                 n_slots = max(n_slots, SCRATCH_SLOTS + 3)  # NaN-only slices: flag, index, NaN

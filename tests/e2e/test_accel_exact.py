@@ -48,3 +48,39 @@ def test_negative_zero_keeps_its_sign():
     signs[(1,)](x, o, N=x.size, target="accel")
     np.testing.assert_array_equal(np.signbit(o), np.signbit(ref))
     np.testing.assert_allclose(o, ref, rtol=1e-6, equal_nan=True)
+
+
+def test_floor_and_ceil_of_infinities_are_the_infinities():
+    x = np.array([np.inf, -np.inf, np.nan, -2.5, 2.5, -0.0, 7.0, 1e30], np.float32)
+    o = np.zeros(4 * x.size, np.float32)
+    signs[(1,)](x, o, N=x.size, target="accel")
+    np.testing.assert_array_equal(o[2 * x.size : 3 * x.size], np.floor(x))
+    np.testing.assert_array_equal(o[3 * x.size :], np.ceil(x))
+
+
+@jl.jit
+def maxmin_rows(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :])
+    L: tl.constexpr = M if AXIS == 1 else N
+    tl.store(o_ptr + tl.arange(0, L), tl.max(x, AXIS))
+    tl.store(o_ptr + L + tl.arange(0, L), tl.min(x, AXIS))
+    tl.store(o_ptr + 2 * L, tl.max(tl.max(x, 1), 0))
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_max_and_min_skip_nan_and_a_slice_of_nan_gives_nan(axis):
+    x = np.random.default_rng(axis).standard_normal((8, 8)).astype(np.float32)
+    x[1, :] = np.nan
+    x[:, 2] = np.nan
+    x[3, 4], x[5, 6] = -np.inf, np.inf
+    out_len = x.shape[1 - axis]
+    o = np.zeros(2 * out_len + 1, np.float32)
+    maxmin_rows[(1,)](x, o, M=8, N=8, AXIS=axis, target="accel")
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ref = np.concatenate([np.nanmax(x, axis), np.nanmin(x, axis), [np.nanmax(x)]])
+    np.testing.assert_array_equal(o, ref.astype(np.float32))
+    cross_check(maxmin_rows, (1,), x, o, M=8, N=8, AXIS=axis)
