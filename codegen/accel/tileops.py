@@ -430,10 +430,6 @@ class TileOps:
             self.call("accel.ts", int(TensorOp.EQ), m, d, f32_bits(0.0))
             self.call("accel.ts", int(TensorOp.MUL), t, x, f32_bits(0.0))
             self.call("accel.select", d, m, t, d)
-            # +-inf (and NaN): fmod(x, 1) is NaN there, and the result is x itself
-            self.call("accel.ts", int(TensorOp.MOD), t, x, f32_bits(1.0))
-            self.call("accel.tt", int(TensorOp.NE), m, t, t)
-            self.call("accel.select", d, m, x, d)
         else:
             raise UnsupportedOnAccelError(op.loc, f"{u.value} of {r.type}")
         self.finish(r, d)
