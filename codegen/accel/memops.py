@@ -228,6 +228,17 @@ def lower_atomic(low, op: Op) -> None:
     live = is_tile_value(r) and r.id in low.plan.needed or not is_tile_value(r)
     old = (low.buffer(r) if is_tile_value(r) else low.scratch(2, dt, 1, 1)) if live else -1
     tiles = [low.tile_of(v, 1 + i) for i, v in enumerate(vals)]
+    if dt.is_float and op.attr.kind in (AtomicKind.MAX, AtomicKind.MIN):
+        # max(old, NaN) keeps old (Triton, the CPU); the DMA engine's max propagates NaN: a NaN
+        # operand becomes the identity first
+        t = tiles[0]
+        clean = low.scratch(3, t.dtype, t.pn, t.free)
+        nan = low.scratch(4, DType.U8, t.pn, t.free)
+        worst = float("-inf") if op.attr.kind is AtomicKind.MAX else float("inf")
+        low.call("accel.tt", int(TensorOp.NE), nan, t, t)
+        low.call("accel.memset", clean, f32_bits(worst))
+        low.call("accel.select", clean, nan, clean, t)
+        tiles[0] = clean
     if acc.kind != "ap":  # indirect: element offsets, -1 where masked (skipped)
         ptr, mask = op.operands[0], access_mask(op)
         if ptr.id not in low.tiles:

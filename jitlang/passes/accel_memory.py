@@ -180,6 +180,14 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
             n_slots = max(n_slots, SCRATCH_SLOTS + 4)
             lay = plan.layouts.get(op.operands[0].id)
             extra.append(_align(4 * (lay.free if lay else op.operands[0].type.numel)))
+        if (
+            op.kind is OpKind.ATOMIC
+            and op.attr.kind.value in ("max", "min")
+            and scalar_dtype(op.operands[1].type).is_float
+        ):  # float atomic max/min: the operand with NaN as the identity (codegen.accel.memops)
+            n_slots = max(n_slots, SCRATCH_SLOTS + 2)
+            lay = plan.layouts.get(op.operands[1].id)
+            extra.append(_align(4 * (lay.free if lay else 1)))
         if op.kind is OpKind.REDUCE and combine_kind(op) in _ARG:
             if scalar_dtype(op.operands[0].type).is_float:
                 n_slots = max(n_slots, SCRATCH_SLOTS + 3)  # NaN-only slices: flag, index, NaN

@@ -76,3 +76,18 @@ def test_max_and_min_skip_nan_and_a_slice_of_nan_gives_nan(axis):
             ref = np.concatenate([np.nanmax(x, axis), np.nanmin(x, axis), [np.nanmax(x)]])
     np.testing.assert_array_equal(o, ref.astype(np.float32))
     cross_check(maxmin_rows, (1,), x, o, M=8, N=8, AXIS=axis)
+
+
+@jl.jit
+def atomic_extremes(x_ptr, o_ptr, N: tl.constexpr):
+    v = tl.load(x_ptr + tl.arange(0, N))
+    tl.atomic_max(o_ptr + tl.arange(0, N) % 1, v)  # every lane on one address
+    tl.atomic_min(o_ptr + 1 + tl.arange(0, N) % 1, v)
+
+
+def test_float_atomic_max_and_min_keep_the_old_value_against_nan():
+    x = np.array([np.nan, 2.0, np.inf, -np.inf, np.nan, -3.0, 0.5, np.nan], np.float32)
+    o = np.array([0.0, 0.0], np.float32)
+    atomic_extremes[(1,)](x, o, N=8, target="accel")
+    np.testing.assert_array_equal(o, [np.inf, -np.inf])
+    cross_check(atomic_extremes, (1,), x, np.zeros(2, np.float32), N=8)
