@@ -23,6 +23,13 @@ FIXED = {
     "cse_negative_zero_div.py": "CSE merged -0.0 into 0.0 (x / -0.0 gave +inf)",
     "cpu_sort_nan.py": "cpu: tl.sort compared with an ordered >, so a row with NaN came out "
     "unsorted",
+    "accel_rsqrt_neg_zero.py": "accel: rsqrt(-0.0) was +inf",
+    "accel_rsqrt_neg_zero_block.py": "accel: rsqrt(-0.0) over a block was +inf",
+    "accel_sin_neg_zero.py": "accel: sin(-0.0) was +0.0",
+    "accel_atomic_max_float_inf.py": "accel: float atomic_max(inf) stored NaN",
+    "accel_atomic_min_float_nan.py": "accel: float atomic_min(NaN) stored NaN",
+    "accel_max_reduce_nan.py": "accel: tl.max over NaN gave NaN (Triton skips NaN)",
+    "accel_trans_int32.py": "accel: trans of int32 went through fp32 (lost bits past 2**24)",
 }
 
 
