@@ -430,6 +430,10 @@ class TileOps:
             self.call("accel.ts", int(TensorOp.EQ), m, d, f32_bits(0.0))
             self.call("accel.ts", int(TensorOp.MUL), t, x, f32_bits(0.0))
             self.call("accel.select", d, m, t, d)
+            # fmod(+-inf, 1) is NaN, and so is d there: floor/ceil of +-inf (and of NaN) is x
+            self.call("accel.ts", int(TensorOp.MOD), t, x, f32_bits(1.0))
+            self.call("accel.tt", int(TensorOp.NE), m, t, t)
+            self.call("accel.select", d, m, x, d)
         else:
             raise UnsupportedOnAccelError(op.loc, f"{u.value} of {r.type}")
         self.finish(r, d)

@@ -11,9 +11,6 @@ from .gen import Case
 
 # (target, feature) -> reason with the reproducer's path
 KNOWN: dict[tuple[str, str], str] = {
-    # floor/ceil(+-inf) give NaN on the accelerator (IEEE: +-inf)
-    ("accel", "math_floor"): "floor(+-inf) is NaN (tests/fuzz/repro/accel_ceil_inf.py)",
-    ("accel", "math_ceil"): "ceil(+-inf) is NaN (tests/fuzz/repro/accel_ceil_inf.py)",
     # a running product that reached +-inf and then meets 0 must be NaN (IEEE inf * 0); the
     # accelerator gives -0.0 (its scan reassociates the products)
     ("accel", "cumprod"): "cumprod of inf then 0 (tests/fuzz/repro/accel_cumprod_inf_zero.py)",

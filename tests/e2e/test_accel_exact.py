@@ -51,6 +51,25 @@ def test_negative_zero_keeps_its_sign():
 
 
 @jl.jit
+def floor_ceil(x_ptr, o_ptr, N: tl.constexpr):
+    offs = tl.arange(0, N)
+    x = tl.load(x_ptr + offs)
+    tl.store(o_ptr + offs, tl.floor(x))
+    tl.store(o_ptr + N + offs, tl.ceil(x))
+
+
+def test_floor_ceil_of_specials():
+    """floor/ceil of +-inf are +-inf and of NaN NaN (the lowering's fmod(x, 1) is NaN there),
+    large values (no fractional bits) and the largest float stay as they are."""
+    x = np.array([np.inf, -np.inf, np.nan, 3.0e38, -3.4028235e38, 2.0**23 + 1, -2.5, 0.75],
+                 np.float32)
+    o = np.zeros(2 * x.size, np.float32)
+    floor_ceil[(1,)](x, o, N=x.size, target="accel")
+    np.testing.assert_array_equal(o, np.concatenate([np.floor(x), np.ceil(x)]))
+    cross_check(floor_ceil, (1,), x, o, N=x.size)
+
+
+@jl.jit
 def maxmin_rows(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr, AXIS: tl.constexpr):
     x = tl.load(x_ptr + tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :])
     L: tl.constexpr = M if AXIS == 1 else N

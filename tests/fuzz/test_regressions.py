@@ -30,6 +30,7 @@ FIXED = {
     "accel_atomic_min_float_nan.py": "accel: float atomic_min(NaN) stored NaN",
     "accel_max_reduce_nan.py": "accel: tl.max over NaN gave NaN (Triton skips NaN)",
     "accel_trans_int32.py": "accel: trans of int32 went through fp32 (lost bits past 2**24)",
+    "accel_ceil_inf.py": "accel: floor/ceil(+-inf) was NaN (fmod(inf, 1) is NaN)",
 }
 
 

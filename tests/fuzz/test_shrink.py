@@ -85,10 +85,10 @@ def test_shrinker_finds_the_planted_bug(tmp_path, planted):
 
 
 def test_a_live_reproducer_exits_1():
-    """tests/fuzz/repro/accel_ceil_inf.py shows a known accelerator bug: it must still fail, with
+    """tests/fuzz/repro/accel_cumprod_inf_zero.py shows a known accelerator bug: it must still fail, with
     its signature (when it is fixed, move it to test_regressions.FIXED, drop the KNOWN entry and
     point this test at another live reproducer)."""
-    path = REPRO / "accel_ceil_inf.py"
+    path = REPRO / "accel_cumprod_inf_zero.py"
     r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     assert r.stdout.startswith("mismatch:accel:"), r.stdout
