@@ -61,8 +61,9 @@ def floor_ceil(x_ptr, o_ptr, N: tl.constexpr):
 def test_floor_ceil_of_specials():
     """floor/ceil of +-inf are +-inf and of NaN NaN (the lowering's fmod(x, 1) is NaN there),
     large values (no fractional bits) and the largest float stay as they are."""
-    x = np.array([np.inf, -np.inf, np.nan, 3.0e38, -3.4028235e38, 2.0**23 + 1, -2.5, 0.75],
-                 np.float32)
+    x = np.array(
+        [np.inf, -np.inf, np.nan, 3.0e38, -3.4028235e38, 2.0**23 + 1, -2.5, 0.75], np.float32
+    )
     o = np.zeros(2 * x.size, np.float32)
     floor_ceil[(1,)](x, o, N=x.size, target="accel")
     np.testing.assert_array_equal(o, np.concatenate([np.floor(x), np.ceil(x)]))
