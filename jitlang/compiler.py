@@ -25,6 +25,8 @@ class CompileOptions:
     dump_ir: bool = False  # print each stage's IR
     dump_dir: str | None = None  # write each stage's IR to files here
     bounds_check: bool = False  # check every load/store/atomic against its array (debug)
+    # loop-load buffers (multi-buffering) a launch or `Config` asks for; None: the backend picks
+    num_stages: int | None = None
 
 
 def _dump(options: CompileOptions, name: str, stage: str, text: str) -> None:

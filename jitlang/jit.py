@@ -74,8 +74,12 @@ class JITFunction:
         # the launch options no kernel parameter shadows; `target` stays None when one does
         self._options = [o for o in _LAUNCH_OPTIONS if o not in sig.parameters]
         tgt = "target" if "target" in self._options else "None"
-        # with config=, the target becomes "accel@<machine>" (cache key and compile request)
-        self._target_name = f"_jl_tc({tgt}, config)" if "config" in self._options else tgt
+        # with config= or num_stages=, an accel target becomes "accel@<machine>[:stages=<n>]"
+        # (cache key and compile request)
+        cfg, stages = (o if o in self._options else "None" for o in ("config", "num_stages"))
+        self._target_name = (
+            f"_jl_tc({tgt}, {cfg}, {stages})" if (cfg, stages) != ("None",) * 2 else tgt
+        )
         self.constexprs = [
             i
             for i, p in enumerate(sig.parameters.values())
@@ -392,10 +396,11 @@ class JITFunction:
         from runtime.driver import get_runtime
 
         try:
-            if target.startswith("accel@"):  # an accelerator machine named by config=
-                from runtime.accel_driver import compile_accel_kernel
+            if target.startswith("accel@"):  # a machine (config=) or num_stages= was named
+                from runtime.accel_driver import compile_accel_kernel, parse_target_name
 
-                return compile_accel_kernel(get_runtime(), self, key, target[len("accel@") :])
+                config, num_stages = parse_target_name(target)
+                return compile_accel_kernel(get_runtime(), self, key, config, num_stages=num_stages)
             return get_runtime().compile(self, key, target)
         except CompilationError:
             raise
@@ -528,18 +533,21 @@ def _is_launch_error(e: Exception) -> bool:
     return rel.startswith("runtime/") or rel in _LAUNCH_ERROR_FILES
 
 
-def _target_key(target, config):
+def _target_key(target, config, num_stages=None):
     """The launch's target as the kernel cache and `_compile` name it: `target`, or
-    "accel@<machine>" when config= names an accelerator machine other than the default. The
-    CPU ignores config= (so one argument list runs on both, as cross_check does)."""
-    if config is None:
+    "accel@<machine>[:stages=<n>]" when config= names an accelerator machine other than the
+    default or num_stages= is set (`runtime.accel_driver.accel_target_name`). The CPU ignores
+    both (so one argument list runs on both, as cross_check does)."""
+    if config is None and num_stages is None:
         return target
-    from runtime.accel_driver import DEFAULT_CONFIG, config_name
+    from runtime.accel_driver import accel_target_name, config_name
 
-    name = config_name(config)
-    if (target or _default_target()) != "accel" or name == DEFAULT_CONFIG:
+    if (target or _default_target()) != "accel":
+        if config is not None:
+            config_name(config)  # a misspelt machine is an error on every target
         return target
-    return f"accel@{name}"
+    name = accel_target_name(config, num_stages)
+    return target if name == "accel" else name
 
 
 def _default_target() -> str:

@@ -56,6 +56,24 @@ def config_name(config) -> str:
     return name
 
 
+def accel_target_name(config, num_stages) -> str:
+    """The kernel-cache target of an accel launch with config=/num_stages= (either may be
+    None): "accel", or "accel@<machine>[:stages=<n>]" (read back by `parse_target_name`)."""
+    name = DEFAULT_CONFIG if config is None else config_name(config)
+    if num_stages is not None:
+        if isinstance(num_stages, bool) or not isinstance(num_stages, int) or num_stages < 1:
+            raise ValueError(f"num_stages must be an integer >= 1, got {num_stages!r}")
+        return f"accel@{name}:stages={num_stages}"
+    return "accel" if name == DEFAULT_CONFIG else f"accel@{name}"
+
+
+def parse_target_name(target: str) -> tuple[str, int | None]:
+    """(machine, num_stages) of a target named by `accel_target_name`."""
+    rest = target.removeprefix("accel").removeprefix("@") or DEFAULT_CONFIG
+    name, _, stages = rest.partition(":stages=")
+    return name, int(stages) if stages else None
+
+
 class AccelExecutionError(RuntimeError):
     """The emulated accelerator faulted while running a kernel (the message names the line)."""
 
@@ -328,13 +346,16 @@ def _region_of(regions, lo, hi) -> int:
     return -1
 
 
-def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG, steps=None):
+def compile_accel_kernel(
+    runtime, jf, key, config: str = DEFAULT_CONFIG, steps=None, num_stages: int | None = None
+):
     """Build (or fetch from the disk cache) the accel binary of one specialization; `steps`:
-    the backend's optimisation steps (default: all, `codegen.accel.target.OPT_STEPS`)."""
+    the backend's optimisation steps (default: all, `codegen.accel.target.OPT_STEPS`);
+    `num_stages`: the launch's multi-buffering request (`CompileOptions.num_stages`)."""
     from codegen.accel.target import accel_target
 
     target = accel_target(config) if steps is None else accel_target(config, steps=tuple(steps))
-    compiled = _compile_for(runtime, jf, key, target)
+    compiled = _compile_for(runtime, jf, key, target, num_stages)
     native = compiled.native
     names = [n for n, _t in native.meta["params"]]
     # value-specialized builds need each specialized value to be a kernel argument (the parts
@@ -346,21 +367,21 @@ def compile_accel_kernel(runtime, jf, key, config: str = DEFAULT_CONFIG, steps=N
             k = list(key)
             for at, v in zip(where, values, strict=True):
                 k[at] = ("c", v)
-            return compile_accel_kernel(runtime, jf, tuple(k), config, steps).native
+            return compile_accel_kernel(runtime, jf, tuple(k), config, steps, num_stages).native
 
         native.respecialize = respecialize
     if native.noalias:
         fewer = tuple(s for s in target.steps if s != "hoist_loads")
         compiled.native.rebuild = lambda: (
-            compile_accel_kernel(runtime, jf, key, config, fewer).native
+            compile_accel_kernel(runtime, jf, key, config, fewer, num_stages).native
         )
     return compiled
 
 
-def _compile_for(runtime, jf, key, target):
+def _compile_for(runtime, jf, key, target, num_stages=None):
     name = jf.fn.__name__
     digest = hashlib.sha256(
-        repr((jf.dependency_hash(), key, "accel", name, target.key)).encode()
+        repr((jf.dependency_hash(), key, "accel", name, target.key, num_stages)).encode()
     ).hexdigest()
     cache = runtime.disk_cache
     hit = cache.get(digest) if cache is not None else None
@@ -369,13 +390,13 @@ def _compile_for(runtime, jf, key, target):
             return _load(jf, key, *hit)
         except Exception:
             pass  # an unloadable entry is rebuilt below
-    binary, meta = _build(runtime, jf, key, target)
+    binary, meta = _build(runtime, jf, key, target, num_stages)
     if cache is not None:
         cache.put(digest, binary, meta)
     return _load(jf, key, binary, meta)
 
 
-def _build(runtime, jf, key, target):
+def _build(runtime, jf, key, target, num_stages=None):
     from jitlang.compiler import CompileOptions, compile_accel
     from jitlang.frontend.visitor import build_kernel
     from jitlang.ir import walk
@@ -390,6 +411,7 @@ def _build(runtime, jf, key, target):
         target="accel",
         dump_ir=runtime.options.dump_ir,
         dump_dir=str(runtime.options.dump_dir) if runtime.options.dump_dir else None,
+        num_stages=num_stages,
     )
     res = compile_accel(fn, opts, target)
     meta = {
@@ -399,6 +421,7 @@ def _build(runtime, jf, key, target):
         "config": res.config,
         "tile": res.tile_ir,
         "llir": res.llvm_ir,
+        "num_stages": num_stages,
         "compile_seconds": time.perf_counter() - t0,
         "timings": res.timings,
         "bounds_check": True,  # the launcher appends array byte ranges: how HBM is filled
