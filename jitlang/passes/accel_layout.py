@@ -460,30 +460,60 @@ def transposed_layout(shape: tuple[int, ...], partitions: int) -> AccelLayout:
     return AccelLayout(t.pn, t.free, transposed=True)
 
 
-# A transposing DMA walks HBM column by column: one descriptor per element, which the timing
-# model charges (isa/timing.py: per-descriptor DMA cost); a PE transpose of a 128x128 chunk plus
-# its PSUM -> SBUF copy costs about as much as a few hundred descriptors. So blocks up to this
-# many elements are transposed by their DMA, larger ones on the PE.
+# A transposing DMA walks HBM column by column: when the block's rows are contiguous in HBM that
+# is one descriptor per element, which the timing model charges (isa/timing.py: per-descriptor
+# DMA cost); a PE transpose of a 128x128 chunk plus its PSUM -> SBUF copy costs about as much as
+# a few hundred descriptors. So such blocks up to this many elements are transposed by their DMA,
+# larger ones on the PE. A block whose columns are contiguous (`aT[k, m]` read as `a[m, k]`, the
+# stationary operand given as [K, M] in memory as NKI takes it) is the other way round: its
+# transposing DMA moves whole rows of the transpose, and its natural one would be elementwise.
 DMA_TRANSPOSE_MAX = 256
+
+
+def _contiguous_run(strides: tuple[int, ...], shape: tuple[int, ...]) -> int:
+    """Elements per contiguous HBM chunk of an access pattern walked in row-major order."""
+    run = 1
+    for s, n in reversed(list(zip(strides, shape, strict=True))):
+        if n == 1:
+            continue
+        if s != run:
+            break
+        run *= n
+    return run
+
+
+def _dma_transposes_well(load: Op, an: AccessAnalysis) -> bool:
+    """True when reading a 2-D load's block column by column (its transpose's rows) gives
+    chunks at least as long as reading it row by row."""
+    acc = _classify(load, an)
+    if acc.kind != "ap":
+        return False
+    shape = shape_of(load.result.type)
+    dims = acc.ptr.off.dims
+    natural = _contiguous_run(dims, shape)
+    transposed = _contiguous_run(dims[::-1], shape[::-1])
+    return transposed > 1 and transposed >= natural
 
 
 def _stationary_layouts(ops, uses, layouts, an: AccessAnalysis, P: int) -> None:
     """The PE contracts over partitions: `dot`'s first operand must lie as [K, M]. Cost model
-    (see DMA_TRANSPOSE_MAX): a small block loaded through an access pattern used only by the
-    dot is transposed by its DMA (the pattern's dims are swapped); anything else gets an
-    explicit convert_layout, lowered as PE transposes through the identity (128x128 chunks;
-    DVE 32x32 blocks would also need a cross-partition move, so the PE is never worse)."""
+    (see DMA_TRANSPOSE_MAX): a block loaded through an access pattern used only by the dot is
+    transposed by its DMA (the pattern's dims are swapped) when it is small or when its
+    columns are contiguous in HBM; anything else gets an explicit convert_layout, lowered as
+    PE transposes through the identity (128x128 chunks; DVE 32x32 blocks would also need a
+    cross-partition move, so the PE is never worse)."""
     for op, _ in ops:
         if op.kind is not OpKind.DOT or len(shape_of(op.operands[0].type)) != 2:
             continue
         a = op.operands[0]
-        if a.type.numel > DMA_TRANSPOSE_MAX:
-            continue
         src = next((p for p, _ in ops if a in p.results), None)
         only_dot = len(uses.get(a.id, ())) == 1
-        if src is not None and src.kind is OpKind.LOAD and only_dot:
-            if _classify(src, an).kind == "ap":
-                layouts[a.id] = transposed_layout(shape_of(a.type), P)
+        if src is None or src.kind is not OpKind.LOAD or not only_dot:
+            continue
+        if _classify(src, an).kind != "ap":
+            continue
+        if a.type.numel <= DMA_TRANSPOSE_MAX or _dma_transposes_well(src, an):
+            layouts[a.id] = transposed_layout(shape_of(a.type), P)
 
 
 def _flat_list(region: Region) -> list[tuple[Op, Region]]:
