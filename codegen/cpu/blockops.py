@@ -100,11 +100,18 @@ def combine(low, op: Op, kind: ReduceKind, accs: list, xs: list) -> list:
 
 
 def _tree(low, op, kind, vecs: list) -> list:
+    """Combine the lanes of `vecs` down to scalars. Built-in kinds fold the upper half onto the
+    lower one; a custom combine (associative, not necessarily commutative) folds neighbours,
+    even lanes with odd ones, so the result is combined in element order as Triton's
+    interpreter does."""
     b = low.b
     w = E.lanes_of(vecs[0])
     while w > 1:
         h = w // 2
-        if h == 1:
+        if kind is ReduceKind.CUSTOM:
+            lo = [_lanes(b, v, range(0, w, 2)) for v in vecs]
+            hi = [_lanes(b, v, range(1, w, 2)) for v in vecs]
+        elif h == 1:
             lo = [b.extract_element(v, ir.Constant(U.I32, 0)) for v in vecs]
             hi = [b.extract_element(v, ir.Constant(U.I32, 1)) for v in vecs]
         else:
@@ -115,6 +122,13 @@ def _tree(low, op, kind, vecs: list) -> list:
         vecs = combine(low, op, kind, lo, hi)
         w = h
     return vecs
+
+
+def _lanes(b, v, idx):
+    idx = list(idx)
+    if len(idx) == 1:
+        return b.extract_element(v, ir.Constant(U.I32, idx[0]))
+    return b.shuffle_vector(v, v, ir.Constant(ir.VectorType(U.I32, len(idx)), idx))
 
 
 # -- loops ---------------------------------------------------------------------------------
@@ -202,7 +216,26 @@ def lower_reduce(low, op: Op) -> None:
                 nacc *= 2
         span = w * nacc
 
+        def ordered(idx_out):
+            # custom combine: each chunk of w elements folds to one value in element order,
+            # then the chunks fold left to right
+            def chunk(k):
+                return _tree(low, op, kind, [load(m, idx_out, k, w) for m in ins])
+
+            def step(k, accs):
+                return combine(low, op, kind, accs, chunk(k))
+
+            red = _counted_loop(low, w, n, w, chunk(low.zero), step)
+            if out_shape:
+                for m, v in zip(outs, red):
+                    low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
+            else:
+                results["v"] = red
+
         def body(idx_out):
+            if kind is ReduceKind.CUSTOM and w > 1:
+                ordered(idx_out)
+                return
             nin = len(ins)
             first = [
                 load(m, idx_out, ir.Constant(U.I64, j * w), w) for j in range(nacc) for m in ins

@@ -148,8 +148,8 @@ def affine_reduce(a_ptr, b_ptr, o_ptr, N: tl.constexpr):
     tl.store(o_ptr + 1, rb)
 
 
-def test_non_commutative_tuple_scan_and_reduce():
-    n = 64
+@pytest.mark.parametrize("n", [8, 64, 256])
+def test_non_commutative_tuple_scan_and_reduce(n):
     rng = np.random.default_rng(1)
     a = rng.integers(-2, 3, n).astype(np.int32)
     b = rng.integers(-5, 6, n).astype(np.int32)
@@ -167,11 +167,13 @@ def test_non_commutative_tuple_scan_and_reduce():
     np.testing.assert_array_equal(oa, ra)
     np.testing.assert_array_equal(ob, rb)
     cross_check(affine_scan, (1,), a, b, oa, ob, N=n)
-    # the reduction folds in order too (checked against the sequential fold: target="cpu"
-    # currently combines a tuple reduction out of order, see the accel issue's report)
-    o = np.zeros(2, np.int32)
-    affine_reduce[(1,)](a, b, o, N=n, target="accel")
-    np.testing.assert_array_equal(o, [ra[-1], rb[-1]])
+    # the reduction folds in order too, on both targets (the CPU's vector reduction once folded
+    # lane i with lane i + w/2, out of order for a non-commutative combine)
+    for target in ("accel", "cpu"):
+        o = np.zeros(2, np.int32)
+        affine_reduce[(1,)](a, b, o, N=n, target=target)
+        np.testing.assert_array_equal(o, [ra[-1], rb[-1]], err_msg=target)
+    cross_check(affine_reduce, (1,), a, b, o, N=n)
 
 
 @jl.jit
