@@ -358,6 +358,10 @@ def profile(kernel, grid, *args, config: str = "nc-v2", timing_only: bool = Fals
     from isa.profile import Profile
     from isa.timing import simulate
 
+    # compiled for the machine it runs on (SBUF size, queues), unless the kernel has a
+    # parameter named `config`: then it runs the default machine's build
+    if "config" not in getattr(kernel, "arg_names", ()):
+        meta = {**meta, "config": config}
     compiled = kernel.warmup(*args, target="accel", **meta)
     native = compiled.native
     native.record_config = config
@@ -380,7 +384,8 @@ def compare_generations(
     """Profile `kernel[grid](*args, **meta)` on each machine generation in `configs` and return
     an `isa.profile.Comparison`: `.format()` prints them side by side (time, speed-up, compute
     or memory bound, per-engine utilisation), `.summary()` is the same as a dict. The kernel is
-    compiled once; each run follows that generation's cores, clocks and bandwidths."""
+    compiled for each generation (its SBUF and queues) and run on its cores, clocks and
+    bandwidths."""
     from isa.profile import Comparison
 
     if not configs:
