@@ -22,6 +22,13 @@ Where we differ:
 - A sweep shows a progress bar (tqdm) when stderr is a terminal or the code runs in a Jupyter
   kernel, and stays quiet otherwise; `Autotuner.progress` (None: decide so, True, False)
   overrides that.
+- On `target="accel"` configs are ranked by the accelerator model's time on the launch's
+  machine (`config=`, default nc-v2), not by wall time: timing-only emulation, deterministic,
+  ties going to the earlier config (`autotune_accel.ModelSweep`). `configs_timings` then holds
+  modelled milliseconds. The sweep runs on `executor` (any `concurrent.futures.Executor`; by
+  default a local process pool), and each config's time is kept in the disk cache whatever
+  `cache_results` says (modelled times do not vary from run to run). `num_stages` in a `Config`
+  reaches the accelerator's compiler.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CompilationError
-from .jit import JITFunction
+from .jit import JITFunction, _default_target
 
 _LAUNCH_OPTIONS = ("num_warps", "num_ctas", "num_stages", "maxnreg")
 
@@ -171,6 +178,7 @@ class Autotuner(_KernelWrapper):
         do_bench: Callable | None = None,
         cache_results: bool = False,
         print_autotuning: bool = False,
+        executor: Any = "process",
     ) -> None:
         super().__init__(fn, "autotune")
         if arg_names is not None:
@@ -194,6 +202,12 @@ class Autotuner(_KernelWrapper):
         self.bench_time: float | None = None
         self.cache_results = cache_results
         self.print_autotuning = print_autotuning
+        from .autotune_accel import check_executor
+
+        check_executor(executor)
+        self.executor = executor  # where accel sweeps run: an Executor, "process" or "inline"
+        self.tuned_on: str | None = None  # "wall time", or "model:<machine>" for accel
+        self.sweep_stats: dict[str, int] = {}  # accel: how the last sweep timed its configs
         self.progress: bool | None = None  # a progress bar over the sweep; None: when interactive
         self._restore_copies: dict[str, Any] = {}
         self.user_defined_pre_hook = pre_hook is not None
@@ -310,8 +324,9 @@ class Autotuner(_KernelWrapper):
             dtype = getattr(v, "dtype", None)
             if dtype is not None:
                 key.append(dtype)
-        if kwargs.get("target") is not None:
-            key.append(("target", kwargs["target"]))
+        for option in ("target", "config"):
+            if kwargs.get(option) is not None:
+                key.append((option, kwargs[option]))
         return tuple(key)
 
     # -- tuning ------------------------------------------------------------------------------
@@ -322,6 +337,10 @@ class Autotuner(_KernelWrapper):
         if len(pruned) == 1:
             self.cache[key] = pruned[0]
             return False
+        machine = self._accel_machine(kwargs)
+        if machine is not None:
+            return self._tune_on_model(key, args, grid, kwargs, nargs, pruned, machine)
+        self.tuned_on = "wall time"
         if self.cache_results and self._load_timings(key, pruned):
             return True
         start = time.perf_counter()
@@ -335,6 +354,36 @@ class Autotuner(_KernelWrapper):
         self.pre_hook({**nargs, **kwargs, **best.all_kwargs()}, reset_only=True)
         if self.cache_results:
             self._store_timings(key, timings)
+        return True
+
+    def _accel_machine(self, kwargs: dict) -> str | None:
+        """The accelerator machine this launch runs on, or None for the CPU."""
+        if (kwargs.get("target") or _default_target()) != "accel":
+            return None
+        from runtime.accel_driver import DEFAULT_CONFIG, config_name
+
+        config = kwargs.get("config")
+        return DEFAULT_CONFIG if config is None else config_name(config)
+
+    def _tune_on_model(
+        self, key: tuple, args: tuple, grid, kwargs: dict, nargs: dict, pruned, machine: str
+    ) -> bool:
+        """Rank `pruned` by modelled time on `machine` (ties: the earlier config wins)."""
+        from .autotune_accel import ModelSweep
+
+        start = time.perf_counter()
+        if self.print_autotuning:
+            for c in pruned:
+                print(f"Autotuning kernel {self.__name__} with config {c} on {machine}")
+        sweep = ModelSweep(self, key, args, grid, kwargs, machine)
+        times_ns = sweep.run(pruned, self.executor)
+        self.sweep_stats = dict(sweep.stats)
+        self.bench_time = time.perf_counter() - start
+        self.tuned_on = f"model:{machine}"
+        self.configs_timings = {c: t / 1e6 for c, t in zip(pruned, times_ns)}
+        best = pruned[min(range(len(pruned)), key=lambda i: (times_ns[i], i))]
+        self.cache[key] = best
+        self.pre_hook({**nargs, **kwargs, **best.all_kwargs()}, reset_only=True)
         return True
 
     def _bench(self, args: tuple, grid, kwargs: dict, nargs: dict, config: Config) -> float:
@@ -464,6 +513,7 @@ def autotune(
     do_bench: Callable | None = None,
     cache_results: bool = False,
     print_autotuning: bool = False,
+    executor: Any = "process",
 ) -> Callable[[Any], Autotuner]:
     """Decorate a `@jit` kernel (or a `@heuristics` one) to pick the fastest of `configs`.
 
@@ -479,6 +529,10 @@ def autotune(
     `perf_model(**nargs, **kwargs, **config_kwargs)` with `top_k` (an int, or a fraction <= 1.0).
     `do_bench(fn, quantiles)` replaces the benchmarker; `warmup`/`rep` set the default one's
     budget in ms. `print_autotuning` prints what was tried and chosen.
+
+    On `target="accel"` the configs are ranked by modelled time on the launch's machine, and
+    `executor` runs the sweep: "process" (default) a local process pool, "inline" this process,
+    or any `concurrent.futures.Executor` (e.g. a dask.distributed client's `get_executor()`).
     """
 
     def decorator(fn):
@@ -497,6 +551,7 @@ def autotune(
             do_bench=do_bench,
             cache_results=cache_results,
             print_autotuning=print_autotuning,
+            executor=executor,
         )
 
     return decorator

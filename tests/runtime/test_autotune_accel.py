@@ -1,0 +1,226 @@
+"""`jl.autotune` on the accelerator: configs ranked by modelled time, deterministically, swept
+on an executor (a process pool here), modelled times cached on disk per kernel, key, config
+and machine generation."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+from jitlang.autotuner import Autotuner, Config
+
+
+@jl.jit
+def _add_kernel(x_ptr, y_ptr, out_ptr, n, BLOCK: tl.constexpr, UNUSED: tl.constexpr = 0):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask)
+    tl.store(out_ptr + offs, x + tl.load(y_ptr + offs, mask=mask), mask=mask)
+
+
+@jl.jit
+def _small_block_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+    tl.static_assert(BLOCK <= 256, "BLOCK too large")
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) * 2.0, mask=mask)
+
+
+@jl.jit
+def _data_loop_kernel(n_ptr, out_ptr, BLOCK: tl.constexpr):
+    """A loop bound read from memory: timing-only emulation cannot time it."""
+    count = tl.load(n_ptr)
+    acc = tl.zeros((BLOCK,), dtype=tl.float32)
+    for _ in range(count):
+        acc += 1.0
+    tl.store(out_ptr + tl.arange(0, BLOCK), acc)
+
+
+BLOCKS = (128, 512, 2048)
+
+
+def _grid(meta):
+    return (jl.cdiv(meta["n"], meta["BLOCK"]),)
+
+
+def _tuner(fn=_add_kernel, configs=None, key=("n",), **kw) -> Autotuner:
+    configs = configs or [Config({"BLOCK": b}) for b in BLOCKS]
+    return jl.autotune(configs=configs, key=list(key), **kw)(fn)
+
+
+def _inputs(n: int):
+    rng = np.random.default_rng(n)
+    x, y = rng.random((2, n), dtype=np.float32)
+    return x, y, np.zeros_like(x)
+
+
+def _modelled_ms(n: int, config: Config, machine: str = "nc-v2") -> float:
+    x, y, out = _inputs(n)
+    meta = config.all_kwargs()
+    prof = jl.testing.profile(
+        _add_kernel, _grid({"n": n, **meta}), x, y, out, n, config=machine, timing_only=True, **meta
+    )
+    return prof.time_ns / 1e6
+
+
+def test_configs_ranked_by_modelled_time():
+    n = 40_000
+    tuner = _tuner(executor="inline")
+    x, y, out = _inputs(n)
+    kernel = tuner[_grid](x, y, out, n, target="accel")
+    np.testing.assert_allclose(out, x + y)
+    assert tuner.tuned_on == "model:nc-v2"
+    want = {c: _modelled_ms(n, c) for c in tuner.configs}
+    assert tuner.configs_timings == want  # the model's time of each config, exactly
+    assert len(set(want.values())) == len(want)  # the configs differ on the model
+    assert tuner.best_config == min(want, key=want.get)
+    assert kernel.target == "accel"
+    # a CPU launch of the same kernel is tuned by wall time, under its own key
+    tuner.do_bench = lambda fn, quantiles: fn() or 1.0
+    out[...] = 0
+    tuner[_grid](x, y, out, n)
+    np.testing.assert_allclose(out, x + y)
+    assert tuner.tuned_on == "wall time"
+
+
+def test_ties_go_to_the_earlier_config_and_runs_repeat():
+    n = 40_960
+    # UNUSED changes nothing in the code: equal modelled times, the first config wins
+    a, b = Config({"BLOCK": 512, "UNUSED": 1}), Config({"BLOCK": 512, "UNUSED": 2})
+    runs = []
+    for order in ([a, b], [b, a], [a, b]):
+        tuner = _tuner(configs=order, executor="inline")
+        x, y, out = _inputs(n)
+        tuner[_grid](x, y, out, n, target="accel")
+        np.testing.assert_allclose(out, x + y)
+        assert tuner.configs_timings[a] == tuner.configs_timings[b]
+        assert tuner.best_config is order[0]
+        runs.append(tuner.configs_timings)
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_num_stages_is_a_knob():
+    n = 42_000
+    configs = [Config({"BLOCK": 512}, num_stages=s) for s in (1, 2, 3)]
+    tuner = _tuner(configs=configs, executor="inline")
+    x, y, out = _inputs(n)
+    kernel = tuner[_grid](x, y, out, n, target="accel")
+    np.testing.assert_allclose(out, x + y)
+    # each config compiled with its own num_stages, and the launch ran the chosen one
+    targets = {t for t, _key in _add_kernel.cache}
+    assert {"accel@nc-v2:stages=1", "accel@nc-v2:stages=2", "accel@nc-v2:stages=3"} <= targets
+    assert kernel.metadata["num_stages"] == tuner.best_config.num_stages
+    assert set(tuner.configs_timings) == set(configs)
+    best = min(tuner.configs_timings.values())
+    assert tuner.best_config == next(c for c in configs if tuner.configs_timings[c] == best)
+
+
+def test_sweep_on_a_process_pool_matches_inline_and_is_cached_on_disk():
+    n = 43_000
+    x, y, out = _inputs(n)
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+        tuner = _tuner(executor=pool)
+        tuner[_grid](x, y, out, n, target="accel")
+    np.testing.assert_allclose(out, x + y)
+    assert tuner.sweep_stats == {"disk": 0, "task": 3, "here": 0, "numeric": 0}
+    assert tuner.configs_timings == {c: _modelled_ms(n, c) for c in tuner.configs}
+    # a new tuner (a new process, as far as it knows) reads every config's time from disk
+    again = _tuner(executor="inline")
+    again[_grid](x, y, out, n, target="accel")
+    assert again.sweep_stats == {"disk": 3, "task": 0, "here": 0, "numeric": 0}
+    assert again.configs_timings == tuner.configs_timings
+    assert again.best_config == tuner.best_config
+    # other generation, other key: other entries
+    on_v3 = _tuner(executor="inline")
+    on_v3[_grid](x, y, out, n, target="accel", config="nc-v3")
+    assert on_v3.sweep_stats["disk"] == 0 and on_v3.tuned_on == "model:nc-v3"
+    assert on_v3.configs_timings == {c: _modelled_ms(n, c, "nc-v3") for c in on_v3.configs}
+    assert on_v3.configs_timings != tuner.configs_timings
+    x2, y2, out2 = _inputs(n + 64)
+    other_key = _tuner(executor="inline")
+    other_key[_grid](x2, y2, out2, n + 64, target="accel")
+    assert other_key.sweep_stats["disk"] == 0
+    # one tuner keeps one choice per (key, machine)
+    assert len(on_v3.cache) == 1
+    on_v3[_grid](x, y, out, n, target="accel")
+    assert len(on_v3.cache) == 2 and on_v3.tuned_on == "model:nc-v2"
+
+
+def test_default_executor_is_a_local_process_pool():
+    n = 44_000
+    tuner = _tuner()
+    assert tuner.executor == "process"
+    x, y, out = _inputs(n)
+    tuner[_grid](x, y, out, n, target="accel")
+    np.testing.assert_allclose(out, x + y)
+    assert tuner.sweep_stats == {"disk": 0, "task": 3, "here": 0, "numeric": 0}
+    assert tuner.configs_timings == {c: _modelled_ms(n, c) for c in tuner.configs}
+
+
+def test_rejected_configs_lose_and_a_pool_reports_them():
+    n = 45_000
+    configs = [Config({"BLOCK": b}) for b in (128, 256, 1024)]
+    x = np.arange(n, dtype=np.float32)
+    out = np.zeros_like(x)
+    with ThreadPoolExecutor(2) as pool:  # any Executor: threads too
+        tuner = _tuner(_small_block_kernel, configs, executor=pool)
+        tuner[_grid](x, out, n, target="accel")
+    np.testing.assert_allclose(out, 2 * x)
+    assert tuner.configs_timings[configs[2]] == float("inf")
+    assert tuner.best_config == configs[1]  # the fastest that compiles
+
+
+def test_kernels_that_cannot_be_shipped_are_timed_here():
+    @jl.jit
+    def local_kernel(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        mask = offs < n
+        tl.store(out_ptr + offs, tl.load(x_ptr + offs, mask=mask) + 1.0, mask=mask)
+
+    n = 46_000
+    x = np.arange(n, dtype=np.float32)
+    out = np.zeros_like(x)
+    tuner = _tuner(local_kernel, executor="process")
+    tuner[_grid](x, out, n, target="accel")
+    np.testing.assert_allclose(out, x + 1)
+    assert tuner.sweep_stats == {"disk": 0, "task": 0, "here": 3, "numeric": 0}
+    assert tuner.best_config == min(tuner.configs_timings, key=tuner.configs_timings.get)
+
+
+def test_data_dependent_kernels_are_timed_numerically_on_copies():
+    configs = [Config({"BLOCK": b}) for b in (128, 256)]
+    tuner = _tuner(_data_loop_kernel, configs, key=(), executor="inline")
+    count = np.array([3], np.int32)
+    out = np.zeros(256, np.float32)
+    tuner[(1,)](count, out, target="accel")
+    assert tuner.sweep_stats == {"disk": 0, "task": 0, "here": 0, "numeric": 2}
+    assert all(0 < t < float("inf") for t in tuner.configs_timings.values())
+    b = tuner.best_config.kwargs["BLOCK"]
+    assert np.all(out[:b] == 3.0)  # written once, by the real launch
+    assert np.all(out[b:] == 0.0)
+
+
+def test_heuristics_and_callable_grids_resolve_before_shipping():
+    n = 47_000
+
+    tuner = jl.autotune(
+        configs=[Config({"BLOCK": b}) for b in (256, 1024)], key=["n"], executor="inline"
+    )(jl.heuristics({"UNUSED": lambda args: args["BLOCK"] // 256})(_add_kernel))
+    x, y, out = _inputs(n)
+    tuner[lambda m: (jl.cdiv(m["n"], m["BLOCK"]) + m["UNUSED"] * 0,)](x, y, out, n, target="accel")
+    np.testing.assert_allclose(out, x + y)
+    assert tuner.sweep_stats["task"] == 2
+    for c, t in tuner.configs_timings.items():
+        b = c.kwargs["BLOCK"]
+        assert t == _modelled_ms(n, Config({"BLOCK": b, "UNUSED": b // 256}))
+
+
+def test_bad_executor():
+    with pytest.raises(TypeError, match="concurrent.futures.Executor"):
+        _tuner(executor=4)
