@@ -119,6 +119,8 @@ class AccelCompileResult:
     config: str
     timings: dict = field(default_factory=dict)
     assert_sites: list = field(default_factory=list)  # (message, file:line:col) per `check` code
+    batch: int = 0  # program ids of grid axis 0 one program runs (0: not batched)
+    batchable: bool = False  # step "batch_programs" would batch this kernel
 
 
 def _reject_fp8(fn: Function) -> None:
@@ -142,7 +144,34 @@ def _reject_fp8(fn: Function) -> None:
 
 def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompileResult:
     """Tile IR -> accel layouts and memory plan -> LLVM IR with accel.* intrinsics -> O2 ->
-    isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2)."""
+    isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
+    target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
+    allows it (`passes.accel_batch`; the result's `batch` says B)."""
+    from .passes.accel_batch import batch_programs, batchable
+    from .passes.accel_layout import TargetLimitError
+
+    t0 = time.perf_counter()
+    fn = optimize_tile_ir(fn, options)  # fold, cse, dce
+    _reject_fp8(fn)
+    can_batch = batchable(fn) is None
+    if can_batch and "batch_programs" in target.steps:
+        # B program ids on the partitions; a B whose tiles do not fit halves until they do
+        b = target.partitions
+        while b >= 8:
+            try:
+                bfn = optimize_tile_ir(batch_programs(fn, b), options)
+                res = _compile_accel_fn(bfn, options, target, t0)
+            except TargetLimitError:
+                b //= 2
+                continue
+            res.batch, res.batchable = b, True
+            return res
+    res = _compile_accel_fn(fn, options, target, t0)
+    res.batchable = can_batch
+    return res
+
+
+def _compile_accel_fn(fn: Function, options: CompileOptions, target, t0) -> AccelCompileResult:
     from codegen.accel import emit, isel, regalloc, schedule
     from codegen.accel.llvm import optimize
     from codegen.accel.lower import lower_to_llvm
@@ -151,9 +180,6 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     from .passes.accel_layout import format_plan, infer_accel_layouts
     from .passes.accel_memory import plan_memory
 
-    t0 = time.perf_counter()
-    fn = optimize_tile_ir(fn, options)  # fold, cse, dce
-    _reject_fp8(fn)
     plan = infer_accel_layouts(fn, target)  # partitions per block, convert_layout, DMA kinds
     if options.verify_each_pass:
         verify(plan.fn)

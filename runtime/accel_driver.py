@@ -42,6 +42,7 @@ HBM_BASE = 4096
 ALIGN = 64
 DEFAULT_CONFIG = "nc-v2"  # the machine target="accel" compiles for unless config= names one
 MAX_VARIANTS = 8  # value-specialized builds per kernel (run-time strides); more run generic
+MIN_BATCH_GRID = 8  # launches with fewer programs on grid axis 0 run the unbatched build
 
 
 def config_name(config) -> str:
@@ -123,6 +124,15 @@ class AccelKernel:
         self.specialize = json.loads(_blob(self.binary, SPECIALIZE) or "[]")
         self.respecialize = None
         self._variants: dict[tuple, AccelKernel] = {}
+        # program batching (jitlang.passes.accel_batch): this build runs `batch` program ids of
+        # grid axis 0 per program and takes the grid's axis-0 size as a last parameter; an
+        # unbatched build of a batchable kernel runs large grids through `batched()` (set by
+        # the compiler) unless `batching` is off
+        self.batch = int(meta.get("batch", 0))
+        self.batched = None
+        self.batching = True
+        self._batched: AccelKernel | None = None
+        self.batch_error: str | None = None  # why the batched build failed to compile
         self.log_at = syms.get(PRINT_LOG)  # device_print: the log header's data offset
         self.print_sites, self.log_bytes = [], 0
         if self.log_at is not None:
@@ -135,8 +145,17 @@ class AccelKernel:
             self._launch(grid, args)
 
     def _launch(self, grid, args) -> None:
-        vals = list(args[: self.n])
-        ext = list(args[self.n :])
+        if self.batched is not None and self.batching and int(grid[0]) >= MIN_BATCH_GRID:
+            if self._batched is None and self.batch_error is None:
+                try:
+                    self._batched = self.batched()
+                except Exception as e:  # the unbatched build still runs the kernel
+                    self.batch_error = f"{type(e).__name__}: {e}"
+            if self._batched is not None:
+                return self._delegate(self._batched, grid, args)
+        n = self.n - (1 if self.batch else 0)  # the grid size parameter is not an argument
+        vals = list(args[:n])
+        ext = list(args[n:])
         ranges = [(ext[2 * j], ext[2 * j + 1]) for j in range(len(self.ptr_params))]
         if self.specialize and self.respecialize is not None:
             key = tuple(int(vals[i]) for i in self.specialize)
@@ -171,6 +190,9 @@ class AccelKernel:
                 ]
         for i in self.float_params:
             vals[i] = int(np.array([vals[i]], np.float32).view(np.uint32)[0])
+        if self.batch:
+            vals.append(int(grid[0]))
+            grid = (-(-int(grid[0]) // self.batch), int(grid[1]), int(grid[2]))
         data_base = 0
         if self.binary.data:  # the data section (and the print log after it) follows the arrays
             data_base = cursor
@@ -370,6 +392,11 @@ def compile_accel_kernel(
             return compile_accel_kernel(runtime, jf, tuple(k), config, steps, num_stages).native
 
         native.respecialize = respecialize
+    if native.meta.get("batchable") and "batch_programs" not in target.steps:
+        more = tuple(target.steps) + ("batch_programs",)
+        native.batched = lambda: (
+            compile_accel_kernel(runtime, jf, key, config, more, num_stages).native
+        )
     if native.noalias:
         fewer = tuple(s for s in target.steps if s != "hoist_loads")
         compiled.native.rebuild = lambda: (
@@ -427,6 +454,8 @@ def _build(runtime, jf, key, target, num_stages=None):
         "bounds_check": True,  # the launcher appends array byte ranges: how HBM is filled
         "cols": {str(k): v for k, v in cols.items()},
         "assert_sites": [list(x) for x in res.assert_sites],
+        "batch": res.batch,
+        "batchable": res.batchable,
     }
     return res.binary, meta
 

@@ -1,0 +1,501 @@
+"""Program batching for the accelerator: B consecutive program ids along grid axis 0 run as one
+program whose values carry a leading batch dimension, so a kernel written one row per program
+(Triton's softmax and layer norm) moves [B, row] tiles with programs on partitions.
+
+Stage: accel backend step "batch_programs" (run by `jitlang.compiler.compile_accel` on the
+optimised tile IR, before layout inference). Input: verified tile IR. Output: an equivalent
+kernel for a grid whose axis 0 is `cdiv(G, B)`, taking G (the launch's axis-0 size) as one more
+integer parameter at the end; the accel driver launches it so (`runtime.accel_driver`).
+
+What it requires (`batchable` checks it; anything else leaves the kernel as it is):
+- values that depend on `program_id(0)` ("varying") feed only element-wise ops, shape ops,
+  reductions/scans along a block axis, loads, and stores whose pointer varies too;
+- control flow is uniform (conditions and loop bounds the same for every program), except the
+  grid-stride loop `for i in range(pid + u, ub, step)` with `step` a positive constant or
+  `num_programs(0)`, which runs the first lane's trip count with a per-lane active mask;
+- no atomics, prints or asserts, no dot or sort of varying values, no store of one address
+  from every program, no while loop touching varying values.
+What it guarantees: program id p = b * B + j (lane j of batched program b) computes what
+program p computed; lanes with p >= G (the tail) and lanes whose grid-stride loop has ended
+neither load nor store (every varying access is masked with the lane's active mask; carried
+values of such loops keep their value once a lane is done).
+"""
+
+from __future__ import annotations
+
+from ..dtypes import DType
+from ..ir import (
+    Axis,
+    Binary,
+    BinaryOp,
+    BlockType,
+    Cmp,
+    CmpPred,
+    Const,
+    Function,
+    Op,
+    OpKind,
+    Param,
+    Permute,
+    Range,
+    Reduce,
+    Region,
+    ScalarType,
+    Scan,
+    Type,
+    Value,
+    elem_type,
+    shape_of,
+    walk,
+)
+
+BATCH_PARAM = "num_programs_0"  # the appended parameter: the launch grid's axis-0 size
+
+I1, I32 = ScalarType(DType.I1), ScalarType(DType.I32)
+
+# ops whose varying operands give varying results with a leading batch dimension
+_ELEMENTWISE = {
+    OpKind.UNARY,
+    OpKind.BINARY,
+    OpKind.FMA,
+    OpKind.CMP,
+    OpKind.SELECT,
+    OpKind.CAST,
+    OpKind.PTR_ADD,
+}
+_SHAPE = {
+    OpKind.SPLAT,
+    OpKind.BROADCAST,
+    OpKind.EXPAND_DIMS,
+    OpKind.HINT,
+    OpKind.REDUCE,
+    OpKind.SCAN,
+    OpKind.TRANS,
+    OpKind.RESHAPE,
+    OpKind.FLIP,
+}
+_NEVER = {OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT}
+
+
+class NotBatchable(Exception):
+    """The kernel's programs cannot be proven independent and batchable (the reason says why)."""
+
+
+def _batched(t: Type, b: int) -> BlockType:
+    return BlockType((b,) + shape_of(t), elem_type(t))
+
+
+# ----------------------------------------------------------------------------------------------
+# Which values vary with program_id(0)
+# ----------------------------------------------------------------------------------------------
+
+
+def _varying(fn: Function) -> tuple[set[int], dict[int, Op]]:
+    """Ids of the values that depend on program_id(0) (a fixed point over loop-carried values),
+    and each value's producer. A value carried by a loop whose bounds vary is varying."""
+    var: set[int] = set()
+    prod: dict[int, Op] = {}
+    for op in walk(fn.body):
+        for r in op.results:
+            prod[r.id] = op
+
+    def mark(vals) -> bool:
+        new = [v.id for v in vals if v.id not in var]
+        var.update(new)
+        return bool(new)
+
+    def region(reg: Region) -> bool:
+        changed = False
+        for op in reg.ops:
+            ins = any(o.id in var for o in op.operands)
+            k = op.kind
+            if k is OpKind.FOR:
+                body = op.regions[0]
+                changed |= region(body)
+                ys = body.terminator.operands
+                vloop = any(o.id in var for o in op.operands[:3])
+                if vloop:
+                    changed |= mark([body.args[0]] + body.args[1:] + op.results)
+                for init, arg, y, r in zip(op.operands[3:], body.args[1:], ys, op.results):
+                    if init.id in var or y.id in var:
+                        changed |= mark([arg, r])
+            elif k is OpKind.IF:
+                for r in op.regions:
+                    changed |= region(r)
+                for j, r in enumerate(op.results):
+                    ys = [reg.terminator.operands[j] for reg in op.regions]
+                    if ins or any(y.id in var for y in ys):
+                        changed |= mark([r])
+            elif k is OpKind.WHILE:
+                before, after = op.regions
+                changed |= region(before) | region(after)
+                cond = before.terminator
+                for j, arg in enumerate(before.args):
+                    y = after.terminator.operands[j]
+                    if op.operands[j].id in var or y.id in var:
+                        changed |= mark([arg])
+                for j, arg in enumerate(after.args):
+                    if cond.operands[1 + j].id in var:
+                        changed |= mark([arg, op.results[j]])
+            else:
+                for r in op.regions:
+                    changed |= region(r)
+                if ins or (k is OpKind.PROGRAM_ID and op.attr.axis == 0):
+                    changed |= mark(op.results)
+        return changed
+
+    while region(fn.body):
+        pass
+    return var, prod
+
+
+def _const(prod: dict[int, Op], v: Value):
+    op = prod.get(v.id)
+    if op is not None and op.kind is OpKind.CONSTANT and not isinstance(op.attr.value, bool):
+        return op.attr.value
+    return None
+
+
+def _is_pid0(prod: dict[int, Op], v: Value) -> bool:
+    op = prod.get(v.id)
+    return op is not None and op.kind is OpKind.PROGRAM_ID and op.attr.axis == 0
+
+
+def _grid_stride_start(prod, var, lb: Value) -> Value | None:
+    """For `lb` = pid, pid + u or u + pid (u uniform): u (or None for plain pid); raises when
+    `lb` varies some other way (the first lane's trip count would not be the largest)."""
+    if _is_pid0(prod, lb):
+        return None
+    op = prod.get(lb.id)
+    if op is not None and op.kind is OpKind.BINARY and op.attr.op is BinaryOp.ADD:
+        a, b = op.operands
+        if _is_pid0(prod, a) and b.id not in var:
+            return b
+        if _is_pid0(prod, b) and a.id not in var:
+            return a
+    raise NotBatchable("a loop's start varies with the program id other than as pid + uniform")
+
+
+def batchable(fn: Function) -> str | None:
+    """None when `batch_programs` can batch `fn`, else the reason it cannot."""
+    try:
+        _check(fn, *_varying(fn))
+    except NotBatchable as e:
+        return str(e)
+    return None
+
+
+def _check(fn: Function, var: set[int], prod: dict[int, Op]) -> None:
+    if not any(op.kind is OpKind.PROGRAM_ID and op.attr.axis == 0 for op in walk(fn.body)):
+        raise NotBatchable("the kernel does not use program_id(0)")
+    for op in walk(fn.body):
+        k = op.kind
+        varies = any(o.id in var for o in op.operands) or any(r.id in var for r in op.results)
+        if k in _NEVER:
+            raise NotBatchable(f"{k.value} at {op.loc}")
+        if k is OpKind.STORE and op.operands[0].id not in var:
+            raise NotBatchable(f"store through a pointer every program shares at {op.loc}")
+        if k in (OpKind.IF, OpKind.WHILE) and op.operands and op.operands[0].id in var:
+            raise NotBatchable(f"a condition varies with the program id at {op.loc}")
+        if k is OpKind.WHILE and (
+            varies or any(r.id in var for reg in op.regions for x in reg.ops for r in x.results)
+        ):
+            raise NotBatchable(f"a while loop uses values that vary per program at {op.loc}")
+        if k is OpKind.FOR:
+            lb, ub, step = op.operands[:3]
+            if ub.id in var or step.id in var:
+                raise NotBatchable(f"a loop bound varies with the program id at {op.loc}")
+            if lb.id in var:
+                _grid_stride_start(prod, var, lb)
+                if not _positive_step(prod, step):
+                    raise NotBatchable(
+                        f"a grid-stride loop's step is not known positive at {op.loc}"
+                    )
+        if not varies or k in (OpKind.FOR, OpKind.IF, OpKind.YIELD, OpKind.RETURN):
+            continue
+        if k in (OpKind.LOAD, OpKind.STORE, OpKind.CONSTANT, OpKind.PROGRAM_ID):
+            continue
+        if k in _ELEMENTWISE or k in _SHAPE:
+            if op.regions and any(
+                o.id in var for reg in op.regions for x in walk(reg) for o in x.operands
+            ):
+                raise NotBatchable(f"a combine region uses a per-program value at {op.loc}")
+            continue
+        raise NotBatchable(f"{k.value} of a per-program value at {op.loc}")
+
+
+def _positive_step(prod: dict[int, Op], step: Value) -> bool:
+    op = prod.get(step.id)
+    if op is not None and op.kind is OpKind.NUM_PROGRAMS and op.attr.axis == 0:
+        return True
+    c = _const(prod, step)
+    return isinstance(c, int) and c > 0
+
+
+# ----------------------------------------------------------------------------------------------
+# The rewrite
+# ----------------------------------------------------------------------------------------------
+
+
+class _Batcher:
+    def __init__(self, fn: Function, b: int) -> None:
+        self.fn, self.b = fn, b
+        self.var, self.prod = _varying(fn)
+        _check(fn, self.var, self.prod)
+        self.m: dict[int, Value] = {}  # old value id -> new value
+        self.out: list[Op] = []  # the region being built
+        self.active: Value | None = None  # block<B x i1>: lanes that run
+
+    # -- building -------------------------------------------------------------------------
+    def emit(self, kind, operands, t: Type, loc, attr=None, name: str = "") -> Value:
+        v = Value(t, name)
+        self.out.append(Op(kind, list(operands), [v], loc, attr))
+        return v
+
+    def const(self, value, t: Type, loc) -> Value:
+        return self.emit(OpKind.CONSTANT, [], t, loc, Const(value))
+
+    def binary(self, bop: BinaryOp, a: Value, b: Value, loc) -> Value:
+        return self.emit(OpKind.BINARY, [a, b], a.type, loc, Binary(bop))
+
+    def lift(self, old: Value, shape: tuple[int, ...], loc) -> Value:
+        """`old`'s new value as a batched block of `shape` (B first): uniform values are
+        broadcast over the lanes, varying scalars over the trailing dims."""
+        nv = self.m[old.id]
+        want = BlockType(shape, elem_type(old.type))
+        if nv.type == want:
+            return nv
+        src = shape_of(nv.type)
+        if not src:
+            return self.emit(OpKind.SPLAT, [nv], want, loc)
+        if old.id in self.var:  # [B, s] -> [B, s, 1, ...] -> shape
+            at = len(src)
+        else:  # [s] -> [1, s] -> shape
+            at, src = 0, ()
+        v = nv
+        while len(shape_of(v.type)) < len(shape):
+            s = list(shape_of(v.type))
+            s.insert(at, 1)
+            v = self.emit(OpKind.EXPAND_DIMS, [v], BlockType(tuple(s), want.elem), loc, Axis(at))
+        return v if v.type == want else self.emit(OpKind.BROADCAST, [v], want, loc)
+
+    def active_as(self, shape: tuple[int, ...], loc) -> Value:
+        a = self.active
+        v = a
+        while len(shape_of(v.type)) < len(shape):
+            s = shape_of(v.type) + (1,)
+            v = self.emit(OpKind.EXPAND_DIMS, [v], BlockType(s, I1), loc, Axis(len(s) - 1))
+        want = BlockType(shape, I1)
+        return v if v.type == want else self.emit(OpKind.BROADCAST, [v], want, loc)
+
+    def new(self, old: Value) -> Value:
+        t = _batched(old.type, self.b) if old.id in self.var else old.type
+        v = self.m[old.id] = Value(t, old.name)
+        return v
+
+    # -- the function ---------------------------------------------------------------------
+    def run(self) -> Function:
+        fn = self.fn
+        args = [self.new(a) for a in fn.body.args]
+        grid = Value(I32, BATCH_PARAM)
+        index = max((p.index for p in fn.params), default=-1) + 1
+        params = list(fn.params) + [Param(BATCH_PARAM, I32, 1, index)]
+        self.grid = grid
+        loc = fn.loc
+        pid = self.emit(OpKind.PROGRAM_ID, [], I32, loc, Axis(0), "pid")
+        first = self.binary(BinaryOp.MUL, pid, self.const(self.b, I32, loc), loc)
+        vec = BlockType((self.b,), I32)
+        lanes = self.emit(OpKind.MAKE_RANGE, [], vec, loc, Range(0, self.b))
+        self.first, self.lanes = first, lanes
+        self.pids = self.binary(
+            BinaryOp.ADD, self.emit(OpKind.SPLAT, [first], vec, loc), lanes, loc
+        )
+        g = self.emit(OpKind.SPLAT, [grid], vec, loc)
+        self.active = self.emit(
+            OpKind.CMP, [self.pids, g], BlockType((self.b,), I1), loc, Cmp(CmpPred.LT)
+        )
+        body = Region(args + [grid], self.out)
+        self.region_ops(fn.body.ops)
+        return Function(fn.name, params, body, fn.loc, fn.source_files)
+
+    def region(self, old: Region, args: list[Value], types: list | None = None) -> Region:
+        """`old` rebuilt; its yield lifted to `types` (None: a combine region, copied)."""
+        saved = self.out, self._yield_fix, self._yield_types
+        self.out, self._yield_fix, self._yield_types = [], None, types
+        reg = Region(args, self.out)
+        self.region_ops(old.ops)
+        self.out, self._yield_fix, self._yield_types = saved
+        return reg
+
+    def region_ops(self, ops: list[Op]) -> None:
+        for op in ops:
+            self.op(op)
+
+    def op(self, op: Op) -> None:
+        k = op.kind
+        loc = op.loc
+        if k is OpKind.PROGRAM_ID and op.attr.axis == 0:
+            self.m[op.result.id] = self.pids
+            return
+        if k is OpKind.NUM_PROGRAMS and op.attr.axis == 0:
+            self.m[op.result.id] = self.grid
+            return
+        if k is OpKind.FOR:
+            return self.for_(op)
+        if k is OpKind.IF:
+            return self.if_(op)
+        if k is OpKind.YIELD and self._yield_fix is not None:
+            return self._yield_fix(op)
+        if k is OpKind.YIELD and self._yield_types is not None:
+            ys = self._lift_all(op.operands, self._yield_types, loc)
+            self.out.append(Op(k, ys, [], loc, op.attr))
+            return
+        varies = any(o.id in self.var for o in op.operands)
+        if not varies:  # the same for every lane: copied (its regions rewritten too)
+            regions = [self.region(r, [self.new(a) for a in r.args]) for r in op.regions]
+            results = [self.new(r) for r in op.results]
+            operands = [self.m[o.id] for o in op.operands]
+            self.out.append(Op(k, operands, results, loc, op.attr, regions))
+            return
+        if k is OpKind.LOAD:
+            return self.load(op)
+        if k is OpKind.STORE:
+            return self.store(op)
+        res = op.results[0] if op.results else None
+        shape = (self.b,) + shape_of(res.type)
+        if k in _ELEMENTWISE:
+            operands = op.operands
+            if k is OpKind.SELECT and not shape_of(operands[0].type) and shape_of(res.type):
+                c = operands[0]
+                cond = self.m[c.id] if c.id not in self.var else self.lift(c, shape, loc)
+                vals = [self.lift(o, shape, loc) for o in operands[1:]]
+                new_ops = [cond] + vals
+            else:
+                new_ops = [self.lift(o, shape, loc) for o in operands]
+            self.out.append(Op(k, new_ops, [self.new(res)], loc, op.attr))
+            return
+        src = op.operands[0]
+        x = self.lift(src, (self.b,) + shape_of(src.type), loc)
+        if k is OpKind.HINT:  # the hint is about the unbatched block; dropped
+            self.m[res.id] = x
+            return
+        if k is OpKind.SPLAT:
+            self.m[res.id] = self.lift(src, shape, loc)
+            return
+        attr = op.attr
+        if k in (OpKind.EXPAND_DIMS, OpKind.FLIP):
+            attr = Axis(attr.axis + 1)
+        elif k is OpKind.TRANS:
+            attr = Permute((0,) + tuple(o + 1 for o in attr.order))
+        elif k is OpKind.REDUCE:
+            attr = Reduce(attr.axis + 1, attr.kind, attr.propagate_nan)
+        elif k is OpKind.SCAN:
+            attr = Scan(attr.axis + 1, attr.kind, attr.reverse)
+        operands = [x] + [self.lift(o, (self.b,) + shape_of(o.type), loc) for o in op.operands[1:]]
+        regions = [self.region(r, [self.new(a) for a in r.args]) for r in op.regions]
+        results = [self.new(r) for r in op.results]
+        self.out.append(Op(k, operands, results, loc, attr, regions))
+
+    # how the yield of the region being built is rewritten: `_yield_fix(op)` (a grid-stride
+    # loop), or lifted to `_yield_types` (a loop's or an if's results), or copied (None)
+    _yield_fix = None
+    _yield_types: list | None = None
+
+    def _lift_all(self, olds, types, loc) -> list[Value]:
+        return [
+            self.m[o.id] if self.m[o.id].type == t else self.lift(o, shape_of(t), loc)
+            for o, t in zip(olds, types, strict=True)
+        ]
+
+    # -- memory ---------------------------------------------------------------------------
+    def _mask(self, old_mask: Value | None, shape, loc) -> Value:
+        act = self.active_as(shape, loc)
+        if old_mask is None:
+            return act
+        return self.binary(BinaryOp.AND, self.lift(old_mask, shape, loc), act, loc)
+
+    def load(self, op: Op) -> None:
+        ptr = op.operands[0]
+        shape = (self.b,) + shape_of(ptr.type)
+        mask = self._mask(op.operands[1] if len(op.operands) > 1 else None, shape, op.loc)
+        operands = [self.lift(ptr, shape, op.loc), mask]
+        if len(op.operands) > 2:
+            operands.append(self.lift(op.operands[2], shape, op.loc))
+        self.out.append(Op(OpKind.LOAD, operands, [self.new(op.result)], op.loc, op.attr))
+
+    def store(self, op: Op) -> None:
+        ptr, val = op.operands[:2]
+        shape = (self.b,) + shape_of(ptr.type)
+        mask = self._mask(op.operands[2] if len(op.operands) > 2 else None, shape, op.loc)
+        operands = [self.lift(ptr, shape, op.loc), self.lift(val, shape, op.loc), mask]
+        self.out.append(Op(OpKind.STORE, operands, [], op.loc, op.attr))
+
+    # -- control flow ---------------------------------------------------------------------
+    def _carried_types(self, vals) -> list[Type]:
+        return [_batched(v.type, self.b) if v.id in self.var else v.type for v in vals]
+
+    def if_(self, op: Op) -> None:
+        types = self._carried_types(op.results)
+        regions = [self.region(r, [], types) for r in op.regions]
+        results = [self.new(r) for r in op.results]
+        self.out.append(
+            Op(OpKind.IF, [self.m[op.operands[0].id]], results, op.loc, op.attr, regions)
+        )
+
+    def for_(self, op: Op) -> None:
+        lb, ub, step = op.operands[:3]
+        body = op.regions[0]
+        loc = op.loc
+        types = self._carried_types(op.results)
+        inits = self._lift_all(op.operands[3:], types, loc)
+        if lb.id not in self.var:  # uniform trip count: the lanes run in step
+            reg = self.region(body, [self.new(a) for a in body.args], types)
+            bounds = [self.m[v.id] for v in (lb, ub, step)]
+            results = [self.new(r) for r in op.results]
+            self.out.append(Op(OpKind.FOR, bounds + inits, results, loc, op.attr, [reg]))
+            return
+        # grid-stride loop: lane 0 (the smallest start) runs the original loop, i0 = lb0, lb0 +
+        # step, ...; lane j is at i0 + j (its start is lb0 + j) and runs while that is < ub
+        it = elem_type(lb.type)
+        u = _grid_stride_start(self.prod, self.var, lb)
+        lb0 = self.first if u is None else self.binary(BinaryOp.ADD, self.first, self.m[u.id], loc)
+        if lb0.type != it or self.m[ub.id].type != it or self.m[step.id].type != it:
+            raise NotBatchable(f"a grid-stride loop mixes integer types at {loc}")
+        i0 = Value(it, body.args[0].name)
+        carried = [Value(ty, a.name) for ty, a in zip(types, body.args[1:], strict=True)]
+        saved_out, saved_active = self.out, self.active
+        saved_fix = (self._yield_fix, self._yield_types)
+        self.out = []
+        reg = Region([i0] + carried, self.out)
+        vec = BlockType((self.b,), it)
+        iv = self.binary(BinaryOp.ADD, self.emit(OpKind.SPLAT, [i0], vec, loc), self.lanes, loc)
+        self.m[body.args[0].id] = iv
+        ubv = self.emit(OpKind.SPLAT, [self.m[ub.id]], vec, loc)
+        running = self.emit(OpKind.CMP, [iv, ubv], BlockType((self.b,), I1), loc, Cmp(CmpPred.LT))
+        self.active = self.binary(BinaryOp.AND, running, saved_active, loc)
+        for a, c in zip(body.args[1:], carried, strict=True):
+            self.m[a.id] = c
+        active = self.active
+
+        def fix(y: Op) -> None:  # a lane that has finished keeps its carried values
+            outs = []
+            for o, c in zip(y.operands, carried, strict=True):
+                v = self.lift(o, shape_of(c.type), y.loc)
+                keep = self.active_as(shape_of(c.type), y.loc)
+                outs.append(self.emit(OpKind.SELECT, [keep, v, c], c.type, y.loc))
+            self.out.append(Op(OpKind.YIELD, outs, [], y.loc))
+
+        self._yield_fix, self._yield_types = fix, types
+        self.region_ops(body.ops)
+        assert self.active is active
+        self.out, self.active = saved_out, saved_active
+        self._yield_fix, self._yield_types = saved_fix
+        results = [self.new(r) for r in op.results]
+        bounds = [lb0, self.m[ub.id], self.m[step.id]]
+        self.out.append(Op(OpKind.FOR, bounds + inits, results, loc, op.attr, [reg]))
+
+
+def batch_programs(fn: Function, b: int) -> Function:
+    """`fn` rewritten to run `b` consecutive program ids of axis 0 as one program (see the
+    module docstring); raises `NotBatchable` when it cannot prove that legal."""
+    return _Batcher(fn, b).run()
