@@ -267,6 +267,15 @@ class Autotuner(_KernelWrapper):
     # -- launching ---------------------------------------------------------------------------
     def run(self, *args, grid, **kwargs):
         """Launch with the best config for these arguments, tuning first if the key is new."""
+        config = self.best_config_for(*args, grid=grid, **kwargs)
+        call_kwargs = {**kwargs, **config.all_kwargs()}
+        if config.pre_hook is not None:
+            config.pre_hook({**self._named(args, kwargs), **call_kwargs})
+        return self.fn.run(*args, grid=grid, **call_kwargs)
+
+    def best_config_for(self, *args, grid, **kwargs) -> Config:
+        """The config a launch with these arguments runs, tuning first if the key is new (on
+        accel that runs no kernel numerically: `jitlang.testing.profile` uses it)."""
         self._check_conflicts(args, kwargs)
         tuned_now = False
         key = None
@@ -285,10 +294,7 @@ class Autotuner(_KernelWrapper):
                 f"with key as ({', '.join(map(str, key))}),\n"
                 f"finished after {self.bench_time:.2f}s,\nbest config selected: {config};"
             )
-        call_kwargs = {**kwargs, **config.all_kwargs()}
-        if config.pre_hook is not None:
-            config.pre_hook({**self._named(args, kwargs), **call_kwargs})
-        return self.fn.run(*args, grid=grid, **call_kwargs)
+        return config
 
     def warmup(self, *args, **kwargs) -> list:
         """Compile every (pruned) config for these arguments; returns the compiled kernels."""

@@ -353,15 +353,23 @@ def profile(kernel, grid, *args, config: str = "nc-v2", timing_only: bool = Fals
     `timing_only=True` runs addresses, sizes and dependencies without computing tile data (for
     shapes too large to emulate numerically): the arrays are left untouched, the profile's
     `mode` is "timing-only", and a kernel whose control flow or addresses depend on loaded
-    data raises an error saying so (`isa.errors.TimingOnlyError`, reported as a kernel error)."""
+    data raises an error saying so (`isa.errors.TimingOnlyError`, reported as a kernel error).
+    An `@autotune` kernel is profiled with the config it chooses for this machine (tuning on
+    the model first if needed)."""
     from isa.machine import get_config
     from isa.profile import Profile
     from isa.timing import simulate
+
+    from .autotuner import Autotuner
 
     # compiled for the machine it runs on (SBUF size, queues), unless the kernel has a
     # parameter named `config`: then it runs the default machine's build
     if "config" not in getattr(kernel, "arg_names", ()):
         meta = {**meta, "config": config}
+    while isinstance(kernel, Autotuner):
+        best = kernel.best_config_for(*args, grid=grid, target="accel", **meta)
+        meta = {**meta, **best.all_kwargs()}
+        kernel = kernel.fn
     compiled = kernel.warmup(*args, target="accel", **meta)
     native = compiled.native
     native.record_config = config

@@ -224,3 +224,36 @@ def test_heuristics_and_callable_grids_resolve_before_shipping():
 def test_bad_executor():
     with pytest.raises(TypeError, match="concurrent.futures.Executor"):
         _tuner(executor=4)
+
+
+def test_generations_compared_tune_on_each_machine():
+    n = 48_000
+    tuner = _tuner(executor="inline")
+    x, y, out = _inputs(n)
+    comp = jl.testing.compare_generations(tuner, _grid, x, y, out, n, timing_only=True)
+    assert not out.any()  # timing-only: nothing ran numerically, not even the tuning
+    assert {k[-1] for k in tuner.cache} == {("config", "nc-v2"), ("config", "nc-v3")}
+    s = comp.summary()
+    for machine in ("nc-v2", "nc-v3"):
+        best = next(c for k, c in tuner.cache.items() if k[-1] == ("config", machine))
+        assert s[machine]["time_ns"] == pytest.approx(_modelled_ms(n, best, machine) * 1e6)
+        assert s[machine]["bound"] in ("compute", "memory")
+        assert set(s[machine]["utilization"]) == {"PE", "ACT", "DVE", "POOL", "DMA"}
+    text = comp.format()
+    assert "nc-v2" in text and "nc-v3" in text and "DVE util" in text
+
+
+def test_profile_command_shows_both_generations_side_by_side():
+    import io
+
+    from jitlang import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["profile", f"{__file__}::_add_kernel", "--args", "f32[4096],f32[4096],f32[4096],4096"]
+    argv += ["--meta", "BLOCK=512", "--grid", "cdiv(n, BLOCK)", "--config", "both"]
+    assert cli.main([*argv, "--timing-only"], out=out, err=err) == 0, err.getvalue()
+    text = out.getvalue()
+    table = text[text.index("machine generations compared") :]
+    for row in ("time us", "speed-up", "bound", "PE util", "ACT util", "DVE util", "POOL util"):
+        assert row in table
+    assert "nc-v3 runs" in table and "as fast as nc-v2" in table
