@@ -459,22 +459,16 @@ def cmd_profile(ns: argparse.Namespace, out) -> int:
 
 
 def compare_profiles(profiles) -> str:
-    """A table of the headline numbers of several profiles, one column per machine."""
-    sums = [p.summary() for p in profiles]
-    rows = [
-        ("time (us)", [f"{s['time_ns'] / 1e3:,.3f}" for s in sums]),
-        ("PE utilisation", [f"{s['engines']['PE']['utilization']:.1%}" for s in sums]),
-        ("DMA bandwidth use", [f"{s['dma_bw_utilization']:.1%}" for s in sums]),
-        ("MFU", [f"{s['mfu']:.1%}" for s in sums]),
-        ("bound", [s["roofline"]["bound"] for s in sums]),
-    ]
-    head = f"{'':<20}" + "".join(f"{s['config']:>12}" for s in sums)
-    lines = [head] + [f"{name:<20}" + "".join(f"{v:>12}" for v in vals) for name, vals in rows]
-    base = sums[0]["time_ns"]
-    for s in sums[1:]:
-        if s["time_ns"]:
+    """The profiles side by side, one column per machine (`isa.profile.Comparison`: time,
+    speed-up, bound, MFU, per-engine utilisation), and the speed-up in words."""
+    from isa.profile import Comparison
+
+    lines = [Comparison(list(profiles)).format()]
+    base = profiles[0]
+    for p in profiles[1:]:
+        if p.time_ns:
             lines.append(
-                f"{s['config']} runs {base / s['time_ns']:.2f}x as fast as {sums[0]['config']}"
+                f"{p.config.name} runs {base.time_ns / p.time_ns:.2f}x as fast as {base.config.name}"
             )
     return "\n".join(lines)
 
