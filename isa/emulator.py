@@ -21,7 +21,6 @@ the same pc in the same program is the same object.
 from __future__ import annotations
 
 import contextlib
-import gc
 
 import numpy as np
 
@@ -48,9 +47,9 @@ from isa.sequencer import (
     ST_TRACE_FULL,
     ScalarCode,
 )
-from isa.shape_memo import ShapeMemo, ShapePlans, exec_record
+from isa.shape_memo import ShapeMemo, ShapePlans
 from isa.table import Uop
-from isa.trace import CostKind, CostParams, Engine, ExecRecord
+from isa.trace import CostKind, CostParams, Engine, RecordStream, StreamWriter, gc_paused
 
 DEFAULT_BUDGET = 50_000_000
 
@@ -73,20 +72,6 @@ def _one_blas_thread():
     if _BLAS is False:
         return contextlib.nullcontext()
     return _BLAS.limit(limits=1, user_api="blas")
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """The cyclic garbage collector off while a run appends records: they hold no cycles, and
-    with hundreds of thousands of them alive each collection walks them all (allocation cost
-    per record went from ~1 us to ~6 us on a 6k-instruction program)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 _TRACE = 1 << 16
@@ -142,7 +127,7 @@ class Emulator:
         budget: int = DEFAULT_BUDGET,
         timing_only: bool = False,
         progress=None,
-    ) -> tuple[list[ExecRecord], int]:
+    ) -> tuple[RecordStream, int]:
         """Run every program of `grid`; returns (records, instructions executed).
 
         `timing_only`: compute addresses, sizes and dependencies but no tile data (HBM is
@@ -153,12 +138,12 @@ class Emulator:
         gx, gy, gz = grid
         nprog = np.array([gx, gy, gz], np.int64)
         args = np.asarray(args, np.int64)
-        records: list[ExecRecord] = []
+        records = StreamWriter(len(self.instrs))
         trace = np.zeros(_TRACE if record else 1, np.int64)
         left = budget
         self._memo = ShapeMemo(self._plans, hbm) if timing_only else None
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
-        with blas, _gc_paused():
+        with blas, gc_paused():
             left = self._grid(
                 hbm,
                 args,
@@ -172,7 +157,20 @@ class Emulator:
                 timing_only,
                 progress,
             )
-        return records, budget - left
+        return records.finish(self._seq_template), budget - left
+
+    def _seq_template(self, pc: int) -> tuple:
+        return (
+            pc,
+            self.instrs[pc].spec.mnemonic,
+            Engine.SEQ,
+            CostKind.SCALAR,
+            _SEQ_PARAMS,
+            (),
+            (),
+            0,
+            self.lines[pc],
+        )
 
     def _grid(
         self,
@@ -242,7 +240,9 @@ class Emulator:
         memo = self._memo
         if memo is not None:
             memo.start_program()
-        seq_records: dict[int, ExecRecord] = {}
+        if record:
+            records.program(program, core)
+        tids = records.tids
         pc = 0
         instrs, lines = self.instrs, self.lines
         n = len(instrs)
@@ -256,35 +256,13 @@ class Emulator:
                     pc, regs, taint, pid, nprog, args, data_base, left, trace, record
                 )
                 left -= executed
-            if record and ntrace:
-                traced = trace[:ntrace].tolist()
-                try:  # the same record each time pc t runs in this program
-                    records.extend([seq_records[t] for t in traced])
-                except KeyError:
-                    for t in traced:
-                        rec = seq_records.get(t)
-                        if rec is None:
-                            rec = seq_records[t] = exec_record(
-                                t,
-                                instrs[t].spec.mnemonic,
-                                Engine.SEQ,
-                                CostKind.SCALAR,
-                                _SEQ_PARAMS,
-                                (),
-                                (),
-                                0,
-                                program,
-                                core,
-                                lines[t],
-                            )
-                        records.append(rec)
+            if record and ntrace:  # a sequencer instruction's template id is its pc
+                tids.frombytes(trace[:ntrace].tobytes())
                 ntrace = 0
             if status == ST_ENGINE:
                 if timing_only and left > 0 and handlers[pc] is not None:
                     try:
-                        pc, left = memo.run_block(
-                            ctx, pc, left, record, records, program, core, self
-                        )
+                        pc, left = memo.run_block(ctx, pc, left, record, records, self)
                     except EmulatorError as e:
                         raise self._fault(e, memo.fault_pc, program) from None
                     except Exception as e:  # a bad binary must give an error, never a crash
@@ -314,8 +292,8 @@ class Emulator:
                     ) from None
                 if record:
                     spec = ins.spec
-                    records.append(
-                        exec_record(
+                    records.add(
+                        (
                             pc,
                             spec.mnemonic,
                             spec.engine,
@@ -324,8 +302,6 @@ class Emulator:
                             tuple(reads),
                             tuple(writes),
                             queue,
-                            program,
-                            core,
                             lines[pc],
                         )
                     )

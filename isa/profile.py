@@ -22,7 +22,7 @@ import numpy as np
 
 from isa.machine import MachineConfig
 from isa.timing import ENGINE_NAMES, Timeline, simulate
-from isa.trace import CostKind, Engine, ExecRecord
+from isa.trace import CostKind, Engine, ExecRecord, RecordStream
 
 __all__ = ["LineStat", "Profile", "record_flops"]
 
@@ -31,17 +31,24 @@ _COMPUTE = (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL)
 
 def record_flops(record: ExecRecord) -> int:
     """FLOPs of one record: `params.flops`, or 2*K*M*N for a matmul that left it at 0."""
-    p = record.params
-    if p.flops or record.cost != CostKind.MATMUL:
+    return _flops(record.cost, record.params)
+
+
+def _flops(kind: CostKind, p) -> int:
+    if p.flops or kind != CostKind.MATMUL:
         return p.flops
     return 2 * p.k * p.m * p.free
 
 
 def _dma_bytes(record: ExecRecord) -> int:
-    if record.cost == CostKind.DMA:
-        return record.params.bytes
-    if record.cost == CostKind.ATOMIC:
-        return 2 * record.params.bytes
+    return _bytes(record.cost, record.params)
+
+
+def _bytes(kind: CostKind, p) -> int:
+    if kind == CostKind.DMA:
+        return p.bytes
+    if kind == CostKind.ATOMIC:
+        return 2 * p.bytes
     return 0
 
 
@@ -100,33 +107,28 @@ class Profile:
                 f"timeline has {len(timeline.starts_ns)} entries for {len(records)} records; "
                 "pass the records that were given to simulate()"
             )
-        flops = pe_flops = dma_bytes = 0
-        pe_ideal = 0.0
+        cols = _Columns(records, config)
+        eng, starts, ends = cols.engine, timeline.starts_ns, timeline.ends_ns
         counts = dict.fromkeys(ENGINE_NAMES, 0)
-        first: dict[tuple[int, int], float] = {}
-        last: dict[tuple[int, int], float] = {}
-        queue_busy: dict[tuple[int, int], float] = {}
-        starts, ends = timeline.starts_ns, timeline.ends_ns
-        for i, r in enumerate(records):
-            f = record_flops(r)
-            flops += f
-            if r.engine == Engine.PE and f:
-                pe_flops += f
-                pe_ideal += f / _pe_peak_flops_per_ns(r.params.dtype_bytes, config)
-            counts[ENGINE_NAMES[r.engine]] += 1
-            key = (r.core, r.engine)
-            s, e = float(starts[i]), float(ends[i])
-            if key not in first or s < first[key]:
-                first[key] = s
-            if key not in last or e > last[key]:
-                last[key] = e
-            if r.engine == Engine.DMA:
-                dma_bytes += _dma_bytes(r)
-                qk = (r.core, r.queue)
-                queue_busy[qk] = queue_busy.get(qk, 0.0) + (e - s)
+        for e, c in enumerate(np.bincount(eng, minlength=len(ENGINE_NAMES)).tolist()):
+            counts[ENGINE_NAMES[e]] += c
+        pe = (eng == Engine.PE) & (cols.flops != 0)
+        first, last = {}, {}
+        for (core, engine), at in _groups(cols.core * len(Engine) + eng, len(Engine)):
+            first[(core, engine)] = float(starts[at].min())
+            last[(core, engine)] = float(ends[at].max())
+        dma = np.flatnonzero(eng == Engine.DMA)
+        queue_busy = {
+            key: _sum_in_order(ends[dma[at]] - starts[dma[at]])
+            for key, at in _groups(cols.core[dma] * _QUEUES + cols.queue[dma], _QUEUES)
+        }
         active = dict.fromkeys(ENGINE_NAMES, 0.0)
         for (_, engine), s in first.items():
             active[ENGINE_NAMES[engine]] += last[(_, engine)] - s
+        flops = int(cols.flops.sum())
+        pe_flops = int(cols.flops[pe].sum())
+        pe_ideal = _sum_in_order(cols.pe_ns[pe])
+        dma_bytes = int(cols.dma_bytes[dma].sum())
         return cls(
             records=records,
             timeline=timeline,
@@ -235,19 +237,21 @@ class Profile:
 
     def by_line(self) -> dict[int, LineStat]:
         """Time per kernel source line, ordered by line number."""
-        acc: dict[int, list] = {}
+        cols = _Columns(self.records, self.config)
         occ = self.timeline.ends_ns - self.timeline.starts_ns
-        for i, r in enumerate(self.records):
-            a = acc.get(r.line)
-            if a is None:
-                a = acc[r.line] = [0, 0.0, {}, 0, 0]
-            t = float(occ[i])
-            a[0] += 1
-            a[1] += t
-            name = ENGINE_NAMES[r.engine]
-            a[2][name] = a[2].get(name, 0.0) + t
-            a[3] += _dma_bytes(r)
-            a[4] += record_flops(r)
+        acc: dict[int, list] = {}
+        for (line,), at in _groups(cols.line, 0):
+            engines = {
+                ENGINE_NAMES[e]: _sum_in_order(occ[at[on]])
+                for (e,), on in _groups(cols.engine[at], 0)
+            }
+            acc[line] = [
+                len(at),
+                _sum_in_order(occ[at]),
+                engines,
+                int(cols.dma_bytes[at].sum()),
+                int(cols.flops[at].sum()),
+            ]
         return {line: LineStat(line, *acc[line]) for line in sorted(acc)}
 
     # --- presentation ---------------------------------------------------------------------------
@@ -404,6 +408,58 @@ class Profile:
         fig.tight_layout()
         fig.savefig(path, format="png")
         return path
+
+
+_QUEUES = 1 << 16  # more DMA queues than any machine has: (core, queue) as one number
+
+
+class _Columns:
+    """Per-record facts as arrays, worked out once per distinct record of the records'
+    `RecordStream`: engine, core, DMA queue, source line, FLOPs, DMA bytes, and the ns the PE
+    needs for the FLOPs at its peak."""
+
+    def __init__(self, records: Sequence[ExecRecord], config: MachineConfig):
+        stream = RecordStream.of(records)
+        n = len(stream.templates)
+        engine, queue, line = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
+        flops, dma_bytes, pe_ns = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
+        for t, tp in enumerate(stream.templates):
+            if tp is None:  # a pc that never ran
+                continue
+            _, _, e, kind, params, _, _, q, ln = tp
+            engine[t], queue[t], line[t] = e, q, ln
+            f = flops[t] = _flops(kind, params)
+            dma_bytes[t] = _bytes(kind, params)
+            pe_ns[t] = f / _pe_peak_flops_per_ns(params.dtype_bytes, config)
+        tids = stream.tids
+        self.engine, self.queue, self.line = engine[tids], queue[tids], line[tids]
+        self.flops, self.dma_bytes, self.pe_ns = flops[tids], dma_bytes[tids], pe_ns[tids]
+        self.core = np.zeros(len(tids), np.int64)
+        for start, end, _, core in stream.segments():
+            self.core[start:end] = core
+
+
+def _groups(keys: np.ndarray, radix: int):
+    """((key digits), record positions) of each distinct key, in order of first appearance;
+    a key is split as (key // radix, key % radix) when radix is given."""
+    if not len(keys):
+        return
+    uniq, first = np.unique(keys, return_index=True)
+    order = np.argsort(keys, kind="stable")
+    bounds = np.searchsorted(keys[order], uniq)
+    bounds = np.append(bounds, len(keys))
+    for j in np.argsort(first, kind="stable").tolist():
+        k = int(uniq[j])
+        at = order[bounds[j] : bounds[j + 1]]
+        yield ((k // radix, k % radix) if radix else (k,)), at
+
+
+def _sum_in_order(values: np.ndarray) -> float:
+    """values[0] + values[1] + ... added left to right (as a Python loop would: the same
+    float), 0.0 for none."""
+    if not len(values):
+        return 0.0
+    return float(np.add.accumulate(values)[-1])
 
 
 def _meta(name: str, pid: int, tid: int, args: dict) -> dict:

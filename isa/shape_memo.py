@@ -29,7 +29,7 @@ import numpy as np
 from isa import dtypes
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.table import Kind
-from isa.trace import ExecRecord, MemRange, Space
+from isa.trace import Space, mem_range
 
 _MEMO = frozenset(
     {
@@ -61,46 +61,6 @@ _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts ove
 _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
 _HBM = Space.HBM
-_new = object.__new__
-_setattr = object.__setattr__
-
-
-def mem_range(space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1) -> MemRange:
-    """MemRange(space, start, end, p_start, p_count), built without the frozen dataclass's
-    per-field __setattr__ (equal to the constructor's result in every field)."""
-    r = _new(MemRange)
-    _setattr(
-        r,
-        "__dict__",
-        {"space": space, "start": start, "end": end, "p_start": p_start, "p_count": p_count},
-    )
-    return r
-
-
-def exec_record(
-    pc, mnemonic, engine, cost, params, reads, writes, queue, program, core, line
-) -> ExecRecord:
-    """ExecRecord(...) with every field given, built the same cheap way as `mem_range`."""
-    r = _new(ExecRecord)
-    _setattr(
-        r,
-        "__dict__",
-        {
-            "pc": pc,
-            "mnemonic": mnemonic,
-            "engine": engine,
-            "cost": cost,
-            "params": params,
-            "reads": reads,
-            "writes": writes,
-            "queue": queue,
-            "program": program,
-            "core": core,
-            "line": line,
-            "extra": {},
-        },
-    )
-    return r
 
 
 class _Plan:
@@ -229,16 +189,14 @@ class _Entry:
         "region",
         "hbm_reads",
         "hbm_writes",
-        "rec",
-        "pc",
-        "program",
-        "core",
+        "tid",
+        "tpc",
     )
 
     def __init__(self, out, forgets, base, span):
         self.out, self.forgets, self.base, self.span = out, forgets, base, span
         self.region, self.hbm_reads, self.hbm_writes = None, (), ()
-        self.rec, self.pc, self.program, self.core = None, -1, -1, -1
+        self.tid, self.tpc = -1, -1  # the record template last made of it, and at which pc
 
 
 class ShapeMemo:
@@ -268,9 +226,9 @@ class ShapeMemo:
             return (plan, regs[idx].tobytes(), taint[idx].tobytes())
         return (plan, regs[idx].tobytes())
 
-    def run_block(self, ctx, pc, left, record, records, program, core, emu):
+    def run_block(self, ctx, pc, left, record, records, emu):
         """Handle engine instructions from `pc` on while they follow each other, appending
-        their records; returns (pc, budget left). Stops at a sequencer instruction, the end of
+        their records to the `StreamWriter` `records`; returns (pc, budget left). Stops at a sequencer instruction, the end of
         the program, an exhausted budget or an instruction without a handler (the caller deals
         with those). On an error `fault_pc` is the failing instruction's pc."""
         instrs, handlers, lines, engine_at = (
@@ -285,7 +243,7 @@ class ShapeMemo:
         regs = ctx.regs
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
-        append = records.append
+        append, add = records.tids.append, records.add
         try:
             while pc < n and engine_at[pc] and left > 0:
                 h = handlers[pc]
@@ -327,27 +285,26 @@ class ShapeMemo:
                     ctx.pc = pc
                     out, e = self.handle(ctx, pc, instrs[pc], h)
                 if record:
-                    if e is not None and e.pc == pc and e.program == program and e.core == core:
-                        append(e.rec)  # a memoised result met again at this pc
+                    if e is not None and e.tpc == pc:
+                        append(e.tid)  # a memoised result met again at this pc
                     else:
                         spec = instrs[pc].spec
                         params, reads, writes, queue = out
-                        rec = exec_record(
-                            pc,
-                            spec.mnemonic,
-                            spec.engine,
-                            spec.cost,
-                            params,
-                            tuple(reads),
-                            tuple(writes),
-                            queue,
-                            program,
-                            core,
-                            lines[pc],
+                        t = add(
+                            (
+                                pc,
+                                spec.mnemonic,
+                                spec.engine,
+                                spec.cost,
+                                params,
+                                tuple(reads),
+                                tuple(writes),
+                                queue,
+                                lines[pc],
+                            )
                         )
-                        append(rec)
                         if e is not None:
-                            e.rec, e.pc, e.program, e.core = rec, pc, program, core
+                            e.tid, e.tpc = t, pc
                 pc += 1
         except BaseException:
             self.fault_pc = pc

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from isa.machine import MachineConfig
-from isa.trace import CostKind, CostParams, Engine, ExecRecord, Space
+from isa.trace import CostKind, CostParams, Engine, ExecRecord, RecordStream, Space, gc_paused
 
 __all__ = ["COST_DOCS", "ENGINE_NAMES", "Timeline", "cost_ns", "engine_clock_ghz", "simulate"]
 
@@ -396,67 +396,116 @@ class _Bandwidth:
 _PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 
 
-def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, list[int]]:
+def _facts(template, config: MachineConfig, costs: dict, latency: list) -> tuple:
+    """What the simulation needs of one distinct record: (engine, occupancy, plain (a scalar
+    instruction touching no memory), queue, read and write rectangles, visibility latency,
+    DMA bytes through the shared bandwidth)."""
+    _, _, engine, kind, params, reads, writes, queue, _ = template
+    # records of one instruction share their params object: look it up by identity (the
+    # templates keep it alive) before hashing its fields
+    key = (id(params), engine, kind)
+    occ = costs.get(key)
+    if occ is None:
+        vkey = (engine, kind, params)
+        occ = costs.get(vkey)
+        if occ is None:
+            occ = costs[vkey] = _cost(engine, kind, params, config)
+        costs[key] = occ
+    if engine == Engine.SEQ and not reads and not writes:
+        return engine, occ, True, 0, (), (), 0.0, 0
+    rd = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in reads]
+    wr = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in writes]
+    moved = 0
+    q = engine * 64
+    if engine == Engine.DMA:
+        moved = params.bytes * (2 if kind == CostKind.ATOMIC else 1)
+        q += queue
+    lat = latency[engine]
+    if lat and not any(r[0] != Space.HBM for r in rd) and not any(r[0] != Space.HBM for r in wr):
+        lat = 0.0
+    return engine, occ, False, q, rd, wr, lat, moved
+
+
+def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, np.ndarray]:
     """Record indices per core: programs in order of first appearance, each in issue order.
 
     Also checks that every core and DMA queue exists on `config`.
     """
-    per_core: dict[int, dict[int, list[int]]] = {}
-    for i, r in enumerate(records):
-        per_core.setdefault(r.core, {}).setdefault(r.program, []).append(i)
-        if not 0 <= r.core < config.cores:
-            raise ValueError(
-                f"record {i} ({r.mnemonic}, pc {r.pc}) ran on core {r.core}, but {config.name} has "
-                f"{config.cores} cores; distribute programs over range(config.cores)"
-            )
-        if r.engine == Engine.DMA and not 0 <= r.queue < config.dma_queues:
-            raise ValueError(
-                f"record {i} ({r.mnemonic}, pc {r.pc}) uses DMA queue {r.queue}, but {config.name} "
-                f"has {config.dma_queues} queues per core"
-            )
+    stream = RecordStream.of(records)
+    per_core: dict[int, dict[int, list]] = {}
+    bad_core = None
+    for start, end, program, core in stream.segments():
+        if start == end:
+            continue
+        if bad_core is None and not 0 <= core < config.cores:
+            bad_core = start
+        per_core.setdefault(core, {}).setdefault(program, []).append(np.arange(start, end))
+    bad = [
+        t
+        for t, tp in enumerate(stream.templates)
+        if tp is not None and tp[2] == Engine.DMA and not 0 <= tp[7] < config.dma_queues
+    ]
+    bad_queue = None
+    if bad:
+        hit = np.isin(stream.tids, bad)
+        if hit.any():
+            bad_queue = int(np.argmax(hit))
+    if bad_core is not None and (bad_queue is None or bad_core <= bad_queue):
+        r = stream[bad_core]
+        raise ValueError(
+            f"record {bad_core} ({r.mnemonic}, pc {r.pc}) ran on core {r.core}, but {config.name} "
+            f"has {config.cores} cores; distribute programs over range(config.cores)"
+        )
+    if bad_queue is not None:
+        r = stream[bad_queue]
+        raise ValueError(
+            f"record {bad_queue} ({r.mnemonic}, pc {r.pc}) uses DMA queue {r.queue}, but "
+            f"{config.name} has {config.dma_queues} queues per core"
+        )
     return {
-        core: [i for prog in programs.values() for i in prog]
+        core: np.concatenate([r for prog in programs.values() for r in prog])
         for core, programs in sorted(per_core.items())
     }
 
 
 def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
-    """Time `records` on `config` (see the module docstring for the model)."""
-    n = len(records)
+    """Time `records` on `config` (see the module docstring for the model).
+
+    Works on the records' `RecordStream` (made here for a plain list): what an instruction
+    costs, which queue it uses and the rectangles it touches are worked out once per distinct
+    record."""
+    with gc_paused():
+        return _simulate(RecordStream.of(records), config)
+
+
+def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
+    n = len(stream)
     starts, ends, dones = [0.0] * n, [0.0] * n, [0.0] * n
     busy = [0.0] * len(Engine)
     core_total: dict[int, float] = {}
     cost_cache: dict[tuple[Engine, CostKind, CostParams], float] = {}
-    by_id: dict[tuple[int, Engine, CostKind], float] = {}
+    templates = stream.templates
+    facts: list = [None] * len(templates)
     seq_cycle = 1.0 / config.seq_clock_ghz
     latency = [0.0] * len(Engine)
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
-    seq, dma, hbm = Engine.SEQ, Engine.DMA, Space.HBM
+    seq = Engine.SEQ
 
     link_ns_per_byte = 1.0 / config.dma_bytes_per_ns
-    for core, order in _core_order(records, config).items():
+    for core, order in _core_order(stream, config).items():
         board = _Scoreboard()
         link = _Bandwidth()
         next_prune = _PRUNE_MIN
         free: dict[int, float] = {}
         now = 0.0  # the sequencer's clock
         finish = 0.0
-        for i in order:
-            rec = records[i]
-            engine = rec.engine
-            params = rec.params
-            # records of one instruction share their params object: look it up by identity
-            # (records keep it alive) before hashing its fields
-            key = (id(params), engine, rec.cost)
-            occ = by_id.get(key)
-            if occ is None:
-                vkey = (engine, rec.cost, params)
-                occ = cost_cache.get(vkey)
-                if occ is None:
-                    occ = cost_cache[vkey] = _cost(engine, rec.cost, params, config)
-                by_id[key] = occ
-            if engine == seq and not rec.reads and not rec.writes:  # most scalar instructions
+        for i, t in zip(order.tolist(), stream.tids[order].tolist(), strict=True):
+            f = facts[t]
+            if f is None:
+                f = facts[t] = _facts(templates[t], config, cost_cache, latency)
+            engine, occ, plain, queue, reads, writes, lat, moved = f
+            if plain:  # most scalar instructions: no memory, no queue
                 start = now
                 end = done = now = start + occ
                 starts[i] = start
@@ -466,21 +515,16 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
                 if done > finish:
                     finish = done
                 continue
-            queue = engine * 64 + (rec.queue if engine == dma else 0)
-            reads = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in rec.reads]
-            writes = [
-                (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in rec.writes
-            ]
             covered: list[_Entry] = []
             ready = 0.0
             for rect in reads:
-                t = _wait(board, rect, queue, False, covered)
-                if t > ready:
-                    ready = t
+                w = _wait(board, rect, queue, False, covered)
+                if w > ready:
+                    ready = w
             for rect in writes:
-                t = _wait(board, rect, queue, True, covered)
-                if t > ready:
-                    ready = t
+                w = _wait(board, rect, queue, True, covered)
+                if w > ready:
+                    ready = w
             if engine == seq:
                 start = now if now > ready else ready
                 end = done = now = start + occ
@@ -492,16 +536,13 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
                 if ready > start:
                     start = ready
                 end = start + occ
-                if engine == dma:  # and its share of the core's DMA bandwidth
-                    moved = rec.params.bytes * (2 if rec.cost == CostKind.ATOMIC else 1)
-                    if moved:
-                        shared = link.take(start + config.dma_fixed_ns, moved * link_ns_per_byte)
-                        if shared > end:
-                            occ += shared - end
-                            end = shared
+                if moved:  # a DMA's share of the core's DMA bandwidth
+                    shared = link.take(start + config.dma_fixed_ns, moved * link_ns_per_byte)
+                    if shared > end:
+                        occ += shared - end
+                        end = shared
                 end = done = free[queue] = end
-                lat = latency[engine]
-                if lat and any(r[0] != hbm for r in (*reads, *writes)):
+                if lat:
                     done = end + lat
             for e in covered:
                 board.remove(e)

@@ -278,7 +278,7 @@ def _outcome(binary, args, grid):
     from isa.errors import IsaError
 
     try:
-        return run(binary, args, grid, record=True, timing_only=True).records
+        return list(run(binary, args, grid, record=True, timing_only=True).records)
     except IsaError as e:
         return (type(e).__name__, str(e))
 
