@@ -147,7 +147,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
-    from .passes.accel_batch import batch_programs, batchable
+    from .passes.accel_batch import batch_programs, batchable, version_masks
     from .passes.accel_layout import TargetLimitError
 
     t0 = time.perf_counter()
@@ -159,7 +159,9 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
         b = target.partitions
         while b >= 8:
             try:
-                bfn = optimize_tile_ir(batch_programs(fn, b), options)
+                bfn = version_masks(optimize_tile_ir(batch_programs(fn, b), options))
+                if options.verify_each_pass:
+                    verify(bfn)
                 res = _compile_accel_fn(bfn, options, target, t0)
             except TargetLimitError:
                 b //= 2

@@ -75,6 +75,10 @@ _SHAPE = {
     OpKind.FLIP,
 }
 _NEVER = {OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT}
+_PURE = (_ELEMENTWISE | _SHAPE | {OpKind.CONSTANT, OpKind.MAKE_RANGE}) - {
+    OpKind.REDUCE,
+    OpKind.SCAN,
+}
 
 
 class NotBatchable(Exception):
@@ -499,3 +503,147 @@ def batch_programs(fn: Function, b: int) -> Function:
     """`fn` rewritten to run `b` consecutive program ids of axis 0 as one program (see the
     module docstring); raises `NotBatchable` when it cannot prove that legal."""
     return _Batcher(fn, b).run()
+
+
+# ----------------------------------------------------------------------------------------------
+# Masks that only the batch made non-rectangular
+# ----------------------------------------------------------------------------------------------
+
+
+def version_masks(fn: Function) -> Function:
+    """A one-block-per-program kernel's `offs < n` with offs = pid * BLOCK + arange(BLOCK)
+    becomes, batched, a comparison of [B, BLOCK] indices whose valid part is no rectangle (rows
+    full up to some lane, then a partial row): an indirect DMA. Each load/store whose mask is
+    rectangular but for such comparisons runs in `if <every element passes them>` with the
+    comparisons dropped (an access-pattern DMA), and as before otherwise (the grid's last
+    batch). Rewrites `fn` in place; runs after CSE, which would merge the copies back."""
+    from .accel_access import AccessAnalysis
+
+    prod: dict[int, Op] = {}
+    loops = []
+    for op in walk(fn.body):
+        for r in op.results:
+            prod[r.id] = op
+        if op.kind is OpKind.FOR:
+            loops.append(op)
+    an = AccessAnalysis(prod, loops)
+
+    def leaves(v: Value, out: list[Value]) -> None:
+        op = prod.get(v.id)
+        if op is not None and op.kind is OpKind.BINARY and op.attr.op is BinaryOp.AND:
+            for x in op.operands:
+                leaves(x, out)
+        else:
+            out.append(v)
+
+    def all_pass(leaf: Value, emit) -> Value | None:
+        """A scalar i1: every element of comparison `leaf` is true (None: not computable)."""
+        op = prod.get(leaf.id)
+        if op is None or op.kind is not OpKind.CMP or op.attr.pred in (CmpPred.EQ, CmpPred.NE):
+            return None
+        if any(elem_type(x.type) != I32 for x in op.operands):
+            return None
+        a, b = (an.affine(x) for x in op.operands)
+        if a is None or b is None:
+            return None
+        pred = op.attr.pred
+        d = a.add(b, -1) if pred in (CmpPred.LT, CmpPred.LE) else b.add(a, -1)
+        top = d.const + sum(c * (n - 1) for c, n in zip(d.dims, shape_of(leaf.type)) if c > 0)
+        if any(not isinstance(t, Value) or elem_type(t.type) != I32 for t, _ in d.terms):
+            return None
+        total = emit(OpKind.CONSTANT, [], I32, Const(top))
+        for t, c in d.terms:
+            term = (
+                t
+                if c == 1
+                else emit(
+                    OpKind.BINARY,
+                    [t, emit(OpKind.CONSTANT, [], I32, Const(c))],
+                    I32,
+                    Binary(BinaryOp.MUL),
+                )
+            )
+            total = emit(OpKind.BINARY, [total, term], I32, Binary(BinaryOp.ADD))
+        zero = emit(OpKind.CONSTANT, [], I32, Const(0))
+        strict = pred in (CmpPred.LT, CmpPred.GT)
+        return emit(OpKind.CMP, [total, zero], I1, Cmp(CmpPred.LT if strict else CmpPred.LE))
+
+    def clone(v: Value, out: list[Op], done: dict[int, Value]) -> Value:
+        """`v` recomputed into `out` when it is a block made by pure ops (else `v`)."""
+        op = prod.get(v.id)
+        if v.id in done:
+            return done[v.id]
+        if op is None or not shape_of(v.type) or op.kind not in _PURE or op.regions:
+            return v
+        operands = [clone(x, out, done) for x in op.operands]
+        nv = done[v.id] = Value(v.type, v.name)
+        out.append(Op(op.kind, operands, [nv], op.loc, op.attr))
+        return nv
+
+    def region(reg: Region) -> None:
+        new_ops: list[Op] = []
+        for op in reg.ops:
+            for r in op.regions:
+                region(r)
+            at = 1 if op.kind is OpKind.LOAD else 2
+            if op.kind not in (OpKind.LOAD, OpKind.STORE) or len(op.operands) <= at:
+                new_ops.append(op)
+                continue
+            mask = op.operands[at]
+            if an.bounds(mask) is not None:
+                new_ops.append(op)
+                continue
+            keep, drop = [], []
+            ls: list[Value] = []
+            leaves(mask, ls)
+            for leaf in ls:
+                (keep if an.bounds(leaf) is not None else drop).append(leaf)
+            pre: list[Op] = []
+
+            def emit(kind, operands, t, attr=None, _pre=pre, _loc=op.loc):
+                v = Value(t)
+                _pre.append(Op(kind, list(operands), [v], _loc, attr))
+                return v
+
+            conds = [all_pass(leaf, emit) for leaf in drop]
+            if not drop or any(c is None for c in conds):
+                new_ops.append(op)
+                continue
+            cond = conds[0]
+            for c in conds[1:]:
+                cond = emit(OpKind.BINARY, [cond, c], I1, Binary(BinaryOp.AND))
+            then: list[Op] = []
+            m2 = None
+            for leaf in keep:
+                if m2 is not None:
+                    both = Value(mask.type)
+                    then.append(Op(OpKind.BINARY, [m2, leaf], [both], op.loc, Binary(BinaryOp.AND)))
+                    leaf = both
+                m2 = leaf
+            rest = op.operands[at + 1 :]
+            operands = op.operands[:at] + ([m2] + rest if m2 is not None else [])
+            results = [Value(r.type, r.name) for r in op.results]
+            then.append(Op(op.kind, operands, results, op.loc, op.attr))
+            then.append(Op(OpKind.YIELD, results, [], op.loc))
+            # the fallback computes its own address and mask blocks: outside the `if` they then
+            # feed access patterns only, and cost nothing (no tiles on the engines)
+            orig: list[Op] = []
+            copied = [clone(v, orig, {}) for v in op.operands]
+            other = [Value(r.type, r.name) for r in op.results]
+            orig.append(Op(op.kind, copied, other, op.loc, op.attr))
+            orig.append(Op(OpKind.YIELD, other, [], op.loc))
+            new_ops += pre
+            new_ops.append(
+                Op(
+                    OpKind.IF,
+                    [cond],
+                    op.results,
+                    op.loc,
+                    None,
+                    [Region([], then), Region([], orig)],
+                )
+            )
+        reg.ops[:] = new_ops
+
+    region(fn.body)
+    return fn
