@@ -276,6 +276,9 @@ class _Batcher:
             at = len(src)
         else:  # [s] -> [1, s] -> shape
             at, src = 0, ()
+            op = self.prod.get(old.id)
+            if op is not None and op.kind is OpKind.CONSTANT:  # stays a constant (a DMA fill)
+                return self.emit(OpKind.CONSTANT, [], want, loc, op.attr)
         v = nv
         while len(shape_of(v.type)) < len(shape):
             s = list(shape_of(v.type))
