@@ -192,18 +192,56 @@ def _counted_loop(low, start: int, stop: int, step: int, init: list, body, name=
 # -- reduce --------------------------------------------------------------------------------
 
 
+def _single_use(low, v) -> bool:
+    """`v` is a lazy block (an elementwise expression not yet in a buffer) with one user."""
+    from .lower import Lazy
+
+    if not isinstance(low.vals.get(v.id), Lazy):
+        return False
+    counts = getattr(low, "use_counts", None)
+    if counts is None:
+        counts = low.use_counts = {}
+
+        def walk(region):
+            for o in region.ops:
+                for x in o.operands:
+                    counts[x.id] = counts.get(x.id, 0) + 1
+                for r in o.regions:
+                    walk(r)
+
+        walk(low.fn.body)
+    return counts.get(v.id, 0) == 1
+
+
 def lower_reduce(low, op: Op) -> None:
-    ins = [low.materialize(v) for v in op.operands]
-    shape = ins[0].shape
+    shape = shape_of(op.operands[0].type)
     ax = op.attr.axis
     kind = op.attr.kind
+    # along the last axis, an operand used by this reduction only is evaluated chunk by chunk
+    # inside the reduction loop (x * x summed straight from the loads, no buffer in between)
+    fused = ax == len(shape) - 1 and all(_single_use(low, v) for v in op.operands)
+    ins = list(op.operands) if fused else [low.materialize(v) for v in op.operands]
     out_shape = shape[:ax] + shape[ax + 1 :]
     outs = [low.alloc(elem_type(r.type), out_shape) if out_shape else None for r in op.results]
     n = shape[ax]
 
     def load(m, idx_out, k, lanes):
         idx = idx_out[:ax] + (k,) + idx_out[ax:]
+        if fused:
+            return low.ev(m, idx, lanes)
         return low.load_buf(m, idx, lanes)
+
+    def in_loop(body):
+        # values evaluated inside a loop body must not be reused after it (dominance)
+        def run(k, accs):
+            saved = low.memo
+            low.memo = dict(saved)
+            try:
+                return body(k, accs)
+            finally:
+                low.memo = saved
+
+        return run
 
     if ax == len(shape) - 1:
         w = low.lanes_for((n,))
@@ -225,7 +263,7 @@ def lower_reduce(low, op: Op) -> None:
             def step(k, accs):
                 return combine(low, op, kind, accs, chunk(k))
 
-            red = _counted_loop(low, w, n, w, chunk(low.zero), step)
+            red = _counted_loop(low, w, n, w, chunk(low.zero), in_loop(step))
             if out_shape:
                 for m, v in zip(outs, red):
                     low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
@@ -249,7 +287,7 @@ def lower_reduce(low, op: Op) -> None:
                     out += combine(low, op, kind, accs[j * nin : (j + 1) * nin], xs)
                 return out
 
-            accs = _counted_loop(low, span, n, span, first, step)
+            accs = _counted_loop(low, span, n, span, first, in_loop(step))
             part = accs[:nin]
             for j in range(1, nacc):
                 part = combine(low, op, kind, part, accs[j * nin : (j + 1) * nin])
