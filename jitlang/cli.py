@@ -435,17 +435,22 @@ def cmd_profile(ns: argparse.Namespace, out) -> int:
     launch = Launch(ns)
     grid = launch.grid_fn()
     configs = ["nc-v2", "nc-v3"] if ns.config == "both" else [ns.config]
+    # an @autotune kernel whose tuned names --meta leaves open is tuned on each machine's model
+    open_names = _tuned_names(launch.kernel) - set(launch.meta)
+    kernel = launch.kernel if open_names else launch.jit_fn
     profiles = []
     for config in configs:
         args, kwargs = launch.arguments()  # same inputs for every machine
         prof = testing.profile(
-            launch.jit_fn, grid, *args, config=config, timing_only=ns.timing_only, **kwargs
+            kernel, grid, *args, config=config, timing_only=ns.timing_only, **kwargs
         )
         profiles.append(prof)
         suffix = f".{config}" if len(configs) > 1 else ""
         if ns.json:
             out.write(json.dumps(prof.summary(), indent=2) + "\n")
         else:
+            if kernel is not launch.jit_fn and getattr(kernel, "best_config", None) is not None:
+                out.write(f"autotuned on {config}'s model: {kernel.best_config}\n")
             out.write(prof.format(top_lines=ns.top_lines) + "\n\n")
         if ns.trace:
             path = prof.write_chrome_trace(_with_suffix(ns.trace, suffix))

@@ -297,3 +297,27 @@ def test_torch_tensors_travel_as_specs():
     torch.testing.assert_close(out, x + y)
     # the same times as numpy arrays of that layout
     assert tuner.configs_timings == {c: _modelled_ms(n, c) for c in tuner.configs}
+
+
+_tuned_add = jl.autotune([Config({"BLOCK": b}) for b in BLOCKS], key=["n"], executor="inline")(
+    _add_kernel
+)
+
+
+def test_profile_command_tunes_an_autotuned_kernel_on_each_machine():
+    import io
+
+    from jitlang import cli
+
+    n = 51_200
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["profile", f"{__file__}::_tuned_add", "--args", f"f32[{n}],f32[{n}],f32[{n}],{n}"]
+    argv += ["--grid", "cdiv(n, BLOCK)", "--config", "both", "--timing-only"]
+    assert cli.main(argv, out=out, err=err) == 0, err.getvalue()
+    text = out.getvalue()
+    for machine in ("nc-v2", "nc-v3"):
+        # the CLI imports the file afresh: its own tuner, the same choice
+        times = {c: _modelled_ms(n, c, machine) for c in _tuned_add.configs}
+        best = min(_tuned_add.configs, key=times.get)
+        assert f"autotuned on {machine}'s model: {best}" in text
+        assert f"total {times[best] * 1e3:,.3f} us" in text
