@@ -18,6 +18,7 @@ from isa.operands import Tile
 from isa.table import AccMode, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, OpKind, scalar_dtype, shape_of, walk
+from jitlang.passes.accel_layout import zero_acc
 from jitlang.passes.accel_memory import SCRATCH_SLOTS
 
 from .lower import UnsupportedOnAccelError
@@ -33,7 +34,7 @@ def psum_accumulators(low, loop: Op) -> dict[int, TileRef]:
     """Step "psum_acc": carried accumulators of `loop` that can stay in PSUM across its
     iterations, by body-argument id -> PSUM tile. One is `acc = tl.dot(a, b, acc)` where the
     body argument's only use is that dot's `acc` and the dot's result's only use is the yield
-    (so no one reads the running sum inside the loop), an fp32 [M <= 128, N] result whose row
+    or the next such dot (so no one reads the running sum inside the loop), an fp32 [M <= 128, N] result whose row
     fits one PSUM bank. Its matmuls then accumulate in place: no PSUM -> SBUF add per
     iteration; the lowering copies the sum out once after the loop."""
     if "psum_acc" not in getattr(low.target, "steps", ()):
@@ -47,13 +48,14 @@ def psum_accumulators(low, loop: Op) -> dict[int, TileRef]:
     bank = low.target.psum_bank_bytes
     out: dict[int, TileRef] = {}
     for j, a in enumerate(body.args[1:]):
-        us = uses.get(a.id, [])
-        if len(us) != 1 or us[0].kind is not OpKind.DOT or us[0] not in body.ops:
-            continue
-        d = us[0]
-        if d.operands[2] is not a or a in d.operands[:2]:
+        d = _acc_reader(uses, a, body)
+        if d is None:
             continue
         r = d.result
+        nxt = _acc_reader(uses, r, body)
+        while nxt is not None:  # a body unrolled by accel_hoist: dot(.., dot(.., acc))
+            d, r = nxt, nxt.result
+            nxt = _acc_reader(uses, r, body)
         if [o for o in uses.get(r.id, [])] != [term] or term.operands[j] is not r:
             continue
         if term.operands.count(r) != 1:
@@ -73,6 +75,15 @@ def psum_accumulators(low, loop: Op) -> dict[int, TileRef]:
     return out
 
 
+def _acc_reader(uses, v, body) -> Op | None:
+    """The dot of `body` that is v's only reader, reading it as its accumulator only."""
+    us = uses.get(v.id, [])
+    if len(us) != 1 or us[0].kind is not OpKind.DOT or us[0] not in body.ops:
+        return None
+    d = us[0]
+    return d if d.operands[2] is v and v not in d.operands[:2] else None
+
+
 def lower_dot(ops, op: Op) -> None:
     low = ops.low
     a_v, b_v, c_v = op.operands
@@ -81,11 +92,18 @@ def lower_dot(ops, op: Op) -> None:
     dt = scalar_dtype(a_v.type)
     if dt.is_bool:
         raise UnsupportedOnAccelError(op.loc, f"dot of {dt} operands")
-    a, b, c = low.tiles[a_v.id], low.tiles[b_v.id], low.tile_of(c_v, 0)
+    a, b = low.tiles[a_v.id], low.tiles[b_v.id]
+    # a constant 0 accumulator is never computed (accel_layout.zero_acc): PSUM is copied out
+    c = (
+        None
+        if c_v.id not in low.tiles and zero_acc(op, low.plan.producers)
+        else low.tile_of(c_v, 0)
+    )
     if c_v.id in low.psum_acc:  # step psum_acc: accumulate in place (see psum_accumulators)
         if not low.plan.layouts[a_v.id].transposed or a.pn != b.pn:
             raise UnsupportedOnAccelError(op.loc, "internal: the stationary operand is not [K, M]")
         low.tiles[r.id] = c
+        low.psum_acc[r.id] = c  # the next copy of an unrolled body accumulates here too
         _dot2d(ops, op, a, b, c, c, (*sa, sb_[1]), in_place=True)
         return
     d = ops.dest(r)
@@ -159,7 +177,7 @@ def _dot2d(
     for i in range(rm):
         for n0 in range(0, N, nmax):
             nn = min(nmax, N - n0)
-            acc_ps = TileRef(_psum(bank, pm, nn), DType.F32)
+            acc_ps = TileRef(_psum(_next_bank(low) * bank, pm, nn), DType.F32)
             if in_place:
                 acc_ps = TileRef(d.view((1, nn), off=(i * N + n0) * 4), DType.F32)
             for j in range(rk):  # contraction rows {q * rk + j}
@@ -178,8 +196,22 @@ def _dot2d(
             if in_place:
                 continue
             out = d.view((1, nn), off=(i * N + n0) * _size(d.dtype))
+            if c is None:
+                low.call("accel.copy", out, acc_ps)
+                continue
             cin = c.view((1, nn), off=(i * N + n0) * _size(c.dtype))
             low.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)
+
+
+def _next_bank(low) -> int:
+    """The PSUM bank of a dot's next [M, N] chunk: bank 1 and the loop-accumulator banks no
+    enclosing loop holds (`psum_accumulators`), in turn, so the tensor engine fills one bank
+    while the vector engine still reads the last (one bank would make every chunk wait for
+    the previous one's read-out)."""
+    free = [1] + [b for b in PSUM_ACC_BANKS if b not in low.psum_banks_used]
+    n = getattr(low, "dot_banks_issued", 0)
+    low.dot_banks_issued = n + 1
+    return free[n % len(free)]
 
 
 def _size(dt: DType) -> int:

@@ -9,6 +9,8 @@ int32 element-offset tile (masked lanes get index -1: filled on loads, skipped o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from llvmlite import ir
 
 from isa.table import AtomicOp, TensorOp
@@ -72,7 +74,71 @@ def _pattern(
     pdt = DType.U32 if words == 2 else dt
     idx = low.tables.pattern(pdt, dims, tuple(x is not None for x in bounds))
     vals = [x if x is not None else ir.Constant(I64, 0) for x in bounds]
+    low.last_pattern = (pdt, dims, bounds)  # for _split (the same access over several queues)
     return idx, base, vals + [ir.Constant(I64, 0)] * (4 - len(vals))
+
+
+# A transfer is split over this many DMA queues at most (the scheduler gives consecutive
+# transfers consecutive queues) while each piece moves at least DMA_SPLIT_MIN_BYTES: one queue
+# moves ~26 B/ns where a core sustains ~102 (isa/machine.py), and a piece's fixed cost (~81 ns,
+# ~2 KiB of transfer time) stays under 7% of it.
+DMA_SPLIT_MAX = 4
+DMA_SPLIT_MIN_BYTES = 32 << 10
+
+
+def _split(low, t: TileRef, base: ir.Value, vals: list) -> list[tuple]:
+    """Step "dma_split": the access-pattern transfer just built by `_pattern` to or from tile
+    t as (pattern, base, bounds, tile) pieces over consecutive partition ranges. The pattern's
+    outer dim is cut in equal parts (its elements are partition-major, like the tile's), so
+    each piece is the same access with a shifted base (and, when the outer dim is masked, its
+    share of the valid rows); a transfer too small to be worth it stays whole."""
+    pdt, dims, bounds = low.last_pattern
+    x = _wide_tile(t)
+    whole = [(None, base, vals, x)]
+    if "dma_split" not in getattr(low.target, "steps", ()) or not dims:
+        return whole
+    nbytes = t.pn * t.free * t.dtype.mem_bytes
+    s0, n0 = dims[0]
+    parts = DMA_SPLIT_MAX
+    while parts > 1 and (t.pn % parts or n0 % parts or nbytes // parts < DMA_SPLIT_MIN_BYTES):
+        parts //= 2
+    if parts == 1:
+        return whole
+    piece = [(s0, n0 // parts)] + list(dims[1:])
+    idx = low.tables.pattern(pdt, piece, tuple(b is not None for b in bounds))
+    step = (n0 // parts) * s0 * pdt.mem_bytes
+    pn = t.pn // parts
+    out = []
+    for c in range(parts):
+        b = low.b.add(base, ir.Constant(I64, c * step)) if c else base
+        pv = vals
+        if bounds[0] is not None:  # a masked outer dim: the piece's share of the valid rows
+            pv = [_clamp(low, vals[0], c * (n0 // parts), n0 // parts)] + list(vals[1:])
+        out.append((idx, b, pv, replace(x, p0=x.p0 + c * pn, pn=pn)))
+    return out
+
+
+def _clamp(low, n: ir.Value, first: int, rows: int) -> ir.Value:
+    """min(max(n - first, 0), rows): of n valid rows, those of a piece starting at `first`."""
+    b = low.b
+    x = b.sub(n, ir.Constant(I64, first)) if first else n
+    zero, top = ir.Constant(I64, 0), ir.Constant(I64, rows)
+    x = b.select(b.icmp_signed("<", x, zero), zero, x)
+    return b.select(b.icmp_signed(">", x, top), top, x)
+
+
+def _wide_tile(t: TileRef):
+    """t's tile with a free size above a tile dim's 16-bit size field as two dims."""
+    x = t.tile
+    f = t.free
+    if f <= MAX_TILE_DIM or len([d for d in x.dims if d[1] > 1]) > 1:
+        return x
+    inner = next(d for d in range(MAX_TILE_STRIDE, 0, -1) if f % d == 0)
+    return replace(x, dims=((inner, f // inner), (1, inner)))
+
+
+MAX_TILE_DIM = (1 << 16) - 1  # a tile dim's size is 16-bit unsigned, its stride signed
+MAX_TILE_STRIDE = (1 << 15) - 1
 
 
 def _fill(low, other) -> tuple[int | ir.Value, bool]:
@@ -162,7 +228,8 @@ def lower_load(low, op: Op) -> None:
         lay = low.plan.layouts.get(r.id)
         tr = lay is not None and lay.transposed
         idx, base, bounds = _pattern(low, op, acc, shape, dt, mask, transposed=tr)
-        low.call("accel.dma.load", d, idx, base, 0, *bounds, fill)
+        for pidx, pbase, pb, tile in _split(low, d, base, bounds):
+            low.call("accel.dma.load", tile, idx if pidx is None else pidx, pbase, 0, *pb, fill)
     else:
         if ptr.id not in low.tiles:
             raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
@@ -192,7 +259,8 @@ def lower_store(low, op: Op) -> None:
     acc = low.plan.access[id(op)]
     if acc.kind == "ap":
         idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
-        low.call("accel.dma.store", idx, base, 0, *bounds, src)
+        for pidx, pbase, pb, tile in _split(low, src, base, bounds):
+            low.call("accel.dma.store", idx if pidx is None else pidx, pbase, 0, *pb, tile)
         return
     if ptr.id not in low.tiles:
         raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")

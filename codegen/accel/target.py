@@ -16,7 +16,9 @@ from isa.table import NUM_REGS
 # what one step is worth on the timing model):
 # - "hoist_loads": loop-invariant loads move before their loop (jitlang.passes.accel_hoist)
 # - "psum_acc": `acc = tl.dot(a, b, acc)` loops accumulate in PSUM (codegen.accel.dot)
-OPT_STEPS: tuple[str, ...] = ("hoist_loads", "psum_acc")
+# - "dma_split": large access-pattern transfers split over several DMA queues (codegen.accel.memops)
+# - "multi_buffer": each load of a loop body has its own buffer (jitlang.passes.accel_memory)
+OPT_STEPS: tuple[str, ...] = ("hoist_loads", "psum_acc", "dma_split", "multi_buffer")
 
 
 @dataclass(frozen=True)

@@ -217,26 +217,35 @@ class AccessAnalysis:
         """A pointer block carried by `for i in range(lb, ub, step)` that each iteration
         advances by a constant, `p += delta` (Triton's `a_ptrs += BLOCK_K * stride_ak`): in
         iteration i it is init + (i - lb) / step * delta, affine in the induction variable
-        when lb and step are constants and step divides delta."""
+        when step is a constant that divides delta (lb may be a run-time value: a uniform
+        term). delta may be a chain of constant advances."""
         loop, j = self.carried[v.id]
         body = loop.regions[0]
         init = loop.operands[3 + j]
         y = body.terminator.operands[j]
-        yop = self.prod.get(y.id)
-        if yop is None or yop.kind is not OpKind.PTR_ADD or yop.operands[0] is not v:
-            return None
-        delta = self.affine(yop.operands[1])
-        lb, step = self._const(loop.operands[0]), self._const(loop.operands[2])
-        if delta is None or delta.terms or any(delta.dims) or lb is None or not step:
-            return None
-        if delta.const % step:
+        total = 0  # a chain of constant advances (a body unrolled by accel_hoist: p + d + d)
+        while y is not v:
+            yop = self.prod.get(y.id)
+            if yop is None or yop.kind is not OpKind.PTR_ADD:
+                return None
+            delta = self.affine(yop.operands[1])
+            if delta is None or delta.terms or any(delta.dims):
+                return None
+            total += delta.const
+            y = yop.operands[0]
+        step = self._const(loop.operands[2])
+        if not step or total % step:
             return None
         p = self.pointer(init)
         if p is None:
             return None
-        per = delta.const // step
+        per = total // step
         rank = len(p.off.dims)
-        iv = Affine(-lb * per, ((body.args[0], per),), (0,) * rank)
+        lb = self._const(loop.operands[0])
+        if lb is not None:
+            iv = Affine(-lb * per, ((body.args[0], per),), (0,) * rank)
+        else:  # a run-time start (the remainder loop of an unrolled one)
+            iv = Affine(0, ((body.args[0], per), (loop.operands[0], -per)), (0,) * rank)
         return PtrAffine(p.base, p.off.add(iv))
 
     def _pointer(self, v: Value) -> PtrAffine | None:

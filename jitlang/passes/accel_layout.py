@@ -341,6 +341,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
         from .accel_hoist import hoist_invariant_loads
 
         fn = hoist_invariant_loads(fn, noalias)
+    _fuse_dot_add(fn)
     P = target.partitions
     ops: list[tuple[Op, Region]] = []
     _flat(fn.body, ops)
@@ -408,6 +409,55 @@ _THROUGH = {
     OpKind.HINT,
     OpKind.CONVERT_LAYOUT,
 }
+
+
+def _fuse_dot_add(fn: Function) -> None:
+    """`x + tl.dot(a, b)` (an fp32 block x defined before the dot, the dot's accumulator a
+    constant 0 and the sum its only use) becomes `tl.dot(a, b, x)`: the same fp32 sum (the
+    lowering adds PSUM to the accumulator either way), and `acc += tl.dot(a, b)` in a K loop
+    then accumulates in place (`accel_memory` gives the dot the carried buffer)."""
+    prod: dict[int, Op] = {}
+    _producers(fn.body, prod)
+    uses: dict[int, list[Op]] = {}
+    for op, _ in _flat_list(fn.body):
+        for v in op.operands:
+            uses.setdefault(v.id, []).append(op)
+    replaced: dict[int, Value] = {}
+    _fuse_in(fn.body, prod, uses, replaced)
+    if replaced:
+        for op, _ in _flat_list(fn.body):
+            op.operands = [replaced.get(v.id, v) for v in op.operands]
+
+
+def _fuse_in(region: Region, prod, uses, replaced: dict[int, Value]) -> None:
+    pos = {id(o): i for i, o in enumerate(region.ops)}
+    gone: set[int] = set()
+    for op in region.ops:
+        for sub in op.regions:
+            _fuse_in(sub, prod, uses, replaced)
+        if op.kind is not OpKind.BINARY or op.attr.op is not BinaryOp.ADD:
+            continue
+        for i in (0, 1):
+            d = prod.get(op.operands[i].id)
+            x = op.operands[1 - i]
+            if (
+                d is None
+                or d.kind is not OpKind.DOT
+                or id(d) not in pos
+                or not zero_acc(d, prod)
+                or uses.get(d.result.id) != [op]
+                or not d.result.type == op.result.type == x.type
+                or scalar_dtype(x.type) is not DType.F32
+            ):
+                continue
+            px = prod.get(x.id)  # x must exist at the dot: outer, an argument, or earlier
+            if px is not None and id(px) in pos and pos[id(px)] > pos[id(d)]:
+                continue
+            d.operands[2] = x
+            replaced[op.result.id] = d.result
+            gone.add(id(op))
+            break
+    region.ops = [o for o in region.ops if id(o) not in gone]
 
 
 def _stride_params(fn: Function, plan: AccelPlan) -> list[int]:
@@ -658,6 +708,17 @@ def _needed(fn: Function, plan: AccelPlan) -> set[int]:
     return needed
 
 
+def zero_acc(op: Op, producers: dict[int, Op]) -> bool:
+    """A 2-D `dot(a, b)` whose accumulator is a constant 0 block (Triton's default): the
+    lowering copies PSUM out instead of adding a materialised block of zeros."""
+    if op.kind is not OpKind.DOT or len(shape_of(op.operands[0].type)) != 2:
+        return False
+    p = producers.get(op.operands[2].id)
+    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
+        p = producers.get(p.operands[0].id)
+    return p is not None and p.kind is OpKind.CONSTANT and p.attr.value == 0
+
+
 def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
     k = op.kind
     live = any(r.id in needed for r in op.results) or not any(is_tile_value(r) for r in op.results)
@@ -685,6 +746,8 @@ def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
         return list(op.operands)
     if k in (OpKind.CONSTANT, OpKind.MAKE_RANGE, OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
         return []
+    if k is OpKind.DOT and zero_acc(op, plan.producers):
+        return list(op.operands[:2]) if live else []  # the result is PSUM copied out
     hi = umulhi_operands(op, plan.producers)
     if hi is not None:
         return [x for x in hi if isinstance(x, Value)] if live else []

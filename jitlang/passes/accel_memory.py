@@ -78,8 +78,9 @@ def _align(n: int) -> int:
 
 
 class _Lifetimes:
-    def __init__(self, plan: AccelPlan) -> None:
+    def __init__(self, plan: AccelPlan, spread: frozenset[int] = frozenset()) -> None:
         self.plan = plan
+        self.spread = spread  # loop loads that hold their buffer to the end of the body
         self.pos = 0
         self.start: dict[int, int] = {}
         self.end: dict[int, int] = {}
@@ -130,6 +131,10 @@ class _Lifetimes:
                     _, used = self.loops.pop()
                     for vid in used:
                         self.end[vid] = max(self.end[vid], self.pos)
+                    for o in op.regions[-1].ops:
+                        if o.kind is OpKind.LOAD and o.result.id in self.spread:
+                            if o.result.id in self.end:
+                                self.end[o.result.id] = self.pos
                     for r in op.regions:
                         for a in r.args:
                             if a.id in self.start:
@@ -140,9 +145,36 @@ class _Lifetimes:
 
 
 def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
-    """Allocate SBUF for every needed tile value (see module docstring)."""
+    """Allocate SBUF for every needed tile value (see module docstring). Step "multi_buffer":
+    the block loads of a loop body each keep their buffer to the end of the body, so no load
+    shares bytes with another load of its loop: a load waits only for the readers of its own
+    buffer in the previous iteration, not for every tile the body reads after it, and the DMA
+    queues run ahead of the engines. When that does not fit, the last loads in program order
+    go back to ordinary lifetimes one at a time."""
+    spread = _loop_loads(plan) if "multi_buffer" in getattr(target, "steps", ()) else []
+    while True:
+        try:
+            return _plan(plan, target, frozenset(spread))
+        except OutOfChipMemoryError:
+            if not spread:
+                raise
+            spread.pop()
+
+
+def _loop_loads(plan: AccelPlan) -> list[int]:
+    """Ids of needed block loads at the top level of a `for` body, in program order."""
+    out = []
+    for op in walk(plan.fn.body):
+        if op.kind is OpKind.FOR:
+            for o in op.regions[0].ops:
+                if o.kind is OpKind.LOAD and o.result.id in plan.needed and shape_of(o.result.type):
+                    out.append(o.result.id)
+    return out
+
+
+def _plan(plan: AccelPlan, target, spread: frozenset[int]) -> MemoryPlan:
     fn: Function = plan.fn
-    life = _Lifetimes(plan)
+    life = _Lifetimes(plan, spread)
     life.region(fn.body, None)
     # loop-carried values: the region argument, the loop's result and (for `for`) share a buffer
     alias: dict[int, int] = {}
@@ -211,7 +243,10 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
             extra.append(rows[-1])
             n_slots = max(n_slots, SCRATCH_SLOTS + work_slots(op))
             combines.append((rows[-1], op))
-    slot = max([b for _, b in need.values()] + rows + [MIN_SCRATCH])
+    # the lowering's temporaries are as big as the blocks its ops compute on; a block that is
+    # only moved by DMA and read by the tensor engine never meets one, so it does not size them
+    scratchless = _dma_and_pe_only(plan)
+    slot = max([b for vid, (_, b) in need.items() if vid not in scratchless] + rows + [MIN_SCRATCH])
     extra_slot = max(extra)
     spill = _align(target.spill_bytes)
     base = spill + SCRATCH_SLOTS * slot + (n_slots - SCRATCH_SLOTS) * extra_slot
@@ -242,7 +277,7 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
                 break
             off = max(off, o + sz)
         if off + size > limit:
-            _too_big(life, vid, size, off, limit, need, active)
+            _too_big(life, vid, size, limit, active, base, slot, n_slots)
         active.append((life.end[vid], off, size))
         buffers[vid] = Buffer("sbuf", off, size, pn)
         high = max(high, off + size)
@@ -306,6 +341,8 @@ def _carried_aliases(region: Region, alias: dict[int, int]) -> None:
             for j, res in enumerate(op.results):
                 alias[body.args[1 + j].id] = res.id
                 alias.setdefault(res.id, res.id)
+                for dot in _dots_in_place(body, j):
+                    alias[dot.result.id] = res.id
         elif op.kind is OpKind.WHILE:
             before, after = op.regions
             for j, res in enumerate(op.results):
@@ -319,13 +356,118 @@ def _carried_aliases(region: Region, alias: dict[int, int]) -> None:
                 alias.setdefault(res.id, res.id)
 
 
-def _too_big(life: _Lifetimes, vid: int, size: int, off: int, limit: int, need, active) -> None:
+def _dma_and_pe_only(plan: AccelPlan) -> set[int]:
+    """Ids of float blocks that no lowering temporary is sized for: made by an access-pattern
+    load (no fill select), a 2-D dot, a float-to-float cast, a constant (memset) or carried by
+    a `for`, and used only as a 2-D dot's operand, an access-pattern store's value, a PE
+    transpose to a dot's layout, a float-to-float cast, a `for`'s init or a `for` body's yield
+    (`codegen.accel.memops`, `dot`, `tileops.transpose_into`, `_cast`, `_constant` and
+    `lower.lower_for` use no scratch of their size)."""
+    uses: dict[int, list[Op]] = {}
+    loops: dict[int, Op] = {}  # id of a for body's yield -> the for
+    cands: list[Value] = []
+    for op in walk(plan.fn.body):
+        for v in op.operands:
+            uses.setdefault(v.id, []).append(op)
+        if op.kind is OpKind.FOR:
+            body = op.regions[0]
+            if body.terminator is not None:
+                loops[id(body.terminator)] = op
+            cands += [a for a in body.args[1:] if _float_block(a)]
+            cands += [r for r in op.results if _float_block(r)]
+        elif len(op.results) == 1 and _scratchless_producer(op, plan):
+            cands.append(op.result)
+    return {
+        v.id for v in cands if all(_scratchless_use(u, v, plan, loops) for u in uses.get(v.id, ()))
+    }
+
+
+_PE_FLOATS = (DType.F32, DType.BF16, DType.F16)
+
+
+def _float_block(v: Value) -> bool:
+    return scalar_dtype(v.type) in _PE_FLOATS and bool(shape_of(v.type))
+
+
+def _float_cast(op: Op) -> bool:
+    return (
+        op.kind is OpKind.CAST
+        and not op.attr.bitcast
+        and scalar_dtype(op.operands[0].type) in _PE_FLOATS
+        and scalar_dtype(op.result.type) in _PE_FLOATS
+    )
+
+
+def _scratchless_producer(op: Op, plan: AccelPlan) -> bool:
+    if not _float_block(op.result):
+        return False
+    if op.kind is OpKind.LOAD:
+        acc = plan.access.get(id(op))
+        return len(op.operands) <= 2 and acc is not None and acc.kind == "ap"
+    if op.kind is OpKind.DOT:
+        return len(shape_of(op.result.type)) == 2
+    return op.kind is OpKind.CONSTANT or _float_cast(op)
+
+
+def _scratchless_use(u: Op, v: Value, plan: AccelPlan, loops: dict[int, Op]) -> bool:
+    if u.kind is OpKind.DOT:
+        return len(shape_of(u.result.type)) == 2
+    if u.kind is OpKind.STORE:
+        acc = plan.access.get(id(u))
+        return acc is not None and acc.kind == "ap" and u.operands[0] is not v
+    if u.kind is OpKind.CONVERT_LAYOUT:
+        lay = plan.layouts.get(u.result.id)
+        return lay is not None and lay.transposed
+    if u.kind is OpKind.FOR:
+        return v in u.operands[3:] and v not in u.operands[:3]
+    if u.kind is OpKind.YIELD:
+        return id(u) in loops
+    return _float_cast(u)
+
+
+def _dots_in_place(body: Region, j: int) -> list[Op]:
+    """The dots that carry value j from `dot(a, b, acc)` to the yield, each reading the
+    previous one's result (a body unrolled by `accel_hoist`) or the carried value as its
+    accumulator, each result read by nothing else: they add their products into the carried
+    buffer in place (an elementwise add of each chunk into itself), so they need no buffer of
+    their own and the yield no copy."""
+    term = body.terminator
+    if term is None or j >= len(term.operands):
+        return []
+    readers: dict[int, list[Op]] = {}
+    for o in walk(body):
+        for v in o.operands:
+            readers.setdefault(v.id, []).append(o)
+    v, chain = body.args[1 + j], []
+    while True:
+        rs = readers.get(v.id, [])
+        if len(rs) != 1:
+            return []
+        d = rs[0]
+        if d is term:
+            break
+        if d.kind is not OpKind.DOT or d not in body.ops or len(shape_of(d.result.type)) != 2:
+            return []
+        if d.operands[2] is not v or v in d.operands[:2]:
+            return []
+        chain.append(d)
+        v = d.result
+    if not chain or term.operands.count(v) != 1 or term.operands[j] is not v:
+        return []
+    return chain
+
+
+def _too_big(
+    life: _Lifetimes, vid: int, size: int, limit: int, active, base: int, slot: int, slots: int
+) -> None:
     v = life.value[vid]
     op = life.loc[vid]
     live = sum(sz for _, _, sz in active)
     raise OutOfChipMemoryError(
         op.loc if op is not None else None,
         f"block {v.name or 'value'} ({v.type}) needs {size} bytes per partition of SBUF, but "
-        f"{live} bytes are held by blocks still live here and a partition has {limit} bytes",
+        f"{live} bytes are held by blocks still live here and {base} by the register spill "
+        f"area and the lowering's scratch slots ({slots} slots, the first three of {slot} "
+        f"bytes: the largest block an op computes on), of a partition's {limit} bytes",
         "use smaller BLOCK sizes (or fewer blocks live at once / fewer stages)",
     )

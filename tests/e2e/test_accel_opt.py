@@ -156,7 +156,9 @@ def test_psum_acc_keeps_the_running_sum_in_psum():
     ref = a.astype(np.float32) @ b.astype(np.float32)
     meta = dict(BM=128, BN=512, BK=128)
     args = (a, b, c, m, n, k)
-    steps = tuple(s for s in T.OPT_STEPS if s != "psum_acc")
+    # alone: with dma_split and multi_buffer this shape is DMA-bound and the saved PSUM round
+    # trips hide behind the loads (measured 30.0 -> 27.7 us)
+    steps = ()
     before = _modelled(mm_runtime_strides, (4, 1), *args, steps=steps, **meta)
     np.testing.assert_allclose(c, ref, rtol=1e-3)
     c[...] = 0

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import ml_dtypes
 import numpy as np
+import pytest
 
+import codegen.accel.target as T
 import jitlang as jl
 import jitlang.language as tl
 from jitlang.ir import OpKind, walk
+from jitlang.passes.accel_memory import OutOfChipMemoryError
 from jitlang.testing import profile
-from tests.codegen.accel.helpers import plan_of
+from tests.codegen.accel.helpers import memory_of, plan_of
 
 
 @jl.jit
@@ -68,3 +71,173 @@ def test_a_stationary_operand_given_transposed_is_loaded_row_by_row():
     _check(aT, b, c)
     assert s["time_ns"] < 120e3, s["time_ns"]  # measured 57.2 us
     assert s["engines"]["PE"]["instructions"] == 4 * 4  # matmuls only: no transposes
+
+
+def _modelled(kernel, grid, *args, steps=None, **meta) -> dict:
+    """Profile summary of one launch compiled with only `steps` (default: all)."""
+    old = T.OPT_STEPS
+    if steps is not None:
+        T.OPT_STEPS = tuple(steps)
+    kernel.cache.clear()
+    try:
+        return profile(kernel, grid, *args, **meta).summary()
+    finally:
+        T.OPT_STEPS = old
+        kernel.cache.clear()
+
+
+def _without(*names):
+    return tuple(s for s in T.OPT_STEPS if s not in names)
+
+
+@jl.jit
+def copy_rows(x_ptr, y_ptr, n_rows, R: tl.constexpr, C: tl.constexpr):
+    r = tl.arange(0, R)[:, None]
+    c = tl.arange(0, C)[None, :]
+    x = tl.load(x_ptr + r * C + c, mask=r < n_rows, other=-1.0)
+    tl.store(y_ptr + r * C + c, x * 2.0, mask=r < n_rows)
+
+
+def test_dma_split_spreads_a_large_transfer_over_queues_with_its_mask():
+    # 256 x 256 fp32 = 256 KiB: four pieces of 64 partitions on four queues; the masked outer
+    # dim gives each piece its share of the valid rows (rows 200.. of the load read -1.0, of
+    # the store are not written)
+    x = np.random.default_rng(1).standard_normal((256, 256)).astype(np.float32)
+    y = np.full_like(x, 7.0)
+    k = copy_rows.warmup(x, y, 200, R=256, C=256, target="accel")
+    loads = [ln for ln in k.asm["asm"].splitlines() if "dma.load" in ln]
+    stores = [ln for ln in k.asm["asm"].splitlines() if "dma.store" in ln]
+    assert len(loads) == 4 and len({ln.split()[1] for ln in loads}) == 4  # four queues
+    assert len(stores) == 4
+    for n in (200, 0, 256, 64, 65):
+        y[...] = 7.0
+        copy_rows[(1,)](x, y, n, R=256, C=256, target="accel")
+        np.testing.assert_array_equal(y[:n], 2 * x[:n])
+        assert (y[n:] == 7.0).all()
+    whole = _modelled(copy_rows, (1,), x, y, 200, R=256, C=256, steps=_without("dma_split"))
+    split = _modelled(copy_rows, (1,), x, y, 200, R=256, C=256)
+    assert split["time_ns"] < 0.5 * whole["time_ns"], (whole["time_ns"], split["time_ns"])
+
+
+@jl.jit
+def hoisted_panels(aT_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    """NKI step 2's shape: one [M, K] panel of A (given transposed) per program, the whole K
+    contraction inside one dot."""
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    a = tl.load(aT_ptr + rk[None, :] * M + rm[:, None])
+    b = tl.load(b_ptr + rk[:, None] * N + rn[None, :])
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], tl.dot(a, b))
+
+
+def test_blocks_only_moved_by_dma_and_read_by_the_pe_do_not_size_the_scratch_slots():
+    # b is 64 KiB per partition: three scratch slots of its size would leave no room for it
+    aT, b, c = _at_args(128, 8192, 512)
+    plan, mem = memory_of(hoisted_panels, aT, b, c, M=128, N=512, K=8192)
+    assert mem.scratch_slot_bytes <= 4096, mem.scratch_slot_bytes
+    # the dot's zero accumulator is not materialised: PSUM is copied out
+    dot = next(op for op in walk(plan.fn.body) if op.kind is OpKind.DOT)
+    assert dot.operands[2].id not in plan.needed
+    aT, b, c = _at_args(128, 1024, 512)
+    hoisted_panels[(1,)](aT, b, c, M=128, N=512, K=1024, target="accel")
+    _check(aT, b, c)
+
+
+def test_an_out_of_memory_error_counts_the_scratch_area():
+    x = np.zeros((128, 65536), np.float32)  # 256 KiB per partition: more than SBUF
+    with pytest.raises(OutOfChipMemoryError) as e:
+        copy_rows.warmup(x, x, 128, R=128, C=65536, target="accel")
+    msg = str(e.value)
+    assert "262144 bytes per partition" in msg and "scratch slots" in msg
+    assert "test_matmul_perf.py" in msg  # located at the kernel's line
+
+
+@jl.jit
+def matmul_k_blocks(
+    aT_ptr,
+    b_ptr,
+    c_ptr,
+    M: tl.constexpr,
+    N: tl.constexpr,
+    K: tl.constexpr,
+    BK: tl.constexpr,
+):
+    """`acc += tl.dot(a, b)` over K blocks with an [M, N] accumulator larger than a PSUM bank."""
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, BK)
+    acc = tl.zeros((M, N), dtype=tl.float32)
+    for k in range(K // BK):
+        a = tl.load(aT_ptr + (k * BK + rk)[None, :] * M + rm[:, None])
+        b = tl.load(b_ptr + (k * BK + rk)[:, None] * N + rn[None, :])
+        acc += tl.dot(a, b)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc)
+
+
+def test_acc_plus_dot_accumulates_into_the_carried_buffer_in_place():
+    aT, b, c = _at_args(256, 512, 1024)
+    meta = dict(M=256, N=1024, K=512, BK=256)
+    plan, mem = memory_of(matmul_k_blocks, aT, b, c, **meta)
+    loop = next(op for op in walk(plan.fn.body) if op.kind is OpKind.FOR)
+    body = loop.regions[0]
+    adds = [
+        o for o in body.ops if o.kind is OpKind.BINARY and o.result.type == loop.results[0].type
+    ]
+    assert not adds  # the add joined the dot
+    dot = next(o for o in body.ops if o.kind is OpKind.DOT)
+    assert dot.operands[2] is body.args[1]
+    assert mem.buffers[dot.result.id] == mem.buffers[body.args[1].id]  # in place, no copy
+    k = matmul_k_blocks.warmup(aT, b, c, **meta, target="accel")
+    asm = k.asm["asm"]
+    body_asm = asm[asm.index("L", asm.index("for k")) :]
+    assert "copy sb.f32" not in body_asm.split("dma.store")[0]  # no per-iteration copy
+    # the [128, 512] chunks of the product use more than one PSUM bank in turn
+    banks = {
+        ln.split("ps.f32[0:128, ")[1].split(",")[0]
+        for ln in asm.splitlines()
+        if ln.strip().startswith("matmul")
+    }
+    assert len(banks) >= 2, banks
+    matmul_k_blocks[(1,)](aT, b, c, **meta, target="accel")
+    _check(aT, b, c)
+
+
+@jl.jit
+def two_row_blocks(
+    aT_ptr,
+    b_ptr,
+    c_ptr,
+    M: tl.constexpr,
+    N: tl.constexpr,
+    K: tl.constexpr,
+    BM: tl.constexpr,
+    BK: tl.constexpr,
+):
+    """NKI step 4's inner structure: one rhs block per K step feeds two [BM, N] accumulators,
+    each with its own lhsT block (M == 2 * BM)."""
+    rm = tl.arange(0, BM)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, BK)
+    acc0 = tl.zeros((BM, N), dtype=tl.float32)
+    acc1 = tl.zeros((BM, N), dtype=tl.float32)
+    for k in range(K // BK):
+        b = tl.load(b_ptr + (k * BK + rk)[:, None] * N + rn[None, :])
+        a_rows = aT_ptr + (k * BK + rk)[None, :] * M + rm[:, None]
+        acc0 += tl.dot(tl.load(a_rows), b)
+        acc1 += tl.dot(tl.load(a_rows + BM), b)
+    c = c_ptr + rm[:, None] * N + rn[None, :]
+    tl.store(c, acc0)
+    tl.store(c + BM * N, acc1)
+
+
+def test_multi_buffer_gives_each_load_of_a_loop_its_own_buffer():
+    aT, b, c = _at_args(512, 2048, 1024)
+    meta = dict(M=512, N=1024, K=2048, BM=256, BK=512)
+    one = _modelled(two_row_blocks, (1,), aT, b, c, steps=_without("multi_buffer"), **meta)
+    _check(aT, b, c)
+    c[...] = 0
+    own = _modelled(two_row_blocks, (1,), aT, b, c, **meta)
+    _check(aT, b, c)
+    # without the step the second lhsT block waits for the first one's matmuls
+    assert own["time_ns"] < 0.9 * one["time_ns"], (one["time_ns"], own["time_ns"])  # 106 -> 89 us
