@@ -33,7 +33,7 @@ import math
 import multiprocessing
 import pickle
 import sys
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -242,38 +242,35 @@ class ModelSweep:
         desc = f"autotuning {self.tuner.__name__} on {self.machine}"
         if not tasks:
             return []
-        if executor == "inline" or (executor == "process" and len(tasks) == 1):
+        if executor == "process":
+            from runtime.config import get_options
+
+            workers = min(len(tasks), get_options().num_threads)
+            # one task, or one CPU: a pool would only add its start-up
+            executor = "inline" if workers < 2 else self.tuner._process_pool(workers)
+        if executor == "inline":
             return [
                 (i, run_task(t))
                 for i, t in _progress(list(zip(where, tasks)), desc, self.tuner.progress)
             ]
-        own = None
-        if executor == "process":
-            from runtime.config import get_options
-
-            workers = max(1, min(len(tasks), get_options().num_threads))
-            # spawn: the tuner's process runs threads (launch pool, LLVM), which fork would copy
-            own = executor = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
-        try:
-            futures = []
-            for i, t in zip(where, tasks):
-                try:
-                    futures.append((i, executor.submit(run_task, t)))
-                except Exception as e:  # e.g. a shut-down executor
-                    futures.append((i, f"{type(e).__name__}: {e}"))
-            out = []
-            for i, f in _progress(futures, desc, self.tuner.progress):
-                if isinstance(f, str):
-                    out.append((i, ("retry", f)))
-                    continue
-                try:
-                    out.append((i, f.result()))
-                except Exception as e:  # a worker that died, a task that would not pickle
-                    out.append((i, ("retry", f"{type(e).__name__}: {e}")))
-            return out
-        finally:
-            if own is not None:
-                own.shutdown(wait=True, cancel_futures=True)
+        futures = []
+        for i, t in zip(where, tasks):
+            try:
+                futures.append((i, executor.submit(run_task, t)))
+            except Exception as e:  # e.g. a shut-down executor
+                futures.append((i, f"{type(e).__name__}: {e}"))
+        out = []
+        for i, f in _progress(futures, desc, self.tuner.progress):
+            if isinstance(f, str):
+                out.append((i, ("retry", f)))
+                continue
+            try:
+                out.append((i, f.result()))
+            except Exception as e:  # a worker that died, a task that would not pickle
+                out.append((i, ("retry", f"{type(e).__name__}: {e}")))
+                if isinstance(e, BrokenExecutor):
+                    self.tuner.close()  # the next sweep starts a new pool
+        return out
 
     def _here(self, config, launch) -> tuple[str, Any]:
         """Timing-only run in this process (errors other than compile errors propagate)."""
@@ -354,6 +351,12 @@ def model_version() -> str:
         h.update(str(p.relative_to(root)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """A local pool for sweeps. Spawned, not forked: the tuner's process runs threads (the
+    launch pool, LLVM) that a fork would copy in whatever state they are."""
+    return ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"))
 
 
 def check_executor(executor) -> None:

@@ -38,6 +38,7 @@ import hashlib
 import importlib.util
 import sys
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -206,6 +207,9 @@ class Autotuner(_KernelWrapper):
 
         check_executor(executor)
         self.executor = executor  # where accel sweeps run: an Executor, "process" or "inline"
+        self._pool = None  # executor="process": the local pool, kept for the next sweep
+        self._pool_workers = 0
+        self._pool_closer = None
         self.tuned_on: str | None = None  # "wall time", or "model:<machine>" for accel
         self.sweep_stats: dict[str, int] = {}  # accel: how the last sweep timed its configs
         self.progress: bool | None = None  # a progress bar over the sweep; None: when interactive
@@ -391,6 +395,24 @@ class Autotuner(_KernelWrapper):
         self.cache[key] = best
         self.pre_hook({**nargs, **kwargs, **best.all_kwargs()}, reset_only=True)
         return True
+
+    def _process_pool(self, workers: int):
+        """The local process pool of accel sweeps, started on first use (its workers' start-up,
+        about 2 s each, is paid once) and kept until `close()` or this tuner goes away."""
+        if self._pool is None or self._pool_workers < workers:
+            from .autotune_accel import process_pool
+
+            self.close()
+            self._pool, self._pool_workers = process_pool(workers), workers
+            self._pool_closer = weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the local process pool of accel sweeps (a later sweep starts a new one)."""
+        if self._pool_closer is not None:
+            self._pool_closer()
+        self._pool = self._pool_closer = None
+        self._pool_workers = 0
 
     def _bench(self, args: tuple, grid, kwargs: dict, nargs: dict, config: Config) -> float:
         """Median time (ms) of one config; inf if the config does not compile."""

@@ -124,7 +124,7 @@ def test_sweep_on_a_process_pool_matches_inline_and_is_cached_on_disk():
     n = 43_000
     x, y, out = _inputs(n)
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+    with ProcessPoolExecutor(1, mp_context=spawn) as pool:  # another process is the point
         tuner = _tuner(executor=pool)
         tuner[_grid](x, y, out, n, target="accel")
     np.testing.assert_allclose(out, x + y)
@@ -161,6 +161,17 @@ def test_default_executor_is_a_local_process_pool():
     np.testing.assert_allclose(out, x + y)
     assert tuner.sweep_stats == {"disk": 0, "task": 3, "here": 0, "numeric": 0}
     assert tuner.configs_timings == {c: _modelled_ms(n, c) for c in tuner.configs}
+    # the pool outlives the sweep: the next key's sweep reuses its started workers
+    from runtime.config import get_options
+
+    pool = tuner._pool
+    assert (pool is not None) == (get_options().num_threads >= 2)
+    x2, y2, out2 = _inputs(n + 128)
+    tuner[_grid](x2, y2, out2, n + 128, target="accel")
+    np.testing.assert_allclose(out2, x2 + y2)
+    assert tuner.sweep_stats["task"] == 3 and tuner._pool is pool
+    tuner.close()
+    assert tuner._pool is None
 
 
 def test_rejected_configs_lose_and_a_pool_reports_them():
