@@ -525,7 +525,9 @@ class Interpreter:
             for k, a in enumerate(arrs):
                 where = f" idx ({', '.join(map(str, idx))})" if idx else ""
                 suffix = f" (operand {k})" if len(arrs) > 1 else ""
-                print(f"{head}{where} {op.attr.prefix}{suffix}{a[idx]}")
+                p = op.attr.prefix
+                sep = "" if p.endswith((" ", ":")) or not p else " "  # as the compiled targets
+                print(f"{head}{where} {p}{suffix}{sep}{a[idx]}")
 
 
 class _FakeBinary:

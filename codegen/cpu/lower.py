@@ -226,6 +226,10 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         last = _effective_last_uses(region)
         saved_pending = self.pending_loads
         self.pending_loads = []
+        # a lazy value from an enclosing region materialised in here (a print under an `if`,
+        # a loop body's store) has its buffer written only when this region runs: outside it
+        # the value stays lazy
+        outer = {k: v for k, v in self.vals.items() if isinstance(v, Lazy)}
         for i, op in enumerate(region.ops):
             if op.kind is OpKind.STORE:
                 self._protect_loads(last, i, strict=True, store=op)
@@ -234,6 +238,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             elif op.regions or op.kind in (OpKind.PRINT, OpKind.ASSERT):
                 self._protect_loads(last, i, strict=False)
             self.lower_op(op)
+        self.vals.update(outer)
         self.pending_loads = saved_pending
 
     def _protect_loads(
