@@ -2,7 +2,8 @@
 
 Input: a `Binary`, kernel argument values (int64: HBM addresses, ints, fp32 bit patterns), a grid
 and a `MachineConfig`. Output: the effect on HBM plus, when recording, one `ExecRecord` per executed
-instruction in each program's issue order (the timing model's input).
+instruction in each program's issue order (the timing model's input), as a `RecordStream`: a
+template id per executed instruction (a sequencer instruction's is its pc), no object each.
 
 Programs are spread round-robin over the cores and run one after another (functionally
 sequential); each starts with zeroed registers and with its core's SBUF/PSUM marked unwritten.
@@ -14,8 +15,9 @@ the shape-only handlers of `isa.engines.shape_only`, which produce the same reco
 sizes, dependencies, costs) and leave HBM untouched; see that module for what cannot be known
 without data (a branch on a value loaded from a tile raises `TimingOnlyError`). Their results are
 memoised per instruction and register values (`isa.shape_memo`): a loop body's engine
-instructions cost a dictionary lookup after their first iteration, and a record met again at
-the same pc in the same program is the same object.
+instructions cost a dictionary lookup after their first iteration, a record met again at the
+same pc in the same program is the same object, and the memo serves the next run too when its
+HBM allocations are the same (a kernel launched again).
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class Emulator:
         self.lines = lines + [0] * (n - len(lines))
         self._cores: dict[int, CoreMemory] = {}
         self._plans = ShapePlans(n)  # timing-only memo plans, made as instructions first run
-        self._memo: ShapeMemo | None = None
+        self._memo: ShapeMemo | None = None  # the timing-only memo of the run going on
+        self._kept_memo: ShapeMemo | None = None
         self._engine_at = (self.code.uop == int(Uop.ENGINE)).tolist()
 
     def core(self, i: int) -> CoreMemory:
@@ -141,7 +144,14 @@ class Emulator:
         records = StreamWriter(len(self.instrs))
         trace = np.zeros(_TRACE if record else 1, np.int64)
         left = budget
-        self._memo = ShapeMemo(self._plans, hbm) if timing_only else None
+        memo = None
+        if timing_only:  # the last run's memo if its HBM allocations are the same
+            memo = self._kept_memo
+            if memo is not None and memo.serves(hbm):
+                memo.next_run()
+            else:
+                memo = self._kept_memo = ShapeMemo(self._plans, hbm)
+        self._memo = memo
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():
             left = self._grid(

@@ -8,8 +8,6 @@ element they touch has been bounds-checked; each access also yields the `MemRang
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from isa import dtypes
@@ -21,6 +19,8 @@ from isa.trace import MemRange, Space
 MAX_HBM_ELEMENTS = 1 << 25  # one access never moves more than a whole SBUF
 _MAX_KNOWN = 64  # written rectangles an OnChip lists before it keeps only their bounding box
 _NP = {int(d): dtypes.NUMPY[d] for d in dtypes.DType}
+_SIZE = {d: t.itemsize for d, t in _NP.items()}
+SPACES = tuple(Space)  # Space by its int value, without the enum call
 _PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
 
@@ -57,6 +57,7 @@ class OnChip:
     def __init__(self, space: int, partitions: int, nbytes: int):
         self.space = space
         self.name = "SBUF" if space == SPACE_SBUF else "PSUM"
+        self.nbytes = nbytes
         self.data = np.zeros((partitions, nbytes), np.uint8)
         self.written = np.zeros((partitions, nbytes), np.uint8)
         self._dirty = None  # bounding box of written flags set since the last reset
@@ -124,15 +125,23 @@ class OnChip:
 def tile_extent(mem: OnChip, t: Tile, regs, partitions: int) -> tuple[int, int, int]:
     """Check a tile's placement; returns (first element, lowest, highest element touched) in
     units of the tile's dtype within each partition."""
-    size = _NP[t.dtype].itemsize
+    size = _SIZE[t.dtype]
     base = int(regs[t.reg]) + t.off
-    nbytes = mem.data.shape[1]
-    if any(n == 0 for _, n in t.dims):
-        raise TileShapeError(f"{_Where(mem.name, t)}: a free dim has size 0")
-    if t.free_size > nbytes:
+    nbytes = mem.nbytes
+    lo = hi = 0  # the dims' reach below and above the first element
+    free = 1
+    for s, n in t.dims:  # one pass (runs once per engine instruction)
+        if n == 0:
+            raise TileShapeError(f"{_Where(mem.name, t)}: a free dim has size 0")
+        free *= n
+        step = (n - 1) * s
+        if step < 0:
+            lo += step
+        else:
+            hi += step
+    if free > nbytes:
         raise TileShapeError(
-            f"{_Where(mem.name, t)}: {t.free_size} free elements exceed the {nbytes} bytes of a "
-            "partition"
+            f"{_Where(mem.name, t)}: {free} free elements exceed the {nbytes} bytes of a partition"
         )
     if base % size:
         raise OutOfBoundsError(
@@ -144,13 +153,12 @@ def tile_extent(mem: OnChip, t: Tile, regs, partitions: int) -> tuple[int, int, 
             "partitions"
         )
     e0 = base // size
-    nel = nbytes // size
-    lo = e0 + sum(min(0, (n - 1) * s) for s, n in t.dims)
-    hi = e0 + sum(max(0, (n - 1) * s) for s, n in t.dims)
-    if lo < 0 or hi >= nel:
+    lo += e0
+    hi += e0
+    if lo < 0 or hi >= nbytes // size:
         raise OutOfBoundsError(
-            f"{_Where(mem.name, t)}: bytes {lo * size}:{(hi + 1) * size} outside 0:{nel * size} "
-            "of each partition"
+            f"{_Where(mem.name, t)}: bytes {lo * size}:{(hi + 1) * size} outside "
+            f"0:{nbytes // size * size} of each partition"
         )
     return e0, lo, hi
 
@@ -173,7 +181,7 @@ class TileAccess:
         )
         self.mem, self.tile, self.dtype = mem, t, dt
         self.pn, self.free = t.pn, t.free_size
-        self.range = MemRange(Space(mem.space), lo * size, (hi + 1) * size, t.p0, t.pn)
+        self.range = MemRange(SPACES[mem.space], lo * size, (hi + 1) * size, t.p0, t.pn)
 
     def check_written(self) -> None:
         ok = self.wview == _PATTERN[self.dtype.itemsize]
@@ -206,26 +214,28 @@ class HbmAccess:
         size = dt.itemsize
         self.size = size
         self.base = int(regs[a.reg]) + a.off
-        self.shape = a.shape
-        self.strides = tuple(s for s, _, _ in a.dims)
-        self.box = tuple(min(n, max(0, int(regs[b]))) if b else n for _, n, b in a.dims)
+        strides, shape, box = [], [], []
+        count = 1
+        for s, n, b in a.dims:  # one pass (runs once per DMA)
+            strides.append(s)
+            shape.append(n)
+            box.append(min(n, max(0, int(regs[b]))) if b else n)
+            count *= n
+        self.shape, self.strides, self.box = tuple(shape), tuple(strides), tuple(box)
+        self.count = count  # elements of the whole pattern
         self.limit = int(regs[a.limit]) if a.limit else None
         self.hbm = hbm
-        self.what = f"HBM {what}"
+        self.what = _What(what)
         if self.base % size:
             raise OutOfBoundsError(
                 f"{self.what}: address {self.base} is not aligned to {size} bytes"
             )
-        if any(n == 0 for n in self.shape):
+        if 0 in shape:
             raise TileShapeError(f"{self.what}: a dim has size 0")
-        if self.count > MAX_HBM_ELEMENTS:
+        if count > MAX_HBM_ELEMENTS:
             raise TileShapeError(
-                f"{self.what}: {self.count} elements in one access (at most {MAX_HBM_ELEMENTS})"
+                f"{self.what}: {count} elements in one access (at most {MAX_HBM_ELEMENTS})"
             )
-
-    @property
-    def count(self) -> int:
-        return math.prod(self.shape)
 
     def _addresses(self) -> np.ndarray:
         """Byte address of every element of the valid box (broadcast grid)."""
@@ -243,11 +253,17 @@ class HbmAccess:
         """(lo, hi, mask or None) of the valid elements of the box in bytes, checked against
         the HBM allocations; None if no element is valid. `mask` (box-shaped, only when the
         address limit masks some elements) marks the valid ones."""
-        if any(b == 0 for b in self.box):
+        if 0 in self.box:
             return None
-        pairs = list(zip(self.strides, self.box, strict=True))
-        lo = self.base + sum(min(0, (n - 1) * s) for s, n in pairs) * self.size
-        hi = self.base + sum(max(0, (n - 1) * s) for s, n in pairs) * self.size + self.size
+        lo = hi = self.base
+        size = self.size
+        for s, n in zip(self.strides, self.box, strict=True):
+            step = (n - 1) * s * size
+            if step < 0:
+                lo += step
+            else:
+                hi += step
+        hi += size
         if self.limit is not None and lo + self.size > self.limit:
             return None
         if self.limit is None or hi <= self.limit:  # the limit masks nothing
@@ -304,6 +320,18 @@ def tile_descriptors(t: Tile) -> int:
         else:
             break
     return t.pn * max(1, t.free_size // run)
+
+
+class _What:
+    """'HBM <what>' for error messages, formatted only when an error is raised."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"HBM {self.what}"
 
 
 class _Where:

@@ -96,31 +96,35 @@ class _Plan:
         self.idx = np.array(sorted(set(regs) - {0}), np.intp)  # r0 is always 0
 
 
-_OTHER, _QUEUE, _AP, _TILE, _SCALAR = range(5)
-_LAYOUTS: dict = {}  # opcode -> (AP position, operand roles) of a handler on the _REBASE list
+_LAYOUTS: dict = {}  # opcode -> how its instructions are memoised (see `_layout`)
 
 
 def _layout(spec):
-    """Where a shiftable DMA's HBM pattern and queue number sit among its operands, and what the
-    others are (None when the instruction has no single HBM pattern)."""
-    out = _LAYOUTS.get(spec.opcode, False)
-    if out is False:
-        roles = []
-        for f in spec.fields:
+    """How instructions of `spec` are memoised: False (not at all), None (by identity: one plan
+    per decoded instruction), or, for a DMA with one HBM pattern and a queue number, the
+    positions among its operands of (that pattern, the queue, tiles, scalars, the others)."""
+    out = _LAYOUTS.get(spec.opcode, 0)
+    if out != 0:
+        return out
+    out = None
+    if spec.handler not in _MEMO:
+        out = False
+    elif spec.handler in _REBASE:
+        ap, queue, tiles, scalars, others = [], [], [], [], []
+        for i, f in enumerate(spec.fields):
             if f.kind is Kind.HBM:
-                roles.append(_AP)
+                ap.append(i)
             elif f.name == "queue":
-                roles.append(_QUEUE)
+                queue.append(i)
             elif f.kind is Kind.TILE:
-                roles.append(_TILE)
+                tiles.append(i)
             elif f.kind in (Kind.FSCALAR, Kind.SCALAR):
-                roles.append(_SCALAR)
+                scalars.append(i)
             else:
-                roles.append(_OTHER)
-        out = None
-        if roles.count(_AP) == 1 and roles.count(_QUEUE) == 1:
-            out = (roles.index(_AP), tuple(roles))
-        _LAYOUTS[spec.opcode] = out
+                others.append(i)
+        if len(ap) == 1 and len(queue) == 1:
+            out = (ap[0], queue[0], tuple(tiles), tuple(scalars), tuple(others))
+    _LAYOUTS[spec.opcode] = out
     return out
 
 
@@ -141,35 +145,36 @@ class ShapePlans:
 
     def plan(self, pc: int, ins):
         spec = ins.spec
-        if spec.handler not in _MEMO:
+        layout = _layout(spec)
+        if layout is False:
             self.at[pc] = False
             return False
         norm, ap, off, queue = id(ins), None, 0, 0
-        layout = _layout(spec) if spec.handler in _REBASE else None
         if layout is not None:
-            pos, roles = layout
+            pos, qpos, tiles, scalars, others = layout
             ops = ins.ops
             a = ops[pos]
             d = a.dims
-            if a.reg and not (a.limit or d[0][2] or d[1][2] or d[2][2] or d[3][2]):
-                key = [spec.opcode, a.dtype, a.reg, d]
-                for role, v in zip(roles, ops, strict=True):
-                    if role == _QUEUE:
-                        queue = v
-                    elif role == _TILE:
-                        if v.space and v.reg == a.reg:
-                            break
-                        key.append(id(v))
-                    elif role == _SCALAR:
+            reg = a.reg
+            if reg and not (a.limit or d[0][2] or d[1][2] or d[2][2] or d[3][2]):
+                # the HBM offset and the queue number are left out: replaced on a hit
+                key = [spec.opcode, a.dtype, reg, d]
+                for i in tiles:
+                    v = ops[i]
+                    if v.space and v.reg == reg:  # the tile moves with the base: no sharing
+                        break
+                    key.append(id(v))
+                else:
+                    for i in scalars:
+                        v = ops[i]
                         if v.tag != 0:
                             break
                         key.append(v.value)
-                    elif role != _AP:
-                        key.append(id(v) if type(v) in _SHARED else v)
-                else:  # the HBM offset and the queue number are left out: replaced on a hit
-                    norm, ap, off = tuple(key), a, a.off
-            if ap is None:
-                queue = 0
+                    else:
+                        for i in others:
+                            v = ops[i]
+                            key.append(id(v) if type(v) in _SHARED else v)
+                        norm, ap, off, queue = tuple(key), a, a.off, ops[qpos]
         plan = self.shared.get(norm)
         if plan is None:
             plan = self.shared[norm] = _Plan(ins, ap)
@@ -200,17 +205,28 @@ class _Entry:
 
 
 class ShapeMemo:
-    """The memo of one timing-only run (HBM's allocations are fixed within a run)."""
+    """The memo of timing-only runs over one set of HBM allocations (a handler's result
+    depends on them: its bounds checks); kept for the next run when that has the same ones."""
 
     def __init__(self, plans: ShapePlans, hbm):
         self.plans = plans
         self.entries: dict = {}
-        regions = hbm.regions
+        self.regions = regions = list(hbm.regions)
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
         self.fault_pc = -1
         self.disjoint = all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
         self.tainted = False
+
+    def serves(self, hbm) -> bool:
+        """Whether this memo holds for a run over `hbm` (the same allocations)."""
+        return hbm.regions == self.regions
+
+    def next_run(self) -> None:
+        """Another run starts: its records go to a new stream."""
+        for e in self.entries.values():
+            e.tid = e.tpc = -1
+        self.fault_pc = -1
 
     def start_program(self) -> None:
         """A program starts: its registers (and their taint) are zero."""
@@ -238,12 +254,16 @@ class ShapeMemo:
             emu._engine_at,
         )
         n = len(instrs)
-        at_list = self.plans.at
+        plans = self.plans
+        at_list = plans.at
         entries = self.entries
         regs = ctx.regs
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
         append, add = records.tids.append, records.add
+        # plan -> its entry for the registers as they are: registers change only in a handler
+        # that is not memoised (reg_load), which empties this
+        seen: dict = {}
         try:
             while pc < n and engine_at[pc] and left > 0:
                 h = handlers[pc]
@@ -251,17 +271,23 @@ class ShapeMemo:
                     break
                 left -= 1
                 at = at_list[pc]
+                if at is None:
+                    at = plans.plan(pc, instrs[pc])
                 e = out = None
                 if at:  # a hit inline: the entry of this plan and register values
                     plan = at[0]
-                    idx = plan.idx
-                    if not len(idx):
-                        key = plan
-                    elif self.tainted:
-                        key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
-                    else:
-                        key = (plan, regs[idx].tobytes())
-                    m = entries.get(key)
+                    m = seen.get(plan)
+                    if m is None:
+                        idx = plan.idx
+                        if not len(idx):
+                            key = plan
+                        elif self.tainted:
+                            key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
+                        else:
+                            key = (plan, regs[idx].tobytes())
+                        m = entries.get(key)
+                        if m is not None:
+                            seen[plan] = m
                     if m is not None:
                         br = plan.base_reg
                         if not br:
@@ -284,6 +310,8 @@ class ShapeMemo:
                 if out is None:  # a miss, or a check the handler must make (and fail)
                     ctx.pc = pc
                     out, e = self.handle(ctx, pc, instrs[pc], h)
+                    if not at:
+                        seen.clear()
                 if record:
                     if e is not None and e.tpc == pc:
                         append(e.tid)  # a memoised result met again at this pc

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+_new = object.__new__
+_setattr = object.__setattr__
+
 
 class Engine(enum.IntEnum):
     SEQ = 0  # scalar sequencer: registers, ALU, branches, dispatch
@@ -58,7 +61,7 @@ class CostKind(enum.IntEnum):
     ATOMIC = 14  # HBM read-modify-write through a DMA queue
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class MemRange:
     """A rectangle of memory an instruction reads or writes (conservative for indirect access).
 
@@ -72,6 +75,15 @@ class MemRange:
     p_start: int = 0
     p_count: int = 1
 
+    def __init__(self, space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1):
+        # the fields set in one step: a frozen dataclass's own __init__ sets each through
+        # object.__setattr__, and the emulator makes one or more of these per instruction
+        _setattr(
+            self,
+            "__dict__",
+            {"space": space, "start": start, "end": end, "p_start": p_start, "p_count": p_count},
+        )
+
     def overlaps(self, other: MemRange) -> bool:
         return (
             self.space == other.space
@@ -82,7 +94,7 @@ class MemRange:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class CostParams:
     """Shape facts the cost formulas need; fields an instruction has no use for stay 0/False."""
 
@@ -96,6 +108,36 @@ class CostParams:
     flops: int = 0
     psum_input: bool = False  # TENSOR_TENSOR: one input lives in PSUM
     all_bf16: bool = False  # TENSOR_TENSOR: every operand is bf16
+
+    def __init__(
+        self,
+        partitions: int = 0,
+        free: int = 0,
+        dtype_bytes: int = 4,
+        k: int = 0,
+        m: int = 0,
+        bytes: int = 0,
+        descriptors: int = 1,
+        flops: int = 0,
+        psum_input: bool = False,
+        all_bf16: bool = False,
+    ):
+        _setattr(  # in one step, as MemRange
+            self,
+            "__dict__",
+            {
+                "partitions": partitions,
+                "free": free,
+                "dtype_bytes": dtype_bytes,
+                "k": k,
+                "m": m,
+                "bytes": bytes,
+                "descriptors": descriptors,
+                "flops": flops,
+                "psum_input": psum_input,
+                "all_bf16": all_bf16,
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -129,20 +171,9 @@ def gc_paused():
             gc.enable()
 
 
-_new = object.__new__
-_setattr = object.__setattr__
-
-
 def mem_range(space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1) -> MemRange:
-    """MemRange(space, start, end, p_start, p_count), built without the frozen dataclass's
-    per-field __setattr__ (equal to the constructor's result in every field)."""
-    r = _new(MemRange)
-    _setattr(
-        r,
-        "__dict__",
-        {"space": space, "start": start, "end": end, "p_start": p_start, "p_count": p_count},
-    )
-    return r
+    """MemRange(space, start, end, p_start, p_count) (kept for callers of the older helper)."""
+    return MemRange(space, start, end, p_start, p_count)
 
 
 def exec_record(

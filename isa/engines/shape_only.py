@@ -34,8 +34,8 @@ from isa.errors import (
     TimingOnlyError,
     UninitializedReadError,
 )
-from isa.memory import HbmAccess, tile_descriptors, tile_extent
-from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_PSUM, SPACE_SBUF, Tile
+from isa.memory import SPACES, HbmAccess, tile_descriptors, tile_extent
+from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_NONE, SPACE_PSUM, SPACE_SBUF, Tile
 from isa.table import AccMode
 from isa.trace import CostParams, MemRange, Space
 
@@ -81,10 +81,12 @@ class _T:
     __slots__ = ("tile", "range", "pn", "free", "dtype", "mem")
 
     def __init__(self, ctx: ShapeCtx, t: Tile, what: str, engine_rules: bool = True):
-        if t.is_none:
+        space = t.space
+        if space == SPACE_NONE:
             raise InvalidInstructionError(f"operand {what} must be a tile, not _")
-        ctx.reg(t.reg, f"the address of {what}")
-        mem = ctx.mem.sbuf if t.space == SPACE_SBUF else ctx.mem.psum
+        if ctx.taint[t.reg]:
+            ctx.reg(t.reg, f"the address of {what}")  # raises
+        mem = ctx.mem.sbuf if space == SPACE_SBUF else ctx.mem.psum
         _, lo, hi = tile_extent(mem, t, ctx.regs, ctx.config.partitions)
         if engine_rules:
             check_lanes(t, what)
@@ -92,7 +94,7 @@ class _T:
         size = dt.itemsize
         self.tile, self.mem, self.dtype = t, mem, dt
         self.pn, self.free = t.pn, t.free_size
-        self.range = MemRange(Space(mem.space), lo * size, (hi + 1) * size, t.p0, t.pn)
+        self.range = MemRange(SPACES[space], lo * size, (hi + 1) * size, t.p0, t.pn)
 
     def forget(self) -> None:
         """This tile is written with data the emulation does not compute."""

@@ -77,6 +77,37 @@ def test_a_warm_emulator_gives_the_same_records_again():
     assert first == again == numeric
 
 
+def test_the_memo_serves_the_next_run_only_over_the_same_allocations():
+    """A second launch over the same HBM allocations reuses the memo (same records, the
+    handlers not called again); one over smaller arrays gets a new memo and the handler's
+    out-of-bounds error."""
+    import isa.shape_memo as sm
+
+    binary = assemble(LOOP.format(step=16 * 32 * 4))
+    emu = Emulator(binary)
+
+    def launch(b_rows):
+        hbm, values, _, data_base = layout_args(_args(6, b_rows), binary.data)
+        return emu.run(hbm, np.array(values), (1, 1, 1), data_base, timing_only=True)[0]
+
+    first = list(launch(16 * 8))
+    memo = emu._kept_memo
+    calls = []
+    handle = sm.ShapeMemo.handle
+    try:
+        sm.ShapeMemo.handle = lambda self, *a: calls.append(a[1]) or handle(self, *a)
+        again = launch(16 * 8)
+    finally:
+        sm.ShapeMemo.handle = handle
+    assert emu._kept_memo is memo and again == first
+    assert not [pc for pc in calls if emu._plans.at[pc]], calls  # memoised ones all hit
+    mms = [r for r in again if r.mnemonic == "matmul"]
+    assert mms[0] is mms[2] and mms[0] is not first[first.index(mms[0])]  # records of this run
+    with pytest.raises(OutOfBoundsError, match="overrun"):
+        launch(16 * 3)
+    assert emu._kept_memo is not memo
+
+
 @pytest.mark.parametrize("timing_only", [False, True])
 def test_a_shifted_load_past_its_array_fails_as_the_handler_does(timing_only):
     """Iteration 3 reads past b: the memoised load must not hide the handler's error."""
