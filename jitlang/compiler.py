@@ -147,7 +147,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
-    from .passes.accel_batch import batch_programs, batchable, version_masks
+    from .passes.accel_batch import batch_programs, batchable, groups, version_masks
     from .passes.accel_layout import TargetLimitError
 
     t0 = time.perf_counter()
@@ -155,18 +155,20 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     _reject_fp8(fn)
     can_batch = batchable(fn) is None
     if can_batch and "batch_programs" in target.steps:
-        # B program ids on the partitions; a B whose tiles do not fit halves until they do
-        b = target.partitions
-        while b >= 8:
+        # B program ids on the partitions, two groups of them side by side (one's loads overlap
+        # the other's compute); when the tiles do not fit, one group, then B halves
+        p = target.partitions
+        tries = ([(p, 2)] if groups(fn) == 2 else []) + [(p >> i, 1) for i in range(5)]
+        for b, copies in tries:
             try:
-                bfn = version_masks(optimize_tile_ir(batch_programs(fn, b), options))
+                bfn = batch_programs(fn, b, copies)
+                bfn = version_masks(optimize_tile_ir(bfn, options))
                 if options.verify_each_pass:
                     verify(bfn)
                 res = _compile_accel_fn(bfn, options, target, t0)
             except TargetLimitError:
-                b //= 2
                 continue
-            res.batch, res.batchable = b, True
+            res.batch, res.batchable = b * copies, True
             return res
     res = _compile_accel_fn(fn, options, target, t0)
     res.batchable = can_batch

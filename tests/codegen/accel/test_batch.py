@@ -15,6 +15,7 @@ from jitlang.passes.accel_batch import (
     NotBatchable,
     batch_programs,
     batchable,
+    groups,
     version_masks,
 )
 from jitlang.printer import print_function
@@ -135,3 +136,35 @@ def test_not_batchable(jf, args, reason):
     assert why is not None and reason in why, why
     with pytest.raises(NotBatchable):
         batch_programs(fn, 128)
+
+
+@jl.jit
+def row_loop(x_ptr, o_ptr, n, BLOCK: tl.constexpr):
+    acc = tl.zeros([BLOCK], tl.float32)
+    for off in range(0, n, BLOCK):
+        acc += tl.load(x_ptr + tl.program_id(0) * n + off + tl.arange(0, BLOCK))
+    tl.store(o_ptr + tl.program_id(0) * BLOCK + tl.arange(0, BLOCK), acc)
+
+
+def test_two_groups_side_by_side():
+    fn = _ir(strided, X, X, 100, BLOCK=16)
+    assert groups(fn) == 2  # no loop with a uniform trip count loads per-program data
+    fn = batch_programs(fn, 64, copies=2)
+    verify(fn)
+    loop = next(op for op in walk(fn.body) if op.kind is OpKind.FOR)
+    body = loop.regions[0].ops
+    loads = [op for op in body if op.kind is OpKind.LOAD]
+    stores = [op for op in body if op.kind is OpKind.STORE]
+    assert len(loads) == len(stores) == 2  # one per group, each its own [64, 16] tile
+    assert all(op.result.type.shape == (64, 16) for op in loads)
+    # group 0 loads, then group 1 loads, before either stores (op by op, side by side)
+    assert body.index(loads[1]) < body.index(stores[0])
+
+
+def test_one_group_when_a_uniform_loop_loads():
+    fn = _ir(row_loop, X, X, 64, BLOCK=16)
+    assert groups(fn) == 1
+    fn = batch_programs(fn, 128, copies=2)  # still correct IR when asked for two
+    verify(fn)
+    loop = next(op for op in walk(fn.body) if op.kind is OpKind.FOR)
+    assert len(loop.results) == 2  # each group carries its own accumulator
