@@ -49,6 +49,7 @@ from ..ir import (
     walk,
 )
 
+_ADD, _MUL = Binary(BinaryOp.ADD), Binary(BinaryOp.MUL)
 BATCH_PARAM = "num_programs_0"  # the appended parameter: the launch grid's axis-0 size
 
 I1, I32 = ScalarType(DType.I1), ScalarType(DType.I32)
@@ -631,8 +632,21 @@ def version_masks(fn: Function) -> Function:
         else:
             out.append(v)
 
-    def all_pass(leaf: Value, emit) -> Value | None:
-        """A scalar i1: every element of comparison `leaf` is true (None: not computable)."""
+    def scalar(a, emit) -> Value | None:
+        """The uniform affine form `a` (no block part) as an int32 scalar."""
+        if any(not isinstance(t, Value) or elem_type(t.type) != I32 for t, _ in a.terms):
+            return None
+        total = emit(OpKind.CONSTANT, [], I32, Const(a.const))
+        for t, c in a.terms:
+            if c != 1:
+                t = emit(OpKind.BINARY, [t, emit(OpKind.CONSTANT, [], I32, Const(c))], I32, _MUL)
+            total = emit(OpKind.BINARY, [total, t], I32, _ADD)
+        return total
+
+    def all_pass(leaf: Value, bounds, emit) -> Value | None:
+        """A scalar i1: comparison `leaf` holds wherever the kept `bounds` do (None: not
+        computable). Along a dim a bound limits (the lanes below the grid), the largest index
+        is the bound's; elsewhere the block's."""
         op = prod.get(leaf.id)
         if op is None or op.kind is not OpKind.CMP or op.attr.pred in (CmpPred.EQ, CmpPred.NE):
             return None
@@ -643,22 +657,31 @@ def version_masks(fn: Function) -> Function:
             return None
         pred = op.attr.pred
         d = a.add(b, -1) if pred in (CmpPred.LT, CmpPred.LE) else b.add(a, -1)
-        top = d.const + sum(c * (n - 1) for c, n in zip(d.dims, shape_of(leaf.type)) if c > 0)
-        if any(not isinstance(t, Value) or elem_type(t.type) != I32 for t, _ in d.terms):
+        total = scalar(d.with_dims((0,) * len(d.dims)), emit)
+        if total is None:
             return None
-        total = emit(OpKind.CONSTANT, [], I32, Const(top))
-        for t, c in d.terms:
-            term = (
-                t
-                if c == 1
-                else emit(
+        for dim, (c, n) in enumerate(zip(d.dims, shape_of(leaf.type), strict=True)):
+            if c <= 0:
+                continue
+            last = emit(OpKind.CONSTANT, [], I32, Const(n - 1))
+            for bd in bounds:
+                if bd.dim != dim or bd.coef != 1 or bd.inclusive:
+                    continue
+                lo, hi = scalar(bd.lhs, emit), scalar(bd.rhs, emit)
+                if lo is None or hi is None:
+                    continue
+                room = emit(OpKind.BINARY, [hi, lo], I32, Binary(BinaryOp.SUB))
+                room = emit(
                     OpKind.BINARY,
-                    [t, emit(OpKind.CONSTANT, [], I32, Const(c))],
+                    [room, emit(OpKind.CONSTANT, [], I32, Const(1))],
                     I32,
-                    Binary(BinaryOp.MUL),
+                    Binary(BinaryOp.SUB),
                 )
+                last = emit(OpKind.BINARY, [last, room], I32, Binary(BinaryOp.MIN))
+            k = emit(OpKind.CONSTANT, [], I32, Const(c))
+            total = emit(
+                OpKind.BINARY, [total, emit(OpKind.BINARY, [last, k], I32, _MUL)], I32, _ADD
             )
-            total = emit(OpKind.BINARY, [total, term], I32, Binary(BinaryOp.ADD))
         zero = emit(OpKind.CONSTANT, [], I32, Const(0))
         strict = pred in (CmpPred.LT, CmpPred.GT)
         return emit(OpKind.CMP, [total, zero], I1, Cmp(CmpPred.LT if strict else CmpPred.LE))
@@ -700,7 +723,8 @@ def version_masks(fn: Function) -> Function:
                 _pre.append(Op(kind, list(operands), [v], _loc, attr))
                 return v
 
-            conds = [all_pass(leaf, emit) for leaf in drop]
+            kept = [bd for leaf in keep for bd in an.bounds(leaf)]
+            conds = [all_pass(leaf, kept, emit) for leaf in drop]
             if not drop or any(c is None for c in conds):
                 new_ops.append(op)
                 continue

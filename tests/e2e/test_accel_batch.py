@@ -154,8 +154,14 @@ def test_layer_norm_batched_matches_unbatched_and_numpy():
     np.testing.assert_allclose(batched[4], mu[:, 0], rtol=1e-5, atol=1e-6)
 
 
-def test_vector_add_batched_ragged():
-    n = 1000 * 37 + 5  # the last block is partial; the grid is not a multiple of 128
+@pytest.mark.parametrize(
+    "n",
+    [
+        1000 * 37 + 5,  # the last block is partial; the grid is not a multiple of 128
+        256 * 45,  # whole blocks: the last batch's lanes below the grid all pass `offs < n`
+    ],
+)
+def test_vector_add_batched_ragged(n):
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal(n).astype(np.float32), rng.standard_normal(n).astype(np.float32)
 
