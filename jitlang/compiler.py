@@ -147,7 +147,8 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
-    from .passes.accel_batch import batch_programs, batchable, groups, version_masks
+    from .passes.accel_batch import batch_programs, batchable, groups
+    from .passes.accel_batch_masks import version_masks
     from .passes.accel_layout import TargetLimitError
 
     t0 = time.perf_counter()

@@ -16,8 +16,8 @@ from jitlang.passes.accel_batch import (
     batch_programs,
     batchable,
     groups,
-    version_masks,
 )
+from jitlang.passes.accel_batch_masks import version_masks
 from jitlang.printer import print_function
 from jitlang.verifier import verify
 from tests.irutil import kernel_ir
