@@ -376,7 +376,8 @@ def compile_accel_kernel(
     `num_stages`: the launch's multi-buffering request (`CompileOptions.num_stages`)."""
     from codegen.accel.target import accel_target
 
-    target = accel_target(config) if steps is None else accel_target(config, steps=tuple(steps))
+    over = {} if steps is None else {"steps": tuple(steps)}
+    target = accel_target(config, num_stages=num_stages, **over)
     compiled = _compile_for(runtime, jf, key, target, num_stages)
     native = compiled.native
     names = [n for n, _t in native.meta["params"]]

@@ -7,12 +7,16 @@ instructions on virtual registers), `regalloc` (linear scan over the sequencer's
 machine description every stage receives; `intrinsics` is the one table of `accel.*` functions.
 
 Optimisation steps (`target.OPT_STEPS`, named in `AccelTarget.steps` and the cache key):
-"hoist_loads" (loop-invariant loads before their loop, `jitlang.passes.accel_hoist`) and
-"psum_acc" (dot accumulators stay in PSUM across a K loop, `dot`). Always on: access patterns for
-pointers advanced per iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried blocks
-computed only when needed, and value-specialized builds for run-time strides (the driver compiles
-one per distinct stride tuple, `runtime.accel_driver.MAX_VARIANTS`). Not done yet: `num_stages`
-multi-buffering of loop loads and a list scheduler (`schedule` keeps program order).
+"hoist_loads" (loop-invariant loads before their loop, `jitlang.passes.accel_hoist`),
+"psum_acc" (dot accumulators stay in PSUM across a K loop, `dot`), "dma_split" (large transfers
+over several DMA queues, `memops`) and "multi_buffer" (innermost loops with loads unrolled
+`num_stages` times, default 2, and every loop load in its own buffer: `accel_hoist`,
+`accel_memory`). Always on: access patterns for pointers advanced per iteration and wrap-free
+`%` (`jitlang.passes.accel_access`), carried blocks computed only when needed, `x + dot(a, b)`
+as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks in turn, and
+value-specialized builds for run-time strides (the driver compiles one per distinct stride
+tuple, `runtime.accel_driver.MAX_VARIANTS`). Not done yet: a list scheduler (`schedule` keeps
+program order) and queue choice by dependency.
 
 Documented target limits (each a located compile error, or a stated numeric difference):
 - fp64 and 64-bit integer blocks, and fp64 scalars that must live on chip: `TargetLimitError`

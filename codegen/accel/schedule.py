@@ -4,9 +4,11 @@ Stage: codegen/accel backend, after `regalloc`. Input: an `MFunction` on physica
 the target. Output: the same function with every DMA's queue chosen. The hardware tracks
 dependencies on memory ranges, so any order that keeps each block's program order is correct;
 this first version keeps program order and only spreads transfers over the queues: loads
-round-robin over the first half, stores (and SBUF copies) over the second, so a load never waits
-in an in-order queue behind a store that waits for compute (double-buffering for `num_stages` is
-the follow-up).
+round-robin over all of them, stores (and SBUF copies) over the second half. A load behind a
+load that waits for its buffer (multi-buffered loop loads wait for the previous readers of
+their buffer) stalls its in-order queue, so the more queues the loads rotate over, the more
+of them run ahead (NKI tutorial step 1 on nc-v2: 67.3 ms with loads on 8 queues, 54.2 ms on
+16); a load may still queue behind a store on the upper half.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def schedule(mf: MFunction, target) -> MFunction:
     for b in mf.blocks:
         for ins in b.instrs:
             if ins.mnemonic in _LOADS:
-                ins.ops[0] = nload % half
+                ins.ops[0] = nload % target.dma_queues
                 nload += 1
             elif ins.mnemonic in _STORES:
                 i = 1 if ins.mnemonic == "atomic" else 0

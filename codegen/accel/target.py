@@ -37,6 +37,7 @@ class AccelTarget:
     max_free_size: int = 65535  # 16-bit size field of a tile dim
     spill_bytes: int = 512  # partition-0 bytes reserved for register spill slots
     steps: tuple[str, ...] = OPT_STEPS  # optimisation steps this compilation runs
+    num_stages: int | None = None  # loads in flight per loop (multi_buffer); None: the default
 
     @property
     def psum_bank_bytes(self) -> int:
@@ -54,7 +55,8 @@ class AccelTarget:
     @property
     def key(self) -> str:
         steps = "+".join(self.steps)
-        return f"accel:{self.config}:{self.partitions}:{self.sbuf_bytes_per_partition}:{steps}"
+        key = f"accel:{self.config}:{self.partitions}:{self.sbuf_bytes_per_partition}:{steps}"
+        return key if self.num_stages is None else f"{key}:stages={self.num_stages}"
 
 
 def accel_target(config: str | MachineConfig = "nc-v2", **overrides) -> AccelTarget:

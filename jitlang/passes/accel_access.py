@@ -221,9 +221,25 @@ class AccessAnalysis:
         term). delta may be a chain of constant advances."""
         loop, j = self.carried[v.id]
         body = loop.regions[0]
-        init = loop.operands[3 + j]
+        per = self._advance(loop, j)  # a chain of constants (an unrolled body: p + d + d)
+        p = self.pointer(loop.operands[3 + j])
+        if per is None or p is None:
+            return None
+        rank = len(p.off.dims)
+        lb = self._const(loop.operands[0])
+        if lb is not None:
+            iv = Affine(-lb * per, ((body.args[0], per),), (0,) * rank)
+        else:  # a run-time start (the remainder loop of an unrolled one)
+            iv = Affine(0, ((body.args[0], per), (loop.operands[0], -per)), (0,) * rank)
+        return PtrAffine(p.base, p.off.add(iv))
+
+    def _advance(self, loop: Op, j: int) -> int | None:
+        """Elements the carried pointer j advances per unit of the induction variable: its
+        body adds a chain of constants `total` per iteration, a multiple of the step."""
+        body = loop.regions[0]
+        v = body.args[1 + j]
         y = body.terminator.operands[j]
-        total = 0  # a chain of constant advances (a body unrolled by accel_hoist: p + d + d)
+        total = 0
         while y is not v:
             yop = self.prod.get(y.id)
             if yop is None or yop.kind is not OpKind.PTR_ADD:
@@ -236,17 +252,49 @@ class AccessAnalysis:
         step = self._const(loop.operands[2])
         if not step or total % step:
             return None
-        p = self.pointer(init)
-        if p is None:
+        return total // step
+
+    def _exact_span(self, loop: Op) -> Affine | None:
+        """ub - lb of a `for` loop whose iterations cover it exactly: a non-negative multiple
+        of the step (constant bounds, or `ub = lb + max(q, 0) * c` with the step dividing c,
+        the main loop of a body unrolled by accel_hoist), so its carried pointers end at
+        init + (ub - lb) * advance."""
+        lb, ub, step = loop.operands[:3]
+        s = self._const(step)
+        if not s or s < 0:
             return None
-        per = total // step
+        lo, hi = self._const(lb), self._const(ub)
+        if lo is not None and hi is not None:
+            ok = hi >= lo and (hi - lo) % s == 0
+            return Affine(hi - lo, (), ()) if ok else None
+        add = self.prod.get(ub.id)
+        if add is None or add.kind is not OpKind.BINARY or add.attr.op is not BinaryOp.ADD:
+            return None
+        if lb not in add.operands:
+            return None
+        mul = self.prod.get(add.operands[1 if add.operands[0] is lb else 0].id)
+        if mul is None or mul.kind is not OpKind.BINARY or mul.attr.op is not BinaryOp.MUL:
+            return None
+        for x, c in (mul.operands, mul.operands[::-1]):
+            k = self._const(c)
+            mx = self.prod.get(x.id)
+            if k is None or k % s or mx is None or mx.kind is not OpKind.BINARY:
+                continue
+            if mx.attr.op is BinaryOp.MAX and 0 in (self._const(o) for o in mx.operands):
+                return Affine(0, ((ub, 1), (lb, -1)), ())
+        return None
+
+    def _after_loop(self, loop: Op, v: Value) -> PtrAffine | None:
+        """A carried pointer as the loop leaves it (see _exact_span)."""
+        j = loop.results.index(v)
+        per = self._advance(loop, j)
+        span = self._exact_span(loop)
+        p = self.pointer(loop.operands[3 + j])
+        if per is None or span is None or p is None:
+            return None
         rank = len(p.off.dims)
-        lb = self._const(loop.operands[0])
-        if lb is not None:
-            iv = Affine(-lb * per, ((body.args[0], per),), (0,) * rank)
-        else:  # a run-time start (the remainder loop of an unrolled one)
-            iv = Affine(0, ((body.args[0], per), (loop.operands[0], -per)), (0,) * rank)
-        return PtrAffine(p.base, p.off.add(iv))
+        moved = Affine(span.const * per, tuple((t, c * per) for t, c in span.terms), (0,) * rank)
+        return PtrAffine(p.base, p.off.add(moved))
 
     def _pointer(self, v: Value) -> PtrAffine | None:
         op = self.prod.get(v.id)
@@ -256,6 +304,8 @@ class AccessAnalysis:
         if op is None:
             return self._induction(v) if v.id in self.carried else None
         k = op.kind
+        if k is OpKind.FOR:
+            return self._after_loop(op, v)
         if k is OpKind.SPLAT:
             return PtrAffine(op.operands[0], Affine(0, (), (0,) * rank))
         if k in (OpKind.BROADCAST, OpKind.EXPAND_DIMS, OpKind.HINT, _CONVERT):

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from ..dtypes import DType
 from ..ir import (
+    Binary,
+    BinaryOp,
     BlockType,
     Cmp,
     CmpPred,
@@ -194,3 +196,151 @@ def _guarded(loop: Op, cond: Value, loads: list[Op]) -> Op:
         None,
         [Region([], then_ops), Region([], else_ops)],
     )
+
+
+# --- multi-buffering: loop bodies unrolled so consecutive iterations load into other buffers ---
+
+
+def pipeline_loop_loads(fn: Function, stages: int, sbuf_bytes: int = 0) -> Function:
+    """Step "multi_buffer" (first half): every innermost `for` loop with a constant step whose
+    body loads a block is unrolled `stages` times: `for i in range(lb, ub2, stages * step)`
+    runs `stages` copies of the body (copy k at `i + k * step`, each taking the carried values
+    the previous copy yields), and the original loop, now `range(ub2, ub, step)`, runs the
+    remaining iterations (`ub2 = lb + max((ub - lb) / (stages * step), 0) * (stages * step)`,
+    C division: ub2 is between lb and ub, or at lb when the loop runs backwards or not at all,
+    so the main loop runs exactly (ub2 - lb) / (stages * step) times, which `accel_access`
+    relies on for the pointers the remainder loop starts from; with constant bounds a
+    remainder loop is emitted only when there is a remainder). The loads
+    of the copies are distinct values, so the memory plan (`accel_memory`, the second half)
+    gives them distinct buffers: the DMA queues fill the next iteration's tiles while the
+    engines read this one's. A loop is left alone when `stages` copies of its loads, its
+    carried blocks and the blocks it reads from outside would not fit `sbuf_bytes` per
+    partition (less a margin for the lowering's scratch): unrolled, the memory plan would
+    have to share their buffers again, for nothing. In place; the order of every side effect
+    is unchanged."""
+    if stages < 2:
+        return fn
+    consts = {op.result.id: op.attr.value for op in walk(fn.body) if op.kind is OpKind.CONSTANT}
+    budget = sbuf_bytes - SCRATCH_MARGIN if sbuf_bytes else None
+    _pipeline(fn.body, stages, consts, budget)
+    return fn
+
+
+SCRATCH_MARGIN = 16 << 10  # bytes per partition kept for spills and the lowering's scratch
+
+
+def _pipeline(region: Region, stages: int, consts: dict, budget: int | None) -> None:
+    out: list[Op] = []
+    for op in region.ops:
+        for r in op.regions:
+            _pipeline(r, stages, consts, budget)
+        if op.kind is OpKind.FOR and _worth_unrolling(op, consts, stages, budget):
+            out.extend(_unroll(op, stages, consts))
+        else:
+            out.append(op)
+    region.ops = out
+
+
+def _worth_unrolling(loop: Op, consts: dict, stages: int, budget: int | None) -> bool:
+    lb, ub, step = loop.operands[:3]
+    s = consts.get(step.id)
+    if not isinstance(s, int) or s <= 0 or lb.type != ub.type or ub.type != step.type:
+        return False
+    body = loop.regions[0]
+    if any(o.kind in (OpKind.FOR, OpKind.WHILE) for o in walk(body)):
+        return False  # innermost loops only: code size stays linear in `stages`
+    loads = [o.result for o in body.ops if o.kind is OpKind.LOAD]
+    loads = [v for v in loads if isinstance(v.type, BlockType)]
+    if not loads or budget is None:
+        return bool(loads)
+    inside = {a.id for a in body.args} | {r.id for o in walk(body) for r in o.results}
+    outer = {v.id: v for o in walk(body) for v in o.operands if v.id not in inside}
+    held = [a for a in body.args[1:]] + list(outer.values())
+    need = stages * sum(_bytes(v) for v in loads) + sum(_bytes(v) for v in held)
+    return need <= budget
+
+
+def _bytes(v: Value) -> int:
+    """About what block v takes per partition (its elements over up to 128 partitions)."""
+    if not isinstance(v.type, BlockType):
+        return 0
+    dt = scalar_dtype(v.type)
+    size = 4 if dt is None else max(1, dt.mem_bytes)  # pointers: int32 offsets
+    return -(-v.type.numel // 128) * size
+
+
+def _unroll(loop: Op, stages: int, consts: dict) -> list[Op]:
+    lb, ub, step = loop.operands[:3]
+    s = consts[step.id]
+    ty = ub.type
+    loc = loop.loc
+    pre: list[Op] = []
+
+    def const(v: int) -> Value:
+        c = Op(OpKind.CONSTANT, [], [Value(ty, "c")], loc, Const(v))
+        pre.append(c)
+        consts[c.result.id] = v
+        return c.result
+
+    def binary(kind: BinaryOp, a: Value, b: Value, out: list[Op]) -> Value:
+        o = Op(OpKind.BINARY, [a, b], [Value(ty, "")], loc, Binary(kind))
+        out.append(o)
+        return o.result
+
+    lo, hi = consts.get(lb.id), consts.get(ub.id)
+    span = stages * s
+    remainder = True
+    if isinstance(lo, int) and isinstance(hi, int):
+        trips = max(0, -(-(hi - lo) // s))
+        if trips < stages:
+            return [loop]
+        ub2 = const(lo + trips // stages * span)
+        remainder = trips % stages != 0
+    else:
+        k = const(span)
+        q = binary(BinaryOp.DIV, binary(BinaryOp.SUB, ub, lb, pre), k, pre)
+        q = binary(BinaryOp.MAX, q, const(0), pre)  # ub2 >= lb: the main loop's trip count
+        ub2 = binary(BinaryOp.ADD, lb, binary(BinaryOp.MUL, q, k, pre), pre)  # is exact
+    body = loop.regions[0]
+    iv = Value(body.args[0].type, body.args[0].name)
+    carried = [Value(a.type, a.name) for a in body.args[1:]]
+    ops: list[Op] = []
+    ys: list[Value] = carried
+    for k in range(stages):
+        at = iv if k == 0 else binary(BinaryOp.ADD, iv, const(k * s), ops)
+        vmap = {body.args[0].id: at} | {a.id: y for a, y in zip(body.args[1:], ys, strict=True)}
+        copied = _clone_ops(body.ops[:-1], vmap)
+        ops.extend(copied)
+        ys = [vmap.get(v.id, v) for v in body.terminator.operands]
+    ops.append(Op(OpKind.YIELD, ys, [], body.terminator.loc))
+    inits = loop.operands[3:]
+    results = [Value(r.type, r.name) for r in loop.results] if remainder else loop.results
+    main = Op(
+        OpKind.FOR,
+        [lb, ub2, const(span), *inits],
+        results,
+        loc,
+        loop.attr,
+        [Region([iv, *carried], ops)],
+    )
+    if not remainder:
+        return pre + [main]
+    loop.operands = [ub2, ub, step, *results]
+    return pre + [main, loop]
+
+
+def _clone_ops(ops: list[Op], vmap: dict[int, Value]) -> list[Op]:
+    """Copies of `ops` (nested regions included) reading `vmap`'s values; their results are
+    added to vmap."""
+    out = []
+    for op in ops:
+        regions = []
+        for r in op.regions:
+            args = [Value(a.type, a.name) for a in r.args]
+            vmap.update({a.id: n for a, n in zip(r.args, args, strict=True)})
+            regions.append(Region(args, _clone_ops(r.ops, vmap)))
+        results = [Value(v.type, v.name) for v in op.results]
+        vmap.update({v.id: n for v, n in zip(op.results, results, strict=True)})
+        operands = [vmap.get(v.id, v) for v in op.operands]
+        out.append(Op(op.kind, operands, results, op.loc, op.attr, regions))
+    return out

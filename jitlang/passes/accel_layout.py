@@ -332,16 +332,28 @@ def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[in
     return row
 
 
+# Loads in flight per loop when the launch gives no num_stages (step multi_buffer): two
+# buffers per loop load, one filled by DMA while the engines read the other.
+DEFAULT_STAGES = 2
+
+
 def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module).
     First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change where
-    loads are: "hoist_loads" (`accel_hoist`)."""
+    loads are: "hoist_loads" and the unrolling of "multi_buffer" (`accel_hoist`, with the
+    target's `num_stages`), and `x + dot(a, b)` as `dot(a, b, x)`."""
     noalias: list[tuple[int, int]] = []
     if "hoist_loads" in getattr(target, "steps", ()):
         from .accel_hoist import hoist_invariant_loads
 
         fn = hoist_invariant_loads(fn, noalias)
     _fuse_dot_add(fn)
+    if "multi_buffer" in getattr(target, "steps", ()):
+        from .accel_hoist import pipeline_loop_loads
+
+        stages = getattr(target, "num_stages", None)
+        stages = DEFAULT_STAGES if stages is None else stages
+        fn = pipeline_loop_loads(fn, stages, target.sbuf_bytes_per_partition)
     P = target.partitions
     ops: list[tuple[Op, Region]] = []
     _flat(fn.body, ops)
@@ -557,7 +569,9 @@ def _stationary_layouts(ops, uses, layouts, an: AccessAnalysis, P: int) -> None:
             continue
         a = op.operands[0]
         src = next((p for p, _ in ops if a in p.results), None)
-        only_dot = len(uses.get(a.id, ())) == 1
+        us = uses.get(a.id, ())  # every use the stationary operand of a dot (or of copies)
+        only_dot = all(u.kind is OpKind.DOT and u.operands[0] is a for u in us)
+        only_dot = only_dot and all(a not in u.operands[1:] for u in us)
         if src is None or src.kind is not OpKind.LOAD or not only_dot:
             continue
         if _classify(src, an).kind != "ap":

@@ -48,9 +48,10 @@ def carried_ptrs(x_ptr, o_ptr, n, BK: tl.constexpr, STEP: tl.constexpr):
 
 @pytest.mark.parametrize("step,kind", [(1, "ap"), (2, "ap"), (3, "gather")])
 def test_a_pointer_advanced_by_a_constant_each_iteration_is_affine(step, kind):
-    # in iteration i the pointer is x_ptr + (i / step) * 16: affine when step divides 16
+    # in iteration i the pointer is x_ptr + (i / step) * 16: affine when step divides 16 (the
+    # loop is unrolled by multi_buffer: the copies and the remainder loop's load alike)
     x = np.zeros(256, np.float32)
-    assert _kinds(plan_of(carried_ptrs, x, x, 4, BK=16, STEP=step)) == [kind]
+    assert set(_kinds(plan_of(carried_ptrs, x, x, 4, BK=16, STEP=step))) == {kind}
 
 
 def test_carried_pointers_and_wrapped_rows_give_the_right_data():
@@ -68,7 +69,7 @@ def test_carried_pointers_and_wrapped_rows_give_the_right_data():
 def test_a_carried_pointer_block_that_only_feeds_access_patterns_is_not_computed():
     x = np.zeros(256, np.float32)
     plan = plan_of(carried_ptrs, x, x, 4, BK=16, STEP=1)
-    (loop,) = [op for op in walk(plan.fn.body) if op.kind is OpKind.FOR]
+    loop = next(op for op in walk(plan.fn.body) if op.kind is OpKind.FOR)
     ptrs, acc = loop.regions[0].args[1:]
     if "ptr" not in str(ptrs.type):
         ptrs, acc = acc, ptrs

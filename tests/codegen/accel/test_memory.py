@@ -51,7 +51,7 @@ def accumulate(x_ptr, out_ptr, n, BLOCK: tl.constexpr):
 def test_loop_carried_block_lives_in_one_buffer():
     x = np.zeros(1024, np.float32)
     plan, mem = memory_of(accumulate, x, x, 1024, BLOCK=256)
-    (loop,) = [op for op in walk(plan.fn.body) if op.kind is OpKind.FOR]
+    loop = next(op for op in walk(plan.fn.body) if op.kind is OpKind.FOR)  # (unrolled: main)
     arg, res = loop.regions[0].args[1], loop.results[0]
     assert mem.buffers[arg.id] == mem.buffers[res.id]
     init = loop.operands[3]
