@@ -231,12 +231,10 @@ class _Scoreboard:
         self.buckets = tuple(tuple({} for _ in Space) for _ in range(2))
         self.wide = tuple(tuple([] for _ in Space) for _ in range(2))
 
-    def lists(self, rect: _Rect, writing: bool) -> list[list[_Entry]]:
-        """The entry lists that may overlap `rect` (an entry filed in several buckets repeats):
-        written entries, and for a write also the read-only ones."""
-        space, start, end = rect[0], rect[1], rect[2]
-        shift = _BUCKET_SHIFT[space]
-        b0, b1 = start >> shift, max(end - 1, start) >> shift
+    def lists(self, space: int, b0: int, b1: int, writing: bool) -> list[list[_Entry]]:
+        """The entry lists that may overlap a rectangle of `space` over address buckets b0..b1
+        (an entry filed in several buckets repeats): written entries, and for a write also the
+        read-only ones."""
         found = []
         for kind in (1, 0) if writing else (1,):
             table = self.buckets[kind][space]
@@ -315,14 +313,17 @@ class _Scoreboard:
             self.remove(e)
 
 
-def _wait(board: _Scoreboard, rect: _Rect, queue: int, writing: bool, covered: list) -> float:
-    """When an access to `rect` by `queue` may start: RAW always, WAR and WAW when writing.
+def _wait(
+    board: _Scoreboard, rect: _Rect, b0: int, b1: int, queue: int, writing: bool, covered: list
+) -> float:
+    """When an access to `rect` (over address buckets b0..b1) by `queue` may start: RAW always,
+    WAR and WAW when writing.
 
     Collects into `covered` the entries a write to `rect` makes redundant.
     """
-    _, start, end, p0, p1 = rect
+    space, start, end, p0, p1 = rect
     t = 0.0
-    for lst in board.lists(rect, writing):
+    for lst in board.lists(space, b0, b1, writing):
         for e in lst:
             _, s, en, q0, q1 = e.rect
             if s >= end or start >= en or q0 >= p1 or p0 >= q1:
@@ -398,8 +399,9 @@ _PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 
 def _facts(template, config: MachineConfig, costs: dict, latency: list) -> tuple:
     """What the simulation needs of one distinct record: (engine, occupancy, plain (a scalar
-    instruction touching no memory), queue, read and write rectangles, visibility latency,
-    DMA bytes through the shared bandwidth)."""
+    instruction touching no memory), queue, accesses, visibility latency, DMA bytes through the
+    shared bandwidth). Accesses are (rectangle, first and last address bucket, written), the
+    reads first."""
     _, _, engine, kind, params, reads, writes, queue, _ = template
     # records of one instruction share their params object: look it up by identity (the
     # templates keep it alive) before hashing its fields
@@ -412,18 +414,23 @@ def _facts(template, config: MachineConfig, costs: dict, latency: list) -> tuple
             occ = costs[vkey] = _cost(engine, kind, params, config)
         costs[key] = occ
     if engine == Engine.SEQ and not reads and not writes:
-        return engine, occ, True, 0, (), (), 0.0, 0
-    rd = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in reads]
-    wr = [(r.space, r.start, r.end, r.p_start, r.p_start + r.p_count) for r in writes]
+        return engine, occ, True, 0, (), 0.0, 0
+    accesses = []
+    onchip = False
+    for writing, ranges in ((False, reads), (True, writes)):
+        for r in ranges:
+            space, start, end, p0 = r.space, r.start, r.end, r.p_start
+            shift = _BUCKET_SHIFT[space]
+            last = end - 1 if end - 1 > start else start
+            rect = (space, start, end, p0, p0 + r.p_count)
+            accesses.append((rect, start >> shift, last >> shift, writing))
+            onchip = onchip or space != Space.HBM
     moved = 0
     q = engine * 64
     if engine == Engine.DMA:
         moved = params.bytes * (2 if kind == CostKind.ATOMIC else 1)
         q += queue
-    lat = latency[engine]
-    if lat and not any(r[0] != Space.HBM for r in rd) and not any(r[0] != Space.HBM for r in wr):
-        lat = 0.0
-    return engine, occ, False, q, rd, wr, lat, moved
+    return engine, occ, False, q, accesses, latency[engine] if onchip else 0.0, moved
 
 
 def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, np.ndarray]:
@@ -504,7 +511,7 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
             f = facts[t]
             if f is None:
                 f = facts[t] = _facts(templates[t], config, cost_cache, latency)
-            engine, occ, plain, queue, reads, writes, lat, moved = f
+            engine, occ, plain, queue, accesses, lat, moved = f
             if plain:  # most scalar instructions: no memory, no queue
                 start = now
                 end = done = now = start + occ
@@ -517,12 +524,8 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
                 continue
             covered: list[_Entry] = []
             ready = 0.0
-            for rect in reads:
-                w = _wait(board, rect, queue, False, covered)
-                if w > ready:
-                    ready = w
-            for rect in writes:
-                w = _wait(board, rect, queue, True, covered)
+            for rect, b0, b1, writing in accesses:
+                w = _wait(board, rect, b0, b1, queue, writing, covered)
                 if w > ready:
                     ready = w
             if engine == seq:
@@ -546,10 +549,11 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
                     done = end + lat
             for e in covered:
                 board.remove(e)
-            for rect in reads:
-                board.read(rect, end)
-            for rect in writes:
-                board.write(rect, queue, end, done)
+            for rect, _, _, writing in accesses:
+                if writing:
+                    board.write(rect, queue, end, done)
+                else:
+                    board.read(rect, end)
             starts[i] = start
             ends[i] = end
             dones[i] = done
