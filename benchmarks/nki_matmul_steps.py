@@ -19,7 +19,11 @@ Each step is timed twice, both in timing-only emulation:
   up to 16 DMA engines). This isolates the timing model: it is what the model says about the
   NKI kernel itself.
 - `jitlang`: the same loops written as a jitlang kernel in the Triton dialect, compiled by the
-  accel backend. Differences between the two rows are the backend's code, not the model.
+  accel backend with its default steps (`codegen.accel.target.OPT_STEPS`: loads hoisted, split
+  over DMA queues, multi-buffered; PSUM accumulation). Differences between the two rows are the
+  backend's code, not the model. Where the kernels differ from NKI's: steps 2 and 3 load a
+  whole [K, M] panel as one block and contract it in one `tl.dot`; step 4 keeps fp32
+  accumulators and so takes 512-row K blocks (see `step4_blocked_k`).
 """
 
 from __future__ import annotations
@@ -372,7 +376,11 @@ def step4_blocked_k(
 ):
     # NKI keeps the result of every M row for one N block in SBUF (loop order n, k, m) so that
     # each rhs block is loaded once. A jitlang block holds at most 2^20 elements, so the 4096 rows
-    # are four [M/4, BLOCK_N] accumulators (the kernel takes M == 4 * BLOCK_M).
+    # are four [M/4, BLOCK_N] accumulators (the kernel takes M == 4 * BLOCK_M). They are fp32
+    # (Triton's accumulation; NKI's result tiles are bf16): 128 KiB of each partition's 192,
+    # so the launch takes BLOCK_K = 512 (NKI: 1024) for the rhs block and the four lhsT blocks
+    # to have a buffer each (`acc += tl.dot(a, b)` accumulates into the SBUF accumulator in
+    # place, one PSUM read-out per 4 matmuls).
     rm = tl.arange(0, BLOCK_M)
     rn = tl.arange(0, BLOCK_N)
     rk = tl.arange(0, BLOCK_K)
@@ -403,7 +411,7 @@ def jitlang_launch(step: int, m: int, k: int, n: int):
         return step2_hoisted, dict(M=m, N=n, K=k, TILE_M=TM, TILE_N=TN)
     if step == 3:
         return step3_blocked, dict(M=m, N=n, K=k, BLOCK_M=2 * TM, BLOCK_N=2 * TN)
-    bn, bk = min(2 * TN, n), min(8 * TK, k)
+    bn, bk = min(2 * TN, n), min(4 * TK, k)  # BLOCK_K: see step4_blocked_k
     return step4_blocked_k, dict(M=m, N=n, K=k, BLOCK_M=m // 4, BLOCK_N=bn, BLOCK_K=bk)
 
 
