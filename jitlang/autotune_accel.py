@@ -15,7 +15,7 @@ How a config is timed:
   `dask.distributed` client's `get_executor()` spreads the sweep over a cluster). The worker
   imports the kernel (by module, else from its file) and checks its source hash.
 - What cannot be shipped (a kernel defined inside a function, a tensor descriptor argument, an
-  unpicklable value) or fails in a worker for a reason other than a compile error is timed in
+  unpicklable value, a config with a `pre_hook`) or fails in a worker for a reason other than a compile error is timed in
   this process instead, where a real error surfaces with its usual message.
 - A kernel whose addresses or control flow depend on loaded data cannot be timed without data:
   it runs numerically on copies of the arrays, here, with the autotuner's hooks.
@@ -26,6 +26,7 @@ How a config is timed:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -87,6 +88,7 @@ class SweepTask:
     kwargs: tuple  # sorted (name, value) pairs: the resolved meta-parameters and options
     grid: tuple[int, int, int]
     machine: str
+    versions: tuple[str, str]  # (compiler, accelerator model) the tuner's process runs
 
     def kernel(self) -> JITFunction:
         """The `@jit` kernel this task names, imported in this process; ImportError if it
@@ -116,6 +118,8 @@ def run_task(task: SweepTask) -> tuple[str, Any]:
         kernel = task.kernel()
     except Exception as e:  # not importable here: the tuner times it in its own process
         return "retry", f"{type(e).__name__}: {e}"
+    if code_versions() != task.versions:  # the tuner's process or this one predates an edit
+        return "retry", "this process runs other compiler or accelerator-model sources"
     args = [a.make() if isinstance(a, ArraySpec) else a for a in task.args]
     try:
         return model_time(kernel, task.grid, args, dict(task.kwargs), task.machine)
@@ -151,6 +155,7 @@ class ModelSweep:
         self.kwargs = kwargs
         self.machine = machine
         self.jit_fn: JITFunction = tuner.jit_fn
+        self.versions = code_versions()
         # how each config was timed: read from the disk cache, by a task (on the executor, or
         # inline), in this process after the task could not be shipped or failed, numerically
         self.stats = {"disk": 0, "task": 0, "here": 0, "numeric": 0}
@@ -227,6 +232,7 @@ class ModelSweep:
                 tuple(sorted(call.items())),
                 grid,
                 self.machine,
+                self.versions,
             )
             pickle.dumps(task)
         except Exception:  # a tensor descriptor, an unpicklable constexpr, ...
@@ -317,7 +323,7 @@ class ModelSweep:
             (
                 "autotune-accel",
                 get_runtime().version,
-                model_version(),
+                task.versions,
                 task.source_hash,
                 task.module,
                 task.qualname,
@@ -340,6 +346,18 @@ class ModelSweep:
         cache.put(digest, b"", meta)
 
 
+def code_versions() -> tuple[str, str]:
+    """(compiler version, accelerator-model version) of the code this process runs: a worker
+    whose sources differ (edited since the tuner started, another install) must not time for
+    it. The compiler's is the runtime's version without the host, which accel code ignores."""
+    from codegen.cpu.hostid import host_identity
+    from runtime.driver import get_runtime
+
+    rt = get_runtime()
+    return rt.version.removesuffix("-" + host_identity(rt.options.cpu)), model_version()
+
+
+@functools.cache  # the sources this process loaded: read once, as the runtime's version is
 def model_version() -> str:
     """A hash of the accelerator package's sources (emulator, timing model, machine configs):
     the compiler version does not cover them, and modelled times depend on them."""

@@ -332,3 +332,23 @@ def test_profile_command_tunes_an_autotuned_kernel_on_each_machine():
         best = min(_tuned_add.configs, key=times.get)
         assert f"autotuned on {machine}'s model: {best}" in text
         assert f"total {times[best] * 1e3:,.3f} us" in text
+
+
+def test_workers_running_other_sources_hand_the_task_back():
+    from dataclasses import replace
+
+    from jitlang.autotune_accel import ModelSweep, code_versions, run_task
+
+    n = 52_224
+    tuner = _tuner(executor="inline")
+    x, y, out = _inputs(n)
+    sweep = ModelSweep(tuner, (n,), (x, y, out, n), _grid, {"target": "accel"}, "nc-v2")
+    config = tuner.configs[0]
+    task = sweep._task(config, sweep._resolve(config))
+    assert task.versions == code_versions()
+    assert run_task(task) == ("ok", _modelled_ms(n, config) * 1e6)
+    for versions in ((task.versions[0] + "x", task.versions[1]), (task.versions[0], "other")):
+        status, why = run_task(replace(task, versions=versions))
+        assert status == "retry" and "other compiler or accelerator-model sources" in why
+    status, why = run_task(replace(task, source_hash="0" * 64))  # the kernel was edited
+    assert status == "retry" and "other sources" in why
