@@ -30,6 +30,7 @@ def test_emulator_reports_every_program():
         return real(*args, **kwargs)
 
     k.native.emulator.run = spy
+    k.native.batching = False  # 300 programs, not 300 / B batched ones (accel_batch)
     _fill[(300,)](x, target="accel")
     assert seen[-1] == (300, 300) and len(seen) == 300
     np.testing.assert_array_equal(x, np.arange(300))
