@@ -20,7 +20,7 @@ from .errors import (
     OutOfResources,
     TritonError,
 )
-from .jit import JITFunction, jit
+from .jit import JITFunction, TensorWrapper, jit, reinterpret
 
 
 def __getattr__(name: str):
@@ -60,6 +60,7 @@ __all__ = [
     "InternalCompilerError",
     "JITFunction",
     "OutOfResources",
+    "TensorWrapper",
     "TritonError",
     "autotune",
     "cdiv",
@@ -67,5 +68,6 @@ __all__ = [
     "jit",
     "language",
     "next_power_of_2",
+    "reinterpret",
     "testing",
 ]

@@ -177,7 +177,7 @@ def computation_type(
     # 6) both integers: C promotion; / // % refuse mixed signedness.
     if div_or_mod and not a.is_bool and not b.is_bool and a.is_signed != b.is_signed:
         raise TypeError(
-            f"cannot use /, // or % with {a} and {b} because they have different signedness; "
+            f"Cannot use /, // or % with {a} and {b} because they have different signedness; "
             "cast them to the same signedness"
         )
     return integer_promote(a, b)

@@ -47,6 +47,71 @@ def _is_constexpr_annotation(ann) -> bool:
     return ann is lang.constexpr or (isinstance(ann, str) and ann.split(".")[-1] == "constexpr")
 
 
+class TensorWrapper:
+    """`reinterpret(tensor, dtype)`: the same memory seen as elements of another dtype.
+
+    As Triton's `triton.reinterpret`: a kernel receives a pointer to `base`'s first element typed
+    `dtype` (e.g. a torch int32 tensor read as `tl.uint32`, int8 bytes read as `tl.float8e5`).
+    Shape and strides (in elements) are the base's; the element size must be the same.
+    """
+
+    def __init__(self, base, dtype: lang.dtype) -> None:
+        self.base = base
+        self.dtype = dtype
+        self.shape = tuple(base.shape)
+        self.device = getattr(base, "device", "cpu")
+
+    def data_ptr(self) -> int:
+        if isinstance(self.base, np.ndarray):
+            return self.base.__array_interface__["data"][0]
+        return self.base.data_ptr()
+
+    def stride(self, dim=None):
+        if isinstance(self.base, np.ndarray):
+            st = tuple(s // self.base.itemsize for s in self.base.strides)
+            return st if dim is None else st[dim]
+        return self.base.stride() if dim is None else self.base.stride(dim)
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def element_size(self) -> int:
+        return self.dtype.primitive_bitwidth // 8
+
+    def dim(self) -> int:
+        return len(self.shape)
+
+    def cpu(self) -> TensorWrapper:
+        return self
+
+    def copy_(self, other) -> TensorWrapper:
+        self.base.copy_(other.base if isinstance(other, TensorWrapper) else other)
+        return self
+
+    def clone(self) -> TensorWrapper:
+        return TensorWrapper(
+            self.base.copy() if isinstance(self.base, np.ndarray) else self.base.clone(), self.dtype
+        )
+
+    def __str__(self) -> str:
+        return f"TensorWrapper[{self.dtype}]({self.base})"
+
+
+def reinterpret(tensor, dtype: lang.dtype):
+    """The memory of a numpy array or torch tensor seen as elements of `dtype` (same width)."""
+    if isinstance(tensor, TensorWrapper):
+        tensor = tensor.base
+    if not isinstance(dtype, lang.dtype):
+        raise TypeError(f"reinterpret: expected a tl dtype, got {dtype!r}")
+    width = tensor.itemsize if isinstance(tensor, np.ndarray) else tensor.element_size()
+    if width * 8 != max(dtype.primitive_bitwidth, 8):
+        raise TypeError(
+            f"reinterpret: {dtype!r} is {dtype.primitive_bitwidth} bits wide but the elements "
+            f"are {width * 8} bits"
+        )
+    return TensorWrapper(tensor, dtype)
+
+
 class JITFunction:
     _is_jitlang_function = True
 
@@ -287,6 +352,12 @@ class JITFunction:
             return (dt.short,), float(v)
         if type(v).__module__.startswith("torch") and hasattr(v, "data_ptr"):
             return self._torch_arg(name, v)
+        if isinstance(v, TensorWrapper):  # reinterpret(): the base's address, another dtype
+            (_, aligned), addr = self._spec_one(i, v.base)
+            npdt = v.dtype.dt.np
+            if npdt is None:
+                raise TypeError(f"argument {name!r}: arrays of {v.dtype!r} are not supported")
+            return (np.dtype(npdt), aligned), addr
         if v is None:  # Triton specializes None as the constexpr None (`if ptr is not None:`)
             return ("c", None), None
         from .tools.tensor_descriptor import TensorDescriptor

@@ -78,7 +78,7 @@ def _const_int(b: Builder, x: object, what: str) -> int:
 def program_id(b: Builder, axis):
     axis = _const_int(b, axis, "program_id axis")
     if axis not in (0, 1, 2):
-        raise b.type_error(f"program_id axis must be 0, 1 or 2, got {axis}")
+        raise b.type_error(f"program_id axis must be 0, 1, or 2 but got {axis}")
     return b.emit(OpKind.PROGRAM_ID, [], [ScalarType(DType.I32)], Axis(axis), name="pid").result
 
 
@@ -86,7 +86,7 @@ def program_id(b: Builder, axis):
 def num_programs(b: Builder, axis):
     axis = _const_int(b, axis, "num_programs axis")
     if axis not in (0, 1, 2):
-        raise b.type_error(f"num_programs axis must be 0, 1 or 2, got {axis}")
+        raise b.type_error(f"num_programs axis must be 0, 1, or 2 but got {axis}")
     return b.emit(OpKind.NUM_PROGRAMS, [], [ScalarType(DType.I32)], Axis(axis)).result
 
 
@@ -417,10 +417,14 @@ def expand_dims(b: Builder, input, axis):
     # Triton wraps negative axes against the result's rank, then inserts in increasing order
     rank = len(shape_of(v.type)) + len(axes)
     wrapped = [a + rank if a < 0 else a for a in axes]
-    if any(not 0 <= a < rank for a in wrapped):
-        raise b.shape_error(f"expand_dims axes {axes} out of range for a rank-{rank} result")
+    for a in axes:  # Triton's wording
+        if not -rank <= a < rank:
+            raise b.shape_error(
+                f"expand_dims: invalid axis {a}. Expected {-rank} <= axis < {rank} "
+                f"(the result has rank {rank})"
+            )
     if len(set(wrapped)) != len(wrapped):
-        raise b.shape_error(f"expand_dims got duplicate axes {axes} (as {wrapped})")
+        raise b.shape_error(f"expand_dims: duplicate axes, normalized axes = {wrapped}")
     for a in sorted(wrapped):
         v = S.expand_dims(b, v, a)
     return v

@@ -243,6 +243,13 @@ def cast(b: Builder, v: Value, dt: DType | PointerType, bitcast: bool = False) -
 
 _DIV_OR_MOD = {BinaryOp.DIV, BinaryOp.REM}
 _INT_ONLY = {BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR, BinaryOp.SHL, BinaryOp.SHR}
+_INT_ONLY_SYMBOL = {
+    BinaryOp.AND: "&",
+    BinaryOp.OR: "|",
+    BinaryOp.XOR: "^",
+    BinaryOp.SHL: "<<",
+    BinaryOp.SHR: ">>",
+}
 
 
 def _operand_dtype(b: Builder, x: object) -> DType:
@@ -291,8 +298,10 @@ def binary(b: Builder, op: BinaryOp, x: object, y: object) -> Value:
         for v in (x, y):
             dt = _operand_dtype(b, v)
             if dt.is_float:
+                # Triton's wording ("invalid operands of type ..."), which users search for
                 raise b.type_error(
-                    f"operator {op.value} needs integer operands, got {type_name(v)}",
+                    f"invalid operands of type {type_name(x)} and {type_name(y)} for operator "
+                    f"{_INT_ONLY_SYMBOL[op]}: it needs integer operands",
                     "cast with .to(tl.int32) first",
                 )
     vx, vy = promote_pair(b, x, y, op in _DIV_OR_MOD)
@@ -348,6 +357,11 @@ def floor_div(b: Builder, x: object, y: object) -> Value:
 def true_div(b: Builder, x: object, y: object) -> Value:
     dx, dy = _operand_dtype(b, x), _operand_dtype(b, y)
     if dx.is_int and dy.is_int:
+        # Triton checks the integer operands as for // and % (mixed signedness is an error)
+        try:
+            computation_type(dx, not isinstance(x, Value), dy, not isinstance(y, Value), True)
+        except TypeError as e:
+            raise b.type_error(str(e)) from None
         # Triton: int / int divides in fp32.
         x = cast(b, to_value(b, x), DType.F32)
         y = cast(b, to_value(b, y), DType.F32)

@@ -300,6 +300,16 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
 
     def index_block(self, node, v: Value, idx: tuple) -> Value:
         shape = shape_of(v.type)
+        for i in idx:  # Triton's wording for anything but None and ':'
+            if i is not None and i != slice(None, None, None):
+                what = f"{i.start or ''}:{i.stop or ''}" if isinstance(i, slice) else repr(i)
+                raise self.err(
+                    node,
+                    f"unsupported tensor index: {what}; blocks can only be indexed with None "
+                    "and ':' (to add axes)",
+                    "use tl.where / tl.sum to pick elements",
+                    cls=KernelTypeError,
+                )
         n_real = sum(1 for i in idx if i is not None)
         if n_real > len(shape):
             raise self.err(

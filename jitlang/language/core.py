@@ -16,7 +16,29 @@ from ..dtypes import DType
 class dtype:  # noqa: N801 - Triton's spelling
     """A jitlang element type as seen by kernels (`tl.float32`, ...)."""
 
-    def __init__(self, dt: DType, name: str) -> None:
+    # Triton's type-name lists (short names, as `tl.dtype(name)` takes them)
+    SINT_TYPES = ["int8", "int16", "int32", "int64"]
+    UINT_TYPES = ["int1", "uint8", "uint16", "uint32", "uint64"]
+    FP_TYPES = [
+        "fp8e4b15",
+        "fp8e4nv",
+        "fp8e4b8",
+        "fp8e5",
+        "fp8e5b16",
+        "fp16",
+        "bf16",
+        "fp32",
+        "fp64",
+    ]
+    STANDARD_FP_TYPES = ["fp16", "bf16", "fp32", "fp64"]
+    OTHER_TYPES = ["void"]
+
+    def __init__(self, dt: DType | str, name: str | None = None) -> None:
+        if isinstance(dt, str):  # Triton's constructor: tl.dtype("fp16"), tl.dtype("int32")
+            found = next((d for d in DTYPES.values() if dt in (d.dt.short, d.name)), None)
+            if found is None:
+                raise ValueError(f"tl.dtype: jitlang has no element type {dt!r}")
+            dt, name = found.dt, found.name
         self.dt = dt
         self.name = name
 

@@ -1,0 +1,96 @@
+"""Root causes found by running Triton's own language tests against jitlang (issue 12), one test
+each: `jitlang.reinterpret` (Triton's `triton.reinterpret`), `tl.dtype(name)` with Triton's type
+lists, and integer `/` of mixed signedness rejected as Triton does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import jitlang as jl
+import jitlang.language as tl
+from jitlang.errors import KernelTypeError
+
+TARGETS = ("cpu", "accel")
+
+
+@jl.jit
+def copy_kernel(x_ptr, y_ptr, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    tl.store(y_ptr + o, tl.load(x_ptr + o) >> 28)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reinterpret_reads_the_same_memory_as_another_dtype(target):
+    x = np.array([-1, 5, -(2**31), 2**31 - 1] * 4, dtype=np.int32)
+    y = np.zeros_like(x)
+    # as int32: arithmetic shift; reinterpreted as uint32: logical shift of the same bits
+    copy_kernel[(1,)](jl.reinterpret(x, tl.uint32), jl.reinterpret(y, tl.uint32), 16, target=target)
+    np.testing.assert_array_equal(y.view(np.uint32), x.view(np.uint32) >> 28)
+    copy_kernel[(1,)](x, y, 16, target=target)
+    np.testing.assert_array_equal(y, x >> 28)
+
+
+def test_reinterpret_of_torch_tensors_and_width_check():
+    torch = pytest.importorskip("torch")
+    x = torch.tensor([-1, 2, -3, 4] * 4, dtype=torch.int32)
+    y = torch.zeros_like(x)
+    w = jl.reinterpret(x, tl.uint32)
+    assert w.base is x and w.dtype == tl.uint32 and w.stride(0) == 1 and w.numel() == 16
+    copy_kernel[(1,)](w, jl.reinterpret(y, tl.uint32), 16)
+    np.testing.assert_array_equal(y.numpy().view(np.uint32), x.numpy().view(np.uint32) >> 28)
+    with pytest.raises(TypeError, match="16 bits wide but the elements are 32 bits"):
+        jl.reinterpret(x, tl.float16)
+
+
+def test_dtype_from_name_and_type_lists():
+    names = tl.dtype.SINT_TYPES + tl.dtype.UINT_TYPES + tl.dtype.STANDARD_FP_TYPES
+    got = [tl.dtype(n) for n in names]
+    assert got == [
+        tl.int8,
+        tl.int16,
+        tl.int32,
+        tl.int64,
+        tl.int1,
+        tl.uint8,
+        tl.uint16,
+        tl.uint32,
+        tl.uint64,
+        tl.float16,
+        tl.bfloat16,
+        tl.float32,
+        tl.float64,
+    ]
+    assert tl.dtype("float32") == tl.float32
+    with pytest.raises(ValueError, match="no element type 'int128'"):
+        tl.dtype("int128")
+
+
+@jl.jit
+def zeros_of(out_ptr, dt: tl.constexpr):
+    tl.store(out_ptr + tl.arange(0, 4), tl.zeros((4,), dt) + 1)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_dtype_object_from_name_in_a_kernel(target):
+    out = np.zeros(4, np.int16)
+    zeros_of[(1,)](out, tl.dtype("int16"), target=target)
+    np.testing.assert_array_equal(out, 1)
+
+
+@jl.jit
+def div_kernel(x_ptr, y_ptr, out_ptr, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    tl.store(out_ptr + o, tl.load(x_ptr + o) / tl.load(y_ptr + o))
+
+
+def test_true_division_of_mixed_signedness_is_rejected():
+    x = np.arange(1, 9, dtype=np.int8)
+    y = np.arange(1, 9, dtype=np.uint8)
+    out = np.zeros(8, np.float32)
+    with pytest.raises(
+        KernelTypeError, match="Cannot use .* because they have different signedness"
+    ):
+        div_kernel[(1,)](x, y, out, 8)
+    div_kernel[(1,)](x, x, out, 8)  # same signedness: fp32 division
+    np.testing.assert_array_equal(out, 1.0)
