@@ -8,6 +8,8 @@ element they touch has been bounds-checked; each access also yields the `MemRang
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from isa import dtypes
@@ -23,6 +25,7 @@ _SIZE = {d: t.itemsize for d, t in _NP.items()}
 SPACES = tuple(Space)  # Space by its int value, without the enum call
 _PATTERN = {1: np.uint8(1), 2: np.uint16(0x0101), 4: np.uint32(0x01010101)}
 _UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+_STAMPS = itertools.count()  # OnChip.version
 
 
 class Hbm:
@@ -65,6 +68,9 @@ class OnChip:
         # the bounding box stands in): in timing-only emulation only iota/memset spills write,
         # and `forget` of a rectangle that meets none of them has nothing to clear.
         self._known: list | None = []
+        # changes whenever the written flags may have: a `forget` just made, with no change
+        # since, has nothing left to clear (unique over all OnChips: a stamp from one counter)
+        self.version = next(_STAMPS)
 
     def reset_written(self) -> None:
         if self._dirty is not None:
@@ -72,6 +78,7 @@ class OnChip:
             self.written[p0:p1, b0:b1] = 0
             self._dirty = None
         self._known = []
+        self.version = next(_STAMPS)
 
     def forget(self, p0: int, p1: int, b0: int, b1: int) -> None:
         """Mark bytes [p0:p1, b0:b1] unwritten (timing-only emulation: their values are not
@@ -103,8 +110,10 @@ class OnChip:
                     rest.append((m0, m1, b1, c1))
             self._known = rest if len(rest) <= _MAX_KNOWN else None
         self.written[p0:p1, b0:b1] = 0
+        self.version = next(_STAMPS)
 
     def _mark(self, p0: int, p1: int, b0: int, b1: int) -> None:
+        self.version = next(_STAMPS)
         d = self._dirty
         self._dirty = (
             (p0, p1, b0, b1)

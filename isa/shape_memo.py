@@ -29,7 +29,7 @@ import numpy as np
 from isa import dtypes
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.table import Kind
-from isa.trace import Space, mem_range
+from isa.trace import MemRange, Space
 
 _MEMO = frozenset(
     {
@@ -196,12 +196,15 @@ class _Entry:
         "hbm_writes",
         "tid",
         "tpc",
+        "replayed",
     )
 
     def __init__(self, out, forgets, base, span):
         self.out, self.forgets, self.base, self.span = out, forgets, base, span
         self.region, self.hbm_reads, self.hbm_writes = None, (), ()
         self.tid, self.tpc = -1, -1  # the record template last made of it, and at which pc
+        # (SBUF, PSUM) versions just after its forgets last ran: the same again, they are no-ops
+        self.replayed = None
 
 
 class ShapeMemo:
@@ -264,6 +267,7 @@ class ShapeMemo:
         # plan -> its entry for the registers as they are: registers change only in a handler
         # that is not memoised (reg_load), which empties this
         seen: dict = {}
+        reg, tainted = regs.item, ctx.taint.item
         try:
             while pc < n and engine_at[pc] and left > 0:
                 h = handlers[pc]
@@ -292,8 +296,8 @@ class ShapeMemo:
                         br = plan.base_reg
                         if not br:
                             out = e = m
-                        elif not ctx.taint[br]:  # a DMA: its HBM range moves with the base
-                            base = int(regs[br]) + at[1]
+                        elif not tainted(br):  # a DMA: its HBM range moves with the base
+                            base = reg(br) + at[1]
                             d = base - m.base
                             if d == 0 and at[2] == m.out[3]:
                                 out = e = m
@@ -304,9 +308,11 @@ class ShapeMemo:
                         if (
                             out is not None
                             and m.forgets
-                            and ((k := sbuf._known) is None or k or (k := psum._known) is None or k)
+                            and (sbuf._dirty or psum._dirty)
+                            and m.replayed != (sbuf.version, psum.version)
                         ):
                             _replay(mem, m.forgets)
+                            m.replayed = (sbuf.version, psum.version)
                 if out is None:  # a miss, or a check the handler must make (and fail)
                     ctx.pc = pc
                     out, e = self.handle(ctx, pc, instrs[pc], h)
@@ -403,20 +409,26 @@ class ShapeMemo:
             if region is None:
                 return None
         params, reads, writes, _ = e.out
-        if e.hbm_reads:
-            reads = _shift(reads, e.hbm_reads, d)
-        if e.hbm_writes:
-            writes = _shift(writes, e.hbm_writes, d)
+        for i in e.hbm_reads:
+            r = reads[i]
+            r = MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
+            reads = (*reads[:i], r, *reads[i + 1 :])
+        for i in e.hbm_writes:
+            r = writes[i]
+            r = MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
+            writes = (*writes[:i], r, *writes[i + 1 :])
         return params, reads, writes, queue
 
 
 def _replay(mem, forgets) -> None:
-    """The handler's `forget`s of its on-chip writes (nothing to do while no byte is known:
-    `OnChip._known` empty)."""
-    if mem.sbuf._known == [] and mem.psum._known == []:
-        return
+    """The handler's `forget`s of its on-chip writes (nothing to do for a rectangle outside the
+    bounding box of what was written since the last reset: `OnChip._dirty`)."""
     for space, p0, p1, b0, b1 in forgets:
-        (mem.sbuf if space == SPACE_SBUF else mem.psum).forget(p0, p1, b0, b1)
+        m = mem.sbuf if space == SPACE_SBUF else mem.psum
+        d = m._dirty
+        if d is None or p1 <= d[0] or d[1] <= p0 or b1 <= d[2] or d[3] <= b0:
+            continue
+        m.forget(p0, p1, b0, b1)
 
 
 def _region(hbm, lo: int, hi: int):
@@ -426,14 +438,6 @@ def _region(hbm, lo: int, hi: int):
         return None
     start, end, _ = hbm.regions[i]
     return (start, end) if start <= lo and hi <= end else None
-
-
-def _shift(ranges: tuple, at: tuple, d: int) -> tuple:
-    out = list(ranges)
-    for i in at:
-        r = ranges[i]
-        out[i] = mem_range(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
-    return tuple(out)
 
 
 def _hbm_span(out):

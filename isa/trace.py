@@ -171,15 +171,10 @@ def gc_paused():
             gc.enable()
 
 
-def mem_range(space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1) -> MemRange:
-    """MemRange(space, start, end, p_start, p_count) (kept for callers of the older helper)."""
-    return MemRange(space, start, end, p_start, p_count)
-
-
 def exec_record(
     pc, mnemonic, engine, cost, params, reads, writes, queue, program, core, line
 ) -> ExecRecord:
-    """ExecRecord(...) with every field given, built the same cheap way as `mem_range`."""
+    """ExecRecord(...) with every field given, its fields set in one step (as MemRange's)."""
     r = _new(ExecRecord)
     _setattr(
         r,
