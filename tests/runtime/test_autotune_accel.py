@@ -120,6 +120,7 @@ def test_num_stages_is_a_knob():
     assert tuner.best_config == next(c for c in configs if tuner.configs_timings[c] == best)
 
 
+@pytest.mark.slow  # worker processes start (import, first compile: ~2 s each)
 def test_sweep_on_a_process_pool_matches_inline_and_is_cached_on_disk():
     n = 43_000
     x, y, out = _inputs(n)
@@ -152,6 +153,7 @@ def test_sweep_on_a_process_pool_matches_inline_and_is_cached_on_disk():
     assert len(on_v3.cache) == 2 and on_v3.tuned_on == "model:nc-v2"
 
 
+@pytest.mark.slow  # worker processes start (import, first compile: ~2 s each)
 def test_default_executor_is_a_local_process_pool():
     n = 44_000
     tuner = _tuner()
@@ -297,6 +299,7 @@ def test_array_specs_rebuild_the_layout_without_the_data():
         assert ArraySpec.of(made) == spec and not made.any()
 
 
+@pytest.mark.slow  # imports torch
 def test_torch_tensors_travel_as_specs():
     torch = pytest.importorskip("torch")
     n = 50_176
