@@ -360,15 +360,18 @@ def profile(kernel, grid, *args, config: str = "nc-v2", timing_only: bool = Fals
     from isa.profile import Profile
     from isa.timing import simulate
 
-    from .autotuner import Autotuner
+    from .autotuner import Autotuner, Heuristics
 
     # compiled for the machine it runs on (SBUF size, queues), unless the kernel has a
     # parameter named `config`: then it runs the default machine's build
     if "config" not in getattr(kernel, "arg_names", ()):
         meta = {**meta, "config": config}
-    while isinstance(kernel, Autotuner):
-        best = kernel.best_config_for(*args, grid=grid, target="accel", **meta)
-        meta = {**meta, **best.all_kwargs()}
+    while isinstance(kernel, (Autotuner, Heuristics)):  # down to the @jit kernel
+        if isinstance(kernel, Autotuner):
+            best = kernel.best_config_for(*args, grid=grid, target="accel", **meta)
+            meta = {**meta, **best.all_kwargs()}
+        else:
+            meta = kernel._compute(args, dict(meta))
         kernel = kernel.fn
     compiled = kernel.warmup(*args, target="accel", **meta)
     native = compiled.native

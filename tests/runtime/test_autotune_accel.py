@@ -355,3 +355,15 @@ def test_workers_running_other_sources_hand_the_task_back():
         assert status == "retry" and "other compiler or accelerator-model sources" in why
     status, why = run_task(replace(task, source_hash="0" * 64))  # the kernel was edited
     assert status == "retry" and "other sources" in why
+
+
+def test_profile_sees_through_heuristics_above_an_autotuner():
+    n = 53_248
+    inner = _tuner(executor="inline")
+    kernel = jl.heuristics({"UNUSED": lambda args: 3})(inner)
+    x, y, out = _inputs(n)
+    prof = jl.testing.profile(kernel, _grid, x, y, out, n, timing_only=True)
+    best = inner.best_config
+    assert best is not None
+    want = _modelled_ms(n, Config({**best.kwargs, "UNUSED": 3}))
+    assert prof.time_ns == pytest.approx(want * 1e6)
