@@ -75,6 +75,27 @@ def psum_accumulators(low, loop: Op) -> dict[int, TileRef]:
     return out
 
 
+def epilogue_reads_psum(low, r) -> bool:
+    """Step "psum_acc", its epilogue: the result of a PSUM-accumulated loop that is only
+    converted (`acc.to(tl.float16)`, a copy on the activation engine, which reads PSUM) is
+    converted straight from its bank, with no PSUM -> SBUF copy first. The bank stays
+    reserved (`psum_banks_used`) for the rest of the kernel."""
+    uses = getattr(low, "value_uses", None)
+    if uses is None:
+        uses = low.value_uses = {}
+        for o in walk(low.plan.fn.body):
+            for v in o.operands:
+                uses.setdefault(v.id, []).append(o)
+    us = uses.get(r.id, [])
+    return bool(us) and all(
+        u.kind is OpKind.CAST
+        and not u.attr.bitcast
+        and scalar_dtype(u.result.type) in _PE_DTYPES
+        and u.operands[0] is r
+        for u in us
+    )
+
+
 def _acc_reader(uses, v, body) -> Op | None:
     """The dot of `body` that is v's only reader, reading it as its accumulator only."""
     us = uses.get(v.id, [])

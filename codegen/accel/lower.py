@@ -250,7 +250,7 @@ class Lowering:
         inits = op.operands[3:]
         body = op.regions[0]
         carried = body.args[1:]
-        from .dot import psum_accumulators
+        from .dot import epilogue_reads_psum, psum_accumulators
 
         acc = psum_accumulators(self, op)
         for init, a in zip(inits, carried, strict=True):
@@ -307,6 +307,8 @@ class Lowering:
         for a, r in zip(carried, op.results, strict=True):
             if a.id in phis:
                 self.vals[r.id] = phis[a.id]
+            elif a.id in acc and epilogue_reads_psum(self, r):
+                self.tiles[r.id] = acc[a.id]  # its casts read the sum where it is
             elif a.id in acc:  # the sum leaves PSUM once
                 out = self.buffer(r)
                 self.call("accel.copy", out, acc[a.id])

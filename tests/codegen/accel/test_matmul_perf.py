@@ -315,3 +315,29 @@ def test_the_nki_tutorial_steps_compile_at_the_published_shape_and_compute_right
     kernel[(1,)](lhsT, rhs, out, target="accel", **meta)
     ref = lhsT.astype(np.float32).T @ rhs.astype(np.float32)
     np.testing.assert_allclose(out.astype(np.float32), ref, rtol=2e-2, atol=0.5)
+
+
+@jl.jit
+def matmul_at_bf16(aT_ptr, b_ptr, c_ptr, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr):
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, 128)
+    acc = tl.zeros((M, N), dtype=tl.float32)
+    for k in range(K // 128):
+        a = tl.load(aT_ptr + (k * 128 + rk)[None, :] * M + rm[:, None])
+        b = tl.load(b_ptr + (k * 128 + rk)[:, None] * N + rn[None, :])
+        acc = tl.dot(a, b, acc)
+    tl.store(c_ptr + rm[:, None] * N + rn[None, :], acc.to(tl.bfloat16))
+
+
+def test_the_epilogue_converts_the_sum_straight_from_psum():
+    aT, b, _ = _at_args(128, 512, 512)
+    c = np.zeros((128, 512), ml_dtypes.bfloat16)
+    k = matmul_at_bf16.warmup(aT, b, c, M=128, N=512, K=512, target="accel")
+    copies = [ln.strip() for ln in k.asm["asm"].splitlines() if ln.strip().startswith("copy")]
+    # into PSUM before the loop (the zeros), out of it once as bf16: no fp32 round trip
+    assert [ln.split(",")[0] for ln in copies] == ["copy ps.f32[0:128", "copy sb.bf16[0:128"]
+    assert "ps.f32" in copies[1]
+    matmul_at_bf16[(1,)](aT, b, c, M=128, N=512, K=512, target="accel")
+    ref = aT.astype(np.float32).T @ b.astype(np.float32)
+    np.testing.assert_allclose(c.astype(np.float32), ref, rtol=2e-2, atol=0.25)
