@@ -293,7 +293,7 @@ class Emulator:
                         program,
                     )
                 try:
-                    params, reads, writes, queue = h(ctx, ins)
+                    out = h(ctx, ins)
                 except EmulatorError as e:
                     raise self._fault(e, pc, program) from None
                 except Exception as e:  # a bad binary must give an error, never a crash
@@ -301,20 +301,7 @@ class Emulator:
                         EmulatorError(f"{type(e).__name__}: {e}"), pc, program
                     ) from None
                 if record:
-                    spec = ins.spec
-                    records.add(
-                        (
-                            pc,
-                            spec.mnemonic,
-                            spec.engine,
-                            spec.cost,
-                            params,
-                            tuple(reads),
-                            tuple(writes),
-                            queue,
-                            lines[pc],
-                        )
-                    )
+                    records.add_engine(pc, ins.spec, out, lines[pc])
                 pc += 1
             elif status == ST_HALT:
                 return left

@@ -263,7 +263,7 @@ class ShapeMemo:
         regs = ctx.regs
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
-        append, add = records.tids.append, records.add
+        append, add = records.tids.append, records.add_engine
         # plan -> its entry for the registers as they are: registers change only in a handler
         # that is not memoised (reg_load), which empties this
         seen: dict = {}
@@ -322,21 +322,7 @@ class ShapeMemo:
                     if e is not None and e.tpc == pc:
                         append(e.tid)  # a memoised result met again at this pc
                     else:
-                        spec = instrs[pc].spec
-                        params, reads, writes, queue = out
-                        t = add(
-                            (
-                                pc,
-                                spec.mnemonic,
-                                spec.engine,
-                                spec.cost,
-                                params,
-                                tuple(reads),
-                                tuple(writes),
-                                queue,
-                                lines[pc],
-                            )
-                        )
+                        t = add(pc, instrs[pc].spec, out, lines[pc])
                         if e is not None:
                             e.tid, e.tpc = t, pc
                 pc += 1

@@ -342,6 +342,24 @@ class StreamWriter:
         self.tids.append(t)
         return t
 
+    def add_engine(self, pc: int, spec, out: tuple, line: int) -> int:
+        """`add` the record of engine instruction `spec` (an `InstrSpec`) at `pc`, given its
+        handler's result `out` = (params, reads, writes, queue)."""
+        params, reads, writes, queue = out
+        return self.add(
+            (
+                pc,
+                spec.mnemonic,
+                spec.engine,
+                spec.cost,
+                params,
+                tuple(reads),
+                tuple(writes),
+                queue,
+                line,
+            )
+        )
+
     def finish(self, seq_template) -> RecordStream:
         """The stream; `seq_template(pc)` gives the template of the sequencer instruction at
         `pc` for every pc that ran."""

@@ -13,7 +13,7 @@ import numpy as np
 from isa import dtypes
 from isa.errors import InvalidInstructionError, TileShapeError
 from isa.memory import TileAccess
-from isa.operands import SCALAR_IMM, SCALAR_REG, SPACE_PSUM, Scalar, Tile
+from isa.operands import SCALAR_IMM, SCALAR_REG, SPACE_PSUM, SPACE_SBUF, Scalar, Tile
 from isa.table import ReduceOp, TensorOp
 from isa.trace import CostParams
 
@@ -229,3 +229,30 @@ def groups(src_free: int, dst_free: int) -> int:
             f"cannot reduce {src_free} free elements into {dst_free} groups (must divide)"
         )
     return src_free // dst_free
+
+
+def check_matmul(cfg, stat, mov, dst, sa, ma, da) -> tuple[int, int, int]:
+    """A matmul's operand rules, for the numeric and the timing-only handler alike: `stat`,
+    `mov`, `dst` its tiles, `sa`, `ma`, `da` their resolved forms (pn, free, dtype, range).
+    Returns (K, M, N)."""
+    if stat.space != SPACE_SBUF or mov.space != SPACE_SBUF:
+        raise TileShapeError("matmul operands must be in SBUF")
+    if dst.space != SPACE_PSUM or da.dtype != np.float32:
+        raise TileShapeError("matmul writes an f32 tile in PSUM")
+    if sa.dtype != ma.dtype or not is_float_dtype(sa.dtype):
+        raise TileShapeError(f"matmul operands must share a float dtype ({sa.dtype}, {ma.dtype})")
+    k, m, n = sa.pn, sa.free, ma.free
+    if ma.pn != k or k > cfg.pe_rows or m > cfg.pe_cols or n > cfg.pe_max_moving:
+        raise TileShapeError(
+            f"matmul stationary [{k}, {m}] x moving [{ma.pn}, {n}]: need equal K <= "
+            f"{cfg.pe_rows}, M <= {cfg.pe_cols}, N <= {cfg.pe_max_moving}"
+        )
+    if (da.pn, da.free) != (m, n):
+        raise TileShapeError(f"matmul result is [{m}, {n}], destination is [{da.pn}, {da.free}]")
+    bank = cfg.psum_bank_bytes
+    if da.range.start // bank != (da.range.end - 1) // bank:
+        raise TileShapeError(
+            f"matmul destination bytes {da.range.start}:{da.range.end} cross a {bank}-byte PSUM "
+            "bank boundary"
+        )
+    return k, m, n

@@ -11,6 +11,7 @@ from isa.engines.common import (
     REDUCE,
     Ctx,
     binop,
+    check_matmul,
     compute_form,
     convert,
     elementwise_params,
@@ -20,7 +21,7 @@ from isa.engines.common import (
     same_shape,
 )
 from isa.errors import DeviceAssertError, InvalidInstructionError, TileShapeError
-from isa.operands import SPACE_PSUM, SPACE_SBUF
+from isa.operands import SPACE_PSUM
 from isa.table import AccMode, ActFn, RandMode
 from isa.trace import CostParams
 
@@ -33,26 +34,7 @@ def matmul(ctx: Ctx, ins):
     cfg = ctx.config
     sa, ma = ctx.tile(stat, what="stationary"), ctx.tile(mov, what="moving")
     da = ctx.tile(dst, what="destination")
-    if stat.space != SPACE_SBUF or mov.space != SPACE_SBUF:
-        raise TileShapeError("matmul operands must be in SBUF")
-    if dst.space != SPACE_PSUM or da.dtype != np.float32:
-        raise TileShapeError("matmul writes an f32 tile in PSUM")
-    if sa.dtype != ma.dtype or not is_float_dtype(sa.dtype):
-        raise TileShapeError(f"matmul operands must share a float dtype ({sa.dtype}, {ma.dtype})")
-    k, m, n = sa.pn, sa.free, ma.free
-    if ma.pn != k or k > cfg.pe_rows or m > cfg.pe_cols or n > cfg.pe_max_moving:
-        raise TileShapeError(
-            f"matmul stationary [{k}, {m}] x moving [{ma.pn}, {n}]: need equal K <= "
-            f"{cfg.pe_rows}, M <= {cfg.pe_cols}, N <= {cfg.pe_max_moving}"
-        )
-    if (da.pn, da.free) != (m, n):
-        raise TileShapeError(f"matmul result is [{m}, {n}], destination is [{da.pn}, {da.free}]")
-    bank = cfg.psum_bank_bytes
-    if da.range.start // bank != (da.range.end - 1) // bank:
-        raise TileShapeError(
-            f"matmul destination bytes {da.range.start}:{da.range.end} cross a {bank}-byte PSUM "
-            "bank boundary"
-        )
+    k, m, n = check_matmul(cfg, stat, mov, dst, sa, ma, da)
     s = sa.read().astype(np.float32)
     mv = ma.read().astype(np.float32)
     res = s.T @ mv

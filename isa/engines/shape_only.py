@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from isa import dtypes
 from isa.engines import compute
-from isa.engines.common import Ctx, check_lanes, elementwise_params
+from isa.engines.common import Ctx, check_lanes, check_matmul, elementwise_params
 from isa.errors import (
     InvalidInstructionError,
     TileShapeError,
@@ -299,26 +297,7 @@ def matmul(ctx: ShapeCtx, ins):
     cfg = ctx.config
     sa, ma = _T(ctx, stat, "stationary"), _T(ctx, mov, "moving")
     da = _T(ctx, dst, "destination")
-    if stat.space != SPACE_SBUF or mov.space != SPACE_SBUF:
-        raise TileShapeError("matmul operands must be in SBUF")
-    if dst.space != SPACE_PSUM or da.dtype != np.float32:
-        raise TileShapeError("matmul writes an f32 tile in PSUM")
-    if stat.dtype != mov.dtype or stat.dtype in _INT_DTYPES:
-        raise TileShapeError(f"matmul operands must share a float dtype ({sa.dtype}, {ma.dtype})")
-    k, m, n = sa.pn, sa.free, ma.free
-    if ma.pn != k or k > cfg.pe_rows or m > cfg.pe_cols or n > cfg.pe_max_moving:
-        raise TileShapeError(
-            f"matmul stationary [{k}, {m}] x moving [{ma.pn}, {n}]: need equal K <= "
-            f"{cfg.pe_rows}, M <= {cfg.pe_cols}, N <= {cfg.pe_max_moving}"
-        )
-    if (da.pn, da.free) != (m, n):
-        raise TileShapeError(f"matmul result is [{m}, {n}], destination is [{da.pn}, {da.free}]")
-    bank = cfg.psum_bank_bytes
-    if da.range.start // bank != (da.range.end - 1) // bank:
-        raise TileShapeError(
-            f"matmul destination bytes {da.range.start}:{da.range.end} cross a {bank}-byte PSUM "
-            "bank boundary"
-        )
+    k, m, n = check_matmul(cfg, stat, mov, dst, sa, ma, da)
     reads = (sa.range, ma.range, da.range) if mode == AccMode.ACC else (sa.range, ma.range)
     da.forget()
     params = CostParams(
