@@ -322,6 +322,13 @@ class _Batcher:
             op = self.prod.get(old.id)
             if op is not None and op.kind is OpKind.CONSTANT:  # stays a constant (a DMA fill)
                 return self.emit(OpKind.CONSTANT, [], want, loc, op.attr)
+            if op is not None and op.kind is OpKind.SPLAT:  # a splat at the batched shape
+                return self.emit(OpKind.SPLAT, [self.m[op.operands[0].id]], want, loc)
+            if op is not None and op.kind is OpKind.PTR_ADD:
+                # a pointer block is rebuilt at the batched shape (its access pattern just
+                # gains a zero stride) rather than broadcast as a tile of addresses
+                parts = [self.lift(x, shape, loc) for x in op.operands]
+                return self.emit(OpKind.PTR_ADD, parts, want, loc, op.attr)
         v = nv
         while len(shape_of(v.type)) < len(shape):
             s = list(shape_of(v.type))

@@ -256,3 +256,32 @@ def test_batching_cuts_modelled_time():
             native.batching = True
         times[batching] = prof.summary()["time_ns"]
     assert times[True] * 4 < times[False], times
+
+
+@jl.jit
+def triangle_2d(w_ptr, o_ptr, BLOCK: tl.constexpr):
+    """A uniform pointer under a per-program mask, a second grid axis and num_programs(0) in
+    arithmetic."""
+    pid = tl.program_id(0)
+    col = tl.program_id(1)
+    cols = tl.arange(0, BLOCK)
+    w = tl.load(w_ptr + cols, mask=cols < pid, other=0.0)
+    scale = (tl.num_programs(0) - pid).to(tl.float32)
+    base = (col * tl.num_programs(0) + pid) * BLOCK
+    tl.store(o_ptr + base + cols, w * scale + col)
+
+
+def test_uniform_pointer_per_program_mask_and_2d_grid():
+    block, g0, g1 = 16, 40, 3
+    w = np.arange(block, dtype=np.float32) + 1
+
+    def make():
+        return (w, np.zeros((g1, g0, block), np.float32))
+
+    batched, plain = _run_both(triangle_2d, (g0, g1), make, BLOCK=block)
+    np.testing.assert_array_equal(batched[1], plain[1])
+    want = np.zeros((g1, g0, block), np.float32)
+    for c in range(g1):
+        for p in range(g0):
+            want[c, p] = np.where(np.arange(block) < p, w, 0) * (g0 - p) + c
+    np.testing.assert_array_equal(batched[1], want)
