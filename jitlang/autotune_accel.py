@@ -50,30 +50,69 @@ _PROFILE_OWNS = ("target", "config")
 
 @dataclass(frozen=True)
 class ArraySpec:
-    """What timing-only emulation needs of an array: dtype, shape, strides and where its first
-    element sits relative to a 64-byte boundary (the specialization key reads alignment)."""
+    """What timing-only emulation needs of an array argument: dtype, shape, strides, and where
+    it lies: arguments whose bytes overlap (an in-place kernel's input and output, two views of
+    one array) share a `group`, one buffer on the other side, since the driver runs another
+    build for overlapping arrays. The driver copies each group to a 64-byte aligned place in
+    HBM, so what else matters is the address modulo 16, which the specialization key reads."""
 
     dtype: str
     shape: tuple[int, ...]
     strides: tuple[int, ...]
-    first: int  # byte offset of the first element from the array's lowest byte
-    span: int  # bytes from the lowest to one past the highest byte
-    align: int  # address of the first element modulo 64
+    group: int
+    offset: int  # byte offset of the first element from the group's lowest byte
+    span: int  # the group's bytes
+    align: int  # the group's lowest address modulo 16
 
-    @classmethod
-    def of(cls, a: np.ndarray) -> ArraySpec:
-        lo, hi = _byte_bounds(a)
+
+def array_specs(args) -> tuple:
+    """`args` with every array (numpy, or a torch CPU tensor) replaced by its `ArraySpec`."""
+    arrays = {i: _as_numpy(a) for i, a in enumerate(args)}
+    arrays = {i: a for i, a in arrays.items() if a is not None}
+    bounds = {i: _byte_bounds(a) for i, a in arrays.items()}
+    groups: list[list[int]] = []  # [lo, hi] of each group, in address order
+    group_of = {}
+    for i in sorted(bounds, key=bounds.get):
+        lo, hi = bounds[i]
+        if groups and lo < groups[-1][1]:
+            groups[-1][1] = max(groups[-1][1], hi)
+        else:
+            groups.append([lo, hi])
+        group_of[i] = len(groups) - 1
+    out = list(args)
+    number: dict[int, int] = {}  # groups numbered in argument order: the same specs every run
+    for i, a in arrays.items():
+        g = group_of[i]
+        glo, ghi = groups[g]
         addr = a.__array_interface__["data"][0]
-        return cls(a.dtype.name, tuple(a.shape), tuple(a.strides), addr - lo, hi - lo, addr % 64)
-
-    def make(self) -> np.ndarray:
-        """A zero-filled array of this layout (numpy's zeros are mapped lazily)."""
-        buf = np.zeros(self.span + 128, np.uint8)
-        base = buf.__array_interface__["data"][0]
-        pad = (self.align - (base + self.first)) % 64
-        return np.ndarray(
-            self.shape, _dtype(self.dtype), buf, pad + self.first, self.strides or None
+        out[i] = ArraySpec(
+            a.dtype.name,
+            tuple(a.shape),
+            tuple(a.strides),
+            number.setdefault(g, len(number)),
+            addr - glo,
+            ghi - glo,
+            glo % 16,
         )
+    return tuple(out)
+
+
+def make_arrays(args: tuple) -> list:
+    """`args` with every `ArraySpec` replaced by a zero-filled array of that layout (numpy's
+    zeros are mapped lazily), the arrays of one group sharing one buffer."""
+    buffers: dict[int, tuple[np.ndarray, int]] = {}
+    out = []
+    for a in args:
+        if not isinstance(a, ArraySpec):
+            out.append(a)
+            continue
+        if a.group not in buffers:
+            buf = np.zeros(a.span + 128, np.uint8)
+            pad = (a.align - buf.__array_interface__["data"][0]) % 64
+            buffers[a.group] = buf, pad
+        buf, pad = buffers[a.group]
+        out.append(np.ndarray(a.shape, _dtype(a.dtype), buf, pad + a.offset, a.strides or None))
+    return out
 
 
 @dataclass(frozen=True)
@@ -120,7 +159,7 @@ def run_task(task: SweepTask) -> tuple[str, Any]:
         return "retry", f"{type(e).__name__}: {e}"
     if code_versions() != task.versions:  # the tuner's process or this one predates an edit
         return "retry", "this process runs other compiler or accelerator-model sources"
-    args = [a.make() if isinstance(a, ArraySpec) else a for a in task.args]
+    args = make_arrays(task.args)
     try:
         return model_time(kernel, task.grid, args, dict(task.kwargs), task.machine)
     except Exception as e:
@@ -221,7 +260,7 @@ class ModelSweep:
         if "<locals>" in fn.fn.__qualname__:
             return None
         try:
-            args = tuple(_spec(a) for a in self.args)
+            args = array_specs(self.args)
             file = fn.fn.__code__.co_filename
             task = SweepTask(
                 fn.fn.__module__,
@@ -400,12 +439,12 @@ def _needs_data(e: BaseException) -> bool:
     return False
 
 
-def _spec(a):
+def _as_numpy(a) -> np.ndarray | None:
     if isinstance(a, np.ndarray):
-        return ArraySpec.of(a)
+        return a
     if type(a).__module__.startswith("torch") and hasattr(a, "data_ptr"):
-        return ArraySpec.of(_torch_numpy(a))
-    return a
+        return _torch_numpy(a)
+    return None
 
 
 def _copy(a):
