@@ -285,3 +285,35 @@ def test_uniform_pointer_per_program_mask_and_2d_grid():
         for p in range(g0):
             want[c, p] = np.where(np.arange(block) < p, w, 0) * (g0 - p) + c
     np.testing.assert_array_equal(batched[1], want)
+
+
+@jl.jit
+def tiles_2d(x_ptr, o_ptr, s_ptr, flag, R: tl.constexpr, C: tl.constexpr):
+    """A 2-D block per program: a scan along one axis, a sum along the other, an `if` on a
+    uniform argument whose results vary per program."""
+    pid = tl.program_id(0)
+    r = tl.arange(0, R)[:, None]
+    c = tl.arange(0, C)[None, :]
+    x = tl.load(x_ptr + pid * R * C + r * C + c)
+    if flag > 0:
+        y = tl.cumsum(x, axis=1)
+    else:
+        y = x * 2.0
+    tl.store(o_ptr + pid * R * C + r * C + c, y)
+    tl.store(s_ptr + pid * C + tl.arange(0, C), tl.sum(y, axis=0))
+
+
+@pytest.mark.parametrize("flag", [1, 0])
+def test_2d_blocks_scan_and_uniform_if(flag):
+    g, rr, cc = 50, 4, 8
+    x = np.random.default_rng(8).integers(-9, 9, (g, rr, cc)).astype(np.float32)
+
+    def make():
+        return (x, np.zeros_like(x), np.zeros((g, cc), np.float32), flag)
+
+    batched, plain = _run_both(tiles_2d, (g,), make, R=rr, C=cc)
+    for got, want in zip(batched, plain, strict=True):
+        np.testing.assert_array_equal(got, want)
+    y = np.cumsum(x, axis=2) if flag else x * 2
+    np.testing.assert_array_equal(batched[1], y)
+    np.testing.assert_array_equal(batched[2], y.sum(axis=1))
