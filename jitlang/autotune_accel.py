@@ -46,6 +46,8 @@ from .jit import JITFunction, _normalize_grid
 
 # Launch options that `jitlang.testing.profile` sets itself (the machine is its `config`).
 _PROFILE_OWNS = ("target", "config")
+# how those options appear in an autotuner's tuning key
+_OPTION_KEYS = (("target",), ("config",))
 
 
 @dataclass(frozen=True)
@@ -356,8 +358,12 @@ class ModelSweep:
         return get_runtime().disk_cache
 
     def _digest(self, task: SweepTask) -> str:
+        """The config's disk-cache key. The machine stands for the launch's target and config=
+        (so config="nc-v2" finds what a launch naming no machine stored)."""
         from runtime.driver import get_runtime
 
+        own = [(k, v) for k, v in task.kwargs if k not in _PROFILE_OWNS]
+        key = [str(k) for k in self.key if not (type(k) is tuple and k[:1] in _OPTION_KEYS)]
         text = repr(
             (
                 "autotune-accel",
@@ -366,9 +372,9 @@ class ModelSweep:
                 task.source_hash,
                 task.module,
                 task.qualname,
-                [str(k) for k in self.key],
+                key,
                 task.args,
-                task.kwargs,
+                own,
                 task.grid,
                 task.machine,
             )

@@ -137,6 +137,9 @@ def test_sweep_on_a_process_pool_matches_inline_and_is_cached_on_disk():
     assert again.sweep_stats == {"disk": 3, "task": 0, "here": 0, "numeric": 0}
     assert again.configs_timings == tuner.configs_timings
     assert again.best_config == tuner.best_config
+    named = _tuner(executor="inline")  # naming the default machine: the same entries
+    named[_grid](x, y, out, n, target="accel", config="nc-v2")
+    assert named.sweep_stats["disk"] == 3 and named.configs_timings == tuner.configs_timings
     # other generation, other key: other entries
     on_v3 = _tuner(executor="inline")
     on_v3[_grid](x, y, out, n, target="accel", config="nc-v3")
