@@ -341,3 +341,22 @@ def test_the_epilogue_converts_the_sum_straight_from_psum():
     matmul_at_bf16[(1,)](aT, b, c, M=128, N=512, K=512, target="accel")
     ref = aT.astype(np.float32).T @ b.astype(np.float32)
     np.testing.assert_allclose(c.astype(np.float32), ref, rtol=2e-2, atol=0.25)
+
+
+def test_the_blocked_benchmark_matmul_computes_the_product():
+    # benchmarks/bench_accel.py's big-block kernel (its modelled figures are the issue's
+    # matmul targets): four accumulators, dots in a buffer-freeing order
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_accel.py"
+    spec = importlib.util.spec_from_file_location("bench_accel", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    kernel, grid, (a, b, c, *sizes), meta = bench.matmul_big_blocks(512, "bf16")
+    rng = np.random.default_rng(7)
+    aT = rng.standard_normal(a.shape).astype(a.dtype)
+    b = rng.standard_normal(b.shape).astype(b.dtype)
+    kernel[grid](aT, b, c, *sizes, target="accel", **meta)
+    ref = aT.astype(np.float32).T @ b.astype(np.float32)
+    np.testing.assert_allclose(c.astype(np.float32), ref, rtol=2e-2, atol=0.25)
