@@ -196,7 +196,7 @@ class ModelSweep:
         self.kwargs = kwargs
         self.machine = machine
         self.jit_fn: JITFunction = tuner.jit_fn
-        self.versions = code_versions()
+        self.versions = code_versions()  # a worker running other code hands its tasks back
         # how each config was timed: read from the disk cache, by a task (on the executor, or
         # inline), in this process after the task could not be shipped or failed, numerically
         self.stats = {"disk": 0, "task": 0, "here": 0, "numeric": 0}
@@ -360,14 +360,11 @@ class ModelSweep:
     def _digest(self, task: SweepTask) -> str:
         """The config's disk-cache key. The machine stands for the launch's target and config=
         (so config="nc-v2" finds what a launch naming no machine stored)."""
-        from runtime.driver import get_runtime
-
         own = [(k, v) for k, v in task.kwargs if k not in _PROFILE_OWNS]
         key = [str(k) for k in self.key if not (type(k) is tuple and k[:1] in _OPTION_KEYS)]
         text = repr(
             (
                 "autotune-accel",
-                get_runtime().version,
                 task.versions,
                 task.source_hash,
                 task.module,
@@ -391,21 +388,31 @@ class ModelSweep:
         cache.put(digest, b"", meta)
 
 
-def code_versions() -> tuple[str, str]:
-    """(compiler version, accelerator-model version) of the code this process runs: a worker
-    whose sources differ (edited since the tuner started, another install) must not time for
-    it. The compiler's is the runtime's version without the host, which accel code ignores."""
+def code_versions(loaded: bool = True) -> tuple[str, str]:
+    """(compiler version, accelerator-model version). `loaded`: of the code this process runs
+    (hashed when it first needed them, as the runtime's version is); else of the files as they
+    are now, what a process started now would run. A worker whose versions differ from the
+    tuner's (sources edited in between, another install) must not time for it."""
+    if not loaded:
+        from .jit import compiler_source_hash
+        from .version import COMPILER_VERSION
+
+        return f"{COMPILER_VERSION}-{compiler_source_hash()}", _isa_hash()
     from codegen.cpu.hostid import host_identity
     from runtime.driver import get_runtime
 
-    rt = get_runtime()
+    rt = get_runtime()  # its version ends with the host, which accelerator code ignores
     return rt.version.removesuffix("-" + host_identity(rt.options.cpu)), model_version()
 
 
-@functools.cache  # the sources this process loaded: read once, as the runtime's version is
+@functools.cache  # the sources this process loaded: hashed once, as the runtime's version is
 def model_version() -> str:
     """A hash of the accelerator package's sources (emulator, timing model, machine configs):
     the compiler version does not cover them, and modelled times depend on them."""
+    return _isa_hash()
+
+
+def _isa_hash() -> str:
     import isa
 
     h = hashlib.sha256()
