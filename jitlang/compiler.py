@@ -54,6 +54,7 @@ class CompileResult:
     assert_sites: list
     timings: dict = field(default_factory=dict)
     bounds_sites: list = field(default_factory=list)
+    lockstep: bool = False  # programs interleaved per loop iteration (codegen.cpu.lower)
 
 
 def optimize_tile_ir(fn: Function, options: CompileOptions) -> Function:
@@ -105,6 +106,7 @@ def compile_cpu(fn: Function, options: CompileOptions, compiler, target) -> Comp
         [(msg, str(loc)) for msg, loc in low.assert_sites],
         {"frontend+passes": t1 - t0, "lowering": t2 - t1, "llvm": t3 - t2},
         [list(x) for x in low.bounds.sites] if low.bounds is not None else [],
+        low.lockstep,
     )
 
 
@@ -147,9 +149,12 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
+    from codegen.accel.lower import UnsupportedOnAccelError
+
     from .passes.accel_batch import batch_programs, batchable, groups
     from .passes.accel_batch_masks import version_masks
     from .passes.accel_layout import TargetLimitError
+    from .passes.accel_memory import OutOfChipMemoryError
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
@@ -167,8 +172,10 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
                 if options.verify_each_pass:
                     verify(bfn)
                 res = _compile_accel_fn(bfn, options, target, t0)
-            except TargetLimitError:
+            except (TargetLimitError, OutOfChipMemoryError):
                 continue
+            except UnsupportedOnAccelError:
+                break  # a batched shape the backend lacks: the unbatched build
             res.batch, res.batchable = b * copies, True
             return res
     res = _compile_accel_fn(fn, options, target, t0)

@@ -14,7 +14,7 @@ What it requires (`batchable` checks it; anything else leaves the kernel as it i
   grid-stride loop `for i in range(pid + u, ub, step)` with `step` a positive constant or
   `num_programs(0)`, which runs the first lane's trip count with a per-lane active mask;
 - no atomics, prints or asserts, no dot or sort of varying values, no store of one address
-  from every program, no while loop touching varying values.
+  from every program, no while loop touching varying values, no varying block of rank 3.
 What it guarantees: program id p = b * B + j (lane j of batched program b) computes what
 program p computed; lanes with p >= G (the tail) and lanes whose grid-stride loop has ended
 neither load nor store (every varying access is masked with the lane's active mask; carried
@@ -237,6 +237,8 @@ def _check(fn: Function, var: set[int], prod: dict[int, Op]) -> None:
                     )
         if not varies or k in (OpKind.FOR, OpKind.IF, OpKind.YIELD, OpKind.RETURN):
             continue
+        if any(len(shape_of(r.type)) >= 3 for r in op.results):
+            raise NotBatchable(f"a rank-3 block would become rank 4 at {op.loc}")
         if k in (OpKind.LOAD, OpKind.STORE, OpKind.CONSTANT, OpKind.PROGRAM_ID):
             continue
         if k in _ELEMENTWISE or k in _SHAPE:
