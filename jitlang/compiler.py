@@ -151,7 +151,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
     from codegen.accel.lower import UnsupportedOnAccelError
 
-    from .passes.accel_batch import batch_programs, batchable, groups
+    from .passes.accel_batch import batch_programs, batchable
     from .passes.accel_batch_masks import version_masks
     from .passes.accel_layout import TargetLimitError
     from .passes.accel_memory import OutOfChipMemoryError
@@ -164,7 +164,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
         # B program ids on the partitions, two groups of them side by side (one's loads overlap
         # the other's compute); when the tiles do not fit, one group, then B halves
         p = target.partitions
-        tries = ([(p, 2)] if groups(fn) == 2 else []) + [(p >> i, 1) for i in range(5)]
+        tries = [(p, 2)] + [(p >> i, 1) for i in range(5)]
         for b, copies in tries:
             try:
                 bfn = batch_programs(fn, b, copies)

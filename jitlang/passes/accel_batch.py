@@ -21,8 +21,7 @@ neither load nor store (every varying access is masked with the lane's active ma
 values of such loops keep their value once a lane is done).
 
 With `copies` = 2 a program runs two groups of B lanes side by side, op by op, each group's
-blocks their own tiles, so one group's loads overlap the other's compute (`groups` says when
-that pays). `accel_batch_masks.version_masks` then gives the accesses whose masks only the
+blocks their own tiles, so one group's loads overlap the other's compute. `accel_batch_masks.version_masks` then gives the accesses whose masks only the
 batch made non-rectangular an access-pattern path.
 """
 
@@ -184,20 +183,6 @@ def _grid_stride_start(prod, var, lb: Value) -> Value | None:
         if _is_pid0(prod, b) and a.id not in var:
             return a
     raise NotBatchable("a loop's start varies with the program id other than as pid + uniform")
-
-
-def groups(fn: Function) -> int:
-    """How many groups of lanes a batched program should run side by side: 2 when no loop
-    with a uniform trip count loads per-program data (there, the loop's iterations already
-    overlap their loads with compute, and a second group only adds SBUF pressure: measured
-    on the tutorial layer norm 621 -> 688 us, while softmax gains 320 -> 258 us), else 1."""
-    var, _ = _varying(fn)
-    for op in walk(fn.body):
-        if op.kind is OpKind.FOR and op.operands[0].id not in var:
-            for x in walk(op.regions[0]):
-                if x.kind is OpKind.LOAD and x.result.id in var:
-                    return 1
-    return 2
 
 
 def batchable(fn: Function) -> str | None:

@@ -15,7 +15,6 @@ from jitlang.passes.accel_batch import (
     NotBatchable,
     batch_programs,
     batchable,
-    groups,
 )
 from jitlang.passes.accel_batch_masks import version_masks
 from jitlang.printer import print_function
@@ -147,9 +146,7 @@ def row_loop(x_ptr, o_ptr, n, BLOCK: tl.constexpr):
 
 
 def test_two_groups_side_by_side():
-    fn = _ir(strided, X, X, 100, BLOCK=16)
-    assert groups(fn) == 2  # no loop with a uniform trip count loads per-program data
-    fn = batch_programs(fn, 64, copies=2)
+    fn = batch_programs(_ir(strided, X, X, 100, BLOCK=16), 64, copies=2)
     verify(fn)
     loop = next(op for op in walk(fn.body) if op.kind is OpKind.FOR)
     body = loop.regions[0].ops
@@ -161,10 +158,8 @@ def test_two_groups_side_by_side():
     assert body.index(loads[1]) < body.index(stores[0])
 
 
-def test_one_group_when_a_uniform_loop_loads():
-    fn = _ir(row_loop, X, X, 64, BLOCK=16)
-    assert groups(fn) == 1
-    fn = batch_programs(fn, 128, copies=2)  # still correct IR when asked for two
+def test_two_groups_carry_their_own_loop_values():
+    fn = batch_programs(_ir(row_loop, X, X, 64, BLOCK=16), 128, copies=2)
     verify(fn)
     loop = next(op for op in walk(fn.body) if op.kind is OpKind.FOR)
     assert len(loop.results) == 2  # each group carries its own accumulator
