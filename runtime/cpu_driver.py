@@ -83,7 +83,10 @@ class CpuKernel:
         self.pack = struct.Struct(
             "<qqq" + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"]) + extents
         ).pack
-        self.launcher = Launcher(self.cfunc, pool)
+        # a lockstep kernel's call runs its programs together: one contiguous slice per thread
+        self.launcher = Launcher(
+            self.cfunc, pool, pieces_per_thread=1 if meta.get("lockstep") else None
+        )
         self._failures: list[tuple] = []
         self._fail_lock = threading.Lock()
         self._print_lock = threading.Lock()

@@ -196,6 +196,7 @@ class Runtime:
             "bounds_check": self.options.bounds_check,
             "bounds_sites": res.bounds_sites,
             "n_ptr": sum(1 for _p, t in res.params if t.startswith("ptr<")),
+            "lockstep": res.lockstep,
         }
         from codegen.cpu.loader import link_shared
 

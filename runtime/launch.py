@@ -71,11 +71,12 @@ class Launcher:
     SAMPLES = 3
     MARGIN = 0.85
 
-    __slots__ = ("cfunc", "pool", "single", "parallel", "big_launches", "choice")
+    __slots__ = ("cfunc", "pool", "single", "parallel", "big_launches", "choice", "pieces")
 
-    def __init__(self, cfunc, pool: WorkerPool) -> None:
+    def __init__(self, cfunc, pool: WorkerPool, pieces_per_thread: int | None = None) -> None:
         self.cfunc = cfunc
         self.pool = pool
+        self.pieces = pieces_per_thread or PIECES_PER_THREAD  # slices per thread in parallel
         self.single: list[float] = []  # wall ns per program, one thread
         self.parallel: list[float] = []  # wall ns per program, all threads
         self.big_launches = 0
@@ -132,7 +133,7 @@ class Launcher:
         # Contiguous slices handed out first come, first served: a thread that starts late (a
         # worker waking up, a core busy with another process) takes fewer slices instead of
         # holding the whole launch back by its lateness.
-        pieces = min(total, n * PIECES_PER_THREAD)
+        pieces = min(total, n * self.pieces)
         bounds = [total * i // pieces for i in range(pieces + 1)]
         nxt = itertools.count()
         failed: list[BaseException] = []

@@ -159,21 +159,67 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             self.bounds.load_slots(self.b, argbuf)
         self.grid = (gx, gy, gz)
         self.zero = ir.Constant(U.I64, 0)
-        with U.for_range(self.b, start, end, stride, "pid") as lin:
-            x = self.b.urem(lin, gx)
-            q = self.b.udiv(lin, gx)
-            y = self.b.urem(q, gy)
-            z = self.b.udiv(q, gy)
-            self.pids = (x, y, z)
-            for i, (p, a) in enumerate(zip(self.fn.params, self.fn.body.args)):
-                self.vals[a.id] = self._param(p.type, slots[3 + i])
-            self.lower_region(self.fn.body)
+        loop = None if self.bounds is not None else lockstep_loop(self.fn)
+        self.lockstep = loop is not None
+        if loop is not None:
+            self._lower_lockstep(loop, start, end, stride, slots)
+        else:
+            with U.for_range(self.b, start, end, stride, "pid") as lin:
+                self._program(lin, slots)
+                self.lower_region(self.fn.body)
         for ptr in self.exit_frees:
             self.b.call(U.declare(self.module, "free", U.VOID, [U.PTR]), [ptr])
         self.b.ret_void()
         ab = ir.IRBuilder(self.alloca_block)
         ab.branch(start_block)
         return self.module
+
+    def _program(self, lin: ir.Value, slots) -> None:
+        """Program ids from the linear id `lin`, and the kernel's parameters."""
+        gx, gy, _gz = self.grid
+        x = self.b.urem(lin, gx)
+        q = self.b.udiv(lin, gx)
+        y = self.b.urem(q, gy)
+        z = self.b.udiv(q, gy)
+        self.pids = (x, y, z)
+        for i, (p, a) in enumerate(zip(self.fn.params, self.fn.body.args)):
+            self.vals[a.id] = self._param(p.type, slots[3 + i])
+
+    def _lower_lockstep(self, loop: Op, start, end, stride, slots) -> None:
+        """A grid-stride kernel (see `lockstep_loop`) run round by round: round k runs iteration
+        k of every program in [start, end), so the programs of one call walk memory together
+        (rows p, p + 1, ... of a persistent softmax) instead of one program's rows P apart one
+        after another. Programs are independent, so interleaving them between iterations is a
+        valid schedule; each program still runs its own iterations in order."""
+        b = self.b
+        body = loop.regions[0]
+        prologue = self.fn.body.ops[: self.fn.body.ops.index(loop)]
+        ran = ir.IRBuilder(self.alloca_block).alloca(U.I1)
+        pre = b.block
+        head = b.append_basic_block("round")
+        done = b.append_basic_block("rounds.done")
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(U.I64, "round")
+        k.add_incoming(self.zero, pre)
+        b.store(ir.Constant(U.I1, 0), ran)
+        with U.for_range(b, start, end, stride, "pid") as lin:
+            self._program(lin, slots)
+            self.memo = {}
+            for op in prologue:
+                self.lower_op(op)
+            lb, ub, step = (self.scalar(v) for v in loop.operands[:3])
+            kk = b.trunc(k, lb.type) if lb.type.width < 64 else k
+            iv = b.add(lb, b.mul(kk, step))
+            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
+            inside = b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
+            with b.if_then(inside):
+                b.store(ir.Constant(U.I1, 1), ran)
+                self.vals[body.args[0].id] = iv
+                self.lower_region(body)
+        k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
+        b.cbranch(b.load(ran, typ=U.I1), head, done)
+        b.position_at_end(done)
 
     def _param(self, t, arg: ir.Value) -> ir.Value:
         e = elem_type(t)
@@ -771,6 +817,50 @@ def _llvm_const(value, t):
     if dt is DType.I1:
         return int(bool(value))
     return int(value) & ((1 << dt.bits) - 1)
+
+
+_PURE_PROLOGUE = {
+    OpKind.CONSTANT,
+    OpKind.PROGRAM_ID,
+    OpKind.NUM_PROGRAMS,
+    OpKind.MAKE_RANGE,
+    OpKind.SPLAT,
+    OpKind.BROADCAST,
+    OpKind.EXPAND_DIMS,
+    OpKind.UNARY,
+    OpKind.BINARY,
+    OpKind.CMP,
+    OpKind.SELECT,
+    OpKind.FMA,
+    OpKind.CAST,
+    OpKind.PTR_ADD,
+    OpKind.HINT,
+}
+
+
+def lockstep_loop(fn: Function) -> Op | None:
+    """The `for` of a grid-stride kernel that can run its programs in lockstep: the body is
+    side-effect-free arithmetic, then one `for` whose step comes from `tl.num_programs` and that
+    carries nothing, then the return (the persistent softmax: `for row in range(pid, n, P)`)."""
+    ops = fn.body.ops
+    if len(ops) < 2 or ops[-1].kind is not OpKind.RETURN or ops[-2].kind is not OpKind.FOR:
+        return None
+    loop = ops[-2]
+    if loop.results or len(loop.operands) != 3:
+        return None
+    if any(op.kind not in _PURE_PROLOGUE or op.regions for op in ops[:-2]):
+        return None
+    defs = {r.id: op for op in ops[:-2] for r in op.results}
+
+    def from_num_programs(v: Value, depth: int = 0) -> bool:
+        op = defs.get(v.id)
+        if op is None or depth > 8:
+            return False
+        if op.kind is OpKind.NUM_PROGRAMS:
+            return True
+        return any(from_num_programs(o, depth + 1) for o in op.operands)
+
+    return loop if from_num_programs(loop.operands[2]) else None
 
 
 def _effective_last_uses(region: Region) -> dict[int, int]:

@@ -9,7 +9,10 @@ scalar pointer computed from the induction variable and loop invariants, and `of
 every iteration, reads at `S(iv + k*step) + offsets` k iterations later: each chunk of the load
 prefetches that address. Prefetches never fault, so a distance past the end of the array is
 harmless. Loads whose offsets change with the loop (a column loop over one row, a K loop over
-a tile) are left to the hardware prefetchers, which follow them.
+a tile) are left to the hardware prefetchers, which follow them. A kernel that is nothing but a
+grid-stride loop runs its programs in lockstep instead (`lower.lockstep_loop`: rows in order, as
+one program per row would), and its loop is not lowered here; prefetch serves the loops that
+cannot, such as those carrying a value or after a store.
 """
 
 from __future__ import annotations

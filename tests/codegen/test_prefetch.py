@@ -1,5 +1,6 @@
 """Software prefetch in `for` loops (codegen/cpu/prefetch.py): a grid-stride row loop prefetches
-the row it will load AHEAD iterations later; loads whose offsets move with the loop do not."""
+the row it will load AHEAD iterations later; loads whose offsets move with the loop do not. A
+pure grid-stride kernel runs its programs in lockstep instead (rows in order, no prefetch)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,19 @@ def rows_persistent(out_ptr, in_ptr, stride, n_rows, n_cols, BLOCK: tl.constexpr
 
 
 @jl.jit
+def rows_counted(out_ptr, in_ptr, count_ptr, stride, n_rows, n_cols, BLOCK: tl.constexpr):
+    # a store after the loop: not run in lockstep (codegen.cpu.lower.lockstep_loop), so the row
+    # loop keeps its prefetches
+    done = 0
+    for row in range(tl.program_id(0), n_rows, tl.num_programs(0)):
+        cols = tl.arange(0, BLOCK)
+        x = tl.load(in_ptr + row * stride + cols, mask=cols < n_cols, other=0.0)
+        tl.store(out_ptr + row * stride + cols, x - tl.max(x, axis=0), mask=cols < n_cols)
+        done += 1
+    tl.store(count_ptr + tl.program_id(0), done)
+
+
+@jl.jit
 def column_loop(out_ptr, in_ptr, n, BLOCK: tl.constexpr):
     acc = tl.zeros((BLOCK,), dtype=tl.float32)
     for off in range(0, n, BLOCK):
@@ -29,7 +43,7 @@ def column_loop(out_ptr, in_ptr, n, BLOCK: tl.constexpr):
 
 def test_grid_stride_row_loop_prefetches_its_next_rows():
     x = np.zeros((8, 64), np.float32)
-    text = _llvm(rows_persistent, x, x, 64, 8, 64, BLOCK=64)
+    text = _llvm(rows_counted, x, x, np.zeros(2, np.int32), 64, 8, 64, BLOCK=64)
     calls = [ln for ln in text.splitlines() if "call" in ln and "llvm.prefetch" in ln]
     assert calls, "no prefetch in the row loop"
     assert all(", i32 0, i32 3, i32 1)" in c for c in calls)  # read, keep in all levels, data
@@ -40,7 +54,23 @@ def test_loop_moving_its_offsets_leaves_it_to_the_hardware():
     assert "llvm.prefetch" not in _llvm(column_loop, x, x, 256, BLOCK=64)
 
 
+def test_a_pure_grid_stride_kernel_runs_in_lockstep_without_prefetches():
+    x = np.zeros((8, 64), np.float32)
+    text = _llvm(rows_persistent, x, x, 64, 8, 64, BLOCK=64)
+    assert "llvm.prefetch" not in text and "round" in text
+
+
 def test_prefetching_kernel_still_exact_with_fewer_programs_than_rows():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((37, 50)).astype(np.float32)
+    y = np.zeros_like(x)
+    count = np.zeros(3, np.int32)
+    rows_counted[(3,)](y, x, count, 50, 37, 50, BLOCK=64)
+    np.testing.assert_array_equal(y, x - x.max(axis=1, keepdims=True))
+    np.testing.assert_array_equal(count, [13, 12, 12])
+
+
+def test_lockstep_kernel_still_exact_with_fewer_programs_than_rows():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((37, 50)).astype(np.float32)
     y = np.zeros_like(x)
