@@ -360,6 +360,19 @@ class JITFunction:
             return (np.dtype(npdt), aligned), addr
         if v is None:  # Triton specializes None as the constexpr None (`if ptr is not None:`)
             return ("c", None), None
+        if isinstance(v, JITFunction):  # a @jit function passed in: a compile-time constant
+            # (its own sources are part of the key: the disk cache must see them change)
+            return ("cfn", v, v.dependency_hash()), None
+        if isinstance(v, tuple):  # Triton flattens tuple (and NamedTuple) arguments
+            keys, rt = [], []
+            for e in v:
+                k, r = self._tuple_element(i, e)
+                keys.append(k)
+                if type(r) is list:
+                    rt.extend(r)
+                elif r is not None:
+                    rt.append(r)
+            return ("tuple", type(v), tuple(keys)), rt
         from .tools.tensor_descriptor import TensorDescriptor
 
         if isinstance(v, TensorDescriptor):
@@ -374,6 +387,20 @@ class JITFunction:
             f"argument {name!r} of {self.fn.__name__}: unsupported type {type(v).__name__}; "
             "pass numpy arrays, Python or numpy scalars, or mark the parameter tl.constexpr"
         )
+
+    def _tuple_element(self, i: int, e):
+        """Key component and run-time value(s) of one element of a tuple argument."""
+        if isinstance(e, lang.constexpr):
+            return ("c", e.value), None
+        k, r = self._spec_one(i, e)
+        if k[0] == "1":  # no per-element specialization to 1: an int32 like any other
+            return ("int32", False), 1
+        if k[0] == "desc":
+            raise TypeError(
+                f"argument {self.arg_names[i]!r} of {self.fn.__name__}: tensor descriptors "
+                "inside tuple arguments are not supported; pass them as their own arguments"
+            )
+        return k, r
 
     def _torch_arg(self, name, t):
         if t.device.type != "cpu":
@@ -410,7 +437,9 @@ class JITFunction:
         out = []
         idx = 0
         for name, k in zip(self.arg_names, key):
-            if k[0] == "c":
+            if k[0] == "cfn":  # a @jit function argument
+                out.append((name, ("const", k[1])))
+            elif k[0] == "c":
                 v = k[1]
                 if isinstance(v, np.generic):  # np.int64(16) is the constexpr 16
                     v = v.item()
@@ -429,6 +458,9 @@ class JITFunction:
             elif k[0] == "1":
                 # specialized to 1, but typed like any int32 argument (not a weak literal)
                 out.append((name, ("int32 one", 1)))
+            elif k[0] == "tuple":
+                spec, idx = self._tuple_spec(name, k, idx)
+                out.append((name, spec))
             elif isinstance(k[0], np.dtype):
                 npdt = k[0]
                 dt = from_numpy(npdt)
@@ -446,6 +478,31 @@ class JITFunction:
                 out.append((name, Param(name, ScalarType(dt), div, idx)))
                 idx += 1
         return out
+
+    def _tuple_spec(self, name: str, k, idx: int) -> tuple[tuple, int]:
+        """("tuple", class, element specs) for a tuple argument's key; Params numbered from idx."""
+        _, cls, subkeys = k
+        subs: list = []
+        for j, sk in enumerate(subkeys):
+            sub = f"{name}.{j}"
+            if sk[0] in ("c", "cfn"):
+                v = sk[1].item() if isinstance(sk[1], np.generic) else sk[1]
+                subs.append(("const", v))
+            elif sk[0] == "tuple":
+                spec, idx = self._tuple_spec(sub, sk, idx)
+                subs.append(spec)
+            elif isinstance(sk[0], np.dtype):
+                dt = from_numpy(sk[0])
+                if dt is None:
+                    raise TypeError(f"argument {name!r}: arrays of dtype {sk[0]} are not supported")
+                subs.append(Param(sub, PointerType(dt), 16 if sk[1] else 1, idx))
+                idx += 1
+            else:
+                dt = {d.short: d for d in DType}[sk[0]]
+                div = 16 if len(sk) > 1 and sk[1] else 1
+                subs.append(Param(sub, ScalarType(dt), div, idx))
+                idx += 1
+        return ("tuple", cls, subs), idx
 
     # -- caches and compilation --------------------------------------------------------------
     def dependency_hash(self) -> str:
@@ -539,6 +596,9 @@ class JITFunction:
         """(low, high) byte bounds of every array argument, for JITLANG_BOUNDS_CHECK."""
         out: list[int] = []
         for k, v in zip(key, values):
+            if k[0] == "tuple":  # the arrays inside, in the order of their parameters
+                out += self._extents(k[2], v)
+                continue
             if k[0] == "desc":
                 k, v = (k[1],), v.base
             if isinstance(k[0], np.dtype):

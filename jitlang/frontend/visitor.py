@@ -527,6 +527,8 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         owner = getattr(func, "__self__", None)
         if getattr(func, "__name__", None) in getattr(owner, "kernel_methods", ()):
             return func(*args, **kwargs)  # a frontend object's method (tensor descriptors)
+        if isinstance(func, type) and issubclass(func, tuple) and hasattr(func, "_fields"):
+            return func(*args, **kwargs)  # a NamedTuple built in the kernel (Triton allows it)
         if any(isinstance(a, Value) for a in list(args) + list(kwargs.values())):
             name = getattr(func, "__name__", repr(func))
             raise self.err(
@@ -612,6 +614,24 @@ class CompileContext:
     sources: dict
 
 
+def _tuple_argument(spec, body: Region, ir_params: list[Param]):
+    """The Python tuple (or NamedTuple) a kernel sees for a tuple argument."""
+    _, cls, subs = spec
+    vals = []
+    for s in subs:
+        if isinstance(s, Param):
+            v = Value(s.type, s.name)
+            body.args.append(v)
+            ir_params.append(s)
+            vals.append(v)
+        elif s[0] == "tuple":
+            vals.append(_tuple_argument(s, body, ir_params))
+        else:
+            vals.append(s[1])
+    # NamedTuples keep their class (field access); other tuple types (torch.Size) become tuples
+    return cls(*vals) if hasattr(cls, "_fields") else tuple(vals)
+
+
 def build_kernel(
     jf, params: list[tuple[str, object]], name: str
 ) -> tuple[Function, CompileContext]:
@@ -646,6 +666,8 @@ def build_kernel(
             descs.append((pname, vals[0], vals[1 : 1 + n], vals[1 + n :], block))
         elif spec[0] == "int32 one":
             ones.append(pname)
+        elif spec[0] == "tuple":  # a tuple argument: its run-time elements are parameters
+            scope[pname] = _tuple_argument(spec, body, ir_params)
         else:
             scope[pname] = spec[1]
     b.regions.append(body)

@@ -1,8 +1,10 @@
 """Root causes found by running Triton's own language tests against jitlang (issue 12), one test
-each: `jitlang.reinterpret` (Triton's `triton.reinterpret`), `tl.dtype(name)` with Triton's type
-lists, and integer `/` of mixed signedness rejected as Triton does."""
+each: `jitlang.reinterpret` (Triton's `triton.reinterpret`), tuple and NamedTuple kernel arguments,
+`tl.dtype(name)` with Triton's type lists, and integer `/` of mixed signedness rejected as Triton does."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -94,3 +96,46 @@ def test_true_division_of_mixed_signedness_is_rejected():
         div_kernel[(1,)](x, y, out, 8)
     div_kernel[(1,)](x, x, out, 8)  # same signedness: fp32 division
     np.testing.assert_array_equal(out, 1.0)
+
+
+class Strided(NamedTuple):
+    ptr: object
+    n: int
+    scale: float
+
+
+class Closure(NamedTuple):
+    fn: object
+    captured: tuple
+
+
+@jl.jit
+def twice(x, k):
+    return x * k
+
+
+@jl.jit
+def tuple_args(ptrs, view, closure, opts, BLOCK: tl.constexpr):
+    src, dst = ptrs
+    o = tl.arange(0, BLOCK)
+    tl.static_assert(opts[1] is None)
+    m = o < view.n
+    x = tl.load(src + o, mask=m, other=0.0)
+    y = closure.fn(x, *closure.captured) * view.scale + opts[0]
+    out = Strided(ptr=dst, n=view.n, scale=0.0)  # a NamedTuple built in the kernel
+    tl.store(out.ptr + o, y, mask=o < out.n)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_tuple_and_namedtuple_arguments(target):
+    x = np.arange(16, dtype=np.float32)
+    y = np.full(16, -1.0, np.float32)
+    args = ((x, y), Strided(None, 10, 0.5), Closure(twice, (3.0,)), (tl.constexpr(2.0), None))
+    tuple_args[(1,)](*args, 16, target=target)
+    np.testing.assert_array_equal(y[:10], x[:10] * 3.0 * 0.5 + 2.0)
+    np.testing.assert_array_equal(y[10:], -1.0)
+    # n and scale are run-time tuple elements; opts[0] is now a run-time float, not a constexpr
+    tuple_args[(1,)](
+        (x, y), Strided(None, 16, 1.0), Closure(twice, (1.0,)), (2.0, None), 16, target=target
+    )
+    np.testing.assert_array_equal(y, x + 2.0)
