@@ -9,6 +9,8 @@ one buffer for the whole loop (the init is copied in before it, the yielded valu
 each iteration: "in place"). Partition 0 starts with the register spill area, then a scratch
 area the lowering uses for temporaries inside one op. A kernel whose live blocks exceed a
 partition's bytes is an `OutOfChipMemoryError` naming the block's line, its size and the limit.
+Placement is next fit (each buffer from where the last one ended, `_fit`), falling back to first
+fit; blocks that only move by DMA and feed the PE do not size the scratch slots.
 """
 
 from __future__ import annotations
@@ -153,12 +155,13 @@ def plan_memory(plan: AccelPlan, target) -> MemoryPlan:
     go back to ordinary lifetimes one at a time."""
     spread = _loop_loads(plan) if "multi_buffer" in getattr(target, "steps", ()) else []
     while True:
-        try:
-            return _plan(plan, target, frozenset(spread))
-        except OutOfChipMemoryError:
-            if not spread:
-                raise
-            spread.pop()
+        for next_fit in (True, False):  # first fit packs tighter when next fit runs out
+            try:
+                return _plan(plan, target, frozenset(spread), next_fit)
+            except OutOfChipMemoryError:
+                if not spread and not next_fit:
+                    raise
+        spread.pop()
 
 
 def _loop_loads(plan: AccelPlan) -> list[int]:
@@ -172,13 +175,14 @@ def _loop_loads(plan: AccelPlan) -> list[int]:
     return out
 
 
-def _plan(plan: AccelPlan, target, spread: frozenset[int]) -> MemoryPlan:
+def _plan(plan: AccelPlan, target, spread: frozenset[int], next_fit: bool) -> MemoryPlan:
     fn: Function = plan.fn
     life = _Lifetimes(plan, spread)
     life.region(fn.body, None)
     # loop-carried values: the region argument, the loop's result and (for `for`) share a buffer
     alias: dict[int, int] = {}
     _carried_aliases(fn.body, alias)
+    _constant_inits(plan, alias)
     for vid, root in alias.items():  # a needed member makes the whole group live
         if vid in life.value and root not in life.value:
             for d in (life.value, life.loc, life.start, life.end):
@@ -267,17 +271,17 @@ def _plan(plan: AccelPlan, target, spread: frozenset[int]) -> MemoryPlan:
     active: list[tuple[int, int, int]] = []  # (end, offset, size)
     buffers: dict[int, Buffer] = {}
     high = base
+    cursor = base  # next fit: see _fit
     for vid in order:
         pn, size = need[vid]
         s = life.start[vid]
         active = [a for a in active if a[0] >= s]
-        off = base
-        for _, o, sz in sorted(active, key=lambda a: a[1]):
-            if off + size <= o:
-                break
-            off = max(off, o + sz)
-        if off + size > limit:
+        off = _fit(active, cursor, size, limit) if next_fit else None
+        if off is None:
+            off = _fit(active, base, size, limit)
+        if off is None:
             _too_big(life, vid, size, limit, active, base, slot, n_slots)
+        cursor = off + size
         active.append((life.end[vid], off, size))
         buffers[vid] = Buffer("sbuf", off, size, pn)
         high = max(high, off + size)
@@ -423,6 +427,43 @@ def _scratchless_use(u: Op, v: Value, plan: AccelPlan, loops: dict[int, Op]) -> 
     if u.kind is OpKind.YIELD:
         return id(u) in loops
     return _float_cast(u)
+
+
+def _fit(active, start: int, size: int, limit: int) -> int | None:
+    """The lowest offset from `start` where `size` bytes are free of `active` buffers. The
+    planner searches from where its last buffer ended, and from the bottom only when that
+    fails (next fit): consecutive short-lived blocks then take different bytes, so a block
+    need not wait for the last reader of the one before it (the scoreboard orders a write
+    after every read of the same bytes: with first fit, each of an epilogue's four
+    `acc.to(fp16)` + store waited for the previous store)."""
+    off = start
+    for _, o, sz in sorted(active, key=lambda a: a[1]):
+        if o + sz <= off:
+            continue
+        if off + size <= o:
+            break
+        off = o + sz
+    return off if off + size <= limit else None
+
+
+def _constant_inits(plan: AccelPlan, alias: dict[int, int]) -> None:
+    """A `for` loop's carried block initialised by a constant that nothing else reads (`acc =
+    tl.zeros(...)`): the constant is written straight into the carried buffer, with no copy
+    into it before the loop."""
+    uses: dict[int, int] = {}
+    for op in walk(plan.fn.body):
+        for v in op.operands:
+            uses[v.id] = uses.get(v.id, 0) + 1
+    for op in walk(plan.fn.body):
+        if op.kind is not OpKind.FOR:
+            continue
+        for j, (init, a) in enumerate(zip(op.operands[3:], op.regions[0].args[1:], strict=True)):
+            p = plan.producers.get(init.id)
+            if p is None or p.kind is not OpKind.CONSTANT or uses.get(init.id) != 1:
+                continue
+            if init.id in alias or plan.layouts.get(init.id) != plan.layouts.get(a.id):
+                continue
+            alias[init.id] = alias.get(op.results[j].id, op.results[j].id)
 
 
 def _dots_in_place(body: Region, j: int) -> list[Op]:

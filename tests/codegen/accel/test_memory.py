@@ -30,7 +30,10 @@ def _overlap(a, b) -> bool:
 
 def test_live_values_do_not_share_bytes_and_dead_ones_are_reused():
     x = np.zeros(1024, np.float32)
-    plan, mem = memory_of(chain, x, x, N=1024)
+    # SBUF for the spill area, the scratch slots and four 64-byte blocks: placement (next fit)
+    # must come back to the bytes of a dead block
+    tight = accel_target("nc-v2", sbuf_bytes_per_partition=512 + 3 * 1024 + 4 * 64)
+    plan, mem = memory_of(chain, x, x, N=1024, target=tight)
     vals = [op.result for op in walk(plan.fn.body) if op.results and op.result.id in mem.buffers]
     load = vals[0]  # a: live until the last add
     for v in vals[1:]:
@@ -54,8 +57,9 @@ def test_loop_carried_block_lives_in_one_buffer():
     loop = next(op for op in walk(plan.fn.body) if op.kind is OpKind.FOR)  # (unrolled: main)
     arg, res = loop.regions[0].args[1], loop.results[0]
     assert mem.buffers[arg.id] == mem.buffers[res.id]
-    init = loop.operands[3]
-    assert not _overlap(mem.buffers[arg.id], mem.buffers[init.id]) or init.id == arg.id
+    init = loop.operands[3]  # tl.zeros: set in the carried buffer itself, or copied in
+    same = mem.buffers[arg.id] == mem.buffers[init.id]
+    assert same or not _overlap(mem.buffers[arg.id], mem.buffers[init.id])
 
 
 def test_too_big_is_an_error_naming_the_line_size_and_limit():
