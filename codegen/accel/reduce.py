@@ -13,7 +13,7 @@ Triton and numpy give.
 
 from __future__ import annotations
 
-from isa.table import ReduceOp, TensorOp
+from isa.table import ActFn, ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
 from jitlang.passes.accel_layout import combine_kind
@@ -55,20 +55,24 @@ def lower_reduce(ops, op: Op) -> None:
     shape, axis = shape_of(s.type), op.attr.axis
     if nan_skipping(op):
         # Triton's tl.max/tl.min skip NaN (the engines' max/min propagate it): NaN lanes take
-        # the identity, and a slice of NaN only gives NaN
+        # the identity, and a slice of NaN only gives NaN. `x >= -inf` is 0 only for NaN (one
+        # `ts`, half a `tt`'s cost); the identity comes from one stride-0 element; the two
+        # free-axis reductions run on the activation engine (an in-place copy with an
+        # accumulator), which the vector engine's element-wise work leaves idle
         dt = scalar_dtype(s.type)
-        nan = low.scratch(3, DType.U8, x.pn, x.free)
+        ok = low.scratch(3, DType.U8, x.pn, x.free)
         clean = low.scratch(4, dt, x.pn, x.free)
-        worst = float("-inf") if kind is ReduceKind.MAX else float("inf")
-        ops.call("accel.tt", int(TensorOp.NE), nan, x, x)
-        ops.call("accel.memset", clean, f32_bits(worst))
-        ops.call("accel.select", clean, nan, clean, x)
-        _reduce_into(ops, rop, d, clean, shape, axis, op)
-        every = low.scratch(5, DType.U8, d.pn, d.free)
-        nans = low.scratch(6, d.dtype, d.pn, d.free)
-        _reduce_into(ops, int(ReduceOp.MIN), every, nan, shape, axis, op)
+        worst = low.scratch(5, dt, x.pn, 1)
+        ops.call("accel.ts", int(TensorOp.GE), ok, x, f32_bits(float("-inf")))
+        inf = float("-inf") if kind is ReduceKind.MAX else float("inf")
+        ops.call("accel.memset", worst, f32_bits(inf))
+        ops.call("accel.select", clean, ok, x, worst.view((0, x.free)))
+        _reduce_into(ops, rop, d, clean, shape, axis, op, on_act=True)
+        some = low.scratch(6, DType.U8, d.pn, d.free)
+        _reduce_into(ops, int(ReduceOp.MAX), some, ok, shape, axis, op, on_act=True)
+        nans = low.scratch(5, d.dtype, d.pn, d.free)
         ops.call("accel.memset", nans, f32_bits(float("nan")))
-        ops.call("accel.select", d, every, nans, d)
+        ops.call("accel.select", d, some, d, nans)
     else:
         _reduce_into(ops, rop, d, x, shape, axis, op)
     ops.finish(r, d)
@@ -87,25 +91,37 @@ def nan_skipping(op: Op) -> bool:
     )
 
 
-def _reduce_into(ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op) -> None:
-    """d = reduction of x (block of `shape`) along `axis` (see module docstring)."""
+def _reduce_into(
+    ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op, on_act: bool = False
+) -> None:
+    """d = reduction of x (block of `shape`) along `axis` (see module docstring). With
+    `on_act` the free-axis steps are the accumulator of an in-place `act copy` of x (x * 1 +
+    -0.0 is x for every value, so x keeps its bits) on the activation engine."""
     low = ops.low
+
+    def reduce(dst: TileRef, src: TileRef) -> None:
+        if on_act:
+            one, bias = f32_bits(1.0), f32_bits(-0.0)
+            ops.call("accel.act", int(ActFn.COPY), src, src, bias, one, dst, rop)
+        else:
+            ops.call("accel.reduce", rop, dst, src)
+
     if len(shape) == 1:
         if x.pn == 1:
-            ops.call("accel.reduce", rop, d, x)
+            reduce(d, x)
             return
         col = low.scratch(0, d.dtype, x.pn, 1)
-        ops.call("accel.reduce", rop, col, x)
+        reduce(col, x)
         ops.call("accel.preduce", rop, d, col)
     elif len(shape) == 2 and axis == 1:
-        ops.call("accel.reduce", rop, d, x)
+        reduce(d, x)
     elif len(shape) == 2 and axis == 0:
         m, n = shape
         rows = m // x.pn
         part = x
         if rows > 1:
             part = low.scratch(1, d.dtype, x.pn, n)
-            ops.call("accel.reduce", rop, part, x.view((1, n), (n, rows)))
+            reduce(part, x.view((1, n), (n, rows)))
         if x.pn > 1:
             ops.call("accel.preduce", rop, d, part)
         else:
