@@ -58,6 +58,8 @@ def call_builtin(b: Builder, name: str, args: list, kwargs: dict) -> object:
 
 
 def _dtype(b: Builder, d: object, what: str = "dtype") -> DType:
+    if isinstance(d, lang.block_type):  # as Triton's casts: a block type names its element type
+        d = d.element_ty
     if isinstance(d, lang.dtype):
         return d.dt
     if d is None:

@@ -266,6 +266,12 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
                     NameNotFoundError,
                 )
             return BoundMethod(base, node.attr)
+        if isinstance(base, BlockPointer) and node.attr in ("dtype", "type"):
+            # Triton: a pointer to a block of the block shape (`.dtype.element_ty` is a block_type)
+            from ..ir import elem_type
+
+            elem = lang.DTYPES[elem_type(base.base.type).elem]
+            return lang.pointer_type(lang.block_type(elem, list(base.block_shape)))
         if isinstance(base, BlockPointer) and node.attr == "advance":
             return lambda offsets: B.call_builtin(self.b, "advance", [base, offsets], {})
         if isinstance(base, (int, float)) and not hasattr(base, node.attr):

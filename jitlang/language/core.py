@@ -210,8 +210,9 @@ DTYPES = {
 class pointer_type:  # noqa: N801 - Triton's spelling
     """The type of a pointer to `element_ty` (`x_ptr.dtype`, `tl.pointer_type(tl.float16)`)."""
 
-    def __init__(self, element_ty: dtype) -> None:
-        if not isinstance(element_ty, dtype):
+    def __init__(self, element_ty: dtype | block_type) -> None:
+        # a block pointer's type points at a block_type (Triton's make_block_ptr result)
+        if not isinstance(element_ty, (dtype, block_type)):
             raise TypeError(f"pointer_type needs a tl dtype, got {element_ty!r}")
         self.element_ty = element_ty
 

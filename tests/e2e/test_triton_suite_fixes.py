@@ -139,3 +139,19 @@ def test_tuple_and_namedtuple_arguments(target):
         (x, y), Strided(None, 16, 1.0), Closure(twice, (1.0,)), (2.0, None), 16, target=target
     )
     np.testing.assert_array_equal(y, x + 2.0)
+
+
+@jl.jit
+def block_ptr_dtype(src_ptr, dst_ptr, N, BLOCK: tl.constexpr):
+    bp = tl.make_block_ptr(src_ptr, (N,), (1,), (0,), (BLOCK,), (0,))
+    tl.static_assert(bp.dtype.element_ty == tl.block_type(tl.float16, [BLOCK]))
+    v = tl.load(bp, boundary_check=(0,), padding_option="zero")
+    tl.store(dst_ptr + tl.arange(0, BLOCK), (v * 2).to(bp.dtype.element_ty))
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_block_pointer_dtype_is_a_pointer_to_a_block(target):
+    src = np.arange(12, dtype=np.float16)
+    dst = np.full(16, -1, np.float32)
+    block_ptr_dtype[(1,)](src, dst, 12, 16, target=target)
+    np.testing.assert_array_equal(dst, np.r_[np.arange(12) * 2, np.zeros(4)])
