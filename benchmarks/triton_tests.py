@@ -79,7 +79,11 @@ def _device_fixture_module():
     def device():
         return "cpu"
 
-    mod.device = device
+    @pytest.fixture
+    def with_allocator():
+        yield  # Triton's installs a GPU allocator for tensor descriptors; the CPU needs none
+
+    mod.device, mod.with_allocator = device, with_allocator
     return mod
 
 
