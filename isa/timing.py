@@ -33,8 +33,6 @@ programs with the tutorial's loops: all four steps within 1.5x of the published 
 
 from __future__ import annotations
 
-import bisect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -183,213 +181,289 @@ class Timeline:
         return max(len(self.core_total_ns), 1)
 
 
-# --- the scoreboard -------------------------------------------------------------------------------
+# --- the scoreboard and the shared DMA bandwidth, compiled -----------------------------------------
+#
+# The hot loop of `simulate` runs compiled by numba (`_run`) over columns: per distinct record
+# (template) its engine, occupancy, queue, latency, DMA bytes and accesses; per distinct memory
+# rectangle the rectangles it overlaps (worked out once per stream). Without numba the same
+# functions run as plain Python (slowly).
 
-# A rectangle as a plain tuple (hashes in C): (space, start, end, p_start, p_end).
-_Rect = tuple[int, int, int, int, int]
-
-
-class _Entry:
-    """Pending accesses to one memory rectangle: the last write (and its queue) and the reads.
-    `written`: some write has been booked (until then its write times are 0 and a read never
-    waits for it)."""
-
-    __slots__ = ("rect", "b0", "b1", "w_done", "w_end", "w_queue", "r_end", "written")
-
-    def __init__(self, rect: _Rect, b0: int, b1: int, written: bool) -> None:
-        self.rect = rect
-        self.b0 = b0
-        self.b1 = b1
-        self.w_done = 0.0
-        self.w_end = 0.0
-        self.w_queue = -1
-        self.r_end = 0.0
-        self.written = written
+try:
+    import numba as _numba
+except ImportError:  # pragma: no cover - numba is a dependency; the same code runs uncompiled
+    _numba = None
 
 
-# Address buckets: a rectangle is filed under every bucket its byte range touches; rectangles
-# spanning more than _MAX_BUCKETS buckets (conservative ranges of indirect accesses) go to a
-# per-space list that every query of that space scans.
-_BUCKET_SHIFT = (16, 11, 11)  # indexed by Space: HBM, SBUF, PSUM (2 KiB: a PSUM bank)
-_MAX_BUCKETS = 64
+def _jit(fn):
+    """`numba.njit(cache=True)` (the machine code is kept beside this module, or in numba's user
+    cache directory where that is read-only); compiled once per process where neither can be
+    written; plain Python without numba."""
+    if _numba is None:  # pragma: no cover
+        return fn
+    try:
+        return _numba.njit(cache=True)(fn)
+    except RuntimeError:  # pragma: no cover - numba found nowhere to write its cache
+        return _numba.njit(fn)
 
 
-class _Scoreboard:
-    """Memory dependencies of one core.
+@_jit
+def _overlap(lo, hi, p0, p1, i, j):
+    return not (lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j])
 
-    An entry fully covered by a later write is dropped: that write waited for it, so the write's
-    times dominate for every future access that could meet the old entry. Entries whose times are
-    all before the sequencer's clock are dropped too (no future instruction can start earlier).
 
-    Entries only ever read (a kernel's input arrays) are filed apart from written ones: a read
-    waits only for writes, so it scans the written entries alone.
-    """
+@_jit
+def _contains(lo, hi, p0, p1, i, j):
+    """Rectangle i contains rectangle j."""
+    return lo[i] <= lo[j] and hi[j] <= hi[i] and p0[i] <= p0[j] and p1[j] <= p1[i]
 
-    def __init__(self) -> None:
-        self.exact: dict[_Rect, _Entry] = {}
-        # [0]: entries only read so far, [1]: entries written
-        self.buckets = tuple(tuple({} for _ in Space) for _ in range(2))
-        self.wide = tuple(tuple([] for _ in Space) for _ in range(2))
 
-    def lists(self, space: int, b0: int, b1: int, writing: bool) -> list[list[_Entry]]:
-        """The entry lists that may overlap a rectangle of `space` over address buckets b0..b1
-        (an entry filed in several buckets repeats): written entries, and for a write also the
-        read-only ones."""
-        found = []
-        for kind in (1, 0) if writing else (1,):
-            table = self.buckets[kind][space]
-            wide = self.wide[kind][space]
-            if wide:
-                found.append(wide)
-            if b0 == b1:
-                lst = table.get(b0)
-                if lst:
-                    found.append(lst)
-            elif b1 - b0 <= _MAX_BUCKETS:
-                for b in range(b0, b1 + 1):
-                    lst = table.get(b)
-                    if lst:
-                        found.append(lst)
-            else:
-                found += [lst for b, lst in table.items() if b0 <= b <= b1]
-        return found
+@_jit
+def _overlaps(order, space, lo, hi, p0, p1):
+    """Which rectangles overlap which: CSR (ptr, ids) over rectangle ids (a rectangle is among
+    its own unless it is empty) and `covers[k]`: the rectangle contains `ids[k]`, another one, so
+    a write to it makes an entry of `ids[k]` redundant. A sweep over the rectangles sorted by
+    space and start address (`order`) finds each pair from the one that starts first."""
+    n = len(space)
+    count = np.zeros(n, np.int64)
+    for a in range(n):
+        i = order[a]
+        for b in range(a, n):
+            j = order[b]
+            if b > a and (space[j] != space[i] or lo[j] >= hi[i]):
+                break
+            if _overlap(lo, hi, p0, p1, i, j):
+                count[i] += 1
+                if j != i:
+                    count[j] += 1
+    ptr = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        ptr[i + 1] = ptr[i] + count[i]
+    ids = np.empty(ptr[n], np.int64)
+    covers = np.zeros(ptr[n], np.bool_)
+    fill = ptr[:n].copy()
+    for a in range(n):
+        i = order[a]
+        for b in range(a, n):
+            j = order[b]
+            if b > a and (space[j] != space[i] or lo[j] >= hi[i]):
+                break
+            if _overlap(lo, hi, p0, p1, i, j):
+                ids[fill[i]] = j
+                covers[fill[i]] = j != i and _contains(lo, hi, p0, p1, i, j)
+                fill[i] += 1
+                if j != i:
+                    ids[fill[j]] = i
+                    covers[fill[j]] = _contains(lo, hi, p0, p1, j, i)
+                    fill[j] += 1
+    return ptr, ids, covers
 
-    def _insert(self, rect: _Rect, written: bool) -> _Entry:
-        shift = _BUCKET_SHIFT[rect[0]]
-        b0, b1 = rect[1] >> shift, max(rect[2] - 1, rect[1]) >> shift
-        e = _Entry(rect, b0, b1, written)
-        self.exact[rect] = e
-        self._file(e)
-        return e
 
-    def _file(self, e: _Entry) -> None:
-        kind, space = int(e.written), e.rect[0]
-        if e.b1 - e.b0 > _MAX_BUCKETS:
-            self.wide[kind][space].append(e)
+@_jit
+def _take(bs, be, n, t, d):
+    """Book `d` ns of a core's shared DMA bandwidth from time `t` on: `bs[:n]`, `be[:n]` are its
+    sorted disjoint busy intervals [s, e); the transfer fills the free gaps in order (it may be
+    split around earlier bookings). Returns (when the last of it is done, n, bs, be): the arrays
+    grow when full."""
+    i = np.searchsorted(be[:n], t, side="right")  # the first booking that ends after t
+    cur = t
+    while d > 0.0:
+        if i < n and bs[i] <= cur:  # inside a booking: skip to its end
+            cur = be[i]
+            i += 1
+            continue
+        gap_end = bs[i] if i < n else np.inf
+        use = d if d < gap_end - cur else gap_end - cur
+        end = cur + use
+        if i > 0 and be[i - 1] >= cur:  # extends the previous booking
+            be[i - 1] = end
+            j = i - 1
         else:
-            table = self.buckets[kind][space]
-            for b in range(e.b0, e.b1 + 1):
-                lst = table.get(b)
-                if lst is None:
-                    table[b] = [e]
-                else:
-                    lst.append(e)
-
-    def _unfile(self, e: _Entry) -> None:
-        kind, space = int(e.written), e.rect[0]
-        if e.b1 - e.b0 > _MAX_BUCKETS:
-            self.wide[kind][space].remove(e)
-            return
-        table = self.buckets[kind][space]
-        for b in range(e.b0, e.b1 + 1):
-            lst = table[b]
-            lst.remove(e)
-            if not lst:
-                del table[b]
-
-    def remove(self, e: _Entry) -> None:
-        if self.exact.get(e.rect) is not e:  # already gone (met twice through two buckets)
-            return
-        del self.exact[e.rect]
-        self._unfile(e)
-
-    def read(self, rect: _Rect, end: float) -> None:
-        e = self.exact.get(rect) or self._insert(rect, False)
-        if end > e.r_end:
-            e.r_end = end
-
-    def write(self, rect: _Rect, queue: int, end: float, done: float) -> None:
-        e = self.exact.get(rect)
-        if e is None:
-            e = self._insert(rect, True)
-        elif not e.written:  # first write of a rectangle read before: file it with the written
-            self._unfile(e)
-            e.written = True
-            self._file(e)
-        e.w_done, e.w_end, e.w_queue, e.r_end = done, end, queue, 0.0
-
-    def prune(self, now: float) -> None:
-        for e in [e for e in self.exact.values() if max(e.w_done, e.r_end) <= now]:
-            self.remove(e)
+            if n == len(bs):
+                bs = np.concatenate((bs, np.empty(max(n, 16))))
+                be = np.concatenate((be, np.empty(max(n, 16))))
+            for k in range(n, i, -1):
+                bs[k] = bs[k - 1]
+                be[k] = be[k - 1]
+            bs[i] = cur
+            be[i] = end
+            n += 1
+            j = i
+            i += 1
+        if i < n and bs[i] <= end:  # reaches the next booking: merge them
+            be[j] = be[i]
+            for k in range(i, n - 1):
+                bs[k] = bs[k + 1]
+                be[k] = be[k + 1]
+            n -= 1
+        d -= use
+        cur = be[j] if d > 0.0 else end
+        i = j + 1
+    return cur, n, bs, be
 
 
-def _wait(
-    board: _Scoreboard, rect: _Rect, b0: int, b1: int, queue: int, writing: bool, covered: list
-) -> float:
-    """When an access to `rect` (over address buckets b0..b1) by `queue` may start: RAW always,
-    WAR and WAW when writing.
+@_jit
+def _prune_bandwidth(bs, be, n, now):
+    """Forget bookings over before `now` (no transfer can start before the sequencer's clock)."""
+    k = np.searchsorted(be[:n], now, side="right")
+    if k > 64:
+        for m in range(n - k):
+            bs[m] = bs[m + k]
+            be[m] = be[m + k]
+        n -= k
+    return n
 
-    Collects into `covered` the entries a write to `rect` makes redundant.
-    """
-    space, start, end, p0, p1 = rect
-    t = 0.0
-    for lst in board.lists(space, b0, b1, writing):
-        for e in lst:
-            _, s, en, q0, q1 = e.rect
-            if s >= end or start >= en or q0 >= p1 or p0 >= q1:
+
+_PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
+
+
+@_jit
+def _run(
+    order, core_ends, tids, t_engine, t_occ, t_plain, t_queue, t_lat, t_moved, acc_lo, acc_hi,
+    acc_rect, acc_write, nb_ptr, nb_ids, nb_covers, n_queues, n_engines, seq_cycle,
+    dma_fixed_ns, link_ns_per_byte,
+):  # fmt: skip
+    """The model's loop over each core's records (`order[core_ends[c-1]:core_ends[c]]`).
+
+    The scoreboard holds an entry per memory rectangle id (alive, last write's done/end times
+    and queue, last read's end). An access waits for every alive entry its rectangle overlaps:
+    RAW always, WAR and WAW when writing. An entry covered by a later write is dropped (that
+    write waited for it, so its times dominate); when the board has doubled, entries whose times
+    are all before the sequencer's clock are dropped too (no later instruction starts earlier).
+    Returns per-record starts, ends, dones, busy ns per engine (summed in record order) and each
+    core's finish."""
+    n = len(tids)
+    starts = np.zeros(n)
+    ends = np.zeros(n)
+    dones = np.zeros(n)
+    busy = np.zeros(n_engines)
+    finishes = np.zeros(len(core_ends))
+    n_rects = len(nb_ptr) - 1
+    alive = np.zeros(n_rects, np.bool_)
+    w_done = np.zeros(n_rects)
+    w_end = np.zeros(n_rects)
+    w_queue = np.full(n_rects, -1, np.int64)
+    r_end = np.zeros(n_rects)
+    # room for the entries one instruction may make redundant
+    most = 0
+    for t in range(len(acc_lo)):
+        m = 0
+        for a in range(acc_lo[t], acc_hi[t]):
+            r = acc_rect[a]
+            m += nb_ptr[r + 1] - nb_ptr[r]
+        most = max(most, m)
+    covered = np.empty(most, np.int64)
+    free = np.zeros(n_queues)
+    first = 0
+    for c in range(len(core_ends)):
+        alive[:] = False
+        free[:] = 0.0
+        live = 0
+        bs = np.empty(64)
+        be = np.empty(64)
+        nb = 0
+        next_prune = _PRUNE_MIN
+        now = 0.0  # the sequencer's clock
+        finish = 0.0
+        for x in range(first, core_ends[c]):
+            i = order[x]
+            t = tids[i]
+            engine = t_engine[t]
+            occ = t_occ[t]
+            if t_plain[t]:  # most scalar instructions: no memory, no queue
+                start = now
+                end = start + occ
+                done = end
+                now = end
+                starts[i] = start
+                ends[i] = end
+                dones[i] = done
+                busy[engine] += occ
+                if done > finish:
+                    finish = done
                 continue
-            w = e.w_end if e.w_queue == queue else e.w_done
-            if w > t:
-                t = w
-            if writing:
-                if e.r_end > t:
-                    t = e.r_end
-                if start <= s and en <= end and p0 <= q0 and q1 <= p1 and e.rect != rect:
-                    covered.append(e)
-    return t
-
-
-# --- the shared DMA bandwidth of a core -----------------------------------------------------------
-
-
-class _Bandwidth:
-    """When a core's shared DMA bandwidth is taken: sorted disjoint busy intervals [s, e).
-
-    `take(t, d)` books `d` ns of it from time `t` on, filling the free gaps in order (a transfer
-    may be split around earlier bookings), and returns when the last of it is done.
-    """
-
-    __slots__ = ("s", "e")
-
-    def __init__(self) -> None:
-        self.s: list[float] = []
-        self.e: list[float] = []
-
-    def take(self, t: float, d: float) -> float:
-        s, e = self.s, self.e
-        i = bisect.bisect_right(e, t)  # the first booking that ends after t
-        cur = t
-        while d > 0.0:
-            if i < len(s) and s[i] <= cur:  # inside a booking: skip to its end
-                cur = e[i]
-                i += 1
-                continue
-            gap_end = s[i] if i < len(s) else math.inf
-            use = d if d < gap_end - cur else gap_end - cur
-            end = cur + use
-            if i > 0 and e[i - 1] >= cur:  # extends the previous booking
-                e[i - 1] = end
-                j = i - 1
+            queue = t_queue[t]
+            n_cov = 0
+            ready = 0.0
+            for a in range(acc_lo[t], acc_hi[t]):
+                r = acc_rect[a]
+                writing = acc_write[a]
+                w_max = 0.0
+                for k in range(nb_ptr[r], nb_ptr[r + 1]):
+                    e = nb_ids[k]
+                    if not alive[e]:
+                        continue
+                    w = w_end[e] if w_queue[e] == queue else w_done[e]
+                    if w > w_max:
+                        w_max = w
+                    if writing:
+                        if r_end[e] > w_max:
+                            w_max = r_end[e]
+                        if nb_covers[k]:
+                            covered[n_cov] = e
+                            n_cov += 1
+                if w_max > ready:
+                    ready = w_max
+            if engine == 0:  # Engine.SEQ
+                start = now if now > ready else ready
+                end = start + occ
+                done = end
+                now = end
             else:
-                s.insert(i, cur)
-                e.insert(i, end)
-                j = i
-                i += 1
-            if i < len(s) and s[i] <= end:  # reaches the next booking: merge them
-                e[j] = e[i]
-                del s[i]
-                del e[i]
-            d -= use
-            cur = e[j] if d > 0.0 else end
-            i = j + 1
-        return cur
-
-    def prune(self, now: float) -> None:
-        """Forget bookings over before `now` (no transfer can start before the sequencer's clock)."""
-        k = bisect.bisect_right(self.e, now)
-        if k > 64:
-            del self.s[:k]
-            del self.e[:k]
+                now += seq_cycle
+                start = free[queue]
+                if now > start:
+                    start = now
+                if ready > start:
+                    start = ready
+                end = start + occ
+                if t_moved[t]:  # a DMA's share of the core's DMA bandwidth
+                    shared, nb, bs, be = _take(
+                        bs, be, nb, start + dma_fixed_ns, t_moved[t] * link_ns_per_byte
+                    )
+                    if shared > end:
+                        occ += shared - end
+                        end = shared
+                done = end
+                free[queue] = end
+                if t_lat[t]:
+                    done = end + t_lat[t]
+            for k in range(n_cov):
+                e = covered[k]
+                if alive[e]:
+                    alive[e] = False
+                    live -= 1
+            for a in range(acc_lo[t], acc_hi[t]):
+                r = acc_rect[a]
+                if not alive[r]:
+                    alive[r] = True
+                    live += 1
+                    w_done[r] = 0.0
+                    w_end[r] = 0.0
+                    w_queue[r] = -1
+                    r_end[r] = 0.0
+                if acc_write[a]:
+                    w_done[r] = done
+                    w_end[r] = end
+                    w_queue[r] = queue
+                    r_end[r] = 0.0
+                elif end > r_end[r]:
+                    r_end[r] = end
+            starts[i] = start
+            ends[i] = end
+            dones[i] = done
+            busy[engine] += occ
+            if done > finish:
+                finish = done
+            if live >= next_prune:  # amortised: sweep when the board has doubled
+                for e in range(n_rects):
+                    if alive[e] and max(w_done[e], r_end[e]) <= now:
+                        alive[e] = False
+                        live -= 1
+                nb = _prune_bandwidth(bs, be, nb, now)
+                next_prune = max(_PRUNE_MIN, 2 * live)
+        finishes[c] = finish
+        first = core_ends[c]
+    return starts, ends, dones, busy, finishes
 
 
 # --- the simulation -------------------------------------------------------------------------------
@@ -397,40 +471,92 @@ class _Bandwidth:
 _PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 
 
-def _facts(template, config: MachineConfig, costs: dict, latency: list) -> tuple:
-    """What the simulation needs of one distinct record: (engine, occupancy, plain (a scalar
-    instruction touching no memory), queue, accesses, visibility latency, DMA bytes through the
-    shared bandwidth). Accesses are (rectangle, first and last address bucket, written), the
-    reads first."""
-    _, _, engine, kind, params, reads, writes, queue, _ = template
-    # records of one instruction share their params object: look it up by identity (the
-    # templates keep it alive) before hashing its fields
-    key = (id(params), engine, kind)
-    occ = costs.get(key)
-    if occ is None:
-        vkey = (engine, kind, params)
-        occ = costs.get(vkey)
+def _columns(templates: list, used: list, config: MachineConfig) -> tuple:
+    """What the simulation needs of each distinct record `templates[t]`, t in `used`, as arrays
+    indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
+    (engine * 64 + DMA queue), visibility latency of its results, DMA bytes through the shared
+    bandwidth, and its accesses `acc_rect[acc_lo[t]:acc_hi[t]]` (rectangle ids, the reads first)
+    with `acc_write`; and the distinct rectangles, one (space, start, end, first partition, end
+    partition) row per id. Worked out once per distinct params object / access tuple / range."""
+    latency = [0.0] * len(Engine)
+    for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
+        latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
+    seq, dma, atomic, hbm = Engine.SEQ, Engine.DMA, CostKind.ATOMIC, Space.HBM
+    costs: dict = {}
+    access_sets: dict = {}  # (id(reads), id(writes)) -> (rectangle ids, written flags, onchip)
+    range_ids: dict = {}  # id(MemRange) -> rectangle id
+    rect_ids: dict = {}  # rectangle -> id
+    engines, occs, plains, queues, lats, moveds, lo, hi = ([] for _ in range(8))
+    acc_rect: list = []
+    acc_write: list = []
+    for t in used:
+        _, _, engine, kind, params, reads, writes, queue, _ = templates[t]
+        # records of one instruction share their params object: look it up by identity (the
+        # templates keep it alive) before hashing its fields
+        key = (id(params), engine, kind)
+        occ = costs.get(key)
         if occ is None:
-            occ = costs[vkey] = _cost(engine, kind, params, config)
-        costs[key] = occ
-    if engine == Engine.SEQ and not reads and not writes:
-        return engine, occ, True, 0, (), 0.0, 0
-    accesses = []
-    onchip = False
-    for writing, ranges in ((False, reads), (True, writes)):
-        for r in ranges:
-            space, start, end, p0 = r.space, r.start, r.end, r.p_start
-            shift = _BUCKET_SHIFT[space]
-            last = end - 1 if end - 1 > start else start
-            rect = (space, start, end, p0, p0 + r.p_count)
-            accesses.append((rect, start >> shift, last >> shift, writing))
-            onchip = onchip or space != Space.HBM
-    moved = 0
-    q = engine * 64
-    if engine == Engine.DMA:
-        moved = params.bytes * (2 if kind == CostKind.ATOMIC else 1)
-        q += queue
-    return engine, occ, False, q, accesses, latency[engine] if onchip else 0.0, moved
+            vkey = (engine, kind, params)
+            occ = costs.get(vkey)
+            if occ is None:
+                occ = costs[vkey] = _cost(engine, kind, params, config)
+            costs[key] = occ
+        engines.append(engine)
+        occs.append(occ)
+        if engine == seq and not reads and not writes:
+            plains.append(True)
+            queues.append(0)
+            lats.append(0.0)
+            moveds.append(0)
+            lo.append(len(acc_rect))
+            hi.append(len(acc_rect))
+            continue
+        akey = (id(reads), id(writes))
+        found = access_sets.get(akey)
+        if found is None:
+            ids = []
+            onchip = False
+            for r in (*reads, *writes):
+                rid = range_ids.get(id(r))
+                if rid is None:
+                    rect = (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count)
+                    rid = rect_ids.get(rect)
+                    if rid is None:
+                        rid = rect_ids[rect] = len(rect_ids)
+                    range_ids[id(r)] = rid
+                ids.append(rid)
+                onchip = onchip or r.space != hbm
+            found = access_sets[akey] = (ids, [False] * len(reads) + [True] * len(writes), onchip)
+        ids, flags, onchip = found
+        plains.append(False)
+        lo.append(len(acc_rect))
+        acc_rect += ids
+        acc_write += flags
+        hi.append(len(acc_rect))
+        lats.append(latency[engine] if onchip else 0.0)
+        if engine == dma:
+            queues.append(engine * 64 + queue)
+            moveds.append(params.bytes * (2 if kind == atomic else 1))
+        else:
+            queues.append(engine * 64)
+            moveds.append(0)
+    n = len(templates)
+    cols = []
+    for values, dtype in (
+        (engines, np.int64),
+        (occs, np.float64),
+        (plains, np.bool_),
+        (queues, np.int64),
+        (lats, np.float64),
+        (moveds, np.int64),
+        (lo, np.int64),
+        (hi, np.int64),
+    ):
+        col = np.zeros(n, dtype)
+        col[used] = np.array(values, dtype)
+        cols.append(col)
+    rects = np.array(list(rect_ids), np.int64).reshape(-1, 5)
+    return (*cols, np.array(acc_rect, np.int64), np.array(acc_write, np.bool_), rects)
 
 
 def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, np.ndarray]:
@@ -486,87 +612,25 @@ def simulate(records: Sequence[ExecRecord], config: MachineConfig) -> Timeline:
 
 
 def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
-    n = len(stream)
-    starts, ends, dones = [0.0] * n, [0.0] * n, [0.0] * n
-    busy = [0.0] * len(Engine)
-    core_total: dict[int, float] = {}
-    cost_cache: dict[tuple[Engine, CostKind, CostParams], float] = {}
-    templates = stream.templates
-    facts: list = [None] * len(templates)
-    seq_cycle = 1.0 / config.seq_clock_ghz
-    latency = [0.0] * len(Engine)
-    for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
-        latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
-    seq = Engine.SEQ
-
-    link_ns_per_byte = 1.0 / config.dma_bytes_per_ns
-    for core, order in _core_order(stream, config).items():
-        board = _Scoreboard()
-        link = _Bandwidth()
-        next_prune = _PRUNE_MIN
-        free: dict[int, float] = {}
-        now = 0.0  # the sequencer's clock
-        finish = 0.0
-        for i, t in zip(order.tolist(), stream.tids[order].tolist(), strict=True):
-            f = facts[t]
-            if f is None:
-                f = facts[t] = _facts(templates[t], config, cost_cache, latency)
-            engine, occ, plain, queue, accesses, lat, moved = f
-            if plain:  # most scalar instructions: no memory, no queue
-                start = now
-                end = done = now = start + occ
-                starts[i] = start
-                ends[i] = end
-                dones[i] = done
-                busy[engine] += occ
-                if done > finish:
-                    finish = done
-                continue
-            covered: list[_Entry] = []
-            ready = 0.0
-            for rect, b0, b1, writing in accesses:
-                w = _wait(board, rect, b0, b1, queue, writing, covered)
-                if w > ready:
-                    ready = w
-            if engine == seq:
-                start = now if now > ready else ready
-                end = done = now = start + occ
-            else:
-                now += seq_cycle
-                start = free.get(queue, 0.0)
-                if now > start:
-                    start = now
-                if ready > start:
-                    start = ready
-                end = start + occ
-                if moved:  # a DMA's share of the core's DMA bandwidth
-                    shared = link.take(start + config.dma_fixed_ns, moved * link_ns_per_byte)
-                    if shared > end:
-                        occ += shared - end
-                        end = shared
-                end = done = free[queue] = end
-                if lat:
-                    done = end + lat
-            for e in covered:
-                board.remove(e)
-            for rect, _, _, writing in accesses:
-                if writing:
-                    board.write(rect, queue, end, done)
-                else:
-                    board.read(rect, end)
-            starts[i] = start
-            ends[i] = end
-            dones[i] = done
-            busy[engine] += occ
-            if done > finish:
-                finish = done
-            if len(board.exact) >= next_prune:  # amortised: sweep when the board has doubled
-                board.prune(now)
-                link.prune(now)
-                next_prune = max(_PRUNE_MIN, 2 * len(board.exact))
-        core_total[core] = finish
-
+    orders = _core_order(stream, config)
+    cores = list(orders)
+    order = np.concatenate([orders[c] for c in cores]) if cores else np.zeros(0, np.int64)
+    order = order.astype(np.int64, copy=False)
+    tids = np.ascontiguousarray(stream.tids, dtype=np.int64)
+    # the distinct records in the order the loop first meets them (so the first bad one raises)
+    used, first = np.unique(tids[order], return_index=True)
+    used = used[np.argsort(first, kind="stable")]
+    *columns, rects = _columns(stream.templates, used.tolist(), config)
+    space, lo, hi, p0, p1 = (np.ascontiguousarray(rects[:, k]) for k in range(5))
+    by_start = np.lexsort((lo, space)).astype(np.int64)
+    neighbours = _overlaps(by_start, space, lo, hi, p0, p1)
+    core_ends = np.cumsum([len(orders[c]) for c in cores]).astype(np.int64)
+    n_queues = max(len(Engine) * 64, 64 + config.dma_queues)
+    starts, ends, dones, busy, finishes = _run(
+        order, core_ends, tids, *columns, *neighbours, n_queues, len(Engine),
+        1.0 / config.seq_clock_ghz, float(config.dma_fixed_ns), 1.0 / config.dma_bytes_per_ns,
+    )  # fmt: skip
+    core_total = {core: float(f) for core, f in zip(cores, finishes.tolist(), strict=True)}
     total = max(core_total.values(), default=0.0)
-    busy_by_name = {name: busy[e] for e, name in enumerate(ENGINE_NAMES)}
-    arrays = (np.array(x, dtype=np.float64) for x in (starts, ends, dones))
-    return Timeline(*arrays, total, config, busy_by_name, core_total)
+    busy_by_name = {name: float(busy[e]) for e, name in enumerate(ENGINE_NAMES)}
+    return Timeline(starts, ends, dones, total, config, busy_by_name, core_total)

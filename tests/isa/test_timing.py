@@ -164,15 +164,33 @@ def test_queue_bandwidth_cap_keeps_a_core_within_hbm():
 
 
 def test_shared_dma_bandwidth_books_the_earliest_gaps():
-    from isa.timing import _Bandwidth
+    from isa.timing import _prune_bandwidth, _take
 
-    bw = _Bandwidth()
-    assert bw.take(0.0, 10.0) == 10.0
-    assert bw.take(30.0, 10.0) == 40.0  # a later transfer leaves a gap [10, 30)
-    assert bw.take(5.0, 25.0) == 45.0  # 20 in the gap [10, 30), the other 5 after 40
-    assert (bw.s, bw.e) == ([0.0], [45.0])
-    assert bw.take(60.0, 1.0) == 61.0 and bw.take(55.0, 2.0) == 57.0
-    assert (bw.s, bw.e) == ([0.0, 55.0, 60.0], [45.0, 57.0, 61.0])
+    state = (np.empty(1), np.empty(1), 0)  # starts, ends, count: room for one (they grow)
+
+    def take(t, d):
+        nonlocal state
+        bs, be, n = state
+        done, n, bs, be = _take(bs, be, n, t, d)
+        state = (bs, be, n)
+        return done
+
+    def booked():
+        bs, be, n = state
+        return bs[:n].tolist(), be[:n].tolist()
+
+    assert take(0.0, 10.0) == 10.0
+    assert take(30.0, 10.0) == 40.0  # a later transfer leaves a gap [10, 30)
+    assert take(5.0, 25.0) == 45.0  # 20 in the gap [10, 30), the other 5 after 40
+    assert booked() == ([0.0], [45.0])
+    assert take(60.0, 1.0) == 61.0 and take(55.0, 2.0) == 57.0
+    assert booked() == ([0.0, 55.0, 60.0], [45.0, 57.0, 61.0])
+    for k in range(70):  # 70 more, apart
+        take(100.0 + 2 * k, 1.0)
+    n = _prune_bandwidth(state[0], state[1], state[2], 230.0)  # 68 over by 230: forgotten
+    state = (state[0], state[1], n)
+    assert booked() == ([230.0, 232.0, 234.0, 236.0, 238.0], [231.0, 233.0, 235.0, 237.0, 239.0])
+    assert _prune_bandwidth(state[0], state[1], n, 300.0) == n  # at most 64 over: kept
 
 
 def test_one_queue_alone_is_limited_by_its_engine_and_many_by_the_shared_bandwidth():
