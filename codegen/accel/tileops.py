@@ -323,9 +323,44 @@ class TileOps:
         r = op.result
         d = self.dest(r)
         a = self.operand(op.operands[1 - i], 0, d)
-        self.ts(top_of(i), d, a, self.scalar_operand(s, d))
+        if shape_of(s.type):
+            self._row_scalar_ts(top_of(i), d, a, s, shape_of(r.type), op.operands[i])
+        else:
+            self.ts(top_of(i), d, a, self.scalar_operand(s, d))
         self.finish(r, d)
         return True
+
+    def _row_scalar_ts(self, top, d: TileRef, a: TileRef, s: Value, shape, bcast: Value) -> None:
+        """d = a op broadcast(s) for s a [M, 1] block (accel_layout.splat_operand): with the
+        rows on d's partitions, r = M / pn rows each, one `ts` per row reads s's column at that
+        row (r passes of N cost what one pass over the tile does, and no [M, N] broadcast is
+        written and read); another layout materialises the broadcast in a scratch slot."""
+        low = self.low
+        m, n = shape
+        col = low.tile_of(s, 1)
+        lay = low.plan.layouts.get(bcast.id)
+        rows = m // d.pn if m % d.pn == 0 else 0
+        if (
+            rows
+            and col.pn == d.pn
+            and col.free == rows
+            and a.free == d.free == rows * n
+            and not (lay is not None and lay.transposed)
+            and (rows == 1 or all(t.tile.dims == ((1, t.free),) for t in (d, a, col)))
+        ):
+            if rows == 1:
+                self.call("accel.ts.col", int(top), d, a, TileRef(col.view((1, 1)), col.dtype))
+                return
+            es, ces, aes = d.dtype.mem_bytes, col.dtype.mem_bytes, a.dtype.mem_bytes
+            for j in range(rows):
+                dj = TileRef(d.view((1, n), off=j * n * es), d.dtype)
+                aj = TileRef(a.view((1, n), off=j * n * aes), a.dtype)
+                cj = TileRef(col.view((1, 1), off=j * ces), col.dtype)
+                self.call("accel.ts.col", int(top), dj, aj, cj)
+            return
+        full = low.scratch(1, col.dtype, d.pn, d.free)
+        self.broadcast(full, shape, col, (m, 1))
+        self.call("accel.tt", int(top), d, a, full)  # ts's `a op s` with s as a tile
 
     def _binary(self, op: Op) -> None:
         bop = op.attr.op

@@ -228,13 +228,24 @@ def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
     for i in (1, 0):
         p = producers.get(op.operands[i].id)
         other = producers.get(op.operands[1 - i].id)
-        if p is None or p.kind is not OpKind.SPLAT:
+        if p is not None and _row_scalars(p) and dt.is_float:
+            pass  # [M, 1] -> [M, N]: one scalar per row, a per-partition `ts` column
+        elif p is None or p.kind is not OpKind.SPLAT:
             continue
         if other is not None and other.kind is OpKind.SPLAT:
             return None
         if i == 1 or name in _FUSE_ANY or name == "cmp":
             return i, p.operands[0]
     return None
+
+
+def _row_scalars(p: Op) -> bool:
+    """A broadcast of a [M, 1] block along its last axis (codegen.accel.tileops reads the
+    column of row scalars as the `ts` operand, row by row)."""
+    if p.kind is not OpKind.BROADCAST:
+        return False
+    src, res = shape_of(p.operands[0].type), shape_of(p.results[0].type)
+    return len(src) == 2 and src[1] == 1 and len(res) == 2 and res[0] == src[0]
 
 
 def _const_of(v: Value, producers: dict[int, Op]) -> int | None:

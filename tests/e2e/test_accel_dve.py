@@ -126,3 +126,55 @@ def test_nan_skipping_max_costs_three_dve_passes():
     # two extremes: 2 * 3N on the DVE plus small [128, 1] steps; 2 * 2N on the ACT
     assert dve_cycles < 2 * 3 * n + 2000, dve_cycles
     assert act_cycles >= 2 * 2 * n, act_cycles
+
+
+@jl.jit
+def row_scalars(x_ptr, s_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
+    rows, cols = tl.arange(0, M), tl.arange(0, N)
+    x = tl.load(x_ptr + rows[:, None] * N + cols[None, :])
+    s = tl.load(s_ptr + rows)[:, None]
+    out = o_ptr + rows[:, None] * N + cols[None, :]
+    tl.store(out, x - s)
+    tl.store(out + M * N, s - x)
+    tl.store(out + 2 * M * N, x / s)
+    tl.store(out + 3 * M * N, s / x)
+    tl.store(out + 4 * M * N, s * x + s)
+    tl.store(out + 5 * M * N, tl.where(x > s, x, 0.0))
+    tl.store(out + 6 * M * N, tl.where(s <= x, 1.0, 2.0))
+
+
+@pytest.mark.parametrize("m,n", [(128, 64), (256, 32), (64, 16), (1, 32)])
+def test_row_scalar_operands_are_exact(m, n):
+    """x op s[:, None] through the per-partition `ts` column (one row per partition, several
+    rows per partition, a single row), both operand orders, compares included: bit-exact
+    against numpy's fp32 (the engine rounds the fp64 result once, as IEEE fp32 does)."""
+    rng = np.random.default_rng(m * n)
+    x = rng.standard_normal((m, n)).astype(np.float32)
+    s = rng.standard_normal(m).astype(np.float32)
+    x[0, :3] = [0.0, -0.0, np.inf]
+    s[-1] = np.nan if m > 1 else s[-1]
+    o = np.zeros((7, m, n), np.float32)
+    row_scalars[(1,)](x, s, o, M=m, N=n, target="accel")
+    c = s[:, None]
+    with np.errstate(all="ignore"):
+        ref = [x - c, c - x, x / c, c / x, c * x + c, np.where(x > c, x, 0), np.where(c <= x, 1, 2)]
+    np.testing.assert_array_equal(o, np.stack(ref).astype(np.float32))
+    cross_check(row_scalars, (1,), x, s, o, M=m, N=n)
+
+
+@jl.jit
+def minus_row_max(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    s = tl.sum(x, 1)
+    tl.store(o_ptr + offs, x - s[:, None])
+
+
+def test_row_scalar_operand_costs_one_dve_pass():
+    """x - s[:, None] on [128, N]: one tensor-scalar pass (N cycles) beside the row sum's N, where
+    a materialised broadcast costs a copy (N) and a tensor-tensor pass (2N) more."""
+    m, n = 128, 2048
+    x, o = np.zeros((m, n), np.float32), np.zeros((m, n), np.float32)
+    prof = jl.testing.profile(minus_row_max, (1,), x, o, M=m, N=n, timing_only=True)
+    dve_cycles = prof.summary()["engines"]["DVE"]["busy_ns"] * prof.config.dve_clock_ghz
+    assert dve_cycles < 2 * n + 1000, dve_cycles
