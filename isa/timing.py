@@ -320,7 +320,7 @@ _PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 def _run(
     order, core_ends, tids, t_engine, t_occ, t_plain, t_queue, t_lat, t_moved, acc_lo, acc_hi,
     acc_rect, acc_write, nb_ptr, nb_ids, nb_covers, n_queues, n_engines, seq_cycle,
-    dma_fixed_ns, link_ns_per_byte,
+    dma_fixed_ns, link_ns_per_byte, prune_min,
 ):  # fmt: skip
     """The model's loop over each core's records (`order[core_ends[c-1]:core_ends[c]]`).
 
@@ -361,7 +361,7 @@ def _run(
         bs = np.empty(64)
         be = np.empty(64)
         nb = 0
-        next_prune = _PRUNE_MIN
+        next_prune = prune_min
         now = 0.0  # the sequencer's clock
         finish = 0.0
         for x in range(first, core_ends[c]):
@@ -460,7 +460,7 @@ def _run(
                         alive[e] = False
                         live -= 1
                 nb = _prune_bandwidth(bs, be, nb, now)
-                next_prune = max(_PRUNE_MIN, 2 * live)
+                next_prune = max(prune_min, 2 * live)
         finishes[c] = finish
         first = core_ends[c]
     return starts, ends, dones, busy, finishes
@@ -468,95 +468,74 @@ def _run(
 
 # --- the simulation -------------------------------------------------------------------------------
 
-_PRUNE_MIN = 4096  # scoreboard entries before the first sweep of finished ones
 
-
-def _columns(templates: list, used: list, config: MachineConfig) -> tuple:
+def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
     """What the simulation needs of each distinct record `templates[t]`, t in `used`, as arrays
     indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
     (engine * 64 + DMA queue), visibility latency of its results, DMA bytes through the shared
     bandwidth, and its accesses `acc_rect[acc_lo[t]:acc_hi[t]]` (rectangle ids, the reads first)
     with `acc_write`; and the distinct rectangles, one (space, start, end, first partition, end
-    partition) row per id. Worked out once per distinct params object / access tuple / range."""
-    latency = [0.0] * len(Engine)
+    partition) row per id. Costs are worked out once per params object, accesses once per pair
+    of reads/writes tuples (records of one instruction share them), in the order of `used`."""
+    tps = [templates[t] for t in used.tolist()]
+    # per (params, engine, kind): by identity (the templates keep the params alive), the cost
+    # looked up by value
+    keys = [(id(tp[4]), tp[2], tp[3]) for tp in tps]
+    params_of = {key: tp[4] for key, tp in zip(keys, tps, strict=True)}  # first-use order
+    by_value: dict = {}
+    k_engine, k_occ, k_moved = [], [], []
+    for (_, engine, kind), params in params_of.items():
+        vkey = (engine, kind, params)
+        occ = by_value.get(vkey)
+        if occ is None:
+            occ = by_value[vkey] = _cost(engine, kind, params, config)
+        k_engine.append(engine)
+        k_occ.append(occ)
+        k_moved.append(
+            params.bytes * (2 if kind == CostKind.ATOMIC else 1) if engine == Engine.DMA else 0
+        )
+    key_index = {key: k for k, key in enumerate(params_of)}
+    which = np.array([key_index[key] for key in keys], np.int64)
+    engine = np.array(k_engine, np.int64)[which]
+    occ = np.array(k_occ, np.float64)[which]
+    moved = np.array(k_moved, np.int64)[which]
+    # per (reads, writes) pair: its accesses, laid out one pair after another
+    akeys = [(id(tp[5]), id(tp[6])) for tp in tps]
+    pairs = {akey: (tp[5], tp[6]) for akey, tp in zip(akeys, tps, strict=True)}
+    pair_index = {akey: k for k, akey in enumerate(pairs)}
+    which = np.array([pair_index[akey] for akey in akeys], np.int64)
+    n_reads = np.array([len(r) for r, _ in pairs.values()], np.int64)
+    counts = n_reads + np.array([len(w) for _, w in pairs.values()], np.int64)
+    flat = [m for r, w in pairs.values() for m in (*r, *w)]
+    rect_ids: dict = {}  # rectangle -> id, by first appearance
+    range_ids = {
+        id(m): rect_ids.setdefault(
+            (m.space, m.start, m.end, m.p_start, m.p_start + m.p_count), len(rect_ids)
+        )
+        for m in flat
+    }
+    acc_rect = np.array([range_ids[id(m)] for m in flat], np.int64)
+    rects = np.array(list(rect_ids), np.int64).reshape(-1, 5)
+    pair_hi = np.cumsum(counts)
+    pair_lo = pair_hi - counts
+    of_pair = np.repeat(np.arange(len(counts)), counts)
+    acc_write = np.arange(len(flat)) - pair_lo[of_pair] >= n_reads[of_pair]
+    onchip = np.bincount(of_pair, rects[acc_rect, 0] != Space.HBM, len(counts)) > 0
+    lo, hi = pair_lo[which], pair_hi[which]
+    latency = np.zeros(len(Engine))
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
-    seq, dma, atomic, hbm = Engine.SEQ, Engine.DMA, CostKind.ATOMIC, Space.HBM
-    costs: dict = {}
-    access_sets: dict = {}  # (id(reads), id(writes)) -> (rectangle ids, written flags, onchip)
-    range_ids: dict = {}  # id(MemRange) -> rectangle id
-    rect_ids: dict = {}  # rectangle -> id
-    engines, occs, plains, queues, lats, moveds, lo, hi = ([] for _ in range(8))
-    acc_rect: list = []
-    acc_write: list = []
-    for t in used:
-        _, _, engine, kind, params, reads, writes, queue, _ = templates[t]
-        # records of one instruction share their params object: look it up by identity (the
-        # templates keep it alive) before hashing its fields
-        key = (id(params), engine, kind)
-        occ = costs.get(key)
-        if occ is None:
-            vkey = (engine, kind, params)
-            occ = costs.get(vkey)
-            if occ is None:
-                occ = costs[vkey] = _cost(engine, kind, params, config)
-            costs[key] = occ
-        engines.append(engine)
-        occs.append(occ)
-        if engine == seq and not reads and not writes:
-            plains.append(True)
-            queues.append(0)
-            lats.append(0.0)
-            moveds.append(0)
-            lo.append(len(acc_rect))
-            hi.append(len(acc_rect))
-            continue
-        akey = (id(reads), id(writes))
-        found = access_sets.get(akey)
-        if found is None:
-            ids = []
-            onchip = False
-            for r in (*reads, *writes):
-                rid = range_ids.get(id(r))
-                if rid is None:
-                    rect = (r.space, r.start, r.end, r.p_start, r.p_start + r.p_count)
-                    rid = rect_ids.get(rect)
-                    if rid is None:
-                        rid = rect_ids[rect] = len(rect_ids)
-                    range_ids[id(r)] = rid
-                ids.append(rid)
-                onchip = onchip or r.space != hbm
-            found = access_sets[akey] = (ids, [False] * len(reads) + [True] * len(writes), onchip)
-        ids, flags, onchip = found
-        plains.append(False)
-        lo.append(len(acc_rect))
-        acc_rect += ids
-        acc_write += flags
-        hi.append(len(acc_rect))
-        lats.append(latency[engine] if onchip else 0.0)
-        if engine == dma:
-            queues.append(engine * 64 + queue)
-            moveds.append(params.bytes * (2 if kind == atomic else 1))
-        else:
-            queues.append(engine * 64)
-            moveds.append(0)
+    lat = np.where(onchip[which], latency[engine], 0.0)
+    dma = engine == Engine.DMA
+    queue = engine * 64 + np.where(dma, np.array([tp[7] for tp in tps], np.int64), 0)
+    plain = (engine == Engine.SEQ) & (lo == hi)
     n = len(templates)
     cols = []
-    for values, dtype in (
-        (engines, np.int64),
-        (occs, np.float64),
-        (plains, np.bool_),
-        (queues, np.int64),
-        (lats, np.float64),
-        (moveds, np.int64),
-        (lo, np.int64),
-        (hi, np.int64),
-    ):
-        col = np.zeros(n, dtype)
-        col[used] = np.array(values, dtype)
+    for values in (engine, occ, plain, queue, lat, moved, lo, hi):
+        col = np.zeros(n, values.dtype)
+        col[used] = values
         cols.append(col)
-    rects = np.array(list(rect_ids), np.int64).reshape(-1, 5)
-    return (*cols, np.array(acc_rect, np.int64), np.array(acc_write, np.bool_), rects)
+    return (*cols, acc_rect, acc_write, rects)
 
 
 def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, np.ndarray]:
@@ -620,7 +599,7 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
     # the distinct records in the order the loop first meets them (so the first bad one raises)
     used, first = np.unique(tids[order], return_index=True)
     used = used[np.argsort(first, kind="stable")]
-    *columns, rects = _columns(stream.templates, used.tolist(), config)
+    *columns, rects = _columns(stream.templates, used, config)
     space, lo, hi, p0, p1 = (np.ascontiguousarray(rects[:, k]) for k in range(5))
     by_start = np.lexsort((lo, space)).astype(np.int64)
     neighbours = _overlaps(by_start, space, lo, hi, p0, p1)
@@ -629,6 +608,7 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
     starts, ends, dones, busy, finishes = _run(
         order, core_ends, tids, *columns, *neighbours, n_queues, len(Engine),
         1.0 / config.seq_clock_ghz, float(config.dma_fixed_ns), 1.0 / config.dma_bytes_per_ns,
+        _PRUNE_MIN,
     )  # fmt: skip
     core_total = {core: float(f) for core, f in zip(cores, finishes.tolist(), strict=True)}
     total = max(core_total.values(), default=0.0)
