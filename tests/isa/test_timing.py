@@ -608,6 +608,27 @@ def reference_simulate(records, config):
     return starts, ends, dones
 
 
+def test_uncompiled_loop_matches_the_compiled_one(monkeypatch):
+    """Without numba the same functions run as Python: the same times, bit for bit."""
+    import isa.timing
+
+    recs = random_stream(np.random.default_rng(7), 400)
+    compiled = simulate(recs, V2)
+    for name in ("_run", "_overlaps", "_take", "_prune_bandwidth", "_overlap", "_contains"):
+        fn = getattr(isa.timing, name)
+        assert hasattr(fn, "py_func"), f"{name} is not compiled"
+        monkeypatch.setattr(isa.timing, name, fn.py_func)
+    monkeypatch.setattr(isa.timing, "_PRUNE_MIN", 1)  # prunes too (they change no time)
+    plain = simulate(recs, V2)
+    for a, b in (
+        (compiled.starts_ns, plain.starts_ns),
+        (compiled.ends_ns, plain.ends_ns),
+        (compiled.done_ns, plain.done_ns),
+    ):
+        assert np.array_equal(a, b)
+    assert (compiled.busy_ns, compiled.core_total_ns) == (plain.busy_ns, plain.core_total_ns)
+
+
 def random_stream(rng: np.random.Generator, n: int) -> list[ExecRecord]:
     """Small address spaces so that ranges overlap, nest and repeat often."""
 
