@@ -233,8 +233,9 @@ def main(argv=None) -> int:
             f"matmul 2048^3 ({what}; {n:,} instructions, {m['engine_instructions']:,} engine), "
             f"CPU s of Emulator.run: numeric {num:.2f}, timing-only cold {cold:.3f} "
             f"({num / cold:.0f}x), warm {warm:.3f} ({num / warm:.0f}x); target >= 100x. "
-            f"Timing model + profile {model:.3f}: emulation and profile, numeric vs cold "
-            f"timing-only, {(num + model) / (cold + model):.0f}x"
+            f"Timing model {m['simulate_s']:.3f} + profile {m['profile_s']:.3f}: emulation, "
+            f"model and profile, numeric vs timing-only {(num + model) / (cold + model):.0f}x "
+            f"cold, {(num + model) / (warm + model):.0f}x warm"
         )
     print(
         f"{'example':<12}{'ok':>4}{'emu s':>8}{'total s':>9}{'instrs':>8}{'model us':>10}"
