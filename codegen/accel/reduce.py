@@ -13,6 +13,7 @@ Triton and numpy give.
 
 from __future__ import annotations
 
+from isa.operands import SPACE_SBUF
 from isa.table import ActFn, ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
@@ -31,6 +32,7 @@ _RED = {
     ReduceKind.OR: ReduceOp.OR,
     ReduceKind.AND: ReduceOp.AND,
 }
+_ACT_OK = (ReduceKind.SUM, ReduceKind.MAX, ReduceKind.MIN)  # float: exact in act's fp32 copy
 _ARG = {ReduceKind.ARGMAX: ReduceOp.MAX, ReduceKind.ARGMIN: ReduceOp.MIN}
 _INT_MAX = (1 << 31) - 1
 
@@ -67,15 +69,29 @@ def lower_reduce(ops, op: Op) -> None:
         inf = float("-inf") if kind is ReduceKind.MAX else float("inf")
         ops.call("accel.memset", worst, f32_bits(inf))
         ops.call("accel.select", clean, ok, x, worst.view((0, x.free)))
-        _reduce_into(ops, rop, d, clean, shape, axis, op, on_act=True)
+        _reduce_into(ops, rop, d, clean, shape, axis, op, on_act=_in_place(ops, clean))
         some = low.scratch(6, DType.U8, d.pn, d.free)
-        _reduce_into(ops, int(ReduceOp.MAX), some, ok, shape, axis, op, on_act=True)
+        _reduce_into(ops, int(ReduceOp.MAX), some, ok, shape, axis, op, on_act=_in_place(ops, ok))
         nans = low.scratch(5, d.dtype, d.pn, d.free)
         ops.call("accel.memset", nans, f32_bits(float("nan")))
         ops.call("accel.select", d, some, d, nans)
     else:
-        _reduce_into(ops, rop, d, x, shape, axis, op)
+        dt = scalar_dtype(s.type)
+        junk = None
+        if dt.is_float and kind in _ACT_OK and x.tile.space == SPACE_SBUF:
+            if ops.act_is_freer(x.free):  # an `act copy` accumulates it: into scratch, or
+                try:  # onto x itself when no slot is that large (x keeps its values)
+                    junk = low.scratch(3, x.dtype, x.pn, x.free)
+                except UnsupportedOnAccelError:
+                    junk = x
+        _reduce_into(ops, rop, d, x, shape, axis, op, on_act=junk)
     ops.finish(r, d)
+
+
+def _in_place(ops, t: TileRef) -> TileRef | None:
+    """t itself as the destination of the accumulating `act copy` when the activation engine
+    is the freer one (t is scratch: rewriting its values in place changes nothing)."""
+    return t if ops.act_is_freer(t.free) else None
 
 
 def nan_skipping(op: Op) -> bool:
@@ -92,17 +108,26 @@ def nan_skipping(op: Op) -> bool:
 
 
 def _reduce_into(
-    ops, rop: int, d: TileRef, x: TileRef, shape, axis: int, op: Op, on_act: bool = False
+    ops,
+    rop: int,
+    d: TileRef,
+    x: TileRef,
+    shape,
+    axis: int,
+    op: Op,
+    on_act: TileRef | None = None,
 ) -> None:
     """d = reduction of x (block of `shape`) along `axis` (see module docstring). With
-    `on_act` the free-axis steps are the accumulator of an in-place `act copy` of x (x * 1 +
-    -0.0 is x for every value, so x keeps its bits) on the activation engine."""
+    `on_act` (a tile of x's partitions and free size: x itself or scratch) the free-axis step
+    is the accumulator of an `act copy` of x into it on the activation engine (x * 1 + -0.0
+    is x for every float; the accumulator reduces the same values in the same order)."""
     low = ops.low
 
     def reduce(dst: TileRef, src: TileRef) -> None:
-        if on_act:
+        if on_act is not None:
             one, bias = f32_bits(1.0), f32_bits(-0.0)
-            ops.call("accel.act", int(ActFn.COPY), src, src, bias, one, dst, rop)
+            out = src if on_act.tile == x.tile else on_act
+            ops.call("accel.act", int(ActFn.COPY), out, src, bias, one, dst, rop)
         else:
             ops.call("accel.reduce", rop, dst, src)
 

@@ -14,6 +14,7 @@ import math
 
 from llvmlite import ir
 
+from isa.machine import get_config
 from isa.operands import SPACE_PSUM, Tile
 from isa.table import ActFn, TensorOp
 from jitlang.dtypes import DType
@@ -70,14 +71,62 @@ _ACT = {
 }
 
 
+MIN_CYCLES = 64  # the cost table's fixed minimum of an engine instruction (isa/SPEC.md)
+# (engine, index of the tile whose free size sets the cost, cycles per element)
+_COSTS = {
+    "accel.act": ("ACT", 2, 1),
+    "accel.act.col": ("ACT", 2, 1),
+    "accel.tt": ("DVE", 2, 2),
+    "accel.select": ("DVE", 1, 2),
+    "accel.ts": ("DVE", 2, 1),
+    "accel.ts.col": ("DVE", 2, 1),
+    "accel.copy": ("DVE", 1, 1),
+    "accel.memset": ("DVE", 1, 1),
+    "accel.iota": ("DVE", 1, 1),
+    "accel.reduce": ("DVE", 3, 1),
+}
+
+
+def _engine_cycles(args) -> tuple[str, int] | None:
+    """(engine, cycles) of an ACT/DVE intrinsic call, by the cost table (tensor-tensor at its
+    fp32 rate of 2N); None for other engines."""
+    c = _COSTS.get(args[0])
+    if c is None:
+        return None
+    eng, i, per = c
+    t = args[i]
+    free = t.free if isinstance(t, TileRef) else t.free_size if isinstance(t, Tile) else 1
+    return eng, max(MIN_CYCLES, per * free)
+
+
 class TileOps:
     def __init__(self, low) -> None:
         self.low = low
         # values whose destination a caller fixed (a combine region applied to whole tiles)
         self.forced: dict[int, TileRef] = {}
+        # modelled ns of the ACT and DVE work issued so far (program order, loop bodies once):
+        # work that either engine can do goes to the one with less (`act_is_freer`)
+        self.engine_ns = {"ACT": 0.0, "DVE": 0.0}
+        try:
+            c = get_config(low.target.config)
+            self.clock = {"ACT": c.act_clock_ghz, "DVE": c.dve_clock_ghz}
+        except (ValueError, AttributeError):  # a target built for a test: equal clocks
+            self.clock = {"ACT": 1.0, "DVE": 1.0}
 
     def call(self, *a):
+        cost = _engine_cycles(a)
+        if cost is not None:
+            eng, cycles = cost
+            self.engine_ns[eng] += cycles / self.clock[eng]
         return self.low.call(*a)
+
+    def act_is_freer(self, free: int) -> bool:
+        """Whether a pass over `free` elements per partition ends sooner on the activation
+        engine than on the vector engine, given the work each was handed so far (the cost
+        table's max(64, N) on either, at each engine's clock)."""
+        n = max(MIN_CYCLES, free)
+        act = self.engine_ns["ACT"] + n / self.clock["ACT"]
+        return act <= self.engine_ns["DVE"] + n / self.clock["DVE"]
 
     def lower(self, op: Op) -> None:
         h = getattr(self, "_" + op.kind.value, None)

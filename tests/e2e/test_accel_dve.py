@@ -178,3 +178,40 @@ def test_row_scalar_operand_costs_one_dve_pass():
     prof = jl.testing.profile(minus_row_max, (1,), x, o, M=m, N=n, timing_only=True)
     dve_cycles = prof.summary()["engines"]["DVE"]["busy_ns"] * prof.config.dve_clock_ghz
     assert dve_cycles < 2 * n + 1000, dve_cycles
+
+
+@jl.jit
+def row_sums(x_ptr, o_ptr, s_ptr, M: tl.constexpr, N: tl.constexpr, EXPS: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    y = x * 2.0 + 1.0
+    for _ in tl.static_range(EXPS):  # activation-engine work ahead of the sums
+        y = tl.exp(y)
+    tl.store(o_ptr + offs, y)
+    tl.store(s_ptr + tl.arange(0, M), tl.sum(x, 1))
+    tl.store(s_ptr + M + tl.arange(0, M), tl.max(x * 1.0, 1, propagate_nan=True))
+
+
+def test_row_reductions_go_to_the_freer_engine():
+    """Float sums and max of [128, N] rows: after vector-engine work they are the accumulator
+    of an activation-engine copy, after activation-engine work (12 exps) they stay on the vector
+    engine; the results are the same either way (the fp64 sum of the fp32 values, rounded
+    once)."""
+    m, n = 128, 512
+    cycles = {}
+    for exps in (0, 12):
+        x = np.random.default_rng(exps).standard_normal((m, n)).astype(np.float32) * 0.1
+        x[5, 7] = np.nan
+        o, s = np.zeros((m, n), np.float32), np.zeros(2 * m, np.float32)
+        row_sums[(1,)](x, o, s, M=m, N=n, EXPS=exps, target="accel")
+        ref = np.concatenate([x.astype(np.float64).sum(1), x.max(1)]).astype(np.float32)
+        np.testing.assert_array_equal(s, ref)
+        prof = jl.testing.profile(row_sums, (1,), x, o, s, M=m, N=n, EXPS=exps, timing_only=True)
+        eng, cfg = prof.summary()["engines"], prof.config
+        cycles[exps] = (
+            round(eng["ACT"]["busy_ns"] * cfg.act_clock_ghz),
+            round(eng["DVE"]["busy_ns"] * cfg.dve_clock_ghz),
+        )
+    (act0, dve0), (act12, dve12) = cycles[0], cycles[12]
+    assert act0 == 2 * n, cycles  # both reductions on the activation engine
+    assert act12 == 12 * n and dve12 == dve0 + 2 * n, cycles  # exps only; reductions on DVE
