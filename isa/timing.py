@@ -469,6 +469,18 @@ def _run(
 # --- the simulation -------------------------------------------------------------------------------
 
 
+def _first_uses(numbers: np.ndarray, n: int) -> list:
+    """Where each of 0..n-1 first occurs in `numbers` (numbered by first use)."""
+    if not len(numbers):
+        return []
+    new = np.empty(len(numbers), np.bool_)  # numbered by first use: a new one tops all before
+    new[0] = True
+    new[1:] = numbers[1:] > np.maximum.accumulate(numbers)[:-1]
+    first = np.flatnonzero(new)
+    assert len(first) == n
+    return first.tolist()
+
+
 def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
     """What the simulation needs of each distinct record `templates[t]`, t in `used`, as arrays
     indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
@@ -478,13 +490,16 @@ def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
     partition) row per id. Costs are worked out once per params object, accesses once per pair
     of reads/writes tuples (records of one instruction share them), in the order of `used`."""
     tps = [templates[t] for t in used.tolist()]
-    # per (params, engine, kind): by identity (the templates keep the params alive), the cost
-    # looked up by value
-    keys = [(id(tp[4]), tp[2], tp[3]) for tp in tps]
-    params_of = {key: tp[4] for key, tp in zip(keys, tps, strict=True)}  # first-use order
+    # per (params, engine, kind), numbered by first use: by identity (the templates keep the
+    # params alive), the cost looked up by value
+    index: dict = {}
+    which = np.array(
+        [index.setdefault((id(tp[4]), tp[2], tp[3]), len(index)) for tp in tps], np.int64
+    )
     by_value: dict = {}
     k_engine, k_occ, k_moved = [], [], []
-    for (_, engine, kind), params in params_of.items():
+    for k in _first_uses(which, len(index)):
+        _, _, engine, kind, params, *_ = tps[k]
         vkey = (engine, kind, params)
         occ = by_value.get(vkey)
         if occ is None:
@@ -494,28 +509,29 @@ def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
         k_moved.append(
             params.bytes * (2 if kind == CostKind.ATOMIC else 1) if engine == Engine.DMA else 0
         )
-    key_index = {key: k for k, key in enumerate(params_of)}
-    which = np.array([key_index[key] for key in keys], np.int64)
     engine = np.array(k_engine, np.int64)[which]
     occ = np.array(k_occ, np.float64)[which]
     moved = np.array(k_moved, np.int64)[which]
     # per (reads, writes) pair: its accesses, laid out one pair after another
-    akeys = [(id(tp[5]), id(tp[6])) for tp in tps]
-    pairs = {akey: (tp[5], tp[6]) for akey, tp in zip(akeys, tps, strict=True)}
-    pair_index = {akey: k for k, akey in enumerate(pairs)}
-    which = np.array([pair_index[akey] for akey in akeys], np.int64)
-    n_reads = np.array([len(r) for r, _ in pairs.values()], np.int64)
-    counts = n_reads + np.array([len(w) for _, w in pairs.values()], np.int64)
-    flat = [m for r, w in pairs.values() for m in (*r, *w)]
+    index = {}
+    which = np.array([index.setdefault((id(tp[5]), id(tp[6])), len(index)) for tp in tps], np.int64)
+    pairs = [(tps[k][5], tps[k][6]) for k in _first_uses(which, len(index))]
+    n_reads = np.array([len(r) for r, _ in pairs], np.int64)
+    counts = n_reads + np.array([len(w) for _, w in pairs], np.int64)
+    flat = [m for r, w in pairs for m in (*r, *w)]
+    index = {}  # range object -> number
+    of_range = np.array([index.setdefault(id(m), len(index)) for m in flat], np.int64)
     rect_ids: dict = {}  # rectangle -> id, by first appearance
-    range_ids = {
-        id(m): rect_ids.setdefault(
-            (m.space, m.start, m.end, m.p_start, m.p_start + m.p_count), len(rect_ids)
-        )
-        for m in flat
-    }
-    acc_rect = np.array([range_ids[id(m)] for m in flat], np.int64)
+    rect_of = np.array(
+        [
+            rect_ids.setdefault((m.space, m.start, m.end, m.p_start, m.p_count), len(rect_ids))
+            for m in (flat[k] for k in _first_uses(of_range, len(index)))
+        ],
+        np.int64,
+    )
+    acc_rect = rect_of[of_range]
     rects = np.array(list(rect_ids), np.int64).reshape(-1, 5)
+    rects[:, 4] += rects[:, 3]  # (first partition, count) -> (first, end)
     pair_hi = np.cumsum(counts)
     pair_lo = pair_hi - counts
     of_pair = np.repeat(np.arange(len(counts)), counts)
