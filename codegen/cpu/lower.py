@@ -819,23 +819,8 @@ def _llvm_const(value, t):
     return int(value) & ((1 << dt.bits) - 1)
 
 
-_PURE_PROLOGUE = {
-    OpKind.CONSTANT,
-    OpKind.PROGRAM_ID,
-    OpKind.NUM_PROGRAMS,
-    OpKind.MAKE_RANGE,
-    OpKind.SPLAT,
-    OpKind.BROADCAST,
-    OpKind.EXPAND_DIMS,
-    OpKind.UNARY,
-    OpKind.BINARY,
-    OpKind.CMP,
-    OpKind.SELECT,
-    OpKind.FMA,
-    OpKind.CAST,
-    OpKind.PTR_ADD,
-    OpKind.HINT,
-}
+# arithmetic without side effects: a lockstep kernel's set-up before its loop
+_PURE_PROLOGUE = (_LAZY - {OpKind.LOAD}) | {OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS}
 
 
 def lockstep_loop(fn: Function) -> Op | None:
