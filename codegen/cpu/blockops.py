@@ -28,6 +28,7 @@ from jitlang.ir import (
     elem_type,
     scalar_dtype,
     shape_of,
+    walk,
 )
 
 from . import elementwise as E
@@ -201,15 +202,9 @@ def _single_use(low, v) -> bool:
     counts = getattr(low, "use_counts", None)
     if counts is None:
         counts = low.use_counts = {}
-
-        def walk(region):
-            for o in region.ops:
-                for x in o.operands:
-                    counts[x.id] = counts.get(x.id, 0) + 1
-                for r in o.regions:
-                    walk(r)
-
-        walk(low.fn.body)
+        for o in walk(low.fn.body):
+            for x in o.operands:
+                counts[x.id] = counts.get(x.id, 0) + 1
     return counts.get(v.id, 0) == 1
 
 
