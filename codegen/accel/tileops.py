@@ -120,13 +120,14 @@ class TileOps:
             self.engine_ns[eng] += cycles / self.clock[eng]
         return self.low.call(*a)
 
-    def act_is_freer(self, free: int) -> bool:
+    def act_is_freer(self, free: int, dve_per_elem: int = 1) -> bool:
         """Whether a pass over `free` elements per partition ends sooner on the activation
         engine than on the vector engine, given the work each was handed so far (the cost
-        table's max(64, N) on either, at each engine's clock)."""
-        n = max(MIN_CYCLES, free)
-        act = self.engine_ns["ACT"] + n / self.clock["ACT"]
-        return act <= self.engine_ns["DVE"] + n / self.clock["DVE"]
+        table: max(64, N) on the ACT, max(64, dve_per_elem * N) on the DVE, at each engine's
+        clock)."""
+        act = self.engine_ns["ACT"] + max(MIN_CYCLES, free) / self.clock["ACT"]
+        dve = self.engine_ns["DVE"] + max(MIN_CYCLES, dve_per_elem * free) / self.clock["DVE"]
+        return act <= dve
 
     def lower(self, op: Op) -> None:
         h = getattr(self, "_" + op.kind.value, None)
@@ -420,6 +421,15 @@ class TileOps:
         d = self.dest(r)
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands))
         dt = scalar_dtype(op.operands[0].type)
+        x, y = op.operands
+        if bop is BinaryOp.MUL and x.id == y.id and dt is DType.F32 and d.dtype is DType.F32:
+            # x * x in fp32 is one rounding on either engine: the activation engine's square
+            # (N cycles) when it ends sooner than the vector engine's tensor-tensor (2N)
+            if self.act_is_freer(d.free, dve_per_elem=2) and d.tile.space != SPACE_PSUM:
+                one, bias = f32_bits(1.0), f32_bits(-0.0)
+                self.call("accel.act", int(ActFn.SQUARE), d, a, bias, one, -1, 0)
+                self.finish(r, d)
+                return
         if bop in (BinaryOp.SHL, BinaryOp.SHR) and not dt.is_float:
             # the engine shifts by b & 63; a shift past the width gives 0 (or the sign):
             # shifting the sign-extended int64 form by min(b, 63) does both

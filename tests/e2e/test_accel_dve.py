@@ -215,3 +215,34 @@ def test_row_reductions_go_to_the_freer_engine():
     (act0, dve0), (act12, dve12) = cycles[0], cycles[12]
     assert act0 == 2 * n, cycles  # both reductions on the activation engine
     assert act12 == 12 * n and dve12 == dve0 + 2 * n, cycles  # exps only; reductions on DVE
+
+
+@jl.jit
+def squares(x_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr, EXPS: tl.constexpr):
+    offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
+    x = tl.load(x_ptr + offs)
+    y = x
+    for _ in tl.static_range(EXPS):  # activation-engine work ahead of the square
+        y = tl.exp(y)
+    tl.store(o_ptr + offs, x * x)
+    tl.store(o_ptr + M * N + offs, y)
+
+
+def test_square_goes_to_the_freer_engine_and_stays_exact():
+    """x * x of fp32: the activation engine's square (N cycles instead of the vector engine's
+    2N) unless that engine is busier; bit-exact either way (subnormal, overflowing, signed
+    zero, inf and NaN inputs included)."""
+    m, n = 128, 256
+    x = np.random.default_rng(1).standard_normal((m, n)).astype(np.float32) * 1e3
+    x[0, :8] = [-0.0, 1e-23, -3e-20, 2e19, -np.inf, np.nan, 1.5e-45, 3.4e38]
+    cycles = {}
+    for exps in (0, 12):
+        o = np.zeros((2, m, n), np.float32)
+        squares[(1,)](x, o, M=m, N=n, EXPS=exps, target="accel")
+        with np.errstate(over="ignore", under="ignore"):
+            np.testing.assert_array_equal(o[0], x * x)
+        cross_check(squares, (1,), x, o, M=m, N=n, EXPS=exps)
+        prof = jl.testing.profile(squares, (1,), x, o, M=m, N=n, EXPS=exps, timing_only=True)
+        eng = prof.summary()["engines"]
+        cycles[exps] = round(eng["DVE"]["busy_ns"] * prof.config.dve_clock_ghz)
+    assert cycles[0] == 0 and cycles[12] == 2 * n, cycles
