@@ -36,6 +36,8 @@ class DType(enum.Enum):
     F8E5 = ("fp8e5", 8, Kind.FLOAT)  # e5m2: bias 15, IEEE-like (inf, NaNs)
     F8E4B8 = ("fp8e4b8", 8, Kind.FLOAT)  # e4m3fnuz: bias 8, no inf, one NaN 0x80, no -0
     F8E5B16 = ("fp8e5b16", 8, Kind.FLOAT)  # e5m2fnuz: bias 16, no inf, one NaN 0x80, no -0
+    # e4m3 with bias 15: the fp16 values below 2 cut to 3 mantissa bits, no inf, no NaN, max 1.875
+    F8E4B15 = ("fp8e4b15", 8, Kind.FLOAT)
     F16 = ("fp16", 16, Kind.FLOAT)
     BF16 = ("bf16", 16, Kind.FLOAT)
     F32 = ("fp32", 32, Kind.FLOAT)
@@ -113,6 +115,9 @@ _TO_NUMPY = {
     DType.F8E5: np.dtype(ml_dtypes.float8_e5m2),
     DType.F8E4B8: np.dtype(ml_dtypes.float8_e4m3fnuz),
     DType.F8E5B16: np.dtype(ml_dtypes.float8_e5m2fnuz),
+    # ml_dtypes has no e4m3 with bias 15: its arrays are uint8 codes, seen through
+    # `jl.reinterpret(codes, tl.float8e4b15)`; this one-byte record dtype only names them apart
+    DType.F8E4B15: np.dtype([("fp8e4b15", np.uint8)]),
     DType.F16: np.dtype(np.float16),
     DType.BF16: np.dtype(ml_dtypes.bfloat16),
     DType.F32: np.dtype(np.float32),
@@ -124,6 +129,29 @@ _FROM_NUMPY = {v: k for k, v in _TO_NUMPY.items()}
 def from_numpy(dt: np.dtype) -> DType | None:
     """The DType of a numpy dtype, or None when jitlang has no such element type."""
     return _FROM_NUMPY.get(np.dtype(dt))
+
+
+def fp8e4b15_to_float32(codes) -> np.ndarray:
+    """float8e4b15 codes (uint8) -> float32, exactly: s.eeee.mmm is the fp16 s.0eeee.mmm0000000."""
+    c = np.asarray(codes).astype(np.uint16)
+    return (((c & 0x80) << 8) | ((c & 0x7F) << 7)).view(np.float16).astype(np.float32)
+
+
+def float32_to_fp8e4b15(x) -> np.ndarray:
+    """float32 -> float8e4b15 codes (uint8), as Triton's compiled cast does it: through fp16
+    rounding toward zero, magnitudes above 1.75 (inf and NaN too) saturate to 1.75 (0x7e, so
+    0x7f is never produced), then round to nearest with ties away from zero; the sign is kept."""
+    x = np.asarray(x, dtype=np.float32)
+    sign = ((x.view(np.uint32) >> 24) & 0x80).astype(np.uint8)
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        a = np.abs(x).astype(np.float64)
+    a = np.where(np.isnan(a) | (a > 1.75), 1.75, a)
+    # fp16's rounding toward zero first cannot change the result: it keeps the bit that decides
+    e = np.frexp(a)[1] - 1  # a in [2^e, 2^(e+1))
+    step = 2.0 ** (np.maximum(e, -14) - 3)  # e4b15's spacing at a (2^-17 for subnormals)
+    q = np.floor(a / step + 0.5) * step  # ties away from zero (a >= 0)
+    h16 = q.astype(np.float16).view(np.uint16)
+    return (sign | ((h16 >> 7) & 0x7F)).astype(np.uint8)
 
 
 def integer_promote(a: DType, b: DType) -> DType:

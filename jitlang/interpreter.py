@@ -34,6 +34,7 @@ from .ir import (
     elem_type,
     scalar_dtype,
     shape_of,
+    walk,
 )
 
 
@@ -542,8 +543,22 @@ class _FakeBinary:
         self.loc = op.loc
 
 
+def _reject_fp8e4b15(fn: Function) -> None:
+    """float8e4b15 has no numpy type to compute in (ml_dtypes lacks it): refuse it by location."""
+    for op in walk(fn.body):
+        for v in list(op.results) + list(op.operands):
+            e = elem_type(v.type)
+            dt = e.elem if isinstance(e, PointerType) else getattr(e, "dtype", None)
+            if dt is DType.F8E4B15:
+                raise InterpreterError(
+                    f"{op.loc}: float8e4b15 ({v.type}) is not supported by the interpreter "
+                    "(numpy has no such type); run this kernel without JITLANG_INTERPRET=1"
+                )
+
+
 def run_grid(fn: Function, grid: tuple[int, int, int], args: list, ranges) -> None:
     """Run every program of `grid` in order on the interpreter."""
+    _reject_fp8e4b15(fn)
     mem = Memory(ranges)
     gx, gy, gz = grid
     for z in range(gz):

@@ -124,11 +124,13 @@ def f64_to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # (e5m2), "fn" has no infinities and one NaN mantissa (S.1111.111, e4m3fn), "fnuz" has one NaN,
 # the code of -0 (0x80), and no -0 (e4m3fnuz, e5m2fnuz). Conversions follow ml_dtypes: round to
 # nearest even; beyond the largest finite value, inf ("ieee") or NaN ("fn", "fnuz").
+# "b15" (float8e4b15, no ml_dtypes twin) has neither inf nor NaN: see f32_to_fp8e4b15.
 FP8 = {
     DType.F8E4NV: (4, 3, 7, "fn"),
     DType.F8E5: (5, 2, 15, "ieee"),
     DType.F8E4B8: (4, 3, 8, "fnuz"),
     DType.F8E5B16: (5, 2, 16, "fnuz"),
+    DType.F8E4B15: (4, 3, 15, "b15"),
 }
 
 
@@ -158,6 +160,8 @@ def fp8_to_f32(b: ir.IRBuilder, code: ir.Value, dt: DType) -> ir.Value:
     elif kind == "fn":
         is_nan = b.icmp_unsigned("==", b.and_(w, c(0x7F)), c(0x7F))
         out = b.or_(b.select(is_nan, c(0x7FC00000), mag), sign)
+    elif kind == "b15":  # every code is a number
+        out = b.or_(mag, sign)
     else:  # fnuz: 0x80 is the NaN
         is_nan = b.icmp_unsigned("==", w, c(0x80))
         out = b.select(is_nan, c(0xFFC00000), b.or_(mag, sign))
@@ -167,6 +171,8 @@ def fp8_to_f32(b: ir.IRBuilder, code: ir.Value, dt: DType) -> ir.Value:
 def f32_to_fp8(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
     """f32 register -> i8 fp8 code, round to nearest even."""
     ebits, mbits, bias, kind = FP8[dt]
+    if kind == "b15":
+        return f32_to_fp8e4b15(b, x)
     n = lanes_of(x)
 
     def c(v):
@@ -206,6 +212,34 @@ def f32_to_fp8(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
         signed = b.select(b.icmp_unsigned("==", code, c(0)), c(0), b.or_(code, sign))
         out = b.select(bad, c(0x80), signed)
     return b.trunc(out, vec(U.I8, n))
+
+
+def f32_to_fp8e4b15(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """f32 register -> i8 float8e4b15 code as Triton's compiled cast (and
+    jitlang.dtypes.float32_to_fp8e4b15): |x| above 1.75, inf and NaN saturate to 1.75, then
+    round to nearest, ties away from zero; the sign is kept (-0.0 and tiny negatives give 0x80)."""
+    n = lanes_of(x)
+
+    def c(v):
+        return const_vec(U.I32, v, n)
+
+    bits = b.bitcast(x, vec(U.I32, n))
+    sign = b.and_(b.lshr(bits, c(24)), c(0x80))
+    a = b.and_(bits, c(0x7FFFFFFF))
+    a = b.select(b.icmp_unsigned(">", a, c(0x3FE00000)), c(0x3FE00000), a)  # 1.75; NaN too
+    # normal range: add half the kept step (bit 19) to the magnitude, the carry may bump e
+    normal = b.sub(b.lshr(b.add(a, c(1 << 19)), c(20)), c((127 - 15) << 3))
+    # below 2^-14: floor(|x| * 2^17 + 0.5) in f64, exact enough that no tie is misjudged
+    f64 = vec(U.F64, n)
+
+    def d(v):
+        k = ir.Constant(U.F64, v)
+        return U.splat(b, k, n) if n > 1 else k
+
+    ax = b.fpext(b.bitcast(a, vec(U.F32, n)), f64)
+    sub = b.fptoui(b.fadd(b.fmul(ax, d(2.0**17)), d(0.5)), vec(U.I32, n))
+    code = b.select(b.icmp_unsigned("<", a, c(0x38800000)), sub, normal)
+    return b.trunc(b.or_(code, sign), vec(U.I8, n))
 
 
 def round_to(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:

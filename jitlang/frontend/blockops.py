@@ -248,6 +248,7 @@ _DOT_ACC = {
     DType.F8E5: DType.F32,
     DType.F8E4B8: DType.F32,
     DType.F8E5B16: DType.F32,
+    DType.F8E4B15: DType.F32,
     DType.F16: DType.F32,
     DType.BF16: DType.F32,
     DType.F32: DType.F32,

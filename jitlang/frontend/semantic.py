@@ -10,7 +10,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..dtypes import DType, computation_type, literal_dtype
+from ..dtypes import (
+    DType,
+    computation_type,
+    float32_to_fp8e4b15,
+    fp8e4b15_to_float32,
+    literal_dtype,
+)
 from ..errors import KernelTypeError, ShapeError
 from ..ir import (
     Attr,
@@ -110,6 +116,9 @@ def round_float(value: object, dt: DType) -> float:
 
     if dt is DType.F64:
         return float(value)
+    if dt is DType.F8E4B15:  # no numpy type: through its codes
+        with np.errstate(over="ignore"):
+            return float(fp8e4b15_to_float32(float32_to_fp8e4b15(np.float32(value))))
     with np.errstate(over="ignore"):
         v = np.float32(value)
         return float(v if dt is DType.F32 else dt.np.type(v))

@@ -60,7 +60,11 @@ NOTES = {
     "slice": "not yet",
     "extra": "no: vendor libraries (libdevice) do not exist on these targets",
     "dot_scaled": "not yet: microscaling (mx) formats",
-    "float8e4b15": "not yet: Triton's own format, with no numpy (ml_dtypes) type for arrays",
+    "float8e4b15": "ml_dtypes has no such type: arrays are uint8 codes passed as "
+    "`jl.reinterpret(codes, tl.float8e4b15)` (`jitlang.dtypes.fp8e4b15_to_float32` / "
+    "`float32_to_fp8e4b15` convert on the host); casts follow Triton's compiled cast (saturate at "
+    "1.75, ties away from zero), not its interpreter, which mis-encodes magnitudes from 2 up; CPU only: the "
+    "interpreter and the accelerator refuse it",
     "float8e5": "NaN payloads survive a copy (ml_dtypes makes every NaN 0x7e); CPU and "
     "interpreter only: the accelerator has no fp8 data path",
     "float8e4nv": "CPU and interpreter only: the accelerator has no fp8 data path",

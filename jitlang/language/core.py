@@ -148,6 +148,7 @@ _FLOAT_FORMAT = {
     DType.F8E5: (2, 15),
     DType.F8E4B8: (3, 8),
     DType.F8E5B16: (2, 16),
+    DType.F8E4B15: (3, 15),
     DType.F16: (10, 15),
     DType.BF16: (7, 127),
     DType.F32: (23, 127),
@@ -177,6 +178,7 @@ float8e4nv = dtype(DType.F8E4NV, "float8e4nv")
 float8e5 = dtype(DType.F8E5, "float8e5")
 float8e4b8 = dtype(DType.F8E4B8, "float8e4b8")
 float8e5b16 = dtype(DType.F8E5B16, "float8e5b16")
+float8e4b15 = dtype(DType.F8E4B15, "float8e4b15")
 float16 = dtype(DType.F16, "float16")
 bfloat16 = dtype(DType.BF16, "bfloat16")
 float32 = dtype(DType.F32, "float32")
@@ -199,6 +201,7 @@ DTYPES = {
         float8e5,
         float8e4b8,
         float8e5b16,
+        float8e4b15,
         float16,
         bfloat16,
         float32,
