@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .dtypes import DType
+from .dtypes import DType, float32_to_fp8e4b15, fp8e4b15_to_float32
 from .errors import TritonError
 from .ir import (
     AtomicKind,
@@ -34,7 +34,6 @@ from .ir import (
     elem_type,
     scalar_dtype,
     shape_of,
-    walk,
 )
 
 
@@ -46,7 +45,24 @@ def _np_dtype(t) -> np.dtype:
     e = elem_type(t)
     if isinstance(e, PointerType):
         return np.dtype(np.int64)
+    if e.dtype is DType.F8E4B15:  # no numpy type: its values, held in float32
+        return np.dtype(np.float32)
     return e.dtype.np
+
+
+def _is_e4b15(t) -> bool:
+    e = elem_type(t)
+    return not isinstance(e, PointerType) and e.dtype is DType.F8E4B15
+
+
+def _to_e4b15(x):
+    """float32 values rounded onto float8e4b15 as the CPU's cast does (its codes, decoded)."""
+    r = fp8e4b15_to_float32(float32_to_fp8e4b15(x))
+    return r if r.ndim else r[()]
+
+
+# ops whose float8e4b15 results the CPU rounds (it computes them in float32 registers)
+_ROUNDS_E4B15 = (OpKind.UNARY, OpKind.BINARY, OpKind.FMA, OpKind.CAST)
 
 
 class Memory:
@@ -217,9 +233,13 @@ def _cast(op: Op, x):
     rt = _np_dtype(op.result.type)
     if isinstance(src, PointerType) or isinstance(dst, PointerType):
         return x
-    if op.attr.bitcast:
-        return np.asarray(x).view(rt)
     sd, dd = src.dtype, dst.dtype
+    if op.attr.bitcast:
+        if sd is DType.F8E4B15:
+            return float32_to_fp8e4b15(x).view(rt)
+        if dd is DType.F8E4B15:
+            return fp8e4b15_to_float32(np.asarray(x).view(np.uint8))
+        return np.asarray(x).view(rt)
     with np.errstate(all="ignore"):
         if sd.is_float and dd.is_int:
             if dd is DType.I1:
@@ -272,11 +292,17 @@ class Interpreter:
             self.op(op)
         return []
 
-    def op(self, op: Op) -> None:  # noqa: C901 - one dispatch over every op kind
+    def op(self, op: Op) -> None:
         k = op.kind
         g = self.get
         ins = [g(v) for v in op.operands]
         res = op.results[0] if op.results else None
+        self.dispatch(op, k, ins, res)
+        if k in _ROUNDS_E4B15 and _is_e4b15(res.type):
+            if not (k is OpKind.CAST and op.attr.bitcast):
+                self.env[res.id] = _to_e4b15(self.env[res.id])
+
+    def dispatch(self, op: Op, k: OpKind, ins: list, res) -> None:  # noqa: C901 - every op kind
         if k is OpKind.CONSTANT:
             shape = shape_of(res.type)
             out = np.full(shape, op.attr.value, dtype=_np_dtype(res.type))
@@ -330,6 +356,11 @@ class Interpreter:
         elif k is OpKind.DOT:
             a, b, c = ins
             self.env[res.id] = (np.matmul(a.astype(c.dtype), b.astype(c.dtype)) + c).astype(c.dtype)
+        elif k in (OpKind.REDUCE, OpKind.SCAN) and any(_is_e4b15(v.type) for v in op.operands):
+            raise InterpreterError(
+                f"{op.loc}: {k.value} of float8e4b15 is not supported by the interpreter; cast "
+                "to float32 first, or run without JITLANG_INTERPRET=1"
+            )
         elif k is OpKind.REDUCE:
             outs = self.reduce(op, [np.asarray(x) for x in ins])
             for r, v in zip(op.results, outs):
@@ -369,7 +400,9 @@ class Interpreter:
         if len(ins) > 2:
             out[...] = ins[2]
         active = np.ones(addrs.shape, bool) if mask is None else mask
-        if active.any():
+        if active.any() and _is_e4b15(res.type):  # memory holds its codes
+            out[active] = fp8e4b15_to_float32(self.mem.load(addrs[active], np.dtype(np.uint8), op))
+        elif active.any():
             out[active] = self.mem.load(addrs[active], np.dtype(dt), op)
         self.env[res.id] = out if addrs.shape else out[()]
 
@@ -381,7 +414,9 @@ class Interpreter:
             if len(ins) < 3
             else np.broadcast_to(np.asarray(ins[2], bool), addrs.shape)
         )
-        if active.any():
+        if active.any() and _is_e4b15(op.operands[1].type):
+            self.mem.store(addrs[active], float32_to_fp8e4b15(vals[active]), op)
+        elif active.any():
             self.mem.store(addrs[active], vals[active], op)
 
     def atomic(self, op: Op, ins) -> None:
@@ -543,22 +578,8 @@ class _FakeBinary:
         self.loc = op.loc
 
 
-def _reject_fp8e4b15(fn: Function) -> None:
-    """float8e4b15 has no numpy type to compute in (ml_dtypes lacks it): refuse it by location."""
-    for op in walk(fn.body):
-        for v in list(op.results) + list(op.operands):
-            e = elem_type(v.type)
-            dt = e.elem if isinstance(e, PointerType) else getattr(e, "dtype", None)
-            if dt is DType.F8E4B15:
-                raise InterpreterError(
-                    f"{op.loc}: float8e4b15 ({v.type}) is not supported by the interpreter "
-                    "(numpy has no such type); run this kernel without JITLANG_INTERPRET=1"
-                )
-
-
 def run_grid(fn: Function, grid: tuple[int, int, int], args: list, ranges) -> None:
     """Run every program of `grid` in order on the interpreter."""
-    _reject_fp8e4b15(fn)
     mem = Memory(ranges)
     gx, gy, gz = grid
     for z in range(gz):

@@ -63,8 +63,8 @@ NOTES = {
     "float8e4b15": "ml_dtypes has no such type: arrays are uint8 codes passed as "
     "`jl.reinterpret(codes, tl.float8e4b15)` (`jitlang.dtypes.fp8e4b15_to_float32` / "
     "`float32_to_fp8e4b15` convert on the host); casts follow Triton's compiled cast (saturate at "
-    "1.75, ties away from zero), not its interpreter, which mis-encodes magnitudes from 2 up; CPU only: the "
-    "interpreter and the accelerator refuse it",
+    "1.75, ties away from zero), not its interpreter, which mis-encodes magnitudes from 2 up; CPU and interpreter (which "
+    "has no reductions or scans of it) only: the accelerator has no fp8 data path",
     "float8e5": "NaN payloads survive a copy (ml_dtypes makes every NaN 0x7e); CPU and "
     "interpreter only: the accelerator has no fp8 data path",
     "float8e4nv": "CPU and interpreter only: the accelerator has no fp8 data path",

@@ -191,7 +191,15 @@ def test_accelerator_rejects_it_at_the_line():
     assert f"{os.path.abspath(__file__)}:" in str(info.value)
 
 
-def test_interpreter_refuses_it_at_the_line(tmp_path):
+@jl.jit
+def e4b15_sum(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    tl.store(out_ptr, tl.sum(tl.load(x_ptr + o), axis=0))
+
+
+def test_interpreter_agrees_with_the_cpu(tmp_path):
+    """Every code decoded, the encode inputs, arithmetic, bitcasts and dot, run under
+    JITLANG_INTERPRET=1, equal the CPU's results; a reduction of it is refused at its line."""
     script = tmp_path / "run.py"
     script.write_text(
         textwrap.dedent(
@@ -200,10 +208,29 @@ def test_interpreter_refuses_it_at_the_line(tmp_path):
             sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
             import numpy as np, jitlang as jl, jitlang.language as tl
             from jitlang.interpreter import InterpreterError
-            from test_fp8_e4b15 import decode
+            import test_fp8_e4b15 as T
+            f8 = tl.float8e4b15
+            out = np.zeros(256, np.float32)
+            T.decode[(1,)](jl.reinterpret(T.CODES, f8), out, BLOCK=256)
+            np.save(sys.argv[1] + "/decode.npy", out)
+            x = T._encode_inputs()
+            codes = np.zeros(x.size, np.uint8)
+            T.encode[(jl.cdiv(x.size, 1024),)](x, jl.reinterpret(codes, f8), x.size, BLOCK=1024)
+            np.save(sys.argv[1] + "/encode.npy", codes)
+            rng = np.random.default_rng(1)
+            a = rng.integers(0, 256, 256).astype(np.uint8)
+            b = rng.integers(0, 256, 256).astype(np.uint8)
+            r = np.zeros(256, np.uint8)
+            T.arith[(1,)](jl.reinterpret(a, f8), jl.reinterpret(b, f8), jl.reinterpret(r, f8),
+                          BLOCK=256)
+            np.save(sys.argv[1] + "/arith.npy", r)
+            c = np.zeros((16, 16), np.float32)
+            T.dot_kernel[(1,)](jl.reinterpret(a[:128].reshape(16, 8).repeat(4, 1), f8),
+                               jl.reinterpret(b[:128].reshape(8, 16).repeat(4, 0), f8), c,
+                               M=16, N=16, K=32)
+            np.save(sys.argv[1] + "/dot.npy", c)
             try:
-                decode[(1,)](jl.reinterpret(np.zeros(16, np.uint8), tl.float8e4b15),
-                             np.zeros(16, np.float32), BLOCK=16)
+                T.e4b15_sum[(1,)](jl.reinterpret(a, f8), jl.reinterpret(r[:1], f8), BLOCK=256)
             except InterpreterError as e:
                 print("refused:", e)
             """
@@ -211,7 +238,35 @@ def test_interpreter_refuses_it_at_the_line(tmp_path):
     )
     env = dict(os.environ, JITLANG_INTERPRET="1", JITLANG_CACHE_DIR=str(tmp_path / "cache"))
     r = subprocess.run(
-        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, str(script), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert "refused:" in r.stdout, r.stdout + r.stderr[-3000:]
     assert "test_fp8_e4b15.py:" in r.stdout and "not supported by the interpreter" in r.stdout
+    f8 = tl.float8e4b15
+    out = np.zeros(256, np.float32)
+    decode[(1,)](jl.reinterpret(CODES, f8), out, BLOCK=256)
+    np.testing.assert_array_equal(
+        np.load(tmp_path / "decode.npy").view(np.uint32), out.view(np.uint32)
+    )
+    x = _encode_inputs()
+    np.testing.assert_array_equal(np.load(tmp_path / "encode.npy"), _ptx_encode(x))
+    rng = np.random.default_rng(1)
+    a = rng.integers(0, 256, 256).astype(np.uint8)
+    b = rng.integers(0, 256, 256).astype(np.uint8)
+    res = np.zeros(256, np.uint8)
+    arith[(1,)](jl.reinterpret(a, f8), jl.reinterpret(b, f8), jl.reinterpret(res, f8), BLOCK=256)
+    np.testing.assert_array_equal(np.load(tmp_path / "arith.npy"), res)
+    c = np.zeros((16, 16), np.float32)
+    dot_kernel[(1,)](
+        jl.reinterpret(a[:128].reshape(16, 8).repeat(4, 1), f8),
+        jl.reinterpret(b[:128].reshape(8, 16).repeat(4, 0), f8),
+        c,
+        M=16,
+        N=16,
+        K=32,
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "dot.npy"), c, rtol=1e-6, atol=1e-6)
