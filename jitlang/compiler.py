@@ -127,11 +127,17 @@ class AccelCompileResult:
 
 def _reject_fp8(fn: Function) -> None:
     """The accelerator's engines and DMA have no fp8 data path: any fp8 value or fp8 memory
-    access is a located TargetLimitError."""
-    from .ir import PointerType, elem_type, walk
+    access is a located TargetLimitError. So is tl.atomic_poll (no spin-wait on the emulator)."""
+    from .ir import AtomicKind, OpKind, PointerType, elem_type, walk
     from .passes.accel_layout import TargetLimitError
 
     for op in walk(fn.body):
+        if op.kind is OpKind.ATOMIC and op.attr.kind is AtomicKind.POLL:
+            raise TargetLimitError(
+                op.loc,
+                "tl.atomic_poll is not supported on the accelerator",
+                "poll on target='cpu', or order the work by separate launches",
+            )
         for v in list(op.results) + list(op.operands):
             e = elem_type(v.type)
             dt = e.elem if isinstance(e, PointerType) else getattr(e, "dtype", None)

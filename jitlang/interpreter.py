@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import time
 
 import numpy as np
 
@@ -419,8 +420,39 @@ class Interpreter:
         elif active.any():
             self.mem.store(addrs[active], vals[active], op)
 
+    def poll(self, op: Op, ins) -> None:
+        """tl.atomic_poll as the CPU runs it (see codegen/cpu/blockops._lower_poll); here the
+        programs run one by one, so a value stored by a later program is never seen."""
+        addrs = np.asarray(ins[0], np.int64)
+        want = np.broadcast_to(np.asarray(ins[1]), addrs.shape).reshape(-1)
+        budget = np.broadcast_to(np.asarray(ins[2], np.int64), addrs.shape).reshape(-1)
+        dt = np.dtype(elem_type(op.operands[0].type).elem.np)
+        ok = np.zeros(addrs.size, bool)
+        start = time.monotonic_ns()
+        for i, a in enumerate(addrs.reshape(-1)):
+            limit = int(budget[i])
+            while True:
+                if self.mem.load(np.array([a]), dt, op)[0] == want[i]:
+                    ok[i] = True
+                    break
+                if time.monotonic_ns() - start >= abs(limit):
+                    if limit < 0:
+                        from runtime.cpu_driver import DeviceAssertionError
+
+                        raise DeviceAssertionError(
+                            f"{op.loc}: tl.atomic_poll without timeout_ns gave up waiting "
+                            f"(deadlock guard) in program {self.pid}, element {i}: the "
+                            "interpreter runs programs one by one, so a value stored by a later "
+                            "program is never seen; pass timeout_ns, or set it before the launch"
+                        )
+                    break
+        self.env[op.result.id] = ok.reshape(addrs.shape) if addrs.shape else ok[0]
+
     def atomic(self, op: Op, ins) -> None:
         kind = op.attr.kind
+        if kind is AtomicKind.POLL:
+            self.poll(op, ins)
+            return
         addrs = np.asarray(ins[0], np.int64)
         n = 2 if kind is AtomicKind.CAS else 1
         vals = [np.broadcast_to(np.asarray(x), addrs.shape) for x in ins[1 : 1 + n]]

@@ -207,6 +207,7 @@ class AtomicKind(enum.Enum):
     XOR = "xor"
     XCHG = "xchg"
     CAS = "cas"
+    POLL = "poll"  # ptr, expected, timeout_ns (i64; -g: none, fail after g); int1: seen equal
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ buffers; results are buffers (or scalars for full reductions of 1-D blocks).
   across the K loop, one broadcast of A and NV vector loads of B per k (FMA on the host's widest
   vectors); it accumulates in place into a loop-carried accumulator when nothing else reads it.
 - trans: a strided view of the materialised input (no copy); reshape: a copy when needed.
-- atomics: one `atomicrmw`/`cmpxchg` per active element, sequentially consistent.
+- atomics: one `atomicrmw`/`cmpxchg` per active element, sequentially consistent; `poll`
+  spins on an acquire load per element against one clock_gettime budget for the whole op.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from jitlang.ir import (
 
 from . import elementwise as E
 from . import llvmutil as U
+from .debug import ASSERT_FN_TYPE, ASSERT_HOOK
 
 
 def _contig_strides(shape) -> tuple[int, ...]:
@@ -627,7 +629,92 @@ def _float_atomic_on_bits(low, op: Op, addr, vals: list, dt: DType):
     return from_bits(cur)
 
 
+def _now_ns(low) -> ir.Value:
+    """CLOCK_MONOTONIC in nanoseconds (libc's clock_gettime, found in the process by the JIT)."""
+    b = low.b
+    if getattr(low, "poll_timespec", None) is None:
+        low.poll_timespec = ir.IRBuilder(low.alloca_block).alloca(ir.ArrayType(U.I64, 2))
+    fn = U.declare(low.module, "clock_gettime", U.I32, [U.I32, U.PTR])
+    ts = low.poll_timespec
+    b.call(fn, [ir.Constant(U.I32, 1), b.bitcast(ts, U.PTR)])  # 1: CLOCK_MONOTONIC
+    sec = b.load(b.gep(ts, [low.zero, low.zero]), typ=U.I64)
+    nsec = b.load(b.gep(ts, [low.zero, ir.Constant(U.I64, 1)]), typ=U.I64)
+    return b.add(b.mul(sec, ir.Constant(U.I64, 1_000_000_000)), nsec)
+
+
+def _lower_poll(low, op: Op) -> None:
+    """tl.atomic_poll: per element, acquire loads until the value equals `expected` (true) or
+    the budget since the op began runs out (false; each element is loaded at least once). A
+    negative budget -g is an untimed poll: after g ns it fails the launch at its line."""
+    b = low.b
+    ptr_v, exp_v, t_v = op.operands
+    dt = elem_type(ptr_v.type).elem
+    ity = ir.IntType(dt.bits)
+    site = len(low.assert_sites)
+    low.assert_sites.append(
+        (
+            "tl.atomic_poll without timeout_ns gave up waiting (deadlock guard): the value it waits for is never stored, or is stored by a program of this launch "
+            "that cannot run before this one ends (CPU programs share a few threads); pass "
+            "timeout_ns, or set the value before the launch",
+            op.loc,
+        )
+    )
+    start = _now_ns(low)
+
+    def one(ptr, expected, budget, index):
+        addr = b.inttoptr(ptr, U.PTR)
+        want = E.reg_to_mem(b, expected, dt)
+        guard = b.icmp_signed("<", budget, ir.Constant(U.I64, 0))
+        limit = b.select(guard, b.neg(budget), budget)
+        loop = b.append_basic_block("poll.load")
+        wait = b.append_basic_block("poll.wait")
+        fail = b.append_basic_block("poll.guard")
+        done = b.append_basic_block("poll.done")
+        b.branch(loop)
+        b.position_at_end(loop)
+        cur = b.load_atomic(addr, "acquire", dt.mem_bytes, typ=ity)
+        b.cbranch(b.icmp_unsigned("==", cur, want), done, wait)
+        b.position_at_end(wait)
+        spent = b.sub(_now_ns(low), start)
+        out = b.icmp_signed(">=", spent, limit)
+        with b.if_then(b.and_(out, guard), likely=False):
+            x, y, z = low.pids
+            b.call(
+                low._hook(ASSERT_HOOK, ASSERT_FN_TYPE), [ir.Constant(U.I32, site), x, y, z, index]
+            )
+        b.cbranch(out, fail, loop)
+        b.position_at_end(fail)
+        b.branch(done)
+        b.position_at_end(done)
+        ok = b.phi(U.I1)
+        ok.add_incoming(ir.Constant(U.I1, 1), loop)
+        ok.add_incoming(ir.Constant(U.I1, 0), fail)
+        return ok
+
+    if not isinstance(ptr_v.type, BlockType):
+        low.vals[op.result.id] = one(
+            low.scalar(ptr_v), low.scalar(exp_v), low.scalar(t_v), low.zero
+        )
+        return
+    shape = shape_of(ptr_v.type)
+    out = low.alloc(elem_type(op.result.type), shape)
+    strides = _contig_strides(shape)
+
+    def body(idx):
+        flat = low.zero
+        for i, st in zip(idx, strides):
+            flat = b.add(flat, b.mul(i, ir.Constant(U.I64, st)))
+        ok = one(low.ev(ptr_v, idx, 1), low.ev(exp_v, idx, 1), low.ev(t_v, idx, 1), flat)
+        b.store(E.reg_to_buf(b, ok), low.buf_addr(out, idx))
+
+    _scalar_nest(low, shape, body)
+    low.vals[op.result.id] = out
+
+
 def lower_atomic(low, op: Op) -> None:
+    if op.attr.kind is AtomicKind.POLL:
+        _lower_poll(low, op)
+        return
     b = low.b
     ptr_v = op.operands[0]
     dt = elem_type(ptr_v.type).elem

@@ -650,4 +650,45 @@ def atomic_cas(b: Builder, pointer, cmp, val, sem=None, scope=None):
     return _atomic(b, AtomicKind.CAS, pointer, val, None, sem, scope, cmp=cmp)
 
 
+# Without `timeout_ns` Triton spins for ever; here a program may wait for one that cannot run
+# until it finishes (programs share few threads, the interpreter runs them one by one), so an
+# untimed poll gives up after this long and fails the launch with its line (the op carries it
+# as a negative timeout).
+POLL_GUARD_NS = 5_000_000_000
+
+
+@handler
+def atomic_poll(b: Builder, pointer, expected_value, sem=None, scope=None, timeout_ns=None):
+    """Wait until each element at `pointer` equals `expected_value` (Triton 3.9): an int1
+    block, false where `timeout_ns` (one budget for the whole operation) ran out first."""
+    if not isinstance(pointer, Value) or not is_ptr(pointer.type):
+        raise b.type_error(f"tl.atomic_poll expects a pointer, got {S.type_name(pointer)}")
+    elem = elem_type(pointer.type).elem
+    if not elem.is_int or elem.bits not in (16, 32, 64):
+        raise b.type_error(f"tl.atomic_poll needs 16-, 32- or 64-bit integer elements, got {elem}")
+    if sem not in (None, "acquire", "relaxed"):
+        raise b.type_error(f"tl.atomic_poll supports sem 'acquire' and 'relaxed', got {sem!r}")
+    if scope not in (None, "gpu", "cta", "sys"):
+        raise b.type_error(f"tl.atomic_poll: unknown scope {scope!r}")
+    if timeout_ns is None:
+        t = S.constant(b, -POLL_GUARD_NS, DType.I64)
+    elif isinstance(timeout_ns, Value):
+        if shape_of(timeout_ns.type) or not scalar_dtype(timeout_ns.type).is_int:
+            raise b.type_error("tl.atomic_poll timeout_ns must be a scalar integer")
+        t = S.cast(b, timeout_ns, DType.I64)
+    else:
+        ns = _const_int(b, timeout_ns, "tl.atomic_poll timeout_ns")
+        if ns < 0:
+            raise b.type_error("tl.atomic_poll timeout_ns must be non-negative")
+        t = S.constant(b, min(ns, 2**63 - 1), DType.I64)
+    e = S.to_value(b, expected_value, elem if not isinstance(expected_value, Value) else None)
+    shape = S.broadcast_shapes(b, shape_of(pointer.type), shape_of(e.type))
+    ptr = S.broadcast_to(b, pointer, shape)
+    e = S.broadcast_to(b, S.cast(b, e, elem), shape)
+    t = S.broadcast_to(b, t, shape)
+    rt = BlockType(shape, ScalarType(DType.I1)) if shape else ScalarType(DType.I1)
+    attr = Atomic(AtomicKind.POLL, sem or "acquire", scope or "gpu")
+    return b.emit(OpKind.ATOMIC, [ptr, e, t], [rt], attr).result
+
+
 __all__ = ["reduce_values"]

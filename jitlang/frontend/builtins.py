@@ -563,6 +563,7 @@ _METHODS = {
     "atomic_xor",
     "atomic_xchg",
     "atomic_cas",
+    "atomic_poll",
     "broadcast",
     "squeeze",
     "unsqueeze",

@@ -48,7 +48,10 @@ NOTES = {
     "debug_barrier": "no effect: a jitlang program is one thread of control",
     "device_print": "one line per element, `pid (x, y, z) idx (i) prefix value`, printed by the "
     "host for the CPU and the accelerator emulator alike",
-    "atomic_poll": "not yet: a spin-wait on a memory value",
+    "atomic_poll": "without `timeout_ns` Triton spins for ever; jitlang gives up after 5 s (a "
+    "deadlock guard: the producer may be a program that cannot run before the poller ends) and "
+    "fails the launch at the line; CPU and interpreter only, the accelerator refuses it",
+    "tensor.atomic_poll": "as `tl.atomic_poll`",
     "bitonic_merge": "not yet; `tl.sort` sorts whole blocks",
     "const": "not yet (a type qualifier)",
     "constexpr_type": "not yet (kernels see constexprs as plain Python values)",

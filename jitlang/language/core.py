@@ -375,7 +375,7 @@ static_assert static_print device_print device_assert multiple_of max_contiguous
 max_constancy broadcast_to broadcast expand_dims static_range range
 sum max min argmax argmin xor_sum reduce_or reduce cumsum cumprod associative_scan dot trans
 permute reshape view ravel atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor
-atomic_xchg atomic_cas join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
+atomic_xchg atomic_cas atomic_poll join split cat flip sort squeeze unsqueeze umulhi to_tensor div_rn fdiv softmax
 assume debug_barrier interleave histogram gather
 make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
 add sub mul atomic_load atomic_store swizzle2d map_elementwise condition expect_zero topk
