@@ -14,6 +14,7 @@ from ..dtypes import DType
 from ..ir import (
     Atomic,
     AtomicKind,
+    BinaryOp,
     BlockType,
     Dot,
     Op,
@@ -675,7 +676,8 @@ def atomic_poll(b: Builder, pointer, expected_value, sem=None, scope=None, timeo
     elif isinstance(timeout_ns, Value):
         if shape_of(timeout_ns.type) or not scalar_dtype(timeout_ns.type).is_int:
             raise b.type_error("tl.atomic_poll timeout_ns must be a scalar integer")
-        t = S.cast(b, timeout_ns, DType.I64)
+        # a negative run-time value waits no longer than 0 (it must not read as the guard)
+        t = S.binary(b, BinaryOp.MAX, S.cast(b, timeout_ns, DType.I64), 0)
     else:
         ns = _const_int(b, timeout_ns, "tl.atomic_poll timeout_ns")
         if ns < 0:

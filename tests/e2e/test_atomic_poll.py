@@ -75,6 +75,9 @@ def test_method_form_with_a_runtime_timeout():
     assert out[0] == 0
     poll_runtime_timeout[(1,)](np.array([9], np.int64), out, 0)  # loaded at least once
     assert out[0] == 1
+    t = time.perf_counter()
+    poll_runtime_timeout[(1,)](np.array([0], np.int64), out, -(10**12))  # waits as for 0
+    assert out[0] == 0 and time.perf_counter() - t < 30
 
 
 @jl.jit
