@@ -248,6 +248,9 @@ class TileOps:
         if s.pn != d.pn:
             if s.pn != 1:
                 raise UnsupportedOnAccelError(low.loc, "broadcast between these layouts")
+            if r == 1 and s.free == d.free and s.dtype == d.dtype and d.tile.space != SPACE_PSUM:
+                self.call("accel.pbcast", d, s)  # one row per partition: no vector-engine copy
+                return
             tmp = low.scratch(1, s.dtype, d.pn, s.free)
             self.call("accel.pbcast", tmp, s)
             s = tmp

@@ -246,3 +246,32 @@ def test_square_goes_to_the_freer_engine_and_stays_exact():
         eng = prof.summary()["engines"]
         cycles[exps] = round(eng["DVE"]["busy_ns"] * prof.config.dve_clock_ghz)
     assert cycles[0] == 0 and cycles[12] == 2 * n, cycles
+
+
+@jl.jit
+def scale_shift(x_ptr, w_ptr, b_ptr, o_ptr, M: tl.constexpr, N: tl.constexpr):
+    cols = tl.arange(0, N)
+    offs = tl.arange(0, M)[:, None] * N + cols[None, :]
+    w = tl.load(w_ptr + cols)[None, :]
+    b = tl.load(b_ptr + cols)[None, :]
+    tl.store(o_ptr + offs, tl.load(x_ptr + offs) * w + b)
+
+
+@pytest.mark.parametrize("m", [128, 256, 8])
+def test_row_broadcast_by_gpsimd_alone(m):
+    """A [1, N] row broadcast to [M, N]: with one row per partition the GpSimd broadcast writes
+    the block itself (no vector-engine copy after it); several rows per partition keep the
+    copy. Exact against numpy and the CPU."""
+    n = 512
+    rng = np.random.default_rng(m)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((m, n), n, n))
+    o = np.zeros((m, n), np.float32)
+    scale_shift[(1,)](x, w, b, o, M=m, N=n, target="accel")
+    np.testing.assert_array_equal(o, x * w + b)
+    cross_check(scale_shift, (1,), x, w, b, o, M=m, N=n)
+    if m == 128:
+        prof = jl.testing.profile(scale_shift, (1,), x, w, b, o, M=m, N=n, timing_only=True)
+        dve = prof.summary()["engines"]["DVE"]["busy_ns"] * prof.config.dve_clock_ghz
+        # x * w and + b (2N each) and the expand_dims copies of w and b on one partition (N
+        # each); no [128, N] copies after the broadcasts
+        assert round(dve) == 2 * 2 * n + 2 * n, dve
