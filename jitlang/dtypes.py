@@ -137,15 +137,17 @@ def fp8e4b15_to_float32(codes) -> np.ndarray:
     return (((c & 0x80) << 8) | ((c & 0x7F) << 7)).view(np.float16).astype(np.float32)
 
 
-def float32_to_fp8e4b15(x) -> np.ndarray:
+def float32_to_fp8e4b15(x, saturate: bool = True) -> np.ndarray:
     """float32 -> float8e4b15 codes (uint8), as Triton's compiled cast does it: through fp16
     rounding toward zero, magnitudes above 1.75 (inf and NaN too) saturate to 1.75 (0x7e, so
-    0x7f is never produced), then round to nearest with ties away from zero; the sign is kept."""
+    0x7f is never produced), then round to nearest with ties away from zero; the sign is kept.
+    `saturate=False` saturates at 1.875 instead: the exact codes of values already on the grid."""
     x = np.asarray(x, dtype=np.float32)
     sign = ((x.view(np.uint32) >> 24) & 0x80).astype(np.uint8)
     with np.errstate(invalid="ignore"):  # signalling NaNs
         a = np.abs(x).astype(np.float64)
-    a = np.where(np.isnan(a) | (a > 1.75), 1.75, a)
+    top = 1.75 if saturate else 1.875
+    a = np.where(np.isnan(a) | (a > top), top, a)
     # fp16's rounding toward zero first cannot change the result: it keeps the bit that decides
     e = np.frexp(a)[1] - 1  # a in [2^e, 2^(e+1))
     step = 2.0 ** (np.maximum(e, -14) - 3)  # e4b15's spacing at a (2^-17 for subnormals)

@@ -237,7 +237,7 @@ def _cast(op: Op, x):
     sd, dd = src.dtype, dst.dtype
     if op.attr.bitcast:
         if sd is DType.F8E4B15:
-            return float32_to_fp8e4b15(x).view(rt)
+            return float32_to_fp8e4b15(x, False).view(rt)
         if dd is DType.F8E4B15:
             return fp8e4b15_to_float32(np.asarray(x).view(np.uint8))
         return np.asarray(x).view(rt)
@@ -300,7 +300,10 @@ class Interpreter:
         res = op.results[0] if op.results else None
         self.dispatch(op, k, ins, res)
         if k in _ROUNDS_E4B15 and _is_e4b15(res.type):
-            if not (k is OpKind.CAST and op.attr.bitcast):
+            exact = (k is OpKind.CAST and op.attr.bitcast) or (
+                k is OpKind.UNARY and op.attr.op is UnaryOp.ABS
+            )
+            if not exact:
                 self.env[res.id] = _to_e4b15(self.env[res.id])
 
     def dispatch(self, op: Op, k: OpKind, ins: list, res) -> None:  # noqa: C901 - every op kind
@@ -416,7 +419,7 @@ class Interpreter:
             else np.broadcast_to(np.asarray(ins[2], bool), addrs.shape)
         )
         if active.any() and _is_e4b15(op.operands[1].type):
-            self.mem.store(addrs[active], float32_to_fp8e4b15(vals[active]), op)
+            self.mem.store(addrs[active], float32_to_fp8e4b15(vals[active], False), op)
         elif active.any():
             self.mem.store(addrs[active], vals[active], op)
 

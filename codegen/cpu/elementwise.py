@@ -214,10 +214,11 @@ def f32_to_fp8(b: ir.IRBuilder, x: ir.Value, dt: DType) -> ir.Value:
     return b.trunc(out, vec(U.I8, n))
 
 
-def f32_to_fp8e4b15(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+def f32_to_fp8e4b15(b: ir.IRBuilder, x: ir.Value, saturate: bool = True) -> ir.Value:
     """f32 register -> i8 float8e4b15 code as Triton's compiled cast (and
     jitlang.dtypes.float32_to_fp8e4b15): |x| above 1.75, inf and NaN saturate to 1.75, then
-    round to nearest, ties away from zero; the sign is kept (-0.0 and tiny negatives give 0x80)."""
+    round to nearest, ties away from zero; the sign is kept (-0.0 and tiny negatives give 0x80).
+    `saturate=False` (a store of a value already on the grid) saturates at 1.875 instead."""
     n = lanes_of(x)
 
     def c(v):
@@ -226,7 +227,8 @@ def f32_to_fp8e4b15(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     bits = b.bitcast(x, vec(U.I32, n))
     sign = b.and_(b.lshr(bits, c(24)), c(0x80))
     a = b.and_(bits, c(0x7FFFFFFF))
-    a = b.select(b.icmp_unsigned(">", a, c(0x3FE00000)), c(0x3FE00000), a)  # 1.75; NaN too
+    top = 0x3FE00000 if saturate else 0x3FF00000  # 1.75 or 1.875 (NaN and inf too)
+    a = b.select(b.icmp_unsigned(">", a, c(top)), c(top), a)
     # normal range: add half the kept step (bit 19) to the magnitude, the carry may bump e
     normal = b.sub(b.lshr(b.add(a, c(1 << 19)), c(20)), c((127 - 15) << 3))
     # below 2^-14: floor(|x| * 2^17 + 0.5) in f64, exact enough that no tie is misjudged
@@ -271,6 +273,8 @@ def reg_to_mem(b: ir.IRBuilder, v: ir.Value, dt: DType) -> ir.Value:
     n = lanes_of(v)
     if dt is DType.I1:
         return b.zext(v, vec(U.I8, n))
+    if dt is DType.F8E4B15:  # registers hold its values already: 1.875 keeps its code 0x7f
+        return f32_to_fp8e4b15(b, v, saturate=False)
     if dt.is_fp8:
         return f32_to_fp8(b, v, dt)
     if dt is DType.F16:
@@ -333,6 +337,8 @@ def unary(b: ir.IRBuilder, op: UnaryOp, dt: DType, x: ir.Value) -> ir.Value:
         r = b.fdiv(const_like(x, 1.0), b.fadd(const_like(x, 1.0), e))
     else:
         r = _math(b, op.value, x)
+    if op is UnaryOp.ABS:  # exact: also keeps float8e4b15's 1.875 (Triton clears the sign bit)
+        return r
     return round_to(b, r, dt) if dt.is_float else r
 
 

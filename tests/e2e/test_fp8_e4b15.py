@@ -69,6 +69,25 @@ def encode_f16(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
     tl.store(y_ptr + o, tl.load(x_ptr + o, mask=m).to(tl.float8e4b15), mask=m)
 
 
+@jl.jit
+def copy_and_bits(x_ptr, y_ptr, z_ptr, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + o)
+    tl.store(y_ptr + o, x)
+    tl.store(z_ptr + o, x.to(tl.uint8, bitcast=True))
+
+
+def test_every_code_copies_and_bitcasts_exactly():
+    # a copy keeps 0x7f/0xff (+-1.875), though a cast or arithmetic saturates at 1.75
+    y = np.zeros(256, np.uint8)
+    z = np.zeros(256, np.uint8)
+    copy_and_bits[(1,)](
+        jl.reinterpret(CODES, tl.float8e4b15), jl.reinterpret(y, tl.float8e4b15), z, BLOCK=256
+    )
+    np.testing.assert_array_equal(y, CODES)
+    np.testing.assert_array_equal(z, CODES)
+
+
 def test_dtype_reports_triton_format():
     assert tl.float8e4b15.fp_mantissa_width == 3 and tl.float8e4b15.exponent_bias == 15
     assert tl.float8e4b15.primitive_bitwidth == 8 and tl.float8e4b15.is_fp8()
@@ -154,6 +173,23 @@ def test_arithmetic_rounds_each_operation_to_e4b15():
     np.testing.assert_array_equal(out, want)
 
 
+@jl.jit
+def abs_kernel(x_ptr, z_ptr, SIZE: tl.constexpr):
+    o = tl.arange(0, SIZE)
+    tl.store(z_ptr + o, tl.abs(tl.load(x_ptr + o)))
+
+
+def test_abs_clears_the_sign_bit_of_every_code():
+    # Triton's tl.abs of float8e4b15 is `x & 0x7f`: +-1.875 stays 1.875 (no rounding to 1.75);
+    # the torch int8 tensor is Triton's own test's input (test_abs_fp8)
+    torch = pytest.importorskip("torch")
+    x = torch.tensor(range(-128, 128), dtype=torch.int8)
+    out = torch.empty_like(x)
+    f8 = tl.float8e4b15
+    abs_kernel[(1,)](jl.reinterpret(x, f8), jl.reinterpret(out, f8), 256)
+    assert torch.equal(out, x & 0x7F)
+
+
 def test_promotion_with_other_fp8_is_fp16():
     assert computation_type(DType.F8E4B15, False, DType.F8E4B15, False, False) is DType.F8E4B15
     assert computation_type(DType.F8E4B15, False, DType.F8E5, False, False) is DType.F16
@@ -229,6 +265,12 @@ def test_interpreter_agrees_with_the_cpu(tmp_path):
                                jl.reinterpret(b[:128].reshape(8, 16).repeat(4, 0), f8), c,
                                M=16, N=16, K=32)
             np.save(sys.argv[1] + "/dot.npy", c)
+            z = np.zeros(256, np.uint8)
+            T.abs_kernel[(1,)](jl.reinterpret(T.CODES, f8), jl.reinterpret(z, f8), 256)
+            np.save(sys.argv[1] + "/abs.npy", z)
+            y = np.zeros(256, np.uint8); z = np.zeros(256, np.uint8)
+            T.copy_and_bits[(1,)](jl.reinterpret(T.CODES, f8), jl.reinterpret(y, f8), z, BLOCK=256)
+            np.save(sys.argv[1] + "/copy.npy", np.stack([y, z]))
             try:
                 T.e4b15_sum[(1,)](jl.reinterpret(a, f8), jl.reinterpret(r[:1], f8), BLOCK=256)
             except InterpreterError as e:
@@ -270,3 +312,5 @@ def test_interpreter_agrees_with_the_cpu(tmp_path):
         K=32,
     )
     np.testing.assert_allclose(np.load(tmp_path / "dot.npy"), c, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(np.load(tmp_path / "abs.npy"), CODES & 0x7F)
+    np.testing.assert_array_equal(np.load(tmp_path / "copy.npy"), np.stack([CODES, CODES]))
