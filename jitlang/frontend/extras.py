@@ -7,7 +7,8 @@ Stage: frontend (registered into `builtins.HANDLERS`).
 
 from __future__ import annotations
 
-from ..ir import AtomicKind, BinaryOp, Value, is_ptr
+from ..dtypes import DType
+from ..ir import AtomicKind, BinaryOp, CmpPred, Value, is_ptr
 from . import semantic as S
 from .blockops import _atomic
 from .builtins import handler, load, store
@@ -153,3 +154,126 @@ def topk(b: Builder, x, k, dim=None, descending=True):
     r = reshape(b, s, *shape[:-1], n // k, k)  # row 0 of the [n // k, k] holds the first k
     region = _first_or_last_region(b, r.type.elem, False)
     return _reduce_once(b, [r], len(shape) - 1, ReduceKind.CUSTOM, region)[0]
+
+
+_MX_FORMATS = ("e2m1", "e4m3", "e5m2", "bf16", "fp16")
+
+
+@handler
+def dot_scaled(
+    b: Builder,
+    lhs,
+    lhs_scale,
+    lhs_format,
+    rhs,
+    rhs_scale,
+    rhs_format,
+    acc=None,
+    fast_math=False,
+    lhs_k_pack=True,
+    rhs_k_pack=True,
+    out_dtype=None,
+):
+    """`tl.dot_scaled`: a matmul of microscaled (OCP MX) operands, as Triton's interpreter
+    computes it: each operand decoded to fp32 (e2m1 nibbles, first element in the low bits, along
+    K unless `*_k_pack=False`; e4m3/e5m2 bytes or fp8 blocks; bf16/fp16), times its e8m0 scale
+    (2**(s - 127) per group of K // groups elements; byte 255 is NaN; byte 0 is 2**-127 unless a
+    format is fp16, where it is 0), then an fp32 dot plus `acc`."""
+    from ..ir import shape_of
+    from .blockops import dot
+
+    for name, fmt in (("lhs_format", lhs_format), ("rhs_format", rhs_format)):
+        if fmt not in _MX_FORMATS:
+            raise b.type_error(
+                f"tl.dot_scaled: {name} must be one of {', '.join(_MX_FORMATS)}, got {fmt!r}"
+            )
+    if out_dtype is not None and getattr(out_dtype, "name", out_dtype) not in ("fp32", "float32"):
+        raise b.type_error("tl.dot_scaled: only out_dtype=tl.float32 is supported (as in Triton)")
+    tiny_zero = "fp16" in (lhs_format, rhs_format)
+    x = _mx_operand(b, lhs, lhs_scale, lhs_format, lhs_k_pack, False, tiny_zero)
+    y = _mx_operand(b, rhs, rhs_scale, rhs_format, rhs_k_pack, True, tiny_zero)
+    if acc is None:
+        shape = (shape_of(x.type)[0], shape_of(y.type)[1])
+        acc = S.full(b, shape, 0.0, DType.F32)
+    return dot(b, x, y, acc, input_precision="ieee")
+
+
+def _mx_operand(b: Builder, v, scale, fmt: str, k_pack: bool, is_rhs: bool, fp16: bool) -> Value:
+    from ..ir import scalar_dtype, shape_of
+    from .blockops import join, permute, reshape
+
+    what = "rhs" if is_rhs else "lhs"
+    v = S.to_value(b, v)
+    shape = shape_of(v.type)
+    if len(shape) != 2:
+        raise b.shape_error(f"tl.dot_scaled: {what} must be a 2-D block, got {list(shape)}")
+    dt = scalar_dtype(v.type)
+    if fmt == "e2m1":
+        if dt not in (DType.U8, DType.I8):
+            raise b.type_error(f"tl.dot_scaled: e2m1 {what} holds two values per uint8, got {dt}")
+        codes = S.binary(b, BinaryOp.AND, S.cast(b, S.cast(b, v, DType.U8), DType.I32), 0xFF)
+        lo = _e2m1(b, S.binary(b, BinaryOp.AND, codes, 0xF))
+        hi = _e2m1(b, S.binary(b, BinaryOp.SHR, codes, 4))
+        pair = join(b, lo, hi)  # [R, C, 2]
+        r, c = shape
+        # packed along the last axis (lhs along K, rhs along N) or along the first
+        along_last = k_pack != is_rhs
+        if along_last:
+            val = reshape(b, pair, r, 2 * c)
+        else:
+            val = reshape(b, permute(b, pair, 0, 2, 1), 2 * r, c)
+    elif fmt in ("e4m3", "e5m2"):
+        f8 = DType.F8E4NV if fmt == "e4m3" else DType.F8E5
+        if dt in (DType.U8, DType.I8):
+            v = S.cast(b, v, f8, bitcast=True)
+        elif dt is not f8:
+            raise b.type_error(f"tl.dot_scaled: {fmt} {what} must be uint8 or {f8.value[0]}")
+        val = S.cast(b, v, DType.F32)
+    else:
+        want = DType.BF16 if fmt == "bf16" else DType.F16
+        if dt is not want:
+            raise b.type_error(f"tl.dot_scaled: {fmt} {what} must be a {want.value[0]} block")
+        val = S.cast(b, v, DType.F32)
+    if scale is None:
+        return val
+    s = S.to_value(b, scale)
+    sshape = shape_of(s.type)
+    k = shape_of(val.type)[0 if is_rhs else 1]
+    rows = shape_of(val.type)[1 if is_rhs else 0]
+    if len(sshape) != 2 or sshape[0] != rows or sshape[1] == 0 or k % sshape[1]:
+        raise b.shape_error(
+            f"tl.dot_scaled: {what}_scale must be [{rows}, K // group] for K = {k}, got "
+            f"{list(sshape)}"
+        )
+    bits = S.binary(b, BinaryOp.AND, S.cast(b, s, DType.I32), 0xFF)
+    nan = S.compare(b, CmpPred.EQ, bits, 255)
+    bits = S.binary(b, BinaryOp.SHL, bits, 23)
+    if not fp16:  # e8m0 byte 0 is 2**-127 (a float32 subnormal) unless rounded away in fp16
+        bits = S.binary(b, BinaryOp.MAX, bits, 0x00400000)
+    f = S.where(b, nan, float("nan"), S.cast(b, bits, DType.F32, bitcast=True))
+    group = k // sshape[1]
+    f = S.broadcast_to(b, S.expand_dims(b, f, 2), (rows, sshape[1], group))
+    f = reshape(b, f, rows, k)
+    if is_rhs:
+        f = permute(b, f, 1, 0)
+    return S.binary(b, BinaryOp.MUL, val, f)
+
+
+def _e2m1(b: Builder, code: Value) -> Value:
+    """fp4 e2m1 codes (int32 0..15) to fp32: 0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives."""
+    e = S.binary(b, BinaryOp.AND, S.binary(b, BinaryOp.SHR, code, 1), 3)
+    m = S.cast(b, S.binary(b, BinaryOp.AND, code, 1), DType.F32)
+    normal = S.binary(
+        b,
+        BinaryOp.MUL,
+        S.binary(b, BinaryOp.ADD, S.binary(b, BinaryOp.MUL, m, 0.5), 1.0),
+        S.where(
+            b,
+            S.compare(b, CmpPred.EQ, e, 1),
+            1.0,
+            S.where(b, S.compare(b, CmpPred.EQ, e, 2), 2.0, 4.0),
+        ),
+    )
+    mag = S.where(b, S.compare(b, CmpPred.EQ, e, 0), S.binary(b, BinaryOp.MUL, m, 0.5), normal)
+    neg = S.compare(b, CmpPred.NE, S.binary(b, BinaryOp.AND, code, 8), 0)
+    return S.where(b, neg, S.binary(b, BinaryOp.SUB, -0.0, mag), mag)

@@ -62,7 +62,9 @@ NOTES = {
     "target_info": "`is_cuda()`, `is_hip()` and the rest answer False",
     "slice": "not yet",
     "extra": "no: vendor libraries (libdevice) do not exist on these targets",
-    "dot_scaled": "not yet: microscaling (mx) formats",
+    "dot_scaled": "computed as Triton's interpreter does (operands decoded to fp32, times their "
+    "e8m0 scales, an fp32 dot), not with a GPU's bf16 upcast; `fast_math` is accepted; CPU and "
+    "interpreter only, the accelerator refuses it at the line",
     "float8e4b15": "ml_dtypes has no such type: arrays are uint8 codes passed as "
     "`jl.reinterpret(codes, tl.float8e4b15)` (`jitlang.dtypes.fp8e4b15_to_float32` / "
     "`float32_to_fp8e4b15` convert on the host); casts follow Triton's compiled cast (saturate at "
