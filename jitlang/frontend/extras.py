@@ -277,3 +277,18 @@ def _e2m1(b: Builder, code: Value) -> Value:
     mag = S.where(b, S.compare(b, CmpPred.EQ, e, 0), S.binary(b, BinaryOp.MUL, m, 0.5), normal)
     neg = S.compare(b, CmpPred.NE, S.binary(b, BinaryOp.AND, code, 8), 0)
     return S.where(b, neg, S.binary(b, BinaryOp.SUB, -0.0, mag), mag)
+
+
+@handler
+def inline_asm_elementwise(b: Builder, asm, constraints, args, dtype, is_pure, pack):
+    """`tl.inline_asm_elementwise` exists so a kernel that uses it fails at its line, as under
+    Triton's interpreter ("inline_asm not supported in interpreter mode"): its assembly is the
+    GPU's (PTX or AMDGCN), which neither the CPU nor the accelerator can run."""
+    from ..errors import CompilationError
+
+    raise CompilationError(
+        b.loc,
+        "tl.inline_asm_elementwise runs GPU assembly (PTX/AMDGCN): it cannot run on the CPU or "
+        "the accelerator (Triton's interpreter refuses it too)",
+        "write the operation with tl.* functions, or tl.map_elementwise with a @jit function",
+    )

@@ -75,7 +75,8 @@ NOTES = {
     "float8e4nv": "CPU and interpreter only: the accelerator has no fp8 data path",
     "float8e4b8": "CPU and interpreter only: the accelerator has no fp8 data path",
     "float8e5b16": "CPU and interpreter only: the accelerator has no fp8 data path",
-    "inline_asm_elementwise": "no: there is no PTX on the CPU or the accelerator",
+    "inline_asm_elementwise": "exists so that a kernel using it fails at its line, as under "
+    "Triton's interpreter: its assembly is PTX/AMDGCN, which neither target can run",
     "map_elementwise": "both sides of a per-element `if` are computed and selected (the mapped "
     "function may not load, store, print or assert under one); `pack` is accepted",
 }

@@ -160,3 +160,20 @@ def test_dot_scaled_on_the_interpreter(tmp_path):
 def test_dot_scaled_on_the_accelerator_is_refused_at_the_line():
     with pytest.raises(CompilationError, match="dot_scaled"):
         _run(CASES[0], "accel")
+
+
+@jl.jit
+def _asm_kernel(x_ptr, BLOCK: tl.constexpr):
+    x = tl.load(x_ptr + tl.arange(0, BLOCK))
+    y = tl.inline_asm_elementwise(
+        "shl.b32 $0, $1, 3;", "=r,r", [x], dtype=tl.int32, is_pure=True, pack=1
+    )
+    tl.store(x_ptr + tl.arange(0, BLOCK), y)
+
+
+@pytest.mark.parametrize("target", ["cpu", "accel"])
+def test_inline_asm_is_refused_at_its_line_as_triton_interpreter_does(target):
+    x = np.zeros(16, np.int32)
+    with pytest.raises(CompilationError, match="GPU assembly") as e:
+        _asm_kernel[(1,)](x, BLOCK=16, target=target)
+    assert "tl.inline_asm_elementwise(" in str(e.value)  # the source line, with its caret
