@@ -16,13 +16,30 @@ import numpy as np
 from isa.table import AluOp, Cond, Kind, Uop
 
 try:
-    from numba import njit
+    from numba import njit as _numba_njit
 except ImportError:  # pragma: no cover - numba is a dependency; keep a (slow) fallback working
+    _numba_njit = None
 
-    def njit(*args, **kwargs):
-        if args and callable(args[0]):
-            return args[0]
-        return lambda f: f
+
+def njit(*args, _njit=None, **kwargs):
+    """`numba.njit(**kwargs)` as a decorator; where numba finds nowhere to keep `cache=True`'s
+    machine code (a read-only install and no writable user cache directory: a RuntimeError at
+    decoration), the function is compiled once per process instead; plain Python without numba."""
+    jit = _njit or _numba_njit
+    if args and callable(args[0]):
+        return njit(_njit=_njit, **kwargs)(args[0])
+
+    def deco(fn):
+        if jit is None:  # pragma: no cover
+            return fn
+        try:
+            return jit(**kwargs)(fn)
+        except RuntimeError:
+            if not kwargs.get("cache"):
+                raise
+            return jit(**{k: v for k, v in kwargs.items() if k != "cache"})(fn)
+
+    return deco
 
 
 ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG, ST_TAINTED = range(7)
