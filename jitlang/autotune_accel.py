@@ -478,8 +478,7 @@ def _torch_numpy(t) -> np.ndarray:
 
         np_type = np.dtype(getattr(ml_dtypes, str(t.dtype).removeprefix("torch.")))
         bits = {1: "uint8", 2: "int16"}[np_type.itemsize]
-        import torch
-
+        torch = sys.modules["torch"]  # `t` is a torch tensor: torch is loaded (never imported here)
         return t.view(getattr(torch, bits)).numpy().view(np_type)
 
 
