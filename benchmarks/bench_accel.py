@@ -1,6 +1,6 @@
 """Accelerator benchmark: Triton's tutorial kernels on the model, nc-v2 and nc-v3 side by side.
 
-    python benchmarks/bench_accel.py [--full] [--configs nc-v2 nc-v3] [--only NAME] [--json]
+    python benchmarks/bench_accel.py [--full] [--configs nc-v2 nc-v3] [--only NAME ...] [--json]
 
 For each kernel (vector add, softmax, layer norm forward, matmul 512^3..2048^3 in bf16 and fp32 --
 4096^3 with --full; the tutorial's kernel, an "affine" one without its `% M` offset wrap and
@@ -232,7 +232,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--full", action="store_true", help="add matmul 4096^3 (minutes)")
     ap.add_argument("--configs", nargs="+", default=["nc-v2", "nc-v3"])
-    ap.add_argument("--only", help="run the cases whose name contains this text")
+    ap.add_argument(
+        "--only", nargs="+", help="run the cases whose name contains one of these texts"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     results = {}
@@ -245,7 +247,7 @@ def main(argv=None) -> int:
         )
         print(f"{'':<40}{sub}")
     for name, make in cases(args.full).items():
-        if args.only and args.only not in name:
+        if args.only and not any(o in name for o in args.only):
             continue
         try:
             r = measure(make, args.configs)
