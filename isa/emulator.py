@@ -101,6 +101,7 @@ class Emulator:
         self._memo: ShapeMemo | None = None  # the timing-only memo of the run going on
         self._kept_memo: ShapeMemo | None = None
         self._engine_at = (self.code.uop == int(Uop.ENGINE)).tolist()
+        self._seq_bodies: dict = {}
 
     def core(self, i: int) -> CoreMemory:
         if i not in self._cores:
@@ -167,20 +168,16 @@ class Emulator:
                 timing_only,
                 progress,
             )
-        return records.finish(self._seq_template), budget - left
+        return records.finish(self._seq_body, self.lines), budget - left
 
-    def _seq_template(self, pc: int) -> tuple:
-        return (
-            pc,
-            self.instrs[pc].spec.mnemonic,
-            Engine.SEQ,
-            CostKind.SCALAR,
-            _SEQ_PARAMS,
-            (),
-            (),
-            0,
-            self.lines[pc],
-        )
+    def _seq_body(self, pc: int) -> tuple:
+        """The record body of the sequencer instruction at `pc` (one per mnemonic)."""
+        mnemonic = self.instrs[pc].spec.mnemonic
+        body = self._seq_bodies.get(mnemonic)
+        if body is None:
+            body = (mnemonic, Engine.SEQ, CostKind.SCALAR, _SEQ_PARAMS, (), ())
+            self._seq_bodies[mnemonic] = body
+        return body
 
     def _grid(
         self,

@@ -420,34 +420,30 @@ class _Columns:
 
     def __init__(self, records: Sequence[ExecRecord], config: MachineConfig):
         stream = RecordStream.of(records)
-        n = len(stream.templates)
-        ran = [t for t, tp in enumerate(stream.templates) if tp is not None]  # pcs that ran
-        tps = [stream.templates[t] for t in ran]
-        # FLOPs, DMA bytes and PE ns once per (params object, cost kind): records of one
-        # instruction share their params (the templates keep them alive)
-        keys = [(id(tp[4]), tp[3]) for tp in tps]
-        params_of = {key: tp[4] for key, tp in zip(keys, tps, strict=True)}
-        k_flops, k_bytes, k_pe_ns = [], [], []
-        for (_, kind), params in params_of.items():
-            f = _flops(kind, params)
-            k_flops.append(f)
-            k_bytes.append(_bytes(kind, params))
-            k_pe_ns.append(f / _pe_peak_flops_per_ns(params.dtype_bytes, config))
-        index = {key: k for k, key in enumerate(params_of)}
-        which = np.array([index[key] for key in keys], np.int64)
-        cols = []
-        for values, dtype in (
-            ([tp[2] for tp in tps], np.int64),
-            ([tp[7] for tp in tps], np.int64),
-            ([tp[8] for tp in tps], np.int64),
-            (np.array(k_flops, np.int64)[which], np.int64),
-            (np.array(k_bytes, np.int64)[which], np.int64),
-            (np.array(k_pe_ns, np.float64)[which], np.float64),
-        ):
-            col = np.zeros(n, dtype)
-            col[ran] = np.asarray(values, dtype)
-            cols.append(col)
-        engine, queue, line, flops, dma_bytes, pe_ns = cols
+        tpl = stream.templates
+        # FLOPs, DMA bytes and PE ns once per body (records of one instruction share it)
+        per_body: dict = {}  # (params object, cost kind) -> (flops, bytes, PE ns)
+        k_engine, k_flops, k_bytes, k_pe_ns = [], [], [], []
+        for _, engine, kind, params, _, _ in tpl.bodies:
+            key = (id(params), kind)
+            v = per_body.get(key)
+            if v is None:
+                f = _flops(kind, params)
+                v = per_body[key] = (
+                    f,
+                    _bytes(kind, params),
+                    f / _pe_peak_flops_per_ns(params.dtype_bytes, config),
+                )
+            k_engine.append(engine)
+            k_flops.append(v[0])
+            k_bytes.append(v[1])
+            k_pe_ns.append(v[2])
+        body = tpl.body  # -1 (a pc that never ran) picks the trailing 0
+        engine = np.array(k_engine + [0], np.int64)[body]
+        flops = np.array(k_flops + [0], np.int64)[body]
+        dma_bytes = np.array(k_bytes + [0], np.int64)[body]
+        pe_ns = np.array(k_pe_ns + [0.0], np.float64)[body]
+        queue, line = tpl.queue, tpl.line
         tids = stream.tids
         self.engine, self.queue, self.line = engine[tids], queue[tids], line[tids]
         self.flops, self.dma_bytes, self.pe_ns = flops[tids], dma_bytes[tids], pe_ns[tids]

@@ -29,7 +29,7 @@ import numpy as np
 from isa import dtypes
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.table import Kind
-from isa.trace import MemRange, Space
+from isa.trace import Space
 
 _MEMO = frozenset(
     {
@@ -183,28 +183,35 @@ class ShapePlans:
 
 
 class _Entry:
-    """A memoised result and the last record built from it (reused at the same pc within one
-    program)."""
+    """A memoised result, its record body, and the last record template built from it (reused
+    at the same pc within one program)."""
 
     __slots__ = (
         "out",
+        "body",
         "forgets",
         "base",
         "span",
         "region",
-        "hbm_reads",
-        "hbm_writes",
+        "bid",
+        "writer",
         "tid",
         "tpc",
         "replayed",
     )
 
-    def __init__(self, out, forgets, base, span):
-        self.out, self.forgets, self.base, self.span = out, forgets, base, span
-        self.region, self.hbm_reads, self.hbm_writes = None, (), ()
+    def __init__(self, out, body, forgets, base, span):
+        self.out, self.body, self.forgets, self.base, self.span = out, body, forgets, base, span
+        self.region = None
+        self.bid, self.writer = -1, None  # the body's id in the `StreamWriter` that has it
         self.tid, self.tpc = -1, -1  # the record template last made of it, and at which pc
         # (SBUF, PSUM) versions just after its forgets last ran: the same again, they are no-ops
         self.replayed = None
+
+    def body_id(self, writer) -> int:
+        if self.writer is not writer:
+            self.bid, self.writer = writer.add_body(self.body), writer
+        return self.bid
 
 
 class ShapeMemo:
@@ -229,6 +236,7 @@ class ShapeMemo:
         """Another run starts: its records go to a new stream."""
         for e in self.entries.values():
             e.tid = e.tpc = -1
+            e.writer = None
         self.fault_pc = -1
 
     def start_program(self) -> None:
@@ -263,7 +271,8 @@ class ShapeMemo:
         regs = ctx.regs
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
-        append, add = records.tids.append, records.add_engine
+        append, add_row, add_engine = records.tids.append, records.add_row, records.add_engine
+        dma_queues = ctx.config.dma_queues
         # plan -> its entry for the registers as they are: registers change only in a handler
         # that is not memoised (reg_load), which empties this
         seen: dict = {}
@@ -277,7 +286,11 @@ class ShapeMemo:
                 at = at_list[pc]
                 if at is None:
                     at = plans.plan(pc, instrs[pc])
-                e = out = None
+                # the result: `src` (an entry) moved by d bytes on queue q, the same record
+                # as `src`'s last when `same`; or `out`, a handler's result of its own
+                src = out = None
+                d = q = 0
+                same = False
                 if at:  # a hit inline: the entry of this plan and register values
                     plan = at[0]
                     m = seen.get(plan)
@@ -294,37 +307,40 @@ class ShapeMemo:
                             seen[plan] = m
                     if m is not None:
                         br = plan.base_reg
+                        q = m.out[3]
                         if not br:
-                            out = e = m
+                            src, same = m, True
                         elif not tainted(br):  # a DMA: its HBM range moves with the base
                             base = reg(br) + at[1]
                             d = base - m.base
-                            if d == 0 and at[2] == m.out[3]:
-                                out = e = m
-                            else:  # shifted: a new record (e stays None)
-                                out = self._shifted(m, d, base, plan.size, ctx, at[2])
-                        if out is m:
-                            out = m.out
+                            q = at[2]
+                            if d == 0 and q == m.out[3]:
+                                src, same = m, True
+                            elif self._fits(m, d, base, plan.size, ctx, q, dma_queues):
+                                src = m
                         if (
-                            out is not None
+                            src is not None
                             and m.forgets
                             and (sbuf._dirty or psum._dirty)
                             and m.replayed != (sbuf.version, psum.version)
                         ):
                             _replay(mem, m.forgets)
                             m.replayed = (sbuf.version, psum.version)
-                if out is None:  # a miss, or a check the handler must make (and fail)
+                if src is None:  # a miss, or a check the handler must make (and fail)
                     ctx.pc = pc
-                    out, e = self.handle(ctx, pc, instrs[pc], h)
+                    src, d, q, out = self.handle(ctx, pc, instrs[pc], h)
+                    same = src is not None and d == 0 and q == src.out[3]
                     if not at:
                         seen.clear()
                 if record:
-                    if e is not None and e.tpc == pc:
-                        append(e.tid)  # a memoised result met again at this pc
+                    if same and src.tpc == pc:
+                        append(src.tid)  # a memoised result met again at this pc
+                    elif src is None:
+                        add_engine(pc, instrs[pc].spec, out, lines[pc])
                     else:
-                        t = add(pc, instrs[pc].spec, out, lines[pc])
-                        if e is not None:
-                            e.tid, e.tpc = t, pc
+                        t = add_row(pc, src.body_id(records), d, q, lines[pc])
+                        if same:
+                            src.tid, src.tpc = t, pc
                 pc += 1
         except BaseException:
             self.fault_pc = pc
@@ -332,8 +348,9 @@ class ShapeMemo:
         return pc, left
 
     def handle(self, ctx, pc: int, ins, handler):
-        """The handler's (params, reads, writes, queue) for `ins` at `pc`, and the memo entry it
-        came from (None when it was computed and not memoised, or shifted)."""
+        """`ins` at `pc` handled: (entry, d, queue, None) for the memoised result `entry` with
+        its HBM range moved by d bytes on DMA queue `queue`, or (None, 0, 0, out) for the
+        handler's (params, reads, writes, queue) `out` when it is not memoised."""
         at = self.plans.at[pc]
         if at is None:
             at = self.plans.plan(pc, ins)
@@ -341,7 +358,7 @@ class ShapeMemo:
             out = handler(ctx, ins)
             if not self.tainted and ctx.taint.any():  # reg_load met unknown data
                 self.tainted = True
-            return out, None
+            return None, 0, 0, out
         plan, off, queue = at
         regs = ctx.regs
         key = self._key(plan, regs, ctx.taint)
@@ -351,59 +368,50 @@ class ShapeMemo:
             if not br:
                 if e.forgets:
                     _replay(ctx.mem, e.forgets)
-                return e.out, e
+                return e, 0, e.out[3], None
             if not ctx.taint[br]:
                 base = int(regs[br]) + off
                 d = base - e.base
-                same = d == 0 and queue == e.out[3]
-                out = e.out if same else self._shifted(e, d, base, plan.size, ctx, queue)
-                if out is not None:
+                if self._fits(e, d, base, plan.size, ctx, queue, ctx.config.dma_queues):
                     if e.forgets:
                         _replay(ctx.mem, e.forgets)
-                    return out, (e if same else None)
+                    return e, d, queue, None
         out = handler(ctx, ins)  # raises the handler's own error on a bad access
+        params, reads, writes, q = out
+        reads, writes = tuple(reads), tuple(writes)
         forgets = tuple(
             (w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
-            for w in out[2]
+            for w in writes
             if w.space != _HBM
         )
-        e = _Entry(out, forgets, None, None)
+        spec = ins.spec
+        body = (spec.mnemonic, spec.engine, spec.cost, params, reads, writes)
+        e = _Entry(out, body, forgets, None, None)
         if br:
             e.base = int(regs[br]) + off
             e.span = _hbm_span(out)
             if e.span is not None:
                 e.region = _region(ctx.hbm, *e.span)
-            e.hbm_reads = tuple(i for i, r in enumerate(out[1]) if r.space == _HBM)
-            e.hbm_writes = tuple(i for i, r in enumerate(out[2]) if r.space == _HBM)
         if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
             self.entries.clear()
         self.entries[key] = e
-        return out, e
+        return e, 0, q, None
 
-    def _shifted(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int):
-        """The memoised result with its HBM range moved by d bytes and on DMA queue `queue`,
-        or None when that access would not pass the handler's checks (misaligned, outside its
-        allocation, no such queue)."""
-        if base % size or e.span is None or not 0 <= queue < ctx.config.dma_queues:
-            return None
+    def _fits(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int, queues: int):
+        """Whether the memoised DMA moved by d bytes (to `base`) on queue `queue` passes the
+        handler's checks (aligned, inside one allocation, an existing queue); the moved
+        ranges are those of `e` shifted by d (`Templates` makes them when asked)."""
+        if d == 0 and queue == e.out[3]:
+            return True
+        if base % size or e.span is None or not 0 <= queue < queues:
+            return False
         lo, hi = e.span
         lo += d
         hi += d
         region = e.region
-        if not (self.disjoint and region is not None and region[0] <= lo and hi <= region[1]):
-            region = _region(ctx.hbm, lo, hi)
-            if region is None:
-                return None
-        params, reads, writes, _ = e.out
-        for i in e.hbm_reads:
-            r = reads[i]
-            r = MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
-            reads = (*reads[:i], r, *reads[i + 1 :])
-        for i in e.hbm_writes:
-            r = writes[i]
-            r = MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count)
-            writes = (*writes[:i], r, *writes[i + 1 :])
-        return params, reads, writes, queue
+        if self.disjoint and region is not None and region[0] <= lo and hi <= region[1]:
+            return True
+        return _region(ctx.hbm, lo, hi) is not None
 
 
 def _replay(mem, forgets) -> None:

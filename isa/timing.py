@@ -39,7 +39,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from isa.machine import MachineConfig
-from isa.trace import CostKind, CostParams, Engine, ExecRecord, RecordStream, Space, gc_paused
+from isa.trace import (
+    CostKind,
+    CostParams,
+    Engine,
+    ExecRecord,
+    RecordStream,
+    Space,
+    Templates,
+    gc_paused,
+)
 
 __all__ = ["COST_DOCS", "ENGINE_NAMES", "Timeline", "cost_ns", "engine_clock_ghz", "simulate"]
 
@@ -469,37 +478,75 @@ def _run(
 # --- the simulation -------------------------------------------------------------------------------
 
 
-def _first_uses(numbers: np.ndarray, n: int) -> list:
-    """Where each of 0..n-1 first occurs in `numbers` (numbered by first use)."""
-    if not len(numbers):
-        return []
-    new = np.empty(len(numbers), np.bool_)  # numbered by first use: a new one tops all before
-    new[0] = True
-    new[1:] = numbers[1:] > np.maximum.accumulate(numbers)[:-1]
-    first = np.flatnonzero(new)
-    assert len(first) == n
-    return first.tolist()
+@_jit
+def _dedupe(rows):
+    """Number the distinct rows of `rows` (int64 [n, 5]) by first appearance: returns each
+    row's number and the first row of each number (an open-addressing hash table)."""
+    n = rows.shape[0]
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = size - 1
+    slot = np.full(size, -1, np.int64)
+    ids = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    count = 0
+    for i in range(n):
+        h = np.uint64(1469598103934665603)
+        for k in range(5):
+            h = (h ^ np.uint64(rows[i, k])) * np.uint64(1099511628211)
+            h ^= h >> np.uint64(29)
+        s = np.int64(h & np.uint64(mask))
+        while True:
+            j = slot[s]
+            if j < 0:
+                slot[s] = count
+                first[count] = i
+                ids[i] = count
+                count += 1
+                break
+            f = first[j]
+            if (
+                rows[f, 0] == rows[i, 0]
+                and rows[f, 1] == rows[i, 1]
+                and rows[f, 2] == rows[i, 2]
+                and rows[f, 3] == rows[i, 3]
+                and rows[f, 4] == rows[i, 4]
+            ):
+                ids[i] = j
+                break
+            s = (s + 1) & mask
+    return ids, first[:count]
 
 
-def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
+def _ranges(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """The concatenation of range(lo[i], lo[i] + count[i])."""
+    total = int(count.sum())
+    ends = np.cumsum(count)
+    return np.arange(total) - np.repeat(ends - count - lo, count)
+
+
+def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> tuple:
     """What the simulation needs of each distinct record `templates[t]`, t in `used`, as arrays
     indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
     (engine * 64 + DMA queue), visibility latency of its results, DMA bytes through the shared
     bandwidth, and its accesses `acc_rect[acc_lo[t]:acc_hi[t]]` (rectangle ids, the reads first)
     with `acc_write`; and the distinct rectangles, one (space, start, end, first partition, end
-    partition) row per id. Costs are worked out once per params object, accesses once per pair
-    of reads/writes tuples (records of one instruction share them), in the order of `used`."""
-    tps = [templates[t] for t in used.tolist()]
-    # per (params, engine, kind), numbered by first use: by identity (the templates keep the
-    # params alive), the cost looked up by value
-    index: dict = {}
-    which = np.array(
-        [index.setdefault((id(tp[4]), tp[2], tp[3]), len(index)) for tp in tps], np.int64
-    )
+    partition) row per id. Costs and accesses are worked out once per body (in the order of
+    `used`, so the first bad one raises), costs once per params object and kind; a template's
+    accesses are its body's, HBM ones moved by its shift, laid out and numbered as arrays."""
+    bodies = templates.bodies
+    of_used = templates.body[used]
+    ub, first, inv = np.unique(of_used, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # bodies in order of first use
+    rank = np.empty(len(ub), np.int64)
+    rank[order] = np.arange(len(ub))
+    inv = rank[inv.reshape(-1)]  # used template -> body number (by first use)
     by_value: dict = {}
-    k_engine, k_occ, k_moved = [], [], []
-    for k in _first_uses(which, len(index)):
-        _, _, engine, kind, params, *_ = tps[k]
+    k_engine, k_occ, k_moved, k_count, k_reads = [], [], [], [], []
+    rows: list = []
+    for b in ub[order].tolist():
+        mnemonic, engine, kind, params, reads, writes = bodies[b]
         vkey = (engine, kind, params)
         occ = by_value.get(vkey)
         if occ is None:
@@ -509,42 +556,39 @@ def _columns(templates: list, used: np.ndarray, config: MachineConfig) -> tuple:
         k_moved.append(
             params.bytes * (2 if kind == CostKind.ATOMIC else 1) if engine == Engine.DMA else 0
         )
-    engine = np.array(k_engine, np.int64)[which]
-    occ = np.array(k_occ, np.float64)[which]
-    moved = np.array(k_moved, np.int64)[which]
-    # per (reads, writes) pair: its accesses, laid out one pair after another
-    index = {}
-    which = np.array([index.setdefault((id(tp[5]), id(tp[6])), len(index)) for tp in tps], np.int64)
-    pairs = [(tps[k][5], tps[k][6]) for k in _first_uses(which, len(index))]
-    n_reads = np.array([len(r) for r, _ in pairs], np.int64)
-    counts = n_reads + np.array([len(w) for _, w in pairs], np.int64)
-    flat = [m for r, w in pairs for m in (*r, *w)]
-    index = {}  # range object -> number
-    of_range = np.array([index.setdefault(id(m), len(index)) for m in flat], np.int64)
-    rect_ids: dict = {}  # rectangle -> id, by first appearance
-    rect_of = np.array(
-        [
-            rect_ids.setdefault((m.space, m.start, m.end, m.p_start, m.p_count), len(rect_ids))
-            for m in (flat[k] for k in _first_uses(of_range, len(index)))
-        ],
-        np.int64,
+        k_count.append(len(reads) + len(writes))
+        k_reads.append(len(reads))
+        rows.extend((m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in reads)
+        rows.extend((m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in writes)
+    b_count = np.array(k_count, np.int64)
+    b_lo = np.cumsum(b_count) - b_count
+    b_rows = np.array(rows, np.int64).reshape(-1, 5)
+    b_write = np.arange(len(b_rows)) - np.repeat(b_lo, b_count) >= np.repeat(k_reads, b_count)
+    b_onchip = np.bincount(
+        np.repeat(np.arange(len(b_count)), b_count), b_rows[:, 0] != Space.HBM, len(b_count)
     )
-    acc_rect = rect_of[of_range]
-    rects = np.array(list(rect_ids), np.int64).reshape(-1, 5)
-    rects[:, 4] += rects[:, 3]  # (first partition, count) -> (first, end)
-    pair_hi = np.cumsum(counts)
-    pair_lo = pair_hi - counts
-    of_pair = np.repeat(np.arange(len(counts)), counts)
-    acc_write = np.arange(len(flat)) - pair_lo[of_pair] >= n_reads[of_pair]
-    onchip = np.bincount(of_pair, rects[acc_rect, 0] != Space.HBM, len(counts)) > 0
-    lo, hi = pair_lo[which], pair_hi[which]
+    engine = np.array(k_engine, np.int64)[inv]
+    occ = np.array(k_occ, np.float64)[inv]
+    moved = np.array(k_moved, np.int64)[inv]
+    # every used template's accesses: its body's rows, HBM ones moved by its shift
+    counts = b_count[inv]
+    at = _ranges(b_lo[inv], counts)
+    acc_rows = b_rows[at]
+    shift = np.repeat(templates.shift[used], counts)
+    acc_rows[:, 1] += np.where(acc_rows[:, 0] == Space.HBM, shift, 0)
+    acc_rows[:, 2] += np.where(acc_rows[:, 0] == Space.HBM, shift, 0)
+    acc_rect, first_row = _dedupe(acc_rows)
+    rects = acc_rows[first_row]
+    acc_write = b_write[at]
+    hi = np.cumsum(counts)
+    lo = hi - counts
     latency = np.zeros(len(Engine))
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
-    lat = np.where(onchip[which], latency[engine], 0.0)
+    lat = np.where(b_onchip[inv] > 0, latency[engine], 0.0)
     dma = engine == Engine.DMA
-    queue = engine * 64 + np.where(dma, np.array([tp[7] for tp in tps], np.int64), 0)
-    plain = (engine == Engine.SEQ) & (lo == hi)
+    queue = engine * 64 + np.where(dma, templates.queue[used], 0)
+    plain = (engine == Engine.SEQ) & (counts == 0)
     n = len(templates)
     cols = []
     for values in (engine, occ, plain, queue, lat, moved, lo, hi):
@@ -568,13 +612,12 @@ def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[in
         if bad_core is None and not 0 <= core < config.cores:
             bad_core = start
         per_core.setdefault(core, {}).setdefault(program, []).append(np.arange(start, end))
-    bad = [
-        t
-        for t, tp in enumerate(stream.templates)
-        if tp is not None and tp[2] == Engine.DMA and not 0 <= tp[7] < config.dma_queues
-    ]
+    tpl = stream.templates
+    bad = np.flatnonzero(
+        (tpl.engines() == Engine.DMA) & ((tpl.queue < 0) | (tpl.queue >= config.dma_queues))
+    )
     bad_queue = None
-    if bad:
+    if len(bad):
         hit = np.isin(stream.tids, bad)
         if hit.any():
             bad_queue = int(np.argmax(hit))

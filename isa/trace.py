@@ -200,12 +200,77 @@ def exec_record(
 # A record without its program and core: (pc, mnemonic, engine, cost, params, reads, writes,
 # queue, line), the fields of `ExecRecord` in order.
 Template = tuple
+# What an instruction did, without where it ran: (mnemonic, engine, cost, params, reads, writes).
+# Records of one memoised handler result share it (a DMA's moved along HBM by a shift).
+Body = tuple
+
+_HBM = 0  # Space.HBM, for the hot paths
+
+
+def _moved(ranges: tuple, d: int) -> tuple:
+    """`ranges` with the HBM ones moved by d bytes (the others are the same objects)."""
+    return tuple(
+        MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count) if r.space == _HBM else r
+        for r in ranges
+    )
+
+
+class Templates(Sequence):
+    """The distinct records of a stream, as columns: template t is the instruction at `pc[t]`
+    (source line `line[t]`, DMA queue `queue[t]`) that did `bodies[body[t]]` with its HBM
+    ranges moved by `shift[t]` bytes; `body[t]` is -1 for a sequencer pc that never ran.
+    Indexing builds the `Template` tuple (once; None for -1): the timing model and the
+    profiler read the columns and the bodies, one Python step per body, not per template."""
+
+    def __init__(self, bodies: list, pc, body, shift, queue, line) -> None:
+        self.bodies = bodies
+        self.pc, self.body, self.shift, self.queue, self.line = (
+            np.asarray(c, np.int64) for c in (pc, body, shift, queue, line)
+        )
+        self._made: dict = {}
+        self._engines: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.body)
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(len(self)))]
+        tp = self._made.get(t)
+        if tp is None:
+            b = int(self.body[t])
+            if b < 0:
+                return None
+            mnemonic, engine, cost, params, reads, writes = self.bodies[b]
+            d = int(self.shift[t])
+            if d:
+                reads, writes = _moved(reads, d), _moved(writes, d)
+            tp = (
+                int(self.pc[t]),
+                mnemonic,
+                engine,
+                cost,
+                params,
+                reads,
+                writes,
+                int(self.queue[t]),
+                int(self.line[t]),
+            )
+            self._made[t] = tp
+        return tp
+
+    def engines(self) -> np.ndarray:
+        """Each template's engine (-1 for a pc that never ran)."""
+        if self._engines is None:
+            per_body = np.array([int(b[1]) for b in self.bodies] + [-1], np.int64)
+            self._engines = per_body[self.body]  # -1 indexes the trailing -1
+        return self._engines
 
 
 class RecordStream(Sequence):
     """The records of a run as columns.
 
-    `templates[t]` is a `Template`; record i is template `tids[i]` run by the program and core
+    `templates[t]` is a `Template` (of the columns `Templates`); record i is template `tids[i]` run by the program and core
     of its segment: segment j covers records `seg_start[j]` up to the next segment's start.
     Indexing or iterating builds `ExecRecord`s, once per (template, segment): a record met
     again (a loop's instruction with the same operands) is the same object. Equal to any
@@ -213,7 +278,7 @@ class RecordStream(Sequence):
 
     __hash__ = None  # type: ignore[assignment]
 
-    def __init__(self, templates: list, tids: np.ndarray, segments: list) -> None:
+    def __init__(self, templates: Templates, tids: np.ndarray, segments: list) -> None:
         self.templates = templates
         self.tids = tids
         self.seg_start = [s for s, _, _ in segments]
@@ -228,7 +293,8 @@ class RecordStream(Sequence):
         object, one segment per run of records of one program and core."""
         if isinstance(records, RecordStream):
             return records
-        templates: list = []
+        bodies: list = []
+        cols = [array.array("q") for _ in range(3)]  # pc, queue, line; body: the row number
         tids = array.array("q")
         segments: list = []
         index: dict = {}
@@ -236,24 +302,18 @@ class RecordStream(Sequence):
         for i, r in enumerate(records):
             t = index.get(id(r))
             if t is None:
-                t = index[id(r)] = len(templates)
-                templates.append(
-                    (
-                        r.pc,
-                        r.mnemonic,
-                        r.engine,
-                        r.cost,
-                        r.params,
-                        r.reads,
-                        r.writes,
-                        r.queue,
-                        r.line,
-                    )
-                )
+                t = index[id(r)] = len(bodies)
+                bodies.append((r.mnemonic, r.engine, r.cost, r.params, r.reads, r.writes))
+                cols[0].append(r.pc)
+                cols[1].append(r.queue)
+                cols[2].append(r.line)
             tids.append(t)
             if at != (r.program, r.core):
                 at = (r.program, r.core)
                 segments.append((i, r.program, r.core))
+        n = len(bodies)
+        pc, queue, line = (_int64(c) for c in cols)
+        templates = Templates(bodies, pc, np.arange(n), np.zeros(n, np.int64), queue, line)
         stream = cls(templates, _int64(tids), segments)
         stream._source = records  # indexing gives back the very objects given
         return stream
@@ -323,11 +383,17 @@ def _int64(a: array.array) -> np.ndarray:
 
 class StreamWriter:
     """Builds a `RecordStream` as the emulator runs: template ids 0..n-1 are the sequencer
-    instructions at those pcs (filled in by `finish`), later ids are engine records."""
+    instructions at those pcs (their bodies filled in by `finish`), later ids are engine
+    records, each a row (pc, body, HBM shift, queue, line) over the bodies added."""
 
     def __init__(self, n_pcs: int) -> None:
         self.n_pcs = n_pcs
-        self.templates: list = [None] * n_pcs
+        self.bodies: list = []
+        self.pc = array.array("q", range(n_pcs))
+        self.body = array.array("q", bytes(8 * n_pcs))
+        self.shift = array.array("q", bytes(8 * n_pcs))
+        self.queue = array.array("q", bytes(8 * n_pcs))
+        self.line = array.array("q", bytes(8 * n_pcs))
         self.tids = array.array("q")
         self.segments: list = []
 
@@ -335,36 +401,46 @@ class StreamWriter:
         """The records that follow are program `program`'s, run on `core`."""
         self.segments.append((len(self.tids), program, core))
 
-    def add(self, template: Template) -> int:
+    def add_body(self, body: Body) -> int:
+        """Keep `body`; returns its id for `add_row`."""
+        self.bodies.append(body)
+        return len(self.bodies) - 1
+
+    def add_row(self, pc: int, body: int, shift: int, queue: int, line: int) -> int:
         """Append a record of a new template; returns its id (append it again by `tids`)."""
-        t = len(self.templates)
-        self.templates.append(template)
+        t = len(self.pc)
+        self.pc.append(pc)
+        self.body.append(body)
+        self.shift.append(shift)
+        self.queue.append(queue)
+        self.line.append(line)
         self.tids.append(t)
         return t
 
     def add_engine(self, pc: int, spec, out: tuple, line: int) -> int:
-        """`add` the record of engine instruction `spec` (an `InstrSpec`) at `pc`, given its
-        handler's result `out` = (params, reads, writes, queue)."""
+        """`add_row` of engine instruction `spec` (an `InstrSpec`) at `pc`, given its
+        handler's result `out` = (params, reads, writes, queue), as a body of its own."""
         params, reads, writes, queue = out
-        return self.add(
-            (
-                pc,
-                spec.mnemonic,
-                spec.engine,
-                spec.cost,
-                params,
-                tuple(reads),
-                tuple(writes),
-                queue,
-                line,
-            )
-        )
+        body = (spec.mnemonic, spec.engine, spec.cost, params, tuple(reads), tuple(writes))
+        return self.add_row(pc, self.add_body(body), 0, queue, line)
 
-    def finish(self, seq_template) -> RecordStream:
-        """The stream; `seq_template(pc)` gives the template of the sequencer instruction at
-        `pc` for every pc that ran."""
+    def finish(self, seq_body, lines) -> RecordStream:
+        """The stream; `seq_body(pc)` gives the `Body` of the sequencer instruction at `pc`
+        and `lines[pc]` its source line, for every pc that ran."""
         tids = _int64(self.tids)
-        seq = tids[tids < self.n_pcs]
-        for pc in np.unique(seq).tolist():
-            self.templates[pc] = seq_template(pc)
-        return RecordStream(self.templates, tids, self.segments)
+        body, line = _int64(self.body).copy(), _int64(self.line).copy()
+        n = self.n_pcs
+        body[:n] = -1
+        seq = np.unique(tids[tids < n]).tolist()
+        ids: dict = {}
+        for pc in seq:
+            b = seq_body(pc)
+            k = ids.get(id(b))
+            if k is None:
+                k = ids[id(b)] = self.add_body(b)
+            body[pc] = k
+            line[pc] = lines[pc]
+        templates = Templates(
+            self.bodies, _int64(self.pc), body, _int64(self.shift), _int64(self.queue), line
+        )
+        return RecordStream(templates, tids, self.segments)
