@@ -29,6 +29,8 @@ from ..ir import (
     walk,
 )
 from .accel_batch import I1, I32, PURE_KINDS
+from .accel_full_blocks import split_full_blocks
+from .dce import dce
 
 _ADD, _MUL = Binary(BinaryOp.ADD), Binary(BinaryOp.MUL)
 
@@ -39,7 +41,9 @@ def version_masks(fn: Function) -> Function:
     full up to some lane, then a partial row): an indirect DMA. Each load/store whose mask is
     rectangular but for such comparisons runs in `if <every element passes them>` with the
     comparisons dropped (an access-pattern DMA), and as before otherwise (the grid's last
-    batch). Rewrites `fn` in place."""
+    batch). Rewrites `fn` in place, then splits loops over a row in blocks into full blocks
+    and the partial one (`accel_full_blocks.split_full_blocks`) and drops what that leaves
+    unused."""
     from .accel_access import AccessAnalysis
 
     prod: dict[int, Op] = {}
@@ -192,4 +196,5 @@ def version_masks(fn: Function) -> Function:
         reg.ops[:] = new_ops
 
     region(fn.body)
-    return fn
+    # loops over a row in blocks: the full blocks without their masks, the partial one apart
+    return dce(split_full_blocks(fn))

@@ -221,20 +221,25 @@ def pipeline_loop_loads(fn: Function, stages: int, sbuf_bytes: int = 0) -> Funct
     if stages < 2:
         return fn
     consts = {op.result.id: op.attr.value for op in walk(fn.body) if op.kind is OpKind.CONSTANT}
+    prod = {r.id: op for op in walk(fn.body) for r in op.results}
     budget = sbuf_bytes - SCRATCH_MARGIN if sbuf_bytes else None
-    _pipeline(fn.body, stages, consts, budget)
+    _pipeline(fn.body, stages, consts, budget, prod)
     return fn
 
 
 SCRATCH_MARGIN = 16 << 10  # bytes per partition kept for spills and the lowering's scratch
 
 
-def _pipeline(region: Region, stages: int, consts: dict, budget: int | None) -> None:
+def _pipeline(region: Region, stages: int, consts: dict, budget: int | None, prod: dict) -> None:
     out: list[Op] = []
     for op in region.ops:
         for r in op.regions:
-            _pipeline(r, stages, consts, budget)
-        if op.kind is OpKind.FOR and _worth_unrolling(op, consts, stages, budget):
+            _pipeline(r, stages, consts, budget, prod)
+        if (
+            op.kind is OpKind.FOR
+            and _worth_unrolling(op, consts, stages, budget)
+            and not _at_most_one_trip(op, consts, prod)
+        ):
             out.extend(_unroll(op, stages, consts))
         else:
             out.append(op)
@@ -258,6 +263,33 @@ def _worth_unrolling(loop: Op, consts: dict, stages: int, budget: int | None) ->
     held = [a for a in body.args[1:]] + list(outer.values())
     need = stages * sum(_bytes(v) for v in loads) + sum(_bytes(v) for v in held)
     return need <= budget
+
+
+def _at_most_one_trip(loop: Op, consts: dict, prod: dict) -> bool:
+    """A loop `range(lb0 + max((ub - lb0) / s, 0) * s, ub, s)` (the partial block after
+    `accel_full_blocks`' full ones) runs once at most: nothing to overlap by unrolling it."""
+    lb, ub, step = loop.operands[:3]
+    s = consts.get(step.id)
+
+    def parts(v: Value, kind: BinaryOp) -> list[Value] | None:
+        o = prod.get(v.id)
+        if o is None or o.kind is not OpKind.BINARY or o.attr.op is not kind:
+            return None
+        return o.operands
+
+    add = parts(lb, BinaryOp.ADD)
+    mul = add and parts(add[1], BinaryOp.MUL)
+    mx = mul and parts(mul[0], BinaryOp.MAX)
+    div = mx and parts(mx[0], BinaryOp.DIV)
+    sub = div and parts(div[0], BinaryOp.SUB)
+    if not sub or consts.get(mx[1].id) != 0 or not isinstance(s, int):
+        return False
+    return (
+        sub[0] is ub
+        and sub[1] is add[0]
+        and consts.get(div[1].id) == s
+        and consts.get(mul[1].id) == s
+    )
 
 
 def _bytes(v: Value) -> int:
