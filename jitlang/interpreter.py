@@ -233,7 +233,8 @@ def _cast(op: Op, x):
     src, dst = elem_type(op.operands[0].type), elem_type(op.result.type)
     rt = _np_dtype(op.result.type)
     if isinstance(src, PointerType) or isinstance(dst, PointerType):
-        return x
+        # a pointer is its int64 byte address; int64/uint64 <-> pointer reinterpret its bits
+        return np.asarray(x).astype(rt)
     sd, dd = src.dtype, dst.dtype
     if op.attr.bitcast:
         if sd is DType.F8E4B15:

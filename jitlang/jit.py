@@ -722,7 +722,8 @@ def _reachable_sources(jf: JITFunction, guards: list | None = None) -> list[str]
         except CompilationError:
             text = f.fn.__qualname__
         seen[id(f)] = text
-        out.append(f.fn.__module__ + ":" + f.fn.__qualname__ + "\n" + text)
+        # a function exec'd without `__name__` in its globals has no module
+        out.append(f"{f.fn.__module__}:{f.fn.__qualname__}\n{text}")
         g = f.fn.__globals__
         closure = {}
         if f.fn.__closure__:

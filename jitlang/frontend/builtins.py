@@ -185,8 +185,12 @@ def store(
     ptr = _ptr(b, pointer, "tl.store")
     elem = elem_type(ptr.type).elem
     v = S.to_value(b, value, elem if not isinstance(value, Value) else None)
-    if is_ptr(v.type):
-        raise b.type_error("tl.store cannot store pointers")
+    if is_ptr(v.type) and not (elem.is_int and elem.bits == 64):
+        # Triton casts the stored value to the element type: a pointer only to a 64-bit integer
+        raise b.type_error(
+            f"tl.store cannot store pointers ({v.type}) into {elem} memory",
+            "store addresses into an int64 array (x.to(tl.int64) is the address)",
+        )
     shape = S.broadcast_shapes(b, shape_of(ptr.type), shape_of(v.type))
     if mask is not None:
         shape = S.broadcast_shapes(b, shape, shape_of(S.to_value(b, mask).type))

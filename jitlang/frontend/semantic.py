@@ -235,15 +235,40 @@ def cast(b: Builder, v: Value, dt: DType | PointerType, bitcast: bool = False) -
     if src_elem == dst_elem:
         return v
     if isinstance(src_elem, PointerType) or isinstance(dst_elem, PointerType):
-        if isinstance(src_elem, PointerType) and isinstance(dst_elem, PointerType):
-            return b.emit(OpKind.CAST, [v], [with_elem(v.type, dst_elem)], Cast(True)).result
-        raise b.type_error(f"cannot cast {v.type} to {dst_elem}")
+        return _pointer_cast(b, v, src_elem, dst_elem)
     if bitcast and src_elem.dtype.bits != dst_elem.dtype.bits:
         raise b.type_error(
             f"bitcast needs equal bit widths: {src_elem.dtype} has {src_elem.dtype.bits}, "
             f"{dst_elem.dtype} has {dst_elem.dtype.bits}"
         )
     return b.emit(OpKind.CAST, [v], [with_elem(v.type, dst_elem)], Cast(bitcast)).result
+
+
+def _pointer_cast(b: Builder, v: Value, src: object, dst: object) -> Value:
+    """Casts that involve a pointer, as Triton's `cast` allows them (a bitcast of a pointer is the
+    same cast). A pointer's value is its byte address, a 64-bit integer:
+    1. pointer -> pointer: the same address, read as another element type;
+    2. pointer -> int64/uint64: the address; pointer -> int1: address != 0 (not null);
+    3. integer -> pointer: the integer as a byte address; narrower integers widen first, signed
+       ones by sign extension, as Triton's interpreter converts them to uint64.
+    Nothing else converts (float <-> pointer, pointer -> a narrower integer)."""
+    if isinstance(src, PointerType) and isinstance(dst, PointerType):
+        return b.emit(OpKind.CAST, [v], [with_elem(v.type, dst)], Cast(True)).result
+    if isinstance(src, PointerType) and dst.dtype.is_int:
+        if dst.dtype.bits == 64:
+            return b.emit(OpKind.CAST, [v], [with_elem(v.type, dst)], Cast(True)).result
+        if dst.dtype is DType.I1:
+            addr = cast(b, v, DType.I64)
+            return compare(b, CmpPred.NE, addr, 0)
+    if isinstance(dst, PointerType) and src.dtype.is_int:
+        if src.dtype.bits != 64:
+            v = cast(b, v, DType.I64)
+        return b.emit(OpKind.CAST, [v], [with_elem(v.type, dst)], Cast(True)).result
+    raise b.type_error(
+        f"cannot cast {v.type} to {dst}",
+        "a pointer converts to int64/uint64 (its byte address) or int1 (not null), and an "
+        "integer to a pointer (e.g. x.to(tl.pointer_type(tl.int32)))",
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class AxisAnalysis:
     def __init__(self, fn: Function) -> None:
         self.info: dict[int, AxisInfo] = {}
         self.consts: dict[int, object] = {}
+        self.defs: dict[int, object] = {}  # value id -> the op that defines it
+        self._steps: dict[tuple[int, int], tuple[int, ...]] = {}
         for p, a in zip(fn.params, fn.body.args):
             self.info[a.id] = _unknown(a, p.divisibility)
         self._region(fn.body)
@@ -86,6 +88,8 @@ class AxisAnalysis:
             else:
                 for r in op.regions:
                     self._region(r)
+            for r in op.results:
+                self.defs[r.id] = op
             if len(op.results) == 1:
                 res = op.result
                 info = self._op(op, res)
@@ -100,6 +104,7 @@ class AxisAnalysis:
         state = [self.get(v) for v in op.operands[3:]]
         self.info[body.args[0].id] = _unknown(body.args[0])
         for _ in range(4):
+            self._steps.clear()  # runs seen through carried values may have changed
             for a, st in zip(carried, state):
                 self.info[a.id] = st
             self._region(body)
@@ -110,6 +115,7 @@ class AxisAnalysis:
             state = new
         else:
             state = [_unknown(a) for a in carried]
+            self._steps.clear()
             for a, st in zip(carried, state):
                 self.info[a.id] = st
             self._region(body)
@@ -164,10 +170,25 @@ class AxisAnalysis:
             return AxisInfo(tuple(c), tuple(d), src.constancy)
         if k is OpKind.CAST:
             src = g(op.operands[0])
+            se, de = elem_type(op.operands[0].type), elem_type(res.type)
             sd, dd = scalar_dtype(op.operands[0].type), scalar_dtype(res.type)
             if sd is not None and dd is not None and sd.is_int and dd.is_int and dd.bits >= sd.bits:
                 return src
-            return AxisInfo((1,) * len(src.contiguity), src.divisibility, src.constancy)
+            # a pointer's value is its byte address (divisibility is in bytes on both sides), but
+            # its contiguity counts elements: an integer run of +1 is a pointer run only for
+            # one-byte elements, and a pointer run is a run of +elem_bytes in the integer
+            if isinstance(de, PointerType):
+                steps = _elem_bytes(res)
+                c = (
+                    self._runs(op.operands[0], steps)
+                    if sd is not None
+                    else (src.contiguity if _elem_bytes(op.operands[0]) == steps else None)
+                )
+                if c is not None:
+                    return _rerun(src, c, _elem_bytes(op.operands[0]))
+            elif isinstance(se, PointerType) and _elem_bytes(op.operands[0]) == 1:
+                return src
+            return _rerun(src, (1,) * len(src.contiguity), _elem_bytes(op.operands[0]))
         if k is OpKind.PTR_ADD:
             p, o = g(op.operands[0]), g(op.operands[1])
             eb = _elem_bytes(res)
@@ -193,7 +214,13 @@ class AxisAnalysis:
                 for x, y in ((op.operands[0], b), (op.operands[1], a)):
                     if self.consts.get(x.id) == 1:
                         return y
-                d = tuple(min(MAX_DIV, x * y) for x, y in zip(a.divisibility, b.divisibility))
+                # every element of a product is a run start: a factor's divisibility holds for
+                # each of its elements only where its runs are single (as Triton's MulI rule)
+                da, db = (
+                    tuple(dv if c == 1 else 1 for dv, c in zip(i.divisibility, i.contiguity))
+                    for i in (a, b)
+                )
+                d = tuple(min(MAX_DIV, x * y) for x, y in zip(da, db))
                 return AxisInfo(
                     (1,) * len(d),
                     d,
@@ -223,6 +250,65 @@ class AxisAnalysis:
             return AxisInfo((1,) * len(s), (1,) * len(s), s)
         return None
 
+    def _runs(self, v: Value, step: int) -> tuple[int, ...]:
+        """Per dim, runs of values that grow by exactly `step` from one element to the next, each
+        run starting at an index that is a multiple of its length (contiguity is step 1). Seen
+        through the integer arithmetic that scales, offsets and widens an index; anything else
+        (loop-carried values among them) has runs of 1."""
+        key = (v.id, step)
+        hit = self._steps.get(key)
+        if hit is None:
+            self._steps[key] = (1,) * len(_dims(v))  # a cycle resolves conservatively
+            hit = self._steps[key] = self._runs_of(v, step)
+        return hit
+
+    def _runs_of(self, v: Value, step: int) -> tuple[int, ...]:
+        ones = (1,) * len(_dims(v))
+        if step == 1:
+            return self.get(v).contiguity
+        op = self.defs.get(v.id)
+        if op is None:
+            return ones
+        k, xs = op.kind, op.operands
+        if k is OpKind.BINARY and op.attr.op in (BinaryOp.MUL, BinaryOp.SHL):
+            shl = op.attr.op is BinaryOp.SHL
+            for x, y in ((xs[1], xs[0]), (xs[0], xs[1])) if not shl else ((xs[1], xs[0]),):
+                c = self.consts.get(x.id)
+                if isinstance(c, bool) or not isinstance(c, int):
+                    continue
+                if shl:
+                    c = 1 << c if 0 <= c < 63 else 0
+                if c > 0 and step % c == 0:
+                    return self._runs(y, step // c)
+            return ones
+        if k is OpKind.BINARY and op.attr.op in (BinaryOp.ADD, BinaryOp.SUB):
+            (ra, rb), (ia, ib) = (self._runs(x, step) for x in xs), (self.get(x) for x in xs)
+            if op.attr.op is BinaryOp.SUB:
+                return tuple(min(x, s) for x, s in zip(ra, ib.constancy))
+            return tuple(
+                max(min(x, sb), min(sa, y))
+                for x, y, sa, sb in zip(ra, rb, ia.constancy, ib.constancy)
+            )
+        if k is OpKind.CAST:
+            sd, dd = scalar_dtype(xs[0].type), scalar_dtype(v.type)
+            if sd is None and dd is not None and _elem_bytes(xs[0]) == step:
+                return self.get(xs[0]).contiguity  # a pointer's address, step = its element
+            if sd is not None and dd is not None and sd.is_int and dd.is_int and dd.bits >= sd.bits:
+                return self._runs(xs[0], step)
+            return ones
+        if k is OpKind.HINT:
+            return self._runs(xs[0], step)
+        if k is OpKind.BROADCAST:
+            src = self._runs(xs[0], step)
+            return tuple(
+                1 if a == 1 and b != 1 else c for a, b, c in zip(_dims(xs[0]), _dims(v), src)
+            )
+        if k is OpKind.EXPAND_DIMS:
+            c = list(self._runs(xs[0], step)) if shape_of(xs[0].type) else []
+            c.insert(op.attr.axis, 1)
+            return tuple(c)
+        return ones
+
     @staticmethod
     def _add(a: AxisInfo, b: AxisInfo) -> AxisInfo:
         c = tuple(
@@ -232,6 +318,18 @@ class AxisAnalysis:
         d = tuple(math.gcd(x, y) for x, y in zip(a.divisibility, b.divisibility))
         s = tuple(math.gcd(x, y) for x, y in zip(a.constancy, b.constancy))
         return AxisInfo(c, d, s)
+
+
+def _rerun(src: AxisInfo, runs: tuple[int, ...], step: int) -> AxisInfo:
+    """`src` regrouped into `runs` (a cast that changes what a run is; `src` runs step by `step`
+    in value units, bytes for a pointer): where runs got shorter, a new run can start inside an
+    old one, `runs * step` units times some count past its start, so only that much of the old
+    divisibility is sure."""
+    d = tuple(
+        dv if r >= c else math.gcd(dv, (r * step) & -(r * step))
+        for dv, r, c in zip(src.divisibility, runs, src.contiguity)
+    )
+    return AxisInfo(runs, d, src.constancy)
 
 
 def _meet(a: AxisInfo, b: AxisInfo) -> AxisInfo:
