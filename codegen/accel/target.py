@@ -18,7 +18,15 @@ from isa.table import NUM_REGS
 # - "psum_acc": `acc = tl.dot(a, b, acc)` loops accumulate in PSUM (codegen.accel.dot)
 # - "dma_split": large access-pattern transfers split over several DMA queues (codegen.accel.memops)
 # - "multi_buffer": each load of a loop body has its own buffer (jitlang.passes.accel_memory)
-OPT_STEPS: tuple[str, ...] = ("hoist_loads", "psum_acc", "dma_split", "multi_buffer")
+# - "pe_transpose_loads": a 2-D load whose columns, not rows, are contiguous in HBM reads its
+#   transpose's rows and is transposed on the PE (jitlang.passes.accel_layout)
+OPT_STEPS: tuple[str, ...] = (
+    "hoist_loads",
+    "psum_acc",
+    "dma_split",
+    "multi_buffer",
+    "pe_transpose_loads",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ class AccelTarget:
     pe_cols: int
     pe_max_moving: int
     dma_queues: int
+    dma_min_chunk_bytes: int = 512  # a shorter contiguous DMA chunk costs as much as this
     num_regs: int = NUM_REGS
     scratch_regs: int = 7  # reserved for spill reloads (a DMA reads up to 6 registers)
     max_free_size: int = 65535  # 16-bit size field of a tile dim
@@ -72,6 +81,7 @@ def accel_target(config: str | MachineConfig = "nc-v2", **overrides) -> AccelTar
         pe_cols=c.pe_cols,
         pe_max_moving=c.pe_max_moving,
         dma_queues=c.dma_queues,
+        dma_min_chunk_bytes=c.dma_min_chunk_bytes,
         steps=OPT_STEPS,
     )
     fields.update(overrides)

@@ -343,6 +343,9 @@ class TileOps:
         d = self.dest(r)
         if low.plan.layouts[r.id].transposed:  # to a dot's stationary layout: PE transposes
             self.transpose_into(d, low.tile_of(s, 0), shape_of(s.type))
+        elif low.plan.layouts[s.id].transposed:  # a load read as its transpose, made natural
+            m, n = shape_of(s.type)
+            self.transpose_into(d, low.tile_of(s, 0), (n, m))
         else:  # same row-major elements over other partitions: an SBUF-to-SBUF DMA
             self.call("accel.dma.copy", d, low.tile_of(s, 0))
 
@@ -478,9 +481,13 @@ class TileOps:
         r = op.result
         d = self.dest(r)
         a, b = (self.operand(v, i, d) for i, v in enumerate(op.operands[:2]))
-        self.call("accel.tt", int(TensorOp.MUL), d, a, b)
+        p = d
+        if d.dtype.is_float and d.dtype is not DType.F32:
+            # the product of two fp8/16-bit floats is exact in fp32: one rounding, as an fma
+            p = self.low.scratch(2, DType.F32, d.pn, d.free)
+        self.call("accel.tt", int(TensorOp.MUL), p, a, b)
         c = self.operand(op.operands[2], 0, d)
-        self.call("accel.tt", int(TensorOp.ADD), d, d, c)
+        self.call("accel.tt", int(TensorOp.ADD), d, p, c)
         self.finish(r, d)
 
     def _unary(self, op: Op) -> None:

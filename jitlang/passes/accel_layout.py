@@ -411,7 +411,11 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
             else:
                 layouts[r.id] = natural(r)
     _stationary_layouts(ops, uses, layouts, an, P)
+    column_loads: set[int] = set()
+    if "pe_transpose_loads" in getattr(target, "steps", ()):
+        column_loads = _column_loads(ops, layouts, an, prod, P, target)
     plan = AccelPlan(fn, layouts, {}, set(), prod, an, noalias=noalias)
+    _transpose_column_loads(fn.body, column_loads, plan, P)
     _insert_converts(fn.body, plan, P)
     prod.clear()
     _producers(fn.body, prod)
@@ -589,6 +593,80 @@ def _stationary_layouts(ops, uses, layouts, an: AccessAnalysis, P: int) -> None:
             continue
         if a.type.numel <= DMA_TRANSPOSE_MAX or _dma_transposes_well(src, an):
             layouts[a.id] = transposed_layout(shape_of(a.type), P)
+
+
+def _constant_fill(other: Value | None, prod: dict[int, Op]) -> bool:
+    """The load's `other` is absent or a constant (the DMA fills masked lanes itself, so
+    no select in the load's layout follows it)."""
+    if other is None:
+        return True
+    p = prod.get(other.id)
+    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
+        p = prod.get(p.operands[0].id)
+    return p is not None and p.kind is OpKind.CONSTANT
+
+
+def _column_loads(ops, layouts, an: AccessAnalysis, prod, P: int, target) -> set[int]:
+    """2-D loads in the natural layout whose rows are strided in HBM but whose columns are
+    contiguous (`k[d, n]` read from a row-major [N, D] array, attention's K^T): read row by
+    row that is one descriptor per element, each charged the DMA's minimum chunk
+    (`dma_min_chunk_bytes`: a [64, 128] fp16 block moves 4 MiB of chunks for 16 KiB of data,
+    ~150 us on one nc-v2 queue). Such a load reads its transpose's contiguous rows instead
+    (the transposed layout) and is turned into the natural layout on the PE (one identity
+    transpose per <=128x128 chunk plus its PSUM -> SBUF copy, ~0.2 us): returns the ids of
+    the loads to treat so (see `_transpose_column_loads`)."""
+    chunk = target.dma_min_chunk_bytes
+    out: set[int] = set()
+    for op, _ in ops:
+        if op.kind is not OpKind.LOAD or not is_tile_value(op.result):
+            continue
+        r = op.result
+        shape = shape_of(r.type)
+        lay = layouts.get(r.id)
+        if len(shape) != 2 or lay is None or lay.transposed or r.type.numel <= DMA_TRANSPOSE_MAX:
+            continue
+        if lay != natural_layout(shape, P) or shape[0] > P * 128 or shape[1] > P * 128:
+            continue
+        if not _constant_fill(op.operands[2] if len(op.operands) > 2 else None, prod):
+            continue
+        acc = _classify(op, an)
+        if acc.kind != "ap":
+            continue
+        es = scalar_dtype(r.type).mem_bytes
+        dims = acc.ptr.off.dims
+        natural = _contiguous_run(dims, shape)
+        transposed = _contiguous_run(dims[::-1], shape[::-1])
+        if natural * es < chunk and transposed >= 8 * natural:
+            out.add(r.id)
+            layouts[r.id] = transposed_layout(shape, P)
+    return out
+
+
+def _transpose_column_loads(region: Region, loads: set[int], plan: AccelPlan, P: int) -> None:
+    """After each load in `loads` (now in its transposed layout), a convert_layout back to
+    the natural layout; every use reads the converted value."""
+    if not loads:
+        return
+    renamed: dict[int, Value] = {}
+
+    def walk(reg: Region) -> None:
+        new_ops: list[Op] = []
+        for op in reg.ops:
+            op.operands = [renamed.get(v.id, v) for v in op.operands]
+            for sub in op.regions:
+                walk(sub)
+            new_ops.append(op)
+            if op.kind is OpKind.LOAD and op.results and op.result.id in loads:
+                v = op.result
+                nv = Value(v.type, v.name)
+                lay = plan.layouts[nv.id] = natural_layout(shape_of(v.type), P)
+                kind = Layout(f"accel:p{lay.pn}")
+                new_ops.append(Op(OpKind.CONVERT_LAYOUT, [v], [nv], op.loc, kind))
+                renamed[v.id] = nv
+                plan.converts += 1
+        reg.ops = new_ops
+
+    walk(region)
 
 
 def _flat_list(region: Region) -> list[tuple[Op, Region]]:
