@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from ..dtypes import DType
 from ..errors import CompilationError
 from ..ir import (
+    BinaryOp,
     Function,
     Op,
     OpKind,
@@ -182,6 +183,8 @@ def _plan(plan: AccelPlan, target, spread: frozenset[int], next_fit: bool) -> Me
     # loop-carried values: the region argument, the loop's result and (for `for`) share a buffer
     alias: dict[int, int] = {}
     _carried_aliases(fn.body, alias)
+    _in_place_chains(plan, alias)
+    _loop_to_loop(plan, alias)
     _constant_inits(plan, alias)
     for vid, root in alias.items():  # a needed member makes the whole group live
         if vid in life.value and root not in life.value:
@@ -464,6 +467,91 @@ def _constant_inits(plan: AccelPlan, alias: dict[int, int]) -> None:
             if init.id in alias or plan.layouts.get(init.id) != plan.layouts.get(a.id):
                 continue
             alias[init.id] = alias.get(op.results[j].id, op.results[j].id)
+
+
+_IN_PLACE = (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.MAX, BinaryOp.MIN)
+
+
+def _readers(fn: Function) -> dict[int, list[Op]]:
+    out: dict[int, list[Op]] = {}
+    for o in walk(fn.body):
+        for v in o.operands:
+            out.setdefault(v.id, []).append(o)
+    return out
+
+
+def _in_place_chains(plan: AccelPlan, alias: dict[int, int]) -> None:
+    """A carried block updated by element-wise ops from the body's argument to the yield (`acc
+    += x`, or `acc = acc * s + t`: each op the only reader of the one before, at the body's
+    top level, same type and layout) has them write into the carried buffer in place: each
+    element is read before it is written, so they need no buffer of their own and the yield
+    no copy (a vector-engine copy of the whole block per iteration)."""
+    readers = _readers(plan.fn)
+    for op in walk(plan.fn.body):
+        if op.kind is not OpKind.FOR:
+            continue
+        body = op.regions[0]
+        term = body.terminator
+        top = {id(o) for o in body.ops}
+        for j, res in enumerate(op.results):
+            v = body.args[1 + j]
+            lay = plan.layouts.get(v.id)
+            if lay is None or not shape_of(v.type) or alias.get(v.id) != res.id:
+                continue
+            chain: list[Op] = []
+            while True:
+                rs = readers.get(v.id, [])
+                if len(rs) != 1 or rs[0] is term:
+                    break
+                d = rs[0]
+                if (
+                    d.kind is not OpKind.BINARY
+                    or d.attr.op not in _IN_PLACE
+                    or id(d) not in top
+                    or d.result.type != v.type
+                    or d.operands.count(v) != 1
+                    or plan.layouts.get(d.result.id) != lay
+                    or d.result.id in alias
+                ):
+                    chain = []
+                    break
+                chain.append(d)
+                v = d.result
+            if chain and term is not None and term.operands.count(v) == 1:
+                if term.operands[j] is v and readers.get(v.id) == [term]:
+                    for d in chain:
+                        alias[d.result.id] = res.id
+
+
+def _loop_to_loop(plan: AccelPlan, alias: dict[int, int]) -> None:
+    """A loop's carried block whose init is another loop's result read by nothing else (the
+    main loop and the remainder of `accel_hoist`'s unrolling, the full blocks and the partial
+    one of `accel_full_blocks`, consecutive loops over one accumulator) carries on in that
+    loop's buffer: no copy into it before the loop."""
+    readers = _readers(plan.fn)
+    regions = [plan.fn.body] + [r for o in walk(plan.fn.body) for r in o.regions]
+    # the two loops in one region: a loop inside another loop reads its init every time
+    loops = [(op, {id(o) for o in reg.ops}) for reg in regions for op in reg.ops]
+    for op, here in loops:
+        if op.kind is not OpKind.FOR:
+            continue
+        for init, a, res in zip(op.operands[3:], op.regions[0].args[1:], op.results, strict=True):
+            p = plan.producers.get(init.id)
+            if p is None or p.kind is not OpKind.FOR or id(p) not in here:
+                continue
+            if len(readers.get(init.id, [])) != 1:
+                continue
+            if plan.layouts.get(init.id) is None or plan.layouts.get(init.id) != plan.layouts.get(
+                a.id
+            ):
+                continue
+            src, dst = alias.get(init.id, init.id), alias.get(res.id, res.id)
+            if src == dst:
+                continue
+            for k, r in alias.items():
+                if r == dst:
+                    alias[k] = src
+            alias[dst] = src
 
 
 def _dots_in_place(body: Region, j: int) -> list[Op]:

@@ -161,7 +161,8 @@ def test_layer_norm_split_equals_unsplit_numpy_and_cpu(cols):
 def test_the_split_cuts_vector_engine_time():
     # 1024 rows of 1024 on nc-v2, timing only: without the split, the full loops computed
     # the mask (iota, add, compare, broadcast) and the `where` every block. Measured: DVE
-    # busy 170.4 -> 154.1 us (summed over 2 cores), total 114.8 -> 96.8 us.
+    # busy 141.1 -> 110.3 us (summed over 2 cores); total 95.7 -> 94.8 us, DMA-bound either
+    # way since carried blocks update in place (before that: 114.8 -> 96.8 us).
     rows, cols = 1024, 1024
     out = {}
     for same in (True, False):
@@ -170,8 +171,8 @@ def test_the_split_cuts_vector_engine_time():
         ).summary()
         out[same] = (s["engines"]["DVE"]["busy_ns"], s["time_ns"])
     (dve, t), (dve0, t0) = out[True], out[False]
-    assert dve < 0.95 * dve0, out
-    assert t < 0.9 * t0, out
+    assert dve < 0.85 * dve0, out
+    assert t <= t0, out
 
 
 def test_multi_buffering_unrolls_the_full_loop_not_the_tail():
