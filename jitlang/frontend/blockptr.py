@@ -250,8 +250,24 @@ class TensorDescriptor:
         self.shape = _ints_or_values(b, shape, "shape")
         n = len(self.shape)
         self.strides = _ints_or_values(b, strides, "strides", n)
+        if not 1 <= n <= 5:
+            raise b.shape_error(f"Expected 1 <= ndim <= 5 but got {n} dimensions")
         self.block_shape = _block_shape(b, block_shape, n)
         self.dtype = lang.DTYPES[_elem_dtype(base)]
+        # Triton's rule (its TMA hardware moves rows of 16 bytes or more), in Triton's words
+        size = _elem_dtype(base).bits // 8
+        row = self.block_shape[-1]
+        if row * size < 16:
+            raise b.shape_error(
+                "Descriptor block shape must have at least 16 bytes in the last dimension, but "
+                f"got {row} * {size} = {row * size} bytes",
+                (
+                    f"make the block's last dimension at least {16 // size} {self.dtype.name} "
+                    "elements wide, or load through a block of pointers"
+                    if size
+                    else "int1 has no whole bytes: describe the memory as int8"
+                ),
+            )
         self._b = b
 
     @property
