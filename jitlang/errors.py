@@ -25,9 +25,14 @@ class OutOfResources(TritonError):
 
 
 class CompilationError(TritonError):
-    """A kernel could not be compiled; the message points at the offending source."""
+    """A kernel could not be compiled; the message points at the offending source.
+
+    `plain_cause()` is the bare message as the exception Triton's frontend would have raised,
+    which Triton chains as its CompilationError's `__cause__` (where Triton's tests read the
+    message): a fresh exception, never raised, so it has no traceback and no compiler frames."""
 
     kind = "error"
+    cause_type: type[Exception] = ValueError
 
     def __init__(self, loc: Loc | None, message: str, hint: str = "") -> None:
         self.loc = loc
@@ -40,6 +45,10 @@ class CompilationError(TritonError):
         """Record that the failing code was inlined from a call at `loc` (outermost last)."""
         self.call_sites.append(loc)
         self.args = (self._render(),)
+
+    def plain_cause(self) -> Exception:
+        """The bare message, as the exception Triton chains under its CompilationError."""
+        return self.cause_type(self.message)
 
     def _render(self) -> str:
         if self.loc is None or self.loc.line <= 0:
@@ -62,10 +71,12 @@ class CompilationError(TritonError):
 
 class UnsupportedSyntaxError(CompilationError):
     kind = "unsupported syntax"
+    cause_type = NotImplementedError
 
 
 class KernelTypeError(CompilationError):
     kind = "type error"
+    cause_type = TypeError
 
 
 class ShapeError(CompilationError):
@@ -74,10 +85,12 @@ class ShapeError(CompilationError):
 
 class NameNotFoundError(CompilationError):
     kind = "name error"
+    cause_type = NameError
 
 
 class StaticAssertionError(CompilationError):
     kind = "static assertion failed"
+    cause_type = AssertionError
 
 
 class ConstexprError(CompilationError):
