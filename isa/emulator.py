@@ -40,6 +40,8 @@ from isa.errors import (
 from isa.machine import MachineConfig, get_config
 from isa.memory import CoreMemory, Hbm
 from isa.sequencer import (
+    C_NROWS,
+    FP_KIND,
     ST_BAD_ARG,
     ST_BUDGET,
     ST_ENGINE,
@@ -97,7 +99,7 @@ class Emulator:
         lines = list(binary.lines or [])[:n]
         self.lines = lines + [0] * (n - len(lines))
         self._cores: dict[int, CoreMemory] = {}
-        self._plans = ShapePlans(n)  # timing-only memo plans, made as instructions first run
+        self._plans = ShapePlans(n, self.lines)  # timing-only memo plans, made on first run
         self._memo: ShapeMemo | None = None  # the timing-only memo of the run going on
         self._kept_memo: ShapeMemo | None = None
         self._engine_at = (self.code.uop == int(Uop.ENGINE)).tolist()
@@ -153,6 +155,8 @@ class Emulator:
             else:
                 memo = self._kept_memo = ShapeMemo(self._plans, hbm)
         self._memo = memo
+        if memo is not None:
+            memo.start_run(records, self.config.dma_queues)
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():
             left = self._grid(
@@ -254,16 +258,21 @@ class Emulator:
         instrs, lines = self.instrs, self.lines
         n = len(instrs)
         engine_at = self._engine_at
+        # timing-only: the compiled loop runs the engine instructions it can find memoised
+        fp = self._plans.fp if memo is not None else None
         ntrace = 0
         while True:
-            if pc < n and engine_at[pc]:  # straight-line engine code: no call into the sequencer
-                status = ST_ENGINE
+            if pc < n and engine_at[pc] and (fp is None or not fp[pc, FP_KIND]):
+                status = ST_ENGINE  # straight-line engine code: no call into the sequencer
             else:
+                tables = memo.tables(mem, records) if memo is not None else None
                 pc, status, executed, ntrace = self.code.run(
-                    pc, regs, taint, pid, nprog, args, data_base, left, trace, record
+                    pc, regs, taint, pid, nprog, args, data_base, left, trace, record, tables
                 )
                 left -= executed
-            if record and ntrace:  # a sequencer instruction's template id is its pc
+                if tables is not None and record:  # template rows of compiled memo hits
+                    records.add_rows(tables[6], int(tables[7][C_NROWS]))
+            if record and ntrace:  # a sequencer instruction's pc, or an engine record's id
                 tids.frombytes(trace[:ntrace].tobytes())
                 ntrace = 0
             if status == ST_ENGINE:

@@ -44,6 +44,27 @@ def njit(*args, _njit=None, **kwargs):
 
 ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG, ST_TAINTED = range(7)
 
+# The timing-only memo's tables as `run_scalar` reads them (made by `isa.shape_memo`).
+# `fp[pc]`: how the engine instruction at pc is memoised: kind (0: ask Python, 1: by registers,
+# 2: by registers with its HBM range moved by its base register), plan, base register, HBM
+# offset, DMA queue, element size, source line.
+FP_KIND, FP_PLAN, FP_BASE_REG, FP_OFF, FP_QUEUE, FP_SIZE, FP_LINE = range(7)
+MEMO_KEY_REGS = 8  # registers a plan's key may hold (`plan_regs[p] = count, reg, reg, ...`)
+# `ent[k]`: memo entry k: its plan, the template last made of it and at which pc, its body's
+# id in this run's stream (-1: none yet), HBM base, queue, HBM span, the allocation around it
+# (-1: none), how many on-chip rectangles it forgets and, from E_FORGET on, up to
+# MEMO_FORGETS of them (space, p0, p1, b0, b1); `ekeys[k]` its register values.
+E_PLAN, E_TID, E_TPC, E_BID, E_BASE, E_QUEUE, E_LO, E_HI, E_RLO, E_RHI, E_FORGETS = range(11)
+E_FORGET = 11
+MEMO_FORGETS = 4
+E_COLS = E_FORGET + 5 * MEMO_FORGETS
+# `known[space]` (SBUF 1, PSUM 2) of the core's `OnChip`s: [0, 0] how many rectangles of known
+# values it lists (-1: too many, only their bounding box), [1] that box, [2:] the rectangles
+# (p0, p1, b0, b1): a forget that meets none of them is a no-op (`OnChip.forget`).
+# `ctl`: memo on, DMA queues, allocations disjoint, the next template id; out: template rows
+# written (`rows[:, :n]` = pc, body, shift, queue, line).
+C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS = range(5)
+
 _U_ALU, _U_ALUI, _U_CMP, _U_CMPI = int(Uop.ALU), int(Uop.ALUI), int(Uop.CMP), int(Uop.CMPI)
 _U_BR, _U_BRI, _U_JMP, _U_LI = int(Uop.BR), int(Uop.BRI), int(Uop.JMP), int(Uop.LI)
 _U_MOV, _U_PID, _U_NPROG, _U_ARG = int(Uop.MOV), int(Uop.PID), int(Uop.NPROG), int(Uop.ARG)
@@ -123,6 +144,137 @@ def _cmp(c, a, b):
     return np.uint64(a) >= np.uint64(b)
 
 
+@njit(cache=True, inline="always")
+def _hash_start(plan):
+    return np.uint64(plan) * np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def _hash_step(h, value):
+    h = (h ^ np.uint64(value)) * np.uint64(0x100000001B3)
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True)
+def memo_insert(slots, ent, ekeys, plan_regs, rows):
+    """Put the entries `rows` into the open-addressing table `slots` (a power of two long, at
+    most half full), hashed as `_memo_hit` looks them up."""
+    mask = slots.shape[0] - 1
+    for k in rows:
+        p = ent[k, E_PLAN]
+        h = _hash_start(p)
+        for i in range(plan_regs[p, 0]):
+            h = _hash_step(h, ekeys[k, i])
+        s = np.int64(h & np.uint64(mask))
+        while slots[s] >= 0:
+            s = (s + 1) & mask
+        slots[s] = k
+
+
+@njit(cache=True, inline="always")
+def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, rows, ctl, record):
+    """The timing-only memo's entry for the engine instruction at pc and its registers'
+    values, as `isa.shape_memo.ShapeMemo.run_block` would find it: returns the template id of
+    its record (an entry met again at this pc), -2 when a new template row was written to
+    `rows`, -1 when Python must handle it (no entry, a check to make, a forget to replay, a
+    body not yet in this stream, the rows buffer full)."""
+    p = fp[pc, FP_PLAN]
+    nk = plan_regs[p, 0]
+    h = _hash_start(p)
+    for i in range(nk):
+        h = _hash_step(h, regs[plan_regs[p, 1 + i]])
+    mask = slots.shape[0] - 1
+    s = np.int64(h & np.uint64(mask))
+    k = -1
+    while slots[s] >= 0:
+        e = slots[s]
+        if ent[e, E_PLAN] == p:
+            hit = True
+            for i in range(nk):
+                if ekeys[e, i] != regs[plan_regs[p, 1 + i]]:
+                    hit = False
+                    break
+            if hit:
+                k = e
+                break
+        s = (s + 1) & mask
+    if k < 0:
+        return -1
+    nf = ent[k, E_FORGETS]
+    if nf > MEMO_FORGETS:
+        return -1
+    for j in range(nf):  # each forget must be a no-op: Python replays the others
+        c = E_FORGET + 5 * j
+        sp = ent[k, c]
+        p0 = ent[k, c + 1]
+        p1 = ent[k, c + 2]
+        b0 = ent[k, c + 3]
+        b1 = ent[k, c + 4]
+        count = known[sp, 0, 0]
+        first = 1 if count < 0 else 2
+        last = 2 if count < 0 else 2 + count
+        for r in range(first, last):
+            if (
+                p0 < known[sp, r, 1]
+                and known[sp, r, 0] < p1
+                and b0 < known[sp, r, 3]
+                and known[sp, r, 2] < b1
+            ):
+                return -1
+    d = 0
+    q = ent[k, E_QUEUE]
+    if fp[pc, FP_KIND] == 2:  # a DMA: its HBM range moves with the base register
+        br = fp[pc, FP_BASE_REG]
+        if taint[br] != 0:
+            return -1
+        base = regs[br] + fp[pc, FP_OFF]
+        d = base - ent[k, E_BASE]
+        q = fp[pc, FP_QUEUE]
+        if d != 0 or q != ent[k, E_QUEUE]:  # moved: checked as the handler would
+            lo = ent[k, E_LO] + d
+            hi = ent[k, E_HI] + d
+            if (
+                base % fp[pc, FP_SIZE] != 0
+                or ent[k, E_RLO] < 0
+                or q < 0
+                or q >= ctl[C_QUEUES]
+                or ctl[C_DISJOINT] == 0
+                or lo < ent[k, E_RLO]
+                or hi > ent[k, E_RHI]
+            ):
+                return -1
+            if not record:
+                return 0
+            b = ent[k, E_BID]
+            n = ctl[C_NROWS]
+            if b < 0 or n >= rows.shape[1]:
+                return -1
+            rows[0, n] = pc
+            rows[1, n] = b
+            rows[2, n] = d
+            rows[3, n] = q
+            rows[4, n] = fp[pc, FP_LINE]
+            ctl[C_NROWS] = n + 1
+            return -2
+    if not record:
+        return 0
+    if ent[k, E_TPC] == pc:
+        return ent[k, E_TID]
+    b = ent[k, E_BID]
+    n = ctl[C_NROWS]
+    if b < 0 or n >= rows.shape[1]:
+        return -1
+    rows[0, n] = pc
+    rows[1, n] = b
+    rows[2, n] = 0
+    rows[3, n] = q
+    rows[4, n] = fp[pc, FP_LINE]
+    ctl[C_NROWS] = n + 1
+    ent[k, E_TID] = ctl[C_TNEXT] + n
+    ent[k, E_TPC] = pc
+    return -2
+
+
 @njit(cache=True)
 def run_scalar(
     pc,
@@ -142,8 +294,19 @@ def run_scalar(
     budget,
     trace,
     record,
+    fp,
+    plan_regs,
+    slots,
+    ent,
+    ekeys,
+    known,
+    rows,
+    ctl,
 ):
     """Run sequencer instructions from pc. Returns (pc, status, executed, traced).
+
+    In timing-only emulation (`ctl[C_ON]`) an engine instruction whose memo entry exists for
+    its registers' values runs here too (`_memo_hit`); any other stops with ST_ENGINE.
 
     `taint[r]` is nonzero while register r holds a value derived from tile data that
     timing-only emulation does not know (1 + pc of the `ld` it came from); it propagates through
@@ -157,7 +320,23 @@ def run_scalar(
             return pc, ST_PC_RANGE, executed, ntrace
         u = uop[pc]
         if u == _U_ENGINE:
-            return pc, ST_ENGINE, executed, ntrace
+            if ctl[C_ON] == 0 or executed >= budget or fp[pc, FP_KIND] == 0:
+                return pc, ST_ENGINE, executed, ntrace
+            t = _memo_hit(
+                pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, rows, ctl, record
+            )
+            if t == -1:
+                return pc, ST_ENGINE, executed, ntrace
+            if record:
+                if ntrace >= trace.shape[0]:
+                    return pc, ST_TRACE_FULL, executed, ntrace
+                if t == -2:  # a new template row (written by _memo_hit)
+                    t = ctl[C_TNEXT] + ctl[C_NROWS] - 1
+                trace[ntrace] = t
+                ntrace += 1
+            executed += 1
+            pc += 1
+            continue
         if executed >= budget:
             return pc, ST_BUDGET, executed, ntrace
         if record:
@@ -272,7 +451,9 @@ class ScalarCode:
                 cols[col][pc] = ops[i]
         return cls(**{k: np.array(v, np.int64) for k, v in cols.items()})
 
-    def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record):
+    def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record, memo=None):
+        """`run_scalar` over this code; `memo`: the timing-only memo's tables (fp, plan_regs,
+        slots, ent, ekeys, known, rows, ctl), or None."""
         return run_scalar(
             pc,
             regs,
@@ -291,4 +472,17 @@ class ScalarCode:
             budget,
             trace,
             record,
+            *(memo or _NO_MEMO),
         )
+
+
+_NO_MEMO = (
+    np.zeros((1, 7), np.int64),
+    np.zeros((1, MEMO_KEY_REGS + 1), np.int64),
+    np.full(1, -1, np.int64),
+    np.zeros((1, E_COLS), np.int64),
+    np.zeros((1, MEMO_KEY_REGS), np.int64),
+    np.zeros((3, 2, 4), np.int64),
+    np.zeros((5, 1), np.int64),
+    np.zeros(5, np.int64),
+)

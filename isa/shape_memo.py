@@ -27,7 +27,27 @@ import bisect
 import numpy as np
 
 from isa import dtypes
+from isa.memory import _MAX_KNOWN
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
+from isa.sequencer import (
+    C_DISJOINT,
+    C_NROWS,
+    C_ON,
+    C_QUEUES,
+    C_TNEXT,
+    E_BID,
+    E_COLS,
+    E_FORGET,
+    E_FORGETS,
+    E_PLAN,
+    E_TID,
+    E_TPC,
+    FP_KIND,
+    FP_LINE,
+    MEMO_FORGETS,
+    MEMO_KEY_REGS,
+    memo_insert,
+)
 from isa.table import Kind
 from isa.trace import Space
 
@@ -67,9 +87,10 @@ class _Plan:
     """How to memoise one instruction: the registers its result depends on and, for a DMA whose
     HBM range is shifted on a hit, that pattern's base register and element size."""
 
-    __slots__ = ("idx", "base_reg", "size")
+    __slots__ = ("idx", "base_reg", "size", "id")
 
-    def __init__(self, ins, ap: HbmAP | None):
+    def __init__(self, ins, ap: HbmAP | None, number: int):
+        self.id = number
         regs: list[int] = []
         aps: list[HbmAP] = []
         for f, v in zip(ins.spec.fields, ins.ops, strict=True):
@@ -139,9 +160,28 @@ class ShapePlans:
     per distinct instruction and operand, and `Emulator.instrs` keeps them alive): cheaper than
     hashing them, and two equal objects that are not the same merely get two plans."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, lines=None):
         self.at: list = [None] * n  # pc -> (plan, HBM immediate offset, queue) or False
         self.shared: dict = {}
+        # the same for the compiled hit path (`isa.sequencer._memo_hit`): a row per pc (kind 0
+        # until planned) and each plan's key registers
+        self.fp = np.zeros((max(n, 1), 7), np.int64)
+        if lines is not None and n:
+            self.fp[:n, FP_LINE] = lines[:n]
+        self.plan_regs = np.zeros((16, MEMO_KEY_REGS + 1), np.int64)
+        self.n_plans = 0
+
+    def _new_plan(self, ins, ap):
+        k = self.n_plans
+        plan = _Plan(ins, ap, k)
+        if k == len(self.plan_regs):
+            self.plan_regs = np.concatenate((self.plan_regs, np.zeros_like(self.plan_regs)))
+        nk = len(plan.idx)
+        if nk <= MEMO_KEY_REGS:
+            self.plan_regs[k, 0] = nk
+            self.plan_regs[k, 1 : 1 + nk] = plan.idx
+        self.n_plans += 1
+        return plan
 
     def plan(self, pc: int, ins):
         spec = ins.spec
@@ -177,41 +217,28 @@ class ShapePlans:
                         norm, ap, off, queue = tuple(key), a, a.off, ops[qpos]
         plan = self.shared.get(norm)
         if plan is None:
-            plan = self.shared[norm] = _Plan(ins, ap)
+            plan = self.shared[norm] = self._new_plan(ins, ap)
         self.at[pc] = out = (plan, off, queue)
+        if len(plan.idx) <= MEMO_KEY_REGS:
+            row = self.fp[pc]
+            row[:6] = (2 if plan.base_reg else 1, plan.id, plan.base_reg, off, queue, plan.size)
         return out
 
 
 class _Entry:
-    """A memoised result, its record body, and the last record template built from it (reused
-    at the same pc within one program)."""
+    """A memoised result and its record body; its row `k` of the memo's table `tab` (the
+    compiled hit path's, `isa.sequencer.E_*` columns) holds the last record template made of it
+    and at which pc (reused at the same pc within one program) and its body's id in the stream
+    being written."""
 
-    __slots__ = (
-        "out",
-        "body",
-        "forgets",
-        "base",
-        "span",
-        "region",
-        "bid",
-        "writer",
-        "tid",
-        "tpc",
-        "replayed",
-    )
+    __slots__ = ("out", "body", "forgets", "base", "span", "region", "tab", "k", "replayed")
 
     def __init__(self, out, body, forgets, base, span):
         self.out, self.body, self.forgets, self.base, self.span = out, body, forgets, base, span
         self.region = None
-        self.bid, self.writer = -1, None  # the body's id in the `StreamWriter` that has it
-        self.tid, self.tpc = -1, -1  # the record template last made of it, and at which pc
+        self.tab, self.k = None, -1
         # (SBUF, PSUM) versions just after its forgets last ran: the same again, they are no-ops
         self.replayed = None
-
-    def body_id(self, writer) -> int:
-        if self.writer is not writer:
-            self.bid, self.writer = writer.add_body(self.body), writer
-        return self.bid
 
 
 class ShapeMemo:
@@ -227,6 +254,21 @@ class ShapeMemo:
         self.fault_pc = -1
         self.disjoint = all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
         self.tainted = False
+        self._new_tables()
+        self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
+        self.ctl = np.zeros(5, np.int64)
+        self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
+        self.ctl[C_DISJOINT] = self.disjoint
+        self.writer = None
+
+    def _new_tables(self, cap: int = 256) -> None:
+        """Empty tables for the compiled hit path: entry rows, their key registers, and an
+        open-addressing index over them (an entry replaced is marked dead, its row kept)."""
+        self.tab = np.zeros((cap, E_COLS), np.int64)
+        self.ekeys = np.zeros((cap, MEMO_KEY_REGS), np.int64)
+        self.slots = np.full(4 * cap, -1, np.int64)
+        self.listed: list = []  # the entries by row
+        self.keyed: list = []  # whether each row is in the index
 
     def serves(self, hbm) -> bool:
         """Whether this memo holds for a run over `hbm` (the same allocations)."""
@@ -234,10 +276,78 @@ class ShapeMemo:
 
     def next_run(self) -> None:
         """Another run starts: its records go to a new stream."""
-        for e in self.entries.values():
-            e.tid = e.tpc = -1
-            e.writer = None
         self.fault_pc = -1
+
+    def start_run(self, writer, dma_queues: int) -> None:
+        """A run starts writing to `writer`: the bodies of the entries kept go into it (the
+        compiled path then never lacks one), no template is made of them yet."""
+        n = len(self.listed)
+        tab = self.tab
+        tab[:n, E_TID] = -1
+        tab[:n, E_TPC] = -1
+        first = len(writer.bodies)
+        writer.bodies.extend(e.body for e in self.listed)
+        tab[:n, E_BID] = np.arange(first, first + n)
+        self.writer = writer
+        self.ctl[C_QUEUES] = dma_queues
+
+    def tables(self, mem, writer) -> tuple:
+        """The tables `isa.sequencer.run_scalar` reads, its controls set for now."""
+        ctl = self.ctl
+        ctl[C_ON] = not self.tainted
+        ctl[C_TNEXT] = len(writer.pc)
+        ctl[C_NROWS] = 0
+        known = self.known
+        for m in (mem.sbuf, mem.psum):
+            row = known[m.space]
+            rects = m._known
+            if m._dirty is None:
+                row[0, 0] = 0
+            elif rects is None:
+                row[0, 0] = -1
+                row[1] = m._dirty
+            else:
+                row[0, 0] = len(rects)
+                if rects:
+                    row[2 : 2 + len(rects)] = rects
+        return (self.plans.fp, self.plans.plan_regs, self.slots, self.tab, self.ekeys,
+                known, self.rows, ctl)  # fmt: skip
+
+    def _add(self, e: _Entry, plan: _Plan, regs, old: _Entry | None) -> None:
+        """Give `e` its table row (its body in this run's stream) and, when the compiled path
+        can find it, its place in the index; `old`, the entry it replaces, is found no more."""
+        if old is not None and old.tab is self.tab:
+            self.tab[old.k, E_PLAN] = -1
+        k = len(self.listed)
+        if k == len(self.tab):
+            self._grow()
+        tab = self.tab
+        e.tab, e.k = tab, k
+        self.listed.append(e)
+        span = e.span or (0, 0)
+        region = e.region or (-1, -1)
+        bid = self.writer.add_body(e.body)
+        row = tab[k]
+        row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0)
+        row[E_FORGETS] = len(e.forgets) if len(e.forgets) <= MEMO_FORGETS else MEMO_FORGETS + 1
+        if e.forgets and len(e.forgets) <= MEMO_FORGETS:
+            row[E_FORGET : E_FORGET + 5 * len(e.forgets)] = [v for f in e.forgets for v in f]
+        nk = len(plan.idx)
+        keyed = nk <= MEMO_KEY_REGS and not self.tainted  # tainted keys hold their taint too
+        self.keyed.append(keyed)
+        if keyed:
+            self.ekeys[k, :nk] = regs[plan.idx]
+            memo_insert(self.slots, tab, self.ekeys, self.plans.plan_regs, np.array([k]))
+
+    def _grow(self) -> None:
+        n = len(self.tab)
+        self.tab = np.concatenate((self.tab, np.zeros_like(self.tab)))
+        self.ekeys = np.concatenate((self.ekeys, np.zeros_like(self.ekeys)))
+        self.slots = np.full(4 * len(self.tab), -1, np.int64)
+        for e in self.listed:
+            e.tab = self.tab
+        keyed = np.array(self.keyed, bool) & (self.tab[:n, E_PLAN] >= 0)
+        memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, np.flatnonzero(keyed))
 
     def start_program(self) -> None:
         """A program starts: its registers (and their taint) are zero."""
@@ -272,6 +382,7 @@ class ShapeMemo:
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
         append, add_row, add_engine = records.tids.append, records.add_row, records.add_engine
+        fp = plans.fp
         dma_queues = ctx.config.dma_queues
         # plan -> its entry for the registers as they are: registers change only in a handler
         # that is not memoised (reg_load), which empties this
@@ -326,6 +437,7 @@ class ShapeMemo:
                         ):
                             _replay(mem, m.forgets)
                             m.replayed = (sbuf.version, psum.version)
+                hit = src is not None
                 if src is None:  # a miss, or a check the handler must make (and fail)
                     ctx.pc = pc
                     src, d, q, out = self.handle(ctx, pc, instrs[pc], h)
@@ -333,15 +445,21 @@ class ShapeMemo:
                     if not at:
                         seen.clear()
                 if record:
-                    if same and src.tpc == pc:
-                        append(src.tid)  # a memoised result met again at this pc
-                    elif src is None:
+                    if src is None:
                         add_engine(pc, instrs[pc].spec, out, lines[pc])
                     else:
-                        t = add_row(pc, src.body_id(records), d, q, lines[pc])
-                        if same:
-                            src.tid, src.tpc = t, pc
+                        tab, k = src.tab, src.k
+                        if same and tab.item(k, E_TPC) == pc:
+                            append(tab.item(k, E_TID))  # a memoised result met again here
+                        else:
+                            t = add_row(pc, tab.item(k, E_BID), d, q, lines[pc])
+                            if same:
+                                tab[k, E_TID] = t
+                                tab[k, E_TPC] = pc
                 pc += 1
+                # back to the compiled loop after a hit when it may go on from here
+                if hit and pc < n and fp[pc, FP_KIND]:
+                    break
         except BaseException:
             self.fault_pc = pc
             raise
@@ -394,7 +512,10 @@ class ShapeMemo:
                 e.region = _region(ctx.hbm, *e.span)
         if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
             self.entries.clear()
+            self._new_tables()
+        old = self.entries.get(key)
         self.entries[key] = e
+        self._add(e, plan, regs, old)
         return e, 0, q, None
 
     def _fits(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int, queues: int):

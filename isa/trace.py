@@ -417,6 +417,15 @@ class StreamWriter:
         self.tids.append(t)
         return t
 
+    def add_rows(self, rows: np.ndarray, n: int) -> None:
+        """Append template rows `rows[:, :n]` (pc, body, shift, queue, line), whose ids follow
+        the last one; their records are in `tids` already."""
+        if n:
+            for col, values in zip(
+                (self.pc, self.body, self.shift, self.queue, self.line), rows, strict=True
+            ):
+                col.frombytes(values[:n].tobytes())
+
     def add_engine(self, pc: int, spec, out: tuple, line: int) -> int:
         """`add_row` of engine instruction `spec` (an `InstrSpec`) at `pc`, given its
         handler's result `out` = (params, reads, writes, queue), as a body of its own."""
