@@ -76,3 +76,45 @@ _VALID = frozenset(int(d) for d in DType)
 
 def valid(code: int) -> bool:
     return code in _VALID
+
+
+_E5 = np.dtype(ml_dtypes.float8_e5m2)
+_ANY_FLOAT = frozenset(NUMPY[d] for d in FLOATS) | {np.dtype(np.float64)}
+
+
+def keep_fp8e5_nan_payloads(src, out: np.ndarray, dt) -> np.ndarray:
+    """`out` (src converted to dt) with float8_e5m2 NaNs carrying their payload as IEEE
+        narrowing and widening do (ml_dtypes makes every NaN the quiet 0x7e / 0x7fc00000): a float
+        NaN narrows to the code with the top two bits of its mantissa (10 if both are 0: it stays
+        a NaN), a code widens to the fp32 NaN with its two bits on top (then to 16 bits as the CPU
+    rounds fp32: quieted for fp16, truncated for bf16). The CPU target converts
+        the same way (codegen.cpu.elementwise.fp8_to_f32 / f32_to_fp8)."""
+    dt, src = np.dtype(dt), np.asarray(src)
+    if dt == _E5 and src.dtype != _E5 and src.dtype in _ANY_FLOAT:
+        with np.errstate(invalid="ignore"):
+            f = src.astype(np.float32)
+        nan = np.isnan(f)
+        if nan.any():
+            bits = f.view(np.uint32)[nan]
+            p = (bits >> 21) & 3
+            code = ((bits >> 24) & 0x80) | 0x7C | np.where(p == 0, 2, p)
+            out = np.array(out, copy=True)
+            out.view(np.uint8)[nan] = code.astype(np.uint8)
+    elif src.dtype == _E5 and dt != _E5 and dt in _ANY_FLOAT:
+        w = src.view(np.uint8)
+        nan = ((w & 0x7C) == 0x7C) & ((w & 3) != 0)
+        if nan.any():
+            c = w[nan].astype(np.uint32)
+            f = ((c & 0x80) << 24) | 0x7F800000 | ((c & 3) << 21)  # the fp32 NaN, as decoded
+            out = np.array(out, copy=True)
+            if dt == NUMPY[DType.BF16]:  # rounding keeps a payload that survives truncation
+                out.view(np.uint16)[nan] = (f >> 16).astype(np.uint16)
+            elif dt == NUMPY[DType.F16]:  # the fp32 -> fp16 conversion quiets it
+                h = ((c & 0x80) << 8) | 0x7E00 | ((c & 3) << 8)
+                out.view(np.uint16)[nan] = h.astype(np.uint16)
+            elif dt == np.float32:
+                out.view(np.uint32)[nan] = f
+            else:
+                with np.errstate(invalid="ignore"):
+                    out[nan] = (f | 0x400000).view(np.float32).astype(dt)
+    return out

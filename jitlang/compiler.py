@@ -125,12 +125,14 @@ class AccelCompileResult:
     batchable: bool = False  # step "batch_programs" would batch this kernel
 
 
-def _reject_fp8(fn: Function) -> None:
-    """The accelerator's engines and DMA have no fp8 data path: any fp8 value or fp8 memory
-    access is a located TargetLimitError. So is tl.atomic_poll (no spin-wait on the emulator)."""
-    from .ir import AtomicKind, OpKind, PointerType, elem_type, walk
+def _check_accel_limits(fn: Function) -> None:
+    """What the accelerator refuses at the op's line (TargetLimitError): a sum, product or
+    custom reduction or scan of an fp8 block (the engines reduce with one rounding where the
+    CPU rounds every step to fp8; max and min are exact and run)."""
+    from .ir import AtomicKind, OpKind, ReduceKind, scalar_dtype, walk
     from .passes.accel_layout import TargetLimitError
 
+    exact = (ReduceKind.MAX, ReduceKind.MIN, ReduceKind.ARGMAX, ReduceKind.ARGMIN)
     for op in walk(fn.body):
         if op.kind is OpKind.ATOMIC and op.attr.kind is AtomicKind.POLL:
             raise TargetLimitError(
@@ -138,15 +140,16 @@ def _reject_fp8(fn: Function) -> None:
                 "tl.atomic_poll is not supported on the accelerator",
                 "poll on target='cpu', or order the work by separate launches",
             )
-        for v in list(op.results) + list(op.operands):
-            e = elem_type(v.type)
-            dt = e.elem if isinstance(e, PointerType) else getattr(e, "dtype", None)
+        if op.kind not in (OpKind.REDUCE, OpKind.SCAN) or op.attr.kind in exact:
+            continue
+        for v in op.operands:
+            dt = scalar_dtype(v.type)
             if dt is not None and dt.is_fp8:
                 raise TargetLimitError(
                     op.loc,
-                    f"{dt} ({v.type}) cannot be used on the accelerator: it has no fp8 data path",
-                    "keep fp8 arrays for target='cpu', or convert them to float16/bfloat16 on "
-                    "the host first",
+                    f"a {op.attr.kind.value} {op.kind.value} of {dt} on the accelerator (its "
+                    f"engines reduce with one rounding; {dt} rounds each step on the CPU)",
+                    "convert the block to tl.float32 first (`x.to(tl.float32)`)",
                 )
 
 
@@ -159,12 +162,15 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
 
     from .passes.accel_batch import batch_programs, batchable
     from .passes.accel_batch_masks import version_masks
+    from .passes.accel_fp8 import emulate_fp8, needs_emulation
     from .passes.accel_layout import TargetLimitError
     from .passes.accel_memory import OutOfChipMemoryError
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
-    _reject_fp8(fn)
+    _check_accel_limits(fn)
+    if needs_emulation(fn):  # fp8 formats the machine lacks, as integer and fp32 engine ops
+        fn = optimize_tile_ir(emulate_fp8(fn), options)
     can_batch = batchable(fn) is None
     if can_batch and "batch_programs" in target.steps:
         # B program ids on the partitions, two groups of them side by side (one's loads overlap

@@ -17,6 +17,8 @@ ISA_DTYPE = {
     DType.F32: IDT.F32,
     DType.BF16: IDT.BF16,
     DType.F16: IDT.F16,
+    DType.F8E4NV: IDT.FP8E4,  # float8_e4m3fn
+    DType.F8E5: IDT.FP8E5,  # float8_e5m2
     DType.I32: IDT.I32,
     DType.U32: IDT.U32,
     DType.I16: IDT.I16,

@@ -7,23 +7,30 @@ import math
 
 import numpy as np
 
+from isa.dtypes import keep_fp8e5_nan_payloads
 from isa.engines.common import (
     REDUCE,
     Ctx,
     binop,
     check_matmul,
     compute_form,
-    convert,
     elementwise_params,
     groups,
     handler,
     is_float_dtype,
     same_shape,
 )
+from isa.engines.common import convert as _convert
 from isa.errors import DeviceAssertError, InvalidInstructionError, TileShapeError
 from isa.operands import SPACE_PSUM
 from isa.table import AccMode, ActFn, RandMode
 from isa.trace import CostParams
+
+
+def convert(x, dt):
+    """common.convert, with float8_e5m2 NaN payloads kept (isa.dtypes)."""
+    return keep_fp8e5_nan_payloads(x, _convert(x, dt), dt)
+
 
 # --- tensor engine ---------------------------------------------------------------------------
 

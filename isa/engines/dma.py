@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from isa.engines.common import Ctx, compute_form, convert, handler, is_float_dtype
+from isa.dtypes import keep_fp8e5_nan_payloads
+from isa.engines.common import Ctx, compute_form, handler, is_float_dtype
+from isa.engines.common import convert as _convert
 from isa.errors import InvalidInstructionError, TileShapeError
 from isa.memory import HbmAccess, TileAccess, tile_descriptors
 from isa.operands import SPACE_SBUF, Tile
 from isa.table import AtomicOp
 from isa.trace import CostParams, MemRange, Space
+
+
+def convert(x, dt):
+    """common.convert, with float8_e5m2 NaN payloads kept (isa.dtypes)."""
+    return keep_fp8e5_nan_payloads(x, _convert(x, dt), dt)
+
 
 # --- DMA -------------------------------------------------------------------------------------
 

@@ -68,13 +68,17 @@ NOTES = {
     "float8e4b15": "ml_dtypes has no such type: arrays are uint8 codes passed as "
     "`jl.reinterpret(codes, tl.float8e4b15)` (`jitlang.dtypes.fp8e4b15_to_float32` / "
     "`float32_to_fp8e4b15` convert on the host); casts follow Triton's compiled cast (saturate at "
-    "1.75, ties away from zero), not its interpreter, which mis-encodes magnitudes from 2 up; CPU and interpreter (which "
-    "has no reductions or scans of it) only: the accelerator has no fp8 data path",
-    "float8e5": "NaN payloads survive a copy (ml_dtypes makes every NaN 0x7e); CPU and "
-    "interpreter only: the accelerator has no fp8 data path",
-    "float8e4nv": "CPU and interpreter only: the accelerator has no fp8 data path",
-    "float8e4b8": "CPU and interpreter only: the accelerator has no fp8 data path",
-    "float8e5b16": "CPU and interpreter only: the accelerator has no fp8 data path",
+    "1.75, ties away from zero), not its interpreter, which mis-encodes magnitudes from 2 up; the "
+    "interpreter and the accelerator have no reductions or scans of it; on the accelerator its "
+    "codes are decoded and encoded with integer engine ops, bit-exact with the CPU",
+    "float8e5": "NaN payloads survive a copy and a cast (ml_dtypes makes every NaN 0x7e); on the "
+    "accelerator an FP8E5 tile; sums, products and custom reductions or scans of fp8 blocks are "
+    "refused at the line there (its engines reduce with one rounding, the CPU rounds each step)",
+    "float8e4nv": "on the accelerator an FP8E4 tile; sums, products and custom reductions or "
+    "scans of it are refused at the line there, as for `float8e5`",
+    "float8e4b8": "on the accelerator (no such type in its ISA) its codes are decoded and "
+    "encoded with integer engine ops, bit-exact with the CPU; reductions as for `float8e5`",
+    "float8e5b16": "as `float8e4b8`",
     "inline_asm_elementwise": "exists so that a kernel using it fails at its line, as under "
     "Triton's interpreter: its assembly is PTX/AMDGCN, which neither target can run",
     "map_elementwise": "both sides of a per-element `if` are computed and selected (the mapped "

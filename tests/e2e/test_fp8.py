@@ -213,10 +213,14 @@ def test_interpreter_agrees(tmp_path):
     assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
 
 
-def test_accelerator_rejects_fp8_at_the_line():
-    from jitlang.passes.accel_layout import TargetLimitError
-
-    x = np.zeros(16, ml_dtypes.float8_e5m2)
-    with pytest.raises(TargetLimitError, match="no fp8 data path") as info:
-        fp8_arith[(1,)](x, x, x, BLOCK=16, target="accel")
-    assert f"{os.path.abspath(__file__)}:" in str(info.value)
+@pytest.mark.parametrize("dt,npd", FORMATS, ids=IDS)
+def test_accelerator_runs_fp8_as_the_cpu(dt, npd):
+    # more on the accelerator in test_fp8_accel.py
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-4, 4, 64).astype(npd)
+    y = rng.uniform(-4, 4, 64).astype(npd)
+    outs = [np.zeros(64, npd) for _ in range(2)]
+    for out, target in zip(outs, ("cpu", "accel")):
+        fp8_arith[(1,)](x, y, out, BLOCK=64, target=target)
+    np.testing.assert_array_equal(outs[1].view(np.uint8), outs[0].view(np.uint8))
+    np.testing.assert_array_equal(outs[1].view(np.uint8), ((x * y + x) - npd(0.5)).view(np.uint8))

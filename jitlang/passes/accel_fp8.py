@@ -1,0 +1,341 @@
+"""fp8 formats the accelerator lacks (float8e4b8, float8e5b16, float8e4b15) as engine ops.
+
+Stage: a tile-IR pass of the accelerator pipeline, run by `compiler.compile_accel` before layout
+inference. Input: an optimized tile-IR function. Output: the same function in which no value has
+one of those element types: their blocks are float32 blocks holding the decoded values (as the
+CPU target holds every fp8 in f32 registers), their pointers are uint8 pointers to the codes.
+
+- loads read the codes (uint8) and decode them with integer ops (shift, and, or, add, compare,
+  select) into fp32 bit patterns; stores and bitcasts encode back to codes the same way;
+- every value cast to the format, and every unary/binary/fma result of it (tl.abs excepted:
+  exact, as on the CPU), is rounded onto its grid: encoded, then decoded;
+- dots on fp8 operands read them as bf16 blocks (every fp8 value is exact in bf16), so the
+  tensor engine runs at its 16-bit rate; the sum is fp32 as on the CPU.
+
+The encoders are `codegen.cpu.elementwise.f32_to_fp8` / `f32_to_fp8e4b15` step for step (round
+to nearest even, NaN and overflow to the one NaN 0x80 for the fnuz formats; float8e4b15 rounds
+ties away from zero and saturates at 1.75, or at 1.875 for stores and bitcasts), so results are
+bit-exact with the CPU target. float8e4nv and float8e5 are the machine's own FP8E4/FP8E5 types
+and are not touched here. Sums, products and custom reductions and scans of them are refused at
+their line (the engines reduce with one rounding, the CPU rounds each step to the format), and
+so is every reduction of float8e4b15 (as on the interpreter).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..dtypes import DType
+from ..ir import (
+    BinaryOp,
+    BlockType,
+    Cast,
+    Cmp,
+    CmpPred,
+    Const,
+    Function,
+    Loc,
+    Op,
+    OpKind,
+    PointerType,
+    ReduceKind,
+    Region,
+    ScalarType,
+    Type,
+    UnaryOp,
+    Value,
+    elem_type,
+    shape_of,
+    with_elem,
+)
+
+# format: (exponent bits, mantissa bits, bias, kind) as codegen.cpu.elementwise.FP8
+EMULATED: dict[DType, tuple[int, int, int, str]] = {
+    DType.F8E4B8: (4, 3, 8, "fnuz"),
+    DType.F8E5B16: (5, 2, 16, "fnuz"),
+    DType.F8E4B15: (4, 3, 15, "b15"),
+}
+_NATIVE_FP8 = (DType.F8E4NV, DType.F8E5)
+# max and min pick an operand: exact on the decoded values (float8e4b15 aside, whose 1.875 the
+# CPU's per-step rounding turns into 1.75)
+_EXACT_REDUCTIONS = (ReduceKind.MAX, ReduceKind.MIN, ReduceKind.ARGMAX, ReduceKind.ARGMIN)
+
+
+def needs_emulation(fn: Function) -> bool:
+    from ..ir import walk
+
+    def emulated(t: Type) -> bool:
+        e = elem_type(t)
+        return (e.elem if isinstance(e, PointerType) else e.dtype) in EMULATED
+
+    if any(emulated(a.type) for a in fn.body.args):
+        return True
+    return any(emulated(v.type) for op in walk(fn.body) for v in op.results)
+
+
+def emulate_fp8(fn: Function) -> Function:
+    """Rewrite the emulated fp8 formats of `fn` (module docstring); `fn` itself is unchanged.
+    Requires a verified function; guarantees a verified one whose values have no emulated fp8
+    type. Raises TargetLimitError at the line of a reduction or scan of such a block."""
+    if not needs_emulation(fn):
+        return fn
+    fn = copy.deepcopy(fn)
+    _Rewriter().region(fn.body)
+    return fn
+
+
+class _Rewriter:
+    def __init__(self) -> None:
+        self.fmt: dict[int, DType] = {}  # value id -> its emulated format (before retyping)
+        self.out: list[Op] = []
+        self.loc: Loc | None = None
+
+    # -- building ------------------------------------------------------------------------------
+    def emit(self, kind: OpKind, operands, t: Type, attr=None, result: Value | None = None):
+        r = result if result is not None else Value(t)
+        self.out.append(Op(kind, list(operands), [r], self.loc, attr))
+        return r
+
+    def const(self, value, dt: DType, shape) -> Value:
+        c = self.emit(OpKind.CONSTANT, [], ScalarType(dt), Const(value))
+        if not shape:
+            return c
+        return self.emit(OpKind.SPLAT, [c], BlockType(shape, ScalarType(dt)))
+
+    def bin(self, bop: BinaryOp, x: Value, y, result: Value | None = None) -> Value:
+        dt = elem_type(x.type).dtype
+        if not isinstance(y, Value):
+            y = self.const(y, dt, shape_of(x.type))
+        from ..ir import Binary
+
+        return self.emit(OpKind.BINARY, [x, y], x.type, Binary(bop), result)
+
+    def cmp(self, pred: CmpPred, x: Value, y) -> Value:
+        dt = elem_type(x.type).dtype
+        if not isinstance(y, Value):
+            y = self.const(y, dt, shape_of(x.type))
+        return self.emit(OpKind.CMP, [x, y], with_elem(x.type, ScalarType(DType.I1)), Cmp(pred))
+
+    def cast(self, x: Value, dt: DType, bitcast: bool = False, result=None) -> Value:
+        return self.emit(OpKind.CAST, [x], with_elem(x.type, ScalarType(dt)), Cast(bitcast), result)
+
+    def select(self, c: Value, a: Value, b, result: Value | None = None) -> Value:
+        if not isinstance(b, Value):
+            b = self.const(b, elem_type(a.type).dtype, shape_of(a.type))
+        return self.emit(OpKind.SELECT, [c, a, b], a.type, None, result)
+
+    # -- the formats as integer ops (codegen.cpu.elementwise, step for step) --------------------
+    def decode(self, codes: Value, dt: DType, result: Value | None = None) -> Value:
+        """uint8 codes -> their float32 values (exact)."""
+        ebits, mbits, bias, kind = EMULATED[dt]
+        A, SHL, SHR, OR, ADD, MUL = (
+            BinaryOp.AND,
+            BinaryOp.SHL,
+            BinaryOp.SHR,
+            BinaryOp.OR,
+            BinaryOp.ADD,
+            BinaryOp.MUL,
+        )
+        w = self.cast(codes, DType.U32)
+        sign = self.bin(SHL, self.bin(A, w, 0x80), 24)
+        e = self.bin(A, self.bin(SHR, w, mbits), (1 << ebits) - 1)
+        m = self.bin(A, w, (1 << mbits) - 1)
+        normal = self.bin(
+            OR, self.bin(SHL, self.bin(ADD, e, 127 - bias), 23), self.bin(SHL, m, 23 - mbits)
+        )
+        sub = self.bin(MUL, self.cast(m, DType.F32), 2.0 ** (1 - bias - mbits))  # exact
+        mag = self.select(self.cmp(CmpPred.EQ, e, 0), self.cast(sub, DType.U32, True), normal)
+        bits = self.bin(OR, mag, sign)
+        if kind == "fnuz":  # 0x80 is the one NaN
+            bits = self.select(
+                self.cmp(CmpPred.EQ, w, 0x80),
+                self.const(0xFFC00000, DType.U32, shape_of(w.type)),
+                bits,
+            )
+        return self.cast(bits, DType.F32, True, result)
+
+    def encode(self, x: Value, dt: DType, saturate: bool = True) -> Value:
+        """float32 values -> uint8 codes, as the CPU target's cast rounds them."""
+        ebits, mbits, bias, kind = EMULATED[dt]
+        if kind == "b15":
+            return self._encode_b15(x, saturate)
+        A, SHR, OR, ADD, SUB = BinaryOp.AND, BinaryOp.SHR, BinaryOp.OR, BinaryOp.ADD, BinaryOp.SUB
+        shape = shape_of(x.type)
+        bits = self.cast(x, DType.U32, True)
+        sign = self.bin(A, self.bin(SHR, bits, 24), 0x80)
+        a = self.bin(A, bits, 0x7FFFFFFF)
+        shift = 23 - mbits
+        odd = self.bin(A, self.bin(SHR, a, shift), 1)
+        r = self.bin(ADD, a, self.bin(ADD, odd, (1 << (shift - 1)) - 1))
+        normal = self.bin(SUB, self.bin(SHR, r, shift), (127 - bias) << mbits)
+        # below the smallest normal: the fp32 adder rounds |x| at the subnormal step
+        ax = self.cast(a, DType.F32, True)
+        f = self.bin(ADD, ax, 2.0 ** (1 - bias - mbits + 23))
+        sub = self.bin(SUB, self.cast(f, DType.U32, True), 0x4B000000 + ((1 - bias - mbits) << 23))
+        small = self.cmp(CmpPred.LT, a, (127 - bias + 1) << 23)
+        code = self.select(small, sub, normal)
+        is_nan = self.cmp(CmpPred.GT, a, 0x7F800000)
+        too_big = self.cmp(CmpPred.GT, code, 0x7F)
+        bad = self.emit(OpKind.BINARY, [too_big, is_nan], too_big.type, _binary(BinaryOp.OR))
+        signed = self.select(self.cmp(CmpPred.EQ, code, 0), code, self.bin(OR, code, sign))
+        out = self.select(bad, self.const(0x80, DType.U32, shape), signed)
+        return self.cast(out, DType.U8)
+
+    def _encode_b15(self, x: Value, saturate: bool) -> Value:
+        """codegen.cpu.elementwise.f32_to_fp8e4b15: saturate |x| (inf, NaN) at 1.75 (1.875),
+        round to nearest with ties away from zero, keep the sign."""
+        A, SHR, OR, ADD, SUB, MUL = (
+            BinaryOp.AND,
+            BinaryOp.SHR,
+            BinaryOp.OR,
+            BinaryOp.ADD,
+            BinaryOp.SUB,
+            BinaryOp.MUL,
+        )
+        bits = self.cast(x, DType.U32, True)
+        sign = self.bin(A, self.bin(SHR, bits, 24), 0x80)
+        a = self.bin(A, bits, 0x7FFFFFFF)
+        top = 0x3FE00000 if saturate else 0x3FF00000
+        topv = self.const(top, DType.U32, shape_of(x.type))
+        a = self.select(self.cmp(CmpPred.GT, a, top), topv, a)
+        normal = self.bin(SUB, self.bin(SHR, self.bin(ADD, a, 1 << 19), 20), (127 - 15) << 3)
+        # below 2^-14: floor(|x| * 2^17 + 0.5) as t + (|x| * 2^17 - t >= 0.5) with t its integer
+        # part (every step exact in fp32; the CPU's f64 sum is exact there too)
+        y = self.bin(MUL, self.cast(a, DType.F32, True), 2.0**17)
+        t = self.cast(y, DType.U32)
+        frac = self.bin(SUB, y, self.cast(t, DType.F32))
+        up = self.cast(self.cmp(CmpPred.GE, frac, 0.5), DType.U32)
+        sub = self.bin(ADD, t, up)
+        code = self.select(self.cmp(CmpPred.LT, a, 0x38800000), sub, normal)
+        return self.cast(self.bin(OR, code, sign), DType.U8)
+
+    def round(self, x: Value, dt: DType, result: Value | None = None) -> Value:
+        """x (float32) onto dt's grid, as the CPU target's round_to."""
+        return self.decode(self.encode(x, dt), dt, result)
+
+    # -- the walk --------------------------------------------------------------------------------
+    def retype(self, v: Value) -> None:
+        e = elem_type(v.type)
+        if isinstance(e, PointerType) and e.elem in EMULATED:
+            self.fmt[v.id] = e.elem
+            v.type = with_elem(v.type, PointerType(DType.U8))
+        elif isinstance(e, ScalarType) and e.dtype in EMULATED:
+            self.fmt[v.id] = e.dtype
+            v.type = with_elem(v.type, ScalarType(DType.F32))
+
+    def region(self, reg: Region) -> None:
+        for a in reg.args:
+            self.retype(a)
+        saved = self.out
+        self.out = []
+        for op in reg.ops:
+            for r in op.regions:
+                self.region(r)
+            self.loc = op.loc
+            self.op(op)
+        reg.ops, self.out = self.out, saved
+
+    def op(self, op: Op) -> None:
+        k = op.kind
+        src = [self.fmt.get(v.id) for v in op.operands]
+        res = []
+        for r in op.results:
+            self.retype(r)
+            res.append(self.fmt.get(r.id))
+        if not any(src) and not any(res):
+            self.out.append(op)
+            return
+        if k in (OpKind.REDUCE, OpKind.SCAN) and (
+            DType.F8E4B15 in src or op.attr.kind not in _EXACT_REDUCTIONS
+        ):
+            from .accel_layout import TargetLimitError
+
+            dt = next(d for d in src if d)
+            raise TargetLimitError(
+                op.loc,
+                f"a {op.attr.kind.value} {k.value} of {dt} on the accelerator (its engines "
+                f"reduce with one rounding; {dt} rounds each step on the CPU)",
+                "convert the block to tl.float32 first (`x.to(tl.float32)`)",
+            )
+        if k is OpKind.ATOMIC:
+            from .accel_layout import TargetLimitError
+
+            raise TargetLimitError(op.loc, "no fp8 atomics", "")
+        if k is OpKind.LOAD and src[0]:
+            r = op.result
+            codes = Value(with_elem(r.type, ScalarType(DType.U8)))
+            if len(op.operands) > 2:  # `other` in codes
+                op.operands[2] = self.encode(op.operands[2], src[0], saturate=False)
+            op.results = [codes]
+            self.out.append(op)
+            self.decode(codes, src[0], r)
+            return
+        if k is OpKind.STORE and src[0]:
+            op.operands[1] = self.encode(op.operands[1], src[0], saturate=False)
+            self.out.append(op)
+            return
+        if k is OpKind.CAST:
+            return self._cast(op, src[0], res[0])
+        if k in (OpKind.UNARY, OpKind.BINARY, OpKind.FMA) and res[0]:
+            r = op.result
+            if k is OpKind.UNARY and op.attr.op is UnaryOp.ABS:  # exact (CPU: no rounding)
+                self.out.append(op)
+                return
+            tmp = Value(r.type)
+            op.results = [tmp]
+            self.out.append(op)
+            self.round(tmp, res[0], r)
+            return
+        if k is OpKind.CONSTANT and res[0]:
+            op.attr = Const(_on_grid(float(op.attr.value), res[0]))
+        if k is OpKind.DOT:
+            self._dot(op)
+            return
+        self.out.append(op)  # moves, selects, compares, control flow: values as they are
+
+    def _cast(self, op: Op, fs: DType | None, fd: DType | None) -> None:
+        x, r = op.operands[0], op.result
+        dst = elem_type(r.type)
+        if isinstance(dst, PointerType) or isinstance(elem_type(x.type), PointerType):
+            self.out.append(op)
+            return
+        if op.attr.bitcast:
+            codes = self.encode(x, fs, saturate=False) if fs else None
+            if fd:
+                if codes is None:
+                    codes = self.cast(x, DType.U8, True)
+                self.decode(codes, fd, r)
+            else:
+                self.cast(codes, dst.dtype, True, r)
+            return
+        if fd:
+            if elem_type(x.type).dtype is not DType.F32:
+                x = self.cast(x, DType.F32)
+            self.round(x, fd, r)
+            return
+        self.out.append(op)  # from a decoded value: a cast of the float32 it holds
+
+    def _dot(self, op: Op) -> None:
+        a, b = op.operands[:2]
+        fp8 = lambda v: self.fmt.get(v.id) or elem_type(v.type).dtype in _NATIVE_FP8  # noqa: E731
+        if fp8(a) and fp8(b):  # every fp8 value is exact in bf16: the PE's 16-bit rate
+            op.operands[0] = self.cast(a, DType.BF16)
+            op.operands[1] = self.cast(b, DType.BF16)
+        self.out.append(op)
+
+
+def _binary(bop: BinaryOp):
+    from ..ir import Binary
+
+    return Binary(bop)
+
+
+def _on_grid(v: float, dt: DType) -> float:
+    import numpy as np
+
+    from ..dtypes import float32_to_fp8e4b15, fp8e4b15_to_float32
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        if dt is DType.F8E4B15:
+            return float(fp8e4b15_to_float32(float32_to_fp8e4b15(np.float32(v), False)))
+        return float(np.float32(v).astype(dt.np).astype(np.float32))
