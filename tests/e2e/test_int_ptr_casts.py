@@ -303,3 +303,24 @@ def test_accel_refuses_blocks_of_addresses_at_the_line():
     with pytest.raises(TargetLimitError) as e:
         byte_stride[(1,)](x, np.zeros(16, np.int32), STEP=4, BLOCK=16, target="accel")
     assert "test_int_ptr_casts.py:" in str(e.value) and "int64" in str(e.value)
+
+
+@jl.jit
+def shift_through_address(x_ptr, addr, B: tl.constexpr):
+    offs = tl.arange(0, B)
+    v = tl.load(x_ptr + offs)
+    tl.store(addr.to(tl.pi32_t) + offs + 1, v)  # the same array, one element on
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="codegen/cpu/alias.py traces an int -> pointer cast back to the integer parameter "
+    "and takes it for a distinct array, so the store clobbers lanes the load has not read yet "
+    "(fix: stop the trace at a cast from an integer)",
+)
+def test_store_through_an_integer_address_into_the_loaded_array():
+    x = np.arange(257, dtype=np.int32)
+    ref = x.copy()
+    ref[1:] = x[:256]
+    shift_through_address[(1,)](x, x.ctypes.data, B=256)
+    np.testing.assert_array_equal(x, ref)
