@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from codegen.cpu.cachesize import STREAM_GLOBAL, stream_threshold
 from codegen.cpu.loader import load_shared, set_pointer_global
 
 from .launch import Launcher, WorkerPool
@@ -54,7 +55,7 @@ class DeviceAssertionError(AssertionError):
     """A `tl.device_assert` (or `assert`) failed in at least one program."""
 
 
-_HOOKS = ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook")
+_HOOKS = ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook", STREAM_GLOBAL)
 
 
 def _load(payload: bytes, name: str, meta: dict):
@@ -87,6 +88,7 @@ class CpuKernel:
         self.launcher = Launcher(
             self.cfunc, pool, pieces_per_thread=1 if meta.get("lockstep") else None
         )
+        self.set_stream_bytes(stream_threshold())
         self._failures: list[tuple] = []
         self._fail_lock = threading.Lock()
         self._print_lock = threading.Lock()
@@ -106,6 +108,11 @@ class CpuKernel:
             set_pointer_global(
                 self.native, "jl_assert_hook", ctypes.cast(self._assert_cb, ctypes.c_void_p).value
             )
+
+    def set_stream_bytes(self, n: int) -> None:
+        """Bytes one store of a launch must write before it bypasses the caches (streaming
+        stores, codegen/cpu/stream.py); the host's threshold by default."""
+        set_pointer_global(self.native, STREAM_GLOBAL, max(0, n))
 
     def launch(self, grid: tuple[int, int, int], args: tuple) -> None:
         self.launcher(grid, self.pack(*grid, *args))

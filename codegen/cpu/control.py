@@ -27,6 +27,7 @@ from jitlang.ir import (
 from . import elementwise as E
 from .hoist import hoist_invariant
 from .prefetch import plan_prefetches
+from .stream import trip_count
 
 if TYPE_CHECKING:
     from .lower import Mat
@@ -112,6 +113,7 @@ class ControlFlowLowering:
         lb, ub, step = (self.scalar(v) for v in op.operands[:3])
         inits = op.operands[3:]
         body = op.regions[0]
+        self.trips.append(trip_count(b, lb, ub, step))
         cst = None
         if isinstance(step, ir.Constant):  # a folded constant step (stored two's-complement)
             width = step.type.width
@@ -239,6 +241,7 @@ class ControlFlowLowering:
         b.position_at_end(exit_)
         for r, v, p, m in zip(op.results, inits, phis, bufs):
             self.vals[r.id] = self._carried_value(v, p, m)
+        self.trips.pop()
 
     def _carried_value(self, init: Value, phi, m):
         if isinstance(m, _Affine):

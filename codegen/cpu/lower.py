@@ -45,6 +45,7 @@ from jitlang.passes.axisinfo import AxisAnalysis
 
 from . import elementwise as E
 from . import llvmutil as U
+from . import stream
 from .alias import StoreAliasing
 from .chunkmask import chunk_full
 from .control import ControlFlowLowering
@@ -138,6 +139,9 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             from .bounds import BoundsChecker
 
             self.bounds = BoundsChecker(fn)
+        self.may_stream = stream.kernel_may_stream(self)
+        self.streamed = False  # a non-temporal store was emitted: fence before returning
+        self.trips: list[ir.Value] = []  # f64 trip counts of the enclosing loops (stream.py)
 
     # -- module / entry --------------------------------------------------------------------
     def lower(self) -> ir.Module:
@@ -169,6 +173,8 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                 self.lower_region(self.fn.body)
         for ptr in self.exit_frees:
             self.b.call(U.declare(self.module, "free", U.VOID, [U.PTR]), [ptr])
+        if self.streamed:
+            stream.fence(self)
         self.b.ret_void()
         ab = ir.IRBuilder(self.alloca_block)
         ab.branch(start_block)
@@ -216,7 +222,9 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             with b.if_then(inside):
                 b.store(ir.Constant(U.I1, 1), ran)
                 self.vals[body.args[0].id] = iv
+                self.trips.append(stream.trip_count(b, lb, ub, step))
                 self.lower_region(body)
+                self.trips.pop()
         k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
         b.cbranch(b.load(ran, typ=U.I1), head, done)
         b.position_at_end(done)
@@ -772,6 +780,10 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                     mask = E.const_vec(U.I1, 1, lanes)
                 self.masked("masked.scatter", vt, [val, ptrs, ir.Constant(U.I32, align), mask])
 
+        streaming = stream.plan(self, op)
+        if streaming is not None:
+            stream.emit(self, op, streaming, body)
+            return
         self.loop_nest(shape_of(ptr_v.type), body)
 
 

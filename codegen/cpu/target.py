@@ -43,6 +43,7 @@ class CpuTarget:
     fma: bool = True
     reserved_registers: int = 1  # dot micro-kernel: the broadcast of A
     forced: bool = False  # named by JITLANG_CPU rather than read from the host
+    nontemporal: bool = False  # streaming stores and `sfence` exist (x86; see stream.py)
 
     @property
     def max_lanes(self) -> int:
@@ -144,4 +145,5 @@ def cpu_target(spec: str | None = None) -> CpuTarget:
         fma=fma,
         reserved_registers=1 if fma else 2,  # without FMA a product needs a scratch register
         forced=forced,
+        nontemporal=llvm.get_process_triple().startswith(("x86_64", "i386", "i686")),
     )
