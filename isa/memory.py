@@ -71,14 +71,33 @@ class OnChip:
         # changes whenever the written flags may have: a `forget` just made, with no change
         # since, has nothing left to clear (unique over all OnChips: a stamp from one counter)
         self.version = next(_STAMPS)
+        # Timing-only emulation's known-value writes not made yet, in order: (access, values).
+        # Only a read needs them (`materialize`); a forget that covers one drops it, a reset
+        # drops them all. `_wbox` bounds the written flags actually set.
+        self.pending: list = []
+        self._wbox = None
 
     def reset_written(self) -> None:
-        if self._dirty is not None:
-            p0, p1, b0, b1 = self._dirty
+        if self._wbox is not None:
+            p0, p1, b0, b1 = self._wbox
             self.written[p0:p1, b0:b1] = 0
-            self._dirty = None
+            self._wbox = None
+        self._dirty = None
         self._known = []
+        self.pending = []
         self.version = next(_STAMPS)
+
+    def defer(self, access: TileAccess, values: np.ndarray) -> None:
+        """`access.write(values)`, made when something reads this memory (see `pending`)."""
+        r = access.range
+        self._mark(r.p_start, r.p_start + r.p_count, r.start, r.end, real=False)
+        self.pending.append((access, values))
+
+    def materialize(self) -> None:
+        """Make the deferred writes, in order."""
+        pending, self.pending = self.pending, []
+        for access, values in pending:
+            TileAccess.write(access, values)
 
     def forget(self, p0: int, p1: int, b0: int, b1: int) -> None:
         """Mark bytes [p0:p1, b0:b1] unwritten (timing-only emulation: their values are not
@@ -109,11 +128,30 @@ class OnChip:
                 if b1 < c1:
                     rest.append((m0, m1, b1, c1))
             self._known = rest if len(rest) <= _MAX_KNOWN else None
-        self.written[p0:p1, b0:b1] = 0
+        if self.pending:  # those inside are dropped; any other overlap is made first
+            keep = []
+            for access, values in self.pending:
+                r = access.range
+                q0, q1 = r.p_start, r.p_start + r.p_count
+                if not (p0 <= q0 and q1 <= p1 and b0 <= r.start and r.end <= b1):
+                    keep.append((access, values))
+            self.pending = keep
+            if any(_meets(a.range, p0, p1, b0, b1) for a, _ in keep):
+                self.materialize()
+        w = self._wbox
+        if w is not None and p0 < w[1] and w[0] < p1 and b0 < w[3] and w[2] < b1:
+            self.written[p0:p1, b0:b1] = 0
         self.version = next(_STAMPS)
 
-    def _mark(self, p0: int, p1: int, b0: int, b1: int) -> None:
+    def _mark(self, p0: int, p1: int, b0: int, b1: int, real: bool = True) -> None:
         self.version = next(_STAMPS)
+        if real:
+            w = self._wbox
+            self._wbox = (
+                (p0, p1, b0, b1)
+                if w is None
+                else (min(w[0], p0), max(w[1], p1), min(w[2], b0), max(w[3], b1))
+            )
         d = self._dirty
         self._dirty = (
             (p0, p1, b0, b1)
@@ -129,6 +167,10 @@ class OnChip:
                 self._known = None
             else:
                 known.append((p0, p1, b0, b1))
+
+
+def _meets(r: MemRange, p0: int, p1: int, b0: int, b1: int) -> bool:
+    return p0 < r.p_start + r.p_count and r.p_start < p1 and b0 < r.end and r.start < b1
 
 
 def tile_extent(mem: OnChip, t: Tile, regs, partitions: int) -> tuple[int, int, int]:
@@ -213,6 +255,20 @@ class TileAccess:
         self.wview[...] = _PATTERN[self.dtype.itemsize]
         r = self.range
         self.mem._mark(r.p_start, r.p_start + r.p_count, r.start, r.end)
+
+
+class DeferredTileAccess(TileAccess):
+    """A `TileAccess` of timing-only emulation: writes (of known values: iota, memset) wait
+    in `OnChip.pending` until a read of this memory needs them."""
+
+    __slots__ = ()
+
+    def check_written(self) -> None:
+        self.mem.materialize()
+        super().check_written()
+
+    def write(self, values: np.ndarray) -> None:
+        self.mem.defer(self, values)
 
 
 class HbmAccess:
@@ -365,9 +421,12 @@ class CoreMemory:
         self.sbuf = OnChip(SPACE_SBUF, config.partitions, config.sbuf_bytes_per_partition)
         self.psum = OnChip(SPACE_PSUM, config.partitions, config.psum_bytes_per_partition)
 
-    def tile(self, t: Tile, regs) -> TileAccess:
+    def tile(self, t: Tile, regs, deferred: bool = False) -> TileAccess:
+        """The tile's access; `deferred`: one whose writes wait for a read (`DeferredTileAccess`)."""
         mem = self.sbuf if t.space == SPACE_SBUF else self.psum
-        return TileAccess(mem, t, regs, self.config.partitions)
+        return (DeferredTileAccess if deferred else TileAccess)(
+            mem, t, regs, self.config.partitions
+        )
 
     def reset(self) -> None:
         self.sbuf.reset_written()

@@ -75,13 +75,15 @@ def f32_of_bits(bits: int) -> float:
 class Ctx:
     """What a handler sees: the core's memories, HBM, registers and the machine config."""
 
+    deferred = False  # tile writes wait for a read (timing-only emulation: `ShapeCtx`)
+
     def __init__(self, mem, hbm, regs, config):
         self.mem, self.hbm, self.regs, self.config = mem, hbm, regs, config
 
     def tile(self, t: Tile, engine_rules: bool = True, what: str = "") -> TileAccess:
         if t.is_none:
             raise InvalidInstructionError(f"operand {what} must be a tile, not _")
-        access = self.mem.tile(t, self.regs)  # bounds first: they are the more basic fault
+        access = self.mem.tile(t, self.regs, self.deferred)  # bounds first: the basic fault
         if engine_rules:
             check_lanes(t, what)
         return access

@@ -52,7 +52,10 @@ def _shape(name: str):
 
 class ShapeCtx(Ctx):
     """The handler context of timing-only emulation: `mem` holds only the bytes whose values
-    are known (see the module docstring); `taint` is the sequencer's unknown-register array."""
+    are known (see the module docstring); `taint` is the sequencer's unknown-register array.
+    Known values are written when a read needs them (`isa.memory.DeferredTileAccess`)."""
+
+    deferred = True
 
     def __init__(self, mem, hbm, regs, config, taint, lines):
         super().__init__(mem, hbm, regs, config)
