@@ -129,17 +129,11 @@ def _check_accel_limits(fn: Function) -> None:
     """What the accelerator refuses at the op's line (TargetLimitError): a sum, product or
     custom reduction or scan of an fp8 block (the engines reduce with one rounding where the
     CPU rounds every step to fp8; max and min are exact and run)."""
-    from .ir import AtomicKind, OpKind, ReduceKind, scalar_dtype, walk
+    from .ir import OpKind, ReduceKind, scalar_dtype, walk
     from .passes.accel_layout import TargetLimitError
 
     exact = (ReduceKind.MAX, ReduceKind.MIN, ReduceKind.ARGMAX, ReduceKind.ARGMIN)
     for op in walk(fn.body):
-        if op.kind is OpKind.ATOMIC and op.attr.kind is AtomicKind.POLL:
-            raise TargetLimitError(
-                op.loc,
-                "tl.atomic_poll is not supported on the accelerator",
-                "poll on target='cpu', or order the work by separate launches",
-            )
         if op.kind not in (OpKind.REDUCE, OpKind.SCAN) or op.attr.kind in exact:
             continue
         for v in op.operands:
@@ -159,18 +153,23 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
     from codegen.accel.lower import UnsupportedOnAccelError
+    from isa.machine import get_config
 
     from .passes.accel_batch import batch_programs, batchable
     from .passes.accel_batch_masks import version_masks
     from .passes.accel_fp8 import emulate_fp8, needs_emulation
     from .passes.accel_layout import TargetLimitError
     from .passes.accel_memory import OutOfChipMemoryError
+    from .passes.accel_poll import has_polls, lower_polls, poll_load_ns
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
     _check_accel_limits(fn)
     if needs_emulation(fn):  # fp8 formats the machine lacks, as integer and fp32 engine ops
         fn = optimize_tile_ir(emulate_fp8(fn), options)
+    if has_polls(fn):  # tl.atomic_poll: a `while` of loads, its timeout in modelled time
+        load_ns = poll_load_ns(get_config(target.config))
+        fn = optimize_tile_ir(lower_polls(fn, load_ns), options)
     can_batch = batchable(fn) is None
     if can_batch and "batch_programs" in target.steps:
         # B program ids on the partitions, two groups of them side by side (one's loads overlap

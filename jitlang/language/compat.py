@@ -48,9 +48,12 @@ NOTES = {
     "debug_barrier": "no effect: a jitlang program is one thread of control",
     "device_print": "one line per element, `pid (x, y, z) idx (i) prefix value`, printed by the "
     "host for the CPU and the accelerator emulator alike",
-    "atomic_poll": "without `timeout_ns` Triton spins for ever; jitlang gives up after 5 s (a "
-    "deadlock guard: the producer may be a program that cannot run before the poller ends) and "
-    "fails the launch at the line; CPU and interpreter only, the accelerator refuses it",
+    "atomic_poll": "without `timeout_ns` Triton spins for ever; jitlang gives up after 5 s on "
+    "the CPU (a deadlock guard: the producer may be a program that cannot run before the poller "
+    "ends) and after 1000 loads on the accelerator (its emulator runs programs one after another, "
+    "so a later program's store never appears), failing the launch at the line; on the "
+    "accelerator `timeout_ns` is modelled time (each load counts a lower bound of its cost) and "
+    "64-bit elements poll as scalars only",
     "tensor.atomic_poll": "as `tl.atomic_poll`",
     "bitonic_merge": "not yet; `tl.sort` sorts whole blocks",
     "const": "not yet (a type qualifier)",

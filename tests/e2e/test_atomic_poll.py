@@ -114,12 +114,92 @@ def test_bad_calls_are_located_errors():
         poll_bad_sem[(1,)](np.zeros(1, np.int8))
 
 
-def test_accelerator_refuses_it_at_the_line():
+# -- the accelerator (jitlang.passes.accel_poll): a loop of loads, the timeout in modelled time
+
+
+@pytest.mark.parametrize("dt", [np.int16, np.int32, np.uint32])
+def test_accel_value_set_before_the_launch(dt):
+    for target in ("cpu", "accel"):
+        flag = np.full(8, 5, dt)
+        out = np.zeros(16, np.int32)
+        poll_block[(2,)](flag, out, EXPECT=5, N=8, T=None, target=target)
+        np.testing.assert_array_equal(out, 1)
+
+
+def test_accel_value_set_by_an_earlier_program():
+    flag = np.zeros(1, np.int32)
+    data = np.zeros(1, np.int32)
+    out = np.zeros(4, np.int32)
+    producer_consumer[(4,)](flag, data, out, target="accel")
+    np.testing.assert_array_equal(out[1:], 42)
+
+
+@jl.jit
+def poll_rows(flag, out, R: tl.constexpr, C: tl.constexpr, T: tl.constexpr):
+    o = tl.arange(0, R)[:, None] * C + tl.arange(0, C)[None, :]
+    ok = tl.atomic_poll(flag + o, 7, timeout_ns=T)
+    tl.store(out + o, ok.to(tl.int32))
+
+
+def test_accel_timeout_per_element_over_partitions():
+    flag = np.random.default_rng(0).choice([7, 7, 7, 3], (256, 4)).astype(np.int32)
+    outs = [np.zeros((256, 4), np.int32) for _ in range(2)]
+    for out, target in zip(outs, ("cpu", "accel")):
+        poll_rows[(1,)](flag, out, R=256, C=4, T=3000, target=target)
+    np.testing.assert_array_equal(outs[1], (flag == 7).astype(np.int32))
+    np.testing.assert_array_equal(outs[1], outs[0])
+
+
+@pytest.mark.parametrize("config", ["nc-v2", "nc-v3"])
+@pytest.mark.parametrize("t_ns", [0, 2_000, 20_000])
+def test_accel_timeout_is_honoured_in_modelled_time(config, t_ns):
+    flag = np.array([5, 0, 5, 3], np.int32)
+    out = np.zeros(4, np.int32)
+    prof = jl.testing.profile(poll_block, (1,), flag, out, EXPECT=5, N=4, T=t_ns, config=config)
+    np.testing.assert_array_equal(out, [1, 0, 1, 0])
+    took = prof.summary()["time_ns"]
+    assert t_ns <= took <= 1.8 * t_ns + 3_000, took  # one bound of a load's time, see the pass
+    flag[:] = 5  # all there: one load, whatever the timeout
+    prof = jl.testing.profile(poll_block, (1,), flag, out, EXPECT=5, N=4, T=t_ns, config=config)
+    assert out.all() and prof.summary()["time_ns"] < 3_000
+
+
+def test_accel_method_form_with_a_runtime_timeout():
+    out = np.zeros(1, np.int32)
+    for dt in (np.int64, np.int32, np.int16):
+        poll_runtime_timeout[(1,)](np.array([0], dt), out, 1000, target="accel")
+        assert out[0] == 0
+        poll_runtime_timeout[(1,)](np.array([9], dt), out, 0, target="accel")
+        assert out[0] == 1
+        poll_runtime_timeout[(1,)](np.array([0], dt), out, -(10**12), target="accel")
+        assert out[0] == 0  # waits as for 0, not as the guard
+
+
+@jl.jit
+def later_producer(flag, out):
+    pid = tl.program_id(0)
+    if pid == 1:
+        tl.atomic_xchg(flag, 1)
+    else:
+        tl.atomic_poll(flag, 1)  # <- program 1 runs after this one on the emulator
+        tl.store(out, 1)
+
+
+def test_accel_guard_fails_the_launch_at_the_line():
+    for kernel, args in ((poll_guarded, ()), (later_producer, (np.zeros(1, np.int32),))):
+        t = time.perf_counter()
+        with pytest.raises(DeviceAssertionError, match="deadlock guard, 1000 loads") as info:
+            kernel[(2,)](np.zeros(1, np.int32), *args, target="accel")
+        assert time.perf_counter() - t < 60
+        assert f"{os.path.abspath(__file__)}:" in str(info.value)
+
+
+def test_accel_int64_blocks_are_a_located_limit():
     from jitlang.passes.accel_layout import TargetLimitError
 
-    with pytest.raises(TargetLimitError, match="atomic_poll is not supported") as info:
+    with pytest.raises(TargetLimitError, match="int64") as info:
         poll_block[(1,)](
-            np.full(8, 5, np.int32), np.zeros(8, np.int32), EXPECT=5, N=8, T=None, target="accel"
+            np.full(8, 5, np.int64), np.zeros(8, np.int32), EXPECT=5, N=8, T=None, target="accel"
         )
     assert f"{os.path.abspath(__file__)}:" in str(info.value)
 
