@@ -214,14 +214,16 @@ def _mx_operand(b: Builder, v, scale, fmt: str, k_pack: bool, is_rhs: bool, fp16
         codes = S.binary(b, BinaryOp.AND, S.cast(b, S.cast(b, v, DType.U8), DType.I32), 0xFF)
         lo = _e2m1(b, S.binary(b, BinaryOp.AND, codes, 0xF))
         hi = _e2m1(b, S.binary(b, BinaryOp.SHR, codes, 4))
-        pair = join(b, lo, hi)  # [R, C, 2]
         r, c = shape
         # packed along the last axis (lhs along K, rhs along N) or along the first
         along_last = k_pack != is_rhs
         if along_last:
-            val = reshape(b, pair, r, 2 * c)
+            val = reshape(b, join(b, lo, hi), r, 2 * c)  # [R, C, 2] -> [R, 2C]
         else:
-            val = reshape(b, permute(b, pair, 0, 2, 1), 2 * r, c)
+            # rows interleaved: the transposes' columns interleaved, transposed back (2-D
+            # transposes only, which the accelerator has; a [R, 2, C] permute it has not)
+            t = join(b, permute(b, lo, 1, 0), permute(b, hi, 1, 0))  # [C, R, 2]
+            val = permute(b, reshape(b, t, c, 2 * r), 1, 0)
     elif fmt in ("e4m3", "e5m2"):
         f8 = DType.F8E4NV if fmt == "e4m3" else DType.F8E5
         if dt in (DType.U8, DType.I8):

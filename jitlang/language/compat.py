@@ -66,8 +66,8 @@ NOTES = {
     "slice": "not yet",
     "extra": "no: vendor libraries (libdevice) do not exist on these targets",
     "dot_scaled": "computed as Triton's interpreter does (operands decoded to fp32, times their "
-    "e8m0 scales, an fp32 dot), not with a GPU's bf16 upcast; `fast_math` is accepted; CPU and "
-    "interpreter only, the accelerator refuses it at the line",
+    "e8m0 scales, an fp32 dot), not with a GPU's bf16 upcast; `fast_math` is accepted; the same "
+    "composition runs on the CPU, the interpreter and the accelerator",
     "float8e4b15": "ml_dtypes has no such type: arrays are uint8 codes passed as "
     "`jl.reinterpret(codes, tl.float8e4b15)` (`jitlang.dtypes.fp8e4b15_to_float32` / "
     "`float32_to_fp8e4b15` convert on the host); casts follow Triton's compiled cast (saturate at "

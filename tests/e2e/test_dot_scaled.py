@@ -98,9 +98,9 @@ CASES = [
 ]
 
 
-def _run(case, target, seed=0):
+def _run(case, target, seed=0, mnk=(16, 32, 64)):
     af, bf, apack, bpack, scaled_b, acc = case
-    m, n, k = 16, 32, 64
+    m, n, k = mnk
     rng = np.random.default_rng(seed)
     a = _operand(rng, af, m, k, 1 if apack else 0)
     b = _operand(rng, bf, k, n, 0 if bpack else 1)
@@ -157,9 +157,16 @@ def test_dot_scaled_on_the_interpreter(tmp_path):
     assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stdout + r.stderr
 
 
-def test_dot_scaled_on_the_accelerator_is_refused_at_the_line():
-    with pytest.raises(CompilationError, match="dot_scaled"):
-        _run(CASES[0], "accel")
+@pytest.mark.parametrize("mnk", [(16, 32, 64), (128, 64, 128)], ids=["small", "128"])
+@pytest.mark.parametrize("case", CASES, ids=["-".join(map(str, c)) for c in CASES])
+def test_dot_scaled_on_the_accelerator(case, mnk):
+    o, ref = _run(case, "accel", mnk=mnk)
+    cpu, _ = _run(case, "cpu", mnk=mnk)
+    nan = np.isnan(ref)
+    assert np.isnan(o[1]).all() and (np.isnan(o) == nan).all() and (np.isnan(cpu) == nan).all()
+    tol = dict(rtol=2e-6, atol=1e-6 * np.nanmax(np.abs(ref)))
+    np.testing.assert_allclose(o, ref, **tol)
+    np.testing.assert_allclose(o, cpu, **tol)  # fp32 sums in another order
 
 
 @jl.jit
