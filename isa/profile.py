@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from isa.machine import MachineConfig
-from isa.timing import ENGINE_NAMES, Timeline, simulate
+from isa.timing import ENGINE_NAMES, Timeline, _jit, simulate
 from isa.trace import CostKind, Engine, ExecRecord, RecordStream
 
 __all__ = ["LineStat", "Profile", "record_flops"]
@@ -113,18 +113,17 @@ class Profile:
         for e, c in enumerate(np.bincount(eng, minlength=len(ENGINE_NAMES)).tolist()):
             counts[ENGINE_NAMES[e]] += c
         pe = (eng == Engine.PE) & (cols.flops != 0)
-        first, last = {}, {}
-        for (core, engine), at in _groups(cols.core * len(Engine) + eng, len(Engine)):
-            first[(core, engine)] = float(starts[at].min())
-            last[(core, engine)] = float(ends[at].max())
         dma = np.flatnonzero(eng == Engine.DMA)
-        queue_busy = {
-            key: _sum_in_order(ends[dma[at]] - starts[dma[at]])
-            for key, at in _groups(cols.core[dma] * _QUEUES + cols.queue[dma], _QUEUES)
-        }
+        n_eng = len(Engine)
+        n_cores = int(cols.core.max()) + 1 if len(eng) else 0
+        n_queues = int(cols.queue[dma].max()) + 1 if len(dma) else 1
+        first, last, seen = _spans(cols.core * n_eng + eng, starts, ends, n_cores * n_eng)
+        busy, used = _sums(cols.core[dma] * n_queues + cols.queue[dma], ends[dma] - starts[dma],
+                           n_cores * n_queues)  # fmt: skip
+        queue_busy = {divmod(k, n_queues): float(busy[k]) for k in used.tolist()}
         active = dict.fromkeys(ENGINE_NAMES, 0.0)
-        for (_, engine), s in first.items():
-            active[ENGINE_NAMES[engine]] += last[(_, engine)] - s
+        for k in seen.tolist():  # in order of first appearance, as the sum always ran
+            active[ENGINE_NAMES[k % n_eng]] += float(last[k]) - float(first[k])
         flops = int(cols.flops.sum())
         pe_flops = int(cols.flops[pe].sum())
         pe_ideal = _sum_in_order(cols.pe_ns[pe])
@@ -410,9 +409,6 @@ class Profile:
         return path
 
 
-_QUEUES = 1 << 16  # more DMA queues than any machine has: (core, queue) as one number
-
-
 class _Columns:
     """Per-record facts as arrays, worked out once per distinct record of the records'
     `RecordStream`: engine, core, DMA queue, source line, FLOPs, DMA bytes, and the ns the PE
@@ -450,6 +446,42 @@ class _Columns:
         self.core = np.zeros(len(tids), np.int64)
         for start, end, _, core in stream.segments():
             self.core[start:end] = core
+
+
+@_jit
+def _spans(keys, starts, ends, n_keys):
+    """Per key: the earliest start and latest end of its records, and the keys in order of
+    first appearance."""
+    first = np.full(n_keys, np.inf)
+    last = np.full(n_keys, -np.inf)
+    order = np.empty(n_keys, np.int64)
+    n = 0
+    for i in range(len(keys)):
+        k = keys[i]
+        if first[k] == np.inf:
+            order[n] = k
+            n += 1
+        if starts[i] < first[k]:
+            first[k] = starts[i]
+        if ends[i] > last[k]:
+            last[k] = ends[i]
+    return first, last, order[:n]
+
+
+@_jit
+def _sums(keys, values, n_keys):
+    """Per key: the sum of its values added left to right (as `_sum_in_order`), and the keys
+    that occur, in order."""
+    sums = np.zeros(n_keys)
+    seen = np.zeros(n_keys, np.bool_)
+    for i in range(len(keys)):
+        k = keys[i]
+        if seen[k]:
+            sums[k] += values[i]
+        else:
+            sums[k] = values[i]
+            seen[k] = True
+    return sums, np.flatnonzero(seen)
 
 
 def _groups(keys: np.ndarray, radix: int):

@@ -477,51 +477,79 @@ def _run(
 
 
 @_jit
-def _dedupe(rows):
-    """Number the distinct rows of `rows` (int64 [n, 5]) by first appearance: returns each
-    row's number and the first row of each number (an open-addressing hash table)."""
-    n = rows.shape[0]
+def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
+    """Each template's accesses, laid out one template after another: the rows
+    `b_rows[b_lo[b]:][:counts[u]]` of its body b = body[u], HBM ones (space 0) moved by
+    shift[u] bytes. Returns each access's rectangle id (rectangles numbered by first
+    appearance, an open-addressing hash table over their rows), whether it writes, and the
+    rectangles, one row (space, start, end, first partition, end partition) per id."""
     size = 16
-    while size < 2 * n:
+    while size < 2 * total:
         size *= 2
     mask = size - 1
     slot = np.full(size, -1, np.int64)
-    ids = np.empty(n, np.int64)
-    first = np.empty(n, np.int64)
-    count = 0
-    for i in range(n):
-        h = np.uint64(1469598103934665603)
-        for k in range(5):
-            h = (h ^ np.uint64(rows[i, k])) * np.uint64(1099511628211)
-            h ^= h >> np.uint64(29)
-        s = np.int64(h & np.uint64(mask))
-        while True:
-            j = slot[s]
-            if j < 0:
-                slot[s] = count
-                first[count] = i
-                ids[i] = count
-                count += 1
-                break
-            f = first[j]
-            if (
-                rows[f, 0] == rows[i, 0]
-                and rows[f, 1] == rows[i, 1]
-                and rows[f, 2] == rows[i, 2]
-                and rows[f, 3] == rows[i, 3]
-                and rows[f, 4] == rows[i, 4]
-            ):
-                ids[i] = j
-                break
-            s = (s + 1) & mask
-    return ids, first[:count]
+    rects = np.empty((total, 5), np.int64)
+    acc_rect = np.empty(total, np.int64)
+    acc_write = np.empty(total, np.bool_)
+    n = 0
+    a = 0
+    for u in range(len(body)):
+        d = shift[u]
+        first = b_lo[body[u]]
+        for j in range(first, first + counts[u]):
+            space = b_rows[j, 0]
+            lo = b_rows[j, 1]
+            hi = b_rows[j, 2]
+            if space == 0:
+                lo += d
+                hi += d
+            p0 = b_rows[j, 3]
+            p1 = b_rows[j, 4]
+            h = np.uint64(1469598103934665603)
+            for v in (space, lo, hi, p0, p1):
+                h = (h ^ np.uint64(v)) * np.uint64(1099511628211)
+                h ^= h >> np.uint64(29)
+            s = np.int64(h & np.uint64(mask))
+            while True:
+                r = slot[s]
+                if r < 0:
+                    slot[s] = n
+                    rects[n, 0] = space
+                    rects[n, 1] = lo
+                    rects[n, 2] = hi
+                    rects[n, 3] = p0
+                    rects[n, 4] = p1
+                    r = n
+                    n += 1
+                    break
+                if (
+                    rects[r, 0] == space
+                    and rects[r, 1] == lo
+                    and rects[r, 2] == hi
+                    and rects[r, 3] == p0
+                    and rects[r, 4] == p1
+                ):
+                    break
+                s = (s + 1) & mask
+            acc_rect[a] = r
+            acc_write[a] = b_write[j]
+            a += 1
+    return acc_rect, acc_write, rects[:n]
 
 
-def _ranges(lo: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """The concatenation of range(lo[i], lo[i] + count[i])."""
-    total = int(count.sum())
-    ends = np.cumsum(count)
-    return np.arange(total) - np.repeat(ends - count - lo, count)
+@_jit
+def _first_seen(order, tids, n):
+    """The distinct values of tids[order] (each in 0..n-1) in order of first appearance."""
+    seen = np.zeros(n, np.bool_)
+    out = np.empty(min(n, len(order)), np.int64)
+    k = 0
+    for x in range(len(order)):
+        t = tids[order[x]]
+        if not seen[t]:
+            seen[t] = True
+            out[k] = t
+            k += 1
+    return out[:k]
 
 
 def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> tuple:
@@ -540,15 +568,20 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     rank = np.empty(len(ub), np.int64)
     rank[order] = np.arange(len(ub))
     inv = rank[inv.reshape(-1)]  # used template -> body number (by first use)
+    by_id: dict = {}  # bodies share params objects: looked up by identity, then by value
     by_value: dict = {}
     k_engine, k_occ, k_moved, k_count, k_reads = [], [], [], [], []
     rows: list = []
     for b in ub[order].tolist():
         mnemonic, engine, kind, params, reads, writes = bodies[b]
-        vkey = (engine, kind, params)
-        occ = by_value.get(vkey)
+        ikey = (id(params), engine, kind)
+        occ = by_id.get(ikey)
         if occ is None:
-            occ = by_value[vkey] = _cost(engine, kind, params, config)
+            vkey = (engine, kind, params)
+            occ = by_value.get(vkey)
+            if occ is None:
+                occ = by_value[vkey] = _cost(engine, kind, params, config)
+            by_id[ikey] = occ
         k_engine.append(engine)
         k_occ.append(occ)
         k_moved.append(
@@ -570,16 +603,11 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     moved = np.array(k_moved, np.int64)[inv]
     # every used template's accesses: its body's rows, HBM ones moved by its shift
     counts = b_count[inv]
-    at = _ranges(b_lo[inv], counts)
-    acc_rows = b_rows[at]
-    shift = np.repeat(templates.shift[used], counts)
-    acc_rows[:, 1] += np.where(acc_rows[:, 0] == Space.HBM, shift, 0)
-    acc_rows[:, 2] += np.where(acc_rows[:, 0] == Space.HBM, shift, 0)
-    acc_rect, first_row = _dedupe(acc_rows)
-    rects = acc_rows[first_row]
-    acc_write = b_write[at]
     hi = np.cumsum(counts)
     lo = hi - counts
+    acc_rect, acc_write, rects = _accesses(
+        b_rows, b_lo, b_write, inv, counts, templates.shift[used], int(hi[-1]) if len(hi) else 0
+    )
     latency = np.zeros(len(Engine))
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)
@@ -656,8 +684,7 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
     order = order.astype(np.int64, copy=False)
     tids = np.ascontiguousarray(stream.tids, dtype=np.int64)
     # the distinct records in the order the loop first meets them (so the first bad one raises)
-    used, first = np.unique(tids[order], return_index=True)
-    used = used[np.argsort(first, kind="stable")]
+    used = _first_seen(order, tids, len(stream.templates))
     *columns, rects = _columns(stream.templates, used, config)
     space, lo, hi, p0, p1 = (np.ascontiguousarray(rects[:, k]) for k in range(5))
     by_start = np.lexsort((lo, space)).astype(np.int64)

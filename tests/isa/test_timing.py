@@ -614,7 +614,7 @@ def test_uncompiled_loop_matches_the_compiled_one(monkeypatch):
 
     recs = random_stream(np.random.default_rng(7), 400)
     compiled = simulate(recs, V2)
-    for name in ("_run", "_overlaps", "_take", "_prune_bandwidth", "_dedupe"):
+    for name in ("_run", "_overlaps", "_take", "_prune_bandwidth", "_accesses"):
         fn = getattr(isa.timing, name)
         assert hasattr(fn, "py_func"), f"{name} is not compiled"
         monkeypatch.setattr(isa.timing, name, fn.py_func)
