@@ -25,6 +25,7 @@ from jitlang.ir import (
 )
 
 from . import elementwise as E
+from . import onetrip
 from .hoist import hoist_invariant
 from .prefetch import plan_prefetches
 from .stream import trip_count
@@ -109,6 +110,13 @@ class ControlFlowLowering:
 
     def lower_for(self, op: Op) -> None:
         hoist_invariant(self, op)
+        reds = onetrip.plan(self, op)
+        if reds is not None:  # a loop that usually runs once, feeding reductions
+            onetrip.lower(self, op, reds, self._lower_loop)
+            return
+        self._lower_loop(op)
+
+    def _lower_loop(self, op: Op) -> None:
         b = self.b
         lb, ub, step = (self.scalar(v) for v in op.operands[:3])
         inits = op.operands[3:]

@@ -142,6 +142,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.may_stream = stream.kernel_may_stream(self)
         self.streamed = False  # a non-temporal store was emitted: fence before returning
         self.trips: list[ir.Value] = []  # f64 trip counts of the enclosing loops (stream.py)
+        self.lowered_early: set[int] = set()  # id(op) of reductions lowered with their loop
 
     # -- module / entry --------------------------------------------------------------------
     def lower(self) -> ir.Module:
@@ -318,7 +319,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
 
     def lower_op(self, op: Op) -> None:
         k = op.kind
-        if k in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN):
+        if k in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN) or id(op) in self.lowered_early:
             return
         method = _OP_METHODS.get(k)
         if method is not None:
