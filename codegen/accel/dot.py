@@ -25,6 +25,9 @@ from .lower import UnsupportedOnAccelError
 from .tiles import TileRef, sbuf_tile
 
 _PE_DTYPES = (DType.F32, DType.BF16, DType.F16)
+# fp8 operands of one type multiply as they lie (the PE's FP8E4/FP8E5 path); mixed fp8 pairs
+# reach the dot as bf16 (jitlang.passes.accel_fp8)
+_PE_FP8 = (DType.F8E4NV, DType.F8E5)
 
 
 PSUM_ACC_BANKS = (2, 3, 4, 5, 6, 7)  # banks 0 and 1 are the lowering's transposes and dots
@@ -183,7 +186,9 @@ def _dot2d(
     low = ops.low
     M, K, N = mkn
     dt = scalar_dtype(op.operands[0].type)
-    pe_dt = dt if dt in _PE_DTYPES else DType.F32  # integers: exact below 2**24
+    same = scalar_dtype(op.operands[1].type) is dt
+    # integers: fp32, exact below 2**24
+    pe_dt = dt if dt in _PE_DTYPES or (dt in _PE_FP8 and same) else DType.F32
     P = low.target.partitions
     pm = d.pn  # result rows on partitions: {p * rm + i}
     rm = M // pm

@@ -9,8 +9,9 @@ CPU target holds every fp8 in f32 registers), their pointers are uint8 pointers 
   select) into fp32 bit patterns; stores and bitcasts encode back to codes the same way;
 - every value cast to the format, and every unary/binary/fma result of it (tl.abs excepted:
   exact, as on the CPU), is rounded onto its grid: encoded, then decoded;
-- dots on fp8 operands read them as bf16 blocks (every fp8 value is exact in bf16), so the
-  tensor engine runs at its 16-bit rate; the sum is fp32 as on the CPU.
+- dots on these operands, or on two different fp8 types, read them as bf16 blocks (every fp8
+  value is exact in bf16), so the tensor engine runs at its 16-bit rate; the sum is fp32 as on
+  the CPU.
 
 The encoders are `codegen.cpu.elementwise.f32_to_fp8` / `f32_to_fp8e4b15` step for step (round
 to nearest even, NaN and overflow to the one NaN 0x80 for the fnuz formats; float8e4b15 rounds
@@ -68,9 +69,17 @@ def needs_emulation(fn: Function) -> bool:
         e = elem_type(t)
         return (e.elem if isinstance(e, PointerType) else e.dtype) in EMULATED
 
+    def mixed_fp8_dot(op: Op) -> bool:
+        a, b = (elem_type(v.type).dtype for v in op.operands[:2])
+        return a.is_fp8 and b.is_fp8 and a is not b
+
     if any(emulated(a.type) for a in fn.body.args):
         return True
-    return any(emulated(v.type) for op in walk(fn.body) for v in op.results)
+    return any(
+        emulated(v.type) or (op.kind is OpKind.DOT and mixed_fp8_dot(op))
+        for op in walk(fn.body)
+        for v in op.results
+    )
 
 
 def emulate_fp8(fn: Function) -> Function:
@@ -242,6 +251,9 @@ class _Rewriter:
         for r in op.results:
             self.retype(r)
             res.append(self.fmt.get(r.id))
+        if k is OpKind.DOT:
+            self._dot(op)
+            return
         if not any(src) and not any(res):
             self.out.append(op)
             return
@@ -288,9 +300,6 @@ class _Rewriter:
             return
         if k is OpKind.CONSTANT and res[0]:
             op.attr = Const(_on_grid(float(op.attr.value), res[0]))
-        if k is OpKind.DOT:
-            self._dot(op)
-            return
         self.out.append(op)  # moves, selects, compares, control flow: values as they are
 
     def _cast(self, op: Op, fs: DType | None, fd: DType | None) -> None:
@@ -317,8 +326,10 @@ class _Rewriter:
 
     def _dot(self, op: Op) -> None:
         a, b = op.operands[:2]
-        fp8 = lambda v: self.fmt.get(v.id) or elem_type(v.type).dtype in _NATIVE_FP8  # noqa: E731
-        if fp8(a) and fp8(b):  # every fp8 value is exact in bf16: the PE's 16-bit rate
+        fa, fb = (self.fmt.get(v.id) or elem_type(v.type).dtype for v in (a, b))
+        if fa.is_fp8 and fb.is_fp8 and (fa is not fb or fa in EMULATED):
+            # every fp8 value is exact in bf16: the PE's 16-bit rate (one native fp8 type
+            # multiplies as it lies)
             op.operands[0] = self.cast(a, DType.BF16)
             op.operands[1] = self.cast(b, DType.BF16)
         self.out.append(op)

@@ -296,6 +296,62 @@ def test_dot_in_fp32(dt, npd):
 
 
 @jl.jit
+def loop_scalar_trans(x_ptr, s_ptr, y_ptr, t_ptr, N: tl.constexpr, STEPS: tl.constexpr):
+    o = tl.arange(0, N)
+    acc = tl.load(x_ptr + o)
+    for i in range(STEPS):  # an fp8 block carried by a loop
+        acc = acc * 0.75 + tl.load(x_ptr + ((o + i) % N))
+    tl.store(y_ptr + o, acc)
+    s = tl.load(s_ptr)  # an fp8 scalar
+    tl.store(s_ptr + 1, s * 2)
+    r = tl.arange(0, 16)[:, None] * 16 + tl.arange(0, 16)[None, :]
+    tl.store(t_ptr + r, tl.trans(tl.load(x_ptr + r)))
+
+
+@pytest.mark.parametrize("dt,npd", FORMATS, ids=IDS)
+def test_loop_carried_scalar_and_transposed(dt, npd):
+    rng = np.random.default_rng(6)
+    lim = 1.5 if npd is B15 else 4.0
+    x = _host_encode(rng.uniform(-lim, lim, 256).astype(np.float32), npd)
+    s = _host_encode(np.array([0.75, 0], np.float32), npd)
+
+    def args():
+        return (
+            _array(x, dt, npd),
+            _array(s.copy(), dt, npd),
+            _zeros(256, dt, npd),
+            _zeros(256, dt, npd),
+        )
+
+    cpu, acc = _on_both(loop_scalar_trans, (1,), args, N=256, STEPS=5)
+    for a, c in zip(acc[1:], cpu[1:]):
+        _same_bytes(a, c)
+    np.testing.assert_array_equal(_codes(acc[3]).reshape(16, 16), x.reshape(16, 16).T)
+    # 0.75 * 2; float8e4b15's literal 2 saturates to 1.75 (1.3125 rounds away to 1.375)
+    assert _host_decode(_codes(acc[1])[1:], npd)[0] == (1.375 if npd is B15 else 1.5)
+
+
+def test_mixed_fp8_dot_and_a_full_pe_tile():
+    """e4nv x e5 (bf16 on the PE, exact) and a 128 x 512 x 128 e4nv dot (FP8E4 operands on
+    the PE as they lie, one PSUM bank): exact sums, equal to the CPU and numpy."""
+    rng = np.random.default_rng(7)
+    for (fa, fb), (M, N, K, BK) in (
+        ((ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2), (64, 128, 256, 128)),
+        ((ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e4m3fn), (128, 512, 128, 128)),
+    ):
+        a = (rng.integers(-3, 4, M * K) / 2).astype(fa)
+        b = (rng.integers(-3, 4, K * N) / 2).astype(fb)
+
+        def args(a=a, b=b, shape=(M, N)):
+            return a, b, np.zeros(shape, np.float32)
+
+        cpu, acc = _on_both(dot_kernel, (1,), args, M=M, N=N, K=K, BK=BK)
+        ref = a.astype(np.float64).reshape(M, K) @ b.astype(np.float64).reshape(K, N)
+        np.testing.assert_array_equal(acc[2], ref)
+        np.testing.assert_array_equal(cpu[2], ref)
+
+
+@jl.jit
 def row_max(x_ptr, m_ptr, i_ptr, R: tl.constexpr, C: tl.constexpr):
     o = tl.arange(0, R)[:, None] * C + tl.arange(0, C)[None, :]
     x = tl.load(x_ptr + o)
