@@ -25,6 +25,7 @@ so is every reduction of float8e4b15 (as on the interpreter).
 from __future__ import annotations
 
 import copy
+import math
 
 from ..dtypes import DType
 from ..ir import (
@@ -136,6 +137,109 @@ class _Rewriter:
     # -- the formats as integer ops (codegen.cpu.elementwise, step for step) --------------------
     def decode(self, codes: Value, dt: DType, result: Value | None = None) -> Value:
         """uint8 codes -> their float32 values (exact)."""
+        if dt is DType.F8E4B8:
+            return self._decode_e4b8(codes, result)
+        if dt is DType.F8E5B16:
+            return self._decode_e5b16(codes, result)
+        return self._decode_bits(codes, dt, result)
+
+    def encode(self, x: Value, dt: DType, saturate: bool = True) -> Value:
+        """float32 values -> uint8 codes, as the CPU target's cast rounds them (e4b8/e5b16:
+        of values already on the grid, or NaN: every value of the format the rewrite makes
+        is rounded first)."""
+        if dt is DType.F8E4B8:
+            return self._encode_e4b8(x)
+        if dt is DType.F8E5B16:
+            return self._encode_e5b16(x)
+        return self._encode_b15(x, saturate)
+
+    def round(self, x: Value, dt: DType, result: Value | None = None) -> Value:
+        """x (float32) onto dt's grid, as the CPU target's round_to."""
+        if dt is DType.F8E4B8:
+            return self._round_e4b8(x, result)
+        if dt is DType.F8E5B16:
+            return self._round_e5b16(x, result)
+        return self._decode_bits(self._encode_b15(x, True), dt, result)
+
+    # -- float8e4b8 / float8e5b16 through the machine's FP8E4 / FP8E5 ---------------------------
+    # e4m3fnuz (bias 8) is e4m3fn (bias 7) halved, e5m2fnuz (bias 16) e5m2 (bias 15) halved,
+    # subnormals included: the engines' fp8 conversions (round to nearest even) do the
+    # rounding, a few selects the codes where the formats differ (the fnuz top codes, NaN
+    # 0x80, no -0).
+    def fconst(self, v: float, like: Value) -> Value:
+        return self.const(v, DType.F32, shape_of(like.type))
+
+    def via(self, x: Value, native: DType, scale: float) -> Value:
+        """x * scale through the native fp8 type and back (float32), scaled back."""
+        q = self.cast(self.bin(BinaryOp.MUL, x, scale), native)
+        return self.bin(BinaryOp.MUL, self.cast(q, DType.F32), 1.0 / scale)
+
+    def no_neg_zero(self, x: Value, result: Value | None = None) -> Value:
+        return self.select(self.cmp(CmpPred.EQ, x, 0.0), self.fconst(0.0, x), x, result)
+
+    def abs(self, x: Value) -> Value:
+        from ..ir import Unary
+
+        return self.emit(OpKind.UNARY, [x], x.type, Unary(UnaryOp.ABS))
+
+    def _decode_e4b8(self, codes: Value, result) -> Value:
+        v = self.bin(BinaryOp.MUL, self.cast(self.cast(codes, DType.F8E4NV, True), DType.F32), 0.5)
+        # 0x7f/0xff are e4m3fn's NaNs and e4m3fnuz's +-240; 0x80 is -0 there, the NaN here
+        neg = self.cmp(CmpPred.GE, codes, 0x80)
+        top = self.select(neg, self.fconst(-240.0, v), 240.0)
+        v = self.select(self.cmp(CmpPred.NE, v, v), top, v)
+        return self.select(self.cmp(CmpPred.EQ, codes, 0x80), self.fconst(-math.nan, v), v, result)
+
+    def _round_e4b8(self, x: Value, result) -> Value:
+        r = self.via(x, DType.F8E4NV, 2.0)
+        # |x| in (232, 248) rounds to the top code 240, where e4m3fn has no finite 480
+        a = self.abs(x)
+        top = self.select(self.cmp(CmpPred.LT, x, 0.0), self.fconst(-240.0, x), 240.0)
+        # NaN otherwise (beyond, or x NaN), as the CPU decodes its code 0x80: 0xffc00000
+        lost = self.cmp(CmpPred.NE, r, r)
+        fix = self.select(self.cmp(CmpPred.LT, a, 248.0), top, self.fconst(-math.nan, x))
+        return self.no_neg_zero(self.select(lost, fix, r), result)
+
+    def _encode_e4b8(self, x: Value) -> Value:
+        # on the grid: e4m3fn's code of 2x, +-480 giving 0x7f/0xff (its NaN, our +-240)
+        q = self.cast(self.cast(self.bin(BinaryOp.MUL, x, 2.0), DType.F8E4NV), DType.U8, True)
+        nan = self.const(0x80, DType.U8, shape_of(x.type))
+        return self.select(self.cmp(CmpPred.NE, x, x), nan, q)
+
+    def _decode_e5b16(self, codes: Value, result) -> Value:
+        v = self.bin(BinaryOp.MUL, self.cast(self.cast(codes, DType.F8E5, True), DType.F32), 0.5)
+        # e5m2's inf/NaN codes (exponent 31) are e5m2fnuz's top binade: e5m2's code - 4
+        # (one binade down) is that value; 0x80 is the NaN
+        top = self.cast(self.cast(self.bin(BinaryOp.SUB, codes, 4), DType.F8E5, True), DType.F32)
+        special = self.cmp(CmpPred.EQ, self.bin(BinaryOp.AND, codes, 0x7C), 0x7C)
+        v = self.select(special, top, v)
+        return self.select(self.cmp(CmpPred.EQ, codes, 0x80), self.fconst(-math.nan, v), v, result)
+
+    def _round_e5b16(self, x: Value, result) -> Value:
+        # below 1 through 2x (its subnormals are e5m2's), from 1 up through x / 2 (e5m2's top
+        # binade would be inf at 2x); beyond the largest value, 57344, NaN
+        small = self.via(x, DType.F8E5, 2.0)
+        large = self.via(x, DType.F8E5, 0.5)
+        a = self.abs(x)
+        r = self.select(self.cmp(CmpPred.GE, a, 1.0), large, small)
+        over = self.cmp(CmpPred.GT, self.abs(r), 57344.0)
+        lost = self.cmp(CmpPred.NE, r, r)
+        bad = self.emit(OpKind.BINARY, [over, lost], over.type, _binary(BinaryOp.OR))
+        r = self.select(bad, self.fconst(-math.nan, r), r)  # the CPU's NaN: 0xffc00000
+        return self.no_neg_zero(r, result)
+
+    def _encode_e5b16(self, x: Value) -> Value:
+        # on the grid: e5m2's code of 2x below 1, of x / 2 plus two binades (8) from 1 up
+        small = self.cast(self.cast(self.bin(BinaryOp.MUL, x, 2.0), DType.F8E5), DType.U8, True)
+        half = self.cast(self.cast(self.bin(BinaryOp.MUL, x, 0.5), DType.F8E5), DType.U8, True)
+        large = self.bin(BinaryOp.ADD, half, 8)
+        q = self.select(self.cmp(CmpPred.GE, self.abs(x), 1.0), large, small)
+        nan = self.const(0x80, DType.U8, shape_of(x.type))
+        return self.select(self.cmp(CmpPred.NE, x, x), nan, q)
+
+    # -- float8e4b15 as integer ops (codegen.cpu.elementwise, step for step) -------------------
+    def _decode_bits(self, codes: Value, dt: DType, result: Value | None = None) -> Value:
+        """uint8 codes -> their float32 values (exact), from the bit fields."""
         ebits, mbits, bias, kind = EMULATED[dt]
         A, SHL, SHR, OR, ADD, MUL = (
             BinaryOp.AND,
@@ -154,41 +258,7 @@ class _Rewriter:
         )
         sub = self.bin(MUL, self.cast(m, DType.F32), 2.0 ** (1 - bias - mbits))  # exact
         mag = self.select(self.cmp(CmpPred.EQ, e, 0), self.cast(sub, DType.U32, True), normal)
-        bits = self.bin(OR, mag, sign)
-        if kind == "fnuz":  # 0x80 is the one NaN
-            bits = self.select(
-                self.cmp(CmpPred.EQ, w, 0x80),
-                self.const(0xFFC00000, DType.U32, shape_of(w.type)),
-                bits,
-            )
-        return self.cast(bits, DType.F32, True, result)
-
-    def encode(self, x: Value, dt: DType, saturate: bool = True) -> Value:
-        """float32 values -> uint8 codes, as the CPU target's cast rounds them."""
-        ebits, mbits, bias, kind = EMULATED[dt]
-        if kind == "b15":
-            return self._encode_b15(x, saturate)
-        A, SHR, OR, ADD, SUB = BinaryOp.AND, BinaryOp.SHR, BinaryOp.OR, BinaryOp.ADD, BinaryOp.SUB
-        shape = shape_of(x.type)
-        bits = self.cast(x, DType.U32, True)
-        sign = self.bin(A, self.bin(SHR, bits, 24), 0x80)
-        a = self.bin(A, bits, 0x7FFFFFFF)
-        shift = 23 - mbits
-        odd = self.bin(A, self.bin(SHR, a, shift), 1)
-        r = self.bin(ADD, a, self.bin(ADD, odd, (1 << (shift - 1)) - 1))
-        normal = self.bin(SUB, self.bin(SHR, r, shift), (127 - bias) << mbits)
-        # below the smallest normal: the fp32 adder rounds |x| at the subnormal step
-        ax = self.cast(a, DType.F32, True)
-        f = self.bin(ADD, ax, 2.0 ** (1 - bias - mbits + 23))
-        sub = self.bin(SUB, self.cast(f, DType.U32, True), 0x4B000000 + ((1 - bias - mbits) << 23))
-        small = self.cmp(CmpPred.LT, a, (127 - bias + 1) << 23)
-        code = self.select(small, sub, normal)
-        is_nan = self.cmp(CmpPred.GT, a, 0x7F800000)
-        too_big = self.cmp(CmpPred.GT, code, 0x7F)
-        bad = self.emit(OpKind.BINARY, [too_big, is_nan], too_big.type, _binary(BinaryOp.OR))
-        signed = self.select(self.cmp(CmpPred.EQ, code, 0), code, self.bin(OR, code, sign))
-        out = self.select(bad, self.const(0x80, DType.U32, shape), signed)
-        return self.cast(out, DType.U8)
+        return self.cast(self.bin(OR, mag, sign), DType.F32, True, result)
 
     def _encode_b15(self, x: Value, saturate: bool) -> Value:
         """codegen.cpu.elementwise.f32_to_fp8e4b15: saturate |x| (inf, NaN) at 1.75 (1.875),
@@ -217,10 +287,6 @@ class _Rewriter:
         sub = self.bin(ADD, t, up)
         code = self.select(self.cmp(CmpPred.LT, a, 0x38800000), sub, normal)
         return self.cast(self.bin(OR, code, sign), DType.U8)
-
-    def round(self, x: Value, dt: DType, result: Value | None = None) -> Value:
-        """x (float32) onto dt's grid, as the CPU target's round_to."""
-        return self.decode(self.encode(x, dt), dt, result)
 
     # -- the walk --------------------------------------------------------------------------------
     def retype(self, v: Value) -> None:

@@ -85,9 +85,19 @@ def _host_decode(codes, npd):
     return fp8e4b15_to_float32(codes) if npd is B15 else codes.view(npd).astype(np.float32)
 
 
+def _ties(npd) -> np.ndarray:
+    """Every midpoint between neighbouring values of the format, and the floats either side."""
+    v = np.unique(_host_decode(np.arange(256, dtype=np.uint8), npd))
+    v = v[np.isfinite(v)].astype(np.float64)
+    mids = ((v[:-1] + v[1:]) / 2).astype(np.float32)
+    top = np.float32(v[-1] + (v[-1] - v[-2]) / 2)  # halfway past the largest value
+    t = np.concatenate([mids, [top, -top]])
+    return np.concatenate([t, np.nextafter(t, np.float32(0)), np.nextafter(t, np.float32(np.inf))])
+
+
 @pytest.mark.parametrize("dt,npd", FORMATS, ids=IDS)
 def test_f32_to_fp8_and_back_match_cpu_and_host(dt, npd):
-    x = _inputs()
+    x = np.concatenate([_inputs(), _ties(npd)])
 
     def args():
         return x, _zeros(x.size, dt, npd), np.zeros(x.size, np.float32), x.size
