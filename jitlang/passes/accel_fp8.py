@@ -5,21 +5,24 @@ inference. Input: an optimized tile-IR function. Output: the same function in wh
 one of those element types: their blocks are float32 blocks holding the decoded values (as the
 CPU target holds every fp8 in f32 registers), their pointers are uint8 pointers to the codes.
 
-- loads read the codes (uint8) and decode them with integer ops (shift, and, or, add, compare,
-  select) into fp32 bit patterns; stores and bitcasts encode back to codes the same way;
+- loads read the codes (uint8) and decode them; stores and bitcasts encode back to codes;
 - every value cast to the format, and every unary/binary/fma result of it (tl.abs excepted:
-  exact, as on the CPU), is rounded onto its grid: encoded, then decoded;
+  exact, as on the CPU), is rounded onto its grid;
 - dots on these operands, or on two different fp8 types, read them as bf16 blocks (every fp8
   value is exact in bf16), so the tensor engine runs at its 16-bit rate; the sum is fp32 as on
   the CPU.
 
-The encoders are `codegen.cpu.elementwise.f32_to_fp8` / `f32_to_fp8e4b15` step for step (round
-to nearest even, NaN and overflow to the one NaN 0x80 for the fnuz formats; float8e4b15 rounds
-ties away from zero and saturates at 1.75, or at 1.875 for stores and bitcasts), so results are
-bit-exact with the CPU target. float8e4nv and float8e5 are the machine's own FP8E4/FP8E5 types
-and are not touched here. Sums, products and custom reductions and scans of them are refused at
-their line (the engines reduce with one rounding, the CPU rounds each step to the format), and
-so is every reduction of float8e4b15 (as on the interpreter).
+float8e4b8 (e4m3fnuz) and float8e5b16 (e5m2fnuz) are the machine's FP8E4 (e4m3fn) and FP8E5
+(e5m2) halved: their values go through those tiles scaled by 2 (or 1/2), the engines' fp8
+conversions round to nearest even, and selects fix the codes where the formats differ (the
+fnuz formats' top codes, their one NaN 0x80, no -0). float8e4b15 rounds ties away from zero
+and saturates at 1.75 (at 1.875 for stores and bitcasts): its codes are decoded and encoded
+with integer ops, `codegen.cpu.elementwise.f32_to_fp8e4b15` step for step. Either way the
+results are bit-exact with the CPU target (NaN included: the CPU's 0xffc00000). float8e4nv and
+float8e5 are the machine's own types and are not touched here, except to read a dot of the two
+mixed as bf16. Sums, products and custom reductions and scans of the emulated formats are
+refused at their line (the engines reduce with one rounding, the CPU rounds each step to the
+format), and so is every reduction of float8e4b15 (as on the interpreter).
 """
 
 from __future__ import annotations
