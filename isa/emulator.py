@@ -111,8 +111,11 @@ class Emulator:
         return self._cores[i]
 
     def release(self) -> None:
-        """Drop the cores' SBUF/PSUM (tens of MiB each); the next run allocates them again."""
+        """Drop the cores' SBUF/PSUM (tens of MiB each); the next run allocates them again.
+        The timing-only memo stays, without its views of them."""
         self._cores.clear()
+        if self._kept_memo is not None:
+            self._kept_memo.drop_accesses()
 
     def _where(self, pc: int) -> tuple[str, int]:
         if 0 <= pc < len(self.instrs):

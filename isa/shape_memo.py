@@ -27,7 +27,7 @@ import bisect
 import numpy as np
 
 from isa import dtypes
-from isa.memory import _MAX_KNOWN
+from isa.memory import _MAX_KNOWN, DeferredTileAccess
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.sequencer import (
     C_DISJOINT,
@@ -75,6 +75,9 @@ _MEMO = frozenset(
         "rand",
     }
 )
+# Handlers of known-value writes: memoised too, their deferred writes (`OnChip.pending`) made
+# again on a hit instead of forgets (or the forgets, when a register they read was unknown).
+_DEFERS = frozenset({"memset", "iota", "piota"})
 # Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
 _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
 _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
@@ -128,7 +131,7 @@ def _layout(spec):
     if out != 0:
         return out
     out = None
-    if spec.handler not in _MEMO:
+    if spec.handler not in _MEMO and spec.handler not in _DEFERS:
         out = False
     elif spec.handler in _REBASE:
         ap, queue, tiles, scalars, others = [], [], [], [], []
@@ -231,10 +234,25 @@ class _Entry:
     and at which pc (reused at the same pc within one program) and its body's id in the stream
     being written."""
 
-    __slots__ = ("out", "body", "forgets", "base", "span", "region", "tab", "k", "replayed")
+    __slots__ = (
+        "out",
+        "body",
+        "forgets",
+        "defers",
+        "accesses",
+        "base",
+        "span",
+        "region",
+        "tab",
+        "k",
+        "replayed",
+    )
 
     def __init__(self, out, body, forgets, base, span):
         self.out, self.body, self.forgets, self.base, self.span = out, body, forgets, base, span
+        # known-value writes to make again: (space, tile, values)
+        self.defers: tuple = ()
+        self.accesses: dict = {}
         self.region = None
         self.tab, self.k = None, -1
         # (SBUF, PSUM) versions just after its forgets last ran: the same again, they are no-ops
@@ -313,6 +331,12 @@ class ShapeMemo:
         return (self.plans.fp, self.plans.plan_regs, self.slots, self.tab, self.ekeys,
                 known, self.rows, ctl)  # fmt: skip
 
+    def drop_accesses(self) -> None:
+        """Forget the entries' views of on-chip memories (those are being dropped)."""
+        for e in self.listed:
+            if e.accesses:
+                e.accesses = {}
+
     def _add(self, e: _Entry, plan: _Plan, regs, old: _Entry | None) -> None:
         """Give `e` its table row (its body in this run's stream) and, when the compiled path
         can find it, its place in the index; `old`, the entry it replaces, is found no more."""
@@ -329,7 +353,8 @@ class ShapeMemo:
         bid = self.writer.add_body(e.body)
         row = tab[k]
         row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0)
-        row[E_FORGETS] = len(e.forgets) if len(e.forgets) <= MEMO_FORGETS else MEMO_FORGETS + 1
+        many = len(e.forgets) > MEMO_FORGETS or e.defers  # the compiled path leaves it to Python
+        row[E_FORGETS] = MEMO_FORGETS + 1 if many else len(e.forgets)
         if e.forgets and len(e.forgets) <= MEMO_FORGETS:
             row[E_FORGET : E_FORGET + 5 * len(e.forgets)] = [v for f in e.forgets for v in f]
         nk = len(plan.idx)
@@ -437,6 +462,8 @@ class ShapeMemo:
                         ):
                             _replay(mem, m.forgets)
                             m.replayed = (sbuf.version, psum.version)
+                        if src is not None and m.defers:
+                            _redefer(ctx, m)
                 hit = src is not None
                 if src is None:  # a miss, or a check the handler must make (and fail)
                     ctx.pc = pc
@@ -486,6 +513,8 @@ class ShapeMemo:
             if not br:
                 if e.forgets:
                     _replay(ctx.mem, e.forgets)
+                if e.defers:
+                    _redefer(ctx, e)
                 return e, 0, e.out[3], None
             if not ctx.taint[br]:
                 base = int(regs[br]) + off
@@ -494,17 +523,34 @@ class ShapeMemo:
                     if e.forgets:
                         _replay(ctx.mem, e.forgets)
                     return e, d, queue, None
+        mem = ctx.mem
+        waiting = (
+            (mem.sbuf, mem.sbuf.pending, len(mem.sbuf.pending)),
+            (
+                mem.psum,
+                mem.psum.pending,
+                len(mem.psum.pending),
+            ),
+        )
         out = handler(ctx, ins)  # raises the handler's own error on a bad access
         params, reads, writes, q = out
         reads, writes = tuple(reads), tuple(writes)
-        forgets = tuple(
+        # what it deferred (a known-value write) or else forgot (the on-chip bytes it wrote)
+        defers = tuple(
+            (m.space, access.tile, values)
+            for m, pending, n in waiting
+            if m.pending is pending
+            for access, values in pending[n:]
+        )
+        forgets = () if defers else tuple(
             (w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
             for w in writes
             if w.space != _HBM
-        )
+        )  # fmt: skip
         spec = ins.spec
         body = (spec.mnemonic, spec.engine, spec.cost, params, reads, writes)
         e = _Entry(out, body, forgets, None, None)
+        e.defers = defers
         if br:
             e.base = int(regs[br]) + off
             e.span = _hbm_span(out)
@@ -533,6 +579,21 @@ class ShapeMemo:
         if self.disjoint and region is not None and region[0] <= lo and hi <= region[1]:
             return True
         return _region(ctx.hbm, lo, hi) is not None
+
+
+def _redefer(ctx, e: _Entry) -> None:
+    """Make `e`'s known-value writes again (deferred) on this core's memories: the registers
+    its key holds are those it was made with, so are the tiles' addresses. The accesses are
+    made once per memory and kept (`e.accesses`, dropped by `ShapeMemo.drop_accesses`)."""
+    mem = ctx.mem
+    for i, (space, tile, values) in enumerate(e.defers):
+        onchip = mem.sbuf if space == SPACE_SBUF else mem.psum
+        key = (id(onchip), i)
+        access = e.accesses.get(key)
+        if access is None or access.mem is not onchip:
+            access = DeferredTileAccess(onchip, tile, ctx.regs, ctx.config.partitions)
+            e.accesses[key] = access
+        onchip.defer(access, values)
 
 
 def _replay(mem, forgets) -> None:

@@ -205,3 +205,32 @@ def test_compiled_profile_and_timing_helpers_match_python(monkeypatch):
             monkeypatch.setattr(mod, name, fn.py_func)
     with np.errstate(over="ignore"):  # the hash's uint64 products wrap, as compiled
         assert figures() == compiled
+
+
+def test_memset_hits_on_every_core_and_after_release():
+    """A memoised memset (a known loop bound) hit by programs on both cores, and by the next
+    launch after `release` dropped the cores' memories: the bound read back is exact each
+    time, and the memo keeps no view of a dropped memory."""
+    src = f"""
+.arg a
+        arg     r1, a
+        li      r9, {int(np.float32(5).view(np.int32))}
+        memset  sb.i32[0:1, 0, (1,8)], r9
+        ld      r6, sb.i32[0:1, 4, (1,1)]
+        li      r7, 0
+top:    dma.load 0, sb.i32[0:1, 64, (1,4)], hbm.i32[r1+0, (1,4)], 0.0
+        loop    r7, r6, 1, top
+        halt
+"""
+    binary = assemble(src)
+    emu = Emulator(binary)
+    hbm, values, _, data_base = layout_args([np.arange(4, dtype=np.int32)], binary.data)
+    run_args = (hbm, np.array(values), (4, 1, 1), data_base)
+    numeric, _ = emu.run(*run_args)
+    assert sum(r.mnemonic == "dma.load" for r in numeric) == 4 * 5
+    for _ in range(2):
+        assert emu.run(*run_args, timing_only=True)[0] == numeric
+        emu.release()
+        memo = emu._kept_memo
+        assert memo is not None and all(not e.accesses for e in memo.listed)
+        assert any(e.defers for e in memo.listed)
