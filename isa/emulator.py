@@ -159,6 +159,8 @@ class Emulator:
                 memo = self._kept_memo = ShapeMemo(self._plans, hbm)
         self._memo = memo
         if memo is not None:
+            if not self._plans.all_planned:
+                self._plans.plan_all(self.instrs, self._engine_at)
             memo.start_run(records, self.config.dma_queues)
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():

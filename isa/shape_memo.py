@@ -173,6 +173,26 @@ class ShapePlans:
             self.fp[:n, FP_LINE] = lines[:n]
         self.plan_regs = np.zeros((16, MEMO_KEY_REGS + 1), np.int64)
         self.n_plans = 0
+        self.by_ins: dict = {}  # id(decoded instruction) -> its `at` and `fp` row
+        self._rows: list = []  # (pc, fp row) not yet in `fp` (`flush`)
+        self.all_planned = False
+
+    def plan_all(self, instrs, engine_at) -> None:
+        """Plan every engine instruction now (the compiled loop then finds their entries from
+        the first run on); the same decoded instruction is planned once."""
+        plan = self.plan
+        for pc in range(len(instrs)):
+            if engine_at[pc] and self.at[pc] is None:
+                plan(pc, instrs[pc])
+        self.flush()
+        self.all_planned = True
+
+    def flush(self) -> None:
+        """Write the `fp` rows of the instructions planned since the last flush."""
+        if self._rows:
+            pcs, rows = zip(*self._rows)
+            self.fp[list(pcs), :6] = rows
+            self._rows = []
 
     def _new_plan(self, ins, ap):
         k = self.n_plans
@@ -187,10 +207,18 @@ class ShapePlans:
         return plan
 
     def plan(self, pc: int, ins):
+        known = self.by_ins.get(id(ins))
+        if known is not None:
+            out, row = known
+            self.at[pc] = out
+            if row is not None:
+                self._rows.append((pc, row))
+            return out
         spec = ins.spec
         layout = _layout(spec)
         if layout is False:
             self.at[pc] = False
+            self.by_ins[id(ins)] = (False, None)
             return False
         norm, ap, off, queue = id(ins), None, 0, 0
         if layout is not None:
@@ -222,9 +250,11 @@ class ShapePlans:
         if plan is None:
             plan = self.shared[norm] = self._new_plan(ins, ap)
         self.at[pc] = out = (plan, off, queue)
+        row = None
         if len(plan.idx) <= MEMO_KEY_REGS:
-            row = self.fp[pc]
-            row[:6] = (2 if plan.base_reg else 1, plan.id, plan.base_reg, off, queue, plan.size)
+            row = (2 if plan.base_reg else 1, plan.id, plan.base_reg, off, queue, plan.size)
+            self._rows.append((pc, row))
+        self.by_ins[id(ins)] = (out, row)
         return out
 
 
@@ -275,6 +305,7 @@ class ShapeMemo:
         self._new_tables()
         self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
         self.ctl = np.zeros(5, np.int64)
+        self._one = np.zeros(1, np.int64)
         self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
         self.ctl[C_DISJOINT] = self.disjoint
         self.writer = None
@@ -311,6 +342,7 @@ class ShapeMemo:
 
     def tables(self, mem, writer) -> tuple:
         """The tables `isa.sequencer.run_scalar` reads, its controls set for now."""
+        self.plans.flush()
         ctl = self.ctl
         ctl[C_ON] = not self.tainted
         ctl[C_TNEXT] = len(writer.pc)
@@ -362,7 +394,9 @@ class ShapeMemo:
         self.keyed.append(keyed)
         if keyed:
             self.ekeys[k, :nk] = regs[plan.idx]
-            memo_insert(self.slots, tab, self.ekeys, self.plans.plan_regs, np.array([k]))
+            one = self._one
+            one[0] = k
+            memo_insert(self.slots, tab, self.ekeys, self.plans.plan_regs, one)
 
     def _grow(self) -> None:
         n = len(self.tab)
