@@ -558,7 +558,7 @@ class JITFunction:
                         raise  # its traceback and cause are what a bug report needs
                     except CompilationError as e:
                         # the message points at the kernel source; compiler frames are noise
-                        raise e.with_traceback(None) from None
+                        raise e.with_traceback(None) from e.plain_cause()
                     self.cache[ck] = kernel
         return kernel
 

@@ -15,7 +15,7 @@ as Triton kernels assume of their distinct pointer arguments.
 
 from __future__ import annotations
 
-from jitlang.ir import Function, Op, OpKind, Value, walk
+from jitlang.ir import Function, Op, OpKind, Value, is_ptr, walk
 
 _THROUGH = {
     OpKind.PTR_ADD,
@@ -57,6 +57,8 @@ class StoreAliasing:
             op = self.defs.get(v.id)
             if op is None or op.kind not in _THROUGH:
                 return None
+            if op.kind is OpKind.CAST and not is_ptr(op.operands[0].type):
+                return None  # an address made from an integer: any array
             v = op.operands[0]
 
     def may_clobber(self, load_ptr: Value, store_ptr: Value) -> bool:

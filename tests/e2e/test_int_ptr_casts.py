@@ -312,12 +312,6 @@ def shift_through_address(x_ptr, addr, B: tl.constexpr):
     tl.store(addr.to(tl.pi32_t) + offs + 1, v)  # the same array, one element on
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="codegen/cpu/alias.py traces an int -> pointer cast back to the integer parameter "
-    "and takes it for a distinct array, so the store clobbers lanes the load has not read yet "
-    "(fix: stop the trace at a cast from an integer)",
-)
 def test_store_through_an_integer_address_into_the_loaded_array():
     x = np.arange(257, dtype=np.int32)
     ref = x.copy()
