@@ -11,12 +11,15 @@ Optimisation steps (`target.OPT_STEPS`, named in `AccelTarget.steps` and the cac
 "psum_acc" (dot accumulators stay in PSUM across a K loop, `dot`), "dma_split" (large transfers
 over several DMA queues, `memops`) and "multi_buffer" (innermost loops with loads unrolled
 `num_stages` times, default 2, and every loop load in its own buffer: `accel_hoist`,
-`accel_memory`). Always on: access patterns for pointers advanced per iteration and wrap-free
+`accel_memory`), "pe_transpose_loads" (a load whose columns are contiguous in HBM read by rows
+and transposed on the PE, `accel_layout`) and "list_schedule" (each block ordered by critical
+path on the timing model's costs, DMA queues by dependency, `schedule`). Always on: access patterns for pointers advanced per iteration and wrap-free
 `%` (`jitlang.passes.accel_access`), carried blocks computed only when needed, `x + dot(a, b)`
 as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks in turn, and
 value-specialized builds for run-time strides (the driver compiles one per distinct stride
-tuple, `runtime.accel_driver.MAX_VARIANTS`). Not done yet: a list scheduler (`schedule` keeps
-program order) and queue choice by dependency.
+tuple, `runtime.accel_driver.MAX_VARIANTS`), in the batched build the split of row loops into
+full blocks and a masked tail (`accel_full_blocks`), and loop-carried blocks updated in place
+(`accel_memory`). Not done yet: scheduling across blocks and loop edges.
 
 Documented target limits (each a located compile error, or a stated numeric difference):
 - fp64 and 64-bit integer blocks, and fp64 scalars that must live on chip: `TargetLimitError`

@@ -20,12 +20,15 @@ from isa.table import NUM_REGS
 # - "multi_buffer": each load of a loop body has its own buffer (jitlang.passes.accel_memory)
 # - "pe_transpose_loads": a 2-D load whose columns, not rows, are contiguous in HBM reads its
 #   transpose's rows and is transposed on the PE (jitlang.passes.accel_layout)
+# - "list_schedule": each block ordered by critical path, DMA queues by dependency
+#   (codegen.accel.schedule)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
     "dma_split",
     "multi_buffer",
     "pe_transpose_loads",
+    "list_schedule",
 )
 
 
