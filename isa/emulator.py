@@ -17,7 +17,8 @@ without data (a branch on a value loaded from a tile raises `TimingOnlyError`). 
 memoised per instruction and register values (`isa.shape_memo`): a loop body's engine
 instructions cost a dictionary lookup after their first iteration, a record met again at the
 same pc in the same program is the same object, and the memo serves the next run too when its
-HBM allocations are the same (a kernel launched again).
+HBM allocations are the same (a kernel launched again). Memo hits run inside the sequencer's
+compiled loop; Python handles the rest (see `isa.shape_memo`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Input: the program's instructions flattened into parallel arrays (uop, sub-op, r
 immediate, branch target). The loop runs sequencer instructions until it reaches an engine
 instruction, a halt, the instruction budget or an error, and returns the pc and a status; the
 emulator then runs the engine instruction with numpy and calls back in. This keeps scalar code
-(loops, address arithmetic) fast while engine semantics stay in readable numpy.
+(loops, address arithmetic) fast while engine semantics stay in readable numpy. In timing-only
+emulation an engine instruction whose result the memo holds (`isa.shape_memo`) is taken here
+too, from the memo's arrays: no call back for a loop body met again.
 """
 
 from __future__ import annotations

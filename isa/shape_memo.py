@@ -15,9 +15,20 @@ costs, the tile's range) stays. The shifted access is checked as the handler wou
 (alignment, inside one HBM allocation); if a check fails the real handler runs and raises its
 error, so errors are those of the handlers, word for word.
 
-Only handlers on the `_MEMO` list are memoised (every one forgets exactly its on-chip write
-ranges); the others (iota/piota/memset write known values, reg_load/check read them, new
-instructions) always run their handler.
+Handlers on the `_MEMO` list are memoised (every one forgets exactly its on-chip write
+ranges), and those on `_DEFERS` (iota/piota/memset: known values, deferred until a read needs
+them, `OnChip.pending`), whose hits make their deferred writes again; the others (reg_load and
+check read values, new instructions) always run their handler.
+
+Hits run in the sequencer's compiled loop (`isa.sequencer._memo_hit`) where they can: every
+instruction is planned at the first timing-only run (`ShapePlans.plan_all`, one plan per
+decoded instruction), and each entry has a row in arrays the loop reads (its plan and key
+register values in an open-addressing index, HBM span and allocation, queue, forgets, the
+template last made of it). The loop takes a hit whose forgets are no-ops against the known
+rectangles of SBUF/PSUM and whose moved HBM range passes the checks; it appends the record's
+template id, or a new template row. Anything else (a miss, a forget to make, a deferred write,
+a failing check) stops it: `run_block` handles that instruction in Python, and hands back
+after its next hit.
 """
 
 from __future__ import annotations

@@ -7,7 +7,10 @@ The emulator (functional) produces records in each program's issue order; the ti
 The emulator hands its records over as a `RecordStream`: columns (which template each record
 is, which program and core ran it) over the distinct records, so that a loop's instructions
 cost an integer each rather than an object each; the timing model and the profiler read the
-columns, and an `ExecRecord` is built only when someone indexes or iterates the stream.
+columns, and an `ExecRecord` is built only when someone indexes or iterates the stream. The
+distinct records are columns too (`Templates`): the instruction's pc, source line and queue, and
+a shared body (what its handler found: cost parameters and memory ranges) whose HBM ranges a
+shift moves, so that a DMA moving along HBM in a loop costs a row of integers per iteration.
 """
 
 from __future__ import annotations
