@@ -443,7 +443,7 @@ class StreamWriter:
         body, line = _int64(self.body).copy(), _int64(self.line).copy()
         n = self.n_pcs
         body[:n] = -1
-        seq = np.unique(tids[tids < n]).tolist()
+        seq = np.flatnonzero(np.bincount(tids[tids < n], minlength=n)).tolist()
         ids: dict = {}
         for pc in seq:
             b = seq_body(pc)
