@@ -110,8 +110,9 @@ class CpuKernel:
             )
 
     def set_stream_bytes(self, n: int) -> None:
-        """Bytes one store of a launch must write before it bypasses the caches (streaming
-        stores, codegen/cpu/stream.py); the host's threshold by default."""
+        """Bytes one store (or large load) of a launch must move before its data is treated as
+        not cache-resident: stores bypass the caches (codegen/cpu/stream.py) and large row loads
+        prefetch programs ahead (prefetch.py). The host's threshold (half its LLC) by default."""
         set_pointer_global(self.native, STREAM_GLOBAL, max(0, n))
 
     def launch(self, grid: tuple[int, int, int], args: tuple) -> None:

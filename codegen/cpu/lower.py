@@ -51,6 +51,7 @@ from .chunkmask import chunk_full
 from .control import ControlFlowLowering
 from .debug import DebugLowering
 from .prefetch import emit as emit_prefetch
+from .prefetch import plan_program_ahead
 from .target import CpuTarget
 
 STACK_LIMIT = 64 * 1024  # bytes; larger buffers are malloc'd once per entry call
@@ -134,6 +135,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         self.assert_sites: list[tuple[str, object]] = []
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
         self.prefetch: dict[int, ir.Value] = {}  # id(load or store) -> bytes ahead (prefetch.py)
+        self.program_ahead: dict[int, ir.Value] = {}  # id(load) -> slot of its bytes ahead
         self.bounds = None
         if bounds:
             from .bounds import BoundsChecker
@@ -335,6 +337,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                 self.vals[op.result.id] = Lazy(op)
                 if k is OpKind.LOAD:
                     self.pending_loads.append(op.result)
+                    plan_program_ahead(self, op)
                 return
             self.vals[op.result.id] = self.scalar_op(op)
             return
@@ -616,6 +619,8 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         vt = ir.VectorType(mt, lanes)
         full = self._full(op, 1, ptr_v, idx, lanes)
         ahead = self.prefetch.get(id(op))
+        if ahead is None and id(op) in self.program_ahead:
+            ahead = b.load(self.program_ahead[id(op)], typ=U.I64)
         if ahead is not None:
             emit_prefetch(self, self.ev(ptr_v, idx, 1), ahead)
         if full is not None:  # the vector mask and `other` are built in the partial branch only

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from jitlang.ir import BlockType, Op, OpKind, Region, Value, is_ptr, shape_of
+from jitlang.ir import BlockType, Op, OpKind, Region, Value, elem_type, is_ptr, shape_of
 
 from . import llvmutil as U
+from .stream import launch_is_big
 
 AHEAD = 2  # iterations ahead: 1 and 4 measured slower on the persistent softmax (Zen 5)
 # Loads only: prefetching the stores' lines for writing measured no clear gain (a median 0.94x
@@ -121,3 +122,47 @@ def emit(low, addr: ir.Value, distance: ir.Value, write: bool = False) -> None:
         [target, ir.Constant(i32, int(write)), ir.Constant(i32, 3), ir.Constant(i32, 1)],
         overload=[U.PTR],
     )
+
+
+PROGRAMS_AHEAD = 2  # the rows of the program two launches later (as AHEAD for loops)
+MIN_PROGRAM_BYTES = 512  # smaller blocks: a line or two, which the hardware handles
+
+
+def plan_program_ahead(low, op: Op) -> None:
+    """Prefetch for a large contiguous 1-D block load, at the address this load had in the
+    previous program the thread ran, extrapolated `PROGRAMS_AHEAD` programs ahead.
+
+    Why: one program per row reads a new 4 KiB row per program; a numpy row is not page
+    aligned, so each row spans two pages and the L2 streamer, which stops at page boundaries,
+    starts every page cold. Consecutive programs of a thread (ids in order, or one lockstep
+    round) usually read at a fixed distance from each other: the kernel measures it at run time
+    (no analysis of how the address depends on the program id) and prefetches that far ahead.
+    When the launch is small (below the streaming threshold: the data is likely cached) or the
+    distance is unknown (the thread's first program), the prefetch targets the load's own
+    address, which costs one instruction per chunk and nothing else."""
+    ptr_v = op.operands[0]
+    if id(op) in low.prefetch or low.bounds is not None or not isinstance(ptr_v.type, BlockType):
+        return
+    shape = shape_of(ptr_v.type)
+    nbytes = shape[0] * elem_type(ptr_v.type).elem.mem_bytes
+    if len(shape) != 1 or nbytes < MIN_PROGRAM_BYTES:
+        return
+    if low.axis.get(ptr_v).contiguity[-1] % shape[0]:
+        return
+    b = low.b
+    ab = ir.IRBuilder(low.alloca_block)
+    last, ahead = ab.alloca(U.I64), ab.alloca(U.I64)
+    ab.store(ir.Constant(U.I64, 0), last)
+    ab.store(ir.Constant(U.I64, 0), ahead)
+    saved = getattr(low, "memo", {})
+    low.memo = {}  # values computed here stay here
+    here = low.ev(ptr_v, (low.zero,), 1)
+    low.memo = saved
+    prev = b.load(last, typ=U.I64)
+    b.store(here, last)
+    known = b.and_(b.icmp_unsigned("!=", prev, low.zero), launch_is_big(low, nbytes))
+    step = b.mul(b.sub(here, prev), ir.Constant(U.I64, PROGRAMS_AHEAD))
+    b.store(b.select(known, step, low.zero), ahead)
+    # read back where the chunks are evaluated: a lazy load may be evaluated in a block that
+    # its registration does not dominate (a peeled iteration, the other branch of a loop)
+    low.program_ahead[id(op)] = ahead

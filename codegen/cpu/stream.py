@@ -113,7 +113,7 @@ def emit(low, op: Op, lanes: int, chunk) -> None:
     esize = dt.mem_bytes
     vbytes = lanes * esize
     length = shape[-1]
-    big = _launch_is_big(low, math.prod(shape) * esize)
+    big = launch_is_big(low, math.prod(shape) * esize)
     low.streamed = True
 
     def rows(d: int, ivs: list) -> None:
@@ -179,7 +179,7 @@ def emit(low, op: Op, lanes: int, chunk) -> None:
     low.memo = {}
 
 
-def _launch_is_big(low, bytes_per_program: int) -> ir.Value:
+def launch_is_big(low, bytes_per_program: int) -> ir.Value:
     """i1: this store writes at least the driver-set threshold (`STREAM_GLOBAL`) over the
     launch: programs x enclosing loops' trip counts x block bytes, in f64 (no overflow)."""
     b = low.b

@@ -1,6 +1,8 @@
 """Software prefetch in `for` loops (codegen/cpu/prefetch.py): a grid-stride row loop prefetches
 the row it will load AHEAD iterations later; loads whose offsets move with the loop do not. A
-pure grid-stride kernel runs its programs in lockstep instead (rows in order, no prefetch)."""
+pure grid-stride kernel runs its programs in lockstep instead (rows in order, no loop
+prefetch). A large contiguous 1-D load prefetches where the thread's program after next will
+read it (the distance measured between consecutive programs at run time)."""
 
 from __future__ import annotations
 
@@ -76,3 +78,30 @@ def test_lockstep_kernel_still_exact_with_fewer_programs_than_rows():
     y = np.zeros_like(x)
     rows_persistent[(3,)](y, x, 50, 37, 50, BLOCK=64)
     np.testing.assert_array_equal(y, x - x.max(axis=1, keepdims=True))
+
+
+@jl.jit
+def row_scale(out_ptr, in_ptr, stride, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    x = tl.load(in_ptr + row * stride + cols)
+    tl.store(out_ptr + row * stride + cols, x * 3.0)
+
+
+def test_large_row_loads_prefetch_programs_ahead_small_ones_do_not():
+    x = np.zeros((8, 256), np.float32)
+    assert "llvm.prefetch" in _llvm(row_scale, x, x, 256, BLOCK=256)  # 1 KiB rows
+    assert "llvm.prefetch" not in _llvm(row_scale, x, x, 256, BLOCK=64)  # 256 B rows
+
+
+def test_program_ahead_prefetch_keeps_results_exact():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((50, 300)).astype(np.float32)
+    y = np.zeros_like(x)
+    k = row_scale[(50,)](y, x, 300, BLOCK=256)
+    for limit in (1 << 62, 0):  # a small launch, then one treated as large (prefetching)
+        y[...] = 0
+        k.native.set_stream_bytes(limit)
+        row_scale[(50,)](y, x, 300, BLOCK=256)
+        np.testing.assert_array_equal(y[:, :256], x[:, :256] * np.float32(3))
+        np.testing.assert_array_equal(y[:, 256:], 0)
