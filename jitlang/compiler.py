@@ -143,7 +143,7 @@ def _check_accel_limits(fn: Function) -> None:
                     op.loc,
                     f"a {op.attr.kind.value} {op.kind.value} of {dt} on the accelerator (its "
                     f"engines reduce with one rounding; {dt} rounds each step on the CPU)",
-                    "convert the block to tl.float32 first (`x.to(tl.float32)`)",
+                    "reduce it in float32: `tl.sum(x, dtype=tl.float32)` or `x.to(tl.float32)` first",
                 )
 
 

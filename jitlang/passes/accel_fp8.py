@@ -336,7 +336,7 @@ class _Rewriter:
                 op.loc,
                 f"a {op.attr.kind.value} {k.value} of {dt} on the accelerator (its engines "
                 f"reduce with one rounding; {dt} rounds each step on the CPU)",
-                "convert the block to tl.float32 first (`x.to(tl.float32)`)",
+                "reduce it in float32: `tl.sum(x, dtype=tl.float32)` or `x.to(tl.float32)` first",
             )
         if k is OpKind.ATOMIC:
             from .accel_layout import TargetLimitError

@@ -398,6 +398,24 @@ def test_fp8_sums_are_refused_at_the_line(dt, npd):
         fp8_sum[(1,)](x, _zeros(1, dt, npd), BLOCK=16, target="accel")
     msg = str(info.value)
     assert f"{os.path.abspath(__file__)}:" in msg and "tl.sum" in msg and "^" in msg
+    assert "dtype=tl.float32" in msg  # the hint, which works:
+
+
+@jl.jit
+def fp8_sum_f32(x_ptr, out_ptr, BLOCK: tl.constexpr):
+    o = tl.arange(0, BLOCK)
+    tl.store(out_ptr, tl.sum(tl.load(x_ptr + o), axis=0, dtype=tl.float32))
+
+
+@pytest.mark.parametrize("dt,npd", FORMATS, ids=IDS)
+def test_fp8_sums_in_float32(dt, npd):
+    x = _host_encode(np.random.default_rng(8).uniform(-1.5, 1.5, 128).astype(np.float32), npd)
+
+    def args():
+        return _array(x, dt, npd), np.zeros(1, np.float32)
+
+    cpu, acc = _on_both(fp8_sum_f32, (1,), args, BLOCK=128)
+    assert acc[1][0] == cpu[1][0] == np.float32(_host_decode(x, npd).astype(np.float64).sum())
 
 
 def test_native_fp8_loads_are_one_byte_dma():
