@@ -341,6 +341,31 @@ def test_loop_carried_scalar_and_transposed(dt, npd):
     assert _host_decode(_codes(acc[1])[1:], npd)[0] == (1.375 if npd is B15 else 1.5)
 
 
+@jl.jit
+def reorder(x_ptr, a_ptr, b_ptr, c_ptr, N: tl.constexpr):
+    o = tl.arange(0, N)
+    x = tl.load(x_ptr + o)
+    tl.store(a_ptr + o, tl.sort(x))
+    tl.store(b_ptr + o, tl.flip(x, 0))
+    f = tl.full((N,), 1.5, x.dtype)
+    tl.store(c_ptr + o, tl.where(x > f, f, x))
+
+
+@pytest.mark.parametrize("dt,npd", FORMATS, ids=IDS)
+def test_sort_flip_full_where(dt, npd):
+    x = _host_encode(np.random.default_rng(9).uniform(-2, 2, 64).astype(np.float32), npd)
+
+    def args():
+        return _array(x, dt, npd), _zeros(64, dt, npd), _zeros(64, dt, npd), _zeros(64, dt, npd)
+
+    cpu, acc = _on_both(reorder, (1,), args, N=64)
+    for a, c in zip(acc[1:], cpu[1:]):
+        _same_bytes(a, c)
+    v = _host_decode(x, npd)
+    np.testing.assert_array_equal(_host_decode(_codes(acc[1]), npd), np.sort(v))
+    np.testing.assert_array_equal(_codes(acc[2]), x[::-1])
+
+
 def test_mixed_fp8_dot_and_a_full_pe_tile():
     """e4nv x e5 (bf16 on the PE, exact) and a 128 x 512 x 128 e4nv dot (FP8E4 operands on
     the PE as they lie, one PSUM bank): exact sums, equal to the CPU and numpy."""
