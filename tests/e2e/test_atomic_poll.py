@@ -194,6 +194,25 @@ def test_accel_guard_fails_the_launch_at_the_line():
         assert f"{os.path.abspath(__file__)}:" in str(info.value)
 
 
+@jl.jit
+def poll_in_a_loop(flag, out, N: tl.constexpr):
+    o = tl.arange(0, N)
+    acc = tl.zeros((N,), tl.int32)
+    for i in range(3):  # a run-time expected value per iteration
+        ok = tl.atomic_poll(flag + o, i, timeout_ns=1000)
+        acc += ok.to(tl.int32) * (i + 1)
+    tl.store(out + o, acc)
+
+
+def test_accel_poll_in_a_loop():
+    flag = np.array([0, 1, 2, 3, 0, 1, 2, 3], np.int32)
+    outs = [np.zeros(8, np.int32) for _ in range(2)]
+    for out, target in zip(outs, ("cpu", "accel")):
+        poll_in_a_loop[(1,)](flag, out, N=8, target=target)
+    np.testing.assert_array_equal(outs[1], [1, 2, 3, 0, 1, 2, 3, 0])
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_accel_int64_blocks_are_a_located_limit():
     from jitlang.passes.accel_layout import TargetLimitError
 
