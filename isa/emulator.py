@@ -276,8 +276,10 @@ class Emulator:
                     pc, regs, taint, pid, nprog, args, data_base, left, trace, record, tables
                 )
                 left -= executed
-                if tables is not None and record:  # template rows of compiled memo hits
-                    records.add_rows(tables[6], int(tables[7][C_NROWS]))
+                if tables is not None:  # compiled memo hits: template rows, deferred writes
+                    if record:
+                        records.add_rows(tables[7], int(tables[8][C_NROWS]))
+                    memo.made_defers(ctx)
             if record and ntrace:  # a sequencer instruction's pc, or an engine record's id
                 tids.frombytes(trace[:ntrace].tobytes())
                 ntrace = 0

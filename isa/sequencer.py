@@ -54,18 +54,21 @@ FP_KIND, FP_PLAN, FP_BASE_REG, FP_OFF, FP_QUEUE, FP_SIZE, FP_LINE = range(7)
 MEMO_KEY_REGS = 8  # registers a plan's key may hold (`plan_regs[p] = count, reg, reg, ...`)
 # `ent[k]`: memo entry k: its plan, the template last made of it and at which pc, its body's
 # id in this run's stream (-1: none yet), HBM base, queue, HBM span, the allocation around it
-# (-1: none), how many on-chip rectangles it forgets and, from E_FORGET on, up to
-# MEMO_FORGETS of them (space, p0, p1, b0, b1); `ekeys[k]` its register values.
+# (-1: none), how many on-chip rectangles it forgets, or else how many it writes with known
+# values (a memset's deferred write: marked known, the entry logged for Python to make the
+# write), and from E_FORGET on up to MEMO_FORGETS of them (space, p0, p1, b0, b1); `ekeys[k]`
+# its register values.
 E_PLAN, E_TID, E_TPC, E_BID, E_BASE, E_QUEUE, E_LO, E_HI, E_RLO, E_RHI, E_FORGETS = range(11)
-E_FORGET = 11
+E_DEFERS = 11
+E_FORGET = 12
 MEMO_FORGETS = 4
 E_COLS = E_FORGET + 5 * MEMO_FORGETS
 # `known[space]` (SBUF 1, PSUM 2) of the core's `OnChip`s: [0, 0] how many rectangles of known
 # values it lists (-1: too many, only their bounding box), [1] that box, [2:] the rectangles
 # (p0, p1, b0, b1): a forget that meets none of them is a no-op (`OnChip.forget`).
 # `ctl`: memo on, DMA queues, allocations disjoint, the next template id; out: template rows
-# written (`rows[:, :n]` = pc, body, shift, queue, line).
-C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS = range(5)
+# written (`rows[:, :n]` = pc, body, shift, queue, line) and entries logged (`dlog[:n]`).
+C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS, C_NDEFER = range(6)
 
 _U_ALU, _U_ALUI, _U_CMP, _U_CMPI = int(Uop.ALU), int(Uop.ALUI), int(Uop.CMP), int(Uop.CMPI)
 _U_BR, _U_BRI, _U_JMP, _U_LI = int(Uop.BR), int(Uop.BRI), int(Uop.JMP), int(Uop.LI)
@@ -174,7 +177,7 @@ def memo_insert(slots, ent, ekeys, plan_regs, rows):
 
 
 @njit(cache=True, inline="always")
-def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, rows, ctl, record):
+def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, rows, ctl, record):
     """The timing-only memo's entry for the engine instruction at pc and its registers'
     values, as `isa.shape_memo.ShapeMemo.run_block` would find it: returns the template id of
     its record (an entry met again at this pc), -2 when a new template row was written to
@@ -258,16 +261,55 @@ def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, rows, ct
             rows[4, n] = fp[pc, FP_LINE]
             ctl[C_NROWS] = n + 1
             return -2
-    if not record:
-        return 0
-    if ent[k, E_TPC] == pc:
-        return ent[k, E_TID]
-    b = ent[k, E_BID]
+    t = 0
+    if record:
+        if ent[k, E_TPC] == pc:
+            t = ent[k, E_TID]
+        elif ent[k, E_BID] < 0 or ctl[C_NROWS] >= rows.shape[1]:
+            return -1
+        else:
+            t = -2
+    nd = ent[k, E_DEFERS]
+    if nd:  # its known-value writes: marked known here as OnChip._mark would, made by Python
+        nl = ctl[C_NDEFER]
+        if nl >= dlog.shape[0]:
+            return -1
+        for j in range(nd):  # room for every rectangle, or Python marks them
+            sp = ent[k, E_FORGET + 5 * j]
+            count = known[sp, 0, 0]
+            if count < 0 or count + nd > known.shape[1] - 2:
+                return -1
+        for j in range(nd):
+            c = E_FORGET + 5 * j
+            sp = ent[k, c]
+            p0 = ent[k, c + 1]
+            p1 = ent[k, c + 2]
+            b0 = ent[k, c + 3]
+            b1 = ent[k, c + 4]
+            count = known[sp, 0, 0]
+            inside = False
+            for r in range(2, 2 + count):
+                if (
+                    known[sp, r, 0] <= p0
+                    and p1 <= known[sp, r, 1]
+                    and known[sp, r, 2] <= b0
+                    and b1 <= known[sp, r, 3]
+                ):
+                    inside = True
+                    break
+            if not inside:
+                known[sp, 2 + count, 0] = p0
+                known[sp, 2 + count, 1] = p1
+                known[sp, 2 + count, 2] = b0
+                known[sp, 2 + count, 3] = b1
+                known[sp, 0, 0] = count + 1
+        dlog[nl] = k
+        ctl[C_NDEFER] = nl + 1
+    if t != -2:
+        return t
     n = ctl[C_NROWS]
-    if b < 0 or n >= rows.shape[1]:
-        return -1
     rows[0, n] = pc
-    rows[1, n] = b
+    rows[1, n] = ent[k, E_BID]
     rows[2, n] = 0
     rows[3, n] = q
     rows[4, n] = fp[pc, FP_LINE]
@@ -302,6 +344,7 @@ def run_scalar(
     ent,
     ekeys,
     known,
+    dlog,
     rows,
     ctl,
 ):
@@ -325,7 +368,7 @@ def run_scalar(
             if ctl[C_ON] == 0 or executed >= budget or fp[pc, FP_KIND] == 0:
                 return pc, ST_ENGINE, executed, ntrace
             t = _memo_hit(
-                pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, rows, ctl, record
+                pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, rows, ctl, record
             )
             if t == -1:
                 return pc, ST_ENGINE, executed, ntrace
@@ -455,7 +498,7 @@ class ScalarCode:
 
     def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record, memo=None):
         """`run_scalar` over this code; `memo`: the timing-only memo's tables (fp, plan_regs,
-        slots, ent, ekeys, known, rows, ctl), or None."""
+        slots, ent, ekeys, known, dlog, rows, ctl), or None."""
         return run_scalar(
             pc,
             regs,
@@ -485,6 +528,7 @@ _NO_MEMO = (
     np.zeros((1, E_COLS), np.int64),
     np.zeros((1, MEMO_KEY_REGS), np.int64),
     np.zeros((3, 2, 4), np.int64),
+    np.zeros(1, np.int64),
     np.zeros((5, 1), np.int64),
-    np.zeros(5, np.int64),
+    np.zeros(6, np.int64),
 )

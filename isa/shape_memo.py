@@ -42,12 +42,14 @@ from isa.memory import _MAX_KNOWN, DeferredTileAccess
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.sequencer import (
     C_DISJOINT,
+    C_NDEFER,
     C_NROWS,
     C_ON,
     C_QUEUES,
     C_TNEXT,
     E_BID,
     E_COLS,
+    E_DEFERS,
     E_FORGET,
     E_FORGETS,
     E_PLAN,
@@ -280,6 +282,7 @@ class _Entry:
         "body",
         "forgets",
         "defers",
+        "marks",
         "accesses",
         "base",
         "span",
@@ -293,6 +296,7 @@ class _Entry:
         self.out, self.body, self.forgets, self.base, self.span = out, body, forgets, base, span
         # known-value writes to make again: (space, tile, values)
         self.defers: tuple = ()
+        self.marks: tuple = ()  # their rectangles (space, p0, p1, b0, b1)
         self.accesses: dict = {}
         self.region = None
         self.tab, self.k = None, -1
@@ -315,7 +319,8 @@ class ShapeMemo:
         self.tainted = False
         self._new_tables()
         self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
-        self.ctl = np.zeros(5, np.int64)
+        self.ctl = np.zeros(6, np.int64)
+        self.dlog = np.zeros(1 << 12, np.int64)  # entries whose deferred writes Python makes
         self._one = np.zeros(1, np.int64)
         self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
         self.ctl[C_DISJOINT] = self.disjoint
@@ -358,6 +363,7 @@ class ShapeMemo:
         ctl[C_ON] = not self.tainted
         ctl[C_TNEXT] = len(writer.pc)
         ctl[C_NROWS] = 0
+        ctl[C_NDEFER] = 0
         known = self.known
         for m in (mem.sbuf, mem.psum):
             row = known[m.space]
@@ -372,7 +378,16 @@ class ShapeMemo:
                 if rects:
                     row[2 : 2 + len(rects)] = rects
         return (self.plans.fp, self.plans.plan_regs, self.slots, self.tab, self.ekeys,
-                known, self.rows, ctl)  # fmt: skip
+                known, self.dlog, self.rows, ctl)  # fmt: skip
+
+    def made_defers(self, ctx) -> None:
+        """After the compiled loop: make the deferred writes of the entries it logged, in
+        order (it marked their rectangles known as they ran)."""
+        n = int(self.ctl[C_NDEFER])
+        if n:
+            listed = self.listed
+            for k in self.dlog[:n].tolist():
+                _redefer(ctx, listed[k])
 
     def drop_accesses(self) -> None:
         """Forget the entries' views of on-chip memories (those are being dropped)."""
@@ -395,11 +410,14 @@ class ShapeMemo:
         region = e.region or (-1, -1)
         bid = self.writer.add_body(e.body)
         row = tab[k]
-        row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0)
-        many = len(e.forgets) > MEMO_FORGETS or e.defers  # the compiled path leaves it to Python
-        row[E_FORGETS] = MEMO_FORGETS + 1 if many else len(e.forgets)
-        if e.forgets and len(e.forgets) <= MEMO_FORGETS:
-            row[E_FORGET : E_FORGET + 5 * len(e.forgets)] = [v for f in e.forgets for v in f]
+        row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0, 0)
+        # the rectangles it forgets, or marks known (its deferred writes); more than the
+        # compiled path takes: it leaves the entry to Python
+        rects = e.marks or e.forgets
+        row[E_FORGETS] = MEMO_FORGETS + 1 if len(rects) > MEMO_FORGETS else len(e.forgets)
+        row[E_DEFERS] = len(e.marks)
+        if rects and len(rects) <= MEMO_FORGETS:
+            row[E_FORGET : E_FORGET + 5 * len(rects)] = [v for f in rects for v in f]
         nk = len(plan.idx)
         keyed = nk <= MEMO_KEY_REGS and not self.tainted  # tainted keys hold their taint too
         self.keyed.append(keyed)
@@ -581,12 +599,13 @@ class ShapeMemo:
         params, reads, writes, q = out
         reads, writes = tuple(reads), tuple(writes)
         # what it deferred (a known-value write) or else forgot (the on-chip bytes it wrote)
-        defers = tuple(
-            (m.space, access.tile, values)
+        made = [
+            (m.space, access, values)
             for m, pending, n in waiting
             if m.pending is pending
             for access, values in pending[n:]
-        )
+        ]
+        defers = tuple((space, access.tile, values) for space, access, values in made)
         forgets = () if defers else tuple(
             (w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
             for w in writes
@@ -596,6 +615,10 @@ class ShapeMemo:
         body = (spec.mnemonic, spec.engine, spec.cost, params, reads, writes)
         e = _Entry(out, body, forgets, None, None)
         e.defers = defers
+        e.marks = tuple(
+            (space, a.range.p_start, a.range.p_start + a.range.p_count, a.range.start, a.range.end)
+            for space, a, _ in made
+        )
         if br:
             e.base = int(regs[br]) + off
             e.span = _hbm_span(out)

@@ -234,3 +234,30 @@ top:    dma.load 0, sb.i32[0:1, 64, (1,4)], hbm.i32[r1+0, (1,4)], 0.0
         memo = emu._kept_memo
         assert memo is not None and all(not e.accesses for e in memo.listed)
         assert any(e.defers for e in memo.listed)
+
+
+@pytest.mark.parametrize("n_sets", [3, 70])
+def test_many_memsets_then_a_bound_read_back(n_sets):
+    """Memsets of distinct rectangles, memoised and taken by the compiled loop on later
+    programs (it marks them known, Python makes the writes): beyond the 64 rectangles an
+    OnChip lists, it leaves them to Python. A loop bound read back from one is exact."""
+    sets = "\n".join(f"        memset  sb.i32[0:1, {4 * i}, (1,1)], r9" for i in range(n_sets))
+    src = f"""
+.arg a
+        arg     r1, a
+        li      r9, {int(np.float32(3).view(np.int32))}
+{sets}
+        ld      r6, sb.i32[0:1, {4 * (n_sets - 1)}, (1,1)]
+        li      r7, 0
+top:    dma.load 0, sb.i32[0:1, 4096, (1,4)], hbm.i32[r1+0, (1,4)], 0.0
+        loop    r7, r6, 1, top
+        halt
+"""
+    binary = assemble(src)
+    emu = Emulator(binary)
+    hbm, values, _, data_base = layout_args([np.arange(4, dtype=np.int32)], binary.data)
+    run_args = (hbm, np.array(values), (5, 1, 1), data_base)
+    numeric, _ = emu.run(*run_args)
+    assert sum(r.mnemonic == "dma.load" for r in numeric) == 5 * 3
+    for _ in range(2):
+        assert emu.run(*run_args, timing_only=True)[0] == numeric
