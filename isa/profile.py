@@ -417,10 +417,15 @@ class _Columns:
     def __init__(self, records: Sequence[ExecRecord], config: MachineConfig):
         stream = RecordStream.of(records)
         tpl = stream.templates
-        # FLOPs, DMA bytes and PE ns once per body (records of one instruction share it)
+        # FLOPs, DMA bytes and PE ns once per body that a template has (records of one
+        # instruction share it; a kept memo's stream lists bodies no record of it uses)
         per_body: dict = {}  # (params object, cost kind) -> (flops, bytes, PE ns)
-        k_engine, k_flops, k_bytes, k_pe_ns = [], [], [], []
-        for _, engine, kind, params, _, _ in tpl.bodies:
+        n = len(tpl.bodies)
+        k_engine, k_flops, k_bytes, k_pe_ns = [0] * n, [0] * n, [0] * n, [0.0] * n
+        bodies = tpl.bodies
+        has = tpl.body[tpl.body >= 0]
+        for b in np.flatnonzero(np.bincount(has, minlength=n)).tolist():
+            _, engine, kind, params, _, _ = bodies[b]
             key = (id(params), kind)
             v = per_body.get(key)
             if v is None:
@@ -430,10 +435,8 @@ class _Columns:
                     _bytes(kind, params),
                     f / _pe_peak_flops_per_ns(params.dtype_bytes, config),
                 )
-            k_engine.append(engine)
-            k_flops.append(v[0])
-            k_bytes.append(v[1])
-            k_pe_ns.append(v[2])
+            k_engine[b] = engine
+            k_flops[b], k_bytes[b], k_pe_ns[b] = v
         body = tpl.body  # -1 (a pc that never ran) picks the trailing 0
         engine = np.array(k_engine + [0], np.int64)[body]
         flops = np.array(k_flops + [0], np.int64)[body]

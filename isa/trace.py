@@ -265,8 +265,12 @@ class Templates(Sequence):
     def engines(self) -> np.ndarray:
         """Each template's engine (-1 for a pc that never ran)."""
         if self._engines is None:
-            per_body = np.array([int(b[1]) for b in self.bodies] + [-1], np.int64)
-            self._engines = per_body[self.body]  # -1 indexes the trailing -1
+            n = len(self.bodies)
+            per_body = np.full(n + 1, -1, np.int64)  # -1 indexes the trailing -1
+            has = np.flatnonzero(np.bincount(self.body[self.body >= 0], minlength=n))
+            bodies = self.bodies
+            per_body[has] = [int(bodies[b][1]) for b in has.tolist()]
+            self._engines = per_body[self.body]
         return self._engines
 
 
