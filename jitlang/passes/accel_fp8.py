@@ -16,8 +16,8 @@ float8e4b8 (e4m3fnuz) and float8e5b16 (e5m2fnuz) are the machine's FP8E4 (e4m3fn
 (e5m2) halved: their values go through those tiles scaled by 2 (or 1/2), the engines' fp8
 conversions round to nearest even, and selects fix the codes where the formats differ (the
 fnuz formats' top codes, their one NaN 0x80, no -0). float8e4b15 rounds ties away from zero
-and saturates at 1.75 (at 1.875 for stores and bitcasts): its codes are decoded and encoded
-with integer ops, `codegen.cpu.elementwise.f32_to_fp8e4b15` step for step. Either way the
+and saturates at 1.75 (at 1.875 for stores and bitcasts): its codes decode through fp16 and
+encode with integer ops, `codegen.cpu.elementwise.f32_to_fp8e4b15` step for step. Either way the
 results are bit-exact with the CPU target (NaN included: the CPU's 0xffc00000). float8e4nv and
 float8e5 are the machine's own types and are not touched here, except to read a dot of the two
 mixed as bf16. Sums, products and custom reductions and scans of the emulated formats are
@@ -132,7 +132,7 @@ class _Rewriter:
             b = self.const(b, elem_type(a.type).dtype, shape_of(a.type))
         return self.emit(OpKind.SELECT, [c, a, b], a.type, None, result)
 
-    # -- the formats as integer ops (codegen.cpu.elementwise, step for step) --------------------
+    # -- codecs: decode, encode, round (per format below) ---------------------------------------
     def decode(self, codes: Value, dt: DType, result: Value | None = None) -> Value:
         """uint8 codes -> their float32 values (exact)."""
         if dt is DType.F8E4B8:
