@@ -62,7 +62,7 @@ from isa.sequencer import (
     memo_insert,
 )
 from isa.table import Kind
-from isa.trace import Space
+from isa.trace import Space, body_rects
 
 _MEMO = frozenset(
     {
@@ -283,6 +283,7 @@ class _Entry:
         "forgets",
         "defers",
         "marks",
+        "rects",
         "accesses",
         "base",
         "span",
@@ -297,6 +298,7 @@ class _Entry:
         # known-value writes to make again: (space, tile, values)
         self.defers: tuple = ()
         self.marks: tuple = ()  # their rectangles (space, p0, p1, b0, b1)
+        self.rects = None  # `isa.trace.body_rects` of its body
         self.accesses: dict = {}
         self.region = None
         self.tab, self.k = None, -1
@@ -352,6 +354,7 @@ class ShapeMemo:
         tab[:n, E_TPC] = -1
         first = len(writer.bodies)
         writer.bodies.extend(e.body for e in self.listed)
+        writer.rects.extend(e.rects for e in self.listed)
         tab[:n, E_BID] = np.arange(first, first + n)
         self.writer = writer
         self.ctl[C_QUEUES] = dma_queues
@@ -408,7 +411,8 @@ class ShapeMemo:
         self.listed.append(e)
         span = e.span or (0, 0)
         region = e.region or (-1, -1)
-        bid = self.writer.add_body(e.body)
+        e.rects = body_rects(e.body)
+        bid = self.writer.add_body(e.body, e.rects)
         row = tab[k]
         row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0, 0)
         # the rectangles it forgets, or marks known (its deferred writes); more than the

@@ -47,6 +47,7 @@ from isa.trace import (
     RecordStream,
     Space,
     Templates,
+    body_rects,
     gc_paused,
 )
 
@@ -576,6 +577,7 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     by_value: dict = {}
     k_engine, k_occ, k_moved, k_count, k_reads = [], [], [], [], []
     rows: list = []
+    rects_of = templates.rects
     for b in ub[order].tolist():
         mnemonic, engine, kind, params, reads, writes = bodies[b]
         ikey = (id(params), engine, kind)
@@ -591,13 +593,15 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
         k_moved.append(
             params.bytes * (2 if kind == CostKind.ATOMIC else 1) if engine == Engine.DMA else 0
         )
-        k_count.append(len(reads) + len(writes))
-        k_reads.append(len(reads))
-        rows.extend((m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in reads)
-        rows.extend((m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in writes)
+        r = rects_of[b]
+        if r is None:
+            r = body_rects(bodies[b])
+        rows.append(r[0])
+        k_count.append(len(r[0]))
+        k_reads.append(r[1])
     b_count = np.array(k_count, np.int64)
     b_lo = np.cumsum(b_count) - b_count
-    b_rows = np.array(rows, np.int64).reshape(-1, 5)
+    b_rows = np.concatenate(rows) if rows else np.zeros((0, 5), np.int64)
     b_write = np.arange(len(b_rows)) - np.repeat(b_lo, b_count) >= np.repeat(k_reads, b_count)
     b_onchip = np.bincount(
         np.repeat(np.arange(len(b_count)), b_count), b_rows[:, 0] != Space.HBM, len(b_count)

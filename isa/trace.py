@@ -218,6 +218,16 @@ def _moved(ranges: tuple, d: int) -> tuple:
     )
 
 
+def body_rects(body: Body) -> tuple[np.ndarray, int]:
+    """A body's accesses as an int64 [k, 5] array of (space, start, end, first partition, end
+    partition), the reads first, and how many reads: what the timing model needs of it."""
+    ranges = (*body[4], *body[5])
+    rows = np.array(
+        [(m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in ranges], np.int64
+    ).reshape(-1, 5)
+    return rows, len(body[4])
+
+
 class Templates(Sequence):
     """The distinct records of a stream, as columns: template t is the instruction at `pc[t]`
     (source line `line[t]`, DMA queue `queue[t]`) that did `bodies[body[t]]` with its HBM
@@ -225,8 +235,10 @@ class Templates(Sequence):
     Indexing builds the `Template` tuple (once; None for -1): the timing model and the
     profiler read the columns and the bodies, one Python step per body, not per template."""
 
-    def __init__(self, bodies: list, pc, body, shift, queue, line) -> None:
+    def __init__(self, bodies: list, pc, body, shift, queue, line, rects=None) -> None:
         self.bodies = bodies
+        # `body_rects` of each body where its maker kept them (None: worked out when needed)
+        self.rects = rects if rects is not None else [None] * len(bodies)
         self.pc, self.body, self.shift, self.queue, self.line = (
             np.asarray(c, np.int64) for c in (pc, body, shift, queue, line)
         )
@@ -396,6 +408,7 @@ class StreamWriter:
     def __init__(self, n_pcs: int) -> None:
         self.n_pcs = n_pcs
         self.bodies: list = []
+        self.rects: list = []  # `body_rects` of each body, or None
         self.pc = array.array("q", range(n_pcs))
         self.body = array.array("q", bytes(8 * n_pcs))
         self.shift = array.array("q", bytes(8 * n_pcs))
@@ -408,9 +421,10 @@ class StreamWriter:
         """The records that follow are program `program`'s, run on `core`."""
         self.segments.append((len(self.tids), program, core))
 
-    def add_body(self, body: Body) -> int:
-        """Keep `body`; returns its id for `add_row`."""
+    def add_body(self, body: Body, rects: tuple | None = None) -> int:
+        """Keep `body` (and its `body_rects`, if known); returns its id for `add_row`."""
         self.bodies.append(body)
+        self.rects.append(rects)
         return len(self.bodies) - 1
 
     def add_row(self, pc: int, body: int, shift: int, queue: int, line: int) -> int:
@@ -457,6 +471,12 @@ class StreamWriter:
             body[pc] = k
             line[pc] = lines[pc]
         templates = Templates(
-            self.bodies, _int64(self.pc), body, _int64(self.shift), _int64(self.queue), line
+            self.bodies,
+            _int64(self.pc),
+            body,
+            _int64(self.shift),
+            _int64(self.queue),
+            line,
+            self.rects,
         )
         return RecordStream(templates, tids, self.segments)
