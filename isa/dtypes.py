@@ -78,7 +78,7 @@ def valid(code: int) -> bool:
     return code in _VALID
 
 
-_E5 = np.dtype(ml_dtypes.float8_e5m2)
+FP8E5 = _E5 = NUMPY[DType.FP8E5]  # one dtype object: `is` tells it apart
 _ANY_FLOAT = frozenset(NUMPY[d] for d in FLOATS) | {np.dtype(np.float64)}
 
 

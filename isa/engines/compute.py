@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from isa.dtypes import keep_fp8e5_nan_payloads
+from isa.dtypes import FP8E5, keep_fp8e5_nan_payloads
 from isa.engines.common import (
     REDUCE,
     Ctx,
@@ -29,7 +29,10 @@ from isa.trace import CostParams
 
 def convert(x, dt):
     """common.convert, with float8_e5m2 NaN payloads kept (isa.dtypes)."""
-    return keep_fp8e5_nan_payloads(x, _convert(x, dt), dt)
+    out = _convert(x, dt)
+    if out.dtype is FP8E5 or getattr(x, "dtype", None) is FP8E5:  # else: nothing to keep
+        return keep_fp8e5_nan_payloads(x, out, dt)
+    return out
 
 
 # --- tensor engine ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from isa.dtypes import keep_fp8e5_nan_payloads
+from isa.dtypes import FP8E5, keep_fp8e5_nan_payloads
 from isa.engines.common import Ctx, compute_form, handler, is_float_dtype
 from isa.engines.common import convert as _convert
 from isa.errors import InvalidInstructionError, TileShapeError
@@ -17,7 +17,10 @@ from isa.trace import CostParams, MemRange, Space
 
 def convert(x, dt):
     """common.convert, with float8_e5m2 NaN payloads kept (isa.dtypes)."""
-    return keep_fp8e5_nan_payloads(x, _convert(x, dt), dt)
+    out = _convert(x, dt)
+    if out.dtype is FP8E5 or getattr(x, "dtype", None) is FP8E5:  # else: nothing to keep
+        return keep_fp8e5_nan_payloads(x, out, dt)
+    return out
 
 
 # --- DMA -------------------------------------------------------------------------------------
