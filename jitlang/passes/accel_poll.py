@@ -4,7 +4,7 @@ Stage: a tile-IR pass of the accelerator pipeline, run by `compiler.compile_acce
 inference. Input: an optimized tile-IR function. Output: the same function with every
 `atomic poll` op replaced by
 
-    n = timeout < 0 ? GUARD_LOADS : timeout // load_ns + 1     (scalar i64 ops)
+    n = timeout < 0 ? GUARD_LOADS : timeout // load_ns + 1     (as i * load_ns <= timeout)
     i, ok = 0, false
     while i == 0 or (not all(ok) and i < n):                    (a `while` op)
         ok = load(ptr, volatile) == expected; i += 1
@@ -13,10 +13,11 @@ inference. Input: an optimized tile-IR function. Output: the same function with 
 with `ok` the op's result: per element, whether the last load saw the expected value. Each
 element is loaded at least once. `load_ns` is a lower bound of one iteration's modelled time
 (`poll_load_ns`), so n iterations last at least `timeout` ns of modelled time: a poll that
-answers false has waited its timeout (and at most about 1.5x as long, plus one iteration). The emulator runs a launch's programs one after another, so a
-value no earlier program (or the poller itself) stored can never appear while a poll spins;
-an untimed poll therefore gives up after GUARD_LOADS loads and fails the launch at its line
-(the CPU target's guard is 5 s of wall time, for producers that share its threads).
+answers false has waited its timeout (about 1.5x as long, plus one iteration, on nc-v2). The
+emulator runs a launch's programs one after another, so a value no earlier program (or the
+poller itself) stored can never appear while a poll spins: an untimed poll gives up after
+GUARD_LOADS loads (~0.48 ms modelled on nc-v2, ~0.2 s to emulate) and fails the launch at its
+line (the CPU target's guard is 5 s of wall time, for producers that share its threads).
 """
 
 from __future__ import annotations
