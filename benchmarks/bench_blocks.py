@@ -1,13 +1,17 @@
 """CPU benchmarks of block kernels: fused softmax, matmul, layer norm, attention (issue #3).
 
-    python benchmarks/bench_blocks.py     # one table; ratio = peer time / jitlang time
+    python benchmarks/bench_blocks.py               # one table; ratio = peer time / jitlang time
+    python benchmarks/bench_blocks.py --threads 1   # jitlang, torch and numpy on one thread each
 
 Each kernel is timed for the native target and, in a child process, for the forced AVX2 target
 (`JITLANG_CPU=x86-64-v3`), so one run shows both against the same peers.
 
-Peers: numpy, torch CPU when installed. Matmul reports GFLOP/s for the best of a few block
-configurations (as autotune would pick). Compile times are cold (fresh in-memory cache; the
-disk cache is bypassed with a private temporary directory).
+jitlang and its peers are timed alternately in one process (`common.paired`: rounds of a few
+calls each, the fastest call of each round, the median over rounds of the per-round ratio), so
+a machine whose load changes during the run moves both sides alike; torch runs on as many
+threads as jitlang. Peers: numpy, torch CPU when installed. Matmul uses the best of a few block
+configurations at 1024^3 (as autotune would pick) for every size. Compile times are cold (fresh
+in-memory cache; the disk cache is bypassed with a private temporary directory).
 """
 
 from __future__ import annotations
@@ -18,6 +22,16 @@ import sys
 import tempfile
 import time
 
+
+def _threads_arg() -> str | None:
+    if "--threads" in sys.argv:
+        return sys.argv[sys.argv.index("--threads") + 1]
+    return None
+
+
+if _threads_arg():  # before numpy and torch start their thread pools
+    for var in ("JITLANG_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = _threads_arg()
 os.environ.setdefault("JITLANG_CACHE_DIR", tempfile.mkdtemp(prefix="jl-bench-"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -26,9 +40,10 @@ import numpy as np  # noqa: E402
 import jitlang as jl  # noqa: E402
 from benchmarks.common import (  # noqa: E402
     FORCED_CPU,
+    PEERS_AS_AVX2,
     best,
     native_cpu_name,
-    ratio_cells,
+    paired,
     run_forced,
 )
 from tests.e2e.tutorial_kernels import (  # noqa: E402
@@ -39,15 +54,19 @@ from tests.e2e.tutorial_kernels import (  # noqa: E402
 )
 
 PEERS = ("numpy", "torch")
+MATMUL_SIZES = (1024, 2048, 4096)
+MATMUL_CONFIGS = ((64, 64, 64), (128, 64, 64), (64, 128, 32), (128, 128, 32))
 
 
 def torch_or_none():
     try:
         import torch
-
-        return torch
     except ImportError:
         return None
+    from runtime.driver import get_runtime
+
+    torch.set_num_threads(get_runtime().pool.n_threads)  # as many threads as jitlang
+    return torch
 
 
 def compile_time(fn) -> float:
@@ -59,8 +78,8 @@ def compile_time(fn) -> float:
 def main() -> None:
     torch = torch_or_none()
     rng = np.random.default_rng(0)
-    jl_runs = []  # (name, run, check) measured first: torch's OpenMP threads spin after each op
-    peer_runs = []  # (name, {peer: fn})
+    jl_runs = []  # (name, run or [(config, run)], check)
+    peer_runs = []  # {peer: fn}, one per jl_runs entry
 
     # fused softmax 4096 x 1024
     x = rng.standard_normal((4096, 1024), dtype=np.float32)
@@ -124,48 +143,35 @@ def main() -> None:
         peers["torch"] = lambda: torch.nn.functional.layer_norm(tx, (1024,), tw, tb, 1e-5)
     peer_runs.append(peers)
 
-    # matmul 1024^3 fp32 in, fp16 out (the tutorial kernel); GFLOP/s counts 2*M*N*K
-    M = N = K = 1024
-    a = rng.standard_normal((M, K), dtype=np.float32)
-    b = rng.standard_normal((K, N), dtype=np.float32)
-    c = np.empty((M, N), np.float16)
-    mm_ref = a @ b
+    # matmul fp32 in, fp16 out (the tutorial kernel); GFLOP/s counts 2*M*N*K
+    for size in MATMUL_SIZES:
+        M = N = K = size
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        c = np.empty((M, N), np.float16)
+        mm_ref = a @ b
 
-    def mm(BM, BN, BK):
-        grid = (jl.cdiv(M, BM) * jl.cdiv(N, BN),)
-        return lambda: matmul_kernel[grid](
-            a,
-            b,
-            c,
-            M,
-            N,
-            K,
-            K,
-            1,
-            N,
-            1,
-            N,
-            1,
-            BLOCK_SIZE_M=BM,
-            BLOCK_SIZE_N=BN,
-            BLOCK_SIZE_K=BK,
-            GROUP_SIZE_M=8,
-            ACTIVATION="",
-        )
+        def mm(BM, BN, BK, a=a, b=b, c=c, M=M, N=N, K=K):
+            grid = (jl.cdiv(M, BM) * jl.cdiv(N, BN),)
+            return lambda: matmul_kernel[grid](
+                a, b, c, M, N, K, K, 1, N, 1, N, 1,
+                BLOCK_SIZE_M=BM, BLOCK_SIZE_N=BN, BLOCK_SIZE_K=BK, GROUP_SIZE_M=8, ACTIVATION="",
+            )  # fmt: skip
 
-    configs = ((64, 64, 64), (128, 64, 64), (64, 128, 32), (128, 128, 32))
-    jl_runs.append(
-        (
-            "matmul 1024^3 fp32",
-            [(cfg, mm(*cfg)) for cfg in configs],
-            lambda: np.allclose(c.astype(np.float32), mm_ref, rtol=1e-2, atol=0.1),
+        jl_runs.append(
+            (
+                f"matmul {size}^3 fp32",
+                [(cfg, mm(*cfg)) for cfg in MATMUL_CONFIGS],
+                lambda c=c, mm_ref=mm_ref: np.allclose(
+                    c.astype(np.float32), mm_ref, rtol=1e-2, atol=0.1
+                ),
+            )
         )
-    )
-    peers = {"numpy": lambda: a @ b}
-    if torch is not None:
-        ta, tb2 = torch.from_numpy(a), torch.from_numpy(b)
-        peers["torch"] = lambda: ta @ tb2
-    peer_runs.append(peers)
+        peers = {"numpy": lambda a=a, b=b: a @ b}
+        if torch is not None:
+            ta, tb2 = torch.from_numpy(a), torch.from_numpy(b)
+            peers["torch"] = lambda ta=ta, tb2=tb2: ta @ tb2
+        peer_runs.append(peers)
 
     # attention forward: 8 heads x 1024 tokens x 64
     H, S, D = 8, 1024, 64
@@ -199,55 +205,73 @@ def main() -> None:
     peer_runs.append(peers)
 
     rows = []
-    for name, run, check in jl_runs:
+    chosen = None  # matmul configuration picked at the first size, used for the larger ones
+    for (name, run, check), peers in zip(jl_runs, peer_runs):
         if isinstance(run, list):  # several configurations: keep the best, as autotune would
-            best_t = None
-            for cfg, fn in run:
-                ct = compile_time(fn)
-                t = best(fn, reps=5)
-                if best_t is None or t < best_t[0]:
-                    best_t = (t, ct, cfg)
-            t, ct, cfg = best_t
-            run_best = dict(run)[cfg]
-            run_best()
-            name = f"{name} {cfg}"
+            if chosen is None:
+                timed = [(compile_time(fn), cfg, fn) for cfg, fn in run]
+                _t, ct, chosen = min((best(fn, reps=5), ct, cfg) for ct, cfg, fn in timed)
+                run = dict(run)[chosen]
+                run()
+            else:
+                run = dict(run)[chosen]
+                ct = compile_time(run)
+            name = f"{name} {chosen}"
         else:
             ct = compile_time(run)
-            t = best(run)
         assert check(), name
-        rows.append([name, t, ct, {}])
-    if "--jitlang-only" in sys.argv:  # the child of `run_forced`
-        print(json.dumps({r[0].split(" (")[0]: [r[1], r[2], r[0]] for r in rows}))
+        big = name.startswith(("matmul 2048", "matmul 4096"))
+        stats = paired(
+            {"jitlang": run, **peers}, rounds=3 if big else 15, per_round=1 if big else 3
+        )
+        t, ratios = stats["jitlang"]
+        rows.append([name, t, ct, {p: (stats[p][0], ratios[p]) for p in peers}])
+    if "--forced-child" in sys.argv:  # the child of `run_forced`
+        print(json.dumps(rows))
         return
-    forced = run_forced(__file__)  # before the peers: torch's threads spin after each op
-    for row, peers in zip(rows, peer_runs):
-        for pname in ("numpy", "torch"):
-            if pname in peers:
-                row[3][pname] = best(peers[pname], reps=5 if pname == "numpy" else 10)
+    args = ("--threads", _threads_arg()) if _threads_arg() else ()
+    forced = run_forced(__file__, flag="--forced-child", args=args, env=PEERS_AS_AVX2) or []
+    forced_by_name = {r[0].split(" fp32")[0].split(" (")[0]: r for r in forced}
 
-    print(f"{'benchmark':40s} {'jitlang':>9s} {'compile':>8s}  {'numpy':>16s}  {'torch':>16s}")
+    def cells(t, peers):
+        out = []
+        for p in PEERS:
+            if p in peers:
+                pt, r = peers[p]
+                out.append(f"{pt * 1e3:8.2f}ms x{r:5.2f}")
+            else:
+                out.append(f"{'n/a':>17s}")
+        return "  ".join(out)
+
+    threads = _threads_arg() or "all"
+    print(f"{'benchmark':40s} {'jitlang':>9s} {'compile':>8s}  {'numpy':>17s}  {'torch':>17s}")
     for name, t, ct, peers in rows:
-        print(f"{name:40s} {t * 1e3:7.2f}ms {ct * 1e3:6.0f}ms  " + ratio_cells(t, peers, PEERS))
-        f = (forced or {}).get(name.split(" (")[0])
+        print(f"{name:40s} {t * 1e3:7.2f}ms {ct * 1e3:6.0f}ms  " + cells(t, peers))
+        f = forced_by_name.get(name.split(" fp32")[0].split(" (")[0])
         if f is not None:
-            label = f"  {FORCED_CPU}: " + f[2].split(" fp32")[-1].strip()
-            print(
-                f"{label:40s} {f[0] * 1e3:7.2f}ms {f[1] * 1e3:6.0f}ms  "
-                + ratio_cells(f[0], peers, PEERS)
-            )
+            cfg = f[0].split(" fp32")[-1].strip() if name.startswith("matmul") else ""
+            label = f"  {FORCED_CPU} {cfg}"
+            print(f"{label:40s} {f[1] * 1e3:7.2f}ms {f[2] * 1e3:6.0f}ms  " + cells(f[1], f[3]))
     print(
-        f"(native target: {native_cpu_name()}; indented rows: the same kernels compiled with "
-        f"JITLANG_CPU={FORCED_CPU} (AVX2); xR = peer time / jitlang time: above 1 means jitlang "
-        "is faster; compile = cold compile + first launch; jitlang is timed before any peer runs)"
+        f"(native target: {native_cpu_name()}; threads: {threads}; indented rows: the same "
+        f"kernels compiled with JITLANG_CPU={FORCED_CPU} (AVX2) in a child process, timed against "
+        "the peers there, which run their AVX2 code as on an AVX2 host (ATEN_CPU_CAPABILITY=avx2, "
+        "OPENBLAS_CORETYPE=Haswell); xR = median over alternating rounds of peer time / jitlang time: above "
+        "1 means jitlang is faster; times are the fastest call; compile = cold compile + first "
+        "launch)"
     )
-    mm_row = next(r for r in rows if r[0].startswith("matmul"))
-    flops = 2 * M * N * K
-    gf = {"jitlang": flops / mm_row[1] / 1e9}
-    gf.update({p: flops / t_ / 1e9 for p, t_ in mm_row[3].items()})
-    mm_forced = (forced or {}).get(mm_row[0].split(" (")[0])
-    if mm_forced is not None:
-        gf[FORCED_CPU] = flops / mm_forced[0] / 1e9
-    print("matmul GFLOP/s: " + ", ".join(f"{k_} {v_:.0f}" for k_, v_ in gf.items()))
+    for name, t, _ct, peers in rows:
+        if name.startswith("matmul"):
+            size = int(name.split()[1].split("^")[0])
+            flops = 2 * size**3
+            gf = {"jitlang": flops / t / 1e9}
+            gf.update({p: flops / pt / 1e9 for p, (pt, _r) in peers.items()})
+            f = forced_by_name.get(name.split(" fp32")[0])
+            if f is not None:
+                gf[FORCED_CPU] = flops / f[1] / 1e9
+            print(f"matmul {size}^3 GFLOP/s (fastest call): " + ", ".join(
+                f"{k_} {v_:.0f}" for k_, v_ in gf.items()
+            ))  # fmt: skip
 
 
 if __name__ == "__main__":

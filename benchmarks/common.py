@@ -17,6 +17,35 @@ def best(fn, reps: int = 20, warm: int = 3) -> float:
     return min(ts)
 
 
+def paired(fns: dict, rounds: int = 15, per_round: int = 3, gap: float = 0.005) -> dict:
+    """Time several functions alternately in one process: each round runs every function
+    `per_round` times (after one untimed call) and keeps its fastest; `gap` seconds of sleep
+    before each function let another library's spinning worker threads (torch's OpenMP) go idle,
+    so that no function pays for the one before it. Returns {name: (fastest time overall,
+    {other name: median over rounds of other's time / this one's})}. Pairing per round keeps
+    the ratios meaningful on a shared machine whose load changes between rounds."""
+    per: dict = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            time.sleep(gap)
+            fn()
+            ts = []
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                ts.append(time.perf_counter() - t0)
+            per[k].append(min(ts))
+    out = {}
+    for k, ts in per.items():
+        ratios = {}
+        for o, os_ in per.items():
+            if o != k:
+                rs = sorted(b / a for a, b in zip(ts, os_))
+                ratios[o] = rs[len(rs) // 2]
+        out[k] = (min(ts), ratios)
+    return out
+
+
 FORCED_CPU = "x86-64-v3"  # AVX2 + FMA: the widest vector ISA every current x86-64 host runs
 
 
@@ -27,17 +56,27 @@ def native_cpu_name() -> str:
     return f"{t.cpu}{' (forced)' if t.forced else ''}, {t.vector_bytes * 8}-bit"
 
 
-def run_forced(script: str, spec: str = FORCED_CPU) -> dict | None:
-    """Run `script --jitlang-only` under `JITLANG_CPU=spec` in a child process and return the
-    JSON it prints last ({row name: seconds}), or None (with the reason printed) if it fails."""
+# what an AVX2-only host gives the peers: torch's AVX2 kernels, OpenBLAS's Haswell kernels
+PEERS_AS_AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "OPENBLAS_CORETYPE": "Haswell"}
+
+
+def run_forced(
+    script: str,
+    spec: str = FORCED_CPU,
+    flag: str = "--jitlang-only",
+    args: tuple = (),
+    env: dict | None = None,
+) -> dict | None:
+    """Run `script flag *args` under `JITLANG_CPU=spec` (and `env`) in a child process and
+    return the JSON it prints last, or None (with the reason printed) if it fails."""
     import json
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, JITLANG_CPU=spec)
+    env = dict(os.environ, JITLANG_CPU=spec, **(env or {}))
     r = subprocess.run(
-        [sys.executable, script, "--jitlang-only"], env=env, capture_output=True, text=True
+        [sys.executable, script, flag, *args], env=env, capture_output=True, text=True
     )
     if r.returncode != 0:
         print(f"(forced {spec} run failed: {r.stderr.strip().splitlines()[-1:]})")
