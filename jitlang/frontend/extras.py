@@ -8,7 +8,7 @@ Stage: frontend (registered into `builtins.HANDLERS`).
 from __future__ import annotations
 
 from ..dtypes import DType
-from ..ir import AtomicKind, BinaryOp, CmpPred, Value, is_ptr
+from ..ir import AtomicKind, BinaryOp, CmpPred, UnaryOp, Value, is_ptr
 from . import semantic as S
 from .blockops import _atomic
 from .builtins import handler, load, store
@@ -294,3 +294,90 @@ def inline_asm_elementwise(b: Builder, asm, constraints, args, dtype, is_pure, p
         "the accelerator (Triton's interpreter refuses it too)",
         "write the operation with tl.* functions, or tl.map_elementwise with a @jit function",
     )
+
+
+# -- tl.bitonic_merge ---------------------------------------------------------------------------
+@handler
+def bitonic_merge(b: Builder, x, dim=None, descending=0):
+    """Triton's `tl.bitonic_merge` (standard.py): the last log2(N) compare-and-swap rounds of a
+    bitonic sorting network along the last dimension (size N, a power of two), at distances
+    N/2, N/4, ..., 1. A bitonic row comes out sorted, ascending for `descending=0`, descending for
+    1, and for 2 alternating between rows (even rows ascending). Any other row comes out as the
+    network leaves it, exactly as in Triton: each pair (lo, hi) becomes
+    `lo' = hi if (lo > hi) != flip else lo`, `hi' = lo if (hi > lo) == flip else hi`, so a NaN
+    never moves but may be copied to its partner's place.
+
+    Composed of reshapes, reductions and selects (no 3-D permutes, which the accelerator lacks):
+    a round at distance d views the rows as [M, 2, d], takes its two halves with first/last
+    reductions over the middle axis and writes them back with a select."""
+    from ..ir import ReduceKind, shape_of
+    from .blockops import _first_or_last_region, _reduce_once, reshape
+
+    v = S.to_value(b, x)
+    shape = shape_of(v.type)
+    if not shape:
+        raise b.shape_error("tl.bitonic_merge needs a block")
+    rank = len(shape)
+    if dim is not None:
+        d = dim + rank if isinstance(dim, int) and dim < 0 else dim
+        if d != rank - 1:
+            raise b.shape_error(
+                f"tl.bitonic_merge: only the minor dimension ({rank - 1}) is supported, got "
+                f"dim={dim!r} (as in Triton)"
+            )
+    order = int(descending) if isinstance(descending, (bool, int)) else None
+    if order not in (0, 1, 2):
+        raise b.type_error(
+            "tl.bitonic_merge: descending must be a compile-time False/True (0/1), or 2 to "
+            f"alternate between rows, got {descending!r}"
+        )
+    n = shape[-1]
+    if n & (n - 1):
+        raise b.shape_error(f"tl.bitonic_merge needs a power-of-two last dimension, got {n}")
+    rows = 1
+    for s in shape[:-1]:
+        rows *= s
+    if order == 2 and rows == 1:
+        raise b.shape_error(
+            "tl.bitonic_merge: descending=2 alternates the order between rows; a block with a "
+            "single row has none to alternate"
+        )
+    if n == 1:
+        return v
+    elem = v.type.elem
+    first = _first_or_last_region(b, elem, False)
+    last = _first_or_last_region(b, elem, True)
+    cur = v
+    dist = n // 2
+    while dist >= 1:
+        m = rows * n // (2 * dist)
+        y = reshape(b, cur, m, 2, dist)
+        lo = _reduce_once(b, [y], 1, ReduceKind.CUSTOM, first)[0]
+        hi = _reduce_once(b, [y], 1, ReduceKind.CUSTOM, last)[0]
+        lo_gt = S.compare(b, CmpPred.GT, lo, hi)
+        hi_gt = S.compare(b, CmpPred.GT, hi, lo)
+        if order == 2:  # flip on odd rows: pair m lies in row m // (n / 2d)
+            shift = (n // (2 * dist)).bit_length() - 1
+            row = S.binary(b, BinaryOp.SHR, S.arange(b, 0, m), shift)
+            flip = S.compare(b, CmpPred.NE, S.binary(b, BinaryOp.AND, row, 1), 0)
+            flip = S.broadcast_to(b, S.expand_dims(b, flip, 1), (m, dist))
+            lo_swap = S.binary(b, BinaryOp.XOR, lo_gt, flip)
+            hi_keep = S.binary(b, BinaryOp.XOR, hi_gt, flip)
+        elif order == 1:
+            lo_swap = S.unary(b, UnaryOp.NOT, lo_gt)
+            hi_keep = S.unary(b, UnaryOp.NOT, hi_gt)
+        else:
+            lo_swap, hi_keep = lo_gt, hi_gt
+        new_lo = S.where(b, lo_swap, hi, lo)
+        new_hi = S.where(b, hi_keep, hi, lo)
+        half = S.compare(b, CmpPred.EQ, S.arange(b, 0, 2), 0)
+        half = S.broadcast_to(b, S.expand_dims(b, S.expand_dims(b, half, 0), 2), (m, 2, dist))
+        both = S.where(
+            b,
+            half,
+            S.broadcast_to(b, S.expand_dims(b, new_lo, 1), (m, 2, dist)),
+            S.broadcast_to(b, S.expand_dims(b, new_hi, 1), (m, 2, dist)),
+        )
+        cur = reshape(b, both, *shape)
+        dist //= 2
+    return cur

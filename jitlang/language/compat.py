@@ -55,7 +55,6 @@ NOTES = {
     "accelerator `timeout_ns` is modelled time (each load counts a lower bound of its cost) and "
     "64-bit elements poll as scalars only",
     "tensor.atomic_poll": "as `tl.atomic_poll`",
-    "bitonic_merge": "not yet; `tl.sort` sorts whole blocks",
     "const": "not yet (a type qualifier)",
     "constexpr_type": "not yet (kernels see constexprs as plain Python values)",
     "void": "not yet",

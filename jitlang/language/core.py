@@ -379,7 +379,7 @@ atomic_xchg atomic_cas atomic_poll join split cat flip sort squeeze unsqueeze um
 assume debug_barrier interleave histogram gather
 make_block_ptr advance make_tensor_descriptor load_tensor_descriptor store_tensor_descriptor
 add sub mul atomic_load atomic_store swizzle2d map_elementwise condition expect_zero topk
-dot_scaled inline_asm_elementwise
+dot_scaled inline_asm_elementwise bitonic_merge
 """.split()
 
 for _n in _NAMES:
