@@ -43,6 +43,14 @@ def handler(fn: Callable) -> Callable:
 
 def call_builtin(b: Builder, name: str, args: list, kwargs: dict) -> object:
     fn = HANDLERS.get(name)
+    if fn is None and name.startswith(("libdevice.", "extra.")):
+        raise CompilationError(
+            b.loc,
+            f"tl.extra.{name.removeprefix('extra.')} has no equivalent on jitlang's targets "
+            "(the CPU and the accelerator have no CUDA/HIP libdevice)",
+            "write it with tl.* math; the libdevice functions jitlang maps are listed in "
+            "jitlang.language.extra.libdevice",
+        )
     if fn is None:
         raise CompilationError(b.loc, f"tl.{name} is not supported yet")
     sig = inspect.signature(fn)
@@ -54,13 +62,33 @@ def call_builtin(b: Builder, name: str, args: list, kwargs: dict) -> object:
             f"tl.{name}: {e}", f"signature: tl.{name}({', '.join(params)})"
         ) from None
     bound.apply_defaults()
+    if name in _WRITES:
+        refuse_const_write(b, bound.arguments.get("pointer"), f"tl.{name}")
     return fn(*bound.args, **bound.kwargs)
+
+
+# builtins that write through their `pointer` argument (Triton refuses them on const pointers)
+_WRITES = frozenset(
+    "atomic_add atomic_max atomic_min atomic_and atomic_or atomic_xor atomic_xchg atomic_cas "
+    "atomic_store".split()
+)
+
+
+def refuse_const_write(b: Builder, ptr: object, what: str) -> None:
+    if b.is_const_ptr(ptr):
+        raise b.type_error(
+            f"{what}: cannot store to a constant pointer ({S.type_name(ptr)} from a tl.const "
+            "parameter)",
+            "drop the tl.const annotation from the parameter the pointer comes from",
+        )
 
 
 def _dtype(b: Builder, d: object, what: str = "dtype") -> DType:
     if isinstance(d, lang.block_type):  # as Triton's casts: a block type names its element type
         d = d.element_ty
     if isinstance(d, lang.dtype):
+        if d.dt is None:
+            raise b.type_error(f"{what} cannot be tl.void: it is the type of no value")
         return d.dt
     if d is None:
         return DType.F32
@@ -182,6 +210,7 @@ def store(
     if isinstance(pointer, BP.BlockPointer):
         kw = {"cache_modifier": cache_modifier, "eviction_policy": eviction_policy}
         return BP.store(b, pointer, value, mask, boundary_check, store, kw)
+    refuse_const_write(b, pointer, "tl.store")
     ptr = _ptr(b, pointer, "tl.store")
     elem = elem_type(ptr.type).elem
     v = S.to_value(b, value, elem if not isinstance(value, Value) else None)
@@ -600,6 +629,8 @@ def tensor_method(b: Builder, v: Value, name: str, args: list, kwargs: dict) -> 
     """`x.to(...)` and the tensor methods that mirror tl functions."""
     from .extras import METHODS as EXTRA
 
+    if name in _WRITES:
+        refuse_const_write(b, v, f".{name}()")
     if name in EXTRA:
         fn = EXTRA[name]
         try:

@@ -58,6 +58,10 @@ class Builder:
     regions: list[Region] = field(default_factory=list)
     # (jit_fn, args) -> value: inlines a @jit function here (set by the AST visitor)
     inliner: object = None
+    # ids of pointer values that point at const data (`tl.const` parameters and every pointer
+    # computed from one): Triton keeps constness in the pointer type; our IR types do not
+    # carry it, so the frontend tracks it beside them
+    const_ptrs: set = field(default_factory=set)
 
     def emit(
         self,
@@ -71,7 +75,27 @@ class Builder:
         results = [Value(t, name) for t in result_types]
         op = Op(kind, list(operands), results, self.loc, attr, regions or [])
         self.regions[-1].ops.append(op)
+        if self.const_ptrs and results:
+            self._propagate_const(op)
         return op
+
+    def _propagate_const(self, op: Op) -> None:
+        srcs = list(op.operands)
+        for r in op.regions:  # an `if`'s results are what its branches yield
+            if r.ops and r.ops[-1].kind is OpKind.YIELD:
+                srcs += r.ops[-1].operands
+        if any(v.id in self.const_ptrs for v in srcs):
+            self.const_ptrs.update(v.id for v in op.results if is_ptr(v.type))
+
+    def inherit_const(self, values: list[Value], sources: list) -> None:
+        """Region arguments (loop-carried values) are const pointers where their initial values
+        are."""
+        for v, src in zip(values, sources):
+            if isinstance(src, Value) and src.id in self.const_ptrs:
+                self.const_ptrs.add(v.id)
+
+    def is_const_ptr(self, v: object) -> bool:
+        return isinstance(v, Value) and v.id in self.const_ptrs
 
     # -- errors at the current location --------------------------------------------------------
     def type_error(self, msg: str, hint: str = "") -> KernelTypeError:

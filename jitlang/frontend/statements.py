@@ -527,6 +527,7 @@ class StatementsMixin:
         tmpls, inits, names = self.carried_inits(node, carried)
         iv = Value(ScalarType(dt), node.target.id)
         body = Region([iv] + [Value(v.type, n) for n, v in zip(names, inits)])
+        self.b.inherit_const(body.args[1:], inits)
         saved_scope = self.scope
         self.scope = dict(self.scope)
         self.scope[node.target.id] = iv
@@ -663,6 +664,8 @@ class StatementsMixin:
         tmpls, inits, names = self.carried_inits(node, carried)
         before = Region([Value(v.type, n) for n, v in zip(names, inits)])
         after = Region([Value(v.type, n) for n, v in zip(names, inits)])
+        self.b.inherit_const(before.args, inits)
+        self.b.inherit_const(after.args, inits)
         saved_scope = self.scope
         self.scope = dict(saved_scope)
         self.bind_carried(carried, tmpls, before.args)

@@ -34,6 +34,7 @@ from ..ir import (
     ScalarType,
     UnaryOp,
     Value,
+    is_ptr,
     scalar_dtype,
     shape_of,
 )
@@ -41,6 +42,7 @@ from ..language import core as lang
 from . import blockops as _blockops  # noqa: F401  (registers tl.sum, tl.dot, ...)
 from . import builtins as B
 from . import extras as _extras  # noqa: F401  (registers tl.add, tl.atomic_load, ...)
+from . import libdevice as _libdevice  # noqa: F401  (registers tl.extra.libdevice.*)
 from . import semantic as S
 from .blockptr import BlockPointer
 from .semantic import Builder
@@ -114,6 +116,7 @@ _COMPILER_FILES = {
         ("frontend", "blockops.py"),
         ("frontend", "blockptr.py"),
         ("frontend", "extras.py"),
+        ("frontend", "libdevice.py"),
         ("ir.py",),
         ("dtypes.py",),
     )
@@ -246,7 +249,9 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
                 if dt is None:  # a pointer
                     from ..ir import elem_type
 
-                    d = lang.pointer_type(lang.DTYPES[elem_type(base.type).elem])
+                    d = lang.pointer_type(
+                        lang.DTYPES[elem_type(base.type).elem], const=self.b.is_const_ptr(base)
+                    )
                 else:
                     d = lang.DTYPES[dt]
                 shape = shape_of(base.type)
@@ -274,6 +279,8 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
             return lang.pointer_type(lang.block_type(elem, list(base.block_shape)))
         if isinstance(base, BlockPointer) and node.attr == "advance":
             return lambda offsets: B.call_builtin(self.b, "advance", [base, offsets], {})
+        if isinstance(base, (int, float, str, type(None))) and node.attr == "type":
+            return lang.constexpr_type(base)  # Triton: a constexpr's type holds its value
         if isinstance(base, (int, float)) and not hasattr(base, node.attr):
             # a compile-time number as Triton's to_tensor types it: N.dtype, N.to(tl.int64)
             if node.attr == "dtype":
@@ -290,6 +297,11 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
     def visit_Subscript(self, node: ast.Subscript):
         base = self.visit(node.value)
         idx = self.visit(node.slice)
+        # a `tl.slice(...)` built in the kernel indexes as the Python slice it spells
+        if isinstance(idx, tuple):
+            idx = tuple(i.to_slice() if type(i) is lang.slice else i for i in idx)
+        elif type(idx) is lang.slice:
+            idx = idx.to_slice()
         if isinstance(base, Value):
             return self.index_block(node, base, idx if isinstance(idx, tuple) else (idx,))
         if isinstance(idx, Value):
@@ -308,7 +320,11 @@ class FunctionVisitor(StatementsMixin, ast.NodeVisitor):
         shape = shape_of(v.type)
         for i in idx:  # Triton's wording for anything but None and ':'
             if i is not None and i != slice(None, None, None):
-                what = f"{i.start or ''}:{i.stop or ''}" if isinstance(i, slice) else repr(i)
+                what = (
+                    ":".join("" if e is None else str(e) for e in (i.start, i.stop))
+                    if isinstance(i, slice)
+                    else repr(i)
+                )
                 raise self.err(
                     node,
                     f"unsupported tensor index: {what}; blocks can only be indexed with None "
@@ -638,6 +654,19 @@ def _tuple_argument(spec, body: Region, ir_params: list[Param]):
     return cls(*vals) if hasattr(cls, "_fields") else tuple(vals)
 
 
+def _const_annotated(fn) -> set[str]:
+    """Parameters annotated `tl.const` (or the string "tl.const" under postponed annotations):
+    Triton makes such a pointer parameter a const pointer."""
+    import inspect
+
+    out = set()
+    for name, p in inspect.signature(fn).parameters.items():
+        ann = p.annotation
+        if ann is lang.const or (isinstance(ann, str) and ann.split(".")[-1] == "const"):
+            out.add(name)
+    return out
+
+
 def build_kernel(
     jf, params: list[tuple[str, object]], name: str
 ) -> tuple[Function, CompileContext]:
@@ -654,12 +683,15 @@ def build_kernel(
     ir_params: list[Param] = []
     ones: list[str] = []
     descs: list = []
+    const_params = _const_annotated(jf.fn)
     for pname, spec in params:
         if isinstance(spec, Param):
             v = Value(spec.type, pname)
             body.args.append(v)
             ir_params.append(spec)
             scope[pname] = v
+            if pname in const_params and is_ptr(v.type):
+                b.const_ptrs.add(v.id)
         elif spec[0] == "desc":  # a host TensorDescriptor argument
             _, base, shape, strides, block = spec
             vals = []

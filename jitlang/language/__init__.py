@@ -3,7 +3,7 @@
 import jitlang.language as tl
 """
 
-from . import math  # noqa: F401  (tl.math.exp etc.)
+from . import extra, math  # noqa: F401  (tl.math.exp, tl.extra.libdevice.exp etc.)
 from .core import *  # noqa: F401,F403
 from .core import BUILTINS, DTYPES, Builtin, constexpr, dtype  # noqa: F401
 from .random import (  # noqa: F401

@@ -55,15 +55,22 @@ NOTES = {
     "accelerator `timeout_ns` is modelled time (each load counts a lower bound of its cost) and "
     "64-bit elements poll as scalars only",
     "tensor.atomic_poll": "as `tl.atomic_poll`",
-    "const": "not yet (a type qualifier)",
-    "constexpr_type": "not yet (kernels see constexprs as plain Python values)",
-    "void": "not yet",
-    "tensor_descriptor": "not yet as a type object; `tl.make_tensor_descriptor` and host-side "
-    "`jitlang.tools.tensor_descriptor.TensorDescriptor` arguments work",
+    "const": "a `tl.const` kernel pointer parameter (or `pointer_type(..., const=True)`) is "
+    "tracked by the frontend, not the IR type: `.dtype.is_const()` holds for it and every pointer "
+    "computed from it, and stores and atomics through one (`atomic_cas` too) fail at the line",
+    "constexpr_type": "kernels see constexprs as plain Python values: `N.type` is a "
+    "`constexpr_type`, but `isinstance(N, tl.constexpr)` is False",
+    "void": "`tl.store` and the other statements return None, not a `tl.void` value",
+    "tensor_descriptor": "for `isinstance` checks and annotations; a descriptor's `.type` is "
+    "its text (`tensor_descriptor<64x64>`), not a type object",
     "condition": "`disable_licm` is accepted and has no effect",
     "target_info": "`is_cuda()`, `is_hip()` and the rest answer False",
-    "slice": "not yet",
-    "extra": "no: vendor libraries (libdevice) do not exist on these targets",
+    "slice": "a kernel's `a:b:c` stays a Python slice, which `isinstance(s, tl.slice)` accepts",
+    "extra": "`tl.extra.libdevice` (also via `.cuda`/`.hip`) maps the libdevice math with an "
+    "equivalent (exp, log, pow, erf, log1p, expm1, round, rint, fmod, copysign, isnan, ...: "
+    "`jitlang.language.extra.libdevice.MAPPED`) onto jitlang's math; `pow`, `exp10`, `log10`, "
+    "`sinh`, `cosh`, `tan` are compositions, not correctly rounded; any other name fails at its "
+    "line",
     "dot_scaled": "computed as Triton's interpreter does (operands decoded to fp32, times their "
     "e8m0 scales, an fp32 dot), not with a GPU's bf16 upcast; `fast_math` is accepted; the same "
     "composition runs on the CPU, the interpreter and the accelerator",

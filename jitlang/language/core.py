@@ -33,7 +33,14 @@ class dtype:  # noqa: N801 - Triton's spelling
     STANDARD_FP_TYPES = ["fp16", "bf16", "fp32", "fp64"]
     OTHER_TYPES = ["void"]
 
+    def __new__(cls, dt: DType | str = "", name: str | None = None):
+        if cls is dtype and dt == "void":  # tl.dtype("void") is tl.void, as in Triton
+            return void
+        return super().__new__(cls)
+
     def __init__(self, dt: DType | str, name: str | None = None) -> None:
+        if dt == "void" and type(self) is not dtype:
+            return
         if isinstance(dt, str):  # Triton's constructor: tl.dtype("fp16"), tl.dtype("int32")
             found = next((d for d in DTYPES.values() if dt in (d.dt.short, d.name)), None)
             if found is None:
@@ -99,6 +106,13 @@ class dtype:  # noqa: N801 - Triton's spelling
 
     def is_ptr(self) -> bool:
         return False
+
+    def is_const(self) -> bool:
+        return False
+
+    @staticmethod
+    def is_dtype(type_str: str) -> bool:
+        return type_str in dtype.SINT_TYPES + dtype.UINT_TYPES + dtype.FP_TYPES + dtype.OTHER_TYPES
 
     @property
     def scalar(self) -> dtype:
@@ -185,6 +199,68 @@ float32 = dtype(DType.F32, "float32")
 float64 = dtype(DType.F64, "float64")
 fp16, bf16, fp32, fp64 = float16, bfloat16, float32, float64
 
+
+class _VoidType(dtype):
+    """`tl.void`: Triton's type of no value (what `tl.store` returns, a function without a
+    return). Kernels can compare and inspect it; nothing can be made or cast to it."""
+
+    def __init__(self, dt: object = "void", name: str | None = None) -> None:
+        self.dt = None
+        self.name = "void"
+
+    def __repr__(self) -> str:
+        return "tl.void"
+
+    def __str__(self) -> str:
+        return "void"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _VoidType)
+
+    def __hash__(self) -> int:
+        return hash("void")
+
+    @property
+    def primitive_bitwidth(self) -> int:
+        return 0
+
+    @property
+    def itemsize(self) -> int:
+        return 0
+
+    def is_void(self) -> bool:
+        return True
+
+    def kind(self):
+        raise TypeError("tl.void has no kind: it is the type of no value")
+
+    def codegen_name(self) -> str:
+        return "void"
+
+    @property
+    def cache_key_part(self) -> str:
+        return "void"
+
+
+def _not_void(name: str):
+    def check(self):
+        return False
+
+    check.__name__ = name
+    return check
+
+
+for _n in (
+    "is_floating is_int is_int_signed is_int_unsigned is_bool is_fp8 is_standard_floating"
+).split():
+    setattr(_VoidType, _n, _not_void(_n))
+for _d in DType:
+    setattr(_VoidType, f"is_{_d.short}", _not_void(f"is_{_d.short}"))
+
+
+void = object.__new__(_VoidType)
+void.__init__()
+
 DTYPES = {
     d.dt: d
     for d in (
@@ -213,23 +289,42 @@ DTYPES = {
 class pointer_type:  # noqa: N801 - Triton's spelling
     """The type of a pointer to `element_ty` (`x_ptr.dtype`, `tl.pointer_type(tl.float16)`)."""
 
-    def __init__(self, element_ty: dtype | block_type) -> None:
+    def __init__(
+        self, element_ty: dtype | block_type, address_space: int = 1, const: bool = False
+    ) -> None:
         # a block pointer's type points at a block_type (Triton's make_block_ptr result)
-        if not isinstance(element_ty, (dtype, block_type)):
+        if isinstance(element_ty, constexpr):
+            element_ty = element_ty.value
+        if not isinstance(element_ty, (dtype, block_type)) or isinstance(element_ty, _VoidType):
             raise TypeError(f"pointer_type needs a tl dtype, got {element_ty!r}")
         self.element_ty = element_ty
+        self.address_space = address_space
+        # Triton's const pointers (a `tl.const` kernel parameter): loads only, no stores
+        self.const = bool(const)
+        self.name = f"{'const_' if self.const else ''}pointer<{element_ty}>"
 
     def __repr__(self) -> str:
-        return f"pointer<{self.element_ty!r}>"
+        return f"{'const_' if self.const else ''}pointer<{self.element_ty!r}>"
+
+    def __str__(self) -> str:
+        return self.name
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, pointer_type) and other.element_ty == self.element_ty
+        return (
+            isinstance(other, pointer_type)
+            and other.element_ty == self.element_ty
+            and other.address_space == self.address_space
+            and other.const == self.const
+        )
 
     def __hash__(self) -> int:
-        return hash(("ptr", self.element_ty))
+        return hash(("ptr", self.element_ty, self.const))
 
     def is_ptr(self) -> bool:
         return True
+
+    def is_const(self) -> bool:
+        return self.const
 
     def is_block(self) -> bool:
         return False
@@ -287,6 +382,95 @@ class tensor(metaclass=_TensorMeta):  # noqa: N801 - Triton's spelling
     """`isinstance(x, tl.tensor)` is true for run-time values inside kernels."""
 
 
+class constexpr_type:  # noqa: N801 - Triton's spelling
+    """The type of a compile-time value (`tl.constexpr(8).type`, `BLOCK.type` in a kernel):
+    two are equal when their values are."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value.value if isinstance(value, constexpr) else value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, constexpr_type) and self.value == other.value
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __repr__(self) -> str:
+        return f"constexpr_type[{self.value}]"
+
+    def is_block(self) -> bool:
+        return False
+
+    def is_ptr(self) -> bool:
+        return False
+
+    def mangle(self) -> str:
+        return f"c{self.value!r}"
+
+
+class const:  # noqa: N801 - Triton's spelling
+    """Annotation for a kernel pointer parameter whose data the kernel only reads
+    (`def k(x_ptr: tl.const, ...)`): its `.dtype` is a `pointer_type(..., const=True)`, and a
+    store or atomic through it, or through a pointer computed from it, is a compile error."""
+
+
+class slice_type:  # noqa: N801 - Triton's spelling
+    """The type of a `tl.slice`."""
+
+    name = "slice_type"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, slice_type)
+
+    def __hash__(self) -> int:
+        return hash("slice_type")
+
+    def __repr__(self) -> str:
+        return "slice_type"
+
+
+class _SliceMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        # a kernel's `a:b:c` is a Python slice; both are tl.slice, as in Triton's kernels
+        return isinstance(obj, builtins.slice) or type.__instancecheck__(cls, obj)
+
+
+class slice(metaclass=_SliceMeta):  # noqa: N801,A001 - Triton's spelling
+    """`start:stop:step` in a kernel subscript (`x[:, None]`, `t[1:]` on a tuple). Kernels may
+    build one (`x[tl.slice(None, None, None), None]`); blocks take only full slices."""
+
+    def __init__(self, start: object, stop: object, step: object) -> None:
+        unwrap = lambda v: v.value if isinstance(v, constexpr) else v  # noqa: E731
+        self.start, self.stop, self.step = unwrap(start), unwrap(stop), unwrap(step)
+        self.type = slice_type()
+
+    def to_slice(self) -> builtins.slice:
+        return builtins.slice(self.start, self.stop, self.step)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (slice, builtins.slice)):
+            return (self.start, self.stop, self.step) == (other.start, other.stop, other.step)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.stop, self.step))
+
+    def __repr__(self) -> str:
+        return f"tl.slice({self.start!r}, {self.stop!r}, {self.step!r})"
+
+
+class _DescriptorMeta(type):
+    def __instancecheck__(cls, obj: object) -> bool:
+        from ..frontend.blockptr import TensorDescriptor
+
+        return isinstance(obj, TensorDescriptor)
+
+
+class tensor_descriptor(metaclass=_DescriptorMeta):  # noqa: N801 - Triton's spelling
+    """`isinstance(desc, tl.tensor_descriptor)` is true for a kernel's tensor descriptors (from
+    `tl.make_tensor_descriptor` or a host `TensorDescriptor` argument); also an annotation."""
+
+
 class constexpr:  # noqa: N801 - Triton's spelling
     """Annotation for compile-time parameters (`BLOCK: tl.constexpr`) and a value wrapper."""
 
@@ -311,6 +495,10 @@ class constexpr:  # noqa: N801 - Triton's spelling
 
     def __index__(self) -> int:
         return self.value.__index__()
+
+    @property
+    def type(self) -> constexpr_type:
+        return constexpr_type(self.value)
 
 
 class Builtin:
