@@ -210,12 +210,12 @@ def _dot2d(
                 # a^T[q * rk + j, p * rm + i]: partition q, free (j * M + i) + p * rm
                 st = a.view((rm, pm), pn=pk, off=(j * M + i) * _size(dt))
                 if stat is not None:
-                    low.call("accel.copy", stat, st)
+                    ops.call("accel.copy", stat, st)
                     st = stat
                 b_chunk = b.view((1, nn), pn=pk, off=(j * N + n0) * _size(dt))
                 if mov is not None:
                     mv = mov.view((1, nn))
-                    low.call("accel.copy", mv, b_chunk)
+                    ops.call("accel.copy", mv, b_chunk)
                     b_chunk = mv
                 mode = AccMode.SET if j == 0 and not in_place else AccMode.ACC
                 low.call("accel.matmul", int(mode), acc_ps, st, b_chunk)
@@ -223,10 +223,10 @@ def _dot2d(
                 continue
             out = d.view((1, nn), off=(i * N + n0) * _size(d.dtype))
             if c is None:
-                low.call("accel.copy", out, acc_ps)
+                ops.call("accel.copy", out, acc_ps)
                 continue
             cin = c.view((1, nn), off=(i * N + n0) * _size(c.dtype))
-            low.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)
+            ops.call("accel.tt", int(TensorOp.ADD), out, acc_ps, cin)
 
 
 def _next_bank(low) -> int:

@@ -22,6 +22,8 @@ from isa.table import NUM_REGS
 #   transpose's rows and is transposed on the PE (jitlang.passes.accel_layout)
 # - "list_schedule": each block ordered by critical path, DMA queues by dependency
 #   (codegen.accel.schedule)
+# - "act_convert": fp32/fp16/bf16 conversions on the activation engine when it is the freer
+#   one, e.g. a matmul's epilogue (codegen.accel.tileops)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -29,6 +31,7 @@ OPT_STEPS: tuple[str, ...] = (
     "multi_buffer",
     "pe_transpose_loads",
     "list_schedule",
+    "act_convert",
 )
 
 

@@ -578,9 +578,29 @@ class TileOps:
             self.call("accel.copy", d, x.as_dtype(d.dtype))
         elif dst.is_bool and not scalar_dtype(s.type).is_bool:
             self.call("accel.ts", int(TensorOp.NE), d, x, f32_bits(0.0))
+        elif self._convert_on_act(x, d):
+            # step "act_convert": x * 1.0 + -0.0 is x for every float, -0.0 and NaN included,
+            # and the engine rounds its fp32 result to d's type as the vector engine's copy does
+            one, bias = f32_bits(1.0), f32_bits(-0.0)
+            self.call("accel.act", int(ActFn.COPY), d, x, bias, one, -1, 0)
         else:
             self.call("accel.copy", d, x)
         self.finish(r, d)
+
+    def _convert_on_act(self, x: TileRef, d: TileRef) -> bool:
+        """Step "act_convert": a float conversion between fp32, fp16 and bf16 (a matmul's
+        epilogue, `acc.to(tl.float16)`) runs on the activation engine when that ends sooner
+        than on the vector engine: in a matmul the vector engine's in-order queue holds every
+        PSUM -> SBUF add of the K loop, so a conversion there waits for the last of them, while
+        on the otherwise idle activation engine each accumulator is converted (and stored) as
+        soon as its own last add is done, and the next program's adds do not queue behind
+        the conversions."""
+        if "act_convert" not in getattr(self.low.target, "steps", ()):
+            return False
+        floats = (DType.F32, DType.F16, DType.BF16)
+        if x.dtype not in floats or d.dtype not in floats or d.tile.space == SPACE_PSUM:
+            return False
+        return self.act_is_freer(d.free)
 
     def _dot(self, op: Op) -> None:
         from .dot import lower_dot
