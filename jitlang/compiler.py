@@ -27,6 +27,11 @@ class CompileOptions:
     bounds_check: bool = False  # check every load/store/atomic against its array (debug)
     # loop-load buffers (multi-buffering) a launch or `Config` asks for; None: the backend picks
     num_stages: int | None = None
+    # step "batch_programs": (lanes, groups, group_major): `groups` groups of `lanes` program ids
+    # (on partitions) side by side, their straight-line ops interleaved op by op or (group_major)
+    # one group's after another's; None: (partitions, 2, False). The accel driver picks it per
+    # kernel and machine by modelled time (runtime.accel_driver.BATCH_SHAPES)
+    batch_shape: tuple[int, int, bool] | None = None
 
 
 def _dump(options: CompileOptions, name: str, stage: str, text: str) -> None:
@@ -122,6 +127,7 @@ class AccelCompileResult:
     timings: dict = field(default_factory=dict)
     assert_sites: list = field(default_factory=list)  # (message, file:line:col) per `check` code
     batch: int = 0  # program ids of grid axis 0 one program runs (0: not batched)
+    batch_groups: int = 0  # groups of lanes side by side in a batched program (0: not batched)
     batchable: bool = False  # step "batch_programs" would batch this kernel
 
 
@@ -176,13 +182,13 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
         fn = optimize_tile_ir(lower_polls(fn, poll_load_ns(config)), options)
     can_batch = batchable(fn) is None
     if can_batch and "batch_programs" in target.steps:
-        # B program ids on the partitions, two groups of them side by side (one's loads overlap
-        # the other's compute); when the tiles do not fit, one group, then B halves
-        p = target.partitions
-        tries = [(p, 2)] + [(p >> i, 1) for i in range(5)]
+        # B program ids on the partitions, `batch_groups` groups of them side by side (one's
+        # loads overlap another's compute); when the tiles do not fit, fewer groups, then B halves
+        p, groups, major = options.batch_shape or (target.partitions, 2, False)
+        tries = [(p, c) for c in range(groups, 1, -1)] + [(p >> i, 1) for i in range(5)]
         for b, copies in tries:
             try:
-                bfn = batch_programs(fn, b, copies)
+                bfn = batch_programs(fn, b, copies, major)
                 bfn = version_masks(optimize_tile_ir(bfn, options))
                 if options.verify_each_pass:
                     verify(bfn)
@@ -191,7 +197,7 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
                 continue
             except UnsupportedOnAccelError:
                 break  # a batched shape the backend lacks: the unbatched build
-            res.batch, res.batchable = b * copies, True
+            res.batch, res.batch_groups, res.batchable = b * copies, copies, True
             return res
     res = _compile_accel_fn(fn, options, target, t0)
     res.batchable = can_batch

@@ -144,11 +144,19 @@ class AccelKernel:
         with self._lock:  # one emulator per kernel: launches from several threads take turns
             self._launch(grid, args)
 
-    def _launch(self, grid, args) -> None:
-        if self.batched is not None and self.batching and int(grid[0]) >= MIN_BATCH_GRID:
-            if self._batched is None and self.batch_error is None:
-                try:
-                    self._batched = self.batched()
+    def _launch(self, grid, args, programs: int | None = None) -> None:
+        """Run the launch; `programs`: only the first that many programs of grid axis 0 (as
+        this build counts them: batched ones when batched) run, with the grid's sizes unchanged
+        for the kernel (a timing probe)."""
+        if (
+            programs is None
+            and self.batched is not None
+            and self.batching
+            and int(grid[0]) >= MIN_BATCH_GRID
+        ):
+            if self.batch_error is None:
+                try:  # the fastest batched build for this launch's shape (BatchChoice)
+                    self._batched = self.batched(self, grid, args)
                 except Exception as e:  # the unbatched build still runs the kernel
                     self.batch_error = f"{type(e).__name__}: {e}"
             if self._batched is not None:
@@ -164,11 +172,11 @@ class AccelKernel:
                 variant = self._variants[key] = self.respecialize(key)
             if variant is not None:
                 keep = [v for i, v in enumerate(vals) if i not in self.specialize]
-                return self._delegate(variant, grid, keep + ext)
+                return self._delegate(variant, grid, keep + ext, programs)
         if self.noalias and self._overlap(ranges):
             if self._fallback is None:
                 self._fallback = self.rebuild()
-            return self._delegate(self._fallback, grid, args)
+            return self._delegate(self._fallback, grid, args, programs)
         regions = _merge([r for r in ranges if r[1] > r[0]])
         slots, cursor = [], HBM_BASE
         for lo, hi in regions:
@@ -193,6 +201,8 @@ class AccelKernel:
         if self.batch:
             vals.append(int(grid[0]))
             grid = (-(-int(grid[0]) // self.batch), int(grid[1]), int(grid[2]))
+        if programs is not None:
+            grid = (min(int(grid[0]), programs), int(grid[1]), int(grid[2]))
         data_base = 0
         if self.binary.data:  # the data section (and the print log after it) follows the arrays
             data_base = cursor
@@ -238,10 +248,10 @@ class AccelKernel:
             lo, hi = regions[k]
             _host(lo, hi)[...] = data[slots[k] : slots[k] + hi - lo]
 
-    def _delegate(self, other: AccelKernel, grid, args) -> None:
+    def _delegate(self, other: AccelKernel, grid, args, programs: int | None = None) -> None:
         """Run another build of this kernel for this launch, as if it were this one."""
         other.record_config, other.timing_only = self.record_config, self.timing_only
-        other._launch(grid, args)
+        other._launch(grid, args, programs)
         self.last_records, self.last_wall_s = other.last_records, other.last_wall_s
 
     def _overlap(self, ranges) -> bool:
@@ -369,7 +379,13 @@ def _region_of(regions, lo, hi) -> int:
 
 
 def compile_accel_kernel(
-    runtime, jf, key, config: str = DEFAULT_CONFIG, steps=None, num_stages: int | None = None
+    runtime,
+    jf,
+    key,
+    config: str = DEFAULT_CONFIG,
+    steps=None,
+    num_stages: int | None = None,
+    batch_shape: tuple[int, int, bool] | None = None,
 ):
     """Build (or fetch from the disk cache) the accel binary of one specialization; `steps`:
     the backend's optimisation steps (default: all, `codegen.accel.target.OPT_STEPS`);
@@ -378,7 +394,7 @@ def compile_accel_kernel(
 
     over = {} if steps is None else {"steps": tuple(steps)}
     target = accel_target(config, num_stages=num_stages, **over)
-    compiled = _compile_for(runtime, jf, key, target, num_stages)
+    compiled = _compile_for(runtime, jf, key, target, num_stages, batch_shape)
     native = compiled.native
     names = [n for n, _t in native.meta["params"]]
     # value-specialized builds need each specialized value to be a kernel argument (the parts
@@ -390,27 +406,127 @@ def compile_accel_kernel(
             k = list(key)
             for at, v in zip(where, values, strict=True):
                 k[at] = ("c", v)
-            return compile_accel_kernel(runtime, jf, tuple(k), config, steps, num_stages).native
+            return compile_accel_kernel(
+                runtime, jf, tuple(k), config, steps, num_stages, batch_shape
+            ).native
 
         native.respecialize = respecialize
     if native.meta.get("batchable") and "batch_programs" not in target.steps:
         more = tuple(target.steps) + ("batch_programs",)
-        native.batched = lambda: (
-            compile_accel_kernel(runtime, jf, key, config, more, num_stages).native
+        native.batched = BatchChoice(
+            lambda shape: (
+                compile_accel_kernel(runtime, jf, key, config, more, num_stages, shape).native
+            ),
+            target.partitions,
         )
     if native.noalias:
         fewer = tuple(s for s in target.steps if s != "hoist_loads")
         compiled.native.rebuild = lambda: (
-            compile_accel_kernel(runtime, jf, key, config, fewer, num_stages).native
+            compile_accel_kernel(runtime, jf, key, config, fewer, num_stages, batch_shape).native
         )
     return compiled
 
 
-def _compile_for(runtime, jf, key, target, num_stages=None):
+# the batched builds a launch chooses from, as (groups, group_major) over all partitions
+# (CompileOptions.batch_shape); measured on 4096x1024 fp32 rows (tests/e2e/test_accel_batch_choice):
+# softmax is fastest with 4 groups on nc-v2 and 2 group-major ones on nc-v3, layer norm with 2
+# interleaved groups, vector add with 1
+BATCH_SHAPES: tuple[tuple[int, bool], ...] = ((1, False), (2, False), (2, True), (4, False))
+
+
+class BatchChoice:
+    """`choice(kernel, grid, args)`: the batched build of `kernel` (an unbatched build of a
+    batchable kernel) that the timing model finds fastest for this launch, among the builds of
+    `BATCH_SHAPES`, each compiled (and disk-cached) by `build(shape)` on first use.
+
+    Each candidate is timed on the machine it was compiled for by timing-only emulation of a
+    prefix of the launch with the launch's own arguments: the first n programs of grid axis 0,
+    with n one round of programs over the cores (a batched program's cost is its whole row
+    group, the same for every round) and 2n; when the whole grid is that small it runs whole,
+    else the time extrapolates linearly to the grid. Deterministic; the choice is kept per grid
+    and per non-pointer argument values (`chosen`), the probe's seconds in `probe_s`. A kernel
+    that timing-only emulation cannot run (control flow on loaded data) gets the default shape.
+    """
+
+    def __init__(self, build, partitions: int) -> None:
+        self.build, self.partitions = build, partitions
+        self.builds: dict[tuple, AccelKernel] = {}
+        self.chosen: dict[tuple, AccelKernel] = {}
+        self.modelled: dict[tuple, dict[tuple, float]] = {}  # per launch key: ns per candidate
+        self.probe_s = 0.0
+        self.probe_error: str | None = None  # why timing failed (the default shape was used)
+        self.default = (partitions, 2, False)  # CompileOptions.batch_shape's default
+
+    def __call__(self, kernel: AccelKernel, grid, args) -> AccelKernel:
+        n = kernel.n - (1 if kernel.batch else 0)
+        ptrs = set(kernel.ptr_params)
+        key = (
+            tuple(int(g) for g in grid),
+            tuple(v for i, v in enumerate(args[:n]) if i not in ptrs),
+        )
+        hit = self.chosen.get(key)
+        if hit is not None:
+            return hit
+        t0 = time.perf_counter()
+        try:
+            times, best = {}, None
+            for groups, major in BATCH_SHAPES:
+                k = self._get((self.partitions, groups, major))
+                built = (k.batch, int(k.meta.get("batch_groups", 0)), major)
+                if built in times or not k.batch:  # a fallback shape already timed, or unbatched
+                    continue
+                times[built] = _modelled_ns(k, grid, args)
+                if best is None or times[built] < times[best[0]]:  # ties: the earlier shape
+                    best = (built, k)
+            chosen = best[1] if best is not None else self._get(self.default)
+        except Exception as e:  # e.g. control flow on loaded data (no timing-only run)
+            self.probe_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            times, chosen = {}, self._get(self.default)
+        finally:
+            self.probe_s += time.perf_counter() - t0
+        self.modelled[key] = times
+        self.chosen[key] = chosen
+        return chosen
+
+    def _get(self, shape: tuple[int, int, bool]) -> AccelKernel:
+        k = self.builds.get(shape)
+        if k is None:
+            k = self.builds[shape] = self.build(shape)
+        return k
+
+
+def _modelled_ns(k: AccelKernel, grid, args) -> float:
+    """The modelled time of launching batched build `k` on `grid` (see `BatchChoice`)."""
+    from isa.machine import get_config
+    from isa.timing import simulate
+
+    cfg = get_config(k.meta["config"])
+    g0, rest = int(grid[0]), int(grid[1]) * int(grid[2])
+    programs = -(-g0 // k.batch)  # batched programs along axis 0
+    one = -(-cfg.cores // rest)  # axis-0 programs for one program per core
+
+    def run(n: int) -> float:
+        saved = k.record_config, k.timing_only
+        k.record_config, k.timing_only = cfg.name, True
+        try:
+            k._launch(grid, args, n)
+            return simulate(k.last_records, cfg).total_ns
+        finally:
+            k.record_config, k.timing_only = saved
+            k.last_records = []
+
+    if programs <= 2 * one:
+        return run(programs)
+    t1, t2 = run(one), run(2 * one)
+    return t2 + (programs - 2 * one) * (t2 - t1) / one
+
+
+def _compile_for(runtime, jf, key, target, num_stages=None, batch_shape=None):
     name = jf.fn.__name__
-    digest = hashlib.sha256(
-        repr((jf.dependency_hash(), key, "accel", name, target.key, num_stages)).encode()
-    ).hexdigest()
+    parts = (jf.dependency_hash(), key, "accel", name, target.key, num_stages)
+    if batch_shape is not None:  # (absent from the key when unset: existing entries stay)
+        parts += (("batch_shape", tuple(batch_shape)),)
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
     cache = runtime.disk_cache
     hit = cache.get(digest) if cache is not None else None
     if hit is not None:
@@ -418,13 +534,13 @@ def _compile_for(runtime, jf, key, target, num_stages=None):
             return _load(jf, key, *hit)
         except Exception:
             pass  # an unloadable entry is rebuilt below
-    binary, meta = _build(runtime, jf, key, target, num_stages)
+    binary, meta = _build(runtime, jf, key, target, num_stages, batch_shape)
     if cache is not None:
         cache.put(digest, binary, meta)
     return _load(jf, key, binary, meta)
 
 
-def _build(runtime, jf, key, target, num_stages=None):
+def _build(runtime, jf, key, target, num_stages=None, batch_shape=None):
     from jitlang.compiler import CompileOptions, compile_accel
     from jitlang.frontend.visitor import build_kernel
     from jitlang.ir import walk
@@ -440,6 +556,7 @@ def _build(runtime, jf, key, target, num_stages=None):
         dump_ir=runtime.options.dump_ir,
         dump_dir=str(runtime.options.dump_dir) if runtime.options.dump_dir else None,
         num_stages=num_stages,
+        batch_shape=None if batch_shape is None else tuple(batch_shape),
     )
     res = compile_accel(fn, opts, target)
     meta = {
@@ -456,6 +573,7 @@ def _build(runtime, jf, key, target, num_stages=None):
         "cols": {str(k): v for k, v in cols.items()},
         "assert_sites": [list(x) for x in res.assert_sites],
         "batch": res.batch,
+        "batch_groups": res.batch_groups,
         "batchable": res.batchable,
     }
     return res.binary, meta

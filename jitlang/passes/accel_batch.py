@@ -253,8 +253,8 @@ class _Batcher:
     op by op (each group's blocks are their own tiles), so one group's loads overlap another's
     compute; per-group state is indexed by `cur`."""
 
-    def __init__(self, fn: Function, b: int, copies: int = 1) -> None:
-        self.fn, self.b, self.copies = fn, b, copies
+    def __init__(self, fn: Function, b: int, copies: int = 1, group_major: bool = False) -> None:
+        self.fn, self.b, self.copies, self.group_major = fn, b, copies, group_major
         self.var, self.prod = _varying(fn)
         _check(fn, self.var, self.prod)
         self.ms: list[dict[int, Value]] = [{} for _ in range(copies)]  # old id -> new value
@@ -365,7 +365,7 @@ class _Batcher:
                 OpKind.CMP, [pids, g], BlockType((b,), I1), loc, Cmp(CmpPred.LT)
             )
         body = Region(args + [grid], self.out)
-        self.region_ops(fn.body.ops)
+        self.region_ops(fn.body.ops, True)
         return Function(fn.name, params, body, fn.loc, fn.source_files)
 
     def region(self, old: Region, args: list[Value], types: list | None = None) -> Region:
@@ -374,13 +374,39 @@ class _Batcher:
         saved = self.out, self._yield_fix, self._yield_types
         self.out, self._yield_fix, self._yield_types = [], None, types
         reg = Region(args, self.out)
-        self.region_ops(old.ops)
+        self.region_ops(old.ops, types is not None)
         self.out, self._yield_fix, self._yield_types = saved
         return reg
 
-    def region_ops(self, ops: list[Op]) -> None:
+    def region_ops(self, ops: list[Op], control: bool = False) -> None:
+        """`ops` rebuilt; `control`: the body of the function, a loop or an if (not a combine
+        region), whose straight-line runs go group by group when `group_major`."""
+        if not (control and self.group_major and self.copies > 1):
+            for op in ops:
+                self.op(op)
+            return
+        run: list[Op] = []
         for op in ops:
-            self.op(op)
+            if op.kind in (OpKind.FOR, OpKind.IF, OpKind.WHILE, OpKind.YIELD, OpKind.RETURN):
+                self._run_by_group(run)
+                run = []
+                self.op(op)
+            else:
+                run.append(op)
+        self._run_by_group(run)
+
+    def _run_by_group(self, run: list[Op]) -> None:
+        """Straight-line `run` as all of group 0's ops, then group 1's, ... (uniform ones once,
+        first), so a group's chain is not queued behind the next group's on an in-order engine."""
+        for u in range(self.copies):
+            for op in run:
+                if not any(o.id in self.var for o in op.operands):
+                    if u == 0:
+                        self.op(op)
+                else:
+                    self.cur = u
+                    self.varying(op)
+                    self.cur = 0
 
     def each(self, fn) -> None:
         """`fn()` once per group, with `cur` set."""
@@ -585,7 +611,7 @@ class _Batcher:
             self.out.append(Op(OpKind.YIELD, outs, [], y.loc))
 
         self._yield_fix, self._yield_types = fix, types
-        self.region_ops(body.ops)
+        self.region_ops(body.ops, True)
         self.out, self.actives = saved_out, saved_active
         self._yield_fix, self._yield_types = saved_fix
         bounds = [lb0, self.m[ub.id], self.m[step.id]]
@@ -593,8 +619,8 @@ class _Batcher:
         self._results(op, results)
 
 
-def batch_programs(fn: Function, b: int, copies: int = 1) -> Function:
+def batch_programs(fn: Function, b: int, copies: int = 1, group_major: bool = False) -> Function:
     """`fn` rewritten to run `b * copies` consecutive program ids of axis 0 as one program,
     `copies` groups of `b` lanes (see the module docstring); raises `NotBatchable` when it
     cannot prove that legal."""
-    return _Batcher(fn, b, copies).run()
+    return _Batcher(fn, b, copies, group_major).run()
