@@ -159,15 +159,13 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
     isel -> regalloc -> schedule -> encoding (codegen.accel; DESIGN.md section 2). With the
     target step "batch_programs", program ids of grid axis 0 run B at a time when the kernel
     allows it (`passes.accel_batch`; the result's `batch` says B)."""
-    from codegen.accel.lower import UnsupportedOnAccelError
     from isa.machine import get_config
 
-    from .passes.accel_batch import batch_programs, batchable
-    from .passes.accel_batch_masks import version_masks
+    from .passes.accel_batch import batchable
     from .passes.accel_fp8 import emulate_fp8, needs_emulation
-    from .passes.accel_layout import TargetLimitError
     from .passes.accel_memory import OutOfChipMemoryError
     from .passes.accel_poll import has_polls, lower_polls, poll_load_ns
+    from .passes.accel_reuse import copy_function, reuse_row_loads
 
     t0 = time.perf_counter()
     fn = optimize_tile_ir(fn, options)  # fold, cse, dce
@@ -180,7 +178,37 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
         except (ValueError, AttributeError):  # a target built for a test: the default machine
             config = get_config()
         fn = optimize_tile_ir(lower_polls(fn, poll_load_ns(config)), options)
+    builds = [(fn, [])]
+    if "hoist_loads" in target.steps:  # one load of a row several loops walk in one trip
+        pairs: list = []
+        spans: list = []
+        rfn = reuse_row_loads(copy_function(fn), pairs, spans)
+        if spans:
+            builds.insert(0, (optimize_tile_ir(rfn, options), pairs))
     can_batch = batchable(fn) is None
+    for k, (kfn, pairs) in enumerate(builds):
+        last = k == len(builds) - 1
+        try:
+            res = _compile_accel_batched(kfn, options, target, t0, pairs, can_batch)
+        except OutOfChipMemoryError:  # the reused rows do not fit: the build without
+            if last:
+                raise
+            continue
+        res.batchable = can_batch
+        return res
+    raise AssertionError("unreachable")
+
+
+def _compile_accel_batched(fn, options, target, t0, noalias, can_batch) -> AccelCompileResult:
+    """With the target step "batch_programs", program ids of grid axis 0 B at a time when the
+    kernel allows it; else (or when no batched shape compiles) the unbatched build."""
+    from codegen.accel.lower import UnsupportedOnAccelError
+
+    from .passes.accel_batch import batch_programs
+    from .passes.accel_batch_masks import version_masks
+    from .passes.accel_layout import TargetLimitError
+    from .passes.accel_memory import OutOfChipMemoryError
+
     if can_batch and "batch_programs" in target.steps:
         # B program ids on the partitions, `batch_groups` groups of them side by side (one's
         # loads overlap another's compute); when the tiles do not fit, fewer groups, then B halves
@@ -192,19 +220,19 @@ def compile_accel(fn: Function, options: CompileOptions, target) -> AccelCompile
                 bfn = version_masks(optimize_tile_ir(bfn, options))
                 if options.verify_each_pass:
                     verify(bfn)
-                res = _compile_accel_fn(bfn, options, target, t0)
+                res = _compile_accel_fn(bfn, options, target, t0, noalias)
             except (TargetLimitError, OutOfChipMemoryError):
                 continue
             except UnsupportedOnAccelError:
                 break  # a batched shape the backend lacks: the unbatched build
-            res.batch, res.batch_groups, res.batchable = b * copies, copies, True
+            res.batch, res.batch_groups = b * copies, copies
             return res
-    res = _compile_accel_fn(fn, options, target, t0)
-    res.batchable = can_batch
-    return res
+    return _compile_accel_fn(fn, options, target, t0, noalias)
 
 
-def _compile_accel_fn(fn: Function, options: CompileOptions, target, t0) -> AccelCompileResult:
+def _compile_accel_fn(
+    fn: Function, options: CompileOptions, target, t0, noalias=()
+) -> AccelCompileResult:
     from codegen.accel import emit, isel, regalloc, schedule
     from codegen.accel.llvm import optimize
     from codegen.accel.lower import lower_to_llvm
@@ -216,6 +244,7 @@ def _compile_accel_fn(fn: Function, options: CompileOptions, target, t0) -> Acce
     plan = infer_accel_layouts(fn, target)  # partitions per block, convert_layout, DMA kinds
     if options.verify_each_pass:
         verify(plan.fn)
+    plan.noalias += [p for p in noalias if p not in plan.noalias]  # accel_reuse's assumptions
     mem = plan_memory(plan, target)  # SBUF buffers from lifetimes
     tile_text = print_function(plan.fn) + "\n" + format_plan(plan)
     t1 = time.perf_counter()
