@@ -13,6 +13,7 @@ non-temporal store writes whole lines without reading them and leaves the caches
 (the same trade glibc's memcpy makes above a fraction of the last-level cache). For an output that
 the caches hold, plain stores are faster; hence the size test, made once per launch from the grid
 and the trip counts of the enclosing loops (`CpuLowering.trips`), not from guesses at compile time.
+A store with Triton's `cache_modifier=".cs"` (streaming: likely accessed once) always streams.
 
 A non-temporal vector store needs an address aligned to its width, and user arrays are not (numpy
 places large arrays 16 bytes past a page). The row's chunks are therefore evaluated at the
@@ -113,7 +114,10 @@ def emit(low, op: Op, lanes: int, chunk) -> None:
     esize = dt.mem_bytes
     vbytes = lanes * esize
     length = shape[-1]
-    big = launch_is_big(low, math.prod(shape) * esize)
+    if getattr(op.attr, "cache", "") == ".cs":  # Triton's "cache streaming": read once, if at all
+        big = ir.Constant(U.I1, 1)
+    else:
+        big = launch_is_big(low, math.prod(shape) * esize)
     low.streamed = True
 
     def rows(d: int, ivs: list) -> None:

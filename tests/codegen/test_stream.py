@@ -53,6 +53,12 @@ def add_flat(out_ptr, x_ptr, y_ptr, n, BLOCK: tl.constexpr):
 
 
 @jl.jit
+def copy_cs(out_ptr, in_ptr, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(out_ptr + offs, tl.load(in_ptr + offs), cache_modifier=".cs")
+
+
+@jl.jit
 def persistent_copy(out_ptr, in_ptr, n_rows, BLOCK: tl.constexpr):
     for r in range(tl.program_id(0), n_rows, tl.num_programs(0)):
         cols = tl.arange(0, BLOCK)
@@ -185,6 +191,19 @@ def test_kernels_with_atomics_never_stream():
     assert "nontemporal" not in k.asm["llir"]
     np.testing.assert_array_equal(out, 2 * x)
     assert counter[0] == 2
+
+
+@needs_x86
+def test_cache_streaming_modifier_streams_small_launches_too():
+    x = _view(1024, 3)
+    x[...] = np.arange(1024, dtype=np.float32)
+    y = _view(1024, 6)
+    k = copy_cs[(4,)](y, x, BLOCK=256)
+    k.native.set_stream_bytes(1 << 62)  # would never stream by size
+    y[...] = 0
+    copy_cs[(4,)](y, x, BLOCK=256)
+    np.testing.assert_array_equal(y, x)
+    assert "!nontemporal" in k.asm["llir"]
 
 
 def test_threshold_is_half_the_last_level_cache():
