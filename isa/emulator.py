@@ -161,7 +161,7 @@ class Emulator:
         self._memo = memo
         if memo is not None:
             if not self._plans.all_planned:
-                self._plans.plan_all(self.instrs, self._engine_at)
+                self._plans.plan_all(self.instrs, self._engine_at, self.binary.code)
             memo.start_run(records, self.config.dma_queues)
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():

@@ -37,7 +37,7 @@ import bisect
 
 import numpy as np
 
-from isa import dtypes
+from isa import dtypes, plan_groups
 from isa.memory import _MAX_KNOWN, DeferredTileAccess
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
 from isa.sequencer import (
@@ -55,13 +55,18 @@ from isa.sequencer import (
     E_PLAN,
     E_TID,
     E_TPC,
+    FP_BASE_REG,
     FP_KIND,
     FP_LINE,
+    FP_OFF,
+    FP_PLAN,
+    FP_QUEUE,
+    FP_SIZE,
     MEMO_FORGETS,
     MEMO_KEY_REGS,
     memo_insert,
 )
-from isa.table import Kind
+from isa.table import BY_OPCODE, Kind
 from isa.trace import Space, body_rects
 
 _MEMO = frozenset(
@@ -134,6 +139,7 @@ class _Plan:
 
 
 _LAYOUTS: dict = {}  # opcode -> how its instructions are memoised (see `_layout`)
+_REBASE_FIELDS: dict = {}  # opcode -> (HBM field, queue field) of the layouts that name them
 
 
 def _layout(spec):
@@ -165,6 +171,16 @@ def _layout(spec):
     return out
 
 
+def _rebase_fields() -> dict:
+    """The opcodes whose plans leave out an HBM offset and a queue: (HBM field, queue field)."""
+    if not _REBASE_FIELDS:
+        for spec in BY_OPCODE.values():
+            layout = _layout(spec)
+            if layout:
+                _REBASE_FIELDS[spec.opcode] = layout[:2]
+    return _REBASE_FIELDS
+
+
 class ShapePlans:
     """The memo plans of one program's instructions, made on first execution and kept across
     runs. Instructions that differ only in the immediate offset of a shiftable HBM pattern
@@ -187,17 +203,62 @@ class ShapePlans:
         self.plan_regs = np.zeros((16, MEMO_KEY_REGS + 1), np.int64)
         self.n_plans = 0
         self.by_ins: dict = {}  # id(decoded instruction) -> its `at` and `fp` row
+        self.by_id: list = []  # plan number -> plan
         self._rows: list = []  # (pc, fp row) not yet in `fp` (`flush`)
         self.all_planned = False
 
-    def plan_all(self, instrs, engine_at) -> None:
+    def plan_all(self, instrs, engine_at, code=None) -> None:
         """Plan every engine instruction now (the compiled loop then finds their entries from
-        the first run on); the same decoded instruction is planned once."""
+        the first run on). With the code words, by groups (`isa.plan_groups`): a group's first
+        instruction is planned and its row given to the others; `at` is then filled from `fp`
+        when Python asks (`plan`). Without them, or on code the grouping cannot walk, one by
+        one (the same decoded instruction is planned once)."""
+        n = len(instrs)
         plan = self.plan
-        for pc in range(len(instrs)):
-            if engine_at[pc] and self.at[pc] is None:
-                plan(pc, instrs[pc])
+        grouped = False
+        if code is not None and n:
+            words = np.array(code, np.uint64)
+            want = np.array(engine_at[:n], np.bool_)
+            group, reps, offs, queues, grouped = plan_groups.group_words(
+                words, n, want, *plan_groups.tables(_rebase_fields())
+            )
+        if not grouped:
+            for pc in range(n):
+                if engine_at[pc] and self.at[pc] is None:
+                    plan(pc, instrs[pc])
+            self.flush()
+            self.all_planned = True
+            return
+        # per group: kind (0: members planned when met, -1: each now), plan id, base reg, size
+        rows = np.zeros((len(reps), 4), np.int64)
+        for g, pc in enumerate(reps.tolist()):
+            ins = instrs[pc]
+            out = plan(pc, ins)
+            if not out or len(out[0].idx) > MEMO_KEY_REGS:
+                continue
+            p = out[0]
+            if p.base_reg:  # shared: members differ in offset and queue only
+                rows[g] = (2, p.id, p.base_reg, p.size)
+            elif ins.spec.opcode in _rebase_fields():  # by identity: members differ
+                rows[g, 0] = -1
+            else:  # the same encoding: the same instruction
+                rows[g] = (1, p.id, 0, 0)
         self.flush()
+        members = np.flatnonzero(group >= 0)
+        of = rows[group[members]]
+        for pc in members[of[:, 0] < 0].tolist():
+            plan(pc, instrs[pc])
+        self.flush()
+        keep = of[:, 0] > 0
+        members, of = members[keep], of[keep]
+        fp = self.fp
+        fp[members, FP_KIND] = of[:, 0]
+        fp[members, FP_PLAN] = of[:, 1]
+        fp[members, FP_BASE_REG] = of[:, 2]
+        fp[members, FP_SIZE] = of[:, 3]
+        shifted = of[:, 0] == 2
+        fp[members, FP_OFF] = np.where(shifted, offs[members], 0)
+        fp[members, FP_QUEUE] = np.where(shifted, queues[members], 0)
         self.all_planned = True
 
     def flush(self) -> None:
@@ -217,9 +278,15 @@ class ShapePlans:
             self.plan_regs[k, 0] = nk
             self.plan_regs[k, 1 : 1 + nk] = plan.idx
         self.n_plans += 1
+        self.by_id.append(plan)
         return plan
 
     def plan(self, pc: int, ins):
+        if self.fp.item(pc, FP_KIND):  # planned by group (`plan_all`)
+            fp = self.fp
+            plan = self.by_id[fp.item(pc, FP_PLAN)]
+            self.at[pc] = out = (plan, fp.item(pc, FP_OFF), fp.item(pc, FP_QUEUE))
+            return out
         known = self.by_ins.get(id(ins))
         if known is not None:
             out, row = known

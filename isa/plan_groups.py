@@ -1,0 +1,133 @@
+"""Timing-only memo plans in bulk: a program's engine instructions grouped by their encoding.
+
+Input: the binary's code words and which instructions the memo plans (`isa.shape_memo`).
+Output: per instruction its group (equal encoding once the bits a plan leaves out are masked:
+the HBM offset immediate and the DMA queue of a shiftable DMA) and those two values. A group
+is planned once, through its first instruction, and the plan's row is given to every member
+with numpy; an unrolled program of thousands of DMAs that differ in offset and queue costs a
+few hundred plans instead of one Python call each.
+
+The grouping is exact (masked words compared, not a hash), in one compiled pass over the
+words. What is masked follows `isa.shape_memo._layout`: a layout that names one HBM pattern
+and a queue field has those bits masked; any other memoised instruction groups by its whole
+encoding (equal encodings decode to equal instructions, which share a plan).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from isa.encoding import _PLANS
+from isa.operands import HBM_LAYOUT
+from isa.sequencer import njit
+from isa.table import BY_OPCODE, OPCODE_BITS, WORD_BITS
+
+_MAX_WORDS = max(spec.nwords for spec in BY_OPCODE.values())
+_OFF_AT = sum(bits for name, bits, _ in HBM_LAYOUT[: [n for n, _, _ in HBM_LAYOUT].index("off")])
+_OFF_BITS = dict((n, b) for n, b, _ in HBM_LAYOUT)["off"]
+
+
+def _tables(rebase: dict) -> tuple:
+    """Per opcode: its length in words, the mask of the bits a group compares, and where its
+    masked fields lie (HBM offset bit, width, queue bit, width; -1 when not masked).
+    `rebase[opcode]` = (HBM field index, queue field index) for the shiftable DMAs."""
+    nwords = np.zeros(1 << OPCODE_BITS, np.int64)
+    masks = np.zeros((1 << OPCODE_BITS, _MAX_WORDS), np.uint64)
+    fields = np.full((1 << OPCODE_BITS, 4), -1, np.int64)
+    for op, spec in BY_OPCODE.items():
+        nwords[op] = spec.nwords
+        mask = (1 << spec.nbits) - 1
+        if op in rebase:
+            ap, queue = rebase[op]
+            plan = _PLANS[op]
+            off_at = plan[ap][1] + _OFF_AT
+            q_at, q_bits = plan[queue][1], plan[queue][0].bits
+            mask &= ~(((1 << _OFF_BITS) - 1) << off_at)
+            mask &= ~(((1 << q_bits) - 1) << q_at)
+            fields[op] = (off_at, _OFF_BITS, q_at, q_bits)
+        for j in range(spec.nwords):
+            masks[op, j] = (mask >> (WORD_BITS * j)) & ((1 << WORD_BITS) - 1)
+    return nwords, masks, fields
+
+
+_TABLES: dict = {}  # frozenset of the rebase items -> `_tables` of it
+
+
+def tables(rebase: dict) -> tuple:
+    key = frozenset(rebase.items())
+    out = _TABLES.get(key)
+    if out is None:
+        out = _TABLES[key] = _tables(rebase)
+    return out
+
+
+@njit(cache=True)
+def _bits(words, start, at, width):
+    w = start + (at >> 6)
+    b = at & 63
+    v = words[w] >> np.uint64(b)
+    if b + width > 64:
+        v |= words[w + 1] << np.uint64(64 - b)
+    return np.int64(v & np.uint64((1 << width) - 1))
+
+
+@njit(cache=True)
+def group_words(words, n, want, nwords, masks, fields):
+    """Group the first n instructions of `words` whose `want` is set: returns each one's group
+    (-1: not wanted), the first member of each group, and each one's HBM offset (sign-extended)
+    and queue field (0 where not masked). Stops early (fewer than n starts) on a length that
+    runs past the words; the caller then plans one by one."""
+    group = np.full(n, -1, np.int64)
+    off = np.zeros(n, np.int64)
+    queue = np.zeros(n, np.int64)
+    reps = np.empty(n, np.int64)
+    starts = np.empty(n, np.int64)
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    slot = np.full(size, -1, np.int64)
+    k = 0
+    pos = 0
+    end = len(words)
+    for pc in range(n):
+        if pos >= end:
+            return group, reps[:0], off, queue, False
+        op = np.int64(words[pos] & np.uint64(255))
+        nw = nwords[op]
+        if nw == 0 or pos + nw > end:
+            return group, reps[:0], off, queue, False
+        starts[pc] = pos
+        if want[pc]:
+            h = np.uint64(1469598103934665603)
+            for j in range(nw):
+                h = (h ^ (words[pos + j] & masks[op, j])) * np.uint64(1099511628211)
+                h ^= h >> np.uint64(29)
+            s = np.int64(h & np.uint64(size - 1))
+            while True:
+                g = slot[s]
+                if g < 0:
+                    slot[s] = k
+                    reps[k] = pc
+                    group[pc] = k
+                    k += 1
+                    break
+                other = starts[reps[g]]
+                same = np.int64(words[other] & np.uint64(255)) == op
+                j = 0
+                while same and j < nw:
+                    m = masks[op, j]
+                    same = (words[pos + j] & m) == (words[other + j] & m)
+                    j += 1
+                if same:
+                    group[pc] = g
+                    break
+                s = (s + 1) & (size - 1)
+            if fields[op, 0] >= 0:
+                v = _bits(words, pos, fields[op, 0], fields[op, 1])
+                width = fields[op, 1]
+                if v >> (width - 1):
+                    v -= np.int64(1) << width
+                off[pc] = v
+                queue[pc] = _bits(words, pos, fields[op, 2], fields[op, 3])
+        pos += nw
+    return group, reps[:k], off, queue, True

@@ -1,0 +1,140 @@
+"""Timing-only memo plans made in bulk (`isa.plan_groups`, `ShapePlans.plan_all` with the code
+words): the same plans, rows and records as planning one instruction at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from isa.asm import Builder
+from isa.emulator import Emulator
+from isa.operands import Tile, hbm, ps, sb
+from isa.runner import layout_args
+from isa.table import AccMode, ActFn, ReduceOp
+
+
+def _program(queues: int = 16) -> object:
+    """Unrolled loads that differ in HBM offset (negative ones too) and queue; loads that
+    cannot share a plan (a limit register; a bound register); equal
+    matmuls at several pcs; an activation and stores. Two passes over the same data."""
+    b = Builder(file="plan_groups.py")
+    b.emit("arg", 1, b.arg("a"))
+    b.emit("arg", 2, b.arg("b"))
+    b.emit("arg", 3, b.arg("out"))
+    b.emit("addi", 4, 1, 200 * 512 * 2)  # inside `a`: a limit that masks
+    b.emit("addi", 5, 2, 256 * 512 * 2)  # the end of `b`: loads at negative offsets
+    b.emit("li", 6, 20)  # a bound register: 20 of 32 rows
+    q = 0
+    for rep in range(2):
+        for i in range(8):
+            b.loc(10 + i)
+            b.dma_load(q % queues, sb("bf16", 0, 32, (1, 512), off=i * 1024),
+                       hbm("bf16", 1, (512, 32), (1, 512), off=i * 32 * 512 * 2), 0.0)  # fmt: skip
+            b.dma_load((q + 1) % queues, sb("bf16", 0, 32, (1, 512), off=16384 + i * 1024),
+                       hbm("bf16", 5, (512, 32), (1, 512), off=(i - 8) * 32 * 512 * 2),
+                       0.0)  # fmt: skip
+            b.dma_load(q % queues, sb("bf16", 32, 32, (1, 512), off=i * 1024),
+                       hbm("bf16", 1, (512, 32), (1, 512), off=i * 32 * 512 * 2, limit=4),
+                       0.0)  # fmt: skip
+            b.dma_load(q % queues, sb("bf16", 64, 32, (1, 512), off=i * 1024),
+                       hbm("bf16", 1, (512, 32, 6), (1, 512), off=i * 32 * 512 * 2),
+                       0.0)  # fmt: skip
+            q += 2
+        for i in range(8):
+            b.loc(30)
+            b.matmul(
+                AccMode.SET if i == 0 else AccMode.ACC,
+                ps("f32", 0, 128, (1, 512), off=2048 * (rep % 2)),
+                sb("bf16", 0, 32, (1, 128), off=(i % 2) * 1024),
+                sb("bf16", 0, 32, (1, 512), off=16384 + (i % 2) * 1024),
+            )
+        b.act(ActFn.COPY, sb("bf16", 0, 128, (1, 512), off=32768),
+              ps("f32", 0, 128, (1, 512), off=2048 * (rep % 2)), 0.0, 1.0, Tile.NONE,
+              ReduceOp.ADD)  # fmt: skip
+        for s in range(4):
+            b.dma_store((q + s) % queues, hbm("bf16", 3, (512, 32), (1, 512), off=s * 32 * 1024),
+                        sb("bf16", s * 32, 32, (1, 512), off=32768))  # fmt: skip
+    b.halt()
+    return b.build()
+
+
+def _args():
+    import ml_dtypes
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((256, 512)).astype(ml_dtypes.bfloat16)
+    b = rng.standard_normal((256, 512)).astype(ml_dtypes.bfloat16)
+    return [a, b, np.zeros((128, 512), ml_dtypes.bfloat16)]
+
+
+def _key(r):
+    return (r.pc, r.mnemonic, r.engine, r.cost, r.params, r.reads, r.writes, r.queue, r.line)
+
+
+def _run(binary, bulk: bool, timing_only: bool = True, runs: int = 2):
+    emu = Emulator(binary)
+    if not bulk:  # plan one by one: no code words
+        plan_all = emu._plans.plan_all
+        emu._plans.plan_all = lambda instrs, engine_at, code=None: plan_all(instrs, engine_at)
+    hbm_, values, _, base = layout_args(_args(), binary.data)
+    out = [
+        [
+            _key(r)
+            for r in emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=timing_only)[0]
+        ]  # fmt: skip
+        for _ in range(runs)
+    ]
+    return emu, out
+
+
+def test_bulk_plans_match_one_by_one_and_numeric_records():
+    binary = _program()
+    bulk, got = _run(binary, True)
+    single, want = _run(binary, False)
+    _, numeric = _run(binary, True, timing_only=False, runs=1)
+    assert got == want and got[0] == numeric[0]
+    fb, fs = bulk._plans.fp, single._plans.fp
+    cols = [0, 2, 3, 4, 5, 6]
+    assert (fb[:, cols] == fs[:, cols]).all()
+    # the plans partition the pcs the same way (numbered in another order)
+    pairs = {(a, b) for a, b, k in zip(fb[:, 1], fs[:, 1], fb[:, 0], strict=True) if k}
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    assert bulk._plans.n_plans == single._plans.n_plans
+    shared = fb[fb[:, 0] == 2]
+    assert len(shared) and (shared[:, 3] < 0).any() and len(set(shared[:, 4])) > 4
+    # every pc Python met has its `at` from the group's row: the same plan as one by one
+    byid = {p.id: p for p in single._plans.by_id}
+    for pc, at in enumerate(bulk._plans.at):
+        if at:
+            other = single._plans.at[pc] or single._plans.plan(pc, single.instrs[pc])
+            assert (at[1], at[2]) == (other[1], other[2])
+            assert byid[dict(pairs)[at[0].id]] is other[0]
+
+
+def test_limit_and_bound_loads_are_planned_one_by_one():
+    binary = _program()
+    emu, _ = _run(binary, True, runs=1)
+    fp = emu._plans.fp
+    loads = [pc for pc, ins in enumerate(emu.instrs) if ins.mnemonic == "dma.load"]
+    limited = [pc for pc in loads if emu.instrs[pc].ops[2].limit]
+    based = [pc for pc in loads if emu.instrs[pc].ops[2].dims[0][2]]
+    assert len(limited) == len(based) == 16
+    for pcs in (limited, based):
+        assert (fp[pcs, 0] == 1).all() and len(set(fp[pcs, 1])) == len(pcs) // 2
+
+
+@pytest.mark.parametrize("cut", [1, 3])
+def test_code_the_grouping_cannot_walk_is_planned_one_by_one(cut):
+    """More instructions than the words hold (cut 1): the grouping gives up and the plans are
+    made one by one; a code section cut inside its last instruction (cut 3): decoding stops
+    before it and the grouping walks what was decoded."""
+    binary = _program()
+    binary.code = binary.code[:-cut] if cut > 1 else binary.code
+    emu = Emulator(binary)
+    hbm_, values, _, base = layout_args(_args(), binary.data)
+    if cut == 1:
+        emu.instrs.append(emu.instrs[-1])  # more instructions than the words hold
+        emu._engine_at.append(False)
+        emu._plans = type(emu._plans)(len(emu.instrs), emu.lines + [0])
+    emu._plans.plan_all(emu.instrs, emu._engine_at, binary.code)
+    assert emu._plans.all_planned and emu._plans.fp[:, 0].any()
