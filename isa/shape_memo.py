@@ -39,7 +39,7 @@ import numpy as np
 
 from isa import dtypes, plan_groups
 from isa.memory import _MAX_KNOWN, DeferredTileAccess
-from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Scalar, Tile
+from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Tile
 from isa.sequencer import (
     C_DISJOINT,
     C_NDEFER,
@@ -113,25 +113,26 @@ class _Plan:
     def __init__(self, ins, ap: HbmAP | None, number: int):
         self.id = number
         regs: list[int] = []
-        aps: list[HbmAP] = []
-        for f, v in zip(ins.spec.fields, ins.ops, strict=True):
-            if isinstance(v, Tile):
-                if not v.is_none:
-                    regs.append(v.reg)
-            elif isinstance(v, HbmAP):
-                if v is not ap:
-                    aps.append(v)
-            elif isinstance(v, Scalar):
-                if v.tag == SCALAR_REG:
-                    regs.append(v.value)
-                elif v.tag == SCALAR_TILE:
-                    regs.append(v.value.reg)
-            elif f.kind is Kind.REG:
-                regs.append(v)
-        for other in aps:
-            regs.append(other.reg)
-            regs.append(other.limit)
-            regs.extend(b for _, _, b in other.dims)
+        ops = ins.ops
+        tiles, aps, scalars, plain = _operand_kinds(ins.spec)
+        for i in tiles:
+            v = ops[i]
+            if v.space:
+                regs.append(v.reg)
+        for i in scalars:
+            v = ops[i]
+            if v.tag == SCALAR_REG:
+                regs.append(v.value)
+            elif v.tag == SCALAR_TILE:
+                regs.append(v.value.reg)
+        for i in plain:
+            regs.append(ops[i])
+        for i in aps:
+            other = ops[i]
+            if other is not ap:
+                regs.append(other.reg)
+                regs.append(other.limit)
+                regs.extend(b for _, _, b in other.dims)
         self.base_reg = self.size = 0
         if ap is not None:
             self.base_reg, self.size = ap.reg, _SIZE[ap.dtype]
@@ -139,6 +140,7 @@ class _Plan:
 
 
 _LAYOUTS: dict = {}  # opcode -> how its instructions are memoised (see `_layout`)
+_KINDS: dict = {}  # opcode -> `_operand_kinds`
 _REBASE_FIELDS: dict = {}  # opcode -> (HBM field, queue field) of the layouts that name them
 
 
@@ -168,6 +170,19 @@ def _layout(spec):
         if len(ap) == 1 and len(queue) == 1:
             out = (ap[0], queue[0], tuple(tiles), tuple(scalars), tuple(others))
     _LAYOUTS[spec.opcode] = out
+    return out
+
+
+def _operand_kinds(spec) -> tuple:
+    """The positions among `spec`'s operands of its tiles, HBM patterns, scalars and
+    registers (what a plan's key registers come from)."""
+    out = _KINDS.get(spec.opcode)
+    if out is None:
+        kinds = [f.kind for f in spec.fields]
+        out = _KINDS[spec.opcode] = tuple(
+            tuple(i for i, k in enumerate(kinds) if k in want)
+            for want in ((Kind.TILE,), (Kind.HBM,), (Kind.SCALAR, Kind.FSCALAR), (Kind.REG,))
+        )
     return out
 
 
