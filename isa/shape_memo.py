@@ -38,7 +38,8 @@ import bisect
 import numpy as np
 
 from isa import dtypes, plan_groups
-from isa.memory import _MAX_KNOWN, DeferredTileAccess
+from isa.errors import EmulatorError
+from isa.memory import _MAX_KNOWN, DeferredTileAccess, tile_extent
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Tile
 from isa.sequencer import (
     C_DISJOINT,
@@ -67,7 +68,7 @@ from isa.sequencer import (
     memo_insert,
 )
 from isa.table import BY_OPCODE, Kind
-from isa.trace import Space, body_rects
+from isa.trace import MemRange, Space, body_rects
 
 _MEMO = frozenset(
     {
@@ -98,20 +99,27 @@ _MEMO = frozenset(
 _DEFERS = frozenset({"memset", "iota", "piota"})
 # Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
 _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
+# Shiftable DMAs whose only offset-dependent check on their one tile is its placement: a miss
+# takes the result of a plan that differs in the tile's offset only, the tile's range moved.
+_DERIVE = frozenset({"dma_load", "dma_store"})
 _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
 _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
 _HBM = Space.HBM
+_SB = Space.SBUF
 
 
 class _Plan:
     """How to memoise one instruction: the registers its result depends on and, for a DMA whose
     HBM range is shifted on a hit, that pattern's base register and element size."""
 
-    __slots__ = ("idx", "base_reg", "size", "id")
+    __slots__ = ("idx", "base_reg", "size", "id", "sib", "tile")
 
     def __init__(self, ins, ap: HbmAP | None, number: int):
         self.id = number
+        # a DMA whose result another plan's gives with its tile moved (`ShapeMemo._derive`):
+        # the key it shares with those plans, and its tile
+        self.sib = self.tile = None
         regs: list[int] = []
         ops = ins.ops
         tiles, aps, scalars, plain = _operand_kinds(ins.spec)
@@ -344,6 +352,10 @@ class ShapePlans:
         plan = self.shared.get(norm)
         if plan is None:
             plan = self.shared[norm] = self._new_plan(ins, ap)
+            if ap is not None and spec.handler in _DERIVE and len(layout[2]) == 1:
+                t = ins.ops[layout[2][0]]  # key: the tile's fields but its offset
+                plan.sib = (*norm[:4], t.space, t.dtype, t.reg, t.p0, t.pn, t.dims, *norm[5:])
+                plan.tile = t
         self.at[pc] = out = (plan, off, queue)
         row = None
         if len(plan.idx) <= MEMO_KEY_REGS:
@@ -395,6 +407,7 @@ class ShapeMemo:
     def __init__(self, plans: ShapePlans, hbm):
         self.plans = plans
         self.entries: dict = {}
+        self.siblings: dict = {}  # (plan.sib, key registers) -> an entry (`_derive`)
         self.regions = regions = list(hbm.regions)
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
@@ -672,6 +685,10 @@ class ShapeMemo:
                     if e.forgets:
                         _replay(ctx.mem, e.forgets)
                     return e, d, queue, None
+        if plan.sib is not None and not self.tainted:
+            e = self._derive(ctx, ins, plan, off, queue, key)
+            if e is not None:
+                return e, 0, queue, None
         mem = ctx.mem
         waiting = (
             (mem.sbuf, mem.sbuf.pending, len(mem.sbuf.pending)),
@@ -710,13 +727,60 @@ class ShapeMemo:
             e.span = _hbm_span(out)
             if e.span is not None:
                 e.region = _region(ctx.hbm, *e.span)
+        self._keep(e, plan, regs, key)
+        return e, 0, q, None
+
+    def _keep(self, e: _Entry, plan: _Plan, regs, key) -> None:
         if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
             self.entries.clear()
+            self.siblings.clear()
             self._new_tables()
         old = self.entries.get(key)
         self.entries[key] = e
         self._add(e, plan, regs, old)
-        return e, 0, q, None
+        if plan.sib is not None and not self.tainted:
+            self.siblings[(plan.sib, _regs_of(key))] = e
+
+    def _derive(self, ctx, ins, plan: _Plan, off: int, queue: int, key) -> _Entry | None:
+        """The result of `ins` (a miss of `plan`) made from a sibling entry: the same DMA with
+        the same registers but its tile elsewhere. The checks the handler makes that depend on
+        the tile's offset or the HBM address (the tile's placement, the queue, the moved HBM
+        range) are made here; if one fails, None: the handler runs and raises its error."""
+        sib = self.siblings.get((plan.sib, _regs_of(key)))
+        if sib is None:
+            return None
+        queues = ctx.config.dma_queues
+        if not 0 <= queue < queues:
+            return None
+        t = plan.tile
+        mem = ctx.mem
+        try:
+            _, lo, hi = tile_extent(mem.sbuf, t, ctx.regs, ctx.config.partitions)
+        except EmulatorError:
+            return None
+        base = int(ctx.regs[plan.base_reg]) + off
+        d = base - sib.base
+        if not self._fits(sib, d, base, plan.size, ctx, queue, queues):
+            return None
+        size = _SIZE[t.dtype]
+        tile = MemRange(_SB, lo * size, (hi + 1) * size, t.p0, t.pn)
+        params, reads, writes, _ = sib.out
+        reads = tuple(tile if r.space != _HBM else MemRange(_HBM, r.start + d, r.end + d)
+                      for r in reads)  # fmt: skip
+        writes = tuple(tile if w.space != _HBM else MemRange(_HBM, w.start + d, w.end + d)
+                       for w in writes)  # fmt: skip
+        forgets = tuple((w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
+                        for w in writes if w.space != _HBM)  # fmt: skip
+        if forgets:
+            _replay(mem, forgets)
+        spec = ins.spec
+        body = (spec.mnemonic, spec.engine, spec.cost, params, reads, writes)
+        e = _Entry((params, reads, writes, queue), body, forgets, base, None)
+        if sib.span is not None:
+            e.span = (sib.span[0] + d, sib.span[1] + d)
+            e.region = _region(ctx.hbm, *e.span)
+        self._keep(e, plan, ctx.regs, key)
+        return e
 
     def _fits(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int, queues: int):
         """Whether the memoised DMA moved by d bytes (to `base`) on queue `queue` passes the
@@ -733,6 +797,11 @@ class ShapeMemo:
         if self.disjoint and region is not None and region[0] <= lo and hi <= region[1]:
             return True
         return _region(ctx.hbm, lo, hi) is not None
+
+
+def _regs_of(key) -> bytes:
+    """The register values in an untainted memo key (`ShapeMemo._key`)."""
+    return key[1] if type(key) is tuple else b""
 
 
 def _redefer(ctx, e: _Entry) -> None:

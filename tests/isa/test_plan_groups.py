@@ -138,3 +138,49 @@ def test_code_the_grouping_cannot_walk_is_planned_one_by_one(cut):
         emu._plans = type(emu._plans)(len(emu.instrs), emu.lines + [0])
     emu._plans.plan_all(emu.instrs, emu._engine_at, binary.code)
     assert emu._plans.all_planned and emu._plans.fp[:, 0].any()
+
+
+def test_tile_moved_loads_are_derived_from_a_sibling(monkeypatch):
+    """The loads of `_program` that differ in their tile's offset only take a sibling's result
+    (no handler call) and give the numeric records (the first test); disabling that gives the
+    same records."""
+    import isa.shape_memo as sm
+
+    binary = _program()
+    made = []
+    derive = sm.ShapeMemo._derive
+    monkeypatch.setattr(
+        sm.ShapeMemo, "_derive", lambda self, *a: made.append(derive(self, *a)) or made[-1]
+    )
+    _, got = _run(binary, True, runs=1)
+    assert sum(e is not None for e in made) == 14  # two kinds of shareable load, 8 each
+    monkeypatch.setattr(sm.ShapeMemo, "_derive", lambda self, *a: None)
+    _, want = _run(binary, True, runs=1)
+    assert got == want
+
+
+@pytest.mark.parametrize("off", [1, 192 * 1024 - 512, -1024])
+def test_a_derived_load_fails_as_the_handler_does(monkeypatch, off):
+    """A load whose moved tile is misaligned or outside the partition: the handler's error."""
+    import isa.shape_memo as sm
+    from isa.errors import EmulatorError
+
+    b = Builder(file="derive.py")
+    b.emit("arg", 1, b.arg("a"))
+    for i, tile_off in enumerate((0, 1024, off)):
+        b.loc(5 + i)
+        b.dma_load(i, sb("bf16", 0, 32, (1, 512), off=tile_off),
+                   hbm("bf16", 1, (512, 32), (1, 512), off=i * 1024), 0.0)  # fmt: skip
+    b.halt()
+    binary = b.build()
+
+    def error():
+        emu = Emulator(binary)
+        hbm_, values, _, base = layout_args(_args()[:1], binary.data)
+        with pytest.raises(EmulatorError) as e:
+            emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=True)
+        return str(e.value)
+
+    got = error()
+    monkeypatch.setattr(sm.ShapeMemo, "_derive", lambda self, *a: None)
+    assert got == error() and "derive.py:7" in got
