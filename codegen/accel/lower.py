@@ -12,6 +12,8 @@ buffers, float scalars are [1, 1] tiles, integer scalars are LLVM values. Block 
 
 from __future__ import annotations
 
+import math
+
 from llvmlite import ir
 
 from jitlang.dtypes import DType
@@ -26,6 +28,7 @@ from jitlang.ir import (
     elem_type,
     scalar_dtype,
     shape_of,
+    walk,
 )
 from jitlang.passes.accel_layout import AccelPlan, is_tile_value
 from jitlang.passes.accel_memory import MemoryPlan
@@ -38,6 +41,9 @@ I1, I32, I64 = ir.IntType(1), ir.IntType(32), ir.IntType(64)
 
 NOALIAS = "jl_noalias"  # data-section symbol: argument pairs assumed not to overlap
 SPECIALIZE = "jl_specialize"  # data-section symbol: run-time strides worth compiling in
+
+
+DIRECT_INIT = "direct_init"  # step: carried blocks start from a memset of their own buffer
 
 
 class UnsupportedOnAccelError(CompilationError):
@@ -69,6 +75,10 @@ class Lowering:
         self.ptr_base: dict[int, ir.Value] = {}  # pointer blocks: base byte address
         self.psum_acc: dict[int, TileRef] = {}  # loop accumulators living in PSUM (dot)
         self.psum_banks_used: list[int] = []
+        # float block constants read only as `for` inits (step "direct_init"): value by id
+        self.init_consts: dict[int, float] = (
+            _init_only_constants(plan.fn) if DIRECT_INIT in getattr(target, "steps", ()) else {}
+        )
         self.line = fn_line = plan.fn.loc.line
         self._fn_line = fn_line
         fnty = ir.FunctionType(ir.VoidType(), [I64] * len(self.fn.params))
@@ -208,8 +218,8 @@ class Lowering:
             return self.lower_if(op)
         if k is OpKind.WHILE:
             return self.lower_while(op)
-        if k is OpKind.CONDITION:
-            return
+        if k is OpKind.CONDITION or (k is OpKind.CONSTANT and op.result.id in self.init_consts):
+            return  # (an init-only constant is written into each carried buffer: `_copy_in`)
         if k in (OpKind.LOAD, OpKind.STORE, OpKind.ATOMIC):
             from .memops import lower_atomic, lower_load, lower_store
 
@@ -254,7 +264,11 @@ class Lowering:
 
         acc = psum_accumulators(self, op)
         for init, a in zip(inits, carried, strict=True):
-            if a.id in acc:  # the running sum starts in PSUM
+            if a.id in acc and init.id in self.init_consts:  # the running sum starts in PSUM
+                self.call("accel.memset", acc[a.id], f32_bits(self.init_consts[init.id]))
+                self.tiles[a.id] = acc[a.id]
+                self.psum_acc[a.id] = acc[a.id]
+            elif a.id in acc:
                 self.call("accel.copy", acc[a.id], self.tile_of(init, 0, self.plan.layouts[a.id]))
                 self.tiles[a.id] = acc[a.id]
                 self.psum_acc[a.id] = acc[a.id]
@@ -393,8 +407,24 @@ class Lowering:
         self.call("accel.check", ok, len(self.tables.assert_sites) - 1)
 
     def _copy_in(self, inits, carried) -> None:
+        """Each carried tile's buffer receives its init: a copy, or (step "direct_init", a
+        float constant read only as loop inits) the constant written into the buffer itself, so
+        the buffer waits only for its own last readers (of the previous program on the core),
+        not a shared constant's. An integer value (`tl.zeros`) is written by the GpSimd
+        engine's `piota` with step 0 (exact: +0.0 for 0), not the vector engine's `memset`: the
+        vector engine is in order, and a loop's first add of one accumulator would otherwise
+        queue behind the set-up of all of them (each waiting for the previous program's store
+        of that accumulator)."""
         for init, a in zip(inits, carried, strict=True):
-            if is_tile_value(a) and a.id in self.mem.buffers:
+            if is_tile_value(a) and a.id in self.mem.buffers and init.id in self.init_consts:
+                dst = self.buffer(a)
+                x = self.init_consts[init.id]
+                if _exact_int(x):  # on the GpSimd engine, idle in a loop of dots and adds
+                    self.call("accel.piota", dst, 0, int(x), 0)
+                else:
+                    self.call("accel.memset", dst, f32_bits(x))
+                self.tiles[a.id] = dst
+            elif is_tile_value(a) and a.id in self.mem.buffers:
                 dst = self.buffer(a)
                 src = self.tile_of(init, 0, self.plan.layouts.get(a.id))
                 if src.tile != dst.tile:
@@ -470,3 +500,27 @@ def lower_to_llvm(plan: AccelPlan, mem: MemoryPlan, target, name: str):
         low.tables.data[PRINT_SITES] = site_table(low.tables.print_sites)
         low.tables.data[PRINT_LOG] = log_header()  # last: the log follows its header
     return low.module, low.tables
+
+
+def _exact_int(x: float) -> bool:
+    """`x` is an integer that `piota` writes exactly into any float tile (not -0.0)."""
+    return math.isfinite(x) and x == int(x) and abs(x) <= 256 and math.copysign(1, x) > 0
+
+
+def _init_only_constants(fn: Function) -> dict[int, float]:
+    """Float block constants whose every reader is a `for` loop taking them as the initial
+    value of a carried block (`acc = tl.zeros(...)`, several accumulators sharing one constant
+    after CSE): value by result id."""
+    consts: dict[int, float] = {}
+    other: set[int] = set()
+    for op in walk(fn.body):
+        if op.kind is OpKind.CONSTANT and shape_of(op.result.type):
+            dt = scalar_dtype(op.result.type)
+            if dt is not None and dt.is_float:
+                consts[op.result.id] = float(op.attr.value)
+        carried = op.regions[0].args[1:] if op.kind is OpKind.FOR else ()
+        for i, v in enumerate(op.operands):
+            if op.kind is OpKind.FOR and i >= 3 and is_tile_value(carried[i - 3]):
+                continue
+            other.add(v.id)
+    return {vid: x for vid, x in consts.items() if vid not in other}

@@ -24,6 +24,9 @@ from isa.table import NUM_REGS
 #   (codegen.accel.schedule)
 # - "act_convert": fp32/fp16/bf16 conversions on the activation engine when it is the freer
 #   one, e.g. a matmul's epilogue (codegen.accel.tileops)
+# - "direct_init": a loop's carried blocks initialised by a float constant (`acc = tl.zeros`)
+#   are written in their own buffers (GpSimd `piota` with step 0 for integers, else a
+#   memset), not copied from one shared constant on the vector engine (codegen.accel.lower)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -32,6 +35,7 @@ OPT_STEPS: tuple[str, ...] = (
     "pe_transpose_loads",
     "list_schedule",
     "act_convert",
+    "direct_init",
 )
 
 
