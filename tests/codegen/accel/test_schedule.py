@@ -141,13 +141,18 @@ def test_dependent_pairs_keep_their_order_and_barriers_stay():
 
 
 def _modelled(kernel, grid, *args, on: bool, **meta) -> dict:
-    old = T.OPT_STEPS
+    """The summary with the step on or off, both with the default batch shape (the driver's
+    choice by modelled time would otherwise pick each build its own)."""
+    import runtime.accel_driver as D
+
+    old, shapes = T.OPT_STEPS, D.BATCH_SHAPES
     T.OPT_STEPS = old if on else tuple(s for s in old if s != STEP)
+    D.BATCH_SHAPES = ((2, False),)
     kernel.cache.clear()
     try:
         return profile(kernel, grid, *args, **meta).summary()
     finally:
-        T.OPT_STEPS = old
+        T.OPT_STEPS, D.BATCH_SHAPES = old, shapes
         kernel.cache.clear()
 
 
