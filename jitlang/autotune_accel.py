@@ -413,14 +413,9 @@ def model_version() -> str:
 
 
 def _isa_hash() -> str:
-    import isa
+    from .jit import isa_source_hash
 
-    h = hashlib.sha256()
-    root = Path(isa.__file__).resolve().parent
-    for p in sorted(root.rglob("*.py")):
-        h.update(str(p.relative_to(root)).encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return isa_source_hash()
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:

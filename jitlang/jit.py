@@ -9,6 +9,7 @@ in-memory cache, then the on-disk cache, and compiles on a miss.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import inspect
 import threading
@@ -772,6 +773,20 @@ def jit(fn=None, *, do_not_specialize=(), debug=None, noinline=None, **_ignored)
     if fn is None:
         return lambda f: JITFunction(f, do_not_specialize=do_not_specialize, debug=debug)
     return JITFunction(fn, do_not_specialize=do_not_specialize, debug=debug)
+
+
+@functools.lru_cache(maxsize=1)
+def isa_source_hash() -> str:
+    """A hash of the `isa` package's sources (assembler, encoding, machine descriptions): part of
+    the key of every accelerator binary in the disk cache, so a change there is a new entry."""
+    import isa
+
+    root = Path(isa.__file__).resolve().parent
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*.py")):
+        h.update(str(p.relative_to(root)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def compiler_source_hash() -> str:

@@ -522,8 +522,11 @@ def _modelled_ns(k: AccelKernel, grid, args) -> float:
 
 
 def _compile_for(runtime, jf, key, target, num_stages=None, batch_shape=None):
+    from jitlang.jit import isa_source_hash
+
     name = jf.fn.__name__
-    parts = (jf.dependency_hash(), key, "accel", name, target.key, num_stages)
+    # the compiler's own sources are in the cache's version; the assembler's are here
+    parts = (jf.dependency_hash(), key, "accel", name, target.key, num_stages, isa_source_hash())
     if batch_shape is not None:  # (absent from the key when unset: existing entries stay)
         parts += (("batch_shape", tuple(batch_shape)),)
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()
