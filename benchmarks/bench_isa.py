@@ -111,33 +111,42 @@ def _cpu(fn) -> float:
     return time.process_time() - t
 
 
+_RUNS = 9  # timing-only runs (and model, profile) measured: min and median reported
+
+
 def _modes(emu, run_args, fresh) -> dict:
     """CPU seconds of Emulator.run (not counting the Emulator's construction and decoding):
     timing-only on a fresh emulator (cold: memo plans made at its first timing-only run, memo
     entries as instructions first run) and on a warm one (a kernel launched again: the memo
-    kept), best of 3, numeric best of 2; the timing model (`simulate`) and `Profile.build` of
-    the records, best of 3; and the records' count. Numba is loaded before."""
+    kept), min and median of `_RUNS`, numeric best of 2; the timing model (`simulate`) and
+    `Profile.build` of the records, min and median of `_RUNS`; and the records' count. Numba
+    is loaded before."""
     from isa.profile import Profile
     from isa.timing import simulate
 
     records, executed = emu.run(*run_args, timing_only=True)
     engine = records.templates.engines()  # of each distinct record
-    cold = min(_cpu(partial(fresh().run, *run_args, timing_only=True)) for _ in range(3))
-    warm = min(_cpu(lambda: emu.run(*run_args, timing_only=True)) for _ in range(3))
+    cold = [_cpu(partial(fresh().run, *run_args, timing_only=True)) for _ in range(_RUNS)]
+    warm = [_cpu(lambda: emu.run(*run_args, timing_only=True)) for _ in range(_RUNS)]
     numeric = min(_cpu(lambda: emu.run(*run_args)) for _ in range(2))
-    timed = min(_cpu(lambda: simulate(records, emu.config)) for _ in range(3))
+    timed = [_cpu(lambda: simulate(records, emu.config)) for _ in range(_RUNS)]
     timeline = simulate(records, emu.config)
-    prof = min(
-        _cpu(lambda: Profile.build(records, timeline, emu.config, "timing-only")) for _ in range(3)
-    )
+    prof = [
+        _cpu(lambda: Profile.build(records, timeline, emu.config, "timing-only"))
+        for _ in range(_RUNS)
+    ]
     return {
         "instructions": executed,
         "engine_instructions": int((engine[records.tids] > 0).sum()),
-        "timing_only_cold_s": cold,
-        "timing_only_warm_s": warm,
+        "timing_only_cold_s": min(cold),
+        "timing_only_cold_median_s": float(np.median(cold)),
+        "timing_only_warm_s": min(warm),
+        "timing_only_warm_median_s": float(np.median(warm)),
         "numeric_s": numeric,
-        "simulate_s": timed,
-        "profile_s": prof,
+        "simulate_s": min(timed),
+        "simulate_median_s": float(np.median(timed)),
+        "profile_s": min(prof),
+        "profile_median_s": float(np.median(prof)),
     }
 
 
@@ -228,16 +237,24 @@ def main(argv=None) -> int:
     ):
         m = tc[key]
         n, num = m["instructions"], m["numeric_s"]
-        cold, warm = m["timing_only_cold_s"], m["timing_only_warm_s"]
-        model = m["simulate_s"] + m["profile_s"]
+
+        def ratios(mode: str, m=m, num=num) -> str:
+            """End-to-end ratio from the min and from the median figures."""
+            out = []
+            for sfx in ("", "_median"):
+                model = m[f"simulate{sfx}_s"] + m[f"profile{sfx}_s"]
+                out.append((num + model) / (m[f"timing_only_{mode}{sfx}_s"] + model))
+            return f"{out[0]:.0f}/{out[1]:.0f}x {mode}"
+
+        def ms(name: str, m=m) -> str:
+            return f"{m[name + '_s'] * 1e3:.2f}/{m[name + '_median_s'] * 1e3:.2f}"
+
         print(
             f"matmul 2048^3 ({what}; {n:,} instructions, {m['engine_instructions']:,} engine): "
-            f"emulation + model + profile, numeric vs timing-only "
-            f"{(num + model) / (cold + model):.0f}x cold, {(num + model) / (warm + model):.0f}x "
-            f"warm (target >= 100x). CPU ms: Emulator.run numeric {num * 1e3:.0f}, timing-only "
-            f"cold {cold * 1e3:.2f} ({num / cold:.0f}x), warm {warm * 1e3:.2f} "
-            f"({num / warm:.0f}x); timing model {m['simulate_s'] * 1e3:.2f}, profile "
-            f"{m['profile_s'] * 1e3:.2f}"
+            f"emulation + model + profile, numeric vs timing-only (min/median of {_RUNS}) "
+            f"{ratios('cold')}, {ratios('warm')} (target >= 100x). CPU ms: Emulator.run "
+            f"numeric {num * 1e3:.0f}, timing-only cold {ms('timing_only_cold')}, warm "
+            f"{ms('timing_only_warm')}; timing model {ms('simulate')}, profile {ms('profile')}"
         )
     print(
         f"{'example':<12}{'ok':>4}{'emu s':>8}{'total s':>9}{'instrs':>8}{'model us':>10}"

@@ -90,6 +90,12 @@ class Emulator:
         self.binary = binary
         self.config = get_config(config)
         self.instrs, self.decode_error = decode_prefix(binary.code)
+        # the code words as an array, made with the decoding: timing-only planning groups
+        # instructions by their words (`isa.plan_groups`) at the first timing-only run
+        try:
+            self.words = np.array(binary.code, np.uint64)
+        except (OverflowError, TypeError, ValueError):  # not 64-bit words: planned one by one
+            self.words = None
         self.code = ScalarCode.from_instrs(self.instrs)
         self.handlers, self.shape_handlers = [], []
         for ins in self.instrs:
@@ -161,7 +167,7 @@ class Emulator:
         self._memo = memo
         if memo is not None:
             if not self._plans.all_planned:
-                self._plans.plan_all(self.instrs, self._engine_at, self.binary.code)
+                self._plans.plan_all(self.instrs, self._engine_at, self.words)
             memo.start_run(records, self.config.dma_queues)
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():

@@ -144,7 +144,15 @@ class _Plan:
         self.base_reg = self.size = 0
         if ap is not None:
             self.base_reg, self.size = ap.reg, _SIZE[ap.dtype]
-        self.idx = np.array(sorted(set(regs) - {0}), np.intp)  # r0 is always 0
+        key = frozenset(regs)
+        idx = _IDX.get(key)
+        if idx is None:  # one (read-only) array per register set: most plans share a few
+            idx = _IDX[key] = np.array(sorted(key - {0}), np.intp)  # r0 is always 0
+            idx.flags.writeable = False
+        self.idx = idx
+
+
+_IDX: dict = {}  # frozenset of registers -> a plan's `idx` of them
 
 
 _LAYOUTS: dict = {}  # opcode -> how its instructions are memoised (see `_layout`)
@@ -240,7 +248,7 @@ class ShapePlans:
         plan = self.plan
         grouped = False
         if code is not None and n:
-            words = np.array(code, np.uint64)
+            words = code if type(code) is np.ndarray else np.array(code, np.uint64)
             want = np.array(engine_at[:n], np.bool_)
             group, reps, offs, queues, grouped = plan_groups.group_words(
                 words, n, want, *plan_groups.tables(_rebase_fields())
@@ -418,7 +426,6 @@ class ShapeMemo:
         self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
         self.ctl = np.zeros(6, np.int64)
         self.dlog = np.zeros(1 << 12, np.int64)  # entries whose deferred writes Python makes
-        self._one = np.zeros(1, np.int64)
         self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
         self.ctl[C_DISJOINT] = self.disjoint
         self.writer = None
@@ -431,6 +438,7 @@ class ShapeMemo:
         self.slots = np.full(4 * cap, -1, np.int64)
         self.listed: list = []  # the entries by row
         self.keyed: list = []  # whether each row is in the index
+        self._unindexed: list = []  # rows keyed but not in the index yet (`_index`)
 
     def serves(self, hbm) -> bool:
         """Whether this memo holds for a run over `hbm` (the same allocations)."""
@@ -457,6 +465,7 @@ class ShapeMemo:
     def tables(self, mem, writer) -> tuple:
         """The tables `isa.sequencer.run_scalar` reads, its controls set for now."""
         self.plans.flush()
+        self._index()
         ctl = self.ctl
         ctl[C_ON] = not self.tainted
         ctl[C_TNEXT] = len(writer.pc)
@@ -520,11 +529,16 @@ class ShapeMemo:
         nk = len(plan.idx)
         keyed = nk <= MEMO_KEY_REGS and not self.tainted  # tainted keys hold their taint too
         self.keyed.append(keyed)
-        if keyed:
+        if keyed:  # into the index before the compiled loop next runs (`_index`)
             self.ekeys[k, :nk] = regs[plan.idx]
-            one = self._one
-            one[0] = k
-            memo_insert(self.slots, tab, self.ekeys, self.plans.plan_regs, one)
+            self._unindexed.append(k)
+
+    def _index(self) -> None:
+        """Put the entries added since the last call into the compiled path's index."""
+        if self._unindexed:
+            rows = np.array(self._unindexed, np.int64)
+            self._unindexed = []
+            memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, rows)
 
     def _grow(self) -> None:
         n = len(self.tab)
@@ -534,6 +548,7 @@ class ShapeMemo:
         for e in self.listed:
             e.tab = self.tab
         keyed = np.array(self.keyed, bool) & (self.tab[:n, E_PLAN] >= 0)
+        self._unindexed = []  # all in again
         memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, np.flatnonzero(keyed))
 
     def start_program(self) -> None:
