@@ -109,7 +109,8 @@ class Emulator:
         self._plans = ShapePlans(n, self.lines)  # timing-only memo plans, made on first run
         self._memo: ShapeMemo | None = None  # the timing-only memo of the run going on
         self._kept_memo: ShapeMemo | None = None
-        self._engine_at = (self.code.uop == int(Uop.ENGINE)).tolist()
+        self._engine_mask = self.code.uop == int(Uop.ENGINE)
+        self._engine_at = self._engine_mask.tolist()
         self._seq_bodies: dict = {}
 
     def core(self, i: int) -> CoreMemory:
@@ -167,7 +168,7 @@ class Emulator:
         self._memo = memo
         if memo is not None:
             if not self._plans.all_planned:
-                self._plans.plan_all(self.instrs, self._engine_at, self.words)
+                self._plans.plan_all(self.instrs, self._engine_mask, self.words)
             memo.start_run(records, self.config.dma_queues)
         blas = contextlib.nullcontext() if timing_only else _one_blas_thread()
         with blas, gc_paused():

@@ -243,17 +243,20 @@ class ShapePlans:
         the first run on). With the code words, by groups (`isa.plan_groups`): a group's first
         instruction is planned and its row given to the others; `at` is then filled from `fp`
         when Python asks (`plan`). Without them, or on code the grouping cannot walk, one by
-        one (the same decoded instruction is planned once)."""
+        one (the same decoded instruction is planned once). `engine_at`: whether each pc holds
+        an engine instruction (a list, or a bool array: no conversion for the grouping)."""
         n = len(instrs)
         plan = self.plan
         grouped = False
         if code is not None and n:
             words = code if type(code) is np.ndarray else np.array(code, np.uint64)
-            want = np.array(engine_at[:n], np.bool_)
+            want = np.asarray(engine_at[:n], np.bool_)  # no copy of an array (`Emulator`'s)
             group, reps, offs, queues, grouped = plan_groups.group_words(
                 words, n, want, *plan_groups.tables(_rebase_fields())
             )
         if not grouped:
+            if type(engine_at) is np.ndarray:
+                engine_at = engine_at.tolist()
             for pc in range(n):
                 if engine_at[pc] and self.at[pc] is None:
                     plan(pc, instrs[pc])

@@ -184,3 +184,33 @@ def test_a_derived_load_fails_as_the_handler_does(monkeypatch, off):
     got = error()
     monkeypatch.setattr(sm.ShapeMemo, "_derive", lambda self, *a: None)
     assert got == error() and "derive.py:7" in got
+
+
+def test_plans_from_arrays_match_plans_from_lists():
+    """`Emulator` hands planning its code words and engine mask as arrays (no conversion at
+    the first timing-only run): the same rows as from the binary's lists."""
+    binary = _program()
+    emu = Emulator(binary)
+    assert emu.words.dtype == np.uint64 and emu.words.tolist() == binary.code
+    assert emu._engine_mask.tolist() == emu._engine_at
+    lists = type(emu._plans)(len(emu.instrs), emu.lines)
+    lists.plan_all(emu.instrs, emu._engine_at, binary.code)
+    emu._plans.plan_all(emu.instrs, emu._engine_mask, emu.words)
+    assert (lists.fp == emu._plans.fp).all() and lists.n_plans == emu._plans.n_plans
+    # without the words, the mask is read one by one: the same rows again
+    single = type(emu._plans)(len(emu.instrs), emu.lines)
+    single.plan_all(emu.instrs, emu._engine_mask)
+    assert (
+        single.n_plans == lists.n_plans
+        and (single.fp[:, 0] > 0).sum() == (lists.fp[:, 0] > 0).sum()
+    )
+
+
+def test_code_words_beyond_64_bits_construct_and_plan_one_by_one():
+    """Words numpy cannot hold as uint64 (a hand-made Binary): no array, plans one by one."""
+    binary = _program()
+    binary.code = list(binary.code) + [1 << 64]  # decoding stops at it
+    emu = Emulator(binary)
+    assert emu.words is None and emu.decode_error is not None
+    emu._plans.plan_all(emu.instrs, emu._engine_mask, emu.words)
+    assert emu._plans.all_planned and (emu._plans.fp[:, 0] > 0).any()
