@@ -177,14 +177,11 @@ class AccelKernel:
             if self._fallback is None:
                 self._fallback = self.rebuild()
             return self._delegate(self._fallback, grid, args, programs)
-        regions = _merge([r for r in ranges if r[1] > r[0]])
-        slots, cursor = [], HBM_BASE
-        for lo, hi in regions:
-            slots.append(cursor)
-            cursor += -(-(hi - lo) // ALIGN) * ALIGN
+        regions, slots, cursor = _place(ranges)
         data = np.zeros(cursor + ALIGN, np.uint8)
-        for (lo, hi), s in zip(regions, slots, strict=True):
-            data[s : s + hi - lo] = _host(lo, hi)
+        if not self.timing_only:  # a timing-only run reads no tile data: the zeros do
+            for (lo, hi), s in zip(regions, slots, strict=True):
+                data[s : s + hi - lo] = _host(lo, hi)
         names = [self.meta["params"][i][0] for i in self.ptr_params]
         hbm_regions = [(s, s + hi - lo, "array") for (lo, hi), s in zip(regions, slots)]
         for j, i in enumerate(self.ptr_params):
@@ -361,6 +358,17 @@ def _host(lo: int, hi: int) -> np.ndarray:
     return np.frombuffer((ctypes.c_uint8 * (hi - lo)).from_address(lo), np.uint8)
 
 
+def _place(ranges) -> tuple[list, list[int], int]:
+    """The arrays' merged byte ranges, the emulated HBM address of each and the end of the last
+    (the launch's HBM layout: from `HBM_BASE`, each region `ALIGN`-aligned)."""
+    regions = _merge([r for r in ranges if r[1] > r[0]])
+    slots, cursor = [], HBM_BASE
+    for lo, hi in regions:
+        slots.append(cursor)
+        cursor += -(-(hi - lo) // ALIGN) * ALIGN
+    return regions, slots, cursor
+
+
 def _merge(ranges):
     out: list[list[int]] = []
     for lo, hi in sorted(set(ranges)):
@@ -413,11 +421,17 @@ def compile_accel_kernel(
         native.respecialize = respecialize
     if native.meta.get("batchable") and "batch_programs" not in target.steps:
         more = tuple(target.steps) + ("batch_programs",)
+        cache = runtime.disk_cache
+        store = None
+        if cache is not None:
+            batched = accel_target(config, num_stages=num_stages, steps=more)
+            store = ChoiceStore(cache, _digest(jf, key, batched, num_stages))
         native.batched = BatchChoice(
             lambda shape: (
                 compile_accel_kernel(runtime, jf, key, config, more, num_stages, shape).native
             ),
             target.partitions,
+            store,
         )
     if native.noalias:
         fewer = tuple(s for s in target.steps if s != "hoist_loads")
@@ -443,56 +457,141 @@ class BatchChoice:
     prefix of the launch with the launch's own arguments: the first n programs of grid axis 0,
     with n one round of programs over the cores (a batched program's cost is its whole row
     group, the same for every round) and 2n; when the whole grid is that small it runs whole,
-    else the time extrapolates linearly to the grid. Deterministic; the choice is kept per grid
-    and per non-pointer argument values (`chosen`), the probe's seconds in `probe_s`. A kernel
-    that timing-only emulation cannot run (control flow on loaded data) gets the default shape.
+    else the time extrapolates linearly to the grid. Deterministic; the choice is kept per
+    `launch_key` (`chosen`), the seconds spent choosing (candidate builds and probes) in
+    `probe_s`. A kernel that timing-only emulation cannot run (control flow on loaded data)
+    gets the default shape.
+
+    With a `ChoiceStore`, a choice is also written to the disk cache and read back by a later
+    process, which then loads the chosen build only: no other candidate, no probe.
     """
 
-    def __init__(self, build, partitions: int) -> None:
-        self.build, self.partitions = build, partitions
+    def __init__(self, build, partitions: int, store: ChoiceStore | None = None) -> None:
+        self.build, self.partitions, self.store = build, partitions, store
         self.builds: dict[tuple, AccelKernel] = {}
         self.chosen: dict[tuple, AccelKernel] = {}
         self.modelled: dict[tuple, dict[tuple, float]] = {}  # per launch key: ns per candidate
         self.probe_s = 0.0
+        self.disk_hits = 0  # choices read back from the disk cache
         self.probe_error: str | None = None  # why timing failed (the default shape was used)
         self.default = (partitions, 2, False)  # CompileOptions.batch_shape's default
 
     def __call__(self, kernel: AccelKernel, grid, args) -> AccelKernel:
-        n = kernel.n - (1 if kernel.batch else 0)
-        ptrs = set(kernel.ptr_params)
-        key = (
-            tuple(int(g) for g in grid),
-            tuple(v for i, v in enumerate(args[:n]) if i not in ptrs),
-        )
+        key = launch_key(kernel, grid, args)
         hit = self.chosen.get(key)
         if hit is not None:
             return hit
         t0 = time.perf_counter()
         try:
-            times, best = {}, None
-            for groups, major in BATCH_SHAPES:
-                k = self._get((self.partitions, groups, major))
-                built = (k.batch, int(k.meta.get("batch_groups", 0)), major)
-                if built in times or not k.batch:  # a fallback shape already timed, or unbatched
-                    continue
-                times[built] = _modelled_ns(k, grid, args)
-                if best is None or times[built] < times[best[0]]:  # ties: the earlier shape
-                    best = (built, k)
-            chosen = best[1] if best is not None else self._get(self.default)
-        except Exception as e:  # e.g. control flow on loaded data (no timing-only run)
-            self.probe_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-            times, chosen = {}, self._get(self.default)
+            stored = self.store.get(key) if self.store is not None else None
+            if stored is not None:
+                shape, times = stored
+                self.disk_hits += 1
+                chosen = self._get(shape)
+            else:
+                shape, times = self._probe(grid, args)
+                chosen = self._get(shape)
+                if self.store is not None and self.probe_error is None:
+                    self.store.put(key, shape, times)
         finally:
             self.probe_s += time.perf_counter() - t0
         self.modelled[key] = times
         self.chosen[key] = chosen
         return chosen
 
+    def _probe(self, grid, args) -> tuple[tuple[int, int, bool], dict[tuple, float]]:
+        """(the requested shape of the fastest candidate, modelled ns per built shape)."""
+        try:
+            times, best = {}, None
+            for groups, major in BATCH_SHAPES:
+                shape = (self.partitions, groups, major)
+                if self._same_as_built(shape):
+                    continue
+                k = self._get(shape)
+                built = (k.batch, int(k.meta.get("batch_groups", 0)), major)
+                if built in times or not k.batch:  # a fallback shape already timed, or unbatched
+                    continue
+                times[built] = _modelled_ns(k, grid, args)
+                if best is None or times[built] < times[best[0]]:  # ties: the earlier shape
+                    best = (built, shape)
+            return (best[1] if best is not None else self.default), times
+        except Exception as e:  # e.g. control flow on loaded data (no timing-only run)
+            self.probe_error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            return self.default, {}
+
+    def _same_as_built(self, shape: tuple[int, int, bool]) -> bool:
+        """Whether `shape`'s build would be one already built, so it need not be compiled: a
+        request for g interleaved groups tries g, g - 1, ..., 2 groups, then one group of fewer
+        programs; when a request for fewer groups fell back (its tiles do not fit on chip), the
+        larger request (more tiles live at once) fails down to that request and falls back the
+        same way."""
+        _p, groups, major = shape
+        for (_p2, want, major2), k in self.builds.items():
+            got = int(k.meta.get("batch_groups", 0))
+            if not major and not major2 and got < want <= groups:
+                return True
+        return False
+
     def _get(self, shape: tuple[int, int, bool]) -> AccelKernel:
         k = self.builds.get(shape)
         if k is None:
             k = self.builds[shape] = self.build(shape)
         return k
+
+
+def launch_key(kernel: AccelKernel, grid, args) -> tuple:
+    """What a launch's batched-build choice depends on besides the builds themselves: the grid,
+    the non-pointer argument values (loop bounds, strides, float scalars) and the arrays' HBM
+    layout (each pointer's emulated address and the regions' sizes, which set the DMAs' offsets
+    and alignment). Not the arrays' contents: timing-only emulation reads none."""
+    n = kernel.n - (1 if kernel.batch else 0)
+    ptrs = set(kernel.ptr_params)
+    ext = list(args[n:])
+    ranges = [(int(ext[2 * j]), int(ext[2 * j + 1])) for j in range(len(kernel.ptr_params))]
+    regions, slots, _end = _place(ranges)
+    where = []
+    for j, i in enumerate(kernel.ptr_params):
+        k = _region_of(regions, *ranges[j])
+        where.append(slots[k] + int(args[i]) - regions[k][0] if k >= 0 else 0)
+    return (
+        tuple(int(g) for g in grid),
+        tuple(v for i, v in enumerate(args[:n]) if i not in ptrs),
+        tuple(where),
+        tuple(hi - lo for lo, hi in regions),
+    )
+
+
+class ChoiceStore:
+    """Batched-build choices in the disk cache (`runtime.cache.DiskCache`, atomic writes), one
+    entry per launch key under a digest of `builds` (the digest every candidate's cache key
+    derives from: kernel sources, specialization, target and its steps, stages, isa sources)
+    and the candidate list. An entry holds the chosen shape and each candidate's modelled ns."""
+
+    def __init__(self, cache, builds: str) -> None:
+        self.cache, self.builds = cache, builds
+
+    def digest(self, key: tuple) -> str:
+        parts = ("batch_choice", self.builds, BATCH_SHAPES, key)
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+    def get(self, key: tuple) -> tuple[tuple[int, int, bool], dict[tuple, float]] | None:
+        hit = self.cache.get(self.digest(key))
+        if hit is None:
+            return None
+        try:
+            _payload, meta = hit
+            p, groups, major = meta["shape"]
+            times = {(int(b), int(g), bool(m)): float(ns) for b, g, m, ns in meta["modelled"]}
+            return (int(p), int(groups), bool(major)), times
+        except (KeyError, TypeError, ValueError):  # not an entry this class wrote: probe again
+            return None
+
+    def put(self, key: tuple, shape, times: dict[tuple, float]) -> None:
+        meta = {
+            "shape": list(shape),
+            "modelled": [[b, g, m, ns] for (b, g, m), ns in times.items()],
+        }
+        self.cache.put(self.digest(key), b"", meta)
 
 
 def _modelled_ns(k: AccelKernel, grid, args) -> float:
@@ -521,7 +620,8 @@ def _modelled_ns(k: AccelKernel, grid, args) -> float:
     return t2 + (programs - 2 * one) * (t2 - t1) / one
 
 
-def _compile_for(runtime, jf, key, target, num_stages=None, batch_shape=None):
+def _digest(jf, key, target, num_stages=None, batch_shape=None) -> str:
+    """The disk-cache key of one accel build."""
     from jitlang.jit import isa_source_hash
 
     name = jf.fn.__name__
@@ -529,7 +629,11 @@ def _compile_for(runtime, jf, key, target, num_stages=None, batch_shape=None):
     parts = (jf.dependency_hash(), key, "accel", name, target.key, num_stages, isa_source_hash())
     if batch_shape is not None:  # (absent from the key when unset: existing entries stay)
         parts += (("batch_shape", tuple(batch_shape)),)
-    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _compile_for(runtime, jf, key, target, num_stages=None, batch_shape=None):
+    digest = _digest(jf, key, target, num_stages, batch_shape)
     cache = runtime.disk_cache
     hit = cache.get(digest) if cache is not None else None
     if hit is not None:
