@@ -409,7 +409,8 @@ class StreamWriter:
         self.n_pcs = n_pcs
         self.bodies: list = []
         self.rects: list = []  # `body_rects` of each body, or None
-        self.pc = array.array("q", range(n_pcs))
+        # from bytes: array("q", range(n)) steps through n Python ints (1.4 ms for 29k pcs)
+        self.pc = array.array("q", np.arange(n_pcs, dtype=np.int64).tobytes())
         self.body = array.array("q", bytes(8 * n_pcs))
         self.shift = array.array("q", bytes(8 * n_pcs))
         self.queue = array.array("q", bytes(8 * n_pcs))
