@@ -541,23 +541,34 @@ class BatchChoice:
 
 def launch_key(kernel: AccelKernel, grid, args) -> tuple:
     """What a launch's batched-build choice depends on besides the builds themselves: the grid,
-    the non-pointer argument values (loop bounds, strides, float scalars) and the arrays' HBM
-    layout (each pointer's emulated address and the regions' sizes, which set the DMAs' offsets
-    and alignment). Not the arrays' contents: timing-only emulation reads none."""
+    the non-pointer argument values (loop bounds, strides, float scalars) and the arrays' layout
+    as the kernel sees it: which pointers share a region, each pointer's offset in its region and
+    the regions' sizes (the timing model charges a DMA by its shape and strides, and orders DMAs
+    by the byte ranges they touch, so where a region lands in HBM does not matter, nor the order
+    the host allocated the arrays in). Not the arrays' contents: timing-only emulation reads none.
+    """
     n = kernel.n - (1 if kernel.batch else 0)
     ptrs = set(kernel.ptr_params)
     ext = list(args[n:])
     ranges = [(int(ext[2 * j]), int(ext[2 * j + 1])) for j in range(len(kernel.ptr_params))]
-    regions, slots, _end = _place(ranges)
+    regions = _merge([r for r in ranges if r[1] > r[0]])
+    seen: dict[int, int] = {}  # region index -> its number in the pointers' order
     where = []
     for j, i in enumerate(kernel.ptr_params):
         k = _region_of(regions, *ranges[j])
-        where.append(slots[k] + int(args[i]) - regions[k][0] if k >= 0 else 0)
+        if k < 0:
+            where.append(None)
+            continue
+        number = seen.setdefault(k, len(seen))
+        where.append((number, int(args[i]) - regions[k][0]))
+    sizes = [0] * len(seen)
+    for k, number in seen.items():
+        sizes[number] = regions[k][1] - regions[k][0]
     return (
         tuple(int(g) for g in grid),
         tuple(v for i, v in enumerate(args[:n]) if i not in ptrs),
         tuple(where),
-        tuple(hi - lo for lo, hi in regions),
+        tuple(sizes),
     )
 
 
