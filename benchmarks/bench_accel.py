@@ -7,7 +7,14 @@ For each kernel (vector add, softmax, layer norm forward, matmul 512^3..2048^3 i
 with constant strides, and a "blocked" one with four accumulators per program and big blocks
 -- and attention forward) on each machine generation: the modelled time, the
 tensor engine's utilisation, the DMA bandwidth utilisation, the fraction of the roofline's
-attainable rate, what bounds it, the compile time and the emulator's wall time. Every run is
+attainable rate, what bounds it, the compile time, the emulator's wall time (the first launch's,
+which includes choosing a batched build), the seconds that choice took (`compiled.native.batched
+.probe_s`: compiling the candidate builds and timing a prefix of the launch on each; ~0 when the
+disk cache holds the choice; "-" for kernels that are not batched) and the least-bytes ratio
+("least"): the time to move the least bytes the kernel can (every array it stores to written
+once, every other array argument read once) at the machine's sustained DMA rate (all cores'
+`dma_bytes_per_ns`) divided by the modelled time, so a kernel that moves fewer bytes shows its
+progress where the DMA utilisation (bytes actually moved) does not. Every run is
 timing-only emulation (addresses, sizes, dependencies; no tile data), so sizes stay realistic.
 The kernels are the tutorial kernels as written (tests/e2e/tutorial_kernels.py): one row per
 program for softmax and layer norm, grouped ordering for matmul.
@@ -204,6 +211,23 @@ def cases(full: bool) -> dict:
     return out
 
 
+def least_bytes(kernel, args, native) -> int:
+    """The bytes a launch must move at least: each array argument once (written if the kernel
+    stores to it, else read)."""
+    names = dict(zip(kernel.arg_names, args, strict=False))
+    params = [n for n, _t in native.meta["params"]]
+    arrays = {n: names[n] for n in params if isinstance(names.get(n), np.ndarray)}
+    return sum(a.nbytes for a in arrays.values())
+
+
+def machine_dma_bytes_per_ns(config: str) -> float:
+    """The machine's sustained DMA rate: every core's queues busy (isa.machine)."""
+    from isa.machine import get_config
+
+    cfg = get_config(config)
+    return cfg.cores * cfg.dma_bytes_per_ns
+
+
 def measure(make, configs) -> dict:
     kernel, grid, args, meta = make()
     t0 = time.perf_counter()
@@ -215,6 +239,8 @@ def measure(make, configs) -> dict:
         prof = jl.testing.profile(kernel, grid, *args, config=cfg, timing_only=True, **meta)
         wall = time.perf_counter() - t0
         s = prof.summary()
+        native = kernel.warmup(*args, target="accel", config=cfg, **meta).native
+        choice = native.batched if native._batched is not None else None
         rows[cfg] = {
             "time_us": s["time_ns"] / 1e3,
             "pe_util": s["engines"]["PE"]["utilization"],
@@ -224,6 +250,9 @@ def measure(make, configs) -> dict:
             "cores_used": s["cores_used"],
             "instructions": s["instructions"],
             "emulate_and_model_s": wall,
+            "choice_s": choice.probe_s if choice is not None else None,
+            "least_bytes_ratio": least_bytes(kernel, args, native)
+            / (s["time_ns"] * machine_dma_bytes_per_ns(cfg)),
         }
     return {"compile_s": compile_s, "configs": rows}
 
@@ -239,10 +268,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     results = {}
     if not args.json:
-        cells = "".join(f"{c:>52}" for c in args.configs)
+        cells = "".join(f"{c:>67}" for c in args.configs)
         print(f"{'kernel':<30}{'compile s':>10}{cells}")
         sub = "".join(
             f"{'us':>10}{'PE':>7}{'DMA':>7}{'attain':>8}{'bound':>9}{'emu s':>11}"
+            f"{'choice s':>9}{'least':>6}"
             for _ in args.configs
         )
         print(f"{'':<40}{sub}")
@@ -266,6 +296,8 @@ def main(argv=None) -> int:
                 f"{c['time_us']:>10,.1f}{c['pe_util']:>7.1%}{c['dma_bw_util']:>7.1%}"
                 f"{c['of_attainable']:>8.1%}{c['bound']:>9}{c['emulate_and_model_s']:>11.2f}"
             )
+            choice = "-" if c["choice_s"] is None else f"{c['choice_s']:.2f}"
+            line += f"{choice:>9}{c['least_bytes_ratio']:>6.0%}"
         print(line, flush=True)
     if args.json:
         print(json.dumps(results, indent=1))
