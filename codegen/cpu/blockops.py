@@ -35,6 +35,7 @@ from jitlang.ir import (
 from . import elementwise as E
 from . import llvmutil as U
 from .debug import ASSERT_FN_TYPE, ASSERT_HOOK
+from .values import Lazy, Mat
 
 
 def _contig_strides(shape) -> tuple[int, ...]:
@@ -197,7 +198,6 @@ def _counted_loop(low, start: int, stop: int, step: int, init: list, body, name=
 
 def _single_use(low, v) -> bool:
     """`v` is a lazy block (an elementwise expression not yet in a buffer) with one user."""
-    from .lower import Lazy
 
     if not isinstance(low.vals.get(v.id), Lazy):
         return False
@@ -401,11 +401,11 @@ def lower_dot(low, op: Op) -> None:
     def micro(bi):
         full = M - M % MR
         if full:
-            tile_rows(bi, 0, full, MR)
+            tile_rows(bi, 0, full, MR, NV)
         if M % MR:  # leftover rows: one shorter tile
-            tile_rows(bi, full, M, M % MR)
+            tile_rows(bi, full, M, M % MR, NV)
 
-    def tile_rows(bi, lo: int, hi: int, MR: int):
+    def tile_rows(bi, lo: int, hi: int, MR: int, NV: int):
         with U.for_range(
             b, ir.Constant(U.I64, lo), ir.Constant(U.I64, hi), ir.Constant(U.I64, MR), "mi"
         ) as i0:
@@ -450,7 +450,6 @@ def lower_dot(low, op: Op) -> None:
 def lower_convert_layout(low, op: Op) -> None:
     """To dense row-major: a contiguous copy (a no-op when the value already is one)."""
     src = low.vals.get(op.operands[0].id)
-    from .lower import Mat
 
     if isinstance(src, Mat) and src.strides == _contig_strides(src.shape):
         low.vals[op.result.id] = src
@@ -463,7 +462,6 @@ def lower_convert_layout(low, op: Op) -> None:
 def lower_trans(low, op: Op) -> None:
     src = low.materialize(op.operands[0])
     order = op.attr.order
-    from .lower import Mat
 
     view = Mat(src.ptr, shape_of(op.result.type), src.elem)
     view.strides = tuple(src.strides[i] for i in order)
@@ -472,7 +470,6 @@ def lower_trans(low, op: Op) -> None:
 
 def lower_reshape(low, op: Op) -> None:
     src = low.materialize(op.operands[0])
-    from .lower import Mat
 
     if src.strides != _contig_strides(src.shape):
         dense = low.alloc(src.elem, src.shape)
@@ -483,7 +480,6 @@ def lower_reshape(low, op: Op) -> None:
 
 def lower_flip(low, op: Op) -> None:
     src = low.materialize(op.operands[0])
-    from .lower import Mat
 
     d = op.attr.axis
     n = src.shape[d]

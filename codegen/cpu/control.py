@@ -7,8 +7,6 @@ value reads them only elementwise; `acc = tl.dot(a, b, acc)` accumulates into th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from llvmlite import ir
 
 from jitlang.ir import (
@@ -29,9 +27,7 @@ from . import onetrip
 from .hoist import hoist_invariant
 from .prefetch import plan_prefetches
 from .stream import trip_count
-
-if TYPE_CHECKING:
-    from .lower import Mat
+from .values import Lazy, Mat, Offset, all_operands
 
 
 class ControlFlowLowering:
@@ -65,7 +61,7 @@ class ControlFlowLowering:
         direct, staged = [], []
         carried = {id(m) for m in bufs if m is not None}
         for m, v in zip(bufs, values):
-            if not isinstance(m, _lower().Mat) or self.vals.get(v.id) is m:
+            if not isinstance(m, Mat) or self.vals.get(v.id) is m:
                 continue
             if all(
                 self._elementwise_reads(v, c) for c in bufs if c is not None and c is not m
@@ -93,7 +89,7 @@ class ControlFlowLowering:
         r = self.vals.get(v.id)
         if r is m:
             return True
-        if isinstance(r, _lazy()):
+        if isinstance(r, Lazy):
             return any(self._reads_buffer(o, m) for o in r.op.operands)
         return False
 
@@ -102,7 +98,7 @@ class ControlFlowLowering:
         r = self.vals.get(v.id)
         if r is m:
             return True
-        if isinstance(r, _lazy()):
+        if isinstance(r, Lazy):
             if r.op.kind in (OpKind.BROADCAST, OpKind.EXPAND_DIMS):
                 return not any(self._reads_buffer(o, m) for o in r.op.operands)
             return all(self._elementwise_reads(o, m) for o in r.op.operands)
@@ -150,7 +146,7 @@ class ControlFlowLowering:
             for i, v in enumerate(inits)
         ]
         peel = any(
-            isinstance(m, _lower().Mat) and isinstance(self.vals.get(v.id), _lazy())
+            isinstance(m, Mat) and isinstance(self.vals.get(v.id), Lazy)
             for v, m in zip(inits, bufs)
         )
         zero = ir.Constant(_U().I64, 0)
@@ -165,9 +161,7 @@ class ControlFlowLowering:
                 self.inplace_dot.pop(id(o), None)
             self.vals[body.args[0].id] = lb
             for a, v, m in zip(body.args[1:], inits, bufs):
-                self.vals[a.id] = (
-                    _lower().Offset(v, zero) if isinstance(m, _Affine) else self.vals[v.id]
-                )
+                self.vals[a.id] = Offset(v, zero) if isinstance(m, _Affine) else self.vals[v.id]
             self.lower_region(body)
             yields = body.terminator.operands
             self._carry_out(bufs, yields)
@@ -176,14 +170,14 @@ class ControlFlowLowering:
             b.branch(joined)
             b.position_at_end(skip)
             for m, v in zip(bufs, inits):
-                if isinstance(m, _lower().Mat):
+                if isinstance(m, Mat):
                     self.materialize_into(m, v)
             skip_end = b.block
             b.branch(joined)
             b.position_at_end(joined)
             merged = []
             for v, fv, m in zip(inits, first_vals, bufs):
-                if isinstance(m, _lower().Mat):
+                if isinstance(m, Mat):
                     merged.append(None)
                     continue
                 p = b.phi(fv.type)
@@ -196,14 +190,10 @@ class ControlFlowLowering:
             init_vals = merged
         else:
             for m, v in zip(bufs, inits):
-                if isinstance(m, _lower().Mat):
+                if isinstance(m, Mat):
                     self.materialize_into(m, v)
             init_vals = [
-                None
-                if isinstance(m, _lower().Mat)
-                else zero
-                if isinstance(m, _Affine)
-                else self.scalar(v)
+                None if isinstance(m, Mat) else zero if isinstance(m, _Affine) else self.scalar(v)
                 for v, m in zip(inits, bufs)
             ]
         pre = b.block
@@ -216,7 +206,7 @@ class ControlFlowLowering:
         iv.add_incoming(start, pre)
         phis = []
         for iv0, m in zip(init_vals, bufs):
-            if isinstance(m, _lower().Mat):
+            if isinstance(m, Mat):
                 phis.append(None)
             else:
                 p = b.phi(iv0.type)
@@ -253,12 +243,12 @@ class ControlFlowLowering:
 
     def _carried_value(self, init: Value, phi, m):
         if isinstance(m, _Affine):
-            return _lower().Offset(init, phi)
+            return Offset(init, phi)
         return phi if m is None else m
 
     def _carried_scalar(self, y: Value, m, cur):
         """The new phi value of a scalar or affine carried slot (None for buffers)."""
-        if isinstance(m, _lower().Mat):
+        if isinstance(m, Mat):
             return None
         if isinstance(m, _Affine):
             return self.b.add(cur, m.delta(self))
@@ -279,7 +269,7 @@ class ControlFlowLowering:
             step_v = d.operands[1]
             src = defs.get(step_v.id)
             lazy = self.vals.get(step_v.id)
-            src = src or (lazy.op if isinstance(lazy, _lazy()) else None)
+            src = src or (lazy.op if isinstance(lazy, Lazy) else None)
             if src is None or src.kind not in (OpKind.SPLAT, OpKind.CONSTANT):
                 continue
             if not self._pure(init):
@@ -292,7 +282,7 @@ class ControlFlowLowering:
         r = self.vals.get(v.id)
         if isinstance(r, ir.Value):
             return True
-        if isinstance(r, _lazy()) and r.op.kind is not OpKind.LOAD and depth < 64:
+        if isinstance(r, Lazy) and r.op.kind is not OpKind.LOAD and depth < 64:
             return all(self._pure(o, depth + 1) for o in r.op.operands)
         return False
 
@@ -309,10 +299,10 @@ class ControlFlowLowering:
         yields = body.terminator.operands
         uses: dict[int, int] = {}
         for o in body.ops:
-            for v in _lower()._all_operands(o):
+            for v in all_operands(o):
                 uses[v.id] = uses.get(v.id, 0) + 1
         for arg, y, m in zip(body.args[1:], yields, bufs):
-            if not isinstance(m, _lower().Mat):
+            if not isinstance(m, Mat):
                 continue
             for o in body.ops:
                 if (
@@ -394,16 +384,6 @@ class ControlFlowLowering:
         b.position_at_end(exit_)
         for r, fv, m in zip(op.results, fwd_vals, bufs):
             self.vals[r.id] = fv if m is None else m
-
-
-def _lower():
-    from . import lower
-
-    return lower
-
-
-def _lazy():
-    return _lower().Lazy
 
 
 def _U():  # noqa: N802

@@ -15,6 +15,7 @@ from jitlang.ir import BlockType, Op, scalar_dtype, shape_of
 
 from . import elementwise as E
 from . import llvmutil as U
+from .values import dt_of, to_f64_i64
 
 PRINT_HOOK = "jl_print_hook"
 ASSERT_HOOK = "jl_assert_hook"
@@ -48,7 +49,7 @@ class DebugLowering:
         hook = self._hook(PRINT_HOOK, PRINT_FN_TYPE)
 
         def call(index, k, val, dt):
-            f, i = _lower()._to_f64_i64(b, val, dt)
+            f, i = to_f64_i64(b, val, dt)
             b.call(hook, [ir.Constant(U.I32, site), x, y, z, index, ir.Constant(U.I32, k), f, i])
 
         if not op.operands:
@@ -57,7 +58,7 @@ class DebugLowering:
         shape = shape_of(op.operands[0].type)
         if not shape:
             for k, v in enumerate(op.operands):
-                call(self.zero, k, self.scalar(v), _lower()._dt_of(v))
+                call(self.zero, k, self.scalar(v), dt_of(v))
             return
         mats = [self.materialize(v) for v in op.operands]
         n = math.prod(shape)
@@ -65,7 +66,7 @@ class DebugLowering:
             for k, (m, v) in enumerate(zip(mats, op.operands)):
                 addr = b.gep(m.ptr, [i], source_etype=E.buf_type(m.elem))
                 val = E.buf_to_reg(b, b.load(addr, typ=E.buf_type(m.elem)), m.elem)
-                call(i, k, val, _lower()._dt_of(v))
+                call(i, k, val, dt_of(v))
 
     def lower_assert(self, op: Op) -> None:
         b = self.b
@@ -88,9 +89,3 @@ class DebugLowering:
             addr = b.gep(m.ptr, [i], source_etype=U.I8)
             c = b.icmp_unsigned("!=", b.load(addr, typ=U.I8), ir.Constant(U.I8, 0))
             check(i, c)
-
-
-def _lower():
-    from . import lower
-
-    return lower

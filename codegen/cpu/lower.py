@@ -16,11 +16,14 @@ registers (`_Eval`). Broadcasts and expand_dims only remap indices. Loads are ve
 axis info proves the addresses contiguous along the last dimension, gathers otherwise.
 A lazy load is materialised into a buffer before a later store or a region that could change
 what it reads; values crossing region boundaries (loop carries, if results) live in buffers.
+
+This module holds the entry point, region walking and chunk evaluation; the rest is split by
+responsibility: `values` (the lowered forms Lazy/Mat/Offset), `memory` (buffers, loads, stores),
+`control` (for/while/if), `lockstep` (grid-stride schedule), `blockops` (reductions, dot, ...)
+and `debug` (print/assert).
 """
 
 from __future__ import annotations
-
-import math
 
 from llvmlite import ir
 
@@ -34,7 +37,6 @@ from jitlang.ir import (
     OpKind,
     PointerType,
     Region,
-    ScalarType,
     Value,
     elem_type,
     is_ptr,
@@ -43,36 +45,27 @@ from jitlang.ir import (
 )
 from jitlang.passes.axisinfo import AxisAnalysis
 
+from . import blockops as BO
 from . import elementwise as E
 from . import llvmutil as U
 from . import stream
 from .alias import StoreAliasing
-from .chunkmask import chunk_full
 from .control import ControlFlowLowering
 from .debug import DebugLowering
-from .prefetch import emit as emit_prefetch
+from .lockstep import LockstepLowering, lockstep_loop
+from .memory import MemoryLowering
 from .prefetch import plan_program_ahead
 from .target import CpuTarget
-
-STACK_LIMIT = 64 * 1024  # bytes; larger buffers are malloc'd once per entry call
-
-_LAZY = {
-    OpKind.CONSTANT,
-    OpKind.MAKE_RANGE,
-    OpKind.SPLAT,
-    OpKind.BROADCAST,
-    OpKind.EXPAND_DIMS,
-    OpKind.UNARY,
-    OpKind.BINARY,
-    OpKind.CMP,
-    OpKind.SELECT,
-    OpKind.FMA,
-    OpKind.CAST,
-    OpKind.PTR_ADD,
-    OpKind.LOAD,
-    OpKind.HINT,
-}
-
+from .values import (
+    LAZY_KINDS,
+    Lazy,
+    Mat,
+    Offset,
+    effective_last_uses,
+    is_float_scalar,
+    lanes_for,
+    llvm_const,
+)
 
 # ops with side effects or regions, lowered in program order by these CpuLowering methods
 _OP_METHODS = {
@@ -85,41 +78,7 @@ _OP_METHODS = {
 }
 
 
-class Mat:
-    """A block value stored row-major in a buffer of `E.buf_type` elements."""
-
-    def __init__(self, ptr: ir.Value, shape: tuple[int, ...], elem) -> None:
-        self.ptr = ptr
-        self.shape = shape
-        self.elem = elem
-        self.strides = tuple(math.prod(shape[i + 1 :]) for i in range(len(shape)))
-
-
-class Lazy:
-    def __init__(self, op: Op) -> None:
-        self.op = op
-
-
-class Offset:
-    """A pointer block equal to the lazy block `init` advanced by `offset` bytes (a scalar i64):
-    how a loop-carried pointer block that moves by a uniform step is carried (no buffer)."""
-
-    def __init__(self, init: Value, offset: ir.Value) -> None:
-        self.init = init
-        self.offset = offset
-
-
-def lanes_for(shape: tuple[int, ...], max_lanes: int) -> int:
-    """Chunk width along the last dimension: the largest power of two dividing it, at most one
-    register of 32-bit elements (`CpuTarget.max_lanes`)."""
-    last = shape[-1]
-    w = 1
-    while w * 2 <= max_lanes and last % (w * 2) == 0:
-        w *= 2
-    return w
-
-
-class CpuLowering(ControlFlowLowering, DebugLowering):
+class CpuLowering(MemoryLowering, LockstepLowering, ControlFlowLowering, DebugLowering):
     def __init__(
         self, fn: Function, axis: AxisAnalysis, name: str, bounds: bool, target: CpuTarget
     ) -> None:
@@ -159,7 +118,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         slots = []
         for i in range(3 + len(self.fn.params)):
             addr = self.b.gep(argbuf, [ir.Constant(U.I64, i)], source_etype=U.I64)
-            is_f = i >= 3 and _is_float_scalar(self.fn.params[i - 3].type)
+            is_f = i >= 3 and is_float_scalar(self.fn.params[i - 3].type)
             slots.append(self.b.load(addr, typ=U.F64 if is_f else U.I64))
         gx, gy, gz = slots[:3]
         if self.bounds is not None:
@@ -194,44 +153,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         for i, (p, a) in enumerate(zip(self.fn.params, self.fn.body.args)):
             self.vals[a.id] = self._param(p.type, slots[3 + i])
 
-    def _lower_lockstep(self, loop: Op, start, end, stride, slots) -> None:
-        """A grid-stride kernel (see `lockstep_loop`) run round by round: round k runs iteration
-        k of every program in [start, end), so the programs of one call walk memory together
-        (rows p, p + 1, ... of a persistent softmax) instead of one program's rows P apart one
-        after another. Programs are independent, so interleaving them between iterations is a
-        valid schedule; each program still runs its own iterations in order."""
-        b = self.b
-        body = loop.regions[0]
-        prologue = self.fn.body.ops[: self.fn.body.ops.index(loop)]
-        ran = ir.IRBuilder(self.alloca_block).alloca(U.I1)
-        pre = b.block
-        head = b.append_basic_block("round")
-        done = b.append_basic_block("rounds.done")
-        b.branch(head)
-        b.position_at_end(head)
-        k = b.phi(U.I64, "round")
-        k.add_incoming(self.zero, pre)
-        b.store(ir.Constant(U.I1, 0), ran)
-        with U.for_range(b, start, end, stride, "pid") as lin:
-            self._program(lin, slots)
-            self.memo = {}
-            for op in prologue:
-                self.lower_op(op)
-            lb, ub, step = (self.scalar(v) for v in loop.operands[:3])
-            kk = b.trunc(k, lb.type) if lb.type.width < 64 else k
-            iv = b.add(lb, b.mul(kk, step))
-            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
-            inside = b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
-            with b.if_then(inside):
-                b.store(ir.Constant(U.I1, 1), ran)
-                self.vals[body.args[0].id] = iv
-                self.trips.append(stream.trip_count(b, lb, ub, step))
-                self.lower_region(body)
-                self.trips.pop()
-        k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
-        b.cbranch(b.load(ran, typ=U.I1), head, done)
-        b.position_at_end(done)
-
     def _param(self, t, arg: ir.Value) -> ir.Value:
         e = elem_type(t)
         if isinstance(e, PointerType):
@@ -249,38 +170,9 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
     def error(self, op: Op, msg: str) -> CompilationError:
         return CompilationError(op.loc, msg)
 
-    # -- buffers ---------------------------------------------------------------------------
-    def alloc(self, elem, shape: tuple[int, ...]) -> Mat:
-        bt = E.buf_type(elem)
-        n = math.prod(shape)
-        nbytes = n * max(
-            1, bt.width // 8 if isinstance(bt, ir.IntType) else (8 if bt == U.F64 else 4)
-        )
-        ab = ir.IRBuilder(self.alloca_block)
-        if nbytes <= STACK_LIMIT:
-            arr = ab.alloca(ir.ArrayType(bt, n))
-            arr.align = 64
-            arr.type = U.PTR  # opaque (llvmlite types allocas): element types come from accesses
-            ptr = arr
-        else:
-            malloc = U.declare(self.module, "malloc", U.PTR, [U.I64])
-            ptr = ab.call(malloc, [ir.Constant(U.I64, nbytes + 64)])
-            self.exit_frees.append(ptr)
-        return Mat(ptr, shape, elem)
-
-    def buf_addr(self, m: Mat, idx: tuple[ir.Value, ...]) -> ir.Value:
-        b = self.b
-        lin = None
-        for i, s in zip(idx, m.strides):
-            term = i if s == 1 else b.mul(i, ir.Constant(U.I64, s))
-            lin = term if lin is None else b.add(lin, term)
-        if lin is None:
-            lin = self.zero
-        return b.gep(m.ptr, [lin], source_etype=E.buf_type(m.elem))
-
     # -- regions ---------------------------------------------------------------------------
     def lower_region(self, region: Region) -> None:
-        last = _effective_last_uses(region)
+        last = effective_last_uses(region)
         saved_pending = self.pending_loads
         self.pending_loads = []
         # a lazy value from an enclosing region materialised in here (a print under an `if`,
@@ -332,7 +224,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             src = self.pids if k is OpKind.PROGRAM_ID else self.grid
             self.vals[op.result.id] = self.b.trunc(src[op.attr.axis], U.I32)
             return
-        if k in _LAZY:
+        if k in LAZY_KINDS:
             if isinstance(op.result.type, BlockType):
                 self.vals[op.result.id] = Lazy(op)
                 if k is OpKind.LOAD:
@@ -359,7 +251,7 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
         k = op.kind
         rt = op.result.type
         if k is OpKind.CONSTANT:
-            return E.const_vec(E.reg_type(elem_type(rt)), _llvm_const(op.attr.value, rt), lanes)
+            return E.const_vec(E.reg_type(elem_type(rt)), llvm_const(op.attr.value, rt), lanes)
         if k is OpKind.UNARY:
             return E.unary(b, op.attr.op, scalar_dtype(rt), xs[0])
         if k is OpKind.BINARY:
@@ -395,44 +287,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
     # -- chunk evaluation ------------------------------------------------------------------
     def lanes_for(self, shape: tuple[int, ...]) -> int:
         return lanes_for(shape, self.target.max_lanes)
-
-    def masked(self, name: str, data: ir.VectorType, args: list[ir.Value]) -> ir.Value:
-        """A masked memory intrinsic no wider than one of the target's registers. A contiguous
-        load or store first tests its mask: a chunk with every lane on (all but the last chunk,
-        usually) takes a plain vector access, which is much cheaper than `vmaskmov` on AVX2 (AMD
-        runs masked stores slowly) and lets LLVM fold the load into its user."""
-        b = self.b
-        mask = args[2] if name == "masked.load" else args[3] if name == "masked.store" else None
-        if mask is None or isinstance(mask, ir.Constant):
-            return U.masked_access(b, name, data, args, self.target.vector_bytes)
-        full = U.intrinsic(b, "vector.reduce.and", U.I1, [mask], overload=[mask.type])
-        return self.split_on_full(name, data, full, lambda: args)
-
-    def split_on_full(self, name: str, data: ir.VectorType, full: ir.Value, make_args):
-        """`if full: plain vector access else: masked access`; `make_args()` builds the masked
-        call's operands inside the partial branch (values it evaluates stay in that branch)."""
-        b = self.b
-        with b.if_else(full, likely=True) as (then, otherwise):
-            with otherwise:
-                saved = self.memo
-                self.memo = dict(saved)
-                args = make_args()
-                self.memo = saved
-                part = U.masked_access(b, name, data, args, self.target.vector_bytes)
-                part_block = b.block
-            with then:
-                if name == "masked.load":
-                    plain = b.load(args[0], typ=data)
-                else:
-                    plain = b.store(args[0], args[1])
-                plain.align = args[2 if name == "masked.store" else 1].constant
-                plain_block = b.block
-        if name != "masked.load":
-            return None
-        phi = b.phi(data)
-        phi.add_incoming(plain, plain_block)
-        phi.add_incoming(part, part_block)
-        return phi
 
     def loop_nest(self, shape: tuple[int, ...], body) -> None:
         lanes = self.lanes_for(shape)
@@ -480,33 +334,6 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
             raise AssertionError(f"value {v} was never lowered")
         self.memo[key] = out
         return out
-
-    def load_buf(self, m: Mat, idx, lanes: int) -> ir.Value:
-        addr = self.buf_addr(m, idx)
-        bt = E.buf_type(m.elem)
-        if lanes == 1:
-            v = self.b.load(addr, typ=bt)
-        elif m.strides[-1] == 1:
-            v = self.b.load(addr, typ=ir.VectorType(bt, lanes))
-            v.align = _align_of(bt)
-        else:  # a strided view (transpose): gather the lanes from the buffer
-            b = self.b
-            base = b.ptrtoint(addr, U.I64)
-            step = m.strides[-1] * _align_of(bt)
-            offs = U.vec_const(U.I64, [i * step for i in range(lanes)])
-            ptrs = b.inttoptr(b.add(U.splat(b, base, lanes), offs), ir.VectorType(U.PTR, lanes))
-            vt = ir.VectorType(bt, lanes)
-            v = self.masked(
-                "masked.gather",
-                vt,
-                [
-                    ptrs,
-                    ir.Constant(U.I32, _align_of(bt)),
-                    E.const_vec(U.I1, 1, lanes),
-                    ir.Constant(vt, None),
-                ],
-            )
-        return E.buf_to_reg(self.b, v, m.elem)
 
     def ev_op(self, op: Op, idx, lanes: int) -> ir.Value:
         k = op.kind
@@ -578,343 +405,26 @@ class CpuLowering(ControlFlowLowering, DebugLowering):
                 return s
         return None
 
-    def _check(self, op: Op, kind: str, ptr_v: Value, idx, lanes: int, mask):
-        """Bounds-check the lanes of one chunk (JITLANG_BOUNDS_CHECK); returns the narrowed mask."""
-        b = self.b
-        if lanes > 1 and self._contiguous(ptr_v, lanes):
-            esize = elem_type(ptr_v.type).elem.mem_bytes
-            base = U.splat(b, self.ev(ptr_v, idx, 1), lanes)
-            addrs = b.add(base, U.vec_const(U.I64, [i * esize for i in range(lanes)]))
-        else:
-            addrs = self.ev(ptr_v, idx, lanes)
-        shape = shape_of(ptr_v.type)
-        lin = self.zero
-        for i, stride in zip(idx, (math.prod(shape[k + 1 :]) for k in range(len(shape)))):
-            lin = b.add(lin, b.mul(i, ir.Constant(U.I64, stride)))
-        return self.bounds.check(self, op, kind, ptr_v, addrs, mask, lin)
 
-    def _full(self, op: Op, mask_pos: int, ptr_v: Value, idx, lanes: int) -> ir.Value | None:
-        """A scalar "every lane of the mask is on" for a contiguous masked access, when the mask's
-        form gives it from lane 0 (`chunkmask`); None otherwise (and under bounds checks)."""
-        if self.bounds is not None or len(op.operands) <= mask_pos:
-            return None
-        if not self._contiguous(ptr_v, lanes):
-            return None
-        return chunk_full(self, op.operands[mask_pos], idx, lanes)
-
-    def _contiguous(self, ptr: Value, lanes: int) -> bool:
-        if lanes == 1:
-            return False
-        c = self.axis.get(ptr).contiguity
-        return c[-1] % lanes == 0
-
-    def ev_load(self, op: Op, idx, lanes: int) -> ir.Value:
-        b = self.b
-        ptr_v = op.operands[0]
-        dt = elem_type(ptr_v.type).elem
-        mt = E.mem_type(dt)
-        align = _align_of(mt)
-        if lanes == 1:
-            return self.scalar_load(op, [self.ev(v, idx, 1) for v in op.operands])
-        vt = ir.VectorType(mt, lanes)
-        full = self._full(op, 1, ptr_v, idx, lanes)
-        ahead = self.prefetch.get(id(op))
-        if ahead is None and id(op) in self.program_ahead:
-            ahead = b.load(self.program_ahead[id(op)], typ=U.I64)
-        if ahead is not None:
-            emit_prefetch(self, self.ev(ptr_v, idx, 1), ahead)
-        if full is not None:  # the vector mask and `other` are built in the partial branch only
-            base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
-
-            def args():
-                m = self.ev(op.operands[1], idx, lanes)
-                other = ir.Constant(vt, None)
-                if len(op.operands) > 2:
-                    other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
-                return [base, ir.Constant(U.I32, align), m, other]
-
-            return E.mem_to_reg(b, self.split_on_full("masked.load", vt, full, args), dt)
-        mask = self.ev(op.operands[1], idx, lanes) if len(op.operands) > 1 else None
-        if len(op.operands) > 2:
-            other = E.reg_to_mem(b, self.ev(op.operands[2], idx, lanes), dt)
-        else:
-            other = ir.Constant(vt, None)
-        if self.bounds is not None:
-            mask = self._check(op, "load", ptr_v, idx, lanes, mask)
-        if self._contiguous(ptr_v, lanes):
-            base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
-            if mask is None:
-                v = b.load(base, typ=vt)
-                v.align = align
-            else:
-                v = self.masked("masked.load", vt, [base, ir.Constant(U.I32, align), mask, other])
-        else:
-            ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
-            if mask is None:
-                mask = E.const_vec(U.I1, 1, lanes)
-            v = self.masked("masked.gather", vt, [ptrs, ir.Constant(U.I32, align), mask, other])
-        return E.mem_to_reg(b, v, dt)
-
-    def scalar_load(self, op: Op, xs: list[ir.Value]) -> ir.Value:
-        b = self.b
-        dt = elem_type(op.operands[0].type).elem
-        mt = E.mem_type(dt)
-        addr = b.inttoptr(xs[0], U.PTR)
-        if self.bounds is not None:
-            m = self.bounds.check(
-                self, op, "load", op.operands[0], xs[0], xs[1] if len(xs) > 1 else None, self.zero
-            )
-            xs = [xs[0], m] + xs[2:]
-        if len(xs) == 1:
-            v = b.load(addr, typ=mt)
-            v.align = _align_of(mt)
-            return E.mem_to_reg(b, v, dt)
-        rt = E.reg_type(ScalarType(dt))
-        other = xs[2] if len(xs) > 2 else ir.Constant(rt, 0 if not dt.is_float else 0.0)
-        pre = b.block
-        with b.if_then(xs[1]):
-            v = b.load(addr, typ=mt)
-            v.align = _align_of(mt)
-            loaded = E.mem_to_reg(b, v, dt)
-            then_block = b.block
-        phi = b.phi(rt)
-        phi.add_incoming(loaded, then_block)
-        phi.add_incoming(other, pre)
-        return phi
-
-    # -- sinks -----------------------------------------------------------------------------
-    def materialize(self, v: Value) -> Mat:
-        r = self.vals.get(v.id)
-        if isinstance(r, Mat):
-            return r
-        m = self.alloc(elem_type(v.type), shape_of(v.type))
-        self.materialize_into(m, v)
-        self.vals[v.id] = m
-        return m
-
-    def materialize_into(self, m: Mat, v: Value) -> None:
-        if not isinstance(v.type, BlockType):
-            val = E.reg_to_buf(self.b, self.scalar(v))
-            self.b.store(val, self.buf_addr(m, tuple(self.zero for _ in m.shape)))
-            return
-
-        def body(idx, lanes):
-            val = E.reg_to_buf(self.b, self.ev(v, idx, lanes))
-            st = self.b.store(val, self.buf_addr(m, idx))
-            st.align = _align_of(E.buf_type(m.elem))
-
-        self.loop_nest(m.shape, body)
-
-    def copy_buf(self, dst: Mat, src: Mat) -> None:
-        nbytes = math.prod(dst.shape) * _align_of(E.buf_type(dst.elem))
-        U.intrinsic(
-            self.b,
-            "memcpy",
-            U.VOID,
-            [dst.ptr, src.ptr, ir.Constant(U.I64, nbytes), ir.Constant(U.I1, 0)],
-            overload=[U.PTR, U.PTR, U.I64],
-        )
-
-    def lower_store(self, op: Op) -> None:
-        ptr_v, val_v = op.operands[0], op.operands[1]
-        mask_v = op.operands[2] if len(op.operands) > 2 else None
-        dt = elem_type(ptr_v.type).elem
-        mt = E.mem_type(dt)
-        align = _align_of(mt)
-        b = self.b
-        if not isinstance(ptr_v.type, BlockType):
-            addr = b.inttoptr(self.scalar(ptr_v), U.PTR)
-            val = E.reg_to_mem(b, self.scalar(val_v), dt)
-            if self.bounds is not None:
-                m = self.bounds.check(
-                    self,
-                    op,
-                    "store",
-                    ptr_v,
-                    self.scalar(ptr_v),
-                    self.scalar(mask_v) if mask_v is not None else None,
-                    self.zero,
-                )
-                with b.if_then(m):
-                    b.store(val, addr).align = align
-                return
-            if mask_v is None:
-                b.store(val, addr).align = align
-            else:
-                with b.if_then(self.scalar(mask_v)):
-                    b.store(val, addr).align = align
-            return
-
-        ahead = self.prefetch.get(id(op))
-
-        def body(idx, lanes):
-            val = E.reg_to_mem(b, self.ev(val_v, idx, lanes), dt)
-            full = self._full(op, 2, ptr_v, idx, lanes) if lanes > 1 else None
-            if ahead is not None:
-                emit_prefetch(self, self.ev(ptr_v, idx, 1), ahead, write=True)
-            if full is not None:  # the vector mask is built in the partial branch only
-                base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
-                vt = ir.VectorType(mt, lanes)
-
-                def args():
-                    m = self.ev(mask_v, idx, lanes)
-                    return [val, base, ir.Constant(U.I32, align), m]
-
-                self.split_on_full("masked.store", vt, full, args)
-                return
-            mask = self.ev(mask_v, idx, lanes) if mask_v is not None else None
-            if self.bounds is not None:
-                mask = self._check(op, "store", ptr_v, idx, lanes, mask)
-            if lanes == 1:
-                addr = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
-                if mask is None:
-                    b.store(val, addr).align = align
-                else:
-                    with b.if_then(mask):
-                        b.store(val, addr).align = align
-                return
-            vt = ir.VectorType(mt, lanes)
-            if self._contiguous(ptr_v, lanes):
-                base = b.inttoptr(self.ev(ptr_v, idx, 1), U.PTR)
-                if mask is None:
-                    b.store(val, base).align = align
-                else:
-                    self.masked("masked.store", vt, [val, base, ir.Constant(U.I32, align), mask])
-            else:
-                ptrs = b.inttoptr(self.ev(ptr_v, idx, lanes), ir.VectorType(U.PTR, lanes))
-                if mask is None:
-                    mask = E.const_vec(U.I1, 1, lanes)
-                self.masked("masked.scatter", vt, [val, ptrs, ir.Constant(U.I32, align), mask])
-
-        streaming = stream.plan(self, op)
-        if streaming is not None:
-            stream.emit(self, op, streaming, body)
-            return
-        self.loop_nest(shape_of(ptr_v.type), body)
-
-
-# ----------------------------------------------------------------------------------------------
-
-
-def _dt_of(v: Value) -> DType | None:
-    return scalar_dtype(v.type)
-
-
-def _to_f64_i64(b: ir.IRBuilder, val, dt: DType | None):
-    if val is None:
-        return ir.Constant(U.F64, 0.0), ir.Constant(U.I64, 0)
-    if dt is None:  # pointer
-        return ir.Constant(U.F64, 0.0), val
-    if dt.is_float:
-        f = val if val.type == U.F64 else b.fpext(val, U.F64)
-        return f, b.bitcast(f, U.I64)
-    return ir.Constant(U.F64, 0.0), E.int_to_i64(b, dt, val)
-
-
-def _align_of(t: ir.Type) -> int:
-    if isinstance(t, ir.IntType):
-        return max(1, t.width // 8)
-    if t == U.F64:
-        return 8
-    if isinstance(t, ir.HalfType):
-        return 2
-    return 4
-
-
-def _is_float_scalar(t) -> bool:
-    return isinstance(t, ScalarType) and t.dtype.is_float
-
-
-def _llvm_const(value, t):
-    e = elem_type(t)
-    if isinstance(e, PointerType):
-        return int(value)
-    dt = e.dtype
-    if dt.is_float:
-        return float(value)
-    if dt is DType.I1:
-        return int(bool(value))
-    return int(value) & ((1 << dt.bits) - 1)
-
-
-# arithmetic without side effects: a lockstep kernel's set-up before its loop
-_PURE_PROLOGUE = (_LAZY - {OpKind.LOAD}) | {OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS}
-
-
-def lockstep_loop(fn: Function) -> Op | None:
-    """The `for` of a grid-stride kernel that can run its programs in lockstep: the body is
-    side-effect-free arithmetic, then one `for` whose step comes from `tl.num_programs` and that
-    carries nothing, then the return (the persistent softmax: `for row in range(pid, n, P)`)."""
-    ops = fn.body.ops
-    if len(ops) < 2 or ops[-1].kind is not OpKind.RETURN or ops[-2].kind is not OpKind.FOR:
-        return None
-    loop = ops[-2]
-    if loop.results or len(loop.operands) != 3:
-        return None
-    if any(op.kind not in _PURE_PROLOGUE or op.regions for op in ops[:-2]):
-        return None
-    defs = {r.id: op for op in ops[:-2] for r in op.results}
-
-    def from_num_programs(v: Value, depth: int = 0) -> bool:
-        op = defs.get(v.id)
-        if op is None or depth > 8:
-            return False
-        if op.kind is OpKind.NUM_PROGRAMS:
-            return True
-        return any(from_num_programs(o, depth + 1) for o in op.operands)
-
-    return loop if from_num_programs(loop.operands[2]) else None
-
-
-def _effective_last_uses(region: Region) -> dict[int, int]:
-    """Value id -> index of the last op in `region` that needs it, through lazy block users."""
-    last: dict[int, int] = {}
-    for i, op in enumerate(region.ops):
-        for v in _all_operands(op):
-            last[v.id] = i
-    for i in range(len(region.ops) - 1, -1, -1):
-        op = region.ops[i]
-        if op.kind in _LAZY and len(op.results) == 1 and isinstance(op.result.type, BlockType):
-            lr = last.get(op.result.id, -1)
-            for v in op.operands:
-                if last.get(v.id, -1) < lr:
-                    last[v.id] = lr
-    return last
-
-
-def _all_operands(op: Op):
-    yield from op.operands
-    for r in op.regions:
-        for o in r.ops:
-            yield from _all_operands(o)
-
-
-def _block_lowerings():
-    from . import blockops as BO
-
-    return {
-        OpKind.REDUCE: BO.lower_reduce,
-        OpKind.SCAN: BO.lower_scan,
-        OpKind.DOT: BO.lower_dot,
-        OpKind.TRANS: BO.lower_trans,
-        OpKind.RESHAPE: BO.lower_reshape,
-        OpKind.ATOMIC: BO.lower_atomic,
-        OpKind.FLIP: BO.lower_flip,
-        OpKind.CONVERT_LAYOUT: BO.lower_convert_layout,
-        OpKind.SORT: BO.lower_sort,
-    }
-
-
-_BLOCK_LOWERINGS: dict = {}
+# whole-block ops, lowered in program order by blockops
+_BLOCK_LOWERINGS = {
+    OpKind.REDUCE: BO.lower_reduce,
+    OpKind.SCAN: BO.lower_scan,
+    OpKind.DOT: BO.lower_dot,
+    OpKind.TRANS: BO.lower_trans,
+    OpKind.RESHAPE: BO.lower_reshape,
+    OpKind.ATOMIC: BO.lower_atomic,
+    OpKind.FLIP: BO.lower_flip,
+    OpKind.CONVERT_LAYOUT: BO.lower_convert_layout,
+    OpKind.SORT: BO.lower_sort,
+}
 
 
 def lower_to_llvm(
     fn: Function, axis: AxisAnalysis, name: str, bounds: bool, target: CpuTarget
 ) -> tuple[ir.Module, CpuLowering]:
-    if not _BLOCK_LOWERINGS:
-        _BLOCK_LOWERINGS.update(_block_lowerings())
     low = CpuLowering(fn, axis, name, bounds, target)
     return low.lower(), low
 
 
-__all__ = ["lower_to_llvm", "is_ptr"]
+__all__ = ["lower_to_llvm", "lockstep_loop", "lanes_for", "is_ptr", "Mat", "Lazy", "Offset"]

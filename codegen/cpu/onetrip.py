@@ -19,12 +19,11 @@ from llvmlite import ir
 from jitlang.ir import BlockType, Op, OpKind, ReduceKind, shape_of, walk
 
 from . import llvmutil as U
+from .values import Lazy
 
 
 def plan(low, op: Op) -> list[Op] | None:
     """The reductions that consume the loop's results, when `op` qualifies; None otherwise."""
-    from .lower import Lazy  # lower imports the control-flow mixin, which imports this
-
     inits = op.operands[3:]
     step = low.scalar(op.operands[2])
     if not inits or not isinstance(step, ir.Constant):

@@ -40,6 +40,7 @@ from . import elementwise as E
 from . import llvmutil as U
 from .cachesize import DEFAULT_LLC_BYTES, STREAM_GLOBAL
 from .chunkmask import chunk_full
+from .values import Lazy, Offset
 
 MIN_ROW_BYTES = 512  # shorter rows: head and tail stores would be most of the row
 
@@ -80,8 +81,6 @@ def _shift_safe(low, root, length: int, lanes: int) -> bool:
     element of the row: the lowering picks vector loads and whole-chunk mask tests from
     contiguity and constancy in multiples of `lanes`, which hold for a shifted chunk only when
     they hold for the whole row."""
-    from .lower import Lazy, Offset  # lower imports this module
-
     seen: set[int] = set()
     todo = [root]
     while todo:

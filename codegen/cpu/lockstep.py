@@ -1,0 +1,86 @@
+"""Lockstep schedule of grid-stride kernels on the CPU.
+
+Stage: codegen/cpu, a mixin of `lower.CpuLowering`. Input: a kernel whose body is set-up
+arithmetic then one grid-stride `for` (`lockstep_loop` finds it); output: LLVM IR that runs the
+programs of one call round by round, iteration k of every program in round k.
+"""
+
+from __future__ import annotations
+
+from llvmlite import ir
+
+from jitlang.ir import Function, Op, OpKind, Value
+
+from . import llvmutil as U
+from . import stream
+from .values import LAZY_KINDS
+
+# arithmetic without side effects: a lockstep kernel's set-up before its loop
+PURE_PROLOGUE = (LAZY_KINDS - {OpKind.LOAD}) | {OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS}
+
+
+def lockstep_loop(fn: Function) -> Op | None:
+    """The `for` of a grid-stride kernel that can run its programs in lockstep: the body is
+    side-effect-free arithmetic, then one `for` whose step comes from `tl.num_programs` and that
+    carries nothing, then the return (the persistent softmax: `for row in range(pid, n, P)`)."""
+    ops = fn.body.ops
+    if len(ops) < 2 or ops[-1].kind is not OpKind.RETURN or ops[-2].kind is not OpKind.FOR:
+        return None
+    loop = ops[-2]
+    if loop.results or len(loop.operands) != 3:
+        return None
+    if any(op.kind not in PURE_PROLOGUE or op.regions for op in ops[:-2]):
+        return None
+    defs = {r.id: op for op in ops[:-2] for r in op.results}
+
+    def from_num_programs(v: Value, depth: int = 0) -> bool:
+        op = defs.get(v.id)
+        if op is None or depth > 8:
+            return False
+        if op.kind is OpKind.NUM_PROGRAMS:
+            return True
+        return any(from_num_programs(o, depth + 1) for o in op.operands)
+
+    return loop if from_num_programs(loop.operands[2]) else None
+
+
+class LockstepLowering:
+    """The lockstep entry loop; mixed into `CpuLowering` (uses `_program`, `lower_op`, ...)."""
+
+    def _lower_lockstep(self, loop: Op, start, end, stride, slots) -> None:
+        """A grid-stride kernel (see `lockstep_loop`) run round by round: round k runs iteration
+        k of every program in [start, end), so the programs of one call walk memory together
+        (rows p, p + 1, ... of a persistent softmax) instead of one program's rows P apart one
+        after another. Programs are independent, so interleaving them between iterations is a
+        valid schedule; each program still runs its own iterations in order."""
+        b = self.b
+        body = loop.regions[0]
+        prologue = self.fn.body.ops[: self.fn.body.ops.index(loop)]
+        ran = ir.IRBuilder(self.alloca_block).alloca(U.I1)
+        pre = b.block
+        head = b.append_basic_block("round")
+        done = b.append_basic_block("rounds.done")
+        b.branch(head)
+        b.position_at_end(head)
+        k = b.phi(U.I64, "round")
+        k.add_incoming(self.zero, pre)
+        b.store(ir.Constant(U.I1, 0), ran)
+        with U.for_range(b, start, end, stride, "pid") as lin:
+            self._program(lin, slots)
+            self.memo = {}
+            for op in prologue:
+                self.lower_op(op)
+            lb, ub, step = (self.scalar(v) for v in loop.operands[:3])
+            kk = b.trunc(k, lb.type) if lb.type.width < 64 else k
+            iv = b.add(lb, b.mul(kk, step))
+            pos = b.icmp_signed(">", step, ir.Constant(step.type, 0))
+            inside = b.select(pos, b.icmp_signed("<", iv, ub), b.icmp_signed(">", iv, ub))
+            with b.if_then(inside):
+                b.store(ir.Constant(U.I1, 1), ran)
+                self.vals[body.args[0].id] = iv
+                self.trips.append(stream.trip_count(b, lb, ub, step))
+                self.lower_region(body)
+                self.trips.pop()
+        k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
+        b.cbranch(b.load(ran, typ=U.I1), head, done)
+        b.position_at_end(done)
