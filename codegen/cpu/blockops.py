@@ -402,8 +402,8 @@ def lower_dot(low, op: Op) -> None:
         full = M - M % MR
         if full:
             tile_rows(bi, 0, full, MR, NV)
-        if M % MR:  # leftover rows: one shorter tile
-            tile_rows(bi, full, M, M % MR, NV)
+        if M % MR:  # leftover rows: one shorter tile, as wide as the registers allow
+            tile_rows(bi, full, M, M % MR, _leftover_nv(M % MR, N // W, NV, low.target))
 
     def tile_rows(bi, lo: int, hi: int, MR: int, NV: int):
         with U.for_range(
@@ -442,6 +442,17 @@ def lower_dot(low, op: Op) -> None:
         with U.for_range(b, low.zero, ir.Constant(U.I64, batch), ir.Constant(U.I64, 1), "bt") as bi:
             micro(bi)
     low.vals[op.result.id] = C
+
+
+def _leftover_nv(rows: int, vectors: int, nv: int, target) -> int:
+    """Vectors per row of the leftover tile (`rows` < MR rows): a short tile with the full
+    tile's NV has too few accumulators to hide the FMA latency, so it takes the widest NV that
+    divides the row's `vectors` and fits the register budget (accumulators plus B vectors)."""
+    budget = target.vector_registers - target.reserved_registers
+    for wide in (8, 6, 4, 3, 2):
+        if wide > nv and vectors % wide == 0 and rows * wide + wide <= budget:
+            return wide
+    return nv
 
 
 # -- shape changes ---------------------------------------------------------------------------
