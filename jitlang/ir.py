@@ -408,3 +408,21 @@ def walk(region: Region):
         yield op
         for r in op.regions:
             yield from walk(r)
+
+
+def clone_ops(ops: list[Op], vmap: dict[int, Value]) -> list[Op]:
+    """Copies of `ops` (nested regions included) with fresh results and region arguments,
+    reading `vmap`'s replacement for every value it maps; the copies' results are added to
+    vmap (so a later op's copy reads an earlier op's copy)."""
+    out = []
+    for op in ops:
+        regions = []
+        for r in op.regions:
+            args = [Value(a.type, a.name) for a in r.args]
+            vmap.update({a.id: n for a, n in zip(r.args, args, strict=True)})
+            regions.append(Region(args, clone_ops(r.ops, vmap)))
+        results = [Value(v.type, v.name) for v in op.results]
+        vmap.update({v.id: n for v, n in zip(op.results, results, strict=True)})
+        operands = [vmap.get(v.id, v) for v in op.operands]
+        out.append(Op(op.kind, operands, results, op.loc, op.attr, regions))
+    return out

@@ -30,6 +30,7 @@ from ..ir import (
     OpKind,
     Region,
     Value,
+    clone_ops,
     scalar_dtype,
     shape_of,
     walk,
@@ -143,7 +144,7 @@ def _split(loop: Op, an: AccessAnalysis, consts: dict) -> list[Op]:
     body = loop.regions[0]
     args = [Value(a.type, a.name) for a in body.args]
     vmap = {a.id: n for a, n in zip(body.args, args, strict=True)}
-    ops = _clone(body.ops, vmap)
+    ops = clone_ops(body.ops, vmap)
     true_ids = {vmap[c.result.id].id for c in known}
     _fold_true(ops, true_ids)
     results = [Value(r.type, r.name) for r in loop.results] if tail else loop.results
@@ -156,21 +157,6 @@ def _split(loop: Op, an: AccessAnalysis, consts: dict) -> list[Op]:
 
 
 _ADD, _DIV = Binary(BinaryOp.ADD), Binary(BinaryOp.DIV)
-
-
-def _clone(ops: list[Op], vmap: dict[int, Value]) -> list[Op]:
-    out = []
-    for op in ops:
-        regions = []
-        for r in op.regions:
-            args = [Value(a.type, a.name) for a in r.args]
-            vmap.update({a.id: n for a, n in zip(r.args, args, strict=True)})
-            regions.append(Region(args, _clone(r.ops, vmap)))
-        results = [Value(v.type, v.name) for v in op.results]
-        vmap.update({v.id: n for v, n in zip(op.results, results, strict=True)})
-        operands = [vmap.get(v.id, v) for v in op.operands]
-        out.append(Op(op.kind, operands, results, op.loc, op.attr, regions))
-    return out
 
 
 def _fold_true(ops: list[Op], true_ids: set[int]) -> None:

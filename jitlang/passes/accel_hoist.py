@@ -36,6 +36,7 @@ from ..ir import (
     Region,
     ScalarType,
     Value,
+    clone_ops,
     scalar_dtype,
     walk,
 )
@@ -341,7 +342,7 @@ def _unroll(loop: Op, stages: int, consts: dict) -> list[Op]:
     for k in range(stages):
         at = iv if k == 0 else binary(BinaryOp.ADD, iv, const(k * s), ops)
         vmap = {body.args[0].id: at} | {a.id: y for a, y in zip(body.args[1:], ys, strict=True)}
-        copied = _clone_ops(body.ops[:-1], vmap)
+        copied = clone_ops(body.ops[:-1], vmap)
         ops.extend(copied)
         ys = [vmap.get(v.id, v) for v in body.terminator.operands]
     ops.append(Op(OpKind.YIELD, ys, [], body.terminator.loc))
@@ -359,20 +360,3 @@ def _unroll(loop: Op, stages: int, consts: dict) -> list[Op]:
         return pre + [main]
     loop.operands = [ub2, ub, step, *results]
     return pre + [main, loop]
-
-
-def _clone_ops(ops: list[Op], vmap: dict[int, Value]) -> list[Op]:
-    """Copies of `ops` (nested regions included) reading `vmap`'s values; their results are
-    added to vmap."""
-    out = []
-    for op in ops:
-        regions = []
-        for r in op.regions:
-            args = [Value(a.type, a.name) for a in r.args]
-            vmap.update({a.id: n for a, n in zip(r.args, args, strict=True)})
-            regions.append(Region(args, _clone_ops(r.ops, vmap)))
-        results = [Value(v.type, v.name) for v in op.results]
-        vmap.update({v.id: n for v, n in zip(op.results, results, strict=True)})
-        operands = [vmap.get(v.id, v) for v in op.operands]
-        out.append(Op(op.kind, operands, results, op.loc, op.attr, regions))
-    return out

@@ -34,6 +34,7 @@ from ..ir import (
     Region,
     ScalarType,
     Value,
+    clone_ops,
     walk,
 )
 
@@ -139,11 +140,11 @@ def _version(region: Region, i0: int, i1: int, loops: list[Op], ctx: _Ctx) -> li
             vmap[body.args[0].id] = lb
             for a, init in zip(body.args[1:], op.operands[3:], strict=True):
                 vmap[a.id] = vmap.get(init.id, init)
-            then_ops += _clone(body.ops[:-1], vmap)
+            then_ops += clone_ops(body.ops[:-1], vmap)
             for r, y in zip(op.results, body.terminator.operands, strict=True):
                 vmap[r.id] = vmap.get(y.id, y)
         else:
-            then_ops += _clone([op], vmap)
+            then_ops += clone_ops([op], vmap)
     for x in walk(Region([], then_ops)):
         for r in x.results:
             ctx.prod[r.id] = x
@@ -243,28 +244,11 @@ def _number(ops: list[Op], vmap: dict[int, Value], ctx: _Ctx):
     return out, reused
 
 
-def _clone(ops: list[Op], vmap: dict[int, Value]) -> list[Op]:
-    """Copies of `ops` (nested regions included) reading `vmap`'s values; their results are
-    added to vmap."""
-    out = []
-    for op in ops:
-        regions = []
-        for r in op.regions:
-            args = [Value(a.type, a.name) for a in r.args]
-            vmap.update({a.id: n for a, n in zip(r.args, args, strict=True)})
-            regions.append(Region(args, _clone(r.ops, vmap)))
-        results = [Value(v.type, v.name) for v in op.results]
-        vmap.update({v.id: n for v, n in zip(op.results, results, strict=True)})
-        operands = [vmap.get(v.id, v) for v in op.operands]
-        out.append(Op(op.kind, operands, results, op.loc, op.attr, regions))
-    return out
-
-
 def copy_function(fn: Function) -> Function:
     """A copy of `fn` with fresh values (for a pass that works in place on a build that may be
     dropped)."""
     vmap: dict[int, Value] = {}
     args = [Value(a.type, a.name) for a in fn.body.args]
     vmap.update({a.id: n for a, n in zip(fn.body.args, args, strict=True)})
-    body = Region(args, _clone(fn.body.ops, vmap))
+    body = Region(args, clone_ops(fn.body.ops, vmap))
     return Function(fn.name, list(fn.params), body, fn.loc, fn.source_files)
