@@ -27,6 +27,9 @@ from isa.table import NUM_REGS
 # - "direct_init": a loop's carried blocks initialised by a float constant (`acc = tl.zeros`)
 #   are written in their own buffers (GpSimd `piota` with step 0 for integers, else a
 #   memset), not copied from one shared constant on the vector engine (codegen.accel.lower)
+# - "act_ts": fp32 `x + s`, `x - s`, `s - x`, `x * s` (s a scalar or per-partition column,
+#   e.g. a row's mean) on the activation engine as `act copy` with scale/bias when it is the
+#   freer one; bits equal to the vector engine's `ts` (codegen.accel.tileops)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -36,6 +39,7 @@ OPT_STEPS: tuple[str, ...] = (
     "list_schedule",
     "act_convert",
     "direct_init",
+    "act_ts",
 )
 
 

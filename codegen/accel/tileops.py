@@ -22,13 +22,19 @@ from jitlang.ir import (
     BinaryOp,
     CmpPred,
     Op,
+    OpKind,
     UnaryOp,
     Value,
     is_ptr,
     scalar_dtype,
     shape_of,
 )
-from jitlang.passes.accel_layout import is_tile_value, splat_operand, umulhi_operands
+from jitlang.passes.accel_layout import (
+    block_immediate,
+    is_tile_value,
+    splat_operand,
+    umulhi_operands,
+)
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .tiles import TileRef, isa_dtype
@@ -71,11 +77,15 @@ _ACT = {
 }
 
 
+# `ts` operations the activation engine computes with one rounding (step "act_ts")
+_ACT_TS = (TensorOp.ADD, TensorOp.SUB, TensorOp.RSUB, TensorOp.MUL)
+
 MIN_CYCLES = 64  # the cost table's fixed minimum of an engine instruction (isa/SPEC.md)
 # (engine, index of the tile whose free size sets the cost, cycles per element)
 _COSTS = {
     "accel.act": ("ACT", 2, 1),
     "accel.act.col": ("ACT", 2, 1),
+    "accel.act.scol": ("ACT", 2, 1),
     "accel.tt": ("DVE", 2, 2),
     "accel.select": ("DVE", 1, 2),
     "accel.ts": ("DVE", 2, 1),
@@ -191,10 +201,64 @@ class TileOps:
 
     def ts(self, top, d: TileRef, a: TileRef, scalar) -> None:
         kind, val = scalar
-        if kind == "col":
+        if self._ts_on_act(top, d, a):
+            self._act_ts(top, d, a, scalar)
+        elif kind == "col":
             self.call("accel.ts.col", int(top), d, a, val)
         else:
             self.call("accel.ts", int(top), d, a, val)
+
+    def _ts_on_act(self, top, d: TileRef, a: TileRef) -> bool:
+        """Step "act_ts": an fp32 `x + s`, `x - s`, `s - x` or `x * s` (s a scalar or a
+        per-partition column) runs on the activation engine when that ends sooner than on the
+        vector engine. The engine computes round(round(x * scale) + bias) in fp32, so with
+        scale 1 or -1 (exact) or bias -0.0 (x + -0.0 is x) it rounds once, as the vector
+        engine's `ts` does: the bits are the same (row kernels: `x - mean`, `x * rstd`,
+        `row - max` leave the vector engine for its tensor-tensor work)."""
+        if "act_ts" not in getattr(self.low.target, "steps", ()):
+            return False
+        if TensorOp(top) not in _ACT_TS or d.tile.space == SPACE_PSUM:
+            return False
+        if d.dtype is not DType.F32 or a.dtype is not DType.F32:
+            return False
+        return self.act_is_freer(d.free)
+
+    def _act_ts(self, top, d: TileRef, a: TileRef, scalar) -> None:
+        """d = a op scalar as one `act copy`: a * scale + bias (see `_ts_on_act`)."""
+        top = TensorOp(top)
+        one = ("imm", f32_bits(1.0))
+        if top is TensorOp.MUL:
+            scale, bias = scalar, ("imm", f32_bits(-0.0))
+        elif top is TensorOp.ADD:
+            scale, bias = one, scalar
+        elif top is TensorOp.SUB:  # x - s is x + (-s) in IEEE arithmetic, bit for bit
+            scale, bias = one, self._negated(scalar)
+        else:  # RSUB: s - x = -x + s (x * -1 is exact)
+            scale, bias = ("imm", f32_bits(-1.0)), scalar
+        fn = int(ActFn.COPY)
+        if bias[0] == "col" and scale[0] == "col":  # x * s + s: not one of ours
+            raise UnsupportedOnAccelError(self.low.loc, "internal: act with two columns")
+        if bias[0] == "col":
+            self.call("accel.act.col", fn, d, a, bias[1], scale[1], -1, 0)
+        elif scale[0] == "col":
+            self.call("accel.act.scol", fn, d, a, bias[1], scale[1], -1, 0)
+        else:
+            self.call("accel.act", fn, d, a, bias[1], scale[1], -1, 0)
+
+    def _negated(self, scalar):
+        """-s as a `ts`/`act` scalar: the sign bit flipped (an immediate or a register's fp32
+        bits), or a column negated into scratch slot 2 on the freer engine (one [P, 1] pass)."""
+        kind, val = scalar
+        if kind == "imm":
+            return "imm", val ^ 0x80000000
+        if kind == "reg":
+            return "reg", self.low.b.xor(val, ir.Constant(val.type, 0x80000000))
+        neg = self.low.scratch(2, val.dtype, val.pn, 1)
+        if self.act_is_freer(1):
+            self.call("accel.act", int(ActFn.NEG), neg, val, f32_bits(-0.0), f32_bits(1.0), -1, 0)
+        else:
+            self.call("accel.ts", int(TensorOp.MUL), neg, val, f32_bits(-1.0))
+        return "col", neg
 
     # -- constants, ranges, splats ----------------------------------------------------------
     def _constant(self, op: Op) -> None:
@@ -379,7 +443,10 @@ class TileOps:
         r = op.result
         d = self.dest(r)
         a = self.operand(op.operands[1 - i], 0, d)
-        if shape_of(s.type):
+        p = self.low.plan.producers.get(s.id)
+        if p is not None and p.kind is OpKind.CONSTANT:  # `x + tl.zeros(...)`: an immediate
+            self.ts(top_of(i), d, a, ("imm", f32_bits(block_immediate(p))))
+        elif shape_of(s.type):
             self._row_scalar_ts(top_of(i), d, a, s, shape_of(r.type), op.operands[i])
         else:
             self.ts(top_of(i), d, a, self.scalar_operand(s, d))
@@ -405,14 +472,14 @@ class TileOps:
             and (rows == 1 or all(t.tile.dims == ((1, t.free),) for t in (d, a, col)))
         ):
             if rows == 1:
-                self.call("accel.ts.col", int(top), d, a, TileRef(col.view((1, 1)), col.dtype))
+                self.ts(top, d, a, ("col", TileRef(col.view((1, 1)), col.dtype)))
                 return
             es, ces, aes = d.dtype.mem_bytes, col.dtype.mem_bytes, a.dtype.mem_bytes
             for j in range(rows):
                 dj = TileRef(d.view((1, n), off=j * n * es), d.dtype)
                 aj = TileRef(a.view((1, n), off=j * n * aes), a.dtype)
                 cj = TileRef(col.view((1, 1), off=j * ces), col.dtype)
-                self.call("accel.ts.col", int(top), dj, aj, cj)
+                self.ts(top, dj, aj, ("col", cj))
             return
         full = low.scratch(1, col.dtype, d.pn, d.free)
         self.broadcast(full, shape, col, (m, 1))

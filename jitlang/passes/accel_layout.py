@@ -230,13 +230,29 @@ def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
         other = producers.get(op.operands[1 - i].id)
         if p is not None and _row_scalars(p) and dt.is_float:
             pass  # [M, 1] -> [M, N]: one scalar per row, a per-partition `ts` column
+        elif p is not None and block_immediate(p) is not None:
+            pass  # a constant block (`tl.zeros`): its value is the `ts` immediate
         elif p is None or p.kind is not OpKind.SPLAT:
             continue
-        if other is not None and other.kind is OpKind.SPLAT:
+        if other is not None and (other.kind is OpKind.SPLAT or block_immediate(other)):
             return None
         if i == 1 or name in _FUSE_ANY or name == "cmp":
-            return i, p.operands[0]
+            return i, p.results[0] if p.kind is OpKind.CONSTANT else p.operands[0]
     return None
+
+
+def block_immediate(p: Op) -> float | None:
+    """The value of a constant block that a `ts` takes as its fp32 immediate (a float, or an
+    integer below 2**24 of a type narrower than 64 bits, not a bool); None otherwise."""
+    if p.kind is not OpKind.CONSTANT or not shape_of(p.results[0].type):
+        return None
+    dt = scalar_dtype(p.results[0].type)
+    v = p.attr.value
+    if dt.is_float:
+        return float(v)
+    if dt.is_bool or dt.bits >= 64 or abs(int(v)) >= 1 << 24:
+        return None
+    return float(int(v))
 
 
 def _row_scalars(p: Op) -> bool:
@@ -859,6 +875,9 @@ def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:
         if not live:
             return []
         i, scalar = fused
+        sp = plan.producers.get(scalar.id)
+        if sp is not None and sp.kind is OpKind.CONSTANT:  # a constant block: an immediate
+            return [op.operands[1 - i]]
         return [op.operands[1 - i], scalar]
     if not live and k not in (OpKind.YIELD, OpKind.CONDITION, OpKind.RETURN, OpKind.FOR):
         if k not in (OpKind.IF, OpKind.WHILE, OpKind.ATOMIC, OpKind.PRINT, OpKind.ASSERT):
