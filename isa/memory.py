@@ -16,7 +16,7 @@ from isa import dtypes
 from isa.errors import OutOfBoundsError, TileShapeError, UninitializedReadError
 from isa.machine import MachineConfig
 from isa.operands import SPACE_PSUM, SPACE_SBUF, HbmAP, Tile
-from isa.trace import MemRange, Space
+from isa.trace import MemRange, Space, strided_range
 
 MAX_HBM_ELEMENTS = 1 << 25  # one access never moves more than a whole SBUF
 _MAX_KNOWN = 64  # written rectangles an OnChip lists before it keeps only their bounding box
@@ -358,9 +358,15 @@ class HbmAccess:
             view = np.ndarray(
                 self.box, self.dtype, buffer=self.hbm.data, offset=self.base, strides=strides
             )
-            return view, None, MemRange(Space.HBM, lo, hi)
+            return view, None, self.range(lo, hi)
         mask, valid = masked
-        return valid // self.size, mask, MemRange(Space.HBM, lo, hi)
+        return valid // self.size, mask, self.range(lo, hi)
+
+    def range(self, lo: int, hi: int) -> MemRange:
+        """The `MemRange` of the box's bytes within [lo, hi), with its period where it has one
+        (so that interleaved but disjoint patterns do not order each other in the model)."""
+        dims = tuple(zip(self.strides, self.box, strict=True))
+        return strided_range(self.base, dims, self.size, lo, hi)
 
     def descriptors(self) -> int:
         """Number of contiguous chunks the pattern splits into (DMA descriptor count)."""

@@ -783,10 +783,8 @@ class ShapeMemo:
         size = _SIZE[t.dtype]
         tile = MemRange(_SB, lo * size, (hi + 1) * size, t.p0, t.pn)
         params, reads, writes, _ = sib.out
-        reads = tuple(tile if r.space != _HBM else MemRange(_HBM, r.start + d, r.end + d)
-                      for r in reads)  # fmt: skip
-        writes = tuple(tile if w.space != _HBM else MemRange(_HBM, w.start + d, w.end + d)
-                       for w in writes)  # fmt: skip
+        reads = tuple(tile if r.space != _HBM else r.moved(d) for r in reads)
+        writes = tuple(tile if w.space != _HBM else w.moved(d) for w in writes)
         forgets = tuple((w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
                         for w in writes if w.space != _HBM)  # fmt: skip
         if forgets:

@@ -40,6 +40,7 @@ import numpy as np
 
 from isa.machine import MachineConfig
 from isa.trace import (
+    RECT_COLUMNS,
     CostKind,
     CostParams,
     Engine,
@@ -224,12 +225,51 @@ def _jit(fn=None, *, inline: str = "never"):
 # passes arrays costs reference counts per array (10x the sweep over rectangles, measured).
 
 
+@_jit(inline="always")
+def _apart(a0, a1, pa, oa, wa, b0, b1, pb, ob, wb):
+    """`isa.trace.apart`: two HBM patterns share no byte (their windows modulo the gcd of the
+    periods are disjoint); False when neither has a period."""
+    if pa == 0:
+        if pb == 0 or a1 - a0 >= pb:
+            return False
+        pa, oa, wa = pb, 0, a1 - a0
+    elif pb == 0:
+        if b1 - b0 >= pa:
+            return False
+        pb, ob, wb = pa, 0, b1 - b0
+    x, y = pa, pb
+    while y:
+        x, y = y, x % y
+    if wa >= x or wb >= x:
+        return False
+    ra = (a0 + oa) % x
+    rb = (b0 + ob) % x
+    return (rb - ra) % x >= wa and (ra - rb) % x >= wb
+
+
+@_jit(inline="always")
+def _contains(i, j, lo, hi, p0, p1, per, off, wid):
+    """Rectangle i holds every byte of j (i without a period: all of its range; with one: j has
+    the same period and its window lies inside i's)."""
+    if not (lo[i] <= lo[j] and hi[j] <= hi[i] and p0[i] <= p0[j] and p1[j] <= p1[i]):
+        return False
+    if per[i] == 0:
+        return True
+    if per[j] != per[i]:
+        return False
+    p = per[i]
+    d = ((lo[j] + off[j]) - (lo[i] + off[i])) % p
+    return d + wid[j] <= wid[i]
+
+
 @_jit
-def _overlaps(order, space, lo, hi, p0, p1):
+def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
     """Which rectangles overlap which: CSR (ptr, ids) over rectangle ids (a rectangle is among
     its own unless it is empty) and `covers[k]`: the rectangle contains `ids[k]`, another one, so
     a write to it makes an entry of `ids[k]` redundant. A sweep over the rectangles sorted by
-    space and start address (`order`) finds each pair from the one that starts first."""
+    space and start address (`order`) finds each pair from the one that starts first. HBM
+    rectangles with a period (`per`, window `off`, `wid`: `isa.trace.MemRange`) overlap only if
+    their byte sets can meet (`_apart`)."""
     n = len(space)
     count = np.zeros(n, np.int64)
     for a in range(n):
@@ -238,10 +278,13 @@ def _overlaps(order, space, lo, hi, p0, p1):
             j = order[b]
             if b > a and (space[j] != space[i] or lo[j] >= hi[i]):
                 break
-            if not (lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]):
-                count[i] += 1
-                if j != i:
-                    count[j] += 1
+            if lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]:
+                continue
+            if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
+                continue
+            count[i] += 1
+            if j != i:
+                count[j] += 1
     ptr = np.zeros(n + 1, np.int64)
     for i in range(n):
         ptr[i + 1] = ptr[i] + count[i]
@@ -256,16 +299,14 @@ def _overlaps(order, space, lo, hi, p0, p1):
                 break
             if lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]:
                 continue
+            if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
+                continue
             ids[fill[i]] = j
             fill[i] += 1
             if j != i:  # whether each contains the other
-                covers[fill[i] - 1] = (
-                    lo[i] <= lo[j] and hi[j] <= hi[i] and p0[i] <= p0[j] and p1[j] <= p1[i]
-                )
+                covers[fill[i] - 1] = _contains(i, j, lo, hi, p0, p1, per, off, wid)
                 ids[fill[j]] = i
-                covers[fill[j]] = (
-                    lo[j] <= lo[i] and hi[i] <= hi[j] and p0[j] <= p0[i] and p1[i] <= p1[j]
-                )
+                covers[fill[j]] = _contains(j, i, lo, hi, p0, p1, per, off, wid)
                 fill[j] += 1
     return ptr, ids, covers
 
@@ -485,15 +526,17 @@ def _run(
 def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
     """Each template's accesses, laid out one template after another: the rows
     `b_rows[b_lo[b]:][:counts[u]]` of its body b = body[u], HBM ones (space 0) moved by
-    shift[u] bytes. Returns each access's rectangle id (rectangles numbered by first
-    appearance, an open-addressing hash table over their rows), whether it writes, and the
-    rectangles, one row (space, start, end, first partition, end partition) per id."""
+    shift[u] bytes (a period's window is relative to the start: it moves too). Returns each
+    access's rectangle id (rectangles numbered by first appearance, an open-addressing hash
+    table over their rows), whether it writes, and the rectangles, one `body_rects` row per id."""
     size = 16
     while size < 2 * total:
         size *= 2
     mask = size - 1
     slot = np.full(size, -1, np.int64)
-    rects = np.empty((total, 5), np.int64)
+    cols = b_rows.shape[1]
+    rects = np.empty((total, cols), np.int64)
+    row = np.empty(cols, np.int64)
     acc_rect = np.empty(total, np.int64)
     acc_write = np.empty(total, np.bool_)
     n = 0
@@ -502,38 +545,31 @@ def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
         d = shift[u]
         first = b_lo[body[u]]
         for j in range(first, first + counts[u]):
-            space = b_rows[j, 0]
-            lo = b_rows[j, 1]
-            hi = b_rows[j, 2]
-            if space == 0:
-                lo += d
-                hi += d
-            p0 = b_rows[j, 3]
-            p1 = b_rows[j, 4]
+            for k in range(cols):
+                row[k] = b_rows[j, k]
+            if row[0] == 0:
+                row[1] += d
+                row[2] += d
             h = np.uint64(1469598103934665603)
-            for v in (space, lo, hi, p0, p1):
-                h = (h ^ np.uint64(v)) * np.uint64(1099511628211)
+            for k in range(cols):
+                h = (h ^ np.uint64(row[k])) * np.uint64(1099511628211)
                 h ^= h >> np.uint64(29)
             s = np.int64(h & np.uint64(mask))
             while True:
                 r = slot[s]
                 if r < 0:
                     slot[s] = n
-                    rects[n, 0] = space
-                    rects[n, 1] = lo
-                    rects[n, 2] = hi
-                    rects[n, 3] = p0
-                    rects[n, 4] = p1
+                    for k in range(cols):
+                        rects[n, k] = row[k]
                     r = n
                     n += 1
                     break
-                if (
-                    rects[r, 0] == space
-                    and rects[r, 1] == lo
-                    and rects[r, 2] == hi
-                    and rects[r, 3] == p0
-                    and rects[r, 4] == p1
-                ):
+                same = True
+                for k in range(cols):
+                    if rects[r, k] != row[k]:
+                        same = False
+                        break
+                if same:
                     break
                 s = (s + 1) & mask
             acc_rect[a] = r
@@ -562,8 +598,8 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
     (engine * 64 + DMA queue), visibility latency of its results, DMA bytes through the shared
     bandwidth, and its accesses `acc_rect[acc_lo[t]:acc_hi[t]]` (rectangle ids, the reads first)
-    with `acc_write`; and the distinct rectangles, one (space, start, end, first partition, end
-    partition) row per id. Costs and accesses are worked out once per body (in the order of
+    with `acc_write`; and the distinct rectangles, one `isa.trace.body_rects` row per id. Costs
+    and accesses are worked out once per body (in the order of
     `used`, so the first bad one raises), costs once per params object and kind; a template's
     accesses are its body's, HBM ones moved by its shift, laid out and numbered as arrays."""
     bodies = templates.bodies
@@ -601,7 +637,7 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
         k_reads.append(r[1])
     b_count = np.array(k_count, np.int64)
     b_lo = np.cumsum(b_count) - b_count
-    b_rows = np.concatenate(rows) if rows else np.zeros((0, 5), np.int64)
+    b_rows = np.concatenate(rows) if rows else np.zeros((0, RECT_COLUMNS), np.int64)
     b_write = np.arange(len(b_rows)) - np.repeat(b_lo, b_count) >= np.repeat(k_reads, b_count)
     b_onchip = np.bincount(
         np.repeat(np.arange(len(b_count)), b_count), b_rows[:, 0] != Space.HBM, len(b_count)
@@ -694,9 +730,11 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
     # the distinct records in the order the loop first meets them (so the first bad one raises)
     used = _first_seen(order, tids, len(stream.templates))
     *columns, rects = _columns(stream.templates, used, config)
-    space, lo, hi, p0, p1 = (np.ascontiguousarray(rects[:, k]) for k in range(5))
+    space, lo, hi, p0, p1, per, off, wid = (
+        np.ascontiguousarray(rects[:, k]) for k in range(RECT_COLUMNS)
+    )
     by_start = np.lexsort((lo, space)).astype(np.int64)
-    neighbours = _overlaps(by_start, space, lo, hi, p0, p1)
+    neighbours = _overlaps(by_start, space, lo, hi, p0, p1, per, off, wid)
     core_ends = np.cumsum([len(orders[c]) for c in cores]).astype(np.int64)
     n_queues = max(len(Engine) * 64, 64 + config.dma_queues)
     starts, ends, dones, busy, finishes = _run(

@@ -20,6 +20,7 @@ import bisect
 import contextlib
 import enum
 import gc
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -68,7 +69,9 @@ class CostKind(enum.IntEnum):
 class MemRange:
     """A rectangle of memory an instruction reads or writes (conservative for indirect access).
 
-    HBM: bytes [start, end) with partitions unused (0, 1).
+    HBM: bytes [start, end) with partitions unused (0, 1). A strided HBM pattern may also carry
+    its period (`period` > 0): every byte x it touches has (x - start - off) mod period < width,
+    so that patterns whose rows interleave without sharing a byte are told apart (`overlaps`).
     SBUF/PSUM: partitions [p_start, p_start + p_count) x bytes [start, end) within each partition.
     """
 
@@ -77,15 +80,44 @@ class MemRange:
     end: int
     p_start: int = 0
     p_count: int = 1
+    period: int = 0
+    off: int = 0
+    width: int = 0
 
-    def __init__(self, space: Space, start: int, end: int, p_start: int = 0, p_count: int = 1):
+    def __init__(
+        self,
+        space: Space,
+        start: int,
+        end: int,
+        p_start: int = 0,
+        p_count: int = 1,
+        period: int = 0,
+        off: int = 0,
+        width: int = 0,
+    ):
         # the fields set in one step: a frozen dataclass's own __init__ sets each through
         # object.__setattr__, and the emulator makes one or more of these per instruction
         _setattr(
             self,
             "__dict__",
-            {"space": space, "start": start, "end": end, "p_start": p_start, "p_count": p_count},
+            {
+                "space": space,
+                "start": start,
+                "end": end,
+                "p_start": p_start,
+                "p_count": p_count,
+                "period": period,
+                "off": off,
+                "width": width,
+            },
         )
+
+    def moved(self, d: int) -> MemRange:
+        """The same pattern d bytes further along (its period moves with it)."""
+        return MemRange(
+            self.space, self.start + d, self.end + d, self.p_start, self.p_count,
+            self.period, self.off, self.width,
+        )  # fmt: skip
 
     def overlaps(self, other: MemRange) -> bool:
         return (
@@ -94,7 +126,71 @@ class MemRange:
             and other.start < self.end
             and self.p_start < other.p_start + other.p_count
             and other.p_start < self.p_start + self.p_count
+            and not apart(
+                self.start,
+                self.end,
+                self.period,
+                self.off,
+                self.width,
+                other.start,
+                other.end,
+                other.period,
+                other.off,
+                other.width,
+            )  # fmt: skip
         )
+
+
+def strided_range(base: int, dims, size: int, lo: int, hi: int) -> MemRange:
+    """The HBM `MemRange` [lo, hi) of a pattern: elements base + sum(k_i * stride_i) * size for
+    (stride_i, count_i) in `dims` (strides in elements), with the period that describes it most
+    tightly. A period P (a dim's stride in bytes) describes the pattern when every dim's stride
+    is a multiple of P or the dims that are not span less than P together (`width`, one element
+    included): then the pattern's bytes repeat a window of `width` bytes every P. Of the periods
+    that do, the densest window (least width / P) wins, then the smaller P. `lo` may be above
+    the pattern's own first byte (an address limit masks elements): the window is anchored on
+    the pattern's first element, so that it stays a superset of the bytes touched."""
+    best_p = best_w = 0
+    for s, n in dims:
+        if n <= 1 or s == 0:
+            continue
+        p = abs(s) * size
+        w = size
+        for s2, n2 in dims:
+            if n2 > 1 and (abs(s2) * size) % p:
+                w += (n2 - 1) * abs(s2) * size
+        if w >= p:
+            continue
+        if best_p == 0 or w * best_p < best_w * p or (w * best_p == best_w * p and p < best_p):
+            best_p, best_w = p, w
+    if best_p == 0:
+        return MemRange(Space.HBM, lo, hi)
+    anchor = base  # the lowest byte of the dims inside the window
+    for s, n in dims:
+        if n > 1 and (abs(s) * size) % best_p and s < 0:
+            anchor += (n - 1) * s * size
+    return MemRange(Space.HBM, lo, hi, 0, 1, best_p, (anchor - lo) % best_p, best_w)
+
+
+def apart(a0, a1, pa, oa, wa, b0, b1, pb, ob, wb) -> bool:
+    """Whether two HBM patterns (first byte, end, period, window offset, width; period 0: the
+    whole range) can share no byte: both windows, taken modulo the gcd g of the periods, are
+    disjoint arcs of the circle of g bytes (a window at least g wide covers it all). A range
+    without a period shorter than the other's period is a window of that period."""
+    if pa == 0:
+        if pb == 0 or a1 - a0 >= pb:
+            return False
+        pa, oa, wa = pb, 0, a1 - a0
+    elif pb == 0:
+        if b1 - b0 >= pa:
+            return False
+        pb, ob, wb = pa, 0, b1 - b0
+    g = math.gcd(pa, pb)
+    if wa >= g or wb >= g:
+        return False
+    ra = (a0 + oa) % g
+    rb = (b0 + ob) % g
+    return (rb - ra) % g >= wa and (ra - rb) % g >= wb
 
 
 @dataclass(frozen=True, init=False)
@@ -208,23 +304,26 @@ Template = tuple
 Body = tuple
 
 _HBM = 0  # Space.HBM, for the hot paths
+RECT_COLUMNS = 8  # a row of `body_rects`
 
 
 def _moved(ranges: tuple, d: int) -> tuple:
     """`ranges` with the HBM ones moved by d bytes (the others are the same objects)."""
-    return tuple(
-        MemRange(_HBM, r.start + d, r.end + d, r.p_start, r.p_count) if r.space == _HBM else r
-        for r in ranges
-    )
+    return tuple(r.moved(d) if r.space == _HBM else r for r in ranges)
 
 
 def body_rects(body: Body) -> tuple[np.ndarray, int]:
-    """A body's accesses as an int64 [k, 5] array of (space, start, end, first partition, end
-    partition), the reads first, and how many reads: what the timing model needs of it."""
+    """A body's accesses as an int64 [k, RECT_COLUMNS] array of (space, start, end, first
+    partition, end partition, period, window offset, window width), the reads first, and how
+    many reads: what the timing model needs of it."""
     ranges = (*body[4], *body[5])
     rows = np.array(
-        [(m.space, m.start, m.end, m.p_start, m.p_start + m.p_count) for m in ranges], np.int64
-    ).reshape(-1, 5)
+        [
+            (m.space, m.start, m.end, m.p_start, m.p_start + m.p_count, m.period, m.off, m.width)
+            for m in ranges
+        ],
+        np.int64,
+    ).reshape(-1, RECT_COLUMNS)
     return rows, len(body[4])
 
 

@@ -133,7 +133,7 @@ def _hbm(ctx: ShapeCtx, ap, what: str) -> HbmAccess:
 
 def _hbm_range(ha: HbmAccess) -> tuple:
     ext = ha.extent()
-    return () if ext is None else (MemRange(Space.HBM, ext[0], ext[1]),)
+    return () if ext is None else (ha.range(ext[0], ext[1]),)
 
 
 def _dma_tile(ctx: ShapeCtx, t: Tile, what: str) -> _T:

@@ -614,7 +614,15 @@ def test_uncompiled_loop_matches_the_compiled_one(monkeypatch):
 
     recs = random_stream(np.random.default_rng(7), 400)
     compiled = simulate(recs, V2)
-    for name in ("_run", "_overlaps", "_take", "_prune_bandwidth", "_accesses"):
+    for name in (
+        "_run",
+        "_overlaps",
+        "_take",
+        "_prune_bandwidth",
+        "_accesses",
+        "_apart",
+        "_contains",
+    ):
         fn = getattr(isa.timing, name)
         assert hasattr(fn, "py_func"), f"{name} is not compiled"
         monkeypatch.setattr(isa.timing, name, fn.py_func)
@@ -639,6 +647,13 @@ def random_stream(rng: np.random.Generator, n: int) -> list[ExecRecord]:
         start = int(rng.integers(0, 8)) * 512
         end = start + int(rng.choice([256, 512, 2048, 4096]))
         if space == Space.HBM:
+            if rng.random() < 0.5:  # a strided pattern: a window of `width` bytes every period
+                period = int(rng.choice([512, 1024, 1536, 4096]))
+                width = int(rng.choice([64, 128, 256, 448]))
+                off = int(rng.integers(0, period // 64)) * 64
+                return MemRange(Space.HBM, start * 64, end * 64, 0, 1, period, off, width)
+            if rng.random() < 0.2:  # short plain ranges (within one period of the others)
+                return hbm(start * 64 + int(rng.integers(0, 16)) * 64, start * 64 + 1024)
             return hbm(start * 64, end * 64)
         p0 = int(rng.choice([0, 32, 64, 96]))
         return MemRange(space, start, end, p0, int(rng.choice([1, 32, 128 - p0])) or 1)
