@@ -184,12 +184,12 @@ def test_row_scalar_operand_costs_one_dve_pass():
 def row_sums(x_ptr, o_ptr, s_ptr, M: tl.constexpr, N: tl.constexpr, EXPS: tl.constexpr):
     offs = tl.arange(0, M)[:, None] * N + tl.arange(0, N)[None, :]
     x = tl.load(x_ptr + offs)
-    y = x * 2.0 + 1.0
+    y = x * x + x  # vector-engine work (tensor-tensor: no activation-engine form)
     for _ in tl.static_range(EXPS):  # activation-engine work ahead of the sums
         y = tl.exp(y)
     tl.store(o_ptr + offs, y)
     tl.store(s_ptr + tl.arange(0, M), tl.sum(x, 1))
-    tl.store(s_ptr + M + tl.arange(0, M), tl.max(x * 1.0, 1, propagate_nan=True))
+    tl.store(s_ptr + M + tl.arange(0, M), tl.max(x, 1, propagate_nan=True))
 
 
 def test_row_reductions_go_to_the_freer_engine():
@@ -198,7 +198,7 @@ def test_row_reductions_go_to_the_freer_engine():
     engine; the results are the same either way (the fp64 sum of the fp32 values, rounded
     once)."""
     m, n = 128, 512
-    cycles = {}
+    cycles, placed = {}, {}
     for exps in (0, 12):
         x = np.random.default_rng(exps).standard_normal((m, n)).astype(np.float32) * 0.1
         x[5, 7] = np.nan
@@ -206,15 +206,21 @@ def test_row_reductions_go_to_the_freer_engine():
         row_sums[(1,)](x, o, s, M=m, N=n, EXPS=exps, target="accel")
         ref = np.concatenate([x.astype(np.float64).sum(1), x.max(1)]).astype(np.float32)
         np.testing.assert_array_equal(s, ref)
+        asm = row_sums.warmup(x, o, s, M=m, N=n, EXPS=exps, target="accel").asm["asm"]
+        lines = [ln.split() for ln in asm.splitlines()]
+        on_act = sum(1 for w in lines if w[:2] == ["act", "copy,"] and w[-1] in ("add", "max"))
+        on_dve = sum(1 for w in lines if w[:1] == ["reduce"])
+        placed[exps] = (on_act, on_dve)
         prof = jl.testing.profile(row_sums, (1,), x, o, s, M=m, N=n, EXPS=exps, timing_only=True)
         eng, cfg = prof.summary()["engines"], prof.config
         cycles[exps] = (
             round(eng["ACT"]["busy_ns"] * cfg.act_clock_ghz),
             round(eng["DVE"]["busy_ns"] * cfg.dve_clock_ghz),
         )
+    assert placed[0] == (2, 0), (placed, cycles)  # both reductions on the activation engine
+    assert placed[12] == (0, 2), (placed, cycles)  # behind 12 exps: on the vector engine
     (act0, dve0), (act12, dve12) = cycles[0], cycles[12]
-    assert act0 == 2 * n, cycles  # both reductions on the activation engine
-    assert act12 == 12 * n and dve12 == dve0 + 2 * n, cycles  # exps only; reductions on DVE
+    assert act12 - act0 == 12 * n - 2 * n and dve12 == dve0 + 2 * n, cycles
 
 
 @jl.jit
