@@ -9,13 +9,14 @@ int32 element-offset tile (masked lanes get index -1: filled on loads, skipped o
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from llvmlite import ir
 
 from isa.table import AtomicOp, TensorOp
 from jitlang.dtypes import DType
-from jitlang.ir import AtomicKind, Op, OpKind, scalar_dtype, shape_of
+from jitlang.ir import AtomicKind, Op, OpKind, scalar_dtype, shape_of, walk
 from jitlang.passes.accel_access import Affine, Bound, Remainder
 from jitlang.passes.accel_layout import access_mask, is_tile_value
 
@@ -259,9 +260,16 @@ def lower_store(low, op: Op) -> None:
     acc = low.plan.access[id(op)]
     if acc.kind == "ap":
         idx, base, bounds = _pattern(low, op, acc, shape, dt, mask)
+        if val.id in getattr(low, "deferred_casts", {}) and _store_chunks(
+            low, op, val, acc, src, base, bounds
+        ):
+            return
         for pidx, pbase, pb, tile in _split(low, src, base, bounds):
             low.call("accel.dma.store", idx if pidx is None else pidx, pbase, 0, *pb, tile)
         return
+    if val.id in getattr(low, "deferred_casts", {}):  # (only an access pattern is chunked)
+        x, d, convert, _line = low.deferred_casts.pop(val.id)
+        convert(d, x)
     if ptr.id not in low.tiles:
         raise UnsupportedOnAccelError(op.loc, "this pointer block (no offsets were computed)")
     base, offs = _indirect(low, ptr, mask, src, dt.mem_bytes)
@@ -338,3 +346,118 @@ def lower_atomic(low, op: Op) -> None:
         raw = low.call("accel.ld", old)
         ty = llvm_int(dt)
         low.vals[r.id] = raw if ty.width == 64 else low.b.trunc(raw, ty)
+
+
+# --- step "store_chunks" ---------------------------------------------------------------------
+
+STORE_CHUNKS = "store_chunks"
+STORE_CHUNKS_MAX = 4
+# fewer chunks lost in the model: two_acc_f16 (tests/codegen/accel/test_matmul_perf.py) with 2
+# accumulator rows per partition, 2 chunks of 128 KiB: 61.8 -> 63.6 us; with 4 rows, 4 chunks:
+# 83.7 -> 82.6 us (each chunk is one store over all partitions, no longer split over queues)
+STORE_CHUNKS_MIN = 4
+_CONVERTIBLE = (DType.F32, DType.F16, DType.BF16)
+
+
+def _chunk_casts(fn, needed: set[int]) -> dict[int, Op]:
+    """Float conversions whose result only one store of the same region writes to HBM, with
+    no op between the two computing a tile in a buffer (so nothing can be placed in the
+    source's bytes before the store): result id -> the store."""
+    uses: dict[int, int] = {}
+    for op in walk(fn.body):
+        for v in op.operands:
+            uses[v.id] = uses.get(v.id, 0) + 1
+    out: dict[int, Op] = {}
+
+    def scan(region) -> None:
+        pending: dict[int, int] = {}  # cast result id -> its position in region.ops
+        for i, op in enumerate(region.ops):
+            for r in op.regions:
+                scan(r)
+            if op.kind is OpKind.STORE and len(op.operands) == 2:
+                v = op.operands[1]
+                if v.id in pending and uses.get(v.id) == 1:
+                    out[v.id] = op
+            if op.kind is OpKind.CAST and not op.attr.bitcast and shape_of(op.result.type):
+                s, r = scalar_dtype(op.operands[0].type), scalar_dtype(op.result.type)
+                if s in _CONVERTIBLE and r in _CONVERTIBLE:
+                    pending = {op.result.id: i}
+                    continue
+            if op.kind is not OpKind.STORE and any(r.id in needed for r in op.results):
+                pending = {}
+
+    scan(fn.body)
+    return out
+
+
+def defer_cast(low, op: Op, x: TileRef, d: TileRef, convert) -> bool:
+    """Step "store_chunks": hold back the conversion x -> d when its result is only stored
+    (`tl.store(p, acc.to(tl.float16))`); the store then converts and stores it in chunks along
+    the free dim (`lower_store`). `convert(dst, src)` emits one conversion."""
+    if STORE_CHUNKS not in getattr(low.target, "steps", ()):
+        return False
+    casts = getattr(low, "chunk_casts", None)
+    if casts is None:
+        casts = low.chunk_casts = _chunk_casts(low.fn, low.plan.needed)
+        low.deferred_casts = {}
+    if op.result.id not in casts or x.pn != d.pn or x.free != d.free:
+        return False
+    low.deferred_casts[op.result.id] = (x, d, convert, low.line)
+    return True
+
+
+def _chunk_pieces(low, src: TileRef, base: ir.Value, acc) -> list[tuple] | None:
+    """(pattern, base, tile) per chunk of an unmasked store whose tile holds whole rows of the
+    pattern's outer dim in each partition (rows-per-partition x inner dims): chunk c is each
+    partition's c-th run of rows, as a pattern over (partitions, rows of the chunk, inner)."""
+    pdt, dims, bounds = low.last_pattern
+    if acc.bounds or any(b is not None for b in bounds) or not dims or len(dims) > 3:
+        return None
+    (s0, n0), inner = dims[0], dims[1:]
+    pn, f = src.pn, src.free
+    if n0 % pn:
+        return None
+    rows = n0 // pn
+    per_row = math.prod(n for _s, n in inner)
+    if rows * per_row != f or [t for t in src.tile.dims if t[1] > 1] != [(1, f)]:
+        return None
+    nbytes = pn * f * src.dtype.mem_bytes
+    parts = STORE_CHUNKS_MAX
+    while parts > 1 and (rows % parts or nbytes // parts < DMA_SPLIT_MIN_BYTES):
+        parts //= 2
+    if parts < STORE_CHUNKS_MIN:
+        return None
+    crows = rows // parts
+    piece = [(s0 * rows, pn), (s0, crows)] + list(inner)
+    idx = low.tables.pattern(pdt, piece, (False,) * len(piece))
+    step = crows * s0 * pdt.mem_bytes
+    cfree = crows * per_row
+    out = []
+    for c in range(parts):
+        b = low.b.add(base, ir.Constant(I64, c * step)) if c else base
+        out.append((idx, b, c * cfree, cfree))
+    return out
+
+
+def _store_chunks(low, op: Op, val, acc, src: TileRef, base: ir.Value, bounds) -> bool:
+    """Convert and store a deferred conversion's result chunk by chunk: each chunk's store
+    waits only for its own conversion, which waits only for the last writes of its part of the
+    source (in a matmul's epilogue, the accumulator's rows finished first go out first, while
+    the last K step still runs). False when the store's shape does not allow it: the caller
+    then converts the whole block and stores it as usual."""
+    x, d, convert, line = low.deferred_casts.pop(val.id)
+    pieces = _chunk_pieces(low, src, base, acc)
+    if pieces is None:
+        here, low.line = low.line, line
+        convert(d, x)
+        low.line = here
+        return False
+    zeros = [ir.Constant(I64, 0)] * 4
+    for idx, b, off, n in pieces:
+        xs = TileRef(x.view((1, n), off=off * x.dtype.mem_bytes), x.dtype)
+        ds = TileRef(d.view((1, n), off=off * d.dtype.mem_bytes), d.dtype)
+        here, low.line = low.line, line
+        convert(ds, xs)
+        low.line = here
+        low.call("accel.dma.store", idx, b, 0, *zeros, ds)
+    return True

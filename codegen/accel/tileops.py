@@ -37,6 +37,7 @@ from jitlang.passes.accel_layout import (
 )
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
+from .memops import defer_cast
 from .tiles import TileRef, isa_dtype
 
 _TT = {
@@ -645,13 +646,21 @@ class TileOps:
             self.call("accel.copy", d, x.as_dtype(d.dtype))
         elif dst.is_bool and not scalar_dtype(s.type).is_bool:
             self.call("accel.ts", int(TensorOp.NE), d, x, f32_bits(0.0))
-        elif self._convert_on_act(x, d):
-            # step "act_convert": x * 1.0 + -0.0 is x for every float, -0.0 and NaN included,
-            # and the engine rounds its fp32 result to d's type as the vector engine's copy does
-            one, bias = f32_bits(1.0), f32_bits(-0.0)
-            self.call("accel.act", int(ActFn.COPY), d, x, bias, one, -1, 0)
         else:
-            self.call("accel.copy", d, x)
+            on_act = self._convert_on_act(x, d)
+
+            def convert(dst: TileRef, src: TileRef) -> None:
+                if on_act:
+                    # step "act_convert": x * 1.0 + -0.0 is x for every float, -0.0 and NaN
+                    # included, and the engine rounds its fp32 result to d's type as the
+                    # vector engine's copy does
+                    one, bias = f32_bits(1.0), f32_bits(-0.0)
+                    self.call("accel.act", int(ActFn.COPY), dst, src, bias, one, -1, 0)
+                else:
+                    self.call("accel.copy", dst, src)
+
+            if not defer_cast(low, op, x, d, convert):  # step "store_chunks"
+                convert(d, x)
         self.finish(r, d)
 
     def _convert_on_act(self, x: TileRef, d: TileRef) -> bool:
