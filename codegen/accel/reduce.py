@@ -124,6 +124,8 @@ def _reduce_into(
     low = ops.low
 
     def reduce(dst: TileRef, src: TileRef) -> None:
+        if ops.fuse_accum(dst, src, rop):  # the accumulator of the act that wrote src
+            return
         if on_act is not None:
             one, bias = f32_bits(1.0), f32_bits(-0.0)
             out = src if on_act.tile == x.tile else on_act

@@ -30,6 +30,9 @@ from isa.table import NUM_REGS
 # - "act_ts": fp32 `x + s`, `x - s`, `s - x`, `x * s` (s a scalar or per-partition column,
 #   e.g. a row's mean) on the activation engine as `act copy` with scale/bias when it is the
 #   freer one; bits equal to the vector engine's `ts` (codegen.accel.tileops)
+# - "act_accum": a free-axis sum/max/min of an fp32 result an `act copy` (with scale/bias) just
+#   wrote is that copy's accumulator instead of a reduce pass (layer norm's mean and variance
+#   sums); same values reduced in the same groups, same bits (codegen.accel.tileops.fuse_accum)
 # - "store_chunks": a float conversion whose result is only stored (`acc.to(tl.float16)`) is
 #   converted and stored in chunks of rows, each store waiting only for its own chunk
 #   (codegen.accel.memops)
@@ -43,6 +46,7 @@ OPT_STEPS: tuple[str, ...] = (
     "act_convert",
     "direct_init",
     "act_ts",
+    "act_accum",
     "store_chunks",
 )
 

@@ -16,7 +16,7 @@ from llvmlite import ir
 
 from isa.machine import get_config
 from isa.operands import SPACE_PSUM, Tile
-from isa.table import ActFn, TensorOp
+from isa.table import ActFn, ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import (
     BinaryOp,
@@ -81,6 +81,11 @@ _ACT = {
 # `ts` operations the activation engine computes with one rounding (step "act_ts")
 _ACT_TS = (TensorOp.ADD, TensorOp.SUB, TensorOp.RSUB, TensorOp.MUL)
 
+# act intrinsics (operands: fn, dst, src, bias, scale, accum, rop) and the reductions their
+# accumulator takes over from a `reduce` of an fp32 result (step "act_accum")
+_ACT_CALLS = ("accel.act", "accel.act.col", "accel.act.scol")
+_FUSABLE_ROPS = (int(ReduceOp.ADD), int(ReduceOp.MAX), int(ReduceOp.MIN))
+
 MIN_CYCLES = 64  # the cost table's fixed minimum of an engine instruction (isa/SPEC.md)
 # (engine, index of the tile whose free size sets the cost, cycles per element)
 _COSTS = {
@@ -118,6 +123,7 @@ class TileOps:
         # modelled ns of the ACT and DVE work issued so far (program order, loop bodies once):
         # work that either engine can do goes to the one with less (`act_is_freer`)
         self.engine_ns = {"ACT": 0.0, "DVE": 0.0}
+        self.last_act = None  # (call, destination) of the last `act` without an accumulator
         try:
             c = get_config(low.target.config)
             self.clock = {"ACT": c.act_clock_ghz, "DVE": c.dve_clock_ghz}
@@ -129,7 +135,43 @@ class TileOps:
         if cost is not None:
             eng, cycles = cost
             self.engine_ns[eng] += cycles / self.clock[eng]
-        return self.low.call(*a)
+        ins = self.low.call(*a)
+        # an `act` without an accumulator: a free-axis reduction of its result issued right
+        # after it can become its accumulator (step "act_accum", `fuse_accum`)
+        # Only copies (x * scale + bias): fused into softmax's `exp`, the sum ends with the
+        # exp and nc-v3's softmax ran 48.1 -> 49.9 us modelled (not yet understood)
+        if a[0] in _ACT_CALLS and a[6] == -1 and a[1] == int(ActFn.COPY):
+            self.last_act = (ins, a[2])
+        return ins
+
+    def fuse_accum(self, dst: TileRef, src: TileRef, rop: int) -> bool:
+        """Step "act_accum": dst = free-axis reduction `rop` of src as the accumulator of the
+        `act` that just wrote src (the last instruction emitted, no accumulator yet), instead
+        of a pass of its own. The engine reduces the act's fp32 result (which src holds
+        unchanged: src is fp32) in groups of consecutive free elements as `reduce` and an
+        accumulating `act copy` of src do, so the bits are the same."""
+        if "act_accum" not in getattr(self.low.target, "steps", ()):
+            return False
+        if self.last_act is None or rop not in _FUSABLE_ROPS:
+            return False
+        if not (isinstance(src, TileRef) and isinstance(dst, TileRef)) or src.dtype != DType.F32:
+            return False
+        ins, written = self.last_act
+        block = self.low.b.block
+        if written != src or not block.instructions or block.instructions[-1] is not ins:
+            return False
+        if dst.pn != src.pn or src.free % dst.free:
+            return False
+        tables = self.low.tables
+        args = list(ins.operands)  # [callee, fn, dst, src, bias, scale, accum, rop, line]
+        ty_acc, ty_rop = args[6].type, args[7].type
+        args[6] = ir.Constant(ty_acc, tables.tile(dst))
+        args[7] = ir.Constant(ty_rop, rop)
+        ins.operands = tuple(args)  # as llvmlite's own replace_usage rewrites operands
+        if hasattr(ins, "_clear_string_cache"):
+            ins._clear_string_cache()
+        self.last_act = None
+        return True
 
     def act_is_freer(self, free: int, dve_per_elem: int = 1) -> bool:
         """Whether a pass over `free` elements per partition ends sooner on the activation
