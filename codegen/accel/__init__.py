@@ -6,20 +6,20 @@ instructions on virtual registers), `regalloc` (linear scan over the sequencer's
 `schedule` (DMA queues, order), `emit` (`isa.asm.Builder`, line table). `target` holds the frozen
 machine description every stage receives; `intrinsics` is the one table of `accel.*` functions.
 
-Optimisation steps (`target.OPT_STEPS`, named in `AccelTarget.steps` and the cache key):
-"hoist_loads" (loop-invariant loads before their loop, `jitlang.passes.accel_hoist`),
-"psum_acc" (dot accumulators stay in PSUM across a K loop, `dot`), "dma_split" (large transfers
-over several DMA queues, `memops`) and "multi_buffer" (innermost loops with loads unrolled
-`num_stages` times, default 2, and every loop load in its own buffer: `accel_hoist`,
-`accel_memory`), "pe_transpose_loads" (a load whose columns are contiguous in HBM read by rows
-and transposed on the PE, `accel_layout`) and "list_schedule" (each block ordered by critical
-path on the timing model's costs, DMA queues by dependency, `schedule`). Always on: access patterns for pointers advanced per iteration and wrap-free
-`%` (`jitlang.passes.accel_access`), carried blocks computed only when needed, `x + dot(a, b)`
-as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks in turn, and
-value-specialized builds for run-time strides (the driver compiles one per distinct stride
-tuple, `runtime.accel_driver.MAX_VARIANTS`), in the batched build the split of row loops into
-full blocks and a masked tail (`accel_full_blocks`), and loop-carried blocks updated in place
-(`accel_memory`). Not done yet: scheduling across blocks and loop edges.
+Optimisation steps (`target.OPT_STEPS`, named in `AccelTarget.steps` and the cache key; the
+comments in `target.py` say what each does): "hoist_loads" (`jitlang.passes.accel_hoist`, and with
+it "reuse_rows", rows loaded once by loops over the same range, `accel_reuse`), "psum_acc" (`dot`),
+"dma_split" (`memops`), "multi_buffer" (`accel_hoist`, `accel_memory`), "pe_transpose_loads"
+(`accel_layout`), "list_schedule" (`schedule`), "act_convert", "direct_init", "act_ts" and
+"act_accum" (engine choice and accumulation on the activation engine, `tileops`, `lower`,
+`reduce`), "store_chunks" (`memops`). Always on: access patterns for pointers advanced per
+iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried blocks computed only when
+needed, `x + dot(a, b)` as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks
+in turn, value-specialized builds for run-time strides (the driver compiles one per distinct
+stride tuple, `runtime.accel_driver.MAX_VARIANTS`), and in the batched build the split of row
+loops into full blocks and a masked tail (`accel_full_blocks`), group-major straight-line code,
+loop-carried blocks updated in place (`accel_memory`) and the batch shape chosen by modelled time
+(`runtime.accel_driver.BatchChoice`). Not done yet: scheduling across blocks and loop edges.
 
 Documented target limits (each a located compile error, or a stated numeric difference):
 - fp64 and 64-bit integer blocks, and fp64 scalars that must live on chip: `TargetLimitError`
