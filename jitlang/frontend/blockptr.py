@@ -4,7 +4,8 @@
 Stage: frontend. A block pointer names a `block_shape` window at `offsets` into a strided
 tensor of `shape` at `base`. It is a compile-time structure of IR scalars, not an IR value: a
 load through it becomes `base + sum_d (offsets[d] + arange(block_shape[d])) * strides[d]`, and its
-`boundary_check` dimensions become the mask `0 <= offs_d < shape[d]`. So both backends, the
+`boundary_check` dimensions become the mask `0 <= offs_d < shape[d]` (without its lower
+bound when offsets[d] is provably non-negative: see `_nonneg`). So both backends, the
 interpreter and every pass see only pointer blocks. Loops carry a block pointer as its fields
 (`fields()` / `rebuild()`), which is how `p = tl.advance(p, (0, BLOCK_K))` in a `for` works.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..ir import BinaryOp, CmpPred, PointerType, Value, is_ptr, scalar_dtype, shape_of
+from ..ir import BinaryOp, CmpPred, OpKind, PointerType, Value, is_ptr, scalar_dtype, shape_of
 from ..language import core as lang
 from . import semantic as S
 from .semantic import Builder
@@ -153,6 +154,40 @@ def _check_dims(b: Builder, boundary_check, n: int) -> tuple[int, ...]:
     return tuple(sorted(set(dims)))
 
 
+def _producer(b: Builder, v: Value):
+    """The op of an open region that defines v (None for arguments and unknown values)."""
+    for region in reversed(b.regions):
+        for op in reversed(region.ops):
+            if any(r is v for r in op.results):
+                return op
+    return None
+
+
+def _nonneg(b: Builder, x, depth: int = 0) -> bool:
+    """x >= 0 provably: a non-negative constant, a program id or count, or sums and products
+    of those (`pid * BLOCK`). Like the pointer arithmetic it feeds, this assumes the sums do
+    not overflow. The lower bound `0 <= offsets[d] + i` of a boundary check is then always
+    true and is left out of the mask, which leaves only upper bounds: a rectangle the
+    accelerator moves with one access-pattern DMA instead of a gather."""
+    if isinstance(x, bool):
+        return False
+    if isinstance(x, int):
+        return x >= 0
+    if not isinstance(x, Value) or shape_of(x.type) or depth > 16:
+        return False
+    op = _producer(b, x)
+    if op is None:
+        return False
+    if op.kind in (OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
+        return True
+    if op.kind is OpKind.CONSTANT:
+        v = op.attr.value
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    if op.kind is OpKind.BINARY and op.attr.op in (BinaryOp.ADD, BinaryOp.MUL):
+        return all(_nonneg(b, o, depth + 1) for o in op.operands)
+    return False
+
+
 def _window(b: Builder, bp: BlockPointer, checked: tuple[int, ...]):
     """(pointer block of `block_shape`, mask or None) of the window `bp` points at."""
     n = bp.rank
@@ -172,12 +207,9 @@ def _window(b: Builder, bp: BlockPointer, checked: tuple[int, ...]):
         term = S.binary(b, BinaryOp.MUL, offs, bp.strides[d])
         total = term if total is None else S.binary(b, BinaryOp.ADD, total, term)
         if d in checked:
-            inside = S.binary(
-                b,
-                BinaryOp.AND,
-                S.compare(b, CmpPred.GE, offs, 0),
-                S.compare(b, CmpPred.LT, offs, bp.shape[d]),
-            )
+            inside = S.compare(b, CmpPred.LT, offs, bp.shape[d])
+            if not _nonneg(b, bp.offsets[d]):  # offsets[d] + i >= 0 for i >= 0 when it is
+                inside = S.binary(b, BinaryOp.AND, S.compare(b, CmpPred.GE, offs, 0), inside)
             mask = inside if mask is None else S.binary(b, BinaryOp.AND, mask, inside)
     ptrs = S.binary(b, BinaryOp.ADD, bp.base, total)
     ptrs = S.broadcast_to(b, ptrs, bp.block_shape)
