@@ -5,7 +5,7 @@ Stage: frontend. A block pointer names a `block_shape` window at `offsets` into 
 tensor of `shape` at `base`. It is a compile-time structure of IR scalars, not an IR value: a
 load through it becomes `base + sum_d (offsets[d] + arange(block_shape[d])) * strides[d]`, and its
 `boundary_check` dimensions become the mask `0 <= offs_d < shape[d]` (without its lower
-bound when offsets[d] is provably non-negative: see `_nonneg`). So both backends, the
+bound when offsets[d] is provably non-negative: see `nonneg`). So both backends, the
 interpreter and every pass see only pointer blocks. Loops carry a block pointer as its fields
 (`fields()` / `rebuild()`), which is how `p = tl.advance(p, (0, BLOCK_K))` in a `for` works.
 
@@ -16,6 +16,7 @@ tensor read 0 and stores outside it are dropped (Triton's TMA semantics).
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 from ..ir import BinaryOp, CmpPred, OpKind, PointerType, Value, is_ptr, scalar_dtype, shape_of
@@ -154,28 +155,53 @@ def _check_dims(b: Builder, boundary_check, n: int) -> tuple[int, ...]:
     return tuple(sorted(set(dims)))
 
 
-def _producer(b: Builder, v: Value):
-    """The op of an open region that defines v (None for arguments and unknown values)."""
-    for region in reversed(b.regions):
+def _producer(b: Builder, v: Value, closed: tuple = ()):
+    """The op of an open region (or of `closed`) that defines v (None for arguments and
+    unknown values)."""
+    for region in (*reversed(b.regions), *closed):
         for op in reversed(region.ops):
             if any(r is v for r in op.results):
                 return op
     return None
 
 
-def _nonneg(b: Builder, x, depth: int = 0) -> bool:
-    """x >= 0 provably: a non-negative constant, a program id or count, or sums and products
-    of those (`pid * BLOCK`). Like the pointer arithmetic it feeds, this assumes the sums do
-    not overflow. The lower bound `0 <= offsets[d] + i` of a boundary check is then always
-    true and is left out of the mask, which leaves only upper bounds: a rectangle the
-    accelerator moves with one access-pattern DMA instead of a gather."""
+# Region arguments and loop results proven non-negative by the `for` that owns them (its
+# induction variable over `range(lb, ub, step)` with lb >= 0 < step, a carried integer whose
+# initial value and every yielded value are non-negative). Keyed by the value's id, which is
+# unique per process; weak, so finished compilations do not keep their values alive.
+_proven: weakref.WeakValueDictionary[int, Value] = weakref.WeakValueDictionary()
+
+
+def assume_nonneg(values) -> None:
+    """Record values (region arguments / loop results) as non-negative for `nonneg`."""
+    for v in values:
+        _proven[v.id] = v
+
+
+def forget_nonneg(values) -> None:
+    """Withdraw `assume_nonneg` (a loop body is rebuilt under fewer assumptions)."""
+    for v in values:
+        if _proven.get(v.id) is v:
+            del _proven[v.id]
+
+
+def nonneg(b: Builder, x, depth: int = 0, closed: tuple = ()) -> bool:
+    """x >= 0 provably: a non-negative constant, a program id or count, a loop value proven
+    non-negative by its `for` (`assume_nonneg`), a branch result both branches yield
+    non-negative, or sums and products of those (`pid * BLOCK`, `k + BK`). Like the pointer
+    arithmetic it feeds, this assumes the sums do not overflow. The lower bound
+    `0 <= offsets[d] + i` of a boundary check is then always true and is left out of the mask,
+    which leaves only upper bounds: a rectangle the accelerator moves with one access-pattern
+    DMA instead of a gather."""
     if isinstance(x, bool):
         return False
     if isinstance(x, int):
         return x >= 0
     if not isinstance(x, Value) or shape_of(x.type) or depth > 16:
         return False
-    op = _producer(b, x)
+    if _proven.get(x.id) is x:
+        return True
+    op = _producer(b, x, closed)
     if op is None:
         return False
     if op.kind in (OpKind.PROGRAM_ID, OpKind.NUM_PROGRAMS):
@@ -184,7 +210,18 @@ def _nonneg(b: Builder, x, depth: int = 0) -> bool:
         v = op.attr.value
         return isinstance(v, int) and not isinstance(v, bool) and v >= 0
     if op.kind is OpKind.BINARY and op.attr.op in (BinaryOp.ADD, BinaryOp.MUL):
-        return all(_nonneg(b, o, depth + 1) for o in op.operands)
+        return all(nonneg(b, o, depth + 1, closed) for o in op.operands)
+    if op.kind is OpKind.IF and len(op.regions) == 2:  # what both branches yield for x
+        i = next(i for i, r in enumerate(op.results) if r is x)
+        ends = [r.ops[-1] if r.ops else None for r in op.regions]
+        inner = (*op.regions, *closed)
+        return all(
+            e is not None
+            and e.kind is OpKind.YIELD
+            and len(e.operands) == len(op.results)
+            and nonneg(b, e.operands[i], depth + 1, inner)
+            for e in ends
+        )
     return False
 
 
@@ -208,7 +245,7 @@ def _window(b: Builder, bp: BlockPointer, checked: tuple[int, ...]):
         total = term if total is None else S.binary(b, BinaryOp.ADD, total, term)
         if d in checked:
             inside = S.compare(b, CmpPred.LT, offs, bp.shape[d])
-            if not _nonneg(b, bp.offsets[d]):  # offsets[d] + i >= 0 for i >= 0 when it is
+            if not nonneg(b, bp.offsets[d]):  # offsets[d] + i >= 0 for i >= 0 when it is
                 inside = S.binary(b, BinaryOp.AND, S.compare(b, CmpPred.GE, offs, 0), inside)
             mask = inside if mask is None else S.binary(b, BinaryOp.AND, mask, inside)
     ptrs = S.binary(b, BinaryOp.ADD, bp.base, total)

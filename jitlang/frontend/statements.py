@@ -17,6 +17,7 @@ from ..dtypes import DType, integer_promote
 from ..errors import CompilationError, ConstexprError, KernelTypeError
 from ..ir import Op, OpKind, Region, ScalarType, Value, scalar_dtype, shape_of, walk
 from ..language import core as lang
+from . import blockptr
 from . import builtins as B
 from . import semantic as S
 from .blockops import item
@@ -528,24 +529,51 @@ class StatementsMixin:
         iv = Value(ScalarType(dt), node.target.id)
         body = Region([iv] + [Value(v.type, n) for n, v in zip(names, inits)])
         self.b.inherit_const(body.args[1:], inits)
+        if isinstance(step, int) and step > 0 and blockptr.nonneg(self.b, lb):
+            blockptr.assume_nonneg([iv])  # iv >= lb >= 0 (block pointer masks: no lower bound)
+        # Carried integers proven non-negative by induction: assume it of those starting
+        # non-negative, build the body, keep those it yields non-negative; rebuild under the
+        # smaller assumption until it holds. Values the body yields unchanged (a block
+        # pointer's shape and strides beside the offset it advances) are loop-invariant: the
+        # rebuilt body uses their initial values, so constants stay constants (a unit stride
+        # keeps the accelerator's access-pattern DMA). Only loops with a failing assumption or
+        # an invariant carried value are built twice.
+        assumed = [i for i, v in enumerate(inits) if blockptr.nonneg(self.b, v)]
+        invariant: set[int] | None = None  # unknown before the first build
         saved_scope = self.scope
-        self.scope = dict(self.scope)
-        self.scope[node.target.id] = iv
-        self.bind_carried(carried, tmpls, body.args[1:])
-        self.b.regions.append(body)
-        self.loop_depth += 1
-        try:
-            self.run_body(node.body)
-            yields = self.carried_yields(node, carried, tmpls, inits)
-            body.ops.append(self._yield(yields))
-        finally:
-            self.loop_depth -= 1
-            self.b.regions.pop()
+        while True:
+            blockptr.assume_nonneg(body.args[1 + i] for i in assumed)
+            body.ops = []
+            self.scope = dict(saved_scope)
+            self.scope[node.target.id] = iv
+            fixed = invariant or set()
+            seen = [v if i in fixed else a for i, (a, v) in enumerate(zip(body.args[1:], inits))]
+            self.bind_carried(carried, tmpls, seen)
+            self.b.regions.append(body)
+            self.loop_depth += 1
+            try:
+                self.run_body(node.body)
+                yields = self.carried_yields(node, carried, tmpls, inits)
+                held = [i for i in assumed if blockptr.nonneg(self.b, yields[i])]
+                body.ops.append(self._yield(yields))
+            finally:
+                self.loop_depth -= 1
+                self.b.regions.pop()
+            same = {i for i, y in enumerate(yields) if y is seen[i]}
+            # sound once every value bound to its initial one is yielded unchanged (the
+            # assumptions only shrink after the first build, so this ends)
+            if held == assumed and invariant is not None and invariant <= same:
+                break
+            blockptr.forget_nonneg(body.args[1 + i] for i in assumed)
+            assumed = held
+            invariant = same if invariant is None else invariant & same
         self.scope = saved_scope
         op = self.b.emit(OpKind.FOR, bv + inits, [v.type for v in inits], regions=[body])
         for n, r in zip(names, op.results):
             r.name = n
-        self.bind_carried(carried, tmpls, op.results)
+        blockptr.assume_nonneg(op.results[i] for i in assumed)
+        after = [v if i in fixed else r for i, (r, v) in enumerate(zip(op.results, inits))]
+        self.bind_carried(carried, tmpls, after)
 
     def carried_inits(self, node, carried: list[str]):
         """(templates, flat initial values, flat names) of the loop-carried variables: tensors
