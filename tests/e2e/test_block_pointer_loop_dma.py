@@ -21,7 +21,7 @@ def bp_matmul(A, B, C, M, N, K, BM: tl.constexpr, BN: tl.constexpr, BK: tl.const
     a_ptr = tl.make_block_ptr(A, (M, K), (K, 1), (pm * BM, 0), (BM, BK), (1, 0))
     b_ptr = tl.make_block_ptr(B, (K, N), (N, 1), (0, pn * BN), (BK, BN), (1, 0))
     acc = tl.zeros((BM, BN), dtype=tl.float32)
-    for k in range(0, K, BK):
+    for _k in range(0, K, BK):
         a = tl.load(a_ptr, boundary_check=(0, 1), padding_option="zero")
         b = tl.load(b_ptr, boundary_check=(0, 1), padding_option="zero")
         acc += tl.dot(a, b)
@@ -49,7 +49,7 @@ def bp_rows_back(X, Y, M, N, BM: tl.constexpr, BN: tl.constexpr):
     start = ((M + BM - 1) // BM - 1) * BM
     p = tl.make_block_ptr(X, (M, N), (N, 1), (start, 0), (BM, BN), (1, 0))
     q = tl.make_block_ptr(Y, (M, N), (N, 1), (start, 0), (BM, BN), (1, 0))
-    for r in range(0, M, BM):
+    for _r in range(0, M, BM):
         x = tl.load(p, boundary_check=(0, 1), padding_option="zero")
         tl.store(q, x + 1, boundary_check=(0, 1))
         p = tl.advance(p, (-BM, 0))
@@ -61,7 +61,7 @@ def bp_rows_step(X, Y, M, N, S, BM: tl.constexpr, BN: tl.constexpr):
     # advances by a run-time amount S (negative S reads NaN padding above the tensor)
     p = tl.make_block_ptr(X, (M, N), (N, 1), (0, 0), (BM, BN), (1, 0))
     q = tl.make_block_ptr(Y, (M, N), (N, 1), (0, 0), (BM, BN), (1, 0))
-    for r in range(0, M, BM):
+    for _r in range(0, M, BM):
         x = tl.load(p, boundary_check=(0, 1), padding_option="nan")
         tl.store(q, x, boundary_check=(0, 1))
         p = tl.advance(p, (S, 0))
