@@ -14,7 +14,12 @@ disk cache holds the choice; "-" for kernels that are not batched) and the least
 ("least"): the time to move the least bytes the kernel can (every array it stores to written
 once, every other array argument read once) at the machine's sustained DMA rate (all cores'
 `dma_bytes_per_ns`) divided by the modelled time, so a kernel that moves fewer bytes shows its
-progress where the DMA utilisation (bytes actually moved) does not. Every run is
+progress where the DMA utilisation (bytes actually moved) does not, and the PE cap ("PE cap"):
+the most tensor-engine utilisation the bytes this launch moves allow at the machine's sustained
+DMA rate (PE busy time / (bytes moved / one core's DMA rate), at most 1; a schedule can only
+lose against it). After the table, the traffic bound of each matmul size: the most PE
+utilisation *any* schedule of C = A @ B (C stored fp16) reaches on the model
+(`matmul_traffic_bound`). Every run is
 timing-only emulation (addresses, sizes, dependencies; no tile data), so sizes stay realistic.
 The kernels are the tutorial kernels as written (tests/e2e/tutorial_kernels.py): one row per
 program for softmax and layer norm, grouped ordering for matmul.
@@ -220,6 +225,50 @@ def least_bytes(kernel, args, native) -> int:
     return sum(a.nbytes for a in arrays.values())
 
 
+def matmul_traffic_bound(size: int, dtype: str, config: str) -> dict:
+    """The most PE utilisation any schedule of a `size`^3 matmul (A, B in `dtype`, C stored
+    fp16, each element of C computed on one core) reaches on `config`'s timing model.
+
+    Some core computes at least S = size^2 / cores elements of C. If they lie in rows R and
+    columns Q of C, then |R| |Q| >= S, so |R| + |Q| >= 2 sqrt(S): the core reads at least
+    2 sqrt(S) size elements of A and B (each once, perfect reuse in SBUF) and writes S of C.
+    At one core's sustained DMA rate that traffic takes at least `dma_us`; the core's share
+    of the PE work takes `pe_us` (128x128 array at the PE clock; fp32 at the bf16/fp32 peak
+    ratio). The run lasts at least max(dma_us, pe_us), so the PE is busy at most
+    pe_us / max(dma_us, pe_us) of it. Example, 2048^3 bf16 on nc-v2: S = 2^21, traffic
+    2 * 1448.2 * 2048 * 2 + 2^21 * 2 = 16.05 MB, 157.4 us at 102 B/ns, against 93.6 us of
+    PE work: at most 59.5%, so the issue's 85% is out of reach on this model at this size
+    (it would need <= 10.6 MiB per core, less than the inputs' lower bound alone)."""
+    from isa.machine import get_config
+
+    cfg = get_config(config)
+    in_bytes = 4 if dtype == "fp32" else 2
+    area = size * size / cfg.cores
+    traffic = 2 * area**0.5 * size * in_bytes + area * 2
+    dma_us = traffic / cfg.dma_bytes_per_ns / 1e3
+    peak = 2 * cfg.pe_rows * cfg.pe_cols * cfg.pe_clock_ghz  # flop/ns (bf16)
+    if dtype == "fp32":
+        peak *= cfg.pe_tflops_fp32 / cfg.pe_tflops_bf16
+    pe_us = 2 * size**3 / cfg.cores / peak / 1e3
+    return {
+        "bytes_per_core": traffic,
+        "dma_us": dma_us,
+        "pe_us": pe_us,
+        "pe_util_max": pe_us / max(dma_us, pe_us),
+    }
+
+
+def pe_cap(summary: dict, config: str) -> float:
+    """The most PE utilisation the bytes a launch moved allow: its PE busy time over the time
+    one core's sustained DMA rate needs for them (summed over cores, as the busy time is), at
+    most 1. The run lasts at least bytes / (cores * rate), so utilisation <= this."""
+    from isa.machine import get_config
+
+    pe_busy = summary["engines"]["PE"]["busy_ns"]
+    dma_ns = summary["dma_bytes"] / get_config(config).dma_bytes_per_ns
+    return pe_busy / max(pe_busy, dma_ns) if pe_busy else 0.0
+
+
 def machine_dma_bytes_per_ns(config: str) -> float:
     """The machine's sustained DMA rate: every core's queues busy (isa.machine)."""
     from isa.machine import get_config
@@ -244,6 +293,7 @@ def measure(make, configs) -> dict:
         rows[cfg] = {
             "time_us": s["time_ns"] / 1e3,
             "pe_util": s["engines"]["PE"]["utilization"],
+            "pe_cap": pe_cap(s, cfg),
             "dma_bw_util": s["dma_bw_utilization"],
             "of_attainable": s["roofline"]["fraction_of_attainable"],
             "bound": s["roofline"]["bound"],
@@ -268,11 +318,11 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     results = {}
     if not args.json:
-        cells = "".join(f"{c:>67}" for c in args.configs)
+        cells = "".join(f"{c:>74}" for c in args.configs)
         print(f"{'kernel':<30}{'compile s':>10}{cells}")
         sub = "".join(
             f"{'us':>10}{'PE':>7}{'DMA':>7}{'attain':>8}{'bound':>9}{'emu s':>11}"
-            f"{'choice s':>9}{'least':>6}"
+            f"{'choice s':>9}{'least':>6}{'PE cap':>7}"
             for _ in args.configs
         )
         print(f"{'':<40}{sub}")
@@ -297,8 +347,24 @@ def main(argv=None) -> int:
                 f"{c['of_attainable']:>8.1%}{c['bound']:>9}{c['emulate_and_model_s']:>11.2f}"
             )
             choice = "-" if c["choice_s"] is None else f"{c['choice_s']:.2f}"
-            line += f"{choice:>9}{c['least_bytes_ratio']:>6.0%}"
+            line += f"{choice:>9}{c['least_bytes_ratio']:>6.0%}{c['pe_cap']:>7.1%}"
         print(line, flush=True)
+    sizes = sorted({int(n.split()[1].split("^")[0]) for n in results if n.startswith("matmul")})
+    bounds = {
+        f"{size}^3 {dt} {cfg}": matmul_traffic_bound(size, dt, cfg)
+        for size in sizes
+        for dt in ("bf16", "fp32")
+        for cfg in args.configs
+    }
+    if args.json:
+        results["matmul_traffic_bound"] = bounds
+    elif bounds:
+        print("\ntraffic bound (matmul_traffic_bound: any schedule, least bytes per core):")
+        for name, b in bounds.items():
+            print(
+                f"  matmul {name}: {b['bytes_per_core'] / 2**20:6.1f} MiB/core, DMA "
+                f"{b['dma_us']:7.1f} us vs PE {b['pe_us']:7.1f} us: PE <= {b['pe_util_max']:.1%}"
+            )
     if args.json:
         print(json.dumps(results, indent=1))
     return 0
