@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 
-PARALLEL_THRESHOLD_NS = 50_000  # estimated work below this runs on the calling thread
+PARALLEL_THRESHOLD_NS = 50_000  # a launch measured below this runs on the calling thread
 PIECES_PER_THREAD = 4  # slices per thread in a parallel launch
 
 
@@ -57,55 +57,79 @@ def _work(q: queue.SimpleQueue) -> None:
             done.put(e)
 
 
+class _GridStats:
+    """What one grid size of a kernel has measured: wall ns per launch on one thread and on
+    all, the choice made from them, and how many large launches it has had."""
+
+    __slots__ = ("single", "parallel", "launches", "choice")
+
+    def __init__(self) -> None:
+        self.single: list[float] = []
+        self.parallel: list[float] = []
+        self.launches = 0
+        self.choice: str | None = None
+
+
 class Launcher:
     """Runs a grid on one thread or on the pool, whichever has measured faster for this kernel.
 
     Memory-bound kernels may not gain from a second thread on a machine whose bandwidth one core
     saturates; compute-bound ones do. The first large launches alternate the two modes until
-    each has `SAMPLES` timings (wall ns per program); the pool wins unless one thread is clearly
-    faster (the minimum of its samples under `MARGIN` times the pool's), so one noisy sample
-    cannot pin a kernel to one thread. Every `REPROBE` large launches the other mode is re-timed.
+    each has `SAMPLES` timings; the pool wins unless one thread is clearly faster (the minimum of
+    its samples under `MARGIN` times the pool's), so one noisy sample cannot pin a kernel to one
+    thread. Every `REPROBE` large launches the other mode is re-timed.
+
+    Timings are kept per grid size (the last `GRIDS` sizes launched), not per program: a
+    persistent kernel's programs stride over the rows, so a program of an 8-program grid does
+    the work of 512 programs of a 4096-program grid, and a per-program cost measured on one grid
+    would send the other to the calling thread (or to the pool) on a wrong estimate. A grid size
+    not seen yet starts with a timed launch on the calling thread: a small launch stays there
+    after that one launch, a large one goes on to the alternating samples.
     """
 
     REPROBE = 64
     SAMPLES = 3
     MARGIN = 0.85
+    GRIDS = 8
 
-    __slots__ = ("cfunc", "pool", "single", "parallel", "big_launches", "choice", "pieces")
+    __slots__ = ("cfunc", "pool", "pieces", "grids")
 
     def __init__(self, cfunc, pool: WorkerPool, pieces_per_thread: int | None = None) -> None:
         self.cfunc = cfunc
         self.pool = pool
         self.pieces = pieces_per_thread or PIECES_PER_THREAD  # slices per thread in parallel
-        self.single: list[float] = []  # wall ns per program, one thread
-        self.parallel: list[float] = []  # wall ns per program, all threads
-        self.big_launches = 0
-        self.choice: str | None = None
+        self.grids: dict[int, _GridStats] = {}  # programs per launch -> its timings
 
-    @property
-    def single_ns(self) -> float:
-        return min(self.single) if self.single else -1.0
+    def stats(self, total: int) -> _GridStats:
+        """The timings of grids of `total` programs (created, and the oldest size dropped)."""
+        st = self.grids.get(total)
+        if st is None:
+            st = _GridStats()
+            if len(self.grids) >= self.GRIDS:
+                self.grids.pop(next(iter(self.grids)), None)
+            self.grids[total] = st
+        return st
 
     def __call__(self, grid: tuple[int, int, int], buf: bytes) -> None:
         total = grid[0] * grid[1] * grid[2]
-        single = self.single_ns
-        if total == 1 or (0 <= single and single * total < PARALLEL_THRESHOLD_NS):
+        if total == 1 or self.pool.n_threads == 1:
             self.cfunc(0, total, 1, buf)
             return
         if total <= 0:
             return
-        if self.pool.n_threads == 1:
+        st = self.grids.get(total) or self.stats(total)
+        if st.single and min(st.single) < PARALLEL_THRESHOLD_NS:
             self.cfunc(0, total, 1, buf)
             return
-        self.big_launches += 1
-        if self.choice is None:
-            mode = "single" if len(self.single) <= len(self.parallel) else "parallel"
-        elif self.big_launches % self.REPROBE == 0:
-            mode = "parallel" if self.choice == "single" else "single"
+        st.launches += 1
+        if st.choice is None:
+            mode = "single" if len(st.single) <= len(st.parallel) else "parallel"
+        elif st.launches % self.REPROBE == 0:
+            mode = "parallel" if st.choice == "single" else "single"
         else:
             mode = None
         if mode is None:
-            if self.choice == "single":
+            if st.choice == "single":
                 self.cfunc(0, total, 1, buf)
             else:
                 self._parallel(total, buf)
@@ -117,14 +141,12 @@ class Launcher:
             self.cfunc(0, total, 1, buf)
         else:
             self._parallel(total, buf)
-        sample = (time.perf_counter_ns() - t0) / total
-        samples = self.single if mode == "single" else self.parallel
+        sample = float(time.perf_counter_ns() - t0)
+        samples = st.single if mode == "single" else st.parallel
         samples.append(sample)
         del samples[: -self.SAMPLES]
-        if len(self.single) >= self.SAMPLES and len(self.parallel) >= self.SAMPLES:
-            self.choice = (
-                "single" if min(self.single) < self.MARGIN * min(self.parallel) else ("parallel")
-            )
+        if len(st.single) >= self.SAMPLES and len(st.parallel) >= self.SAMPLES:
+            st.choice = "single" if min(st.single) < self.MARGIN * min(st.parallel) else "parallel"
 
     def _parallel(self, total: int, buf: bytes) -> None:
         n = min(self.pool.n_threads, total)

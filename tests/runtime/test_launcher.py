@@ -1,0 +1,91 @@
+"""The CPU launcher's choice between the calling thread and the pool, per grid size."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from runtime.launch import Launcher, WorkerPool
+
+
+class _Kernel:
+    """A stand-in native entry point: `launch_s` seconds of (GIL-free) waiting per launch,
+    split over the programs a call runs, as a grid-stride kernel's fixed work is split over
+    however many programs the grid has. Records which threads ran which program ranges."""
+
+    def __init__(self, launch_s: float) -> None:
+        self.launch_s = launch_s
+        self.total = 0
+        self.calls: list[tuple[int, int, int]] = []  # (thread id, start, end)
+        self.lock = threading.Lock()
+
+    def __call__(self, start: int, end: int, stride: int, buf: bytes) -> None:
+        assert stride == 1 and buf == b"args"
+        with self.lock:
+            self.calls.append((threading.get_ident(), start, end))
+        if self.launch_s:
+            time.sleep(self.launch_s * (end - start) / self.total)
+
+    def launch(self, launcher: Launcher, programs: int) -> set[int]:
+        """One launch of `programs` programs; the threads that ran it. Every program runs once."""
+        self.total = programs
+        self.calls = []
+        launcher((programs, 1, 1), b"args")
+        ran = sorted((s, e) for _, s, e in self.calls)
+        assert ran[0][0] == 0 and ran[-1][1] == programs
+        assert all(a[1] == b[0] for a, b in zip(ran, ran[1:]))
+        return {t for t, _, _ in self.calls}
+
+
+def test_a_persistent_grid_is_not_judged_by_the_one_program_per_row_grid():
+    # 20 ms of work per launch whatever the grid: per program, the 4096-program grid measures
+    # ~5 us, which over 8 programs would look like a 40 us launch, small enough for the
+    # calling thread; the 8-program grid must be timed on its own and go to the pool
+    kernel = _Kernel(0.02)
+    launcher = Launcher(kernel, WorkerPool(2), pieces_per_thread=1)
+    for _ in range(2 * Launcher.SAMPLES):
+        kernel.launch(launcher, 4096)
+    assert launcher.stats(4096).choice == "parallel"
+    threads = set()
+    for _ in range(2 * Launcher.SAMPLES + 2):
+        threads = kernel.launch(launcher, 8)
+    assert launcher.stats(8).choice == "parallel"
+    assert len(threads) == 2  # both halves of the grid ran at once
+    assert len(kernel.launch(launcher, 4096)) == 2
+
+
+def test_a_small_grid_stays_on_the_calling_thread_after_one_launch():
+    kernel = _Kernel(0.0)
+    launcher = Launcher(kernel, WorkerPool(2))
+    me = threading.get_ident()
+    for _ in range(5):
+        assert kernel.launch(launcher, 64) == {me}
+    st = launcher.stats(64)
+    assert len(st.single) == 1 and not st.parallel and st.choice is None
+
+
+def test_one_thread_clearly_faster_is_chosen_for_that_grid_only():
+    calls = []
+
+    def fixed(start: int, end: int, stride: int, buf: bytes) -> None:
+        calls.append((start, end))
+        # a launch split in two pays the whole cost in each half: the pool is slower
+        time.sleep(0.004 if end - start < 16 else 0.002)
+
+    launcher = Launcher(fixed, WorkerPool(2), pieces_per_thread=1)
+    for _ in range(2 * Launcher.SAMPLES):
+        launcher((16, 1, 1), b"")
+    assert launcher.stats(16).choice == "single"
+    calls.clear()
+    launcher((16, 1, 1), b"")
+    assert calls == [(0, 16)]
+    assert launcher.stats(32).choice is None  # another grid size has its own samples
+
+
+def test_only_the_last_grid_sizes_are_kept():
+    kernel = _Kernel(0.0)
+    launcher = Launcher(kernel, WorkerPool(2))
+    for n in range(2, 2 + 3 * Launcher.GRIDS):
+        kernel.launch(launcher, n)
+    assert len(launcher.grids) == Launcher.GRIDS
+    assert max(launcher.grids) == 1 + 3 * Launcher.GRIDS
