@@ -4,9 +4,7 @@ Stage: codegen/cpu (called by `lower.CpuLowering`). Inputs are materialised into
 buffers; results are buffers (or scalars for full reductions of 1-D blocks).
 - reduce along the last axis: vector accumulators of `lanes` elements over the axis, then a
   shuffle tree; along another axis: vectors along the last axis, a scalar loop over the axis.
-- dot: a register-blocked micro-kernel, MR rows x NV vectors of accumulators kept in registers
-  across the K loop, one broadcast of A and NV vector loads of B per k (FMA on the host's widest
-  vectors); it accumulates in place into a loop-carried accumulator when nothing else reads it.
+- dot: `dot.lower_dot` (a register-blocked micro-kernel; see codegen/cpu/dot.py).
 - trans: a strided view of the materialised input (no copy); reshape: a copy when needed.
 - atomics: one `atomicrmw`/`cmpxchg` per active element, sequentially consistent; `poll`
   spins on an acquire load per element against one clock_gettime budget for the whole op.
@@ -35,6 +33,7 @@ from jitlang.ir import (
 from . import elementwise as E
 from . import llvmutil as U
 from .debug import ASSERT_FN_TYPE, ASSERT_HOOK
+from .dot import lower_dot  # noqa: F401  (dispatched from here by lower.py)
 from .values import Lazy, Mat
 
 
@@ -162,37 +161,6 @@ def _scalar_nest(low, shape, body):
     rec(0)
 
 
-def _counted_loop(low, start: int, stop: int, step: int, init: list, body, name="k"):
-    """for k in range(start, stop, step) carrying registers `init`; body(k, carried) -> new."""
-    b = low.b
-    if (stop - start) // step <= 0 if step > 0 else (start - stop) // (-step) <= 0:
-        return init
-    pre = b.block
-    header = b.append_basic_block(f"{name}.header")
-    blk = b.append_basic_block(f"{name}.body")
-    exit_ = b.append_basic_block(f"{name}.exit")
-    b.branch(header)
-    b.position_at_end(header)
-    k = b.phi(U.I64, name)
-    k.add_incoming(ir.Constant(U.I64, start), pre)
-    phis = []
-    for v in init:
-        p = b.phi(v.type)
-        p.add_incoming(v, pre)
-        phis.append(p)
-    cond = b.icmp_signed("<" if step > 0 else ">", k, ir.Constant(U.I64, stop))
-    b.cbranch(cond, blk, exit_)
-    b.position_at_end(blk)
-    new = body(k, phis)
-    end = b.block
-    for p, v in zip(phis, new):
-        p.add_incoming(v, end)
-    k.add_incoming(b.add(k, ir.Constant(U.I64, step)), end)
-    b.branch(header)
-    b.position_at_end(exit_)
-    return phis
-
-
 # -- reduce --------------------------------------------------------------------------------
 
 
@@ -260,7 +228,7 @@ def lower_reduce(low, op: Op) -> None:
             def step(k, accs):
                 return combine(low, op, kind, accs, chunk(k))
 
-            red = _counted_loop(low, w, n, w, chunk(low.zero), in_loop(step))
+            red = U.counted_loop(low.b, w, n, w, chunk(low.zero), in_loop(step))
             if out_shape:
                 for m, v in zip(outs, red):
                     low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
@@ -284,7 +252,7 @@ def lower_reduce(low, op: Op) -> None:
                     out += combine(low, op, kind, accs[j * nin : (j + 1) * nin], xs)
                 return out
 
-            accs = _counted_loop(low, span, n, span, first, in_loop(step))
+            accs = U.counted_loop(low.b, span, n, span, first, in_loop(step))
             part = accs[:nin]
             for j in range(1, nacc):
                 part = combine(low, op, kind, part, accs[j * nin : (j + 1) * nin])
@@ -309,7 +277,7 @@ def lower_reduce(low, op: Op) -> None:
             def step(k, accs):
                 return combine(low, op, kind, accs, [load(m, idx_out, k, lanes) for m in ins])
 
-            accs = _counted_loop(low, 1, n, 1, first, step)
+            accs = U.counted_loop(low.b, 1, n, 1, first, step)
             for m, v in zip(outs, accs):
                 st = low.b.store(E.reg_to_buf(low.b, v), low.buf_addr(m, idx_out))
                 st.align = 4 if E.lanes_of(v) == 1 else 4
@@ -348,9 +316,9 @@ def lower_scan(low, op: Op) -> None:
             return new
 
         if rev:
-            _counted_loop(low, n - 2, -1, -1, first, step)
+            U.counted_loop(low.b, n - 2, -1, -1, first, step)
         else:
-            _counted_loop(low, 1, n, 1, first, step)
+            U.counted_loop(low.b, 1, n, 1, first, step)
 
     if ax == len(shape) - 1 or not outer:
         _scalar_nest(low, outer, lambda idx: run(idx, 1))
@@ -358,101 +326,6 @@ def lower_scan(low, op: Op) -> None:
         low.loop_nest(outer, run)
     for r, m in zip(op.results, outs):
         low.vals[r.id] = m
-
-
-# -- dot -----------------------------------------------------------------------------------
-
-
-def lower_dot(low, op: Op) -> None:
-    a_v, b_v, c_v = op.operands
-    A = low.materialize(a_v)
-    B = low.materialize(b_v)
-    out_elem = elem_type(op.result.type)
-    dt = scalar_dtype(op.result.type)
-    inplace = low.inplace_dot.get(id(op))
-    if inplace is not None:
-        C = inplace
-    else:
-        C = low.alloc(out_elem, shape_of(op.result.type))
-        low.materialize_into(C, c_v)
-    shape = shape_of(op.result.type)
-    batch = shape[0] if len(shape) == 3 else 1
-    M, N = shape[-2], shape[-1]
-    K = shape_of(a_v.type)[-1]
-    ebytes = 8 if dt in (DType.F64, DType.I64, DType.U64) else 4
-    tiling = op.attr.tiling if op.attr is not None else None
-    if tiling is None:  # IR that skipped the layout pass: the target's default choice
-        from jitlang.passes.layout import choose_tiling
-
-        tiling = choose_tiling(M, N, ebytes, low.target)
-    W, NV, MR = tiling.lanes, tiling.nv, tiling.mr
-    b = low.b
-    is_float = dt.is_float
-    fma_name = "fma"
-    vt = E.vec(E.reg_type(out_elem), W)
-
-    def elem_addr(m, bi, i, j):
-        idx = ((bi,) if len(shape) == 3 else ()) + (i, j)
-        return low.buf_addr(m, idx)
-
-    def vload(m, bi, i, j):
-        return low.load_buf(m, ((bi,) if len(shape) == 3 else ()) + (i, j), W)
-
-    def micro(bi):
-        full = M - M % MR
-        if full:
-            tile_rows(bi, 0, full, MR, NV)
-        if M % MR:  # leftover rows: one shorter tile, as wide as the registers allow
-            tile_rows(bi, full, M, M % MR, _leftover_nv(M % MR, N // W, NV, low.target))
-
-    def tile_rows(bi, lo: int, hi: int, MR: int, NV: int):
-        with U.for_range(
-            b, ir.Constant(U.I64, lo), ir.Constant(U.I64, hi), ir.Constant(U.I64, MR), "mi"
-        ) as i0:
-            with U.for_range(
-                b, low.zero, ir.Constant(U.I64, N), ir.Constant(U.I64, W * NV), "nj"
-            ) as j0:
-                rows = [i0 if r == 0 else b.add(i0, ir.Constant(U.I64, r)) for r in range(MR)]
-                cols = [j0 if v == 0 else b.add(j0, ir.Constant(U.I64, v * W)) for v in range(NV)]
-                init = [vload(C, bi, rows[r], cols[v]) for r in range(MR) for v in range(NV)]
-
-                def kstep(k, accs):
-                    bvecs = [vload(B, bi, k, cols[v]) for v in range(NV)]
-                    out = list(accs)
-                    for r in range(MR):
-                        a = low.load_buf(A, ((bi,) if len(shape) == 3 else ()) + (rows[r], k), 1)
-                        av = U.splat(b, a, W) if W > 1 else a
-                        for v in range(NV):
-                            acc = out[r * NV + v]
-                            if is_float:
-                                out[r * NV + v] = U.intrinsic(b, fma_name, vt, [av, bvecs[v], acc])
-                            else:
-                                out[r * NV + v] = b.add(acc, b.mul(av, bvecs[v]))
-                    return out
-
-                accs = _counted_loop(low, 0, K, 1, init, kstep, "kk")
-                for r in range(MR):
-                    for v in range(NV):
-                        st = b.store(accs[r * NV + v], elem_addr(C, bi, rows[r], cols[v]))
-                        st.align = ebytes
-
-    if batch == 1 and len(shape) == 2:
-        micro(low.zero)
-    else:
-        with U.for_range(b, low.zero, ir.Constant(U.I64, batch), ir.Constant(U.I64, 1), "bt") as bi:
-            micro(bi)
-    low.vals[op.result.id] = C
-
-
-def _leftover_nv(rows: int, vectors: int, nv: int, target) -> int:
-    """Vectors per row of the leftover tile (`rows` < MR rows): a short tile with the full
-    tile's NV has too few accumulators to hide the FMA latency, so it takes the widest NV that
-    divides the row's `vectors` and fits the register budget (accumulators plus B vectors)."""
-    budget = target.vector_registers - target.reserved_registers
-    for wide in (8, 6, 4, 3, 2):
-        if wide > nv and vectors % wide == 0 and rows * wide + wide <= budget:
-            return wide
-    return nv
 
 
 # -- shape changes ---------------------------------------------------------------------------

@@ -86,6 +86,37 @@ def for_range(b: ir.IRBuilder, start: ir.Value, stop: ir.Value, step: ir.Value, 
     b.position_at_end(exit_)
 
 
+def counted_loop(b: ir.IRBuilder, start: int, stop: int, step: int, init: list, body, name="k"):
+    """for k in range(start, stop, step) (constants) carrying registers `init`;
+    body(k, carried) -> new carried values; returns the values after the loop."""
+    if (stop - start) // step <= 0 if step > 0 else (start - stop) // (-step) <= 0:
+        return init
+    pre = b.block
+    header = b.append_basic_block(f"{name}.header")
+    blk = b.append_basic_block(f"{name}.body")
+    exit_ = b.append_basic_block(f"{name}.exit")
+    b.branch(header)
+    b.position_at_end(header)
+    k = b.phi(I64, name)
+    k.add_incoming(ir.Constant(I64, start), pre)
+    phis = []
+    for v in init:
+        p = b.phi(v.type)
+        p.add_incoming(v, pre)
+        phis.append(p)
+    cond = b.icmp_signed("<" if step > 0 else ">", k, ir.Constant(I64, stop))
+    b.cbranch(cond, blk, exit_)
+    b.position_at_end(blk)
+    new = body(k, phis)
+    end = b.block
+    for p, v in zip(phis, new):
+        p.add_incoming(v, end)
+    k.add_incoming(b.add(k, ir.Constant(I64, step)), end)
+    b.branch(header)
+    b.position_at_end(exit_)
+    return phis
+
+
 def elem_bytes(ty: ir.Type) -> int:
     if isinstance(ty, ir.IntType):
         return max(1, ty.width // 8)

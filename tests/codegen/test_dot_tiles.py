@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from codegen.cpu.blockops import _leftover_nv
+from codegen.cpu.dot import _leftover_nv
 from codegen.cpu.target import CpuTarget
 
 AVX2 = CpuTarget(cpu="x86-64-v3", vector_bytes=32, vector_registers=16)
