@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from runtime.launch import Launcher, WorkerPool
+import numpy as np
+
+from runtime.launch import PARALLEL_THRESHOLD_NS, Launcher, WorkerPool
 
 
 class _Kernel:
@@ -89,3 +91,30 @@ def test_only_the_last_grid_sizes_are_kept():
         kernel.launch(launcher, n)
     assert len(launcher.grids) == Launcher.GRIDS
     assert max(launcher.grids) == 1 + 3 * Launcher.GRIDS
+
+
+def test_the_tutorial_softmax_on_a_persistent_grid_after_one_row_per_program():
+    # the same compiled kernel launched one row per program, then on 8 programs striding over
+    # the rows: the 8-program launch is timed on its own (a one-thread sample of the whole
+    # launch, well above the threshold) and then sampled on the pool, and both give numpy's rows
+    from runtime.driver import get_runtime
+    from tests.e2e.tutorial_kernels import softmax_kernel
+
+    if get_runtime().pool.n_threads < 2:
+        return  # one thread: every launch runs on the calling thread, nothing to choose
+    rng = np.random.default_rng(0)
+    rows, cols = 1537, 1000  # rows not a multiple of the programs; ragged last block
+    x = rng.standard_normal((rows, cols), dtype=np.float32)
+    e = np.exp(x - x.max(1, keepdims=True))
+    ref = e / e.sum(1, keepdims=True)
+    y = np.full_like(x, np.nan)
+    compiled = softmax_kernel.warmup(y, x, cols, cols, rows, cols, BLOCK_SIZE=1024)
+    compiled.native.launcher.grids.clear()  # timings other tests' launches left
+    for grid in (rows, 8):
+        for _ in range(2 * Launcher.SAMPLES):
+            y = np.full_like(x, np.nan)
+            softmax_kernel[(grid,)](y, x, cols, cols, rows, cols, BLOCK_SIZE=1024)
+            np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-7)
+    st = compiled.native.launcher.stats(8)
+    assert min(st.single) > PARALLEL_THRESHOLD_NS
+    assert len(st.parallel) == Launcher.SAMPLES
