@@ -157,3 +157,57 @@ def test_the_matmul_epilogue_stores_while_the_last_k_step_runs():
     assert on["engines"]["ACT"]["instructions"] == 4 * 2 * 4
     # measured 83.7 -> 82.6 us (bench_accel 4096^3 bf16 blocked nc-v2: 924.3 -> 914.9 us)
     assert on["time_ns"] < off["time_ns"] - 0.5e3, (off["time_ns"], on["time_ns"])
+
+
+@jl.jit
+def cast_in_loop(x_ptr, o_ptr, s, nb, R: tl.constexpr, C: tl.constexpr):
+    """One [R, C] block per iteration (a run-time count: the loop stays a loop), converted and
+    stored inside the loop: not chunked."""
+    offs = tl.arange(0, R)[:, None] * C + tl.arange(0, C)[None, :]
+    for i in range(nb):
+        y = tl.load(x_ptr + i * R * C + offs) * s
+        tl.store(o_ptr + i * R * C + offs, y.to(tl.float16))
+
+
+def test_not_chunked_inside_a_loop():
+    # the next iteration's loads take the bandwidth while the chunks wait for their conversions,
+    # and its accumulators wait for the last chunk: NKI step 4 (the output blocks in a loop)
+    # modelled 7.78 ms unchunked, 8.08 ms chunked in the loop
+    NB, R, C = 3, 512, 256
+    x = _specials((NB * R, C), seed=5)
+    o = np.zeros((NB * R, C), np.float16)
+    lines = _asm(cast_in_loop, x, o, 1.5, NB, R=R, C=C)
+    # (the loop body may be unrolled: each copy converts its whole block at once)
+    convs = [ln for ln in lines if _is_conversion(ln)]
+    assert convs and all("(1,1024)]" in c for c in convs), convs
+    assert not any("(256,1), (1,256)]" in s for s in _stores(lines)), _stores(lines)
+    cast_in_loop[(1,)](x, o, 1.5, NB, R=R, C=C, target="accel")
+    cpu = np.zeros_like(o)
+    cast_in_loop[(1,)](x, cpu, 1.5, NB, R=R, C=C)
+    with np.errstate(over="ignore"):
+        ref = (x * np.float32(1.5)).astype(np.float16)
+    np.testing.assert_array_equal(o.view(np.uint16), ref.view(np.uint16))
+    np.testing.assert_array_equal(cpu.view(np.uint16), ref.view(np.uint16))
+
+
+def test_nki_step4_keeps_its_unchunked_time():
+    # benchmarks/nki_matmul_steps.py step 4 at the published shape (timing only, nc-v2): its
+    # stores are in the loop over output blocks, so the step leaves them whole (7.78 ms; chunked
+    # they made it 8.08 ms)
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "nki_matmul_steps.py"
+    spec = importlib.util.spec_from_file_location("nki_matmul_steps", path)
+    nki = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nki)
+    m, k, n = 4096, 8192, 8192
+    kernel, meta = nki.jitlang_launch(4, m, k, n)
+    lhsT = np.zeros((k, m), ml_dtypes.bfloat16)
+    rhs = np.zeros((k, n), ml_dtypes.bfloat16)
+    out = np.zeros((m, n), ml_dtypes.bfloat16)
+    times = [
+        _modelled(kernel, (1,), lhsT, rhs, out, steps=steps, timing_only=True, **meta)["time_ns"]
+        for steps in (None, _without("store_chunks"))
+    ]
+    assert times[0] == times[1] and times[0] < 7.9e6, times
