@@ -284,6 +284,7 @@ class Emulator:
                 )
                 left -= executed
                 if tables is not None:  # compiled memo hits: template rows, deferred writes
+                    memo.made_derived()
                     if record:
                         records.add_rows(tables[7], int(tables[8][C_NROWS]))
                     memo.made_defers(ctx)

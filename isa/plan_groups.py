@@ -2,14 +2,16 @@
 
 Input: the binary's code words and which instructions the memo plans (`isa.shape_memo`).
 Output: per instruction its group (equal encoding once the bits a plan leaves out are masked:
-the HBM offset immediate and the DMA queue of a shiftable DMA) and those two values. A group
+the HBM offset immediate and the DMA queue of a shiftable DMA, the tiles' offset immediates of
+an instruction whose plan holds them in its key) and those values. A group
 is planned once, through its first instruction, and the plan's row is given to every member
 with numpy; an unrolled program of thousands of DMAs that differ in offset and queue costs a
 few hundred plans instead of one Python call each.
 
 The grouping is exact (masked words compared, not a hash), in one compiled pass over the
-words. What is masked follows `isa.shape_memo._layout`: a layout that names one HBM pattern
-and a queue field has those bits masked; any other memoised instruction groups by its whole
+words. What is masked follows `isa.shape_memo._layout` and `_tile_fields`: a layout that names
+one HBM pattern and a queue field has those bits masked, so have the tiles of the handlers
+whose plans are shared among tile offsets; any other memoised instruction groups by its whole
 encoding (equal encodings decode to equal instructions, which share a plan).
 """
 
@@ -18,25 +20,32 @@ from __future__ import annotations
 import numpy as np
 
 from isa.encoding import _PLANS
-from isa.operands import HBM_LAYOUT
-from isa.sequencer import njit
+from isa.operands import HBM_LAYOUT, TILE_LAYOUT
+from isa.sequencer import MEMO_TILES, njit
 from isa.table import BY_OPCODE, OPCODE_BITS, WORD_BITS
 
 _MAX_WORDS = max(spec.nwords for spec in BY_OPCODE.values())
 _OFF_AT = sum(bits for name, bits, _ in HBM_LAYOUT[: [n for n, _, _ in HBM_LAYOUT].index("off")])
 _OFF_BITS = dict((n, b) for n, b, _ in HBM_LAYOUT)["off"]
+_TOFF_AT = sum(b for name, b, _ in TILE_LAYOUT[: [n for n, _, _ in TILE_LAYOUT].index("off")])
+_TOFF_BITS = dict((n, b) for n, b, _ in TILE_LAYOUT)["off"]
 
 
-def _tables(rebase: dict) -> tuple:
+def _tables(rebase: dict, tiled: dict) -> tuple:
     """Per opcode: its length in words, the mask of the bits a group compares, and where its
-    masked fields lie (HBM offset bit, width, queue bit, width; -1 when not masked).
-    `rebase[opcode]` = (HBM field index, queue field index) for the shiftable DMAs."""
+    masked fields lie (HBM offset bit, width, queue bit, width, then bit and width of each
+    tile offset; -1 when not masked). `rebase[opcode]` = (HBM field index, queue field index)
+    for the shiftable DMAs, `tiled[opcode]` its tile fields' indices."""
     nwords = np.zeros(1 << OPCODE_BITS, np.int64)
     masks = np.zeros((1 << OPCODE_BITS, _MAX_WORDS), np.uint64)
-    fields = np.full((1 << OPCODE_BITS, 4), -1, np.int64)
+    fields = np.full((1 << OPCODE_BITS, 4 + 2 * MEMO_TILES), -1, np.int64)
     for op, spec in BY_OPCODE.items():
         nwords[op] = spec.nwords
         mask = (1 << spec.nbits) - 1
+        for j, i in enumerate(tiled.get(op, ())):
+            at = _PLANS[op][i][1] + _TOFF_AT
+            mask &= ~(((1 << _TOFF_BITS) - 1) << at)
+            fields[op, 4 + 2 * j : 6 + 2 * j] = (at, _TOFF_BITS)
         if op in rebase:
             ap, queue = rebase[op]
             plan = _PLANS[op]
@@ -44,20 +53,21 @@ def _tables(rebase: dict) -> tuple:
             q_at, q_bits = plan[queue][1], plan[queue][0].bits
             mask &= ~(((1 << _OFF_BITS) - 1) << off_at)
             mask &= ~(((1 << q_bits) - 1) << q_at)
-            fields[op] = (off_at, _OFF_BITS, q_at, q_bits)
+            fields[op, :4] = (off_at, _OFF_BITS, q_at, q_bits)
         for j in range(spec.nwords):
             masks[op, j] = (mask >> (WORD_BITS * j)) & ((1 << WORD_BITS) - 1)
     return nwords, masks, fields
 
 
-_TABLES: dict = {}  # frozenset of the rebase items -> `_tables` of it
+_TABLES: dict = {}  # frozensets of the rebase and tiled items -> `_tables` of them
 
 
-def tables(rebase: dict) -> tuple:
-    key = frozenset(rebase.items())
+def tables(rebase: dict, tiled: dict | None = None) -> tuple:
+    tiled = tiled or {}
+    key = (frozenset(rebase.items()), frozenset(tiled.items()))
     out = _TABLES.get(key)
     if out is None:
-        out = _TABLES[key] = _tables(rebase)
+        out = _TABLES[key] = _tables(rebase, tiled)
     return out
 
 
@@ -74,12 +84,13 @@ def _bits(words, start, at, width):
 @njit(cache=True)
 def group_words(words, n, want, nwords, masks, fields):
     """Group the first n instructions of `words` whose `want` is set: returns each one's group
-    (-1: not wanted), the first member of each group, and each one's HBM offset (sign-extended)
-    and queue field (0 where not masked). Stops early (fewer than n starts) on a length that
-    runs past the words; the caller then plans one by one."""
+    (-1: not wanted), the first member of each group, and each one's HBM offset (sign-extended),
+    queue field and tile offsets (sign-extended; 0 where not masked). Stops early (fewer than
+    n starts) on a length that runs past the words; the caller then plans one by one."""
     group = np.full(n, -1, np.int64)
     off = np.zeros(n, np.int64)
     queue = np.zeros(n, np.int64)
+    toff = np.zeros((n, (fields.shape[1] - 4) // 2), np.int64)
     reps = np.empty(n, np.int64)
     starts = np.empty(n, np.int64)
     size = 16
@@ -91,11 +102,11 @@ def group_words(words, n, want, nwords, masks, fields):
     end = len(words)
     for pc in range(n):
         if pos >= end:
-            return group, reps[:0], off, queue, False
+            return group, reps[:0], off, queue, toff, False
         op = np.int64(words[pos] & np.uint64(255))
         nw = nwords[op]
         if nw == 0 or pos + nw > end:
-            return group, reps[:0], off, queue, False
+            return group, reps[:0], off, queue, toff, False
         starts[pc] = pos
         if want[pc]:
             h = np.uint64(1469598103934665603)
@@ -129,5 +140,13 @@ def group_words(words, n, want, nwords, masks, fields):
                     v -= np.int64(1) << width
                 off[pc] = v
                 queue[pc] = _bits(words, pos, fields[op, 2], fields[op, 3])
+            for j in range(toff.shape[1]):
+                width = fields[op, 5 + 2 * j]
+                if width < 0:
+                    break
+                v = _bits(words, pos, fields[op, 4 + 2 * j], width)
+                if v >> (width - 1):
+                    v -= np.int64(1) << width
+                toff[pc, j] = v
         pos += nw
-    return group, reps[:k], off, queue, True
+    return group, reps[:k], off, queue, toff, True

@@ -49,9 +49,16 @@ ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG, ST_TAINTE
 # The timing-only memo's tables as `run_scalar` reads them (made by `isa.shape_memo`).
 # `fp[pc]`: how the engine instruction at pc is memoised: kind (0: ask Python, 1: by registers,
 # 2: by registers with its HBM range moved by its base register), plan, base register, HBM
-# offset, DMA queue, element size, source line.
-FP_KIND, FP_PLAN, FP_BASE_REG, FP_OFF, FP_QUEUE, FP_SIZE, FP_LINE = range(7)
-MEMO_KEY_REGS = 8  # registers a plan's key may hold (`plan_regs[p] = count, reg, reg, ...`)
+# offset, DMA queue, element size, its tiles' offset immediates (a plan shared by instructions
+# that differ in them holds them in its key), source line.
+FP_KIND, FP_PLAN, FP_BASE_REG, FP_OFF, FP_QUEUE, FP_SIZE, FP_T0 = range(7)
+MEMO_TILES = 3  # tile offsets an fp row holds
+FP_LINE = FP_T0 + MEMO_TILES
+FP_COLS = FP_LINE + 1
+# key values an entry may hold: its plan's registers, then its tile offsets
+# (`plan_regs[p] = count, reg, reg, ..., tile offsets count`)
+MEMO_KEY_REGS = 8
+PR_NT = MEMO_KEY_REGS + 1
 # `ent[k]`: memo entry k: its plan, the template last made of it and at which pc, its body's
 # id in this run's stream (-1: none yet), HBM base, queue, HBM span, the allocation around it
 # (-1: none), how many on-chip rectangles it forgets, or else how many it writes with known
@@ -62,13 +69,25 @@ E_PLAN, E_TID, E_TPC, E_BID, E_BASE, E_QUEUE, E_LO, E_HI, E_RLO, E_RHI, E_FORGET
 E_DEFERS = 11
 E_FORGET = 12
 MEMO_FORGETS = 4
-E_COLS = E_FORGET + 5 * MEMO_FORGETS
+# An entry another of its plan can be derived from (`_derive_row`: the same registers, its
+# tiles elsewhere): E_DERIV set, per tile its bytes [E_TLO, E_THI) in each partition, the
+# highest end its memory allows (E_TLIM), the PSUM bank it must stay in (E_TBANK bytes, 0: no
+# such rule), its element size (E_TSZ); per forget the tile it moves with (E_FSLOT, -1: none).
+E_DERIV = E_FORGET + 5 * MEMO_FORGETS
+E_TLO = E_DERIV + 1
+E_THI = E_TLO + MEMO_TILES
+E_TLIM = E_THI + MEMO_TILES
+E_TBANK = E_TLIM + MEMO_TILES
+E_TSZ = E_TBANK + MEMO_TILES
+E_FSLOT = E_TSZ + MEMO_TILES
+E_COLS = E_FSLOT + MEMO_FORGETS
 # `known[space]` (SBUF 1, PSUM 2) of the core's `OnChip`s: [0, 0] how many rectangles of known
 # values it lists (-1: too many, only their bounding box), [1] that box, [2:] the rectangles
 # (p0, p1, b0, b1): a forget that meets none of them is a no-op (`OnChip.forget`).
-# `ctl`: memo on, DMA queues, allocations disjoint, the next template id; out: template rows
-# written (`rows[:, :n]` = pc, body, shift, queue, line) and entries logged (`dlog[:n]`).
-C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS, C_NDEFER = range(6)
+# `ctl`: memo on, DMA queues, allocations disjoint, the next template id, the next entry row
+# and body id; out: template rows written (`rows[:, :n]` = pc, body, shift, queue, line),
+# entries logged (`dlog[:n]`), entries derived (`vlog[:n]` = new row, the row it came from).
+C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS, C_NDEFER, C_NENT, C_NBODY, C_NDERIV = range(9)
 
 _U_ALU, _U_ALUI, _U_CMP, _U_CMPI = int(Uop.ALU), int(Uop.ALUI), int(Uop.CMP), int(Uop.CMPI)
 _U_BR, _U_BRI, _U_JMP, _U_LI = int(Uop.BR), int(Uop.BRI), int(Uop.JMP), int(Uop.LI)
@@ -161,33 +180,121 @@ def _hash_step(h, value):
 
 
 @njit(cache=True, _nrt=False)
-def memo_insert(slots, ent, ekeys, plan_regs, rows):
+def memo_insert(slots, ent, ekeys, plan_regs, rows, siblings):
     """Put the entries `rows` into the open-addressing table `slots` (a power of two long, at
-    most half full), hashed as `_memo_hit` looks them up."""
-    mask = slots.shape[0] - 1
+    most half full), hashed as `_memo_hit` looks them up: by their whole key, or with
+    `siblings` by their registers only (`_derive_row`'s table)."""
     for k in rows:
-        p = ent[k, E_PLAN]
-        h = _hash_start(p)
-        for i in range(plan_regs[p, 0]):
-            h = _hash_step(h, ekeys[k, i])
-        s = np.int64(h & np.uint64(mask))
-        while slots[s] >= 0:
-            s = (s + 1) & mask
-        slots[s] = k
+        _insert(slots, ent, ekeys, plan_regs, k, siblings)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, rows, ctl, record):
-    """The timing-only memo's entry for the engine instruction at pc and its registers'
-    values, as `isa.shape_memo.ShapeMemo.run_block` would find it: returns the template id of
-    its record (an entry met again at this pc), -2 when a new template row was written to
-    `rows`, -1 when Python must handle it (no entry, a check to make, a forget to replay, a
-    body not yet in this stream, the rows buffer full)."""
-    p = fp[pc, FP_PLAN]
+def _insert(slots, ent, ekeys, plan_regs, k, siblings):
+    mask = slots.shape[0] - 1
+    p = ent[k, E_PLAN]
+    nk = plan_regs[p, 0] + (0 if siblings else plan_regs[p, PR_NT])
+    h = _hash_start(p)
+    for i in range(nk):
+        h = _hash_step(h, ekeys[k, i])
+    s = np.int64(h & np.uint64(mask))
+    while slots[s] >= 0:
+        s = (s + 1) & mask
+    slots[s] = k
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
+    """A miss of plan p at pc whose plan shares it among tile offsets: a new entry row made
+    from a sibling (the same plan and registers, its tiles elsewhere), its tiles and forgets
+    moved and placed as the handler would check them (aligned, inside the partition, a
+    matmul's result inside one PSUM bank). Returns the row (written past `ctl[C_NENT]`, not
+    yet counted: `_commit` does that once every other check passed), or -1."""
+    k = ctl[C_NENT]
+    if k >= ent.shape[0] or ctl[C_NDERIV] >= vlog.shape[0]:
+        return -1
     nk = plan_regs[p, 0]
     h = _hash_start(p)
     for i in range(nk):
         h = _hash_step(h, regs[plan_regs[p, 1 + i]])
+    mask = sslots.shape[0] - 1
+    s = np.int64(h & np.uint64(mask))
+    ks = -1
+    while sslots[s] >= 0:
+        e = sslots[s]
+        if ent[e, E_PLAN] == p:
+            same = True
+            for i in range(nk):
+                if ekeys[e, i] != regs[plan_regs[p, 1 + i]]:
+                    same = False
+                    break
+            if same:
+                ks = e
+                break
+        s = (s + 1) & mask
+    if ks < 0 or ent[ks, E_DERIV] == 0:
+        return -1
+    for j in range(plan_regs[p, PR_NT]):
+        dl = fp[pc, FP_T0 + j] - ekeys[ks, nk + j]
+        if dl % ent[ks, E_TSZ + j] != 0:
+            return -1
+        lo = ent[ks, E_TLO + j] + dl
+        hi = ent[ks, E_THI + j] + dl
+        if lo < 0 or hi > ent[ks, E_TLIM + j]:
+            return -1
+        bank = ent[ks, E_TBANK + j]
+        if bank > 0 and lo // bank != (hi - 1) // bank:
+            return -1
+    for c in range(E_COLS):
+        ent[k, c] = ent[ks, c]
+    for i in range(nk):
+        ekeys[k, i] = ekeys[ks, i]
+    for j in range(plan_regs[p, PR_NT]):
+        dl = fp[pc, FP_T0 + j] - ekeys[ks, nk + j]
+        ekeys[k, nk + j] = fp[pc, FP_T0 + j]
+        ent[k, E_TLO + j] += dl
+        ent[k, E_THI + j] += dl
+    for j in range(ent[ks, E_FORGETS]):
+        slot = ent[ks, E_FSLOT + j]
+        if slot >= 0:
+            dl = fp[pc, FP_T0 + slot] - ekeys[ks, nk + slot]
+            ent[k, E_FORGET + 5 * j + 3] += dl
+            ent[k, E_FORGET + 5 * j + 4] += dl
+    ent[k, E_TID] = -1
+    ent[k, E_TPC] = -1
+    vlog[ctl[C_NDERIV], 1] = ks
+    return k
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _commit(k, slots, ent, ekeys, plan_regs, vlog, ctl):
+    """Count the row `_derive_row` made: indexed, given the next body id (Python makes the
+    body, `isa.shape_memo.ShapeMemo.made_derived`), logged."""
+    ctl[C_NENT] = k + 1
+    ent[k, E_BID] = ctl[C_NBODY]
+    ctl[C_NBODY] += 1
+    vlog[ctl[C_NDERIV], 0] = k
+    ctl[C_NDERIV] += 1
+    _insert(slots, ent, ekeys, plan_regs, k, False)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _memo_hit(
+    pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, rows, ctl, sslots, vlog, record
+):
+    """The timing-only memo's entry for the engine instruction at pc and its registers'
+    values (and tile offsets), as `isa.shape_memo.ShapeMemo.run_block` would find it, or one
+    derived from a sibling (`_derive_row`): returns the template id of its record (an entry
+    met again at this pc), -2 when a new template row was written to `rows`, -1 when Python
+    must handle it (no entry, a check to make, a forget to replay, a body not yet in this
+    stream, the rows buffer full)."""
+    p = fp[pc, FP_PLAN]
+    nk = plan_regs[p, 0]
+    nt = plan_regs[p, PR_NT]
+    h = _hash_start(p)
+    for i in range(nk):
+        h = _hash_step(h, regs[plan_regs[p, 1 + i]])
+    for j in range(nt):
+        h = _hash_step(h, fp[pc, FP_T0 + j])
     mask = slots.shape[0] - 1
     s = np.int64(h & np.uint64(mask))
     k = -1
@@ -199,12 +306,22 @@ def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, ro
                 if ekeys[e, i] != regs[plan_regs[p, 1 + i]]:
                     hit = False
                     break
+            for j in range(nt):
+                if ekeys[e, nk + j] != fp[pc, FP_T0 + j]:
+                    hit = False
+                    break
             if hit:
                 k = e
                 break
         s = (s + 1) & mask
+    derived = False
     if k < 0:
-        return -1
+        if nt == 0 or not record:
+            return -1
+        k = _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl)
+        if k < 0:
+            return -1
+        derived = True
     nf = ent[k, E_FORGETS]
     if nf > MEMO_FORGETS:
         return -1
@@ -250,10 +367,12 @@ def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, ro
                 return -1
             if not record:
                 return 0
-            b = ent[k, E_BID]
             n = ctl[C_NROWS]
-            if b < 0 or n >= rows.shape[1]:
+            if (ent[k, E_BID] < 0 and not derived) or n >= rows.shape[1]:
                 return -1
+            if derived:
+                _commit(k, slots, ent, ekeys, plan_regs, vlog, ctl)
+            b = ent[k, E_BID]
             rows[0, n] = pc
             rows[1, n] = b
             rows[2, n] = d
@@ -265,7 +384,7 @@ def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, ro
     if record:
         if ent[k, E_TPC] == pc:
             t = ent[k, E_TID]
-        elif ent[k, E_BID] < 0 or ctl[C_NROWS] >= rows.shape[1]:
+        elif (ent[k, E_BID] < 0 and not derived) or ctl[C_NROWS] >= rows.shape[1]:
             return -1
         else:
             t = -2
@@ -307,6 +426,8 @@ def _memo_hit(pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, ro
         ctl[C_NDEFER] = nl + 1
     if t != -2:
         return t
+    if derived:  # (a derived entry has no deferred writes: `ShapeMemo._derivable`)
+        _commit(k, slots, ent, ekeys, plan_regs, vlog, ctl)
     n = ctl[C_NROWS]
     rows[0, n] = pc
     rows[1, n] = ent[k, E_BID]
@@ -350,6 +471,8 @@ def run_scalar(
     dlog,
     rows,
     ctl,
+    sslots,
+    vlog,
 ):
     """Run sequencer instructions from pc. Returns (pc, status, executed, traced).
 
@@ -371,7 +494,21 @@ def run_scalar(
             if ctl[C_ON] == 0 or executed >= budget or fp[pc, FP_KIND] == 0:
                 return pc, ST_ENGINE, executed, ntrace
             t = _memo_hit(
-                pc, regs, taint, fp, plan_regs, slots, ent, ekeys, known, dlog, rows, ctl, record
+                pc,
+                regs,
+                taint,
+                fp,
+                plan_regs,
+                slots,
+                ent,
+                ekeys,
+                known,
+                dlog,
+                rows,
+                ctl,
+                sslots,
+                vlog,
+                record,
             )
             if t == -1:
                 return pc, ST_ENGINE, executed, ntrace
@@ -501,7 +638,7 @@ class ScalarCode:
 
     def run(self, pc, regs, taint, pid, nprog, args, data_base, budget, trace, record, memo=None):
         """`run_scalar` over this code; `memo`: the timing-only memo's tables (fp, plan_regs,
-        slots, ent, ekeys, known, dlog, rows, ctl), or None."""
+        slots, ent, ekeys, known, dlog, rows, ctl, sslots, vlog), or None."""
         return run_scalar(
             pc,
             regs,
@@ -525,13 +662,15 @@ class ScalarCode:
 
 
 _NO_MEMO = (
-    np.zeros((1, 7), np.int64),
-    np.zeros((1, MEMO_KEY_REGS + 1), np.int64),
+    np.zeros((1, FP_COLS), np.int64),
+    np.zeros((1, PR_NT + 1), np.int64),
     np.full(1, -1, np.int64),
     np.zeros((1, E_COLS), np.int64),
     np.zeros((1, MEMO_KEY_REGS), np.int64),
     np.zeros((3, 2, 4), np.int64),
     np.zeros(1, np.int64),
     np.zeros((5, 1), np.int64),
-    np.zeros(6, np.int64),
+    np.zeros(9, np.int64),
+    np.full(1, -1, np.int64),
+    np.zeros((1, 2), np.int64),
 )

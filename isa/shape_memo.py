@@ -43,7 +43,10 @@ from isa.memory import _MAX_KNOWN, DeferredTileAccess, tile_extent
 from isa.operands import SCALAR_REG, SCALAR_TILE, SPACE_SBUF, HbmAP, Tile
 from isa.sequencer import (
     C_DISJOINT,
+    C_NBODY,
     C_NDEFER,
+    C_NDERIV,
+    C_NENT,
     C_NROWS,
     C_ON,
     C_QUEUES,
@@ -51,20 +54,31 @@ from isa.sequencer import (
     E_BID,
     E_COLS,
     E_DEFERS,
+    E_DERIV,
     E_FORGET,
     E_FORGETS,
+    E_FSLOT,
     E_PLAN,
+    E_TBANK,
+    E_THI,
     E_TID,
+    E_TLIM,
+    E_TLO,
     E_TPC,
+    E_TSZ,
     FP_BASE_REG,
+    FP_COLS,
     FP_KIND,
     FP_LINE,
     FP_OFF,
     FP_PLAN,
     FP_QUEUE,
     FP_SIZE,
+    FP_T0,
     MEMO_FORGETS,
     MEMO_KEY_REGS,
+    MEMO_TILES,
+    PR_NT,
     memo_insert,
 )
 from isa.table import BY_OPCODE, Kind
@@ -99,9 +113,11 @@ _MEMO = frozenset(
 _DEFERS = frozenset({"memset", "iota", "piota"})
 # Handlers whose only HBM ranges come from their one HBM pattern (shifted on a hit).
 _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
-# Shiftable DMAs whose only offset-dependent check on their one tile is its placement: a miss
-# takes the result of a plan that differs in the tile's offset only, the tile's range moved.
-_DERIVE = frozenset({"dma_load", "dma_store"})
+# Handlers whose only checks that depend on their tiles' offset immediates are the tiles'
+# placement (aligned, inside the partition; a matmul's result inside one PSUM bank): their
+# instructions that differ in those offsets only share a plan (the offsets join the key), and
+# a miss takes a sibling entry's result with its tiles moved (`isa.sequencer._derive_row`).
+_TILED = frozenset({"dma_load", "dma_store", "matmul", "act"})
 _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
 _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
@@ -113,13 +129,14 @@ class _Plan:
     """How to memoise one instruction: the registers its result depends on and, for a DMA whose
     HBM range is shifted on a hit, that pattern's base register and element size."""
 
-    __slots__ = ("idx", "base_reg", "size", "id", "sib", "tile")
+    __slots__ = ("idx", "base_reg", "size", "id", "nt", "tiles", "bank")
 
-    def __init__(self, ins, ap: HbmAP | None, number: int):
+    def __init__(self, ins, ap: HbmAP | None, number: int, tiles: tuple = ()):
         self.id = number
-        # a DMA whose result another plan's gives with its tile moved (`ShapeMemo._derive`):
-        # the key it shares with those plans, and its tile
-        self.sib = self.tile = None
+        # the positions of the tiles whose offsets the key holds (shared among them), and
+        # which of them a matmul writes (its PSUM bank rule)
+        self.tiles, self.nt = tiles, len(tiles)
+        self.bank = tiles.index(1) if tiles and ins.spec.handler == "matmul" else -1
         regs: list[int] = []
         ops = ins.ops
         tiles, aps, scalars, plain = _operand_kinds(ins.spec)
@@ -202,6 +219,32 @@ def _operand_kinds(spec) -> tuple:
     return out
 
 
+def _tile_fields(spec) -> tuple:
+    """The positions of `spec`'s tiles when its instructions share plans among tile offsets."""
+    if spec.handler not in _TILED:
+        return ()
+    tiles = _operand_kinds(spec)[0]
+    return tiles if len(tiles) <= MEMO_TILES else ()
+
+
+def _sans_off(t: Tile) -> tuple:
+    """A tile's key in a plan shared among tile offsets."""
+    return (Tile, t.space, t.dtype, t.reg, t.p0, t.pn, t.dims)
+
+
+_TILE_FIELDS: dict = {}
+
+
+def _tiled_fields() -> dict:
+    """The opcodes whose plans leave out their tiles' offsets: their tile fields."""
+    if not _TILE_FIELDS:
+        for spec in BY_OPCODE.values():
+            tiles = _tile_fields(spec)
+            if tiles:
+                _TILE_FIELDS[spec.opcode] = tiles
+    return _TILE_FIELDS
+
+
 def _rebase_fields() -> dict:
     """The opcodes whose plans leave out an HBM offset and a queue: (HBM field, queue field)."""
     if not _REBASE_FIELDS:
@@ -224,14 +267,15 @@ class ShapePlans:
     hashing them, and two equal objects that are not the same merely get two plans."""
 
     def __init__(self, n: int, lines=None):
-        self.at: list = [None] * n  # pc -> (plan, HBM immediate offset, queue) or False
+        # pc -> (plan, HBM immediate offset, queue, tile offsets) or False
+        self.at: list = [None] * n
         self.shared: dict = {}
         # the same for the compiled hit path (`isa.sequencer._memo_hit`): a row per pc (kind 0
         # until planned) and each plan's key registers
-        self.fp = np.zeros((max(n, 1), 7), np.int64)
+        self.fp = np.zeros((max(n, 1), FP_COLS), np.int64)
         if lines is not None and n:
             self.fp[:n, FP_LINE] = lines[:n]
-        self.plan_regs = np.zeros((16, MEMO_KEY_REGS + 1), np.int64)
+        self.plan_regs = np.zeros((16, PR_NT + 1), np.int64)
         self.n_plans = 0
         self.by_ins: dict = {}  # id(decoded instruction) -> its `at` and `fp` row
         self.by_id: list = []  # plan number -> plan
@@ -251,8 +295,8 @@ class ShapePlans:
         if code is not None and n:
             words = code if type(code) is np.ndarray else np.array(code, np.uint64)
             want = np.asarray(engine_at[:n], np.bool_)  # no copy of an array (`Emulator`'s)
-            group, reps, offs, queues, grouped = plan_groups.group_words(
-                words, n, want, *plan_groups.tables(_rebase_fields())
+            group, reps, offs, queues, toffs, grouped = plan_groups.group_words(
+                words, n, want, *plan_groups.tables(_rebase_fields(), _tiled_fields())
             )
         if not grouped:
             if type(engine_at) is np.ndarray:
@@ -268,14 +312,15 @@ class ShapePlans:
         for g, pc in enumerate(reps.tolist()):
             ins = instrs[pc]
             out = plan(pc, ins)
-            if not out or len(out[0].idx) > MEMO_KEY_REGS:
+            if not out or len(out[0].idx) + out[0].nt > MEMO_KEY_REGS:
                 continue
             p = out[0]
-            if p.base_reg:  # shared: members differ in offset and queue only
+            opcode = ins.spec.opcode
+            if p.base_reg:  # shared: members differ in offset and queue (and tile offsets)
                 rows[g] = (2, p.id, p.base_reg, p.size)
-            elif ins.spec.opcode in _rebase_fields():  # by identity: members differ
-                rows[g, 0] = -1
-            else:  # the same encoding: the same instruction
+            elif opcode in _rebase_fields() or (opcode in _tiled_fields() and not p.nt):
+                rows[g, 0] = -1  # by identity: members differ
+            else:  # the same encoding but for tile offsets the plan's key holds
                 rows[g] = (1, p.id, 0, 0)
         self.flush()
         members = np.flatnonzero(group >= 0)
@@ -293,24 +338,26 @@ class ShapePlans:
         shifted = of[:, 0] == 2
         fp[members, FP_OFF] = np.where(shifted, offs[members], 0)
         fp[members, FP_QUEUE] = np.where(shifted, queues[members], 0)
+        fp[members, FP_T0 : FP_T0 + MEMO_TILES] = toffs[members]
         self.all_planned = True
 
     def flush(self) -> None:
         """Write the `fp` rows of the instructions planned since the last flush."""
         if self._rows:
             pcs, rows = zip(*self._rows)
-            self.fp[list(pcs), :6] = rows
+            self.fp[list(pcs), :FP_LINE] = rows
             self._rows = []
 
-    def _new_plan(self, ins, ap):
+    def _new_plan(self, ins, ap, tiles=()):
         k = self.n_plans
-        plan = _Plan(ins, ap, k)
+        plan = _Plan(ins, ap, k, tiles)
         if k == len(self.plan_regs):
             self.plan_regs = np.concatenate((self.plan_regs, np.zeros_like(self.plan_regs)))
         nk = len(plan.idx)
-        if nk <= MEMO_KEY_REGS:
+        if nk + plan.nt <= MEMO_KEY_REGS:
             self.plan_regs[k, 0] = nk
             self.plan_regs[k, 1 : 1 + nk] = plan.idx
+            self.plan_regs[k, PR_NT] = plan.nt
         self.n_plans += 1
         self.by_id.append(plan)
         return plan
@@ -319,7 +366,8 @@ class ShapePlans:
         if self.fp.item(pc, FP_KIND):  # planned by group (`plan_all`)
             fp = self.fp
             plan = self.by_id[fp.item(pc, FP_PLAN)]
-            self.at[pc] = out = (plan, fp.item(pc, FP_OFF), fp.item(pc, FP_QUEUE))
+            toffs = tuple(fp[pc, FP_T0 : FP_T0 + plan.nt].tolist())
+            self.at[pc] = out = (plan, fp.item(pc, FP_OFF), fp.item(pc, FP_QUEUE), toffs)
             return out
         known = self.by_ins.get(id(ins))
         if known is not None:
@@ -335,9 +383,10 @@ class ShapePlans:
             self.by_ins[id(ins)] = (False, None)
             return False
         norm, ap, off, queue = id(ins), None, 0, 0
+        ops = ins.ops
+        tiled = _tile_fields(spec)
         if layout is not None:
             pos, qpos, tiles, scalars, others = layout
-            ops = ins.ops
             a = ops[pos]
             d = a.dims
             reg = a.reg
@@ -347,12 +396,14 @@ class ShapePlans:
                 for i in tiles:
                     v = ops[i]
                     if v.space and v.reg == reg:  # the tile moves with the base: no sharing
+                        tiled = ()
                         break
-                    key.append(id(v))
+                    key.append(_sans_off(v) if tiled else id(v))
                 else:
                     for i in scalars:
                         v = ops[i]
                         if v.tag != 0:
+                            tiled = ()
                             break
                         key.append(v.value)
                     else:
@@ -360,17 +411,20 @@ class ShapePlans:
                             v = ops[i]
                             key.append(id(v) if type(v) in _SHARED else v)
                         norm, ap, off, queue = tuple(key), a, a.off, ops[qpos]
+        elif tiled:  # the same instruction but for its tiles' offsets
+            norm = (spec.opcode,) + tuple(
+                _sans_off(v) if i in tiled else id(v) if type(v) in _SHARED else v
+                for i, v in enumerate(ops)
+            )
+        toffs = tuple(ops[i].off for i in tiled) if type(norm) is tuple else ()
         plan = self.shared.get(norm)
         if plan is None:
-            plan = self.shared[norm] = self._new_plan(ins, ap)
-            if ap is not None and spec.handler in _DERIVE and len(layout[2]) == 1:
-                t = ins.ops[layout[2][0]]  # key: the tile's fields but its offset
-                plan.sib = (*norm[:4], t.space, t.dtype, t.reg, t.p0, t.pn, t.dims, *norm[5:])
-                plan.tile = t
-        self.at[pc] = out = (plan, off, queue)
+            plan = self.shared[norm] = self._new_plan(ins, ap, tiled if toffs else ())
+        self.at[pc] = out = (plan, off, queue, toffs)
         row = None
-        if len(plan.idx) <= MEMO_KEY_REGS:
+        if len(plan.idx) + plan.nt <= MEMO_KEY_REGS:
             row = (2 if plan.base_reg else 1, plan.id, plan.base_reg, off, queue, plan.size)
+            row += toffs + (0,) * (MEMO_TILES - len(toffs))
             self._rows.append((pc, row))
         self.by_ins[id(ins)] = (out, row)
         return out
@@ -396,6 +450,10 @@ class _Entry:
         "tab",
         "k",
         "replayed",
+        "toffs",
+        "slotmap",
+        "fslots",
+        "ranges",
     )
 
     def __init__(self, out, body, forgets, base, span):
@@ -409,6 +467,10 @@ class _Entry:
         self.tab, self.k = None, -1
         # (SBUF, PSUM) versions just after its forgets last ran: the same again, they are no-ops
         self.replayed = None
+        # a derivable entry (`ShapeMemo._derivable`): its tile offsets, its reads and writes
+        # and which tile each of them and of its forgets moves with (-1: none)
+        self.toffs: tuple = ()
+        self.slotmap = self.fslots = self.ranges = None
 
 
 class ShapeMemo:
@@ -418,7 +480,6 @@ class ShapeMemo:
     def __init__(self, plans: ShapePlans, hbm):
         self.plans = plans
         self.entries: dict = {}
-        self.siblings: dict = {}  # (plan.sib, key registers) -> an entry (`_derive`)
         self.regions = regions = list(hbm.regions)
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
@@ -427,8 +488,9 @@ class ShapeMemo:
         self.tainted = False
         self._new_tables()
         self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
-        self.ctl = np.zeros(6, np.int64)
+        self.ctl = np.zeros(9, np.int64)
         self.dlog = np.zeros(1 << 12, np.int64)  # entries whose deferred writes Python makes
+        self.vlog = np.zeros((1 << 12, 2), np.int64)  # entries derived (`made_derived`)
         self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
         self.ctl[C_DISJOINT] = self.disjoint
         self.writer = None
@@ -439,9 +501,11 @@ class ShapeMemo:
         self.tab = np.zeros((cap, E_COLS), np.int64)
         self.ekeys = np.zeros((cap, MEMO_KEY_REGS), np.int64)
         self.slots = np.full(4 * cap, -1, np.int64)
+        self.sslots = np.full(4 * cap, -1, np.int64)  # by registers only: derivable entries
         self.listed: list = []  # the entries by row
         self.keyed: list = []  # whether each row is in the index
         self._unindexed: list = []  # rows keyed but not in the index yet (`_index`)
+        self._unsibled: list = []  # derivable rows not in the sibling index yet
 
     def serves(self, hbm) -> bool:
         """Whether this memo holds for a run over `hbm` (the same allocations)."""
@@ -468,12 +532,17 @@ class ShapeMemo:
     def tables(self, mem, writer) -> tuple:
         """The tables `isa.sequencer.run_scalar` reads, its controls set for now."""
         self.plans.flush()
+        if len(self.listed) + 64 > len(self.tab):  # room for entries the loop derives
+            self._grow()
         self._index()
         ctl = self.ctl
         ctl[C_ON] = not self.tainted
         ctl[C_TNEXT] = len(writer.pc)
         ctl[C_NROWS] = 0
         ctl[C_NDEFER] = 0
+        ctl[C_NENT] = len(self.listed)
+        ctl[C_NBODY] = len(writer.bodies)
+        ctl[C_NDERIV] = 0
         known = self.known
         for m in (mem.sbuf, mem.psum):
             row = known[m.space]
@@ -488,7 +557,57 @@ class ShapeMemo:
                 if rects:
                     row[2 : 2 + len(rects)] = rects
         return (self.plans.fp, self.plans.plan_regs, self.slots, self.tab, self.ekeys,
-                known, self.dlog, self.rows, ctl)  # fmt: skip
+                known, self.dlog, self.rows, ctl, self.sslots, self.vlog)  # fmt: skip
+
+    def made_derived(self) -> None:
+        """After the compiled loop: the entries it derived (`isa.sequencer._derive_row`), in
+        order: each the result of the entry it came from with its tiles' ranges moved, its
+        body given the id the loop gave it."""
+        n = int(self.ctl[C_NDERIV])
+        if not n:
+            return
+        listed, tab, ekeys = self.listed, self.tab, self.ekeys
+        by_id = self.plans.by_id
+        add_body = self.writer.add_body
+        made = []
+        shifts = []
+        for k, ks in self.vlog[:n].tolist():
+            sib = listed[ks]
+            plan = by_id[tab.item(k, E_PLAN)]
+            nk = len(plan.idx)
+            keys = ekeys[k]
+            toffs = tuple(keys[nk : nk + plan.nt].tolist())
+            dl = [a - b for a, b in zip(toffs, sib.toffs, strict=True)]
+            dl.append(0)  # slot -1: does not move
+            nr = len(sib.out[1])
+            ranges = [r if j < 0 else r.moved(dl[j]) for r, j in zip(sib.ranges, sib.slotmap)]
+            reads, writes = tuple(ranges[:nr]), tuple(ranges[nr:])
+            forgets = tuple(
+                f if j < 0 else (f[0], f[1], f[2], f[3] + dl[j], f[4] + dl[j])
+                for f, j in zip(sib.forgets, sib.fslots)
+            )
+            params, _, _, queue = sib.out
+            mn, engine, cost = sib.body[:3]
+            e = _Entry((params, reads, writes, queue), (mn, engine, cost, params, reads, writes),
+                       forgets, sib.base, sib.span)  # fmt: skip
+            e.region, e.tab, e.k = sib.region, tab, k
+            e.toffs, e.slotmap, e.fslots, e.ranges = toffs, sib.slotmap, sib.fslots, ranges
+            made.append(e)
+            shifts.append([dl[j] for j in sib.slotmap])
+            listed.append(e)
+            self.keyed.append(True)
+            self.entries[(plan, keys[:nk].tobytes(), toffs)] = e
+        # their `body_rects`: the siblings' rows, on-chip ones moved (in one step)
+        rows = np.concatenate([listed[ks].rects[0] for ks in self.vlog[:n, 1].tolist()])
+        d = np.concatenate(shifts)
+        rows[:, 1] += d
+        rows[:, 2] += d
+        at = 0
+        for e in made:
+            m = len(e.ranges)
+            e.rects = (rows[at : at + m], len(e.out[1]))
+            at += m
+            add_body(e.body, e.rects)
 
     def made_defers(self, ctx) -> None:
         """After the compiled loop: make the deferred writes of the entries it logged, in
@@ -505,9 +624,10 @@ class ShapeMemo:
             if e.accesses:
                 e.accesses = {}
 
-    def _add(self, e: _Entry, plan: _Plan, regs, old: _Entry | None) -> None:
+    def _add(self, e: _Entry, plan: _Plan, regs, old: _Entry | None, tiles=None) -> None:
         """Give `e` its table row (its body in this run's stream) and, when the compiled path
-        can find it, its place in the index; `old`, the entry it replaces, is found no more."""
+        can find it, its place in the index; `old`, the entry it replaces, is found no more.
+        `tiles`: a derivable entry's tile columns (`_derivable`)."""
         if old is not None and old.tab is self.tab:
             self.tab[old.k, E_PLAN] = -1
         k = len(self.listed)
@@ -522,6 +642,7 @@ class ShapeMemo:
         bid = self.writer.add_body(e.body, e.rects)
         row = tab[k]
         row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0, 0)
+        row[E_FORGET:] = 0  # (a row the compiled loop began to derive and dropped)
         # the rectangles it forgets, or marks known (its deferred writes); more than the
         # compiled path takes: it leaves the entry to Python
         rects = e.marks or e.forgets
@@ -530,38 +651,59 @@ class ShapeMemo:
         if rects and len(rects) <= MEMO_FORGETS:
             row[E_FORGET : E_FORGET + 5 * len(rects)] = [v for f in rects for v in f]
         nk = len(plan.idx)
-        keyed = nk <= MEMO_KEY_REGS and not self.tainted  # tainted keys hold their taint too
+        keyed = nk + plan.nt <= MEMO_KEY_REGS and not self.tainted  # tainted: keys hold taint
         self.keyed.append(keyed)
         if keyed:  # into the index before the compiled loop next runs (`_index`)
             self.ekeys[k, :nk] = regs[plan.idx]
+            self.ekeys[k, nk : nk + plan.nt] = e.toffs
             self._unindexed.append(k)
+            if tiles is not None:
+                row[E_DERIV] = 1
+                for j, (lo, hi, lim, bank, size) in enumerate(tiles):
+                    row[E_TLO + j], row[E_THI + j], row[E_TLIM + j] = lo, hi, lim
+                    row[E_TBANK + j], row[E_TSZ + j] = bank, size
+                row[E_FSLOT : E_FSLOT + len(e.fslots)] = e.fslots
+                self._unsibled.append(k)
 
     def _index(self) -> None:
         """Put the entries added since the last call into the compiled path's index."""
         if self._unindexed:
             rows = np.array(self._unindexed, np.int64)
             self._unindexed = []
-            memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, rows)
+            memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, rows, False)
+        if self._unsibled:
+            rows = np.array(self._unsibled, np.int64)
+            self._unsibled = []
+            memo_insert(self.sslots, self.tab, self.ekeys, self.plans.plan_regs, rows, True)
 
     def _grow(self) -> None:
-        n = len(self.tab)
+        n = len(self.listed)
         self.tab = np.concatenate((self.tab, np.zeros_like(self.tab)))
         self.ekeys = np.concatenate((self.ekeys, np.zeros_like(self.ekeys)))
         self.slots = np.full(4 * len(self.tab), -1, np.int64)
+        self.sslots = np.full(4 * len(self.tab), -1, np.int64)
         for e in self.listed:
             e.tab = self.tab
         keyed = np.array(self.keyed, bool) & (self.tab[:n, E_PLAN] >= 0)
-        self._unindexed = []  # all in again
-        memo_insert(self.slots, self.tab, self.ekeys, self.plans.plan_regs, np.flatnonzero(keyed))
+        self._unindexed = self._unsibled = []  # all in again
+        regs = self.plans.plan_regs
+        memo_insert(self.slots, self.tab, self.ekeys, regs, np.flatnonzero(keyed), False)
+        sibs = np.flatnonzero(keyed & (self.tab[:n, E_DERIV] > 0))
+        memo_insert(self.sslots, self.tab, self.ekeys, regs, sibs, True)
 
     def start_program(self) -> None:
         """A program starts: its registers (and their taint) are zero."""
         self.tainted = False
 
-    def _key(self, plan: _Plan, regs, taint):
+    def _key(self, plan: _Plan, regs, taint, toffs: tuple = ()):
         """The memo key: the plan and the values of its registers (and, once some register
-        may hold unknown data, their taint). `run_block` computes the same inline."""
+        may hold unknown data, their taint), and its tile offsets if the plan is shared among
+        them."""
         idx = plan.idx
+        if plan.nt:
+            if self.tainted:
+                return (plan, regs[idx].tobytes(), taint[idx].tobytes(), toffs)
+            return (plan, regs[idx].tobytes(), toffs)
         if not len(idx):
             return plan
         if self.tainted:
@@ -589,8 +731,8 @@ class ShapeMemo:
         append, add_row, add_engine = records.tids.append, records.add_row, records.add_engine
         fp = plans.fp
         dma_queues = ctx.config.dma_queues
-        # plan -> its entry for the registers as they are: registers change only in a handler
-        # that is not memoised (reg_load), which empties this
+        # plan (and tile offsets) -> its entry for the registers as they are: registers change
+        # only in a handler that is not memoised (reg_load), which empties this
         seen: dict = {}
         reg, tainted = regs.item, ctx.taint.item
         try:
@@ -609,18 +751,12 @@ class ShapeMemo:
                 same = False
                 if at:  # a hit inline: the entry of this plan and register values
                     plan = at[0]
-                    m = seen.get(plan)
+                    sk = (plan, at[3]) if plan.nt else plan
+                    m = seen.get(sk)
                     if m is None:
-                        idx = plan.idx
-                        if not len(idx):
-                            key = plan
-                        elif self.tainted:
-                            key = (plan, regs[idx].tobytes(), ctx.taint[idx].tobytes())
-                        else:
-                            key = (plan, regs[idx].tobytes())
-                        m = entries.get(key)
+                        m = entries.get(self._key(plan, regs, ctx.taint, at[3]))
                         if m is not None:
-                            seen[plan] = m
+                            seen[sk] = m
                     if m is not None:
                         br = plan.base_reg
                         q = m.out[3]
@@ -664,8 +800,9 @@ class ShapeMemo:
                                 tab[k, E_TID] = t
                                 tab[k, E_TPC] = pc
                 pc += 1
-                # back to the compiled loop after a hit when it may go on from here
-                if hit and pc < n and fp[pc, FP_KIND]:
+                # back to the compiled loop after a hit when it may go on from here, or
+                # before an instruction it may derive from an entry (`_derive_row`)
+                if pc < n and fp[pc, FP_KIND] and (hit or plans.plan_regs[fp[pc, FP_PLAN], PR_NT]):
                     break
         except BaseException:
             self.fault_pc = pc
@@ -684,9 +821,9 @@ class ShapeMemo:
             if not self.tainted and ctx.taint.any():  # reg_load met unknown data
                 self.tainted = True
             return None, 0, 0, out
-        plan, off, queue = at
+        plan, off, queue, toffs = at
         regs = ctx.regs
-        key = self._key(plan, regs, ctx.taint)
+        key = self._key(plan, regs, ctx.taint, toffs)
         e = self.entries.get(key)
         br = plan.base_reg
         if e is not None:
@@ -703,10 +840,6 @@ class ShapeMemo:
                     if e.forgets:
                         _replay(ctx.mem, e.forgets)
                     return e, d, queue, None
-        if plan.sib is not None and not self.tainted:
-            e = self._derive(ctx, ins, plan, off, queue, key)
-            if e is not None:
-                return e, 0, queue, None
         mem = ctx.mem
         waiting = (
             (mem.sbuf, mem.sbuf.pending, len(mem.sbuf.pending)),
@@ -745,58 +878,61 @@ class ShapeMemo:
             e.span = _hbm_span(out)
             if e.span is not None:
                 e.region = _region(ctx.hbm, *e.span)
-        self._keep(e, plan, regs, key)
+        e.toffs = toffs
+        tiles = self._derivable(e, ctx, ins, plan) if plan.nt and not self.tainted else None
+        self._keep(e, plan, regs, key, tiles)
         return e, 0, q, None
 
-    def _keep(self, e: _Entry, plan: _Plan, regs, key) -> None:
+    def _derivable(self, e: _Entry, ctx, ins, plan: _Plan) -> list | None:
+        """Whether the compiled loop may derive the results of `plan` at other tile offsets
+        from `e` (`isa.sequencer._derive_row`): each on-chip range it reads or writes and each
+        rectangle it forgets is one of its tiles' (and no two tiles cover the same bytes), it
+        defers no write. If so, which tile each moves with (set on `e`) and per tile its bytes
+        in a partition, the end its memory allows, its PSUM bank rule and its element size."""
+        if e.defers or len(e.forgets) > MEMO_FORGETS:
+            return None
+        mem, cfg, ops = ctx.mem, ctx.config, ins.ops
+        rects, cols = [], []
+        for j, i in enumerate(plan.tiles):
+            t = ops[i]
+            if not t.space:
+                rects.append(None)
+                cols.append((0, 0, 0, 0, 1))
+                continue
+            onchip = mem.sbuf if t.space == SPACE_SBUF else mem.psum
+            try:
+                _, lo, hi = tile_extent(onchip, t, ctx.regs, cfg.partitions)
+            except EmulatorError:
+                return None
+            size = _SIZE[t.dtype]
+            lo, hi = lo * size, (hi + 1) * size
+            rects.append((t.space, t.p0, t.p0 + t.pn, lo, hi))
+            bank = cfg.psum_bank_bytes if j == plan.bank else 0
+            cols.append((lo, hi, onchip.nbytes // size * size, bank, size))
+
+        def slot(rect) -> int:
+            found = [j for j, r in enumerate(rects) if r == rect]
+            return found[0] if len(found) == 1 else -2
+
+        ranges = (*e.out[1], *e.out[2])
+        slotmap = tuple(
+            -1 if r.space == _HBM else slot((r.space, r.p_start, r.p_start + r.p_count, r.start,
+                                             r.end)) if not r.period else -2
+            for r in ranges
+        )  # fmt: skip
+        fslots = tuple(slot(f) for f in e.forgets)
+        if -2 in slotmap or -2 in fslots:
+            return None
+        e.slotmap, e.fslots, e.ranges = slotmap, fslots, list(ranges)
+        return cols
+
+    def _keep(self, e: _Entry, plan: _Plan, regs, key, tiles=None) -> None:
         if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
             self.entries.clear()
-            self.siblings.clear()
             self._new_tables()
         old = self.entries.get(key)
         self.entries[key] = e
-        self._add(e, plan, regs, old)
-        if plan.sib is not None and not self.tainted:
-            self.siblings[(plan.sib, _regs_of(key))] = e
-
-    def _derive(self, ctx, ins, plan: _Plan, off: int, queue: int, key) -> _Entry | None:
-        """The result of `ins` (a miss of `plan`) made from a sibling entry: the same DMA with
-        the same registers but its tile elsewhere. The checks the handler makes that depend on
-        the tile's offset or the HBM address (the tile's placement, the queue, the moved HBM
-        range) are made here; if one fails, None: the handler runs and raises its error."""
-        sib = self.siblings.get((plan.sib, _regs_of(key)))
-        if sib is None:
-            return None
-        queues = ctx.config.dma_queues
-        if not 0 <= queue < queues:
-            return None
-        t = plan.tile
-        mem = ctx.mem
-        try:
-            _, lo, hi = tile_extent(mem.sbuf, t, ctx.regs, ctx.config.partitions)
-        except EmulatorError:
-            return None
-        base = int(ctx.regs[plan.base_reg]) + off
-        d = base - sib.base
-        if not self._fits(sib, d, base, plan.size, ctx, queue, queues):
-            return None
-        size = _SIZE[t.dtype]
-        tile = MemRange(_SB, lo * size, (hi + 1) * size, t.p0, t.pn)
-        params, reads, writes, _ = sib.out
-        reads = tuple(tile if r.space != _HBM else r.moved(d) for r in reads)
-        writes = tuple(tile if w.space != _HBM else w.moved(d) for w in writes)
-        forgets = tuple((w.space, w.p_start, w.p_start + w.p_count, w.start, w.end)
-                        for w in writes if w.space != _HBM)  # fmt: skip
-        if forgets:
-            _replay(mem, forgets)
-        spec = ins.spec
-        body = (spec.mnemonic, spec.engine, spec.cost, params, reads, writes)
-        e = _Entry((params, reads, writes, queue), body, forgets, base, None)
-        if sib.span is not None:
-            e.span = (sib.span[0] + d, sib.span[1] + d)
-            e.region = _region(ctx.hbm, *e.span)
-        self._keep(e, plan, ctx.regs, key)
-        return e
+        self._add(e, plan, regs, old, tiles)
 
     def _fits(self, e: _Entry, d: int, base: int, size: int, ctx, queue: int, queues: int):
         """Whether the memoised DMA moved by d bytes (to `base`) on queue `queue` passes the
@@ -813,11 +949,6 @@ class ShapeMemo:
         if self.disjoint and region is not None and region[0] <= lo and hi <= region[1]:
             return True
         return _region(ctx.hbm, lo, hi) is not None
-
-
-def _regs_of(key) -> bytes:
-    """The register values in an untainted memo key (`ShapeMemo._key`)."""
-    return key[1] if type(key) is tuple else b""
 
 
 def _redefer(ctx, e: _Entry) -> None:

@@ -140,29 +140,85 @@ def test_code_the_grouping_cannot_walk_is_planned_one_by_one(cut):
     assert emu._plans.all_planned and emu._plans.fp[:, 0].any()
 
 
-def test_tile_moved_loads_are_derived_from_a_sibling(monkeypatch):
-    """The loads of `_program` that differ in their tile's offset only take a sibling's result
-    (no handler call) and give the numeric records (the first test); disabling that gives the
-    same records."""
+def _count_derived(monkeypatch) -> list:
+    """Spy on the entries the compiled loop derives (`ShapeMemo.made_derived`): the mnemonic
+    of each, in order."""
+    import isa.shape_memo as sm
+    from isa.sequencer import C_NDERIV
+
+    made: list = []
+    derived = sm.ShapeMemo.made_derived
+
+    def spy(self):
+        n = int(self.ctl[C_NDERIV])
+        derived(self)
+        made.extend(e.body[0] for e in self.listed[len(self.listed) - n :])
+
+    monkeypatch.setattr(sm.ShapeMemo, "made_derived", spy)
+    return made
+
+
+def _no_derivation(monkeypatch) -> None:
+    """No entry may be derived from: every tile-moved instruction is a miss (its handler)."""
     import isa.shape_memo as sm
 
+    monkeypatch.setattr(sm.ShapeMemo, "_derivable", lambda self, *a: None)
+
+
+def test_tile_moved_instructions_are_derived_from_a_sibling(monkeypatch):
+    """The loads, matmuls and stores of `_program` that differ in their tiles' offsets only
+    take a sibling's result in the compiled loop (no handler call) and give the numeric
+    records (the first test); with no entry to derive from (each a miss: its handler), the
+    same records, on a warm emulator too."""
     binary = _program()
-    made = []
-    derive = sm.ShapeMemo._derive
-    monkeypatch.setattr(
-        sm.ShapeMemo, "_derive", lambda self, *a: made.append(derive(self, *a)) or made[-1]
-    )
-    _, got = _run(binary, True, runs=1)
-    assert sum(e is not None for e in made) == 14  # two kinds of shareable load, 8 each
-    monkeypatch.setattr(sm.ShapeMemo, "_derive", lambda self, *a: None)
-    _, want = _run(binary, True, runs=1)
-    assert got == want
+    made = _count_derived(monkeypatch)
+    _, got = _run(binary, True, runs=2)
+    assert made.count("dma.load") == 14  # two kinds of shareable load, 8 each
+    assert made.count("matmul") >= 2  # (on the first run: the second hits them)
+    _no_derivation(monkeypatch)
+    made.clear()
+    _, want = _run(binary, True, runs=2)
+    assert got == want and not made
+
+
+def test_the_nki_mirror_derives_its_records_as_misses_give_them(monkeypatch):
+    """The NKI step-2 mirror (unrolled, 64x64x128 so that it is small): derived loads, matmuls,
+    copies and stores give the records (and timeline) of the handlers and of numeric
+    emulation."""
+    import importlib.util
+    from pathlib import Path
+
+    import ml_dtypes
+
+    from isa.timing import simulate
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("nk", root / "benchmarks" / "nki_matmul_steps.py")
+    nk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nk)
+    prog = nk.isa_step2(256, 512, 1024)
+    rng = np.random.default_rng(0)
+    args = [rng.standard_normal(s).astype(ml_dtypes.bfloat16) for s in ((512, 256), (512, 1024))]
+    args.append(np.zeros((256, 1024), ml_dtypes.bfloat16))
+
+    def records(timing_only=True):
+        emu = Emulator(prog)
+        hbm_, values, _, base = layout_args([a.copy() for a in args], prog.data)
+        recs = emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=timing_only)[0]
+        tl = simulate(recs, emu.config)
+        return [_key(r) for r in recs], tl.starts_ns.tolist(), tl.ends_ns.tolist(), tl.total_ns
+
+    made = _count_derived(monkeypatch)
+    got = records()
+    assert {"dma.load", "dma.store", "matmul", "act"} <= set(made) and len(made) > 50
+    numeric = records(timing_only=False)
+    _no_derivation(monkeypatch)
+    assert got == records() == numeric
 
 
 @pytest.mark.parametrize("off", [1, 192 * 1024 - 512, -1024])
 def test_a_derived_load_fails_as_the_handler_does(monkeypatch, off):
     """A load whose moved tile is misaligned or outside the partition: the handler's error."""
-    import isa.shape_memo as sm
     from isa.errors import EmulatorError
 
     b = Builder(file="derive.py")
@@ -181,9 +237,43 @@ def test_a_derived_load_fails_as_the_handler_does(monkeypatch, off):
             emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=True)
         return str(e.value)
 
+    made = _count_derived(monkeypatch)
     got = error()
-    monkeypatch.setattr(sm.ShapeMemo, "_derive", lambda self, *a: None)
+    assert made == ["dma.load"]
+    _no_derivation(monkeypatch)
     assert got == error() and "derive.py:7" in got
+
+
+@pytest.mark.parametrize("off", [1024, 2048 - 4, 2048 * 8 - 512, 6, 2048 * 8])
+def test_a_derived_matmul_fails_as_the_handler_does(monkeypatch, off):
+    """A matmul whose moved result crosses a PSUM bank, leaves the partition or is
+    misaligned: the handler's error (the bank-aligned one passes)."""
+    from isa.errors import EmulatorError
+
+    b = Builder(file="derive_mm.py")
+    for i, dst_off in enumerate((0, 2048, off)):
+        b.loc(5 + i)
+        b.matmul(AccMode.SET, ps("f32", 0, 64, (1, 256), off=dst_off),
+                 sb("bf16", 0, 32, (1, 64), off=4096 * i), sb("bf16", 0, 32, (1, 256)))  # fmt: skip
+    b.halt()
+    binary = b.build()
+
+    def outcome():
+        from isa.runner import run
+
+        try:
+            out = run(binary, [], (1,), record=True, timing_only=True).records
+            return [_key(r) for r in out]
+        except EmulatorError as e:
+            return str(e)
+
+    made = _count_derived(monkeypatch)
+    got = outcome()
+    assert made[:1] == ["matmul"]
+    _no_derivation(monkeypatch)
+    want = outcome()
+    assert got == want
+    assert isinstance(got, list) == (off == 1024), got  # the others fail
 
 
 def test_plans_from_arrays_match_plans_from_lists():
