@@ -182,7 +182,23 @@ def matmul_plain(size: int, dtype: str):
 
 def matmul_big_blocks(size: int, dtype: str):
     """`matmul_blocked` with the config that models fastest at 2048^3 and 4096^3 bf16 on
-    nc-v2 (blocks of [2 BM, 2 BN] = [1024, 2048] and [2048, 2048], 512-row K steps)."""
+    nc-v2 (blocks of [2 BM, 2 BN] = [1024, 2048] and [2048, 2048], 512-row K steps).
+
+    Where 4096^3 bf16 on nc-v2 stands (908.1 us, PE 82.5%; the issue asks 85%, <= 879 us):
+    each core runs two programs, each moving 32 MiB of A and B and storing 8 MiB of C:
+    2 x 40 MiB at 102 B/ns = 822.4 us of DMA against 749 us of PE work. A K step is PE-bound
+    (4 dots, 46.8 us, against 41.1 us for its 4 MiB of loads), and its loads can only start as
+    the single-buffered tiles free (SBUF is full: four [1024, 1024] fp32 accumulators take
+    128 of a partition's 192 KiB, the four 1 MiB tiles 32, the fp16 epilogue 16), so the DMA
+    idles 5.7 us in each of the 7 steps that no store overlaps, per program. Nothing can
+    fill those gaps: the next program's loads have no free buffer, and its loads are booked
+    after this program's stores (the model books bandwidth in dispatch order), whose fp16
+    tiles sit in the freed accumulator bytes the next program initialises. Floor for this
+    kernel on this model: 822.4 + 14 x 5.7 = 902 us (83.0%). A prototype where loads pass
+    stores in the bandwidth booking (optimistic: later loads ignore stores already booked)
+    gave 883.7 us, and 875.5 us (85.5%) with the chunks converted in place in the
+    accumulator; neither is landed (no consistent one-pass form, no public figure for the
+    arbitration)."""
     dt = ml_dtypes.bfloat16 if dtype == "bf16" else np.float32
     a, b = np.zeros((size, size), dt), np.zeros((size, size), dt)
     c = np.zeros((size, size), np.float16)
