@@ -34,7 +34,8 @@ from isa.table import NUM_REGS
 #   wrote is that copy's accumulator instead of a reduce pass (layer norm's mean and variance
 #   sums); same values reduced in the same groups, same bits (codegen.accel.tileops.fuse_accum)
 # - "store_chunks": a float conversion whose result is only stored (`acc.to(tl.float16)`) is
-#   converted and stored in chunks of rows, each store waiting only for its own chunk
+#   converted and stored in chunks of rows, each store waiting only for its own chunk; not
+#   inside loops, where the next iteration's loads and buffers wait for the last chunk
 #   (codegen.accel.memops)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
