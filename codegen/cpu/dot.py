@@ -10,13 +10,14 @@ per block). Output: LLVM IR that updates a buffer of the result.
   accumulators, 2 B vectors and a broadcast in 15 of 16 ymm registers, as OpenBLAS's Haswell
   kernel). It accumulates in place into a loop-carried accumulator when nothing else reads it.
 - Next-panel prefetch: a dot inside a K loop whose operands are loads from memory copies
-  them at the start of every iteration, and those copies, cold in the caches (rows of a large
-  matrix, 4 KiB or more apart: one stream per row, more than the hardware prefetchers track),
-  cost ~15% of a 1024^3 fp32 matmul on Zen 5 when nothing overlaps them with the FMAs. The
-  micro-kernel's row stripes therefore prefetch, spread over the stripes, the lines the same
-  loads will read one iteration later. The distance is measured at run time (the load's
-  address now minus at this dot's previous execution in the same program), so no analysis of
-  how the pointers move is needed; unknown (first execution) means no useful prefetch.
+  them at the start of every iteration; those copies miss the caches (rows of a large matrix,
+  4 KiB or more apart: one stream per row, more than the hardware prefetchers track), which
+  cost 6-7% of a 1024^3 fp32 matmul on Zen 5 with AVX2 (paired against the same kernel reading
+  the same, cached, panels every iteration). So the micro-kernel's tiles prefetch, a few lines
+  each, the lines the same loads will read one iteration later. The distance is measured at run time (the load's
+  address now minus at this dot's previous execution in the same program, or the previous
+  program's distance at a program's first execution), so no analysis of how the pointers
+  move is needed.
 """
 
 from __future__ import annotations
@@ -230,20 +231,20 @@ def _in_loop(low, op: Op) -> bool:
 
 def _advance(low, op: Op, which: int, ptr_v) -> ir.Value:
     """Bytes between the address of `ptr_v[0, 0]` now and at the previous execution of this
-    dot by the same program (0 when there was none). The slots live in the function's entry
-    block and are keyed by the op, so the peeled first iteration of a loop and the loop itself
-    (one op lowered twice) share them."""
+    dot by the same program; at a program's first execution, the last distance measured (the
+    previous program of this thread moved its pointers alike), or 0 if none was. The slots live
+    in the function's entry block and are keyed by the op, so the peeled first iteration of a
+    loop and the loop itself (one op lowered twice) share them."""
     b = low.b
     slots = getattr(low, "dot_slots", None)
     if slots is None:
         slots = low.dot_slots = {}
     key = (id(op), which)
-    if key not in slots:
+    if key not in slots:  # [address, last distance, program id x, y, z]
         ab = ir.IRBuilder(low.alloca_block)
-        cells = [ab.alloca(U.I64) for _ in range(1 + len(low.pids))]
-        ab.store(ir.Constant(U.I64, 0), cells[0])
-        for c in cells[1:]:
-            ab.store(ir.Constant(U.I64, -1), c)
+        cells = [ab.alloca(U.I64) for _ in range(2 + len(low.pids))]
+        for c, init in zip(cells, [0, 0] + [-1] * len(low.pids)):
+            ab.store(ir.Constant(U.I64, init), c)
         slots[key] = cells
     cells = slots[key]
     saved = low.memo
@@ -252,9 +253,11 @@ def _advance(low, op: Op, which: int, ptr_v) -> ir.Value:
     low.memo = saved
     prev = b.load(cells[0], typ=U.I64)
     known = b.icmp_unsigned("!=", prev, low.zero)
-    for c, pid in zip(cells[1:], low.pids):
+    for c, pid in zip(cells[2:], low.pids):
         pid = b.sext(pid, U.I64) if pid.type != U.I64 else pid
         known = b.and_(known, b.icmp_signed("==", b.load(c, typ=U.I64), pid))
         b.store(pid, c)
     b.store(here, cells[0])
-    return b.select(known, b.sub(here, prev), low.zero)
+    delta = b.select(known, b.sub(here, prev), b.load(cells[1], typ=U.I64))
+    b.store(delta, cells[1])
+    return delta
