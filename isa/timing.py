@@ -21,6 +21,19 @@ The model, per core:
    can flow (after the fixed cost), in the earliest free gaps, so a transfer that waits (a store
    behind compute) never holds the bandwidth back from later ones. The transfer ends when both
    its queue time and its share of the bandwidth are done.
+   Why a calendar with gaps, not one line of transfers: a core has 16 DMA engines that work
+   in parallel with compute and with each other; a transfer is triggered by the core and ends
+   with a semaphore update, and the hardware splits it into packets that the engines execute
+   in parallel ("Introduction to DMA with NKI", awsdocs-neuron.readthedocs-hosted.com/en/latest/
+   nki/about/nki-dma-overview.html; Neuron Explorer, "How to identify and reduce inefficient
+   DMA transfers", .../tools/neuron-explorer/how-to-reduce-inefficient-dma-transfers.html).
+   A transfer whose queue waits on a semaphore (a store behind its conversion) moves no bytes,
+   so the engines serving other queues have the HBM to themselves until it starts. What the
+   calendar keeps from dispatch order is priority: a transfer booked earlier keeps the
+   bandwidth it was given, and a later-dispatched one that is ready at the same moment fills
+   around it (splitting across gaps), never both at once (tests/isa/test_dma_calendar.py).
+   Sharing the bandwidth between transfers in flight by start time or fairly per engine would
+   re-time transfers already booked, which a one-pass loop in dispatch order cannot do.
 The model is deterministic: no randomness, no dependence on dict/set iteration of unordered data.
 
 Not modelled (simplifications to revisit with evidence): engine queues are unbounded (the
