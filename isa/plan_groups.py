@@ -71,7 +71,7 @@ def tables(rebase: dict, tiled: dict | None = None) -> tuple:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _bits(words, start, at, width):
     w = start + (at >> 6)
     b = at & 63
@@ -81,32 +81,40 @@ def _bits(words, start, at, width):
     return np.int64(v & np.uint64((1 << width) - 1))
 
 
-@njit(cache=True)
-def group_words(words, n, want, nwords, masks, fields):
+def group_words(words, n: int, want, nwords, masks, fields) -> tuple:
     """Group the first n instructions of `words` whose `want` is set: returns each one's group
     (-1: not wanted), the first member of each group, and each one's HBM offset (sign-extended),
-    queue field and tile offsets (sign-extended; 0 where not masked). Stops early (fewer than
-    n starts) on a length that runs past the words; the caller then plans one by one."""
+    queue field and tile offsets (sign-extended; 0 where not masked), and whether the words
+    held them all. Stops early on a length that runs past the words (False, no groups); the
+    caller then plans one by one."""
     group = np.full(n, -1, np.int64)
     off = np.zeros(n, np.int64)
     queue = np.zeros(n, np.int64)
     toff = np.zeros((n, (fields.shape[1] - 4) // 2), np.int64)
     reps = np.empty(n, np.int64)
-    starts = np.empty(n, np.int64)
     size = 16
     while size < 2 * n:
         size *= 2
-    slot = np.full(size, -1, np.int64)
+    k = _group(words, n, want, nwords, masks, fields, group, off, queue, toff, reps,
+               np.empty(n, np.int64), np.full(size, -1, np.int64))  # fmt: skip
+    return group, reps[: max(k, 0)], off, queue, toff, k >= 0
+
+
+# Compiled without reference counting (it allocates nothing; see `isa.sequencer.run_scalar`).
+@njit(cache=True, _nrt=False)
+def _group(words, n, want, nwords, masks, fields, group, off, queue, toff, reps, starts, slot):
+    """`group_words`' pass, into the arrays given; returns the number of groups, or -1."""
+    size = slot.shape[0]
     k = 0
     pos = 0
     end = len(words)
     for pc in range(n):
         if pos >= end:
-            return group, reps[:0], off, queue, toff, False
+            return -1
         op = np.int64(words[pos] & np.uint64(255))
         nw = nwords[op]
         if nw == 0 or pos + nw > end:
-            return group, reps[:0], off, queue, toff, False
+            return -1
         starts[pc] = pos
         if want[pc]:
             h = np.uint64(1469598103934665603)
@@ -149,4 +157,4 @@ def group_words(words, n, want, nwords, masks, fields):
                     v -= np.int64(1) << width
                 toff[pc, j] = v
         pos += nw
-    return group, reps[:k], off, queue, toff, True
+    return k

@@ -123,13 +123,14 @@ _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
 _HBM = Space.HBM
 _SB = Space.SBUF
+_new = object.__new__
 
 
 class _Plan:
     """How to memoise one instruction: the registers its result depends on and, for a DMA whose
     HBM range is shifted on a hit, that pattern's base register and element size."""
 
-    __slots__ = ("idx", "base_reg", "size", "id", "nt", "tiles", "bank")
+    __slots__ = ("idx", "nk", "base_reg", "size", "id", "nt", "tiles", "bank")
 
     def __init__(self, ins, ap: HbmAP | None, number: int, tiles: tuple = ()):
         self.id = number
@@ -167,6 +168,7 @@ class _Plan:
             idx = _IDX[key] = np.array(sorted(key - {0}), np.intp)  # r0 is always 0
             idx.flags.writeable = False
         self.idx = idx
+        self.nk = len(idx)
 
 
 _IDX: dict = {}  # frozenset of registers -> a plan's `idx` of them
@@ -323,22 +325,23 @@ class ShapePlans:
             else:  # the same encoding but for tile offsets the plan's key holds
                 rows[g] = (1, p.id, 0, 0)
         self.flush()
-        members = np.flatnonzero(group >= 0)
-        of = rows[group[members]]
-        for pc in members[of[:, 0] < 0].tolist():
+        # each member's row from its group's (column by column over all pcs: no fancy
+        # indexing of rows); members of by-identity groups are planned one by one
+        kinds = rows[:, 0][group]  # (group -1 picks the last row: masked out)
+        wanted = group >= 0
+        for pc in np.flatnonzero(wanted & (kinds < 0)).tolist():
             plan(pc, instrs[pc])
         self.flush()
-        keep = of[:, 0] > 0
-        members, of = members[keep], of[keep]
-        fp = self.fp
-        fp[members, FP_KIND] = of[:, 0]
-        fp[members, FP_PLAN] = of[:, 1]
-        fp[members, FP_BASE_REG] = of[:, 2]
-        fp[members, FP_SIZE] = of[:, 3]
-        shifted = of[:, 0] == 2
-        fp[members, FP_OFF] = np.where(shifted, offs[members], 0)
-        fp[members, FP_QUEUE] = np.where(shifted, queues[members], 0)
-        fp[members, FP_T0 : FP_T0 + MEMO_TILES] = toffs[members]
+        keep = wanted & (kinds > 0)
+        fp = self.fp[: len(group)]
+        np.copyto(fp[:, FP_KIND], kinds, where=keep)
+        for c, col in ((FP_PLAN, 1), (FP_BASE_REG, 2), (FP_SIZE, 3)):
+            np.copyto(fp[:, c], rows[:, col][group], where=keep)
+        shifted = kinds == 2
+        np.copyto(fp[:, FP_OFF], np.where(shifted, offs, 0), where=keep)
+        np.copyto(fp[:, FP_QUEUE], np.where(shifted, queues, 0), where=keep)
+        for j in range(MEMO_TILES):
+            np.copyto(fp[:, FP_T0 + j], toffs[:, j], where=keep)
         self.all_planned = True
 
     def flush(self) -> None:
@@ -454,6 +457,7 @@ class _Entry:
         "slotmap",
         "fslots",
         "ranges",
+        "nreads",
     )
 
     def __init__(self, out, body, forgets, base, span):
@@ -471,6 +475,7 @@ class _Entry:
         # and which tile each of them and of its forgets moves with (-1: none)
         self.toffs: tuple = ()
         self.slotmap = self.fslots = self.ranges = None
+        self.nreads = 0
 
 
 class ShapeMemo:
@@ -480,6 +485,7 @@ class ShapeMemo:
     def __init__(self, plans: ShapePlans, hbm):
         self.plans = plans
         self.entries: dict = {}
+        self._moved: dict = {}  # (space, start, end, p0, pn) -> a derived entry's moved range
         self.regions = regions = list(hbm.regions)
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
@@ -562,52 +568,66 @@ class ShapeMemo:
     def made_derived(self) -> None:
         """After the compiled loop: the entries it derived (`isa.sequencer._derive_row`), in
         order: each the result of the entry it came from with its tiles' ranges moved, its
-        body given the id the loop gave it."""
+        body given the id the loop gave it (the next ones in the stream)."""
         n = int(self.ctl[C_NDERIV])
         if not n:
             return
-        listed, tab, ekeys = self.listed, self.tab, self.ekeys
+        listed, tab, ekeys, entries, moved_of = (
+            self.listed, self.tab, self.ekeys, self.entries, self._moved)  # fmt: skip
         by_id = self.plans.by_id
-        add_body = self.writer.add_body
+        rows_k, rows_s = self.vlog[:n, 0], self.vlog[:n, 1]
         made = []
-        shifts = []
-        for k, ks in self.vlog[:n].tolist():
+        shifts: list = []
+        for k, ks, p, keys in zip(
+            rows_k.tolist(), rows_s.tolist(), tab[rows_k, E_PLAN].tolist(), ekeys[rows_k].tolist()
+        ):  # fmt: skip
             sib = listed[ks]
-            plan = by_id[tab.item(k, E_PLAN)]
-            nk = len(plan.idx)
-            keys = ekeys[k]
-            toffs = tuple(keys[nk : nk + plan.nt].tolist())
-            dl = [a - b for a, b in zip(toffs, sib.toffs, strict=True)]
+            plan = by_id[p]
+            nk = plan.nk
+            toffs = tuple(keys[nk : nk + plan.nt])
+            dl = [a - b for a, b in zip(toffs, sib.toffs)]
             dl.append(0)  # slot -1: does not move
-            nr = len(sib.out[1])
-            ranges = [r if j < 0 else r.moved(dl[j]) for r, j in zip(sib.ranges, sib.slotmap)]
+            ranges = []
+            for r, j in zip(sib.ranges, sib.slotmap):
+                d = dl[j]
+                if d:  # equal moved ranges are one object (a tile read by many matmuls)
+                    mk = (r.start + d, r.end + d, r.p_start, r.p_count, r.space)
+                    m = moved_of.get(mk)
+                    if m is None:
+                        m = moved_of[mk] = r.moved(d)
+                    r = m
+                ranges.append(r)
+            nr = sib.nreads
             reads, writes = tuple(ranges[:nr]), tuple(ranges[nr:])
-            forgets = tuple(
-                f if j < 0 else (f[0], f[1], f[2], f[3] + dl[j], f[4] + dl[j])
-                for f, j in zip(sib.forgets, sib.fslots)
-            )
-            params, _, _, queue = sib.out
-            mn, engine, cost = sib.body[:3]
-            e = _Entry((params, reads, writes, queue), (mn, engine, cost, params, reads, writes),
-                       forgets, sib.base, sib.span)  # fmt: skip
-            e.region, e.tab, e.k = sib.region, tab, k
-            e.toffs, e.slotmap, e.fslots, e.ranges = toffs, sib.slotmap, sib.fslots, ranges
+            params, queue, b = sib.out[0], sib.out[3], sib.body
+            e = _new(_Entry)  # every slot set here, as `_Entry.__init__` would
+            e.out, e.body = (params, reads, writes, queue), (b[0], b[1], b[2], params, reads, writes)
+            f = sib.forgets
+            if f:
+                f = tuple([x if j < 0 else (x[0], x[1], x[2], x[3] + dl[j], x[4] + dl[j])
+                           for x, j in zip(f, sib.fslots)])  # fmt: skip
+            e.forgets, e.defers, e.marks, e.accesses, e.replayed = f, (), (), {}, None
+            e.base, e.span, e.region, e.tab, e.k = sib.base, sib.span, sib.region, tab, k
+            e.toffs, e.slotmap, e.fslots, e.ranges, e.nreads = (
+                toffs, sib.slotmap, sib.fslots, ranges, nr)  # fmt: skip
             made.append(e)
-            shifts.append([dl[j] for j in sib.slotmap])
-            listed.append(e)
-            self.keyed.append(True)
-            self.entries[(plan, keys[:nk].tobytes(), toffs)] = e
+            shifts.extend([dl[j] for j in sib.slotmap])
+            entries[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = e
+        listed.extend(made)
+        self.keyed.extend([True] * n)
         # their `body_rects`: the siblings' rows, on-chip ones moved (in one step)
-        rows = np.concatenate([listed[ks].rects[0] for ks in self.vlog[:n, 1].tolist()])
-        d = np.concatenate(shifts)
-        rows[:, 1] += d
-        rows[:, 2] += d
+        rects = np.concatenate([listed[ks].rects[0] for ks in rows_s.tolist()])
+        d = np.array(shifts, np.int64)
+        rects[:, 1] += d
+        rects[:, 2] += d
         at = 0
         for e in made:
             m = len(e.ranges)
-            e.rects = (rows[at : at + m], len(e.out[1]))
+            e.rects = (rects[at : at + m], e.nreads)
             at += m
-            add_body(e.body, e.rects)
+        writer = self.writer
+        writer.bodies.extend([e.body for e in made])
+        writer.rects.extend([e.rects for e in made])
 
     def made_defers(self, ctx) -> None:
         """After the compiled loop: make the deferred writes of the entries it logged, in
@@ -923,7 +943,7 @@ class ShapeMemo:
         fslots = tuple(slot(f) for f in e.forgets)
         if -2 in slotmap or -2 in fslots:
             return None
-        e.slotmap, e.fslots, e.ranges = slotmap, fslots, list(ranges)
+        e.slotmap, e.fslots, e.ranges, e.nreads = slotmap, fslots, list(ranges), len(e.out[1])
         return cols
 
     def _keep(self, e: _Entry, plan: _Plan, regs, key, tiles=None) -> None:
