@@ -41,11 +41,17 @@ def lower_dot(low, op: Op) -> None:
     out_elem = elem_type(op.result.type)
     dt = scalar_dtype(op.result.type)
     inplace = low.inplace_dot.get(id(op))
+    # an accumulator that is a constant (`tl.zeros`, the peeled first K iteration) starts in
+    # the registers: no buffer of it is written and read back
+    src = low.vals.get(c_v.id)
+    start = getattr(src, "op", None) if inplace is None else None
+    start = c_v if start is not None and start.kind is OpKind.CONSTANT else None
     if inplace is not None:
         C = inplace
     else:
         C = low.alloc(out_elem, shape_of(op.result.type))
-        low.materialize_into(C, c_v)
+        if start is None:
+            low.materialize_into(C, c_v)
     shape = shape_of(op.result.type)
     batch = shape[0] if len(shape) == 3 else 1
     M, N = shape[-2], shape[-1]
@@ -99,7 +105,10 @@ def lower_dot(low, op: Op) -> None:
     def tile(bi, i0, j0, MR: int, NV: int):
         rows = [i0 if r == 0 else b.add(i0, ir.Constant(U.I64, r)) for r in range(MR)]
         cols = [j0 if v == 0 else b.add(j0, ir.Constant(U.I64, v * W)) for v in range(NV)]
-        init = [vload(C, bi, rows[r], cols[v]) for r in range(MR) for v in range(NV)]
+        if start is not None:
+            init = [low.ev(start, (rows[0], cols[0]), W)] * (MR * NV)
+        else:
+            init = [vload(C, bi, rows[r], cols[v]) for r in range(MR) for v in range(NV)]
 
         def kstep(k, accs):
             bvecs = [vload(B, bi, k, cols[v]) for v in range(NV)]

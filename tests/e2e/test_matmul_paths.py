@@ -146,6 +146,30 @@ def dot_once(a, b, c):
     tl.store(c + r[:, None] * 16 + r[None, :], tl.dot(x, y))
 
 
+@jl.jit
+def dot_const_acc(a, b, out, M: tl.constexpr, N: tl.constexpr, K: tl.constexpr, INIT: tl.constexpr):
+    """A constant accumulator starts in the micro-kernel's registers (no buffer of it)."""
+    rm = tl.arange(0, M)
+    rn = tl.arange(0, N)
+    rk = tl.arange(0, K)
+    x = tl.load(a + rm[:, None] * K + rk[None, :])
+    y = tl.load(b + rk[:, None] * N + rn[None, :])
+    acc = tl.dot(x, y, tl.full((M, N), INIT, tl.float32))
+    acc = tl.dot(x, y, acc)  # and a second dot accumulating onto the first's buffer
+    tl.store(out + rm[:, None] * N + rn[None, :], acc)
+
+
+@pytest.mark.parametrize("M,N,K,init", [(13, 32, 8, 0.0), (6, 16, 5, -2.5), (40, 24, 16, 1e3)])
+def test_dot_with_constant_accumulator(M, N, K, init):
+    rng = np.random.default_rng(M)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    out = np.empty((M, N), np.float32)
+    dot_const_acc[(1,)](a, b, out, M=M, N=N, K=K, INIT=init)
+    ref = init + 2 * (a.astype(np.float64) @ b)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)
+
+
 @pytest.mark.skipif(
     bool(os.environ.get("JITLANG_CPU")), reason="already running under a forced CPU"
 )
