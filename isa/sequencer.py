@@ -261,6 +261,7 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
             ent[k, E_FORGET + 5 * j + 4] += dl
     ent[k, E_TID] = -1
     ent[k, E_TPC] = -1
+    ent[k, E_DERIV] = 0  # siblings are entries a handler made (Python holds their ranges)
     vlog[ctl[C_NDERIV], 1] = ks
     return k
 

@@ -492,7 +492,10 @@ class ShapeMemo:
         self.fault_pc = -1
         self.disjoint = all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
         self.tainted = False
-        self._new_tables()
+        cap = 256  # entry rows: about one per 16 instructions of an unrolled program
+        while cap < min(len(plans.at) // 16, 1 << 14):
+            cap *= 2
+        self._new_tables(cap)
         self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
         self.ctl = np.zeros(9, np.int64)
         self.dlog = np.zeros(1 << 12, np.int64)  # entries whose deferred writes Python makes
@@ -508,7 +511,13 @@ class ShapeMemo:
         self.ekeys = np.zeros((cap, MEMO_KEY_REGS), np.int64)
         self.slots = np.full(4 * cap, -1, np.int64)
         self.sslots = np.full(4 * cap, -1, np.int64)  # by registers only: derivable entries
-        self.listed: list = []  # the entries by row
+        # the entries by row (None: one the compiled loop derived, made when Python asks for
+        # it: `_lookup`), and each row's body and `body_rects` (what a run's stream holds)
+        self.listed: list = []
+        self.bodies: list = []
+        self.rects: list = []
+        self.lazy: dict = {}  # key -> row of a derived entry not made yet
+        self.src: dict = {}  # row of a derived entry not made yet -> the row it came from
         self.keyed: list = []  # whether each row is in the index
         self._unindexed: list = []  # rows keyed but not in the index yet (`_index`)
         self._unsibled: list = []  # derivable rows not in the sibling index yet
@@ -529,8 +538,8 @@ class ShapeMemo:
         tab[:n, E_TID] = -1
         tab[:n, E_TPC] = -1
         first = len(writer.bodies)
-        writer.bodies.extend(e.body for e in self.listed)
-        writer.rects.extend(e.rects for e in self.listed)
+        writer.bodies.extend(self.bodies)
+        writer.rects.extend(self.rects)
         tab[:n, E_BID] = np.arange(first, first + n)
         self.writer = writer
         self.ctl[C_QUEUES] = dma_queues
@@ -566,22 +575,23 @@ class ShapeMemo:
                 known, self.dlog, self.rows, ctl, self.sslots, self.vlog)  # fmt: skip
 
     def made_derived(self) -> None:
-        """After the compiled loop: the entries it derived (`isa.sequencer._derive_row`), in
-        order: each the result of the entry it came from with its tiles' ranges moved, its
-        body given the id the loop gave it (the next ones in the stream)."""
+        """After the compiled loop: the bodies of the entries it derived
+        (`isa.sequencer._derive_row`), in order: each the result of the entry it came from
+        with its tiles' ranges moved, its body given the id the loop gave it (the next ones in
+        the stream). The entries themselves are made when Python first asks (`_lookup`)."""
         n = int(self.ctl[C_NDERIV])
         if not n:
             return
-        listed, tab, ekeys, entries, moved_of = (
-            self.listed, self.tab, self.ekeys, self.entries, self._moved)  # fmt: skip
+        listed, tab, ekeys, lazy, src, moved_of = (
+            self.listed, self.tab, self.ekeys, self.lazy, self.src, self._moved)  # fmt: skip
         by_id = self.plans.by_id
         rows_k, rows_s = self.vlog[:n, 0], self.vlog[:n, 1]
-        made = []
+        bodies = []
         shifts: list = []
         for k, ks, p, keys in zip(
             rows_k.tolist(), rows_s.tolist(), tab[rows_k, E_PLAN].tolist(), ekeys[rows_k].tolist()
         ):  # fmt: skip
-            sib = listed[ks]
+            sib = listed[ks]  # (made by a handler: only those are in the sibling index)
             plan = by_id[p]
             nk = plan.nk
             toffs = tuple(keys[nk : nk + plan.nt])
@@ -597,37 +607,58 @@ class ShapeMemo:
                         m = moved_of[mk] = r.moved(d)
                     r = m
                 ranges.append(r)
+                shifts.append(d)
             nr = sib.nreads
-            reads, writes = tuple(ranges[:nr]), tuple(ranges[nr:])
-            params, queue, b = sib.out[0], sib.out[3], sib.body
-            e = _new(_Entry)  # every slot set here, as `_Entry.__init__` would
-            e.out, e.body = (params, reads, writes, queue), (b[0], b[1], b[2], params, reads, writes)
-            f = sib.forgets
-            if f:
-                f = tuple([x if j < 0 else (x[0], x[1], x[2], x[3] + dl[j], x[4] + dl[j])
-                           for x, j in zip(f, sib.fslots)])  # fmt: skip
-            e.forgets, e.defers, e.marks, e.accesses, e.replayed = f, (), (), {}, None
-            e.base, e.span, e.region, e.tab, e.k = sib.base, sib.span, sib.region, tab, k
-            e.toffs, e.slotmap, e.fslots, e.ranges, e.nreads = (
-                toffs, sib.slotmap, sib.fslots, ranges, nr)  # fmt: skip
-            made.append(e)
-            shifts.extend([dl[j] for j in sib.slotmap])
-            entries[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = e
-        listed.extend(made)
+            b = sib.body
+            bodies.append((b[0], b[1], b[2], b[3], tuple(ranges[:nr]), tuple(ranges[nr:])))
+            lazy[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = k
+            src[k] = ks
+        listed.extend([None] * n)
         self.keyed.extend([True] * n)
         # their `body_rects`: the siblings' rows, on-chip ones moved (in one step)
-        rects = np.concatenate([listed[ks].rects[0] for ks in rows_s.tolist()])
+        rects = np.concatenate([self.rects[ks][0] for ks in rows_s.tolist()])
         d = np.array(shifts, np.int64)
         rects[:, 1] += d
         rects[:, 2] += d
+        made = []
         at = 0
-        for e in made:
-            m = len(e.ranges)
-            e.rects = (rects[at : at + m], e.nreads)
+        for body in bodies:
+            m = len(body[4]) + len(body[5])
+            made.append((rects[at : at + m], len(body[4])))
             at += m
+        self.bodies.extend(bodies)
+        self.rects.extend(made)
         writer = self.writer
-        writer.bodies.extend([e.body for e in made])
-        writer.rects.extend([e.rects for e in made])
+        writer.bodies.extend(bodies)
+        writer.rects.extend(made)
+
+    def _lookup(self, key) -> _Entry | None:
+        """The entry of `key`, made now if the compiled loop derived it."""
+        e = self.entries.get(key)
+        if e is None and self.lazy:
+            k = self.lazy.pop(key, None)
+            if k is not None:
+                e = self.entries[key] = self._made(k)
+        return e
+
+    def _made(self, k: int) -> _Entry:
+        """The entry of row k, which the compiled loop derived from row `src[k]`."""
+        sib = self.listed[self.src.pop(k)]
+        body = self.bodies[k]
+        reads, writes = body[4], body[5]
+        plan = self.plans.by_id[self.tab.item(k, E_PLAN)]
+        nk = len(plan.idx)
+        toffs = tuple(self.ekeys[k, nk : nk + plan.nt].tolist())
+        dl = [a - b for a, b in zip(toffs, sib.toffs)]
+        dl.append(0)
+        forgets = tuple(x if j < 0 else (x[0], x[1], x[2], x[3] + dl[j], x[4] + dl[j])
+                        for x, j in zip(sib.forgets, sib.fslots))  # fmt: skip
+        e = _Entry((body[3], reads, writes, sib.out[3]), body, forgets, sib.base, sib.span)
+        e.region, e.tab, e.k, e.rects = sib.region, self.tab, k, self.rects[k]
+        e.toffs, e.slotmap, e.fslots, e.ranges, e.nreads = (
+            toffs, sib.slotmap, sib.fslots, [*reads, *writes], len(reads))  # fmt: skip
+        self.listed[k] = e
+        return e
 
     def made_defers(self, ctx) -> None:
         """After the compiled loop: make the deferred writes of the entries it logged, in
@@ -641,7 +672,7 @@ class ShapeMemo:
     def drop_accesses(self) -> None:
         """Forget the entries' views of on-chip memories (those are being dropped)."""
         for e in self.listed:
-            if e.accesses:
+            if e is not None and e.accesses:
                 e.accesses = {}
 
     def _add(self, e: _Entry, plan: _Plan, regs, old: _Entry | None, tiles=None) -> None:
@@ -659,6 +690,8 @@ class ShapeMemo:
         span = e.span or (0, 0)
         region = e.region or (-1, -1)
         e.rects = body_rects(e.body)
+        self.bodies.append(e.body)
+        self.rects.append(e.rects)
         bid = self.writer.add_body(e.body, e.rects)
         row = tab[k]
         row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0, 0)
@@ -703,7 +736,8 @@ class ShapeMemo:
         self.slots = np.full(4 * len(self.tab), -1, np.int64)
         self.sslots = np.full(4 * len(self.tab), -1, np.int64)
         for e in self.listed:
-            e.tab = self.tab
+            if e is not None:
+                e.tab = self.tab
         keyed = np.array(self.keyed, bool) & (self.tab[:n, E_PLAN] >= 0)
         self._unindexed = self._unsibled = []  # all in again
         regs = self.plans.plan_regs
@@ -744,7 +778,6 @@ class ShapeMemo:
         n = len(instrs)
         plans = self.plans
         at_list = plans.at
-        entries = self.entries
         regs = ctx.regs
         mem = ctx.mem
         sbuf, psum = mem.sbuf, mem.psum
@@ -774,7 +807,7 @@ class ShapeMemo:
                     sk = (plan, at[3]) if plan.nt else plan
                     m = seen.get(sk)
                     if m is None:
-                        m = entries.get(self._key(plan, regs, ctx.taint, at[3]))
+                        m = self._lookup(self._key(plan, regs, ctx.taint, at[3]))
                         if m is not None:
                             seen[sk] = m
                     if m is not None:
@@ -844,7 +877,7 @@ class ShapeMemo:
         plan, off, queue, toffs = at
         regs = ctx.regs
         key = self._key(plan, regs, ctx.taint, toffs)
-        e = self.entries.get(key)
+        e = self._lookup(key)
         br = plan.base_reg
         if e is not None:
             if not br:
@@ -947,10 +980,10 @@ class ShapeMemo:
         return cols
 
     def _keep(self, e: _Entry, plan: _Plan, regs, key, tiles=None) -> None:
-        if len(self.entries) >= _MAX_ENTRIES:  # addresses that never repeat: start over
+        if len(self.listed) >= _MAX_ENTRIES:  # addresses that never repeat: start over
             self.entries.clear()
             self._new_tables()
-        old = self.entries.get(key)
+        old = self._lookup(key)
         self.entries[key] = e
         self._add(e, plan, regs, old, tiles)
 

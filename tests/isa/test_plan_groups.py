@@ -152,7 +152,7 @@ def _count_derived(monkeypatch) -> list:
     def spy(self):
         n = int(self.ctl[C_NDERIV])
         derived(self)
-        made.extend(e.body[0] for e in self.listed[len(self.listed) - n :])
+        made.extend(b[0] for b in self.bodies[len(self.bodies) - n :])
 
     monkeypatch.setattr(sm.ShapeMemo, "made_derived", spy)
     return made
@@ -214,6 +214,39 @@ def test_the_nki_mirror_derives_its_records_as_misses_give_them(monkeypatch):
     numeric = records(timing_only=False)
     _no_derivation(monkeypatch)
     assert got == records() == numeric
+
+
+def test_derived_entries_serve_python_on_the_next_run(monkeypatch):
+    """Entries the compiled loop derived are made as Python objects when Python meets them
+    (the compiled path off on the next run): the same records as with no derivation."""
+    import isa.shape_memo as sm
+    from isa.sequencer import C_ON
+
+    binary = _program()
+    emu = Emulator(binary)
+    hbm_, values, _, base = layout_args(_args(), binary.data)
+
+    def run():
+        return [_key(r) for r in emu.run(hbm_, np.array(values), (1, 1, 1), base,
+                                         timing_only=True)[0]]  # fmt: skip
+
+    first = run()
+    memo = emu._kept_memo
+    lazy = len(memo.lazy)
+    assert lazy >= 14 and memo.listed.count(None) == lazy
+    tables = sm.ShapeMemo.tables
+
+    def off(self, mem, writer):
+        out = tables(self, mem, writer)
+        out[8][C_ON] = 0
+        return out
+
+    monkeypatch.setattr(sm.ShapeMemo, "tables", off)
+    second = run()
+    assert not memo.lazy and None not in memo.listed
+    _no_derivation(monkeypatch)
+    _, want = _run(binary, True, runs=1)
+    assert first == second == want[0]
 
 
 @pytest.mark.parametrize("off", [1, 192 * 1024 - 512, -1024])
