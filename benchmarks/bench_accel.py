@@ -198,7 +198,16 @@ def matmul_big_blocks(size: int, dtype: str):
     stores in the bandwidth booking (optimistic: later loads ignore stores already booked)
     gave 883.7 us, and 875.5 us (85.5%) with the chunks converted in place in the
     accumulator; neither is landed (no consistent one-pass form, no public figure for the
-    arbitration)."""
+    arbitration).
+
+    The calendar already back-fills (a later-dispatched transfer fills the gaps before earlier
+    bookings; tests/isa/test_dma_calendar.py); what holds the next program's loads back is
+    priority, not holding: on core 0 the first program's 16 chunk stores (8 MiB) are booked
+    first and keep the link saturated from 364 to 454 us, while the second program's loads
+    are ready at 376-398 us (their tiles free) and get the link only after them (to 495 us);
+    its first matmul waits for them (474.7 us). Converting the chunks in place in the
+    accumulator alone (so the next program's accumulator init waits only for its own bytes'
+    store: POOL done at 460 instead of 473 us) leaves 908.1 us: the loads still gate it."""
     dt = ml_dtypes.bfloat16 if dtype == "bf16" else np.float32
     a, b = np.zeros((size, size), dt), np.zeros((size, size), dt)
     c = np.zeros((size, size), np.float16)
