@@ -124,6 +124,10 @@ class TileOps:
         # work that either engine can do goes to the one with less (`act_is_freer`)
         self.engine_ns = {"ACT": 0.0, "DVE": 0.0}
         self.last_act = None  # (call, destination) of the last `act` without an accumulator
+        steps = getattr(low.target, "steps", ())
+        self.accum_fns = (int(ActFn.COPY),) + (
+            (int(ActFn.SQUARE),) if "square_sums" in steps else ()
+        )
         try:
             c = get_config(low.target.config)
             self.clock = {"ACT": c.act_clock_ghz, "DVE": c.dve_clock_ghz}
@@ -140,7 +144,8 @@ class TileOps:
         # after it can become its accumulator (step "act_accum", `fuse_accum`)
         # Only copies (x * scale + bias): fused into softmax's `exp`, the sum ends with the
         # exp and nc-v3's softmax ran 48.1 -> 49.9 us modelled (not yet understood)
-        if a[0] in _ACT_CALLS and a[6] == -1 and a[1] == int(ActFn.COPY):
+        # and squares (step "square_sums": layer norm's sum of squares)
+        if a[0] in _ACT_CALLS and a[6] == -1 and a[1] in self.accum_fns:
             self.last_act = (ins, a[2])
         return ins
 

@@ -146,7 +146,7 @@ def _split(loop: Op, an: AccessAnalysis, consts: dict) -> list[Op]:
     vmap = {a.id: n for a, n in zip(body.args, args, strict=True)}
     ops = clone_ops(body.ops, vmap)
     true_ids = {vmap[c.result.id].id for c in known}
-    _fold_true(ops, true_ids)
+    fold_true(ops, true_ids)
     results = [Value(r.type, r.name) for r in loop.results] if tail else loop.results
     main = Op(OpKind.FOR, [lb, ub_full, step, *loop.operands[3:]], results, loc, loop.attr)
     main.regions = [Region(args, ops)]
@@ -159,7 +159,7 @@ def _split(loop: Op, an: AccessAnalysis, consts: dict) -> list[Op]:
 _ADD, _DIV = Binary(BinaryOp.ADD), Binary(BinaryOp.DIV)
 
 
-def _fold_true(ops: list[Op], true_ids: set[int]) -> None:
+def fold_true(ops: list[Op], true_ids: set[int]) -> None:
     """Comparisons `true_ids` become all-true constants, and so does what only reshapes them;
     `x & true` is x, `where(true, a, b)` is a, a load or store masked by true is unmasked.
     Ops left unused are for DCE."""

@@ -366,10 +366,24 @@ DEFAULT_STAGES = 2
 
 def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module).
-    First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change where
-    loads are: "hoist_loads" and the unrolling of "multi_buffer" (`accel_hoist`, with the
-    target's `num_stages`), and `x + dot(a, b)` as `dot(a, b, x)`."""
+    First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change which
+    ops and loads there are and where: "uniform_masks" (`accel_uniform_masks`),
+    "expand_loads" (`accel_expand_loads`), "square_sums" (`accel_square_sums`), "hoist_loads"
+    and the unrolling of "multi_buffer" (`accel_hoist`, with the target's `num_stages`), and
+    `x + dot(a, b)` as `dot(a, b, x)`."""
     noalias: list[tuple[int, int]] = []
+    if "uniform_masks" in getattr(target, "steps", ()):
+        from .accel_uniform_masks import version_uniform_masks
+
+        fn = version_uniform_masks(fn)
+    if "expand_loads" in getattr(target, "steps", ()):
+        from .accel_expand_loads import expand_loads
+
+        fn = expand_loads(fn)
+    if "square_sums" in getattr(target, "steps", ()):
+        from .accel_square_sums import drop_zero_adds
+
+        fn = drop_zero_adds(fn)
     if "hoist_loads" in getattr(target, "steps", ()):
         from .accel_hoist import hoist_invariant_loads
 
