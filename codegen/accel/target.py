@@ -37,6 +37,15 @@ from isa.table import NUM_REGS
 #   converted and stored in chunks of rows, each store waiting only for its own chunk; not
 #   inside loops, where the next iteration's loads and buffers wait for the last chunk
 #   (codegen.accel.memops)
+# - "uniform_masks": a region whose block masks depend on run-time arguments only (`cols < N`,
+#   the row in one block) and feed more than DMA bounds runs in `if <they are true
+#   everywhere>` with them folded away: no mask tile or `where` on the engines
+#   (jitlang.passes.accel_uniform_masks)
+# - "expand_loads" (not in OPT_STEPS yet, a target may name it): `expand_dims(load(...))`,
+#   the load's one use (`w[None, :]`), is a load in the expanded shape: the partition
+#   broadcast reads the loaded tile, no vector-engine copy (jitlang.passes.accel_expand_loads)
+# - "square_sums": `0.0 + x * x` is `x * x` (a square is never -0.0), and a row sum of an
+#   `act square` is its accumulator (jitlang.passes.accel_square_sums, tileops.fuse_accum)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -49,6 +58,8 @@ OPT_STEPS: tuple[str, ...] = (
     "act_ts",
     "act_accum",
     "store_chunks",
+    "uniform_masks",
+    "square_sums",
 )
 
 
