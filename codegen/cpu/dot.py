@@ -167,6 +167,7 @@ class _Panel:
         self.per_run = (self.run - 1) // self.step + 1 + (1 if (self.run - 1) % self.step else 0)
         self.total = self.outer * self.per_run
         self.delta = delta
+        self.on: ir.Value = ir.Constant(U.I1, 1)  # prefetch at all (`_worth_it`)
 
     def emit(self, low, part: ir.Value, parts: int) -> None:
         """Part `part` of `parts` (the tiles of the micro-kernel, in order) prefetches its
@@ -178,7 +179,7 @@ class _Panel:
         stop = b.add(first, i64(per))
         stop = b.select(b.icmp_signed("<", stop, i64(self.total)), stop, i64(self.total))
         saved = low.memo
-        with U.for_range(b, first, stop, i64(1), "pf") as e:
+        with b.if_then(self.on), U.for_range(b, first, stop, i64(1), "pf") as e:
             low.memo = {}  # values evaluated in this loop stay in it
             o = b.udiv(e, i64(self.per_run))
             at = b.mul(b.urem(e, i64(self.per_run)), i64(self.step))
@@ -189,9 +190,9 @@ class _Panel:
 
 
 def next_panels(low, op: Op) -> list[_Panel]:
-    """The operand loads of a 2-D `dot` worth prefetching one execution ahead (see the module
-    docstring), with their measured advance; [] outside a loop or for other operands."""
-    if low.bounds is not None:  # bounds-checked builds: keep the accesses plain
+    """The operand loads of a 2-D `dot` in a loop worth prefetching one execution ahead (see
+    the module docstring), with their measured advance; [] for other dots and operands."""
+    if low.bounds is not None or not _in_loop(low, op):  # bounds checks: plain accesses
         return []
     producers = _producers(low)
     panels = []
@@ -206,14 +207,30 @@ def next_panels(low, op: Op) -> list[_Panel]:
             continue
         contiguity = low.axis.get(ptr_v).contiguity
         axis = 1 if contiguity[1] > 1 else 0 if contiguity[0] > 1 else None
-        if axis is None:  # a gather: one line per element, not worth it
-            continue
+        shape = shape_of(ptr_v.type)
+        if axis is None or shape[1 - axis] == 1:  # a gather; or a single run, streamed by
+            continue  # the hardware prefetchers
         ebytes = elem_type(ptr_v.type).elem.mem_bytes
-        delta = _advance(low, op, len(panels), ptr_v)
-        panels.append(_Panel(ptr_v, axis, shape_of(ptr_v.type), ebytes, delta))
-    if not panels or not _in_loop(low, op):
-        return []
+        panel = _Panel(ptr_v, axis, shape, ebytes, _advance(low, op, len(panels), ptr_v))
+        panel.on = _worth_it(low, panel, ebytes)
+        panels.append(panel)
     return panels
+
+
+def _worth_it(low, panel: _Panel, ebytes: int) -> ir.Value:
+    """At run time: the load moves (a load before the loop reads the same lines every time),
+    and its runs are apart (runs that join into one contiguous range, such as the rows of a
+    64x64 tile of a [N, 64] array, are one stream that the hardware prefetchers follow; the
+    prefetches would only cost instructions: 15% of the tutorial attention on Zen 5)."""
+    b = low.b
+    saved = low.memo
+    low.memo = {}
+    one = ir.Constant(U.I64, 1)
+    first = low.ev(panel.ptr_v, (low.zero, low.zero), 1)
+    second = low.ev(panel.ptr_v, (one, low.zero) if panel.axis == 1 else (low.zero, one), 1)
+    low.memo = saved
+    apart = b.icmp_unsigned("!=", b.sub(second, first), ir.Constant(U.I64, panel.run * ebytes))
+    return b.and_(apart, b.icmp_unsigned("!=", panel.delta, low.zero))
 
 
 def _producers(low) -> dict[int, Op]:
