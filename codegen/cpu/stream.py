@@ -16,12 +16,15 @@ and the trip counts of the enclosing loops (`CpuLowering.trips`), not from guess
 A store with Triton's `cache_modifier=".cs"` (streaming: likely accessed once) always streams.
 
 A non-temporal vector store needs an address aligned to its width, and user arrays are not (numpy
-places large arrays 16 bytes past a page). The row's chunks are therefore evaluated at the
-elements whose addresses are aligned (`head`, `head + lanes`, ...: a shifted chunk grid), and
-the `head` elements before them and the ones after the last aligned chunk take masked stores of
-the ordinary first and last chunks. Evaluating a chunk at any element is sound when every value
-of the stored expression is, along the row, either contiguous/constant over the whole row or
-not vector-accessed at all (`_shift_safe`); other stores never stream.
+places large arrays 16 bytes past a page); it also should write whole cache lines (a partial line
+leaves its write-combining buffer half full). The row's chunks are therefore evaluated at the
+elements whose addresses start a cache line (`head`, `head + lanes`, ...: a shifted chunk grid)
+up to the row's last line boundary, and the `head` elements before them and the `tail` after
+take plain stores: whole chunks of the ordinary chunk grid, and of the one partial chunk on each
+side, constant power-of-two runs of lanes picked by a switch on its length (no masked store:
+AVX2's `vmaskmov` store is slow on AMD). Evaluating a chunk at any element is sound when every
+value of the stored expression is, along the row, either contiguous/constant over the whole row
+or not vector-accessed at all (`_shift_safe`); other stores never stream.
 
 Non-temporal stores are weakly ordered: the entry point ends with `sfence` when any were emitted,
 so the launching thread sees the results, and kernels with atomics never stream (a release would
@@ -43,6 +46,7 @@ from .chunkmask import chunk_full
 from .values import Lazy, Offset
 
 MIN_ROW_BYTES = 512  # shorter rows: head and tail stores would be most of the row
+LINE_BYTES = 64  # x86's cache line: the unit a non-temporal store should write whole
 
 
 def kernel_may_stream(low) -> bool:
@@ -161,22 +165,59 @@ def emit(low, op: Op, lanes: int, chunk) -> None:
                     chunk((*outer, j), lanes)
 
     def stream_row(outer: tuple, base) -> None:
-        # elements before the first vector-aligned address: 0 .. lanes - 1
-        skew = b.and_(b.sub(low.zero, base), ir.Constant(U.I64, vbytes - 1))
+        # non-temporal stores cover whole cache lines only: elements before the row's first
+        # line boundary (`head`) and after its last (`tail`) take plain stores
+        line = max(LINE_BYTES, vbytes)
+        per_line = line // esize
+        skew = b.and_(b.sub(low.zero, base), ir.Constant(U.I64, line - 1))
         head = b.udiv(skew, ir.Constant(U.I64, esize))
-        lane = U.vec_const(U.I64, list(range(lanes)))
-        with b.if_then(b.icmp_unsigned("!=", head, low.zero)):
-            before = b.icmp_unsigned("<", lane, U.splat(b, head, lanes))
-            after = b.icmp_unsigned(">=", lane, U.splat(b, head, lanes))
-            for j, m in ((0, before), (length - lanes, after)):
-                jj = ir.Constant(U.I64, j)
-                args = [value((*outer, jj)), at_elem(base, jj), ir.Constant(U.I32, esize), m]
-                U.masked_access(b, "masked.store", vt, args, vbytes)
-        stop = ir.Constant(U.I64, length - lanes + 1)  # p + lanes <= length
+        body_len = b.and_(b.sub(ir.Constant(U.I64, length), head), ir.Constant(U.I64, -per_line))
+        stop = b.add(head, body_len)
+        tail = b.sub(ir.Constant(U.I64, length), stop)
+        edge(outer, base, head, lanes, per_line, prefix=True)
+        edge(outer, base, tail, lanes, per_line, prefix=False)
         with U.for_range(b, head, stop, ir.Constant(U.I64, lanes), "nt") as p:
             st = b.store(value((*outer, p)), at_elem(base, p))
             st.align = vbytes
             st.set_metadata("nontemporal", low.module.add_metadata([ir.Constant(U.I32, 1)]))
+
+    def edge(outer: tuple, base, n, lanes: int, per_line: int, prefix: bool) -> None:
+        """Plain stores of the row's first (`prefix`) or last `n` elements, n < per_line: whole
+        chunks of the ordinary chunk grid, then the part of one chunk, in pieces of constant
+        width chosen by a switch on the part's length (a masked store, `vmaskmov` on AVX2, is
+        slow on AMD; these are one or two plain stores each)."""
+        for k in range(per_line // lanes):
+            j = k * lanes if prefix else length - (k + 1) * lanes  # the chunk's first element
+            rel = b.sub(n, ir.Constant(U.I64, k * lanes))  # elements of it to store, if > 0
+            with b.if_then(b.icmp_signed(">", rel, low.zero)):
+                jj = ir.Constant(U.I64, j)
+                v = value((*outer, jj))
+                whole = b.icmp_signed(">=", rel, ir.Constant(U.I64, lanes))
+                with b.if_else(whole) as (then, otherwise):
+                    with then:
+                        b.store(v, at_elem(base, jj)).align = esize
+                    with otherwise:
+                        pieces(v, base, j, rel, prefix)
+
+    def pieces(v, base, j: int, n, prefix: bool) -> None:
+        """Store the first (`prefix`) or last `n` lanes of chunk `v` (element `j` on), 0 < n <
+        lanes: one case per n, each a few stores of power-of-two lane runs."""
+        done = b.append_basic_block("part.done")
+        sw = b.switch(n, done)
+        for count in range(1, lanes):
+            case = b.append_basic_block(f"part.{count}")
+            sw.add_case(ir.Constant(U.I64, count), case)
+            b.position_at_end(case)
+            first = 0 if prefix else lanes - count
+            for at, width in _runs(first, count):
+                if width == 1:
+                    part = b.extract_element(v, ir.Constant(U.I32, at))
+                else:
+                    idx = ir.Constant(ir.VectorType(U.I32, width), list(range(at, at + width)))
+                    part = b.shuffle_vector(v, ir.Constant(vt, ir.Undefined), idx)
+                b.store(part, at_elem(base, ir.Constant(U.I64, j + at))).align = esize
+            b.branch(done)
+        b.position_at_end(done)
 
     rows(0, [])
     low.memo = {}
@@ -212,3 +253,17 @@ def fence(low) -> None:
     """Order the entry's non-temporal stores before its return (x86 `sfence`)."""
     fn = U.declare(low.module, "llvm.x86.sse.sfence", U.VOID, [])
     low.b.call(fn, [])
+
+
+def _runs(first: int, count: int) -> list[tuple[int, int]]:
+    """Lanes [first, first + count) as few runs of power-of-two width, each starting at a
+    multiple of its width (a run is one part of the register: an xmm half, a pair, a lane)."""
+    out = []
+    at, end = first, first + count
+    while at < end:
+        width = 1
+        while at % (width * 2) == 0 and at + width * 2 <= end:
+            width *= 2
+        out.append((at, width))
+        at += width
+    return out

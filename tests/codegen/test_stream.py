@@ -17,6 +17,7 @@ import pytest
 import jitlang as jl
 import jitlang.language as tl
 from codegen.cpu.cachesize import last_level_cache_bytes, stream_threshold
+from codegen.cpu.stream import _runs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEVER = 1 << 62
@@ -66,6 +67,14 @@ def persistent_copy(out_ptr, in_ptr, n_rows, BLOCK: tl.constexpr):
 
 
 @jl.jit
+def shift_rows(out_ptr, in_ptr, n_cols, BLOCK: tl.constexpr):
+    cols = tl.arange(0, BLOCK)
+    mask = cols < n_cols
+    offs = tl.program_id(0) * n_cols + cols
+    tl.store(out_ptr + offs, tl.load(in_ptr + offs, mask=mask) + 1, mask=mask)
+
+
+@jl.jit
 def add_and_count(x_ptr, out_ptr, counter_ptr, BLOCK: tl.constexpr):
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     tl.store(out_ptr + offs, tl.load(x_ptr + offs) * 2.0)
@@ -75,7 +84,7 @@ def add_and_count(x_ptr, out_ptr, counter_ptr, BLOCK: tl.constexpr):
 def _view(n: int, skew: int, dtype=np.float32) -> np.ndarray:
     """A 1-D array of n elements starting `skew` elements past a 64-byte boundary."""
     item = np.dtype(dtype).itemsize
-    buf = np.zeros(n + 64, dtype)
+    buf = np.zeros(n + 128, dtype)  # room for 63 bytes of alignment and a 63-element skew
     start = (-buf.ctypes.data % 64) // item + skew
     return buf[start : start + n]
 
@@ -147,7 +156,7 @@ def test_two_dimensional_tiles_with_a_row_stride(skew):
 
 @pytest.mark.parametrize("n", [1 << 14, (1 << 14) - 5])
 def test_neighbouring_programs_share_boundary_lines(n):
-    """Each program's row starts mid-line: the masked head and tail stores of neighbours meet."""
+    """Each program's row starts mid-line: the plain head and tail stores of neighbours meet."""
     rng = np.random.default_rng(n)
     x, yv = (rng.standard_normal(n).astype(np.float32) for _ in range(2))
     xs, ys, out = _view(n, 1), _view(n, 2), _view(n, 5)
@@ -155,6 +164,46 @@ def test_neighbouring_programs_share_boundary_lines(n):
     plain, streamed = _twice(add_flat, (jl.cdiv(n, 512),), out, xs, ys, n, BLOCK=512)
     np.testing.assert_array_equal(streamed, x + yv)
     np.testing.assert_array_equal(plain, x + yv)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.float16, np.float64])
+def test_every_line_offset_of_other_element_sizes(dtype):
+    """Heads and tails of every length a row can have (a row may start at any element of a
+    cache line): 1-, 2- and 8-byte elements have other chunk widths than float32."""
+    item = np.dtype(dtype).itemsize
+    rows, cols = 3, 1024 // item
+    for skew in range(64 // item):
+        x = _view(rows * cols, skew, dtype)
+        x[...] = (np.arange(x.size) % 97).astype(dtype)
+        y = _view(rows * cols, (skew * 5 + 3) % (64 // item), dtype)
+        y[...] = 0
+        plain, streamed = _twice(shift_rows, (rows,), y, x, cols, BLOCK=cols)
+        np.testing.assert_array_equal(streamed, x + dtype(1), err_msg=f"skew {skew}")
+        np.testing.assert_array_equal(plain, streamed)
+
+
+@needs_x86
+def test_streamed_edges_take_no_masked_stores():
+    """A streamed row's head and tail are plain stores (masked AVX2 stores are slow on AMD):
+    a kernel with no masked store of its own has none in its assembly, on AVX2 (`vmaskmov`)
+    and AVX-512 (a `{%k}` store)."""
+    x = np.zeros((4, 1024), np.float32)
+    k = persistent_copy.warmup(x, x, 4, BLOCK=1024, grid=(2,))
+    asm = k.asm["asm"]
+    assert "movnt" in asm
+    assert "vmaskmov" not in asm
+    assert not [ln for ln in asm.splitlines() if "{%k" in ln and ln.strip().startswith("vmov")]
+
+
+@pytest.mark.parametrize("lanes", [4, 8, 16, 32, 64])
+def test_edge_runs_cover_each_part_with_aligned_powers_of_two(lanes):
+    for count in range(1, lanes):
+        for first in (0, lanes - count):  # a prefix, a suffix
+            runs = _runs(first, count)
+            covered = [i for at, w in runs for i in range(at, at + w)]
+            assert covered == list(range(first, first + count))
+            assert all(w & (w - 1) == 0 and at % w == 0 for at, w in runs)
+            assert len(runs) <= 2 * max(1, (count).bit_length())
 
 
 def test_half_precision_outputs():

@@ -118,6 +118,39 @@ def layer_norm_fwd(X, Y, W, B, Mean, Rstd, stride, N, eps, BLOCK_SIZE: tl.conste
 
 
 @triton.jit
+def layer_norm_persistent(X, Y, W, B, Mean, Rstd, n_rows, stride, N, eps, BLOCK_SIZE: tl.constexpr):
+    # tutorial 05's forward pass on a persistent grid: each program strides over the rows
+    for row in range(tl.program_id(0), n_rows, tl.num_programs(0)):
+        x_row = X + row * stride
+        y_row = Y + row * stride
+        _mean = tl.zeros([BLOCK_SIZE], dtype=tl.float32)
+        for off in range(0, N, BLOCK_SIZE):
+            cols = off + tl.arange(0, BLOCK_SIZE)
+            a = tl.load(x_row + cols, mask=cols < N, other=0.0).to(tl.float32)
+            _mean += a
+        mean = tl.sum(_mean, axis=0) / N
+        _var = tl.zeros([BLOCK_SIZE], dtype=tl.float32)
+        for off in range(0, N, BLOCK_SIZE):
+            cols = off + tl.arange(0, BLOCK_SIZE)
+            x = tl.load(x_row + cols, mask=cols < N, other=0.0).to(tl.float32)
+            x = tl.where(cols < N, x - mean, 0.0)
+            _var += x * x
+        var = tl.sum(_var, axis=0) / N
+        rstd = 1 / tl.sqrt(var + eps)
+        tl.store(Mean + row, mean)
+        tl.store(Rstd + row, rstd)
+        for off in range(0, N, BLOCK_SIZE):
+            cols = off + tl.arange(0, BLOCK_SIZE)
+            mask = cols < N
+            w = tl.load(W + cols, mask=mask)
+            b = tl.load(B + cols, mask=mask)
+            x = tl.load(x_row + cols, mask=mask, other=0.0).to(tl.float32)
+            x_hat = (x - mean) * rstd
+            y = x_hat * w + b
+            tl.store(y_row + cols, y, mask=mask)
+
+
+@triton.jit
 def layer_norm_bwd_dx_fused(
     DX,
     DY,
