@@ -169,6 +169,10 @@ class _Panel:
         self.delta = delta
         self.on: ir.Value = ir.Constant(U.I1, 1)  # prefetch at all (`_worth_it`)
 
+    def offsets(self) -> list[int]:
+        """The elements of a run that are prefetched (`emit` computes the i-th in the IR)."""
+        return [min(i * self.step, self.run - 1) for i in range(self.per_run)]
+
     def emit(self, low, part: ir.Value, parts: int) -> None:
         """Part `part` of `parts` (the tiles of the micro-kernel, in order) prefetches its
         share: a few lines per tile keep the misses in flight few and spread over the dot."""
