@@ -49,6 +49,7 @@ from benchmarks.common import (  # noqa: E402
 from tests.e2e.tutorial_kernels import (  # noqa: E402
     attn_fwd,
     layer_norm_fwd,
+    layer_norm_persistent,
     matmul_kernel,
     softmax_kernel,
 )
@@ -149,6 +150,17 @@ def main() -> None:
     if torch is not None:
         tw, tb = torch.from_numpy(w), torch.from_numpy(bias)
         peers["torch"] = lambda: torch.nn.functional.layer_norm(tx, (1024,), tw, tb, 1e-5)
+    peer_runs.append(peers)
+    # tutorial 05's body on the persistent grid of the softmax above
+    jl_runs.append(
+        (
+            f"layer norm persistent ({persistent} programs)",
+            lambda: layer_norm_persistent[(persistent,)](
+                x, y, w, bias, mean, rstd, 4096, 1024, 1024, 1e-5, BLOCK_SIZE=1024
+            ),
+            lambda: np.allclose(y, ln_ref, rtol=1e-3, atol=1e-3),
+        )
+    )
     peer_runs.append(peers)
 
     # matmul fp32 in, fp16 out (the tutorial kernel); GFLOP/s counts 2*M*N*K
