@@ -7,6 +7,8 @@ programs of one call round by round, iteration k of every program in round k.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from llvmlite import ir
 
 from jitlang.ir import Function, Op, OpKind, Value
@@ -44,6 +46,17 @@ def lockstep_loop(fn: Function) -> Op | None:
     return loop if from_num_programs(loop.operands[2]) else None
 
 
+@dataclass(frozen=True)
+class LockstepPosition:
+    """Where the lockstep schedule is while a program's iteration is lowered (i64 values): round
+    `k` (the program's k-th iteration), `pos`, the program's place among the `count` programs
+    of this call. The thread runs (k, 0), (k, 1), ..., (k, count - 1), then (k + 1, 0), ..."""
+
+    k: ir.Value
+    pos: ir.Value
+    count: ir.Value
+
+
 class LockstepLowering:
     """The lockstep entry loop; mixed into `CpuLowering` (uses `_program`, `lower_op`, ...)."""
 
@@ -65,8 +78,13 @@ class LockstepLowering:
         k = b.phi(U.I64, "round")
         k.add_incoming(self.zero, pre)
         b.store(ir.Constant(U.I1, 0), ran)
+        one = ir.Constant(U.I64, 1)
+        count = b.udiv(b.add(b.sub(end, start), b.sub(stride, one)), stride)
         with U.for_range(b, start, end, stride, "pid") as lin:
             self._program(lin, slots)
+            # where this program sits in the call's schedule: prefetch.py aims at the rows this
+            # thread runs next from it
+            self.lockstep_at = LockstepPosition(k, b.udiv(b.sub(lin, start), stride), count)
             self.memo = {}
             for op in prologue:
                 self.lower_op(op)
@@ -81,6 +99,7 @@ class LockstepLowering:
                 self.trips.append(stream.trip_count(b, lb, ub, step))
                 self.lower_region(body)
                 self.trips.pop()
+            self.lockstep_at = None
         k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
         b.cbranch(b.load(ran, typ=U.I1), head, done)
         b.position_at_end(done)

@@ -95,6 +95,7 @@ class CpuLowering(MemoryLowering, LockstepLowering, ControlFlowLowering, DebugLo
         self.inplace_dot: dict[int, Mat] = {}  # id(DOT op) -> carried buffer it may update
         self.prefetch: dict[int, ir.Value] = {}  # id(load or store) -> bytes ahead (prefetch.py)
         self.program_ahead: dict[int, ir.Value] = {}  # id(load) -> slot of its bytes ahead
+        self.lockstep_at = None  # lockstep.LockstepPosition while a lockstep body is lowered
         self.bounds = None
         if bounds:
             from .bounds import BoundsChecker

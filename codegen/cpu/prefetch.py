@@ -129,17 +129,20 @@ MIN_PROGRAM_BYTES = 512  # smaller blocks: a line or two, which the hardware han
 
 
 def plan_program_ahead(low, op: Op) -> None:
-    """Prefetch for a large contiguous 1-D block load, at the address this load had in the
-    previous program the thread ran, extrapolated `PROGRAMS_AHEAD` programs ahead.
+    """Prefetch for a large contiguous 1-D block load, at the address this load will have in
+    the program the thread runs `PROGRAMS_AHEAD` programs from now.
 
     Why: one program per row reads a new 4 KiB row per program; a numpy row is not page
     aligned, so each row spans two pages and the L2 streamer, which stops at page boundaries,
-    starts every page cold. Consecutive programs of a thread (ids in order, or one lockstep
-    round) usually read at a fixed distance from each other: the kernel measures it at run time
-    (no analysis of how the address depends on the program id) and prefetches that far ahead.
-    When the launch is small (below the streaming threshold: the data is likely cached) or the
-    distance is unknown (the thread's first program), the prefetch targets the load's own
-    address, which costs one instruction per chunk and nothing else."""
+    starts every page cold. The kernel measures at run time how far apart consecutive programs
+    of a thread read (no analysis of how the address depends on the program id) and prefetches
+    that far ahead: for programs run in id order (`_aim_in_order`), or for the lockstep
+    schedule of a grid-stride kernel, whose thread runs a group of programs per round and then
+    jumps to the group's next rows (`_aim_lockstep`). When the launch is small (below the
+    streaming threshold: the data is likely cached) or the distance is not known yet, the
+    prefetch targets the load's own address, which costs one instruction per chunk and nothing
+    else. A load whose address is the same in every program (layer norm's weights) is left
+    alone: it is in cache after the first program."""
     ptr_v = op.operands[0]
     if id(op) in low.prefetch or low.bounds is not None or not isinstance(ptr_v.type, BlockType):
         return
@@ -149,20 +152,112 @@ def plan_program_ahead(low, op: Op) -> None:
         return
     if low.axis.get(ptr_v).contiguity[-1] % shape[0]:
         return
-    b = low.b
-    ab = ir.IRBuilder(low.alloca_block)
-    last, ahead = ab.alloca(U.I64), ab.alloca(U.I64)
-    ab.store(ir.Constant(U.I64, 0), last)
-    ab.store(ir.Constant(U.I64, 0), ahead)
+    if ptr_v.id not in program_varying(low):
+        return
     saved = getattr(low, "memo", {})
     low.memo = {}  # values computed here stay here
     here = low.ev(ptr_v, (low.zero,), 1)
     low.memo = saved
-    prev = b.load(last, typ=U.I64)
-    b.store(here, last)
-    known = b.and_(b.icmp_unsigned("!=", prev, low.zero), launch_is_big(low, nbytes))
-    step = b.mul(b.sub(here, prev), ir.Constant(U.I64, PROGRAMS_AHEAD))
-    b.store(b.select(known, step, low.zero), ahead)
+    big = launch_is_big(low, nbytes)
+    ahead = _slot(low, 0)
+    if low.lockstep_at is not None:
+        _aim_lockstep(low, here, big, ahead, low.lockstep_at)
+    else:
+        _aim_in_order(low, here, big, ahead)
     # read back where the chunks are evaluated: a lazy load may be evaluated in a block that
     # its registration does not dominate (a peeled iteration, the other branch of a loop)
     low.program_ahead[id(op)] = ahead
+
+
+def _slot(low, init: int, typ=U.I64) -> ir.Value:
+    """An entry-block variable of the call, set to `init` when the call starts."""
+    ab = ir.IRBuilder(low.alloca_block)
+    slot = ab.alloca(typ)
+    ab.store(ir.Constant(typ, init), slot)
+    return slot
+
+
+def _aim_in_order(low, here: ir.Value, big: ir.Value, ahead: ir.Value) -> None:
+    """Programs run in id order: the last two executions of the load are one program apart."""
+    b = low.b
+    last = _slot(low, 0)
+    prev = b.load(last, typ=U.I64)
+    b.store(here, last)
+    known = b.and_(b.icmp_unsigned("!=", prev, low.zero), big)
+    step = b.mul(b.sub(here, prev), ir.Constant(U.I64, PROGRAMS_AHEAD))
+    b.store(b.select(known, step, low.zero), ahead)
+
+
+def _aim_lockstep(low, here: ir.Value, big: ir.Value, ahead: ir.Value, at) -> None:
+    """The lockstep schedule (`lockstep.LockstepPosition`): the thread runs programs 0..n-1 of
+    its call at round k, then the same programs at round k + 1. From (k, pos) the program
+    `PROGRAMS_AHEAD` later is (k + r, q) with r, q = divmod(pos + PROGRAMS_AHEAD, n), and its
+    row is r rounds and q - pos positions away: two distances measured at run time, `within` a
+    round (between consecutive positions) and `across` rounds (position 0 of two consecutive
+    rounds). Measuring the one jump the thread's last two rows happened to be apart would aim
+    past the group's next rows at the round's first position, and into the rows of the thread
+    running the next group at its last positions.
+
+    The distances are measured at the first execution of the load in each (k, pos) (a load in
+    an inner loop runs more than once there: its later executions reuse the distance, so chunk
+    j of the row prefetches chunk j of the row ahead), only between executions that really are
+    consecutive (a load under an `if` may skip positions)."""
+    b = low.b
+    i64 = U.I64
+    tick = b.add(b.mul(at.k, at.count), at.pos)  # the program's place in the thread's sequence
+    tick_last = _slot(low, -1)
+    row_last, first, first_tick = _slot(low, 0), _slot(low, 0), _slot(low, -1)
+    within, across = _slot(low, 0), _slot(low, 0)
+    within_ok, across_ok = _slot(low, 0, U.I1), _slot(low, 0, U.I1)
+    last_tick = b.load(tick_last, typ=i64)
+    with b.if_then(b.icmp_unsigned("!=", tick, last_tick)):
+        one = ir.Constant(i64, 1)
+        at_zero = b.icmp_unsigned("==", at.pos, low.zero)
+        # within a round: the previous position ran just before
+        consec = b.and_(b.icmp_unsigned("==", b.add(last_tick, one), tick), b.not_(at_zero))
+        w = b.select(consec, b.sub(here, b.load(row_last, typ=i64)), b.load(within, typ=i64))
+        w_ok = b.or_(b.load(within_ok, typ=U.I1), consec)
+        # across rounds: position 0 of the previous round
+        ft = b.load(first_tick, typ=i64)
+        seen_zero = b.icmp_signed(">=", ft, low.zero)  # -1: position 0 has not run yet
+        again = b.and_(b.and_(at_zero, seen_zero), b.icmp_unsigned("==", b.add(ft, at.count), tick))
+        a = b.select(again, b.sub(here, b.load(first, typ=i64)), b.load(across, typ=i64))
+        a_ok = b.or_(b.load(across_ok, typ=U.I1), again)
+        for slot, v in (
+            (within, w), (within_ok, w_ok), (across, a), (across_ok, a_ok), (row_last, here),
+            (tick_last, tick),
+            (first, b.select(at_zero, here, b.load(first, typ=i64))),
+            (first_tick, b.select(at_zero, tick, ft)),
+        ):  # fmt: skip
+            b.store(v, slot)
+        j = b.add(at.pos, ir.Constant(i64, PROGRAMS_AHEAD))
+        rounds, q = b.udiv(j, at.count), b.urem(j, at.count)
+        same_round = b.icmp_unsigned("==", rounds, low.zero)
+        dist = b.add(b.mul(rounds, a), b.mul(b.sub(q, at.pos), w))
+        known = b.and_(b.or_(w_ok, b.icmp_unsigned("==", q, at.pos)), b.or_(a_ok, same_round))
+        b.store(b.select(b.and_(known, big), dist, low.zero), ahead)
+
+
+def program_varying(low) -> set[int]:
+    """Ids of the values that may differ between programs (or between the rows of a program's
+    grid-stride loop): what the program id reaches, and everything a loop or `if` carries or
+    returns (conservatively). Built once per kernel."""
+    cached = getattr(low, "_program_varying", None)
+    if cached is not None:
+        return cached
+    varying: set[int] = set()
+
+    def visit(region: Region) -> None:
+        for o in region.ops:
+            moved = o.kind is OpKind.PROGRAM_ID or any(v.id in varying for v in o.operands)
+            for r in o.regions:
+                for i, a in enumerate(r.args):
+                    if moved or o.kind is not OpKind.FOR or i > 0:
+                        varying.add(a.id)  # carried values: whatever the body makes of them
+                visit(r)
+            if moved or o.regions:
+                varying.update(r.id for r in o.results)
+
+    visit(low.fn.body)
+    low._program_varying = varying
+    return varying
