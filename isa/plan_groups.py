@@ -27,25 +27,34 @@ from isa.table import BY_OPCODE, OPCODE_BITS, WORD_BITS
 _MAX_WORDS = max(spec.nwords for spec in BY_OPCODE.values())
 _OFF_AT = sum(bits for name, bits, _ in HBM_LAYOUT[: [n for n, _, _ in HBM_LAYOUT].index("off")])
 _OFF_BITS = dict((n, b) for n, b, _ in HBM_LAYOUT)["off"]
-_TOFF_AT = sum(b for name, b, _ in TILE_LAYOUT[: [n for n, _, _ in TILE_LAYOUT].index("off")])
+_TILE_NAMES = [n for n, _, _ in TILE_LAYOUT]
+_TOFF_AT = sum(b for _, b, _ in TILE_LAYOUT[: _TILE_NAMES.index("off")])
 _TOFF_BITS = dict((n, b) for n, b, _ in TILE_LAYOUT)["off"]
+_TP0_AT = sum(b for _, b, _ in TILE_LAYOUT[: _TILE_NAMES.index("p0")])
+_TP0_BITS = dict((n, b) for n, b, _ in TILE_LAYOUT)["p0"]
 
 
 def _tables(rebase: dict, tiled: dict) -> tuple:
     """Per opcode: its length in words, the mask of the bits a group compares, and where its
     masked fields lie (HBM offset bit, width, queue bit, width, then bit and width of each
-    tile offset; -1 when not masked). `rebase[opcode]` = (HBM field index, queue field index)
-    for the shiftable DMAs, `tiled[opcode]` its tile fields' indices."""
+    tile offset, then of each tile's first partition; -1 when not masked). `rebase[opcode]` =
+    (HBM field index, queue field index) for the shiftable DMAs, `tiled[opcode]` = (its tile
+    fields' indices, whether their first partitions are masked too)."""
     nwords = np.zeros(1 << OPCODE_BITS, np.int64)
     masks = np.zeros((1 << OPCODE_BITS, _MAX_WORDS), np.uint64)
-    fields = np.full((1 << OPCODE_BITS, 4 + 2 * MEMO_TILES), -1, np.int64)
+    fields = np.full((1 << OPCODE_BITS, 4 + 4 * MEMO_TILES), -1, np.int64)
     for op, spec in BY_OPCODE.items():
         nwords[op] = spec.nwords
         mask = (1 << spec.nbits) - 1
-        for j, i in enumerate(tiled.get(op, ())):
-            at = _PLANS[op][i][1] + _TOFF_AT
-            mask &= ~(((1 << _TOFF_BITS) - 1) << at)
-            fields[op, 4 + 2 * j : 6 + 2 * j] = (at, _TOFF_BITS)
+        tiles, parted = tiled.get(op, ((), False))
+        for j, i in enumerate(tiles):
+            at = _PLANS[op][i][1]
+            mask &= ~(((1 << _TOFF_BITS) - 1) << (at + _TOFF_AT))
+            fields[op, 4 + 2 * j : 6 + 2 * j] = (at + _TOFF_AT, _TOFF_BITS)
+            if parted:
+                mask &= ~(((1 << _TP0_BITS) - 1) << (at + _TP0_AT))
+                c = 4 + 2 * (MEMO_TILES + j)
+                fields[op, c : c + 2] = (at + _TP0_AT, _TP0_BITS)
         if op in rebase:
             ap, queue = rebase[op]
             plan = _PLANS[op]
@@ -84,7 +93,8 @@ def _bits(words, start, at, width):
 def group_words(words, n: int, want, nwords, masks, fields) -> tuple:
     """Group the first n instructions of `words` whose `want` is set: returns each one's group
     (-1: not wanted), the first member of each group, and each one's HBM offset (sign-extended),
-    queue field and tile offsets (sign-extended; 0 where not masked), and whether the words
+    queue field, tile offsets (sign-extended) and tiles' first partitions (0 where not
+    masked), and whether the words
     held them all. Stops early on a length that runs past the words (False, no groups); the
     caller then plans one by one."""
     group = np.full(n, -1, np.int64)
@@ -151,9 +161,9 @@ def _group(words, n, want, nwords, masks, fields, group, off, queue, toff, reps,
             for j in range(toff.shape[1]):
                 width = fields[op, 5 + 2 * j]
                 if width < 0:
-                    break
+                    continue
                 v = _bits(words, pos, fields[op, 4 + 2 * j], width)
-                if v >> (width - 1):
+                if j < toff.shape[1] // 2 and v >> (width - 1):  # offsets are signed
                     v -= np.int64(1) << width
                 toff[pc, j] = v
         pos += nw

@@ -49,16 +49,18 @@ ST_ENGINE, ST_HALT, ST_BUDGET, ST_PC_RANGE, ST_TRACE_FULL, ST_BAD_ARG, ST_TAINTE
 # The timing-only memo's tables as `run_scalar` reads them (made by `isa.shape_memo`).
 # `fp[pc]`: how the engine instruction at pc is memoised: kind (0: ask Python, 1: by registers,
 # 2: by registers with its HBM range moved by its base register), plan, base register, HBM
-# offset, DMA queue, element size, its tiles' offset immediates (a plan shared by instructions
-# that differ in them holds them in its key), source line.
+# offset, DMA queue, element size, its tiles' offset immediates and first partitions (a plan
+# shared by instructions that differ in them holds them in its key), source line.
 FP_KIND, FP_PLAN, FP_BASE_REG, FP_OFF, FP_QUEUE, FP_SIZE, FP_T0 = range(7)
-MEMO_TILES = 3  # tile offsets an fp row holds
-FP_LINE = FP_T0 + MEMO_TILES
+MEMO_TILES = 3  # tiles an fp row holds the offsets (and first partitions) of
+FP_P0 = FP_T0 + MEMO_TILES
+FP_LINE = FP_P0 + MEMO_TILES
 FP_COLS = FP_LINE + 1
-# key values an entry may hold: its plan's registers, then its tile offsets
-# (`plan_regs[p] = count, reg, reg, ..., tile offsets count`)
+# key values an entry may hold: its plan's registers, then its tiles' offsets, then (a DMA's)
+# their first partitions (`plan_regs[p] = count, reg, reg, ..., tiles, tiles' partitions`)
 MEMO_KEY_REGS = 8
 PR_NT = MEMO_KEY_REGS + 1
+PR_NP = PR_NT + 1
 # `ent[k]`: memo entry k: its plan, the template last made of it and at which pc, its body's
 # id in this run's stream (-1: none yet), HBM base, queue, HBM span, the allocation around it
 # (-1: none), how many on-chip rectangles it forgets, or else how many it writes with known
@@ -72,14 +74,16 @@ MEMO_FORGETS = 4
 # An entry another of its plan can be derived from (`_derive_row`: the same registers, its
 # tiles elsewhere): E_DERIV set, per tile its bytes [E_TLO, E_THI) in each partition, the
 # highest end its memory allows (E_TLIM), the PSUM bank it must stay in (E_TBANK bytes, 0: no
-# such rule), its element size (E_TSZ); per forget the tile it moves with (E_FSLOT, -1: none).
+# such rule), its element size (E_TSZ), the highest first partition it may take (E_TPMAX);
+# per forget the tile it moves with (E_FSLOT, -1: none).
 E_DERIV = E_FORGET + 5 * MEMO_FORGETS
 E_TLO = E_DERIV + 1
 E_THI = E_TLO + MEMO_TILES
 E_TLIM = E_THI + MEMO_TILES
 E_TBANK = E_TLIM + MEMO_TILES
 E_TSZ = E_TBANK + MEMO_TILES
-E_FSLOT = E_TSZ + MEMO_TILES
+E_TPMAX = E_TSZ + MEMO_TILES
+E_FSLOT = E_TPMAX + MEMO_TILES
 E_COLS = E_FSLOT + MEMO_FORGETS
 # `known[space]` (SBUF 1, PSUM 2) of the core's `OnChip`s: [0, 0] how many rectangles of known
 # values it lists (-1: too many, only their bounding box), [1] that box, [2:] the rectangles
@@ -192,7 +196,7 @@ def memo_insert(slots, ent, ekeys, plan_regs, rows, siblings):
 def _insert(slots, ent, ekeys, plan_regs, k, siblings):
     mask = slots.shape[0] - 1
     p = ent[k, E_PLAN]
-    nk = plan_regs[p, 0] + (0 if siblings else plan_regs[p, PR_NT])
+    nk = plan_regs[p, 0] + (0 if siblings else plan_regs[p, PR_NT] + plan_regs[p, PR_NP])
     h = _hash_start(p)
     for i in range(nk):
         h = _hash_step(h, ekeys[k, i])
@@ -207,7 +211,8 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
     """A miss of plan p at pc whose plan shares it among tile offsets: a new entry row made
     from a sibling (the same plan and registers, its tiles elsewhere), its tiles and forgets
     moved and placed as the handler would check them (aligned, inside the partition, a
-    matmul's result inside one PSUM bank). Returns the row (written past `ctl[C_NENT]`, not
+    matmul's result inside one PSUM bank; a DMA's tile may start at another partition, within
+    the partitions). Returns the row (written past `ctl[C_NENT]`, not
     yet counted: `_commit` does that once every other check passed), or -1."""
     k = ctl[C_NENT]
     if k >= ent.shape[0] or ctl[C_NDERIV] >= vlog.shape[0]:
@@ -233,7 +238,12 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
         s = (s + 1) & mask
     if ks < 0 or ent[ks, E_DERIV] == 0:
         return -1
-    for j in range(plan_regs[p, PR_NT]):
+    nt = plan_regs[p, PR_NT]
+    npart = plan_regs[p, PR_NP]
+    for j in range(npart):
+        if fp[pc, FP_P0 + j] > ent[ks, E_TPMAX + j]:
+            return -1
+    for j in range(nt):
         dl = fp[pc, FP_T0 + j] - ekeys[ks, nk + j]
         if dl % ent[ks, E_TSZ + j] != 0:
             return -1
@@ -248,17 +258,24 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
         ent[k, c] = ent[ks, c]
     for i in range(nk):
         ekeys[k, i] = ekeys[ks, i]
-    for j in range(plan_regs[p, PR_NT]):
+    for j in range(nt):
         dl = fp[pc, FP_T0 + j] - ekeys[ks, nk + j]
         ekeys[k, nk + j] = fp[pc, FP_T0 + j]
         ent[k, E_TLO + j] += dl
         ent[k, E_THI + j] += dl
+    for j in range(npart):
+        ekeys[k, nk + nt + j] = fp[pc, FP_P0 + j]
     for j in range(ent[ks, E_FORGETS]):
         slot = ent[ks, E_FSLOT + j]
         if slot >= 0:
+            c = E_FORGET + 5 * j
             dl = fp[pc, FP_T0 + slot] - ekeys[ks, nk + slot]
-            ent[k, E_FORGET + 5 * j + 3] += dl
-            ent[k, E_FORGET + 5 * j + 4] += dl
+            ent[k, c + 3] += dl
+            ent[k, c + 4] += dl
+            if npart:
+                dp = fp[pc, FP_P0 + slot] - ekeys[ks, nk + nt + slot]
+                ent[k, c + 1] += dp
+                ent[k, c + 2] += dp
     ent[k, E_TID] = -1
     ent[k, E_TPC] = -1
     ent[k, E_DERIV] = 0  # siblings are entries a handler made (Python holds their ranges)
@@ -291,11 +308,14 @@ def _memo_hit(
     p = fp[pc, FP_PLAN]
     nk = plan_regs[p, 0]
     nt = plan_regs[p, PR_NT]
+    npart = plan_regs[p, PR_NP]
     h = _hash_start(p)
     for i in range(nk):
         h = _hash_step(h, regs[plan_regs[p, 1 + i]])
     for j in range(nt):
         h = _hash_step(h, fp[pc, FP_T0 + j])
+    for j in range(npart):
+        h = _hash_step(h, fp[pc, FP_P0 + j])
     mask = slots.shape[0] - 1
     s = np.int64(h & np.uint64(mask))
     k = -1
@@ -309,6 +329,10 @@ def _memo_hit(
                     break
             for j in range(nt):
                 if ekeys[e, nk + j] != fp[pc, FP_T0 + j]:
+                    hit = False
+                    break
+            for j in range(npart):
+                if ekeys[e, nk + nt + j] != fp[pc, FP_P0 + j]:
                     hit = False
                     break
             if hit:
@@ -664,7 +688,7 @@ class ScalarCode:
 
 _NO_MEMO = (
     np.zeros((1, FP_COLS), np.int64),
-    np.zeros((1, PR_NT + 1), np.int64),
+    np.zeros((1, PR_NP + 1), np.int64),
     np.full(1, -1, np.int64),
     np.zeros((1, E_COLS), np.int64),
     np.zeros((1, MEMO_KEY_REGS), np.int64),

@@ -65,12 +65,14 @@ from isa.sequencer import (
     E_TLIM,
     E_TLO,
     E_TPC,
+    E_TPMAX,
     E_TSZ,
     FP_BASE_REG,
     FP_COLS,
     FP_KIND,
     FP_LINE,
     FP_OFF,
+    FP_P0,
     FP_PLAN,
     FP_QUEUE,
     FP_SIZE,
@@ -78,6 +80,7 @@ from isa.sequencer import (
     MEMO_FORGETS,
     MEMO_KEY_REGS,
     MEMO_TILES,
+    PR_NP,
     PR_NT,
     memo_insert,
 )
@@ -118,6 +121,10 @@ _REBASE = frozenset({"dma_load", "dma_store", "atomic", "atomic_cas"})
 # instructions that differ in those offsets only share a plan (the offsets join the key), and
 # a miss takes a sibling entry's result with its tiles moved (`isa.sequencer._derive_row`).
 _TILED = frozenset({"dma_load", "dma_store", "matmul", "act"})
+# Of those, the handlers that check no lane rule: their tiles' first partitions join the key
+# too (a load split over partition slices shares one plan), a tile's only such check being
+# that it ends within the partitions.
+_PARTED = frozenset({"dma_load", "dma_store"})
 _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
 _SHARED = (Tile, HbmAP)  # operand objects the decoder hands out once per value
 _SIZE = {int(d): dtypes.NUMPY[d].itemsize for d in dtypes.DType}
@@ -130,13 +137,16 @@ class _Plan:
     """How to memoise one instruction: the registers its result depends on and, for a DMA whose
     HBM range is shifted on a hit, that pattern's base register and element size."""
 
-    __slots__ = ("idx", "nk", "base_reg", "size", "id", "nt", "tiles", "bank")
+    __slots__ = ("idx", "nk", "base_reg", "size", "id", "nt", "np", "nv", "tiles", "bank")
 
     def __init__(self, ins, ap: HbmAP | None, number: int, tiles: tuple = ()):
         self.id = number
-        # the positions of the tiles whose offsets the key holds (shared among them), and
-        # which of them a matmul writes (its PSUM bank rule)
+        # the positions of the tiles whose offsets (and first partitions: np of them) the key
+        # holds (shared among them), nv key values in all, and which of them a matmul writes
+        # (its PSUM bank rule)
         self.tiles, self.nt = tiles, len(tiles)
+        self.np = self.nt if ins.spec.handler in _PARTED else 0
+        self.nv = self.nt + self.np
         self.bank = tiles.index(1) if tiles and ins.spec.handler == "matmul" else -1
         regs: list[int] = []
         ops = ins.ops
@@ -229,21 +239,22 @@ def _tile_fields(spec) -> tuple:
     return tiles if len(tiles) <= MEMO_TILES else ()
 
 
-def _sans_off(t: Tile) -> tuple:
-    """A tile's key in a plan shared among tile offsets."""
-    return (Tile, t.space, t.dtype, t.reg, t.p0, t.pn, t.dims)
+def _sans_off(t: Tile, parted: bool = False) -> tuple:
+    """A tile's key in a plan shared among tile offsets (and first partitions)."""
+    return (Tile, t.space, t.dtype, t.reg, -1 if parted else t.p0, t.pn, t.dims)
 
 
 _TILE_FIELDS: dict = {}
 
 
 def _tiled_fields() -> dict:
-    """The opcodes whose plans leave out their tiles' offsets: their tile fields."""
+    """The opcodes whose plans leave out their tiles' offsets: their tile fields and whether
+    the plans leave out the tiles' first partitions too."""
     if not _TILE_FIELDS:
         for spec in BY_OPCODE.values():
             tiles = _tile_fields(spec)
             if tiles:
-                _TILE_FIELDS[spec.opcode] = tiles
+                _TILE_FIELDS[spec.opcode] = (tiles, spec.handler in _PARTED)
     return _TILE_FIELDS
 
 
@@ -277,7 +288,7 @@ class ShapePlans:
         self.fp = np.zeros((max(n, 1), FP_COLS), np.int64)
         if lines is not None and n:
             self.fp[:n, FP_LINE] = lines[:n]
-        self.plan_regs = np.zeros((16, PR_NT + 1), np.int64)
+        self.plan_regs = np.zeros((16, PR_NP + 1), np.int64)
         self.n_plans = 0
         self.by_ins: dict = {}  # id(decoded instruction) -> its `at` and `fp` row
         self.by_id: list = []  # plan number -> plan
@@ -314,7 +325,7 @@ class ShapePlans:
         for g, pc in enumerate(reps.tolist()):
             ins = instrs[pc]
             out = plan(pc, ins)
-            if not out or len(out[0].idx) + out[0].nt > MEMO_KEY_REGS:
+            if not out or len(out[0].idx) + out[0].nv > MEMO_KEY_REGS:
                 continue
             p = out[0]
             opcode = ins.spec.opcode
@@ -340,7 +351,7 @@ class ShapePlans:
         shifted = kinds == 2
         np.copyto(fp[:, FP_OFF], np.where(shifted, offs, 0), where=keep)
         np.copyto(fp[:, FP_QUEUE], np.where(shifted, queues, 0), where=keep)
-        for j in range(MEMO_TILES):
+        for j in range(2 * MEMO_TILES):  # offsets, then first partitions
             np.copyto(fp[:, FP_T0 + j], toffs[:, j], where=keep)
         self.all_planned = True
 
@@ -357,10 +368,11 @@ class ShapePlans:
         if k == len(self.plan_regs):
             self.plan_regs = np.concatenate((self.plan_regs, np.zeros_like(self.plan_regs)))
         nk = len(plan.idx)
-        if nk + plan.nt <= MEMO_KEY_REGS:
+        if nk + plan.nv <= MEMO_KEY_REGS:
             self.plan_regs[k, 0] = nk
             self.plan_regs[k, 1 : 1 + nk] = plan.idx
             self.plan_regs[k, PR_NT] = plan.nt
+            self.plan_regs[k, PR_NP] = plan.np
         self.n_plans += 1
         self.by_id.append(plan)
         return plan
@@ -369,7 +381,9 @@ class ShapePlans:
         if self.fp.item(pc, FP_KIND):  # planned by group (`plan_all`)
             fp = self.fp
             plan = self.by_id[fp.item(pc, FP_PLAN)]
-            toffs = tuple(fp[pc, FP_T0 : FP_T0 + plan.nt].tolist())
+            toffs = tuple(fp[pc, FP_T0 : FP_T0 + plan.nt].tolist()) + tuple(
+                fp[pc, FP_P0 : FP_P0 + plan.np].tolist()
+            )
             self.at[pc] = out = (plan, fp.item(pc, FP_OFF), fp.item(pc, FP_QUEUE), toffs)
             return out
         known = self.by_ins.get(id(ins))
@@ -388,6 +402,7 @@ class ShapePlans:
         norm, ap, off, queue = id(ins), None, 0, 0
         ops = ins.ops
         tiled = _tile_fields(spec)
+        parted = spec.handler in _PARTED
         if layout is not None:
             pos, qpos, tiles, scalars, others = layout
             a = ops[pos]
@@ -401,7 +416,7 @@ class ShapePlans:
                     if v.space and v.reg == reg:  # the tile moves with the base: no sharing
                         tiled = ()
                         break
-                    key.append(_sans_off(v) if tiled else id(v))
+                    key.append(_sans_off(v, parted) if tiled else id(v))
                 else:
                     for i in scalars:
                         v = ops[i]
@@ -419,15 +434,19 @@ class ShapePlans:
                 _sans_off(v) if i in tiled else id(v) if type(v) in _SHARED else v
                 for i, v in enumerate(ops)
             )
-        toffs = tuple(ops[i].off for i in tiled) if type(norm) is tuple else ()
+        if type(norm) is not tuple:
+            tiled = ()
+        offs = tuple(ops[i].off for i in tiled)
+        p0s = tuple(ops[i].p0 for i in tiled) if parted else ()
         plan = self.shared.get(norm)
         if plan is None:
-            plan = self.shared[norm] = self._new_plan(ins, ap, tiled if toffs else ())
-        self.at[pc] = out = (plan, off, queue, toffs)
+            plan = self.shared[norm] = self._new_plan(ins, ap, tiled)
+        self.at[pc] = out = (plan, off, queue, offs + p0s)
         row = None
-        if len(plan.idx) + plan.nt <= MEMO_KEY_REGS:
+        if len(plan.idx) + plan.nv <= MEMO_KEY_REGS:
             row = (2 if plan.base_reg else 1, plan.id, plan.base_reg, off, queue, plan.size)
-            row += toffs + (0,) * (MEMO_TILES - len(toffs))
+            pad = (0,) * (MEMO_TILES - len(offs))
+            row += offs + pad + (p0s or (0,) * len(offs)) + pad
             self._rows.append((pc, row))
         self.by_ins[id(ins)] = (out, row)
         return out
@@ -496,10 +515,11 @@ class ShapeMemo:
         while cap < min(len(plans.at) // 16, 1 << 14):
             cap *= 2
         self._new_tables(cap)
-        self.rows = np.zeros((5, 1 << 14), np.int64)  # template rows of compiled hits
+        # out of the compiled loop, each written before it is read (`ctl` counts them):
+        self.rows = np.empty((5, 1 << 14), np.int64)  # template rows of compiled hits
+        self.dlog = np.empty(1 << 12, np.int64)  # entries whose deferred writes Python makes
+        self.vlog = np.empty((1 << 12, 2), np.int64)  # entries derived (`made_derived`)
         self.ctl = np.zeros(9, np.int64)
-        self.dlog = np.zeros(1 << 12, np.int64)  # entries whose deferred writes Python makes
-        self.vlog = np.zeros((1 << 12, 2), np.int64)  # entries derived (`made_derived`)
         self.known = np.zeros((3, 2 + _MAX_KNOWN, 4), np.int64)
         self.ctl[C_DISJOINT] = self.disjoint
         self.writer = None
@@ -517,6 +537,7 @@ class ShapeMemo:
         self.bodies: list = []
         self.rects: list = []
         self.lazy: dict = {}  # key -> row of a derived entry not made yet
+        self._unlooked: list = []  # rows of derived entries not in `lazy` yet
         self.src: dict = {}  # row of a derived entry not made yet -> the row it came from
         self.keyed: list = []  # whether each row is in the index
         self._unindexed: list = []  # rows keyed but not in the index yet (`_index`)
@@ -582,44 +603,44 @@ class ShapeMemo:
         n = int(self.ctl[C_NDERIV])
         if not n:
             return
-        listed, tab, ekeys, lazy, src, moved_of = (
-            self.listed, self.tab, self.ekeys, self.lazy, self.src, self._moved)  # fmt: skip
+        listed, tab, ekeys, moved_of = self.listed, self.tab, self.ekeys, self._moved
         by_id = self.plans.by_id
         rows_k, rows_s = self.vlog[:n, 0], self.vlog[:n, 1]
+        k_list, s_list = rows_k.tolist(), rows_s.tolist()
         bodies = []
-        shifts: list = []
-        for k, ks, p, keys in zip(
-            rows_k.tolist(), rows_s.tolist(), tab[rows_k, E_PLAN].tolist(), ekeys[rows_k].tolist()
-        ):  # fmt: skip
+        dsh: list = []  # per range: how far it moves, in bytes and partitions
+        psh: list = []
+        for ks, p, keys in zip(s_list, tab[rows_k, E_PLAN].tolist(), ekeys[rows_k].tolist()):
             sib = listed[ks]  # (made by a handler: only those are in the sibling index)
             plan = by_id[p]
-            nk = plan.nk
-            toffs = tuple(keys[nk : nk + plan.nt])
-            dl = [a - b for a, b in zip(toffs, sib.toffs)]
-            dl.append(0)  # slot -1: does not move
+            nk, nt, parted, st = plan.nk, plan.nt, plan.np, sib.toffs
             ranges = []
             for r, j in zip(sib.ranges, sib.slotmap):
-                d = dl[j]
-                if d:  # equal moved ranges are one object (a tile read by many matmuls)
-                    mk = (r.start + d, r.end + d, r.p_start, r.p_count, r.space)
-                    m = moved_of.get(mk)
-                    if m is None:
-                        m = moved_of[mk] = r.moved(d)
-                    r = m
+                d = q = 0
+                if j >= 0:
+                    d = keys[nk + j] - st[j]
+                    if parted:
+                        q = keys[nk + nt + j] - st[nt + j]
+                    if d or q:  # equal moved ranges are one object (a tile many matmuls read)
+                        mk = (r.start + d, r.end + d, r.p_start + q, r.p_count)
+                        m = moved_of.get(mk)
+                        if m is None or m.space != r.space:
+                            m = moved_of[mk] = MemRange(r.space, *mk)
+                        r = m
                 ranges.append(r)
-                shifts.append(d)
+                dsh.append(d)
+                psh.append(q)
             nr = sib.nreads
             b = sib.body
             bodies.append((b[0], b[1], b[2], b[3], tuple(ranges[:nr]), tuple(ranges[nr:])))
-            lazy[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = k
-            src[k] = ks
+        self.src.update(zip(k_list, s_list))
+        self._unlooked.extend(k_list)  # keyed for Python when it looks (`_lookup`)
         listed.extend([None] * n)
         self.keyed.extend([True] * n)
         # their `body_rects`: the siblings' rows, on-chip ones moved (in one step)
-        rects = np.concatenate([self.rects[ks][0] for ks in rows_s.tolist()])
-        d = np.array(shifts, np.int64)
-        rects[:, 1] += d
-        rects[:, 2] += d
+        rects = np.concatenate([self.rects[ks][0] for ks in s_list])
+        rects[:, 1:3] += np.array(dsh, np.int64)[:, None]
+        rects[:, 3:5] += np.array(psh, np.int64)[:, None]
         made = []
         at = 0
         for body in bodies:
@@ -635,7 +656,15 @@ class ShapeMemo:
     def _lookup(self, key) -> _Entry | None:
         """The entry of `key`, made now if the compiled loop derived it."""
         e = self.entries.get(key)
-        if e is None and self.lazy:
+        if e is None and (self.lazy or self._unlooked):
+            if self._unlooked:  # the keys of the entries derived since the last time
+                by_id, tab, ekeys = self.plans.by_id, self.tab, self.ekeys
+                for k in self._unlooked:
+                    plan = by_id[tab.item(k, E_PLAN)]
+                    nk = plan.nk
+                    toffs = tuple(ekeys[k, nk : nk + plan.nv].tolist())
+                    self.lazy[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = k
+                self._unlooked = []
             k = self.lazy.pop(key, None)
             if k is not None:
                 e = self.entries[key] = self._made(k)
@@ -648,11 +677,12 @@ class ShapeMemo:
         reads, writes = body[4], body[5]
         plan = self.plans.by_id[self.tab.item(k, E_PLAN)]
         nk = len(plan.idx)
-        toffs = tuple(self.ekeys[k, nk : nk + plan.nt].tolist())
-        dl = [a - b for a, b in zip(toffs, sib.toffs)]
-        dl.append(0)
-        forgets = tuple(x if j < 0 else (x[0], x[1], x[2], x[3] + dl[j], x[4] + dl[j])
-                        for x, j in zip(sib.forgets, sib.fslots))  # fmt: skip
+        toffs = tuple(self.ekeys[k, nk : nk + plan.nv].tolist())
+        dl, dp = _deltas(toffs, sib.toffs, plan)
+        forgets = tuple(
+            (x[0], x[1] + dp[j], x[2] + dp[j], x[3] + dl[j], x[4] + dl[j])
+            for x, j in zip(sib.forgets, sib.fslots)
+        )
         e = _Entry((body[3], reads, writes, sib.out[3]), body, forgets, sib.base, sib.span)
         e.region, e.tab, e.k, e.rects = sib.region, self.tab, k, self.rects[k]
         e.toffs, e.slotmap, e.fslots, e.ranges, e.nreads = (
@@ -704,17 +734,17 @@ class ShapeMemo:
         if rects and len(rects) <= MEMO_FORGETS:
             row[E_FORGET : E_FORGET + 5 * len(rects)] = [v for f in rects for v in f]
         nk = len(plan.idx)
-        keyed = nk + plan.nt <= MEMO_KEY_REGS and not self.tainted  # tainted: keys hold taint
+        keyed = nk + plan.nv <= MEMO_KEY_REGS and not self.tainted  # tainted: keys hold taint
         self.keyed.append(keyed)
         if keyed:  # into the index before the compiled loop next runs (`_index`)
             self.ekeys[k, :nk] = regs[plan.idx]
-            self.ekeys[k, nk : nk + plan.nt] = e.toffs
+            self.ekeys[k, nk : nk + plan.nv] = e.toffs
             self._unindexed.append(k)
             if tiles is not None:
                 row[E_DERIV] = 1
-                for j, (lo, hi, lim, bank, size) in enumerate(tiles):
+                for j, (lo, hi, lim, bank, size, pmax) in enumerate(tiles):
                     row[E_TLO + j], row[E_THI + j], row[E_TLIM + j] = lo, hi, lim
-                    row[E_TBANK + j], row[E_TSZ + j] = bank, size
+                    row[E_TBANK + j], row[E_TSZ + j], row[E_TPMAX + j] = bank, size, pmax
                 row[E_FSLOT : E_FSLOT + len(e.fslots)] = e.fslots
                 self._unsibled.append(k)
 
@@ -950,7 +980,7 @@ class ShapeMemo:
             t = ops[i]
             if not t.space:
                 rects.append(None)
-                cols.append((0, 0, 0, 0, 1))
+                cols.append((0, 0, 0, 0, 1, 0))
                 continue
             onchip = mem.sbuf if t.space == SPACE_SBUF else mem.psum
             try:
@@ -961,7 +991,7 @@ class ShapeMemo:
             lo, hi = lo * size, (hi + 1) * size
             rects.append((t.space, t.p0, t.p0 + t.pn, lo, hi))
             bank = cfg.psum_bank_bytes if j == plan.bank else 0
-            cols.append((lo, hi, onchip.nbytes // size * size, bank, size))
+            cols.append((lo, hi, onchip.nbytes // size * size, bank, size, cfg.partitions - t.pn))
 
         def slot(rect) -> int:
             found = [j for j, r in enumerate(rects) if r == rect]
@@ -1002,6 +1032,17 @@ class ShapeMemo:
         if self.disjoint and region is not None and region[0] <= lo and hi <= region[1]:
             return True
         return _region(ctx.hbm, lo, hi) is not None
+
+
+def _deltas(toffs: tuple, base: tuple, plan: _Plan) -> tuple[list, list]:
+    """Per tile of `plan`, how far an entry with key values `toffs` has it from one with
+    `base`: bytes and partitions (a last 0 for the ranges that do not move, tile -1)."""
+    nt = plan.nt
+    dl = [a - b for a, b in zip(toffs[:nt], base[:nt])]
+    dp = [a - b for a, b in zip(toffs[nt:], base[nt:])] if plan.np else [0] * nt
+    dl.append(0)
+    dp.append(0)
+    return dl, dp
 
 
 def _redefer(ctx, e: _Entry) -> None:

@@ -232,8 +232,7 @@ def test_derived_entries_serve_python_on_the_next_run(monkeypatch):
 
     first = run()
     memo = emu._kept_memo
-    lazy = len(memo.lazy)
-    assert lazy >= 14 and memo.listed.count(None) == lazy
+    assert memo.listed.count(None) >= 14  # derived, not made as objects yet
     tables = sm.ShapeMemo.tables
 
     def off(self, mem, writer):
@@ -243,7 +242,7 @@ def test_derived_entries_serve_python_on_the_next_run(monkeypatch):
 
     monkeypatch.setattr(sm.ShapeMemo, "tables", off)
     second = run()
-    assert not memo.lazy and None not in memo.listed
+    assert not memo.lazy and not memo.src and None not in memo.listed
     _no_derivation(monkeypatch)
     _, want = _run(binary, True, runs=1)
     assert first == second == want[0]
