@@ -276,6 +276,38 @@ def test_a_derived_load_fails_as_the_handler_does(monkeypatch, off):
     assert got == error() and "derive.py:7" in got
 
 
+@pytest.mark.parametrize("p0", [96, 100, 97])
+def test_a_load_moved_across_partitions_fails_as_the_handler_does(monkeypatch, p0):
+    """Loads that differ in their tile's first partition share a plan: one moved past the
+    last partition (p0 + 32 > 128) gives the handler's error, one inside derives."""
+    from isa.errors import EmulatorError
+
+    b = Builder(file="derive_p.py")
+    b.emit("arg", 1, b.arg("a"))
+    for i, first in enumerate((0, 32, p0)):
+        b.loc(5 + i)
+        b.dma_load(i, sb("bf16", first, 32, (1, 512), off=1024 * i),
+                   hbm("bf16", 1, (512, 32), (1, 512), off=i * 1024), 0.0)  # fmt: skip
+    b.halt()
+    binary = b.build()
+
+    def outcome():
+        emu = Emulator(binary)
+        hbm_, values, _, base = layout_args(_args()[:1], binary.data)
+        try:
+            out = emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=True)[0]
+            return [_key(r) for r in out]
+        except EmulatorError as e:
+            return str(e)
+
+    made = _count_derived(monkeypatch)
+    got = outcome()
+    assert made == ["dma.load"] * (2 if p0 == 96 else 1)
+    _no_derivation(monkeypatch)
+    assert got == outcome()
+    assert isinstance(got, list) == (p0 == 96), got
+
+
 @pytest.mark.parametrize("off", [1024, 2048 - 4, 2048 * 8 - 512, 6, 2048 * 8])
 def test_a_derived_matmul_fails_as_the_handler_does(monkeypatch, off):
     """A matmul whose moved result crosses a PSUM bank, leaves the partition or is
