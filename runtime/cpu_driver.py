@@ -14,7 +14,7 @@ import threading
 import numpy as np
 
 from codegen.cpu.cachesize import STREAM_GLOBAL, stream_threshold
-from codegen.cpu.loader import load_shared, set_pointer_global
+from codegen.cpu.loader import ALL_ROUNDS, ROUNDS_SUFFIX, load_shared, set_pointer_global
 
 from .launch import Launcher, WorkerPool
 
@@ -58,35 +58,48 @@ class DeviceAssertionError(AssertionError):
 _HOOKS = ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook", STREAM_GLOBAL)
 
 
-def _load(payload: bytes, name: str, meta: dict):
+def _load(payload: bytes, name: str, meta: dict, functions: tuple[str, ...]):
     """The payload is the object, followed by the shared object linked from it when a system
     linker was there (`meta["so_size"]` bytes): dlopen that (fast, no LLVM in the process), and
     fall back to LLVM's MCJIT on the object if it cannot be loaded (a noexec temp dir, say)."""
     so_size = meta.get("so_size", 0)
     if so_size:
         try:
-            return load_shared(payload[-so_size:], name, _HOOKS)
+            return load_shared(payload[-so_size:], name, _HOOKS, functions)
         except OSError:
             pass
     from codegen.cpu.engine import load_object
 
-    return load_object(payload[: len(payload) - so_size], name, _HOOKS)
+    return load_object(payload[: len(payload) - so_size], name, _HOOKS, functions)
 
 
 class CpuKernel:
     def __init__(self, name: str, obj: bytes, meta: dict, pool: WorkerPool) -> None:
         self.name = name
         self.meta = meta
-        self.native = _load(obj, name, meta)
+        lockstep = bool(meta.get("lockstep"))
+        rounds_name = name + ROUNDS_SUFFIX
+        self.native = _load(obj, name, meta, (rounds_name,) if lockstep else ())
         argtypes = [ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p]
         self.cfunc = ctypes.CFUNCTYPE(None, *argtypes)(self.native.address)
         extents = "qq" * meta.get("n_ptr", 0) if meta.get("bounds_check") else ""
+        # a lockstep kernel's window of rounds follows its arguments: all rounds unless the
+        # launcher splits them between threads
+        self._tail = ALL_ROUNDS if lockstep else ()
         self.pack = struct.Struct(
-            "<qqq" + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"]) + extents
+            "<qqq"
+            + "".join("d" if k == "f" else "q" for k in meta["arg_kinds"])
+            + extents
+            + "q" * len(self._tail)
         ).pack
-        # a lockstep kernel's call runs its programs together: one contiguous slice per thread
+        rounds = None
+        if rounds_name in self.native.functions:
+            addr = self.native.functions[rounds_name]
+            rounds = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_char_p)(addr)
+        # a lockstep kernel's call runs its programs together: one contiguous slice per thread,
+        # or windows of rounds of every program where `rounds` proves that safe
         self.launcher = Launcher(
-            self.cfunc, pool, pieces_per_thread=1 if meta.get("lockstep") else None
+            self.cfunc, pool, pieces_per_thread=1 if lockstep else None, rounds=rounds
         )
         self.set_stream_bytes(stream_threshold())
         self._failures: list[tuple] = []
@@ -116,7 +129,7 @@ class CpuKernel:
         set_pointer_global(self.native, STREAM_GLOBAL, max(0, n))
 
     def launch(self, grid: tuple[int, int, int], args: tuple) -> None:
-        self.launcher(grid, self.pack(*grid, *args))
+        self.launcher(grid, self.pack(*grid, *args, *self._tail))
         if self._oob:
             self._raise_oob()
         if self._failures:

@@ -5,17 +5,25 @@ run on the calling thread; launches whose measured cost is large are spread over
 pool of worker threads (ctypes releases the GIL for the duration of each native call). Each
 thread takes contiguous slices of program ids (contiguous streams suit hardware prefetchers)
 from a shared counter, a few per thread, so a late or slowed thread does not hold a launch back.
+A persistent grid (a few programs striding over many rows, run in lockstep) is split by rounds
+instead where the kernel proves it safe: each slice is a window of rounds of every program, so
+the threads read far-apart sequential streams rather than interleaved groups of rows.
 """
 
 from __future__ import annotations
 
 import itertools
 import queue
+import struct
 import threading
 import time
 
 PARALLEL_THRESHOLD_NS = 50_000  # a launch measured below this runs on the calling thread
 PIECES_PER_THREAD = 4  # slices per thread in a parallel launch
+# Round windows are tried for grids of at most this many programs per thread (the check costs
+# a little per program; more programs give each thread long runs of rows by program slices).
+ROUND_SPLIT_PROGRAMS_PER_THREAD = 16
+_WINDOW = struct.Struct("<qq")  # a lockstep call's rounds [k0, k1), the last slots of its args
 
 
 class WorkerPool:
@@ -92,13 +100,19 @@ class Launcher:
     MARGIN = 0.85
     GRIDS = 8
 
-    __slots__ = ("cfunc", "pool", "pieces", "grids")
+    __slots__ = ("cfunc", "pool", "pieces", "grids", "rounds")
 
-    def __init__(self, cfunc, pool: WorkerPool, pieces_per_thread: int | None = None) -> None:
+    def __init__(
+        self, cfunc, pool: WorkerPool, pieces_per_thread: int | None = None, rounds=None
+    ) -> None:
         self.cfunc = cfunc
         self.pool = pool
         self.pieces = pieces_per_thread or PIECES_PER_THREAD  # slices per thread in parallel
         self.grids: dict[int, _GridStats] = {}  # programs per launch -> its timings
+        # a lockstep kernel's check (codegen/cpu/roundsplit.py): rounds(buf) is the launch's
+        # number of rounds if windows of them may run on different threads, else -1; the
+        # window is the last two slots of `buf`
+        self.rounds = rounds
 
     def stats(self, total: int) -> _GridStats:
         """The timings of grids of `total` programs (created, and the oldest size dropped)."""
@@ -150,13 +164,35 @@ class Launcher:
 
     def _parallel(self, total: int, buf: bytes) -> None:
         n = min(self.pool.n_threads, total)
+        rounds = -1
+        if (
+            self.rounds is not None
+            and total <= ROUND_SPLIT_PROGRAMS_PER_THREAD * self.pool.n_threads
+        ):
+            rounds = self.rounds(buf)
+        if rounds >= 2:
+            # windows of rounds, every program in each: PIECES_PER_THREAD per thread, so a
+            # slowed thread takes fewer of them
+            n = min(self.pool.n_threads, rounds)
+            pieces = min(rounds, n * PIECES_PER_THREAD)
+            cuts = [rounds * i // pieces for i in range(pieces + 1)]
+            head = buf[: -_WINDOW.size]
+            calls = [(0, total, 1, head + _WINDOW.pack(a, b)) for a, b in zip(cuts, cuts[1:])]
+        else:
+            # Contiguous slices of programs handed out first come, first served: a thread that
+            # starts late (a worker waking up, a core busy with another process) takes fewer
+            # slices instead of holding the whole launch back by its lateness.
+            pieces = min(total, n * self.pieces)
+            cuts = [total * i // pieces for i in range(pieces + 1)]
+            calls = [(a, b, 1, buf) for a, b in zip(cuts, cuts[1:])]
+        self._run_all(n, calls)
+
+    def _run_all(self, n: int, calls: list[tuple]) -> None:
+        """Runs `cfunc(*call)` for every call on `n` threads (this one and n - 1 workers), each
+        taking the next call when it is free."""
         qs = self.pool.queues()
         done: queue.SimpleQueue = queue.SimpleQueue()
-        # Contiguous slices handed out first come, first served: a thread that starts late (a
-        # worker waking up, a core busy with another process) takes fewer slices instead of
-        # holding the whole launch back by its lateness.
-        pieces = min(total, n * self.pieces)
-        bounds = [total * i // pieces for i in range(pieces + 1)]
+        pieces = len(calls)
         nxt = itertools.count()
         failed: list[BaseException] = []
         cfunc = self.cfunc
@@ -167,7 +203,7 @@ class Launcher:
                 if i >= pieces:
                     return
                 try:
-                    cfunc(bounds[i], bounds[i + 1], 1, buf)
+                    cfunc(*calls[i])
                 except BaseException as e:
                     failed.append(e)
                     raise

@@ -57,7 +57,9 @@ class LLVMCompiler:
             return self._tm.emit_assembly(mod)
 
 
-def load_object(obj: bytes, entry: str, globals_: tuple[str, ...] = ()) -> NativeKernel:
+def load_object(
+    obj: bytes, entry: str, globals_: tuple[str, ...] = (), functions: tuple[str, ...] = ()
+) -> NativeKernel:
     tm = machine(*host_cpu())  # owned by this engine; the object's code is already chosen
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
     engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
@@ -70,4 +72,5 @@ def load_object(obj: bytes, entry: str, globals_: tuple[str, ...] = ()) -> Nativ
         a = engine.get_global_value_address(g)
         if a:
             gaddrs[g] = a
-    return NativeKernel(engine, addr, gaddrs)
+    faddrs = {f: a for f in functions if (a := engine.get_function_address(f))}
+    return NativeKernel(engine, addr, gaddrs, faddrs)

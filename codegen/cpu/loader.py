@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+# A lockstep kernel's entry reads a window of rounds [k0, k1) from the two argument slots after
+# its parameters (codegen/cpu/lockstep.py); this window runs them all.
+ALL_ROUNDS = (0, (1 << 63) - 1)
+# ... and has a second entry, `i64 <name>__rounds(ptr args)` (codegen/cpu/roundsplit.py).
+ROUNDS_SUFFIX = "__rounds"
 
 
 @dataclass
@@ -22,6 +28,7 @@ class NativeKernel:
     engine: object  # keeps the code alive (a ctypes.CDLL or an MCJIT engine)
     address: int
     globals: dict[str, int]
+    functions: dict[str, int] = field(default_factory=dict)  # other entries asked for, if there
 
 
 def _linker() -> list[str] | None:
@@ -59,7 +66,9 @@ def link_shared(obj: bytes) -> bytes | None:
             return f.read()
 
 
-def load_shared(so: bytes, entry: str, globals_: tuple[str, ...] = ()) -> NativeKernel:
+def load_shared(
+    so: bytes, entry: str, globals_: tuple[str, ...] = (), functions: tuple[str, ...] = ()
+) -> NativeKernel:
     """dlopen a shared object given as bytes, from a private temporary file removed once loaded
     (the mapping stays valid). Every load has its own file name: the dynamic loader returns the
     library already loaded under a name, so reused names (/proc/self/fd/N) would alias kernels."""
@@ -82,7 +91,13 @@ def load_shared(so: bytes, entry: str, globals_: tuple[str, ...] = ()) -> Native
             gaddrs[g] = ctypes.addressof(ctypes.c_void_p.in_dll(lib, g))
         except ValueError:
             pass
-    return NativeKernel(lib, addr, gaddrs)
+    faddrs = {}
+    for f in functions:
+        try:
+            faddrs[f] = ctypes.cast(lib[f], ctypes.c_void_p).value
+        except AttributeError:
+            pass
+    return NativeKernel(lib, addr, gaddrs, faddrs)
 
 
 def set_pointer_global(kernel: NativeKernel, name: str, value: int) -> None:

@@ -2,7 +2,10 @@
 
 Stage: codegen/cpu, a mixin of `lower.CpuLowering`. Input: a kernel whose body is set-up
 arithmetic then one grid-stride `for` (`lockstep_loop` finds it); output: LLVM IR that runs the
-programs of one call round by round, iteration k of every program in round k.
+programs of one call round by round, iteration k of every program in round k, for the rounds of
+a window [k0, k1) read from the two argument slots after the kernel's parameters (all rounds:
+[0, 2**63 - 1)); and `i64 @<name>__rounds(ptr args)` (roundsplit.py), which says once per launch
+whether the launcher may give different windows of rounds to different threads.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from jitlang.ir import Function, Op, OpKind, Value
 
 from . import llvmutil as U
 from . import stream
+from .roundsplit import emit_rounds_function
 from .values import LAZY_KINDS
 
 # arithmetic without side effects: a lockstep kernel's set-up before its loop
@@ -60,23 +64,29 @@ class LockstepPosition:
 class LockstepLowering:
     """The lockstep entry loop; mixed into `CpuLowering` (uses `_program`, `lower_op`, ...)."""
 
-    def _lower_lockstep(self, loop: Op, start, end, stride, slots) -> None:
+    def _lower_lockstep(self, loop: Op, start, end, stride, slots, argbuf) -> None:
         """A grid-stride kernel (see `lockstep_loop`) run round by round: round k runs iteration
         k of every program in [start, end), so the programs of one call walk memory together
         (rows p, p + 1, ... of a persistent softmax) instead of one program's rows P apart one
         after another. Programs are independent, so interleaving them between iterations is a
-        valid schedule; each program still runs its own iterations in order."""
+        valid schedule; each program still runs its own iterations in order. The call runs the
+        rounds of its window [k0, k1), up to the first round in which no program ran; other
+        windows run on other threads only when `@<name>__rounds` proved it safe."""
         b = self.b
         body = loop.regions[0]
         prologue = self.fn.body.ops[: self.fn.body.ops.index(loop)]
         ran = ir.IRBuilder(self.alloca_block).alloca(U.I1)
+        k0, k1 = (
+            b.load(b.gep(argbuf, [ir.Constant(U.I64, i)], source_etype=U.I64), typ=U.I64)
+            for i in (len(slots), len(slots) + 1)
+        )
         pre = b.block
         head = b.append_basic_block("round")
         done = b.append_basic_block("rounds.done")
-        b.branch(head)
+        b.cbranch(b.icmp_signed("<", k0, k1), head, done)
         b.position_at_end(head)
         k = b.phi(U.I64, "round")
-        k.add_incoming(self.zero, pre)
+        k.add_incoming(k0, pre)
         b.store(ir.Constant(U.I1, 0), ran)
         one = ir.Constant(U.I64, 1)
         count = b.udiv(b.add(b.sub(end, start), b.sub(stride, one)), stride)
@@ -100,6 +110,9 @@ class LockstepLowering:
                 self.lower_region(body)
                 self.trips.pop()
             self.lockstep_at = None
-        k.add_incoming(b.add(k, ir.Constant(U.I64, 1)), b.block)
-        b.cbranch(b.load(ran, typ=U.I1), head, done)
+        nxt = b.add(k, ir.Constant(U.I64, 1))
+        k.add_incoming(nxt, b.block)
+        more = b.and_(b.load(ran, typ=U.I1), b.icmp_signed("<", nxt, k1))
+        b.cbranch(more, head, done)
         b.position_at_end(done)
+        self.rounds_entry = emit_rounds_function(self.module, self.name, self.fn, loop)

@@ -7,7 +7,8 @@ Stage: codegen/cpu. Input: a verified, optimized `ir.Function` and its axis info
 
 that runs the programs with linear ids `start, start + stride, ... < end` one after another;
 `args` points at 8-byte slots: grid x, y, z, then each run-time argument (integers and
-addresses as i64, floats as f64). One pointer keeps the ctypes call cheap.
+addresses as i64, floats as f64), then for a lockstep kernel (`lockstep.py`) the window of
+rounds the call runs. One pointer keeps the ctypes call cheap.
 
 Block values are not materialised one op at a time. Elementwise block ops stay *lazy*; a sink (a
 store, a materialisation point) emits one loop nest over its shape whose innermost dimension
@@ -96,6 +97,7 @@ class CpuLowering(MemoryLowering, LockstepLowering, ControlFlowLowering, DebugLo
         self.prefetch: dict[int, ir.Value] = {}  # id(load or store) -> bytes ahead (prefetch.py)
         self.program_ahead: dict[int, ir.Value] = {}  # id(load) -> slot of its bytes ahead
         self.lockstep_at = None  # lockstep.LockstepPosition while a lockstep body is lowered
+        self.rounds_entry: str | None = None  # lockstep: name of its round-split check
         self.bounds = None
         if bounds:
             from .bounds import BoundsChecker
@@ -129,7 +131,7 @@ class CpuLowering(MemoryLowering, LockstepLowering, ControlFlowLowering, DebugLo
         loop = None if self.bounds is not None else lockstep_loop(self.fn)
         self.lockstep = loop is not None
         if loop is not None:
-            self._lower_lockstep(loop, start, end, stride, slots)
+            self._lower_lockstep(loop, start, end, stride, slots, argbuf)
         else:
             with U.for_range(self.b, start, end, stride, "pid") as lin:
                 self._program(lin, slots)

@@ -18,6 +18,7 @@ import codegen.cpu.memory as memory
 from codegen.cpu import llvmutil as U
 from codegen.cpu.cachesize import STREAM_GLOBAL
 from codegen.cpu.engine import host_target_machine
+from codegen.cpu.loader import ALL_ROUNDS
 from codegen.cpu.lower import lower_to_llvm
 from codegen.cpu.prefetch import PROGRAMS_AHEAD
 from codegen.cpu.target import cpu_target
@@ -54,6 +55,7 @@ def _run_recorded(monkeypatch, jf, args, kw, grid, start, end):
             slots.append(a.ctypes.data)
         else:
             slots.append(a)
+    slots += ALL_ROUNDS  # a lockstep call's round window: every round
     kinds = "".join("d" if isinstance(a, float) else "q" for a in slots)
     buf = struct.pack("<" + kinds, *slots)
     entry = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p)
