@@ -9,7 +9,7 @@ with numpy; an unrolled program of thousands of DMAs that differ in offset and q
 few hundred plans instead of one Python call each.
 
 The grouping is exact (masked words compared, not a hash), in one compiled pass over the
-words. What is masked follows `isa.shape_memo._layout` and `_tile_fields`: a layout that names
+words. What is masked follows `isa.memo_plans._layout` and `_tile_fields`: a layout that names
 one HBM pattern and a queue field has those bits masked, so have the tiles of the handlers
 whose plans are shared among tile offsets; any other memoised instruction groups by its whole
 encoding (equal encodings decode to equal instructions, which share a plan).
