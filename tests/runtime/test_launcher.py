@@ -1,13 +1,23 @@
-"""The CPU launcher's choice between the calling thread and the pool, per grid size."""
+"""The CPU launcher's choice between the calling thread and the pool, per grid size, and how it
+splits a parallel launch: slices of programs, or windows of rounds of a persistent grid."""
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 
 import numpy as np
+import pytest
 
-from runtime.launch import PARALLEL_THRESHOLD_NS, Launcher, WorkerPool
+from codegen.cpu.loader import ALL_ROUNDS
+from runtime.launch import (
+    PARALLEL_THRESHOLD_NS,
+    PIECES_PER_THREAD,
+    ROUND_SPLIT_PROGRAMS_PER_THREAD,
+    Launcher,
+    WorkerPool,
+)
 
 
 class _Kernel:
@@ -118,3 +128,71 @@ def test_the_tutorial_softmax_on_a_persistent_grid_after_one_row_per_program():
     st = compiled.native.launcher.stats(8)
     assert min(st.single) > PARALLEL_THRESHOLD_NS
     assert len(st.parallel) == Launcher.SAMPLES
+
+
+class _Rounds:
+    """A stand-in lockstep entry and its round check: each call runs programs [start, end) over
+    the window of rounds in the last 16 bytes of `buf`; `slow` seconds per round on worker
+    threads, `fast` on the calling thread."""
+
+    def __init__(self, rounds: int, slow: float = 0.0, fast: float = 0.0) -> None:
+        self.rounds = rounds
+        self.slow, self.fast = slow, fast
+        self.checked = 0
+        self.calls: list[tuple[int, int, int, int, int]] = []
+        self.lock = threading.Lock()
+        self.me = threading.get_ident()
+
+    def check(self, buf: bytes) -> int:
+        self.checked += 1
+        return self.rounds
+
+    def __call__(self, start: int, end: int, stride: int, buf: bytes) -> None:
+        k0, k1 = struct.unpack_from("<qq", buf, len(buf) - 16)
+        assert buf[:-16] == b"args"
+        with self.lock:
+            self.calls.append((threading.get_ident(), start, end, k0, k1))
+        k1 = min(k1, self.rounds)
+        time.sleep((self.fast if threading.get_ident() == self.me else self.slow) * (k1 - k0))
+
+
+def _launch(kernel: _Rounds, programs: int, threads: int = 2) -> Launcher:
+    launcher = Launcher(kernel, WorkerPool(threads), pieces_per_thread=1, rounds=kernel.check)
+    launcher.stats(programs).choice = "parallel"
+    launcher((programs, 1, 1), b"args" + struct.pack("<qq", *ALL_ROUNDS))
+    return launcher
+
+
+def test_a_persistent_grid_is_split_into_windows_of_rounds():
+    kernel = _Rounds(100)
+    _launch(kernel, 8)
+    wins = sorted((k0, k1) for _, s, e, k0, k1 in kernel.calls if (s, e) == (0, 8))
+    assert len(wins) == len(kernel.calls) == 2 * PIECES_PER_THREAD
+    assert wins[0][0] == 0 and wins[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(wins, wins[1:]))
+
+
+def test_a_slowed_thread_runs_fewer_windows():
+    # the worker takes 20x longer per round: the calling thread runs most windows
+    kernel = _Rounds(64, slow=0.004, fast=0.0002)
+    _launch(kernel, 8)
+    mine = sum(1 for t, *_ in kernel.calls if t == kernel.me)
+    assert mine >= 2 * PIECES_PER_THREAD - 2 and len(kernel.calls) == 2 * PIECES_PER_THREAD
+
+
+@pytest.mark.parametrize("rounds,programs", [(-1, 8), (1, 8), (0, 8), (100, 64)])
+def test_programs_are_split_when_rounds_are_not(rounds, programs):
+    # the check says no (-1), one round or none, or a grid with many programs per thread (its
+    # check is not even asked): program slices over all rounds, as before
+    kernel = _Rounds(rounds)
+    _launch(kernel, programs)
+    assert kernel.checked == (programs <= ROUND_SPLIT_PROGRAMS_PER_THREAD * 2)
+    assert all((k0, k1) == ALL_ROUNDS for *_, k0, k1 in kernel.calls)
+    ran = sorted((s, e) for _, s, e, _, _ in kernel.calls)
+    assert ran[0][0] == 0 and ran[-1][1] == programs and len(ran) == 2
+
+
+def test_one_thread_never_asks_for_rounds():
+    kernel = _Rounds(100)
+    _launch(kernel, 8, threads=1)
+    assert kernel.checked == 0 and [c[1:] for c in kernel.calls] == [(0, 8, *ALL_ROUNDS)]
