@@ -12,7 +12,9 @@ it "reuse_rows", rows loaded once by loops over the same range, `accel_reuse`), 
 "dma_split" (`memops`), "multi_buffer" (`accel_hoist`, `accel_memory`), "pe_transpose_loads"
 (`accel_layout`), "list_schedule" (`schedule`), "act_convert", "direct_init", "act_ts" and
 "act_accum" (engine choice and accumulation on the activation engine, `tileops`, `lower`,
-`reduce`), "store_chunks" (`memops`). Always on: access patterns for pointers advanced per
+`reduce`), "store_chunks" (`memops`), "uniform_masks", "square_sums" and "expand_loads"
+(tile-IR steps run first by `accel_layout`: `accel_uniform_masks`, `accel_square_sums`,
+`accel_expand_loads`). Always on: access patterns for pointers advanced per
 iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried blocks computed only when
 needed, `x + dot(a, b)` as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks
 in turn, value-specialized builds for run-time strides (the driver compiles one per distinct

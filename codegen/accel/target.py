@@ -41,7 +41,7 @@ from isa.table import NUM_REGS
 #   the row in one block) and feed more than DMA bounds runs in `if <they are true
 #   everywhere>` with them folded away: no mask tile or `where` on the engines
 #   (jitlang.passes.accel_uniform_masks)
-# - "expand_loads" (not in OPT_STEPS yet, a target may name it): `expand_dims(load(...))`,
+# - "expand_loads": `expand_dims(load(...))`,
 #   the load's one use (`w[None, :]`), is a load in the expanded shape: the partition
 #   broadcast reads the loaded tile, no vector-engine copy (jitlang.passes.accel_expand_loads)
 # - "square_sums": `0.0 + x * x` is `x * x` (a square is never -0.0), and a row sum of an
@@ -60,6 +60,7 @@ OPT_STEPS: tuple[str, ...] = (
     "store_chunks",
     "uniform_masks",
     "square_sums",
+    "expand_loads",
 )
 
 

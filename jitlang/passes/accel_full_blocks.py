@@ -169,7 +169,7 @@ def fold_true(ops: list[Op], true_ids: set[int]) -> None:
         op.operands = [rep.get(v.id, v) for v in op.operands]
         k = op.kind
         if (
-            op.results
+            len(op.results) == 1
             and op.result.id in true_ids
             or (k in _SHAPE and op.operands and op.operands[0].id in true_ids)
         ):

@@ -201,3 +201,58 @@ def test_layer_norm_4096x1024_on_nc_v3_modelled():
     assert t1 < 0.9 * t0, (t0, t1)
     d0, d1 = (times[k]["engines"]["DVE"]["busy_ns"] for k in ("without", "with"))
     assert d1 < 0.8 * d0, (d0, d1)
+
+
+@jl.jit
+def masked_row_with_branch(X, Flag, Y, S, N, BLOCK: tl.constexpr):
+    """`cols < N` on a run-time N around an `if` that yields two values (the tutorial layer
+    norm backward's first-writer branch has this shape): the folded copy of the region must
+    clone and fold the multi-result `if` too."""
+    row = tl.program_id(0)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < N
+    x = tl.load(X + row * BLOCK + cols, mask=mask, other=0.0)
+    a = tl.where(mask, x * 2.0, 0.0)
+    b = tl.where(mask, x + 1.0, 0.0)
+    if tl.load(Flag + row) == 0:
+        a = a + 1.0
+        b = b * 3.0
+    else:
+        a = a - tl.load(X + cols, mask=mask, other=0.0)
+        b = b + 0.5
+    tl.store(Y + row * BLOCK + cols, a * b, mask=mask)
+    tl.store(S + row, tl.sum(a, axis=0))
+
+
+@pytest.mark.parametrize("n", [128, 100])
+def test_region_with_a_two_result_if_matches_numpy_cpu_and_the_build_without(n):
+    rows, block = 8, 128
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((rows, block)).astype(np.float32)
+    flag = (np.arange(rows) % 2).astype(np.int32)
+    y, s = np.zeros_like(x), np.zeros(rows, np.float32)
+    outs = {}
+    for name, steps in (("without", _without("uniform_masks")), ("with", T.OPT_STEPS)):
+        old, T.OPT_STEPS = T.OPT_STEPS, tuple(steps)  # data-dependent branch: no timing-only run
+        masked_row_with_branch.cache.clear()
+        try:
+            yo, so = y.copy(), s.copy()
+            masked_row_with_branch[(rows,)](x, flag, yo, so, n, BLOCK=block, target="accel")
+            outs[name] = (yo, so)
+        finally:
+            T.OPT_STEPS = old
+    (y0, s0), (y1, s1) = outs["without"], outs["with"]
+    _bits_equal(y0, y1)
+    _bits_equal(s0, s1)
+    m = np.arange(block) < n
+    a = np.where(m, x * 2, 0).astype(np.float32)
+    b = np.where(m, x + 1, 0).astype(np.float32)
+    first = (flag == 0)[:, None]
+    a2 = np.where(first, a + 1, a - np.where(m, x[0], 0)).astype(np.float32)
+    b2 = np.where(first, b * 3, b + np.float32(0.5)).astype(np.float32)
+    want = np.where(m, a2 * b2, 0).astype(np.float32)
+    np.testing.assert_allclose(y1, want, rtol=1e-6)
+    np.testing.assert_allclose(s1, a2.sum(1), rtol=1e-5, atol=1e-5)
+    y_cpu, s_cpu = np.zeros_like(x), np.zeros(rows, np.float32)
+    masked_row_with_branch[(rows,)](x, flag, y_cpu, s_cpu, n, BLOCK=block)
+    np.testing.assert_allclose(y_cpu, want, rtol=1e-6)
