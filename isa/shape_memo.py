@@ -15,7 +15,7 @@ costs, the tile's range) stays. The shifted access is checked as the handler wou
 (alignment, inside one HBM allocation); if a check fails the real handler runs and raises its
 error, so errors are those of the handlers, word for word.
 
-Handlers on the `_MEMO` list are memoised (every one forgets exactly its on-chip write
+Handlers on the `isa.memo_plans._MEMO` list are memoised (every one forgets exactly its on-chip write
 ranges), and those on `_DEFERS` (iota/piota/memset: known values, deferred until a read needs
 them, `OnChip.pending`), whose hits make their deferred writes again; the others (reg_load and
 check read values, new instructions) always run their handler.
@@ -144,7 +144,6 @@ class ShapeMemo:
     def __init__(self, plans: ShapePlans, hbm):
         self.plans = plans
         self.entries: dict = {}
-        self._moved: dict = {}  # (space, start, end, p0, pn) -> a derived entry's moved range
         self.regions = regions = list(hbm.regions)
         # Allocations that do not overlap: a shifted access inside the allocation its entry
         # was checked in passes `Hbm.check` without a search.
@@ -178,6 +177,7 @@ class ShapeMemo:
         self.rects: list = []
         self.lazy: dict = {}  # key -> row of a derived entry not made yet
         self._unlooked: list = []  # rows of derived entries not in `lazy` yet
+        self._moved: dict = {}  # (start, end, p0, pn) -> a derived entry's moved range
         self.src: dict = {}  # row of a derived entry not made yet -> the row it came from
         self.keyed: list = []  # whether each row is in the index
         self._unindexed: list = []  # rows keyed but not in the index yet (`_index`)
