@@ -9,6 +9,7 @@ element they touch has been bounds-checked; each access also yields the `MemRang
 from __future__ import annotations
 
 import itertools
+import mmap
 
 import numpy as np
 
@@ -61,8 +62,11 @@ class OnChip:
         self.space = space
         self.name = "SBUF" if space == SPACE_SBUF else "PSUM"
         self.nbytes = nbytes
-        self.data = np.zeros((partitions, nbytes), np.uint8)
-        self.written = np.zeros((partitions, nbytes), np.uint8)
+        self.shape = (partitions, nbytes)
+        # `data` and `written` are made on first use: a timing-only run that never reads or
+        # writes values (most of them) then never pays for their 2 x 24 MiB (SBUF)
+        self._data: np.ndarray | None = None
+        self._written: np.ndarray | None = None
         self._dirty = None  # bounding box of written flags set since the last reset
         # The rectangles written since the last reset (None: more than _MAX_KNOWN of them, then
         # the bounding box stands in): in timing-only emulation only iota/memset spills write,
@@ -76,6 +80,20 @@ class OnChip:
         # drops them all. `_wbox` bounds the written flags actually set.
         self.pending: list = []
         self._wbox = None
+
+    @property
+    def data(self) -> np.ndarray:
+        """The bytes, [partitions, nbytes]."""
+        if self._data is None:
+            self._data = _zeroed(self.shape)
+        return self._data
+
+    @property
+    def written(self) -> np.ndarray:
+        """One flag per byte: 1 where something wrote it (see `TileAccess.check_written`)."""
+        if self._written is None:
+            self._written = _zeroed(self.shape)
+        return self._written
 
     def reset_written(self) -> None:
         if self._wbox is not None:
@@ -167,6 +185,15 @@ class OnChip:
                 self._known = None
             else:
                 known.append((p0, p1, b0, b1))
+
+
+def _zeroed(shape: tuple[int, int]) -> np.ndarray:
+    """A zeroed uint8 array from pages of its own: np.zeros of tens of MiB is calloc, which
+    zeroes them byte by byte once glibc's mmap threshold has risen past their size (it does
+    after the first such block is freed); fresh anonymous pages are zero, and only those
+    touched are ever made."""
+    buf = mmap.mmap(-1, shape[0] * shape[1], flags=mmap.MAP_PRIVATE)
+    return np.frombuffer(buf, np.uint8).reshape(shape)
 
 
 def _meets(r: MemRange, p0: int, p1: int, b0: int, b1: int) -> bool:

@@ -235,6 +235,28 @@ def test_timing_only_is_much_faster_than_numeric():
     assert tim.wall_s < num.wall_s
 
 
+def test_on_chip_memory_is_made_only_when_values_are():
+    """A timing-only run that reads and writes no values never makes SBUF/PSUM's bytes and
+    written flags (2 x 24 MiB); a numeric run on the same emulator makes them, zeroed."""
+    import ml_dtypes
+
+    from isa.emulator import Emulator
+    from isa.runner import layout_args
+
+    binary = assemble(_matmul_stream(4))
+    emu = Emulator(binary)
+    args = [np.ones((128, 512), ml_dtypes.bfloat16), np.ones((128, 512), ml_dtypes.bfloat16)]
+    hbm_, values, _, base = layout_args(args, binary.data)
+    emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=True)
+    core = emu.core(0)
+    for m in (core.sbuf, core.psum):
+        assert m._data is None and m._written is None
+    emu.run(hbm_, np.array(values), (1, 1, 1), base)
+    assert core.psum.data.shape == (emu.config.partitions, emu.config.psum_bytes_per_partition)
+    assert core.psum.written[:, :8192].all() and not core.psum.written[:, 8192:].any()
+    assert core.psum.data.flags.writeable and not core.sbuf.data[:, 4096:].any()
+
+
 @pytest.mark.benchmark
 def test_32k_matmuls_timed_in_under_10_s():
     import ml_dtypes
