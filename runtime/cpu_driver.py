@@ -58,7 +58,7 @@ class DeviceAssertionError(AssertionError):
 _HOOKS = ("jl_print_hook", "jl_assert_hook", "jl_bounds_hook", STREAM_GLOBAL)
 
 
-def _load(payload: bytes, name: str, meta: dict, functions: tuple[str, ...]):
+def _load(payload: bytes, name: str, meta: dict, functions: tuple[str, ...] = ()):
     """The payload is the object, followed by the shared object linked from it when a system
     linker was there (`meta["so_size"]` bytes): dlopen that (fast, no LLVM in the process), and
     fall back to LLVM's MCJIT on the object if it cannot be loaded (a noexec temp dir, say)."""

@@ -82,6 +82,20 @@ class Footprint:
     store: bool
 
 
+def _small(func: ir.Function) -> None:
+    """The check runs once per launch over a few programs: not optimised, it adds little to
+    the kernel's compile time (O3 took ~0.5 s over the overflow-checked arithmetic of layer
+    norm's check, as long as the kernel itself) and still runs in microseconds."""
+    for a in ("nounwind", "noinline", "optnone"):
+        func.attributes.add(a)
+
+
+def _mask(op: Op) -> Value | None:
+    """The mask operand of a load or store, if it has one."""
+    at = 1 if op.kind is OpKind.LOAD else 2
+    return op.operands[at] if len(op.operands) > at else None
+
+
 def round_split_ops(fn: Function, loop: Op) -> list[Op]:
     """The loads and stores of the lockstep `loop`, or Unsplittable for a loop with atomics,
     prints or asserts (their order across iterations is observable)."""
@@ -99,7 +113,7 @@ def emit_rounds_function(module: ir.Module, name: str, fn: Function, loop: Op) -
     its name. A kernel outside the proof's reach gets a function that returns -1."""
     fname = name + ROUNDS_SUFFIX
     func = ir.Function(module, ir.FunctionType(U.I64, [U.PTR]), fname)
-    func.attributes.add("nounwind")
+    _small(func)
     try:
         _RoundCheck(func, fn, loop).emit()
     except Unsplittable:
@@ -123,6 +137,7 @@ class _RoundCheck:
                 self.inner[op.regions[0].args[0].id] = op
         self.params = {a.id: i for i, a in enumerate(fn.body.args)}
         self.iv = loop.regions[0].args[0]
+        self.meet: ir.Function | None = None
 
     # -- checked i64 arithmetic: an overflow sets `bad` -----------------------------------
     def c(self, v: int) -> ir.Constant:
@@ -203,12 +218,19 @@ class _RoundCheck:
         self.ran = b.icmp_signed(">", trips, zero)
         self.iv_lo, self.iv_hi = self.min(lb, last), self.max(lb, last)
         self.iv_sym = Sym(one, zero, zero, True)
-        self.lb, self.step, self.trips = lb, step, trips
-        prints = [self._footprint(op) for op in accesses]
-        for i, a in enumerate(prints):
-            for bb in prints[i:]:
-                if a.store or bb.store:
-                    self.flag(b.and_(self.ran, self._meet(a, bb)))
+        self.lb, self.step = lb, step
+        feet = {}  # accesses with the same address expression and mask have one footprint
+        for op in accesses:
+            key = (op.kind, self._key(op.operands[0]), self._key(_mask(op)))
+            if key not in feet:
+                feet[key] = self._footprint(op)
+        feet = list(feet.values())
+        n = self.sub(trips, one)
+        for i, a in enumerate(feet):
+            for o in feet[i:]:
+                if a.store or o.store:
+                    args = [a.c, a.d, a.w, o.c, o.d, o.w, n]
+                    self.flag(b.and_(self.ran, b.call(self._meet_fn(), args)))
         return trips
 
     def _point(self, v: Value) -> ir.Value:
@@ -219,12 +241,7 @@ class _RoundCheck:
 
     # -- access footprints ------------------------------------------------------------------
     def _footprint(self, op: Op) -> Footprint:
-        ptr = op.operands[0]
-        mask = None
-        if op.kind is OpKind.LOAD and len(op.operands) > 1:
-            mask = op.operands[1]
-        elif op.kind is OpKind.STORE and len(op.operands) > 2:
-            mask = op.operands[2]
+        ptr, mask = op.operands[0], _mask(op)
         pt = elem_type(ptr.type)
         if not isinstance(pt, PointerType):
             raise Unsplittable("an access through something other than a pointer")
@@ -272,12 +289,49 @@ class _RoundCheck:
         tight.setdefault(lo_v.id, []).append(("hi", self.sub(s_hi.hi, gap)))
         tight.setdefault(hi_v.id, []).append(("lo", self.add(s_lo.lo, gap)))
 
-    def _meet(self, a: Footprint, o: Footprint) -> ir.Value:
-        """i1: some two different iterations of `a` and `o` touch a common byte."""
+    def _meet_fn(self) -> ir.Function:
+        """`i1 @<name>__rounds.meet(c_a, d_a, w_a, c_o, d_o, w_o, n)`: two footprints of a
+        program whose iterations differ by at most n may meet (or an overflow), in a function
+        of its own: called once per pair, the check stays small enough to compile quickly."""
+        if self.meet is not None:
+            return self.meet
+        func = ir.Function(
+            self.func.module, ir.FunctionType(U.I1, [U.I64] * 7), self.func.name + ".meet"
+        )
+        func.linkage = "internal"
+        _small(func)
+        saved = self.b, self.bad
+        self.b = ir.IRBuilder(func.append_basic_block("entry"))
+        self.bad = ir.Constant(U.I1, 0)
+        ca, da, wa, co, do, wo, n = func.args
+        meet = self._meet(Footprint(ca, da, wa, True), Footprint(co, do, wo, True), n)
+        self.b.ret(self.b.or_(meet, self.bad))
+        self.b, self.bad = saved
+        self.meet = func
+        return func
+
+    def _key(self, v: Value | None) -> tuple | None:
+        """A structural key of `v`'s expression: equal keys, equal values (the same arguments,
+        program, induction variables and ops), so such accesses need one footprint."""
+        if v is None:
+            return None
+        if v.id == self.iv.id:
+            return ("iv",)
+        if v.id in self.params:
+            return ("param", self.params[v.id])
+        if v.id in self.inner:
+            return ("for", *(self._key(o) for o in self.inner[v.id].operands[:3]))
+        op = self.defs.get(v.id)
+        if op is None or len(op.results) != 1 or op.regions or op.kind is OpKind.LOAD:
+            return ("value", v.id)
+        return (op.kind, repr(op.attr), str(v.type), *(self._key(o) for o in op.operands))
+
+    def _meet(self, a: Footprint, o: Footprint, n: ir.Value) -> ir.Value:
+        """i1: some two iterations of `a` and `o` at most n apart, not the same, touch a common
+        byte."""
         b = self.b
         zero, one = self.c(0), self.c(1)
         empty = b.or_(b.icmp_signed("<=", a.w, zero), b.icmp_signed("<=", o.w, zero))
-        n = self.sub(self.trips, one)  # |m| <= n
         # whole ranges over the iterations
         ends = []
         for f in (a, o):
