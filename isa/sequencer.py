@@ -75,7 +75,10 @@ MEMO_FORGETS = 4
 # tiles elsewhere): E_DERIV set, per tile its bytes [E_TLO, E_THI) in each partition, the
 # highest end its memory allows (E_TLIM), the PSUM bank it must stay in (E_TBANK bytes, 0: no
 # such rule), its element size (E_TSZ), the highest first partition it may take (E_TPMAX);
-# per forget the tile it moves with (E_FSLOT, -1: none).
+# per forget the tile it moves with (E_FSLOT, -1: none); which tiles its on-chip ranges move
+# with (E_TMASK, a bit per tile). An entry derived with every one of those tiles moved alike
+# shares its sibling's body (E_BID) and moves its on-chip ranges by (E_OSH bytes, E_PSH
+# partitions) in its records' templates; others have a body of their own (E_OSH = E_PSH = 0).
 E_DERIV = E_FORGET + 5 * MEMO_FORGETS
 E_TLO = E_DERIV + 1
 E_THI = E_TLO + MEMO_TILES
@@ -84,12 +87,16 @@ E_TBANK = E_TLIM + MEMO_TILES
 E_TSZ = E_TBANK + MEMO_TILES
 E_TPMAX = E_TSZ + MEMO_TILES
 E_FSLOT = E_TPMAX + MEMO_TILES
-E_COLS = E_FSLOT + MEMO_FORGETS
+E_TMASK = E_FSLOT + MEMO_FORGETS
+E_OSH = E_TMASK + 1
+E_PSH = E_OSH + 1
+E_COLS = E_PSH + 1
 # `known[space]` (SBUF 1, PSUM 2) of the core's `OnChip`s: [0, 0] how many rectangles of known
 # values it lists (-1: too many, only their bounding box), [1] that box, [2:] the rectangles
 # (p0, p1, b0, b1): a forget that meets none of them is a no-op (`OnChip.forget`).
 # `ctl`: memo on, DMA queues, allocations disjoint, the next template id, the next entry row
-# and body id; out: template rows written (`rows[:, :n]` = pc, body, shift, queue, line),
+# and body id; out: template rows written (`rows[:, :n]` = pc, body, shift, queue, line,
+# on-chip shift in bytes and in partitions: `isa.trace.Templates`' columns),
 # entries logged (`dlog[:n]`), entries derived (`vlog[:n]` = new row, the row it came from).
 C_ON, C_QUEUES, C_DISJOINT, C_TNEXT, C_NROWS, C_NDEFER, C_NENT, C_NBODY, C_NDERIV = range(9)
 
@@ -276,6 +283,24 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
                 dp = fp[pc, FP_P0 + slot] - ekeys[ks, nk + nt + slot]
                 ent[k, c + 1] += dp
                 ent[k, c + 2] += dp
+    # its body: the sibling's, its on-chip ranges moved in the template, when every tile they
+    # move with moves alike (a DMA's one tile); else one of its own (`_commit`)
+    tmask = ent[ks, E_TMASK]
+    share = tmask != 0
+    osh = psh = 0
+    seen = False
+    for j in range(nt):
+        if share and (tmask >> j) & 1:
+            dl = fp[pc, FP_T0 + j] - ekeys[ks, nk + j]
+            dp = fp[pc, FP_P0 + j] - ekeys[ks, nk + nt + j] if j < npart else 0
+            if not seen:
+                osh, psh, seen = dl, dp, True
+            elif dl != osh or dp != psh:
+                share = False
+    ent[k, E_OSH] = osh if share else 0
+    ent[k, E_PSH] = psh if share else 0
+    if not share:
+        ent[k, E_BID] = -1
     ent[k, E_TID] = -1
     ent[k, E_TPC] = -1
     ent[k, E_DERIV] = 0  # siblings are entries a handler made (Python holds their ranges)
@@ -285,11 +310,12 @@ def _derive_row(pc, p, regs, fp, plan_regs, sslots, ent, ekeys, vlog, ctl):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _commit(k, slots, ent, ekeys, plan_regs, vlog, ctl):
-    """Count the row `_derive_row` made: indexed, given the next body id (Python makes the
-    body, `isa.shape_memo.ShapeMemo.made_derived`), logged."""
+    """Count the row `_derive_row` made: indexed, given the next body id unless it shares
+    its sibling's (Python makes the body, `isa.shape_memo.ShapeMemo.made_derived`), logged."""
     ctl[C_NENT] = k + 1
-    ent[k, E_BID] = ctl[C_NBODY]
-    ctl[C_NBODY] += 1
+    if ent[k, E_BID] < 0:
+        ent[k, E_BID] = ctl[C_NBODY]
+        ctl[C_NBODY] += 1
     vlog[ctl[C_NDERIV], 0] = k
     ctl[C_NDERIV] += 1
     _insert(slots, ent, ekeys, plan_regs, k, False)
@@ -403,6 +429,8 @@ def _memo_hit(
             rows[2, n] = d
             rows[3, n] = q
             rows[4, n] = fp[pc, FP_LINE]
+            rows[5, n] = ent[k, E_OSH]
+            rows[6, n] = ent[k, E_PSH]
             ctl[C_NROWS] = n + 1
             return -2
     t = 0
@@ -459,6 +487,8 @@ def _memo_hit(
     rows[2, n] = 0
     rows[3, n] = q
     rows[4, n] = fp[pc, FP_LINE]
+    rows[5, n] = ent[k, E_OSH]
+    rows[6, n] = ent[k, E_PSH]
     ctl[C_NROWS] = n + 1
     ent[k, E_TID] = ctl[C_TNEXT] + n
     ent[k, E_TPC] = pc
@@ -694,7 +724,7 @@ _NO_MEMO = (
     np.zeros((1, MEMO_KEY_REGS), np.int64),
     np.zeros((3, 2, 4), np.int64),
     np.zeros(1, np.int64),
-    np.zeros((5, 1), np.int64),
+    np.zeros((7, 1), np.int64),
     np.zeros(9, np.int64),
     np.full(1, -1, np.int64),
     np.zeros((1, 2), np.int64),

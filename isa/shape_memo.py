@@ -44,6 +44,7 @@ may derive.
 from __future__ import annotations
 
 import bisect
+import itertools
 
 import numpy as np
 
@@ -68,12 +69,15 @@ from isa.sequencer import (
     E_FORGET,
     E_FORGETS,
     E_FSLOT,
+    E_OSH,
     E_PLAN,
+    E_PSH,
     E_TBANK,
     E_THI,
     E_TID,
     E_TLIM,
     E_TLO,
+    E_TMASK,
     E_TPC,
     E_TPMAX,
     E_TSZ,
@@ -84,7 +88,7 @@ from isa.sequencer import (
     PR_NT,
     memo_insert,
 )
-from isa.trace import MemRange, Space, body_rects
+from isa.trace import MemRange, Space, body_rects, moved_ranges
 
 _MAX_ENTRIES = 1 << 16  # results kept (~0.5 KB each) before the memo starts over
 _HBM = Space.HBM
@@ -155,7 +159,7 @@ class ShapeMemo:
             cap *= 2
         self._new_tables(cap)
         # out of the compiled loop, each written before it is read (`ctl` counts them):
-        self.rows = np.empty((5, 1 << 14), np.int64)  # template rows of compiled hits
+        self.rows = np.empty((7, 1 << 14), np.int64)  # template rows of compiled hits
         self.dlog = np.empty(1 << 12, np.int64)  # entries whose deferred writes Python makes
         self.vlog = np.empty((1 << 12, 2), np.int64)  # entries derived (`made_derived`)
         self.ctl = np.zeros(9, np.int64)
@@ -175,6 +179,9 @@ class ShapeMemo:
         self.listed: list = []
         self.bodies: list = []
         self.rects: list = []
+        # the row whose body each row's records use: itself, or the sibling a derived entry
+        # shares its body with (its on-chip ranges moved in its templates: E_OSH, E_PSH)
+        self.owner: list = []
         self.lazy: dict = {}  # key -> row of a derived entry not made yet
         self._unlooked: list = []  # rows of derived entries not in `lazy` yet
         self._moved: dict = {}  # (start, end, p0, pn) -> a derived entry's moved range
@@ -199,9 +206,17 @@ class ShapeMemo:
         tab[:n, E_TID] = -1
         tab[:n, E_TPC] = -1
         first = len(writer.bodies)
-        writer.bodies.extend(self.bodies)
-        writer.rects.extend(self.rects)
-        tab[:n, E_BID] = np.arange(first, first + n)
+        owner = np.array(self.owner, np.int64)
+        own = owner == np.arange(n)
+        if own.all():
+            writer.bodies.extend(self.bodies)
+            writer.rects.extend(self.rects)
+            tab[:n, E_BID] = np.arange(first, first + n)
+        else:  # one body per owner row, the rows sharing it given its id
+            keep = own.tolist()
+            writer.bodies.extend(itertools.compress(self.bodies, keep))
+            writer.rects.extend(itertools.compress(self.rects, keep))
+            tab[:n, E_BID] = (np.cumsum(own) - 1 + first)[owner]
         self.writer = writer
         self.ctl[C_QUEUES] = dma_queues
 
@@ -239,18 +254,34 @@ class ShapeMemo:
         """After the compiled loop: the bodies of the entries it derived
         (`isa.sequencer._derive_row`), in order: each the result of the entry it came from
         with its tiles' ranges moved, its body given the id the loop gave it (the next ones in
-        the stream). The entries themselves are made when Python first asks (`_lookup`)."""
+        the stream), or, where it shares its sibling's body (its on-chip ranges moved by its
+        templates' shifts), that one. The entries themselves are made when Python first asks
+        (`_lookup`)."""
         n = int(self.ctl[C_NDERIV])
         if not n:
             return
         listed, tab, ekeys, moved_of = self.listed, self.tab, self.ekeys, self._moved
-        by_id = self.plans.by_id
         rows_k, rows_s = self.vlog[:n, 0], self.vlog[:n, 1]
         k_list, s_list = rows_k.tolist(), rows_s.tolist()
+        shared = tab[rows_k, E_BID] == tab[rows_s, E_BID]
+        self.src.update(zip(k_list, s_list))
+        self._unlooked.extend(k_list)  # keyed for Python when it looks (`_lookup`)
+        listed.extend([None] * n)
+        self.keyed.extend([True] * n)
+        if shared.all():
+            self.bodies.extend([listed[ks].body for ks in s_list])
+            self.rects.extend([self.rects[ks] for ks in s_list])
+            self.owner.extend(s_list)
+            return
+        mine = np.flatnonzero(~shared)
+        own_k, own_s = rows_k[mine], rows_s[mine]
+        by_id = self.plans.by_id
         bodies = []
         dsh: list = []  # per range: how far it moves, in bytes and partitions
         psh: list = []
-        for ks, p, keys in zip(s_list, tab[rows_k, E_PLAN].tolist(), ekeys[rows_k].tolist()):
+        for ks, p, keys in zip(
+            own_s.tolist(), tab[own_k, E_PLAN].tolist(), ekeys[own_k].tolist(), strict=True
+        ):
             sib = listed[ks]  # (made by a handler: only those are in the sibling index)
             plan = by_id[p]
             nk, nt, parted, st = plan.nk, plan.nt, plan.np, sib.toffs
@@ -273,12 +304,8 @@ class ShapeMemo:
             nr = sib.nreads
             b = sib.body
             bodies.append((b[0], b[1], b[2], b[3], tuple(ranges[:nr]), tuple(ranges[nr:])))
-        self.src.update(zip(k_list, s_list))
-        self._unlooked.extend(k_list)  # keyed for Python when it looks (`_lookup`)
-        listed.extend([None] * n)
-        self.keyed.extend([True] * n)
         # their `body_rects`: the siblings' rows, on-chip ones moved (in one step)
-        rects = np.concatenate([self.rects[ks][0] for ks in s_list])
+        rects = np.concatenate([self.rects[ks][0] for ks in own_s.tolist()])
         rects[:, 1:3] += np.array(dsh, np.int64)[:, None]
         rects[:, 3:5] += np.array(psh, np.int64)[:, None]
         made = []
@@ -287,11 +314,21 @@ class ShapeMemo:
             m = len(body[4]) + len(body[5])
             made.append((rects[at : at + m], len(body[4])))
             at += m
-        self.bodies.extend(bodies)
-        self.rects.extend(made)
         writer = self.writer
         writer.bodies.extend(bodies)
         writer.rects.extend(made)
+        # per row in order: its own body, or its sibling's
+        own_at = iter(zip(bodies, made))
+        for k, ks, sh in zip(k_list, s_list, shared.tolist(), strict=True):
+            if sh:
+                self.bodies.append(listed[ks].body)
+                self.rects.append(self.rects[ks])
+                self.owner.append(ks)
+            else:
+                body, r = next(own_at)
+                self.bodies.append(body)
+                self.rects.append(r)
+                self.owner.append(k)
 
     def _lookup(self, key) -> _Entry | None:
         """The entry of `key`, made now if the compiled loop derived it."""
@@ -315,6 +352,9 @@ class ShapeMemo:
         sib = self.listed[self.src.pop(k)]
         body = self.bodies[k]
         reads, writes = body[4], body[5]
+        if self.owner[k] != k:  # the sibling's body: its on-chip ranges move
+            od, pd = self.tab.item(k, E_OSH), self.tab.item(k, E_PSH)
+            reads, writes = moved_ranges(reads, 0, od, pd), moved_ranges(writes, 0, od, pd)
         plan = self.plans.by_id[self.tab.item(k, E_PLAN)]
         nk = len(plan.idx)
         toffs = tuple(self.ekeys[k, nk : nk + plan.nv].tolist())
@@ -362,6 +402,7 @@ class ShapeMemo:
         e.rects = body_rects(e.body)
         self.bodies.append(e.body)
         self.rects.append(e.rects)
+        self.owner.append(k)
         bid = self.writer.add_body(e.body, e.rects)
         row = tab[k]
         row[:E_FORGET] = (plan.id, -1, -1, bid, e.base or 0, e.out[3], *span, *region, 0, 0)
@@ -386,6 +427,9 @@ class ShapeMemo:
                     row[E_TLO + j], row[E_THI + j], row[E_TLIM + j] = lo, hi, lim
                     row[E_TBANK + j], row[E_TSZ + j], row[E_TPMAX + j] = bank, size, pmax
                 row[E_FSLOT : E_FSLOT + len(e.fslots)] = e.fslots
+                # the tiles its on-chip ranges move with (a derived entry moving them all
+                # alike shares its body: `isa.sequencer._derive_row`)
+                row[E_TMASK] = sum({1 << j for j in (*e.slotmap, *e.fslots) if j >= 0})
                 self._unsibled.append(k)
 
     def _index(self) -> None:
@@ -518,7 +562,8 @@ class ShapeMemo:
                         if same and tab.item(k, E_TPC) == pc:
                             append(tab.item(k, E_TID))  # a memoised result met again here
                         else:
-                            t = add_row(pc, tab.item(k, E_BID), d, q, lines[pc])
+                            t = add_row(pc, tab.item(k, E_BID), d, q, lines[pc],
+                                        tab.item(k, E_OSH), tab.item(k, E_PSH))  # fmt: skip
                             if same:
                                 tab[k, E_TID] = t
                                 tab[k, E_TPC] = pc

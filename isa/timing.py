@@ -536,10 +536,11 @@ def _run(
 
 
 @_jit
-def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
+def _accesses(b_rows, b_lo, b_write, body, counts, shift, oshift, pshift, total):
     """Each template's accesses, laid out one template after another: the rows
     `b_rows[b_lo[b]:][:counts[u]]` of its body b = body[u], HBM ones (space 0) moved by
-    shift[u] bytes (a period's window is relative to the start: it moves too). Returns each
+    shift[u] bytes (a period's window is relative to the start: it moves too), on-chip ones by
+    oshift[u] bytes and pshift[u] partitions. Returns each
     access's rectangle id (rectangles numbered by first appearance, an open-addressing hash
     table over their rows), whether it writes, and the rectangles, one `body_rects` row per id."""
     size = 16
@@ -556,6 +557,8 @@ def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
     a = 0
     for u in range(len(body)):
         d = shift[u]
+        od = oshift[u]
+        pd = pshift[u]
         first = b_lo[body[u]]
         for j in range(first, first + counts[u]):
             for k in range(cols):
@@ -563,6 +566,11 @@ def _accesses(b_rows, b_lo, b_write, body, counts, shift, total):
             if row[0] == 0:
                 row[1] += d
                 row[2] += d
+            else:
+                row[1] += od
+                row[2] += od
+                row[3] += pd
+                row[4] += pd
             h = np.uint64(1469598103934665603)
             for k in range(cols):
                 h = (h ^ np.uint64(row[k])) * np.uint64(1099511628211)
@@ -614,7 +622,7 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     with `acc_write`; and the distinct rectangles, one `isa.trace.body_rects` row per id. Costs
     and accesses are worked out once per body (in the order of
     `used`, so the first bad one raises), costs once per params object and kind; a template's
-    accesses are its body's, HBM ones moved by its shift, laid out and numbered as arrays."""
+    accesses are its body's, moved by its shifts, laid out and numbered as arrays."""
     bodies = templates.bodies
     of_used = templates.body[used]
     ub, first, inv = np.unique(of_used, return_index=True, return_inverse=True)
@@ -658,13 +666,14 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     engine = np.array(k_engine, np.int64)[inv]
     occ = np.array(k_occ, np.float64)[inv]
     moved = np.array(k_moved, np.int64)[inv]
-    # every used template's accesses: its body's rows, HBM ones moved by its shift
+    # every used template's accesses: its body's rows, moved by its shifts
     counts = b_count[inv]
     hi = np.cumsum(counts)
     lo = hi - counts
     acc_rect, acc_write, rects = _accesses(
-        b_rows, b_lo, b_write, inv, counts, templates.shift[used], int(hi[-1]) if len(hi) else 0
-    )
+        b_rows, b_lo, b_write, inv, counts, templates.shift[used], templates.oshift[used],
+        templates.pshift[used], int(hi[-1]) if len(hi) else 0,
+    )  # fmt: skip
     latency = np.zeros(len(Engine))
     for e in (Engine.PE, Engine.ACT, Engine.DVE, Engine.POOL):
         latency[e] = config.sram_access_cycles / engine_clock_ghz(e, config)

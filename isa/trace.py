@@ -307,8 +307,16 @@ _HBM = 0  # Space.HBM, for the hot paths
 RECT_COLUMNS = 8  # a row of `body_rects`
 
 
-def _moved(ranges: tuple, d: int) -> tuple:
-    """`ranges` with the HBM ones moved by d bytes (the others are the same objects)."""
+def moved_ranges(ranges: tuple, d: int, od: int = 0, pd: int = 0) -> tuple:
+    """`ranges` with the HBM ones moved by d bytes and the on-chip ones by od bytes and pd
+    partitions (the others are the same objects)."""
+    if od or pd:
+        return tuple(
+            (r.moved(d) if d else r) if r.space == _HBM
+            else MemRange(r.space, r.start + od, r.end + od, r.p_start + pd, r.p_count,
+                          r.period, r.off, r.width)
+            for r in ranges
+        )  # fmt: skip
     return tuple(r.moved(d) if r.space == _HBM else r for r in ranges)
 
 
@@ -330,16 +338,25 @@ def body_rects(body: Body) -> tuple[np.ndarray, int]:
 class Templates(Sequence):
     """The distinct records of a stream, as columns: template t is the instruction at `pc[t]`
     (source line `line[t]`, DMA queue `queue[t]`) that did `bodies[body[t]]` with its HBM
-    ranges moved by `shift[t]` bytes; `body[t]` is -1 for a sequencer pc that never ran.
-    Indexing builds the `Template` tuple (once; None for -1): the timing model and the
-    profiler read the columns and the bodies, one Python step per body, not per template."""
+    ranges moved by `shift[t]` bytes and its on-chip ones by `oshift[t]` bytes and `pshift[t]`
+    partitions (an unrolled loop's loads into successive buffers share a body); `body[t]` is -1
+    for a sequencer pc that never ran. Indexing builds the `Template` tuple (once; None for
+    -1): the timing model and the profiler read the columns and the bodies, one Python step per
+    body, not per template."""
 
-    def __init__(self, bodies: list, pc, body, shift, queue, line, rects=None) -> None:
+    def __init__(
+        self, bodies: list, pc, body, shift, queue, line, rects=None, oshift=None, pshift=None
+    ) -> None:
         self.bodies = bodies
         # `body_rects` of each body where its maker kept them (None: worked out when needed)
         self.rects = rects if rects is not None else [None] * len(bodies)
         self.pc, self.body, self.shift, self.queue, self.line = (
             np.asarray(c, np.int64) for c in (pc, body, shift, queue, line)
+        )
+        n = len(self.body)
+        self.oshift, self.pshift = (
+            np.zeros(n, np.int64) if c is None else np.asarray(c, np.int64)
+            for c in (oshift, pshift)
         )
         self._made: dict = {}
         self._engines: np.ndarray | None = None
@@ -356,9 +373,9 @@ class Templates(Sequence):
             if b < 0:
                 return None
             mnemonic, engine, cost, params, reads, writes = self.bodies[b]
-            d = int(self.shift[t])
-            if d:
-                reads, writes = _moved(reads, d), _moved(writes, d)
+            d, od, pd = int(self.shift[t]), int(self.oshift[t]), int(self.pshift[t])
+            if d or od or pd:
+                reads, writes = moved_ranges(reads, d, od, pd), moved_ranges(writes, d, od, pd)
             tp = (
                 int(self.pc[t]),
                 mnemonic,
@@ -502,7 +519,8 @@ def _int64(a: array.array) -> np.ndarray:
 class StreamWriter:
     """Builds a `RecordStream` as the emulator runs: template ids 0..n-1 are the sequencer
     instructions at those pcs (their bodies filled in by `finish`), later ids are engine
-    records, each a row (pc, body, HBM shift, queue, line) over the bodies added."""
+    records, each a row (pc, body, HBM shift, queue, line, on-chip shift in bytes and in
+    partitions) over the bodies added."""
 
     def __init__(self, n_pcs: int) -> None:
         self.n_pcs = n_pcs
@@ -514,6 +532,8 @@ class StreamWriter:
         self.shift = array.array("q", bytes(8 * n_pcs))
         self.queue = array.array("q", bytes(8 * n_pcs))
         self.line = array.array("q", bytes(8 * n_pcs))
+        self.oshift = array.array("q", bytes(8 * n_pcs))
+        self.pshift = array.array("q", bytes(8 * n_pcs))
         self.tids = array.array("q")
         self.segments: list = []
 
@@ -527,7 +547,10 @@ class StreamWriter:
         self.rects.append(rects)
         return len(self.bodies) - 1
 
-    def add_row(self, pc: int, body: int, shift: int, queue: int, line: int) -> int:
+    def add_row(
+        self, pc: int, body: int, shift: int, queue: int, line: int, oshift: int = 0,
+        pshift: int = 0,
+    ) -> int:  # fmt: skip
         """Append a record of a new template; returns its id (append it again by `tids`)."""
         t = len(self.pc)
         self.pc.append(pc)
@@ -535,16 +558,18 @@ class StreamWriter:
         self.shift.append(shift)
         self.queue.append(queue)
         self.line.append(line)
+        self.oshift.append(oshift)
+        self.pshift.append(pshift)
         self.tids.append(t)
         return t
 
     def add_rows(self, rows: np.ndarray, n: int) -> None:
-        """Append template rows `rows[:, :n]` (pc, body, shift, queue, line), whose ids follow
-        the last one; their records are in `tids` already."""
+        """Append template rows `rows[:, :n]` (pc, body, shift, queue, line, oshift, pshift),
+        whose ids follow the last one; their records are in `tids` already."""
         if n:
-            for col, values in zip(
-                (self.pc, self.body, self.shift, self.queue, self.line), rows, strict=True
-            ):
+            cols = (self.pc, self.body, self.shift, self.queue, self.line, self.oshift,
+                    self.pshift)  # fmt: skip
+            for col, values in zip(cols, rows, strict=True):
                 col.frombytes(values[:n].tobytes())
 
     def add_engine(self, pc: int, spec, out: tuple, line: int) -> int:
@@ -578,5 +603,7 @@ class StreamWriter:
             _int64(self.queue),
             line,
             self.rects,
+            _int64(self.oshift),
+            _int64(self.pshift),
         )
         return RecordStream(templates, tids, self.segments)

@@ -436,3 +436,54 @@ def test_derivation_matches_misses_on_random_unrolled_programs(monkeypatch):
     _no_derivation(monkeypatch)
     for i, b in enumerate(cases):
         assert derived[i] == outcome(b), f"program {i}"
+
+
+def test_shifted_on_chip_templates_give_the_records_of_misses(monkeypatch):
+    """Derived loads and stores share their sibling's body, their on-chip ranges moved by
+    their templates' shifts (bytes and partitions): on random unrolled programs, cold and
+    on the next run (the memo kept), the same records and timeline as with every instruction a
+    miss (a body each), with fewer bodies."""
+    import random
+
+    import ml_dtypes
+
+    from isa.errors import EmulatorError
+    from isa.timing import simulate
+
+    rng = random.Random(5)
+    data = [np.ones((256, 512), ml_dtypes.bfloat16), np.zeros((128, 512), ml_dtypes.bfloat16)]
+
+    def outcome(binary):
+        emu = Emulator(binary)
+        hbm_, values, _, base = layout_args([d.copy() for d in data], binary.data)
+        runs = []
+        for _ in range(2):
+            try:
+                recs = emu.run(hbm_, np.array(values), (1, 1, 1), base, timing_only=True)[0]
+            except EmulatorError as e:
+                runs.append(str(e))
+                continue
+            tl = simulate(recs, emu.config)
+            tpl = recs.templates
+            shifts = (bool(tpl.oshift.any()), bool(tpl.pshift.any()))
+            runs.append(([_key(r) for r in recs], tl.starts_ns.tolist(), tl.ends_ns.tolist(),
+                         len(tpl.bodies), shifts))  # fmt: skip
+        return runs
+
+    cases = [_random_unrolled(rng) for _ in range(60)]
+    derived = [outcome(b) for b in cases]
+    ok = [r for runs in derived for r in runs if not isinstance(r, str)]
+    assert len(ok) > 30
+    assert any(r[4][0] for r in ok) and any(r[4][1] for r in ok)  # bytes, partitions moved
+    _no_derivation(monkeypatch)
+    fewer = 0
+    for i, b in enumerate(cases):
+        want = outcome(b)
+        for got, w in zip(derived[i], want, strict=True):
+            if isinstance(got, str) or isinstance(w, str):
+                assert got == w, f"program {i}"
+                continue
+            assert got[:3] == w[:3], f"program {i}"
+            assert not any(w[4])  # a miss makes a body of its own
+            fewer += got[3] < w[3]
+    assert fewer > 10

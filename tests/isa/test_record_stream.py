@@ -143,3 +143,43 @@ def test_an_unrecorded_run_gives_an_empty_stream():
     records, executed = emu.run(hbm, np.array(values), (2, 1, 1), data_base, record=False)
     assert executed > 100 and len(records) == 0 and list(records) == []
     assert simulate(records, emu.config).total_ns == 0.0
+
+
+def test_on_chip_shifts_move_a_templates_ranges_as_a_moved_body_would():
+    """A template whose on-chip ranges move by its `oshift` bytes and `pshift` partitions
+    (an unrolled load sharing its sibling's body) is the record, and times as the record, of
+    a body with those ranges moved; HBM ranges follow `shift` only."""
+    from isa.trace import CostKind, CostParams, Engine, MemRange, Space, StreamWriter
+
+    params = CostParams(partitions=32, free=512, dtype_bytes=2, bytes=32768, descriptors=32)
+    hbm_r = MemRange(Space.HBM, 4096, 36864, 0, 1, 1024, 0, 1024)
+
+    def body(o: int, p: int) -> tuple:
+        sb_r = MemRange(Space.SBUF, 2048 + o, 3072 + o, p, 32)
+        return ("dma.load", Engine.DMA, CostKind.DMA, params, (hbm_r,), (sb_r,))
+
+    moves = [(0, 0), (1024, 0), (0, 32), (4096, 96), (1024, 32), (0, 0)]
+    shared, own = StreamWriter(0), StreamWriter(0)
+    for w in (shared, own):
+        w.program(0, 0)
+    first = shared.add_body(body(0, 0))
+    for i, (o, p) in enumerate(moves):
+        shared.add_row(i, first, 2048 * i, i % 4, 7, o, p)
+        own.add_row(i, own.add_body(body(o, p)), 2048 * i, i % 4, 7)
+    # a matmul reading what the last load wrote: the shifts order them as the bodies do
+    mm = ("matmul", Engine.PE, CostKind.MATMUL, CostParams(k=32, m=128, free=512),
+          (MemRange(Space.SBUF, 2048 + 1024, 3072 + 1024, 32, 32),),
+          (MemRange(Space.PSUM, 0, 2048, 0, 128),))  # fmt: skip
+    for w in (shared, own):
+        w.add_row(9, w.add_body(mm), 0, 0, 8)
+    a, b = shared.finish(None, []), own.finish(None, [])
+    assert len(a.templates.bodies) == 2 and len(b.templates.bodies) == 7
+    assert list(a) == list(b)
+    assert a[3].writes[0] == MemRange(Space.SBUF, 2048 + 4096, 3072 + 4096, 96, 32)
+    assert a[3].reads[0] == hbm_r.moved(3 * 2048)
+    from isa.machine import get_config
+
+    ta, tb = simulate(a, get_config("nc-v2")), simulate(b, get_config("nc-v2"))
+    assert ta.starts_ns.tolist() == tb.starts_ns.tolist()
+    assert ta.ends_ns.tolist() == tb.ends_ns.tolist() and ta.total_ns == tb.total_ns
+    assert ta.starts_ns[-1] >= ta.ends_ns[4]  # the matmul waited for the load at (1024, 32)
