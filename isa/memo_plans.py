@@ -17,7 +17,6 @@ import numpy as np
 from isa import dtypes, plan_groups
 from isa.operands import SCALAR_REG, SCALAR_TILE, HbmAP, Tile
 from isa.sequencer import (
-    FP_BASE_REG,
     FP_COLS,
     FP_KIND,
     FP_LINE,
@@ -25,7 +24,6 @@ from isa.sequencer import (
     FP_P0,
     FP_PLAN,
     FP_QUEUE,
-    FP_SIZE,
     FP_T0,
     MEMO_KEY_REGS,
     MEMO_TILES,
@@ -279,23 +277,13 @@ class ShapePlans:
             else:  # the same encoding but for tile offsets the plan's key holds
                 rows[g] = (1, p.id, 0, 0)
         self.flush()
-        # each member's row from its group's (column by column over all pcs: no fancy
-        # indexing of rows); members of by-identity groups are planned one by one
-        kinds = rows[:, 0][group]  # (group -1 picks the last row: masked out)
-        wanted = group >= 0
-        for pc in np.flatnonzero(wanted & (kinds < 0)).tolist():
-            plan(pc, instrs[pc])
-        self.flush()
-        keep = wanted & (kinds > 0)
-        fp = self.fp[: len(group)]
-        np.copyto(fp[:, FP_KIND], kinds, where=keep)
-        for c, col in ((FP_PLAN, 1), (FP_BASE_REG, 2), (FP_SIZE, 3)):
-            np.copyto(fp[:, c], rows[:, col][group], where=keep)
-        shifted = kinds == 2
-        np.copyto(fp[:, FP_OFF], np.where(shifted, offs, 0), where=keep)
-        np.copyto(fp[:, FP_QUEUE], np.where(shifted, queues, 0), where=keep)
-        for j in range(2 * MEMO_TILES):  # offsets, then first partitions
-            np.copyto(fp[:, FP_T0 + j], toffs[:, j], where=keep)
+        # each member's row from its group's (in one compiled pass); members of by-identity
+        # groups are planned one by one
+        if plan_groups.fill_members(self.fp, group, rows, offs, queues, toffs):
+            kinds = rows[:, 0][group]  # (group -1 picks the last row: masked out)
+            for pc in np.flatnonzero((group >= 0) & (kinds < 0)).tolist():
+                plan(pc, instrs[pc])
+            self.flush()
         self.all_planned = True
 
     def flush(self) -> None:

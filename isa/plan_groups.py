@@ -21,7 +21,17 @@ import numpy as np
 
 from isa.encoding import _PLANS
 from isa.operands import HBM_LAYOUT, TILE_LAYOUT
-from isa.sequencer import MEMO_TILES, njit
+from isa.sequencer import (
+    FP_BASE_REG,
+    FP_KIND,
+    FP_OFF,
+    FP_PLAN,
+    FP_QUEUE,
+    FP_SIZE,
+    FP_T0,
+    MEMO_TILES,
+    njit,
+)
 from isa.table import BY_OPCODE, OPCODE_BITS, WORD_BITS
 
 _MAX_WORDS = max(spec.nwords for spec in BY_OPCODE.values())
@@ -168,3 +178,30 @@ def _group(words, n, want, nwords, masks, fields, group, off, queue, toff, reps,
                 toff[pc, j] = v
         pos += nw
     return k
+
+
+@njit(cache=True, _nrt=False)
+def fill_members(fp, group, rows, off, queue, toff):
+    """Give each grouped instruction (`group[pc]` >= 0) its group's `fp` row: `rows[g]` =
+    (kind, plan, base register, element size); kind 1 or 2 is written, with (kind 2: a DMA
+    moved along HBM) the member's own HBM offset and queue, and its tiles' offsets and first
+    partitions; kind 0 (planned when met) and -1 (each planned now, by the caller) are left
+    alone. Returns how many members have kind -1."""
+    by_one = 0
+    for pc in range(group.shape[0]):
+        g = group[pc]
+        if g < 0:
+            continue
+        kind = rows[g, 0]
+        if kind <= 0:
+            by_one += kind < 0
+            continue
+        fp[pc, FP_KIND] = kind
+        fp[pc, FP_PLAN] = rows[g, 1]
+        fp[pc, FP_BASE_REG] = rows[g, 2]
+        fp[pc, FP_SIZE] = rows[g, 3]
+        fp[pc, FP_OFF] = off[pc] if kind == 2 else 0
+        fp[pc, FP_QUEUE] = queue[pc] if kind == 2 else 0
+        for j in range(toff.shape[1]):
+            fp[pc, FP_T0 + j] = toff[pc, j]
+    return by_one
