@@ -183,7 +183,9 @@ class ShapeMemo:
         # shares its body with (its on-chip ranges moved in its templates: E_OSH, E_PSH)
         self.owner: list = []
         self.lazy: dict = {}  # key -> row of a derived entry not made yet
-        self._unlooked: list = []  # rows of derived entries not in `lazy` yet
+        # plan id -> arrays of rows of its derived entries not in `lazy` yet (a key of one
+        # plan can only be an entry of that plan: Python's lookups make no keys of others)
+        self._unlooked: dict = {}
         self._moved: dict = {}  # (start, end, p0, pn) -> a derived entry's moved range
         self.src: dict = {}  # row of a derived entry not made yet -> the row it came from
         self.keyed: list = []  # whether each row is in the index
@@ -265,7 +267,14 @@ class ShapeMemo:
         k_list, s_list = rows_k.tolist(), rows_s.tolist()
         shared = tab[rows_k, E_BID] == tab[rows_s, E_BID]
         self.src.update(zip(k_list, s_list))
-        self._unlooked.extend(k_list)  # keyed for Python when it looks (`_lookup`)
+        # keyed for Python when it looks up one of their plan (`_lookup`)
+        plans = tab[rows_k, E_PLAN]
+        unlooked = self._unlooked
+        if (plans == plans[0]).all():
+            unlooked.setdefault(int(plans[0]), []).append(rows_k.copy())
+        else:
+            for p in np.unique(plans).tolist():
+                unlooked.setdefault(p, []).append(rows_k[plans == p])
         listed.extend([None] * n)
         self.keyed.extend([True] * n)
         if shared.all():
@@ -334,14 +343,14 @@ class ShapeMemo:
         """The entry of `key`, made now if the compiled loop derived it."""
         e = self.entries.get(key)
         if e is None and (self.lazy or self._unlooked):
-            if self._unlooked:  # the keys of the entries derived since the last time
-                by_id, tab, ekeys = self.plans.by_id, self.tab, self.ekeys
-                for k in self._unlooked:
-                    plan = by_id[tab.item(k, E_PLAN)]
-                    nk = plan.nk
-                    toffs = tuple(ekeys[k, nk : nk + plan.nv].tolist())
-                    self.lazy[(plan, ekeys[k, :nk].tobytes() if nk else b"", toffs)] = k
-                self._unlooked = []
+            plan = key[0] if type(key) is tuple else key
+            chunks = self._unlooked.pop(plan.id, None)
+            if chunks:  # the keys of its plan's entries derived since the last time
+                ekeys, lazy, nk, nv = self.ekeys, self.lazy, plan.nk, plan.nv
+                for rows in chunks:
+                    for k, keys in zip(rows.tolist(), ekeys[rows].tolist(), strict=True):
+                        regs = np.array(keys[:nk], np.int64).tobytes() if nk else b""
+                        lazy[(plan, regs, tuple(keys[nk : nk + nv]))] = k
             k = self.lazy.pop(key, None)
             if k is not None:
                 e = self.entries[key] = self._made(k)
