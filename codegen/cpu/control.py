@@ -278,9 +278,12 @@ class ControlFlowLowering:
         return out
 
     def _pure(self, v: Value, depth: int = 0) -> bool:
-        """`v` can be re-evaluated anywhere: lazy arithmetic on scalars, no loads, no buffers."""
+        """`v` can be re-evaluated anywhere: lazy arithmetic on scalars and on buffers of values
+        computed before the loop, no loads. Such a buffer (hoist.py's `(pid*BM + arange) % M`,
+        materialised once) is never written while the loop runs: the only buffers a loop writes
+        are its own carried ones and those of what it contains, all allocated after its inits."""
         r = self.vals.get(v.id)
-        if isinstance(r, ir.Value):
+        if isinstance(r, (ir.Value, Mat)):
             return True
         if isinstance(r, Lazy) and r.op.kind is not OpKind.LOAD and depth < 64:
             return all(self._pure(o, depth + 1) for o in r.op.operands)

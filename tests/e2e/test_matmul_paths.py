@@ -179,3 +179,46 @@ def test_this_file_under_forced_avx2(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     assert " passed" in r.stdout
+
+
+def test_carried_pointer_blocks_are_byte_offsets_not_address_buffers():
+    """The tutorial's `a_ptrs += BLOCK_K * stride` starts from `(pid*BM + arange) % M`, which the
+    lowering materialises once before the K loop (hoist.py): the loop carries a byte offset from
+    that start, not a [BM*BK] buffer of i64 addresses rewritten every iteration."""
+    a = np.zeros((128, 128), np.float32)
+    c = np.zeros((128, 128), np.float16)
+    k = _compiled(
+        matmul_kernel, a, a, c, 128, 128, 128, 128, 1, 128, 1, 128, 1,
+        BLOCK_SIZE_M=64, BLOCK_SIZE_N=64, BLOCK_SIZE_K=32, GROUP_SIZE_M=8, ACTIVATION="",
+        grid=(4,),
+    )  # fmt: skip
+    assert "alloca [2048 x i64]" not in k.asm["llir"]
+
+
+@jl.jit
+def row_panels(a, b, out, M, N: tl.constexpr, K: tl.constexpr, BM: tl.constexpr, BK: tl.constexpr):
+    """out = a @ b by row panels: an outer loop over panels whose rows `(j*BM + arange) % M` are
+    materialised before each inner K loop (a new start per outer iteration, wrapped rows)."""
+    rn = tl.arange(0, N)
+    for j in range(0, tl.cdiv(M, BM)):
+        rm = (j * BM + tl.arange(0, BM)) % M
+        rk = tl.arange(0, BK)
+        ap = a + rm[:, None] * K + rk[None, :]
+        bp = b + rk[:, None] * N + rn[None, :]
+        acc = tl.zeros((BM, N), dtype=tl.float32)
+        for _k in range(0, K, BK):
+            acc += tl.dot(tl.load(ap), tl.load(bp))
+            ap += BK
+            bp += BK * N
+        rows = j * BM + tl.arange(0, BM)
+        tl.store(out + rows[:, None] * N + rn[None, :], acc, mask=rows[:, None] < M)
+
+
+def test_pointer_start_rematerialised_per_outer_iteration():
+    M, N, K, BM, BK = 70, 32, 64, 16, 16
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    out = np.full((M, N), np.nan, np.float32)
+    row_panels[(1,)](a, b, out, M, N=N, K=K, BM=BM, BK=BK)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4)
