@@ -242,7 +242,7 @@ def main() -> None:
         assert check(), name
         big = name.startswith(("matmul 2048", "matmul 4096"))
         stats = paired(
-            {"jitlang": run, **peers}, rounds=3 if big else 15, per_round=1 if big else 3
+            {"jitlang": run, **peers}, rounds=7 if big else 15, per_round=1 if big else 3
         )
         t, ratios = stats["jitlang"]
         rows.append([name, t, ct, {p: (stats[p][0], ratios[p]) for p in peers}])
