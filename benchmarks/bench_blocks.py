@@ -225,17 +225,25 @@ def main() -> None:
     peer_runs.append(peers)
 
     rows = []
-    chosen = None  # matmul configuration picked at the first size, used for the larger ones
+    finalists = None  # the two best matmul configurations at the first size
     for (name, run, check), peers in zip(jl_runs, peer_runs):
-        if isinstance(run, list):  # several configurations: keep the best, as autotune would
-            if chosen is None:
+        if isinstance(run, list):  # several configurations: keep the best per size, as
+            # autotune keyed on the shape would: all of them at the first size, then the two
+            # best of those, timed alternately (median ratio) at each larger size
+            fns = dict(run)
+            if finalists is None:
                 timed = [(compile_time(fn), cfg, fn) for cfg, fn in run]
-                _t, ct, chosen = min((best(fn, reps=5), ct, cfg) for ct, cfg, fn in timed)
-                run = dict(run)[chosen]
-                run()
+                ranked = sorted((best(fn, reps=5), ct, cfg) for ct, cfg, fn in timed)
+                finalists = [cfg for _t, _ct, cfg in ranked[:2]]
+                _t, ct, chosen = ranked[0]
             else:
-                run = dict(run)[chosen]
-                ct = compile_time(run)
+                cts = {cfg: compile_time(fns[cfg]) for cfg in finalists}
+                duel = paired({cfg: fns[cfg] for cfg in finalists}, rounds=3, per_round=1)
+                a, b = finalists
+                chosen = a if duel[a][1][b] >= 1.0 else b
+                ct = cts[chosen]
+            run = fns[chosen]
+            run()
             name = f"{name} {chosen}"
         else:
             ct = compile_time(run)
