@@ -251,7 +251,7 @@ def _apart(a0, a1, pa, oa, wa, b0, b1, pb, ob, wb):
             return False
         pb, ob, wb = pa, 0, b1 - b0
     x, y = pa, pb
-    while y:
+    while y and x != y:  # (the gcd: most pairs have equal periods)
         x, y = y, x % y
     if wa >= x or wb >= x:
         return False
@@ -284,6 +284,11 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
     rectangles with a period (`per`, window `off`, `wid`: `isa.trace.MemRange`) overlap only if
     their byte sets can meet (`_apart`)."""
     n = len(space)
+    # one sweep finds the pairs (i before j in sweep order, or i == j) in order; the CSR rows
+    # are then filled in that order (`_apart` costs a few divisions: tested once per pair)
+    pi = np.empty(max(n, 16), np.int64)
+    pj = np.empty(max(n, 16), np.int64)
+    m = 0
     count = np.zeros(n, np.int64)
     for a in range(n):
         i = order[a]
@@ -295,6 +300,12 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
                 continue
             if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
                 continue
+            if m == len(pi):
+                pi = np.concatenate((pi, np.empty(m, np.int64)))
+                pj = np.concatenate((pj, np.empty(m, np.int64)))
+            pi[m] = i
+            pj[m] = j
+            m += 1
             count[i] += 1
             if j != i:
                 count[j] += 1
@@ -304,23 +315,16 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
     ids = np.empty(ptr[n], np.int64)
     covers = np.zeros(ptr[n], np.bool_)
     fill = ptr[:n].copy()
-    for a in range(n):
-        i = order[a]
-        for b in range(a, n):
-            j = order[b]
-            if b > a and (space[j] != space[i] or lo[j] >= hi[i]):
-                break
-            if lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]:
-                continue
-            if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
-                continue
-            ids[fill[i]] = j
-            fill[i] += 1
-            if j != i:  # whether each contains the other
-                covers[fill[i] - 1] = _contains(i, j, lo, hi, p0, p1, per, off, wid)
-                ids[fill[j]] = i
-                covers[fill[j]] = _contains(j, i, lo, hi, p0, p1, per, off, wid)
-                fill[j] += 1
+    for q in range(m):
+        i = pi[q]
+        j = pj[q]
+        ids[fill[i]] = j
+        fill[i] += 1
+        if j != i:  # whether each contains the other
+            covers[fill[i] - 1] = _contains(i, j, lo, hi, p0, p1, per, off, wid)
+            ids[fill[j]] = i
+            covers[fill[j]] = _contains(j, i, lo, hi, p0, p1, per, off, wid)
+            fill[j] += 1
     return ptr, ids, covers
 
 

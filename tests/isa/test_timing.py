@@ -689,3 +689,56 @@ def test_scoreboard_matches_brute_force(seed, monkeypatch):
     np.testing.assert_allclose(tl.starts_ns, starts, rtol=1e-12)
     np.testing.assert_allclose(tl.ends_ns, ends, rtol=1e-12)
     np.testing.assert_allclose(tl.done_ns, dones, rtol=1e-12)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_overlaps_finds_every_overlapping_pair_once_per_side(compiled):
+    """The neighbour lists (`_overlaps`) against a brute force over every pair: HBM rectangles
+    with mixed periods (gcd cases), plain and on-chip ones; more pairs than rectangles, so
+    the sweep's pair buffer grows."""
+    import isa.timing
+    from isa.trace import apart
+
+    fn = isa.timing._overlaps if compiled else isa.timing._overlaps.py_func
+    rng = np.random.default_rng(11)
+    n = 400
+    space = rng.integers(0, 2, n)
+    lo = rng.integers(0, 40, n) * 64
+    hi = lo + rng.integers(0, 40, n) * 64
+    p0 = rng.integers(0, 96, n)
+    p1 = p0 + rng.integers(1, 40, n)
+    per = np.where(space == 0, rng.choice([0, 256, 384, 512, 1024], n), 0)
+    safe = np.maximum(per, 1)
+    off = np.where(per > 0, rng.integers(0, 16, n) * 64 % safe, 0)
+    wid = np.where(per > 0, rng.integers(1, 8, n) * 64 % safe, 0)
+    wid = np.where((per > 0) & (wid == 0), 64, wid)
+    cols = [np.ascontiguousarray(c, dtype=np.int64) for c in (space, lo, hi, p0, p1, per, off)]
+    cols.append(np.ascontiguousarray(wid, dtype=np.int64))
+    order = np.lexsort((lo, space)).astype(np.int64)
+    ptr, ids, covers = fn(order, *cols)
+    assert len(ids) > n
+
+    def meet(i, j):
+        if space[i] != space[j] or lo[j] >= hi[i] or lo[i] >= hi[j]:
+            return False
+        if p0[j] >= p1[i] or p0[i] >= p1[j]:
+            return False
+        return not apart(*(int(c[i]) for c in cols[1:3] + cols[5:]),
+                         *(int(c[j]) for c in cols[1:3] + cols[5:]))  # fmt: skip
+
+    def holds(i, j):
+        if not (lo[i] <= lo[j] and hi[j] <= hi[i] and p0[i] <= p0[j] and p1[j] <= p1[i]):
+            return False
+        if per[i] == 0:
+            return True
+        return (
+            per[j] == per[i] and ((lo[j] + off[j]) - (lo[i] + off[i])) % per[i] + wid[j] <= wid[i]
+        )
+
+    for i in range(n):
+        row = ids[ptr[i] : ptr[i + 1]].tolist()
+        want = [j for j in range(n) if meet(i, j)]
+        assert sorted(row) == sorted(want), i
+        assert [bool(c) for c in covers[ptr[i] : ptr[i + 1]]] == [
+            j != i and holds(i, j) for j in row
+        ], i
