@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .execute import TARGET_ORDER
 from .families import generate
 from .known import excluded_targets
 from .repro import shrink_case, write_reproducer
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m jitlang.fuzz", description=__doc__)
     p.add_argument("--count", type=int, default=100, help="kernels to generate")
     p.add_argument("--seed", type=int, default=0, help="first seed (case i uses seed + i)")
-    p.add_argument("--targets", default="interpret,cpu,accel")
+    p.add_argument("--targets", default="interpret,cpu,cpu_split,accel")
     p.add_argument("--family", default=None, help="only this generator family")
     p.add_argument("--out", default="fuzz-repro", help="directory for reproducer files")
     p.add_argument("--no-shrink", action="store_true", help="report failures unshrunk")
@@ -34,14 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-known", action="store_true", help="ignore the known differences")
     a = p.parse_args(argv)
     targets = tuple(t for t in a.targets.split(",") if t)
-    bad = [t for t in targets if t not in ("interpret", "cpu", "accel")]
+    bad = [t for t in targets if t not in TARGET_ORDER]
     if bad:
-        p.error(f"unknown target(s) {', '.join(bad)}; use interpret, cpu, accel")
+        p.error(f"unknown target(s) {', '.join(bad)}; use {', '.join(TARGET_ORDER)}")
     out = Path(a.out)
     passed = failed = 0
     unsupported: collections.Counter = collections.Counter()
     known: collections.Counter = collections.Counter()
     sigs: collections.Counter = collections.Counter()
+    split: collections.Counter = collections.Counter()
     t0 = time.time()
     with (
         tempfile.TemporaryDirectory(prefix="jitlang-fuzz-") as tmp,
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             for t, why in outcome.unsupported.items():
                 gist = re.sub(r"<[^>]*>|\(\d[\d, ]*\)", "_", why.split(": ", 2)[-1])
                 unsupported[f"{t}: {gist.split(':')[0][:70]}"] += 1
+            for t, note in outcome.notes.items():
+                split[f"{t}: {note.split()[0]}"] += 1
             if outcome.status == "pass":
                 passed += 1
             else:
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         ("failures by signature", sigs),
         ("documented target limits hit (target skipped)", unsupported),
         ("known differences (target excluded)", known),
+        ("how cpu_split ran (windows of rounds or slices of programs)", split),
     ):
         if counter:
             print(f"{title}:")

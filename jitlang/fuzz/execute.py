@@ -7,7 +7,10 @@ whose `signature` names the failure ("mismatch:accel:o3_ptr", "error:cpu:Interna
 
 Targets: "interpret" runs the frontend's tile IR, before any pass, on the numpy interpreter (the
 definition of the semantics, so fold/CSE/DCE are under test too); "cpu" and "accel" are ordinary
-launches. Results are compared with `jitlang.testing`'s own rules (`_compare`,
+launches. "cpu_split" is the CPU again, compiled without bounds checks (they turn the lockstep
+schedule off) and launched on a 2-thread pool forced into parallel mode: a persistent grid is
+then split into windows of rounds wherever its check (codegen/cpu/roundsplit.py) allows, any
+other grid into slices of programs; `Outcome.notes["cpu_split"]` says which. Results are compared with `jitlang.testing`'s own rules (`_compare`,
 `CROSS_CHECK_TOLERANCES`) against the first target that ran, as `cross_check` does.
 """
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from .inputs import decode, make_array
 
-TARGET_ORDER = ("interpret", "cpu", "accel")
+TARGET_ORDER = ("interpret", "cpu", "cpu_split", "accel")
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Outcome:
     signature: str = ""
     message: str = ""
     unsupported: dict[str, str] = field(default_factory=dict)  # target -> documented reason
+    notes: dict[str, str] = field(default_factory=dict)  # target -> how it ran (cpu_split)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -90,11 +94,68 @@ def _interpret(kernel, grid, args) -> None:
     run_grid(fn, g, list(rt), [(ext[i], ext[i + 1]) for i in range(0, len(ext), 2)])
 
 
-def run_one(kernel, grid, args: list, target: str) -> None:
+class _SplitLauncher:
+    """The "cpu_split" execution: its own runtime (no bounds checks, no disk cache) and a
+    2-thread pool, owned by the process that runs the cases."""
+
+    def __init__(self) -> None:
+        from dataclasses import replace
+
+        from runtime.driver import Runtime
+        from runtime.launch import WorkerPool
+
+        self.runtime = Runtime()
+        self.runtime.options = replace(
+            self.runtime.options, bounds_check=False, cache_enabled=False
+        )
+        self.pool = WorkerPool(2)
+
+    def run(self, kernel, grid, args: list) -> str:
+        """Launch once, split between the two threads; "rounds <k>" if windows of rounds ran,
+        "programs" if slices of programs did (a lockstep kernel's check said -1, or no
+        lockstep kernel), "single" for a one-program grid."""
+        from runtime.launch import Launcher
+
+        key, rt, _values, _ = kernel._fast(*args)
+        native = self.runtime.compile(kernel, key, "cpu").native
+        check = native.launcher.rounds
+        said: list[int] = []
+
+        def rounds(buf: bytes) -> int:
+            said.append(check(buf))
+            return said[-1]
+
+        g = tuple(grid) + (1,) * (3 - len(grid))
+        total = g[0] * g[1] * g[2]
+        launcher = Launcher(
+            native.cfunc, self.pool, pieces_per_thread=1, rounds=rounds if check else None
+        )
+        launcher.stats(total).choice = "parallel"
+        saved, native.launcher = native.launcher, launcher
+        try:
+            native.launch(g, rt)
+        finally:
+            native.launcher = saved
+        if total <= 1:
+            return "single"
+        return f"rounds {said[-1]}" if said and said[-1] >= 2 else "programs"
+
+
+_split: _SplitLauncher | None = None
+
+
+def run_one(kernel, grid, args: list, target: str) -> str:
+    """Runs the kernel on `target`; a note on how it ran ("" but for cpu_split)."""
+    global _split
     if target == "interpret":
         _interpret(kernel, grid, args)
+    elif target == "cpu_split":
+        if _split is None:
+            _split = _SplitLauncher()
+        return _split.run(kernel, grid, args)
     else:
         kernel[tuple(grid)](*args, target=target)
+    return ""
 
 
 def _documented_limit(target: str, e: BaseException) -> str | None:
@@ -209,13 +270,14 @@ def execute(
     results: dict[str, list] = {}
     errors: dict[str, BaseException] = {}
     unsupported: dict[str, str] = {}
+    notes: dict[str, str] = {}
     for t in [t for t in TARGET_ORDER if t in targets]:
         if status is not None:
             status(t)
         copies = [a.copy() if isinstance(a, np.ndarray) else a for a in originals]
         try:
             with np.errstate(all="ignore"):
-                run_one(kernel, grid, copies, t)
+                note = run_one(kernel, grid, copies, t)
         except Exception as e:  # every failure of a target is a finding: classify it below
             reason = _documented_limit(t, e)
             if reason is not None:
@@ -224,6 +286,8 @@ def execute(
                 errors[t] = e
             continue
         results[t] = copies
+        if note:
+            notes[t] = note
     if errors:
         ran = [t for t in targets if t not in unsupported]
         kinds = {_kind(e) for e in errors.values()}
@@ -231,16 +295,16 @@ def execute(
             e = next(iter(errors.values()))
             status_ = "invalid" if isinstance(e, CompilationError) else "fail"
             sig = f"{'invalid' if status_ == 'invalid' else 'error:all'}:{_kind(e)}"
-            return Outcome(status_, sig, _describe(e), unsupported)
+            return Outcome(status_, sig, _describe(e), unsupported, notes)
         t, e = next(iter(errors.items()))
-        return Outcome("fail", f"error:{t}:{_kind(e)}", _describe(e), unsupported)
+        return Outcome("fail", f"error:{t}:{_kind(e)}", _describe(e), unsupported, notes)
     if precision is None:
         precision = loosest_float(_module_text(kernel), case_args)
     diff = compare_results(names, originals, results, precision) if len(results) > 1 else None
     if diff is not None:
-        return Outcome("fail", diff[0], diff[1], unsupported)
+        return Outcome("fail", diff[0], diff[1], unsupported, notes)
     if reference and results:
         diff = _check_reference(reference, names, originals, next(iter(results.values())))
         if diff is not None:
-            return Outcome("fail", diff[0], diff[1], unsupported)
-    return Outcome("pass", "", "", unsupported)
+            return Outcome("fail", diff[0], diff[1], unsupported, notes)
+    return Outcome("pass", "", "", unsupported, notes)

@@ -12,40 +12,19 @@ from __future__ import annotations
 
 import random
 
+from .families_bounds import _fam_persistent, _fam_runtime_mask
 from .gen import (
-    DATA_DTYPES,
     Case,
     Val,
     _block_expr,
+    _case,
+    _data_dtype,
+    _scalars,
+    _size,
     _Writer,
     bits,
     is_float,
 )
-
-
-def _size(w: _Writer, name: str, value: int) -> None:
-    w.params.append(name)
-    w.args.append({"kind": "scalar", "name": name, "dtype": "int32", "value": value})
-
-
-def _data_dtype(w: _Writer) -> str:
-    dt = w.rng.choice(DATA_DTYPES)
-    if dt == "float64" and "float64" in w.exclude:
-        dt = "float32"
-    if dt in ("int64", "uint64") and "int64" in w.exclude:
-        dt = "int32"
-    if dt in ("float16", "bfloat16") and "half" in w.exclude:
-        dt = "float32"
-    return dt
-
-
-def _scalars(w: _Writer, huge: bool = True) -> None:
-    rng = w.rng
-    if rng.random() < 0.5:
-        w.scalar("int32", rng.choice([3, -7, 0, 1, 100, -2147483648, 2147483647, 12]))
-    if rng.random() < 0.4:
-        big = [1e30] if huge else []
-        w.scalar("float32", rng.choice([0.5, -2.25, 3.0, -0.0, 1e-40, *big]))
 
 
 def _fam_elementwise(w: _Writer) -> Case:
@@ -178,18 +157,6 @@ def _store_1d(w: _Writer, r: Val, axis: int, M, N) -> None:
 def _store_2d(w: _Writer, r: Val, M, N) -> None:
     o = w.array(r.dtype, (M, N), out=True)
     w.emit(f"tl.store({o} + offs, {r.text}, mask=mask)")
-
-
-def _case(w: _Writer, family: str, grid) -> Case:
-    return Case(
-        seed=w.seed,
-        family=family,
-        source=w.source(family),
-        args=w.args,
-        constexprs=w.constexprs,
-        grid=tuple(grid),
-        features=w.features,
-    )
 
 
 def _fam_block3d(w: _Writer) -> Case:
@@ -463,6 +430,8 @@ FAMILIES = {
     "control": (_fam_control, 2),
     "atomic": (_fam_atomic, 1),
     "rand": (_fam_rand, 1),
+    "runtime_mask": (_fam_runtime_mask, 2),
+    "persistent": (_fam_persistent, 2),
 }
 
 

@@ -363,3 +363,40 @@ def _store_val(v: Val) -> Val:
     if v.dtype == "int1":
         return Val(f"{v.text}.to(tl.int8)", "int8", v.shape)
     return v
+
+
+def _size(w: _Writer, name: str, value: int) -> None:
+    w.params.append(name)
+    w.args.append({"kind": "scalar", "name": name, "dtype": "int32", "value": value})
+
+
+def _data_dtype(w: _Writer) -> str:
+    dt = w.rng.choice(DATA_DTYPES)
+    if dt == "float64" and "float64" in w.exclude:
+        dt = "float32"
+    if dt in ("int64", "uint64") and "int64" in w.exclude:
+        dt = "int32"
+    if dt in ("float16", "bfloat16") and "half" in w.exclude:
+        dt = "float32"
+    return dt
+
+
+def _scalars(w: _Writer, huge: bool = True) -> None:
+    rng = w.rng
+    if rng.random() < 0.5:
+        w.scalar("int32", rng.choice([3, -7, 0, 1, 100, -2147483648, 2147483647, 12]))
+    if rng.random() < 0.4:
+        big = [1e30] if huge else []
+        w.scalar("float32", rng.choice([0.5, -2.25, 3.0, -0.0, 1e-40, *big]))
+
+
+def _case(w: _Writer, family: str, grid) -> Case:
+    return Case(
+        seed=w.seed,
+        family=family,
+        source=w.source(family),
+        args=w.args,
+        constexprs=w.constexprs,
+        grid=tuple(grid),
+        features=w.features,
+    )

@@ -112,6 +112,12 @@ class Worker:
         return Outcome("fail", f"crash:{target}", f"worker exited with {code}\n{tail}")
 
 
+def split_targets(case: Case, targets) -> tuple[str, ...]:
+    """`targets` without "cpu_split" unless the case asks for it (its family's feature
+    `cpu_split`): a second CPU compile per case is worth it only where the split is the point."""
+    return tuple(t for t in targets if t != "cpu_split" or "cpu_split" in case.features)
+
+
 class Runner:
     """Runs cases on `targets`; `run_source` runs a variant of a case's source (the shrinker)."""
 
@@ -133,11 +139,12 @@ class Runner:
 
     def run_source(self, source: str, case: Case, targets=None) -> Outcome:
         self.n += 1
+        targets = split_targets(case, targets or self.targets)
         module = f"fuzz_{case.seed}_{self.n}"
         path = self.workdir / f"{module}.py"
         path.write_text(source)
         try:
-            return self.worker.run(path, module, case, targets or self.targets)
+            return self.worker.run(path, module, case, targets)
         finally:
             if path.exists():
                 path.unlink()
