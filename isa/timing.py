@@ -329,11 +329,14 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
 
 
 @_jit(inline="always")
-def _take(bs, be, n, t, d):
+def _book(bs, be, n, t, d):
     """Book `d` ns of a core's shared DMA bandwidth from time `t` on: `bs[:n]`, `be[:n]` are its
     sorted disjoint busy intervals [s, e); the transfer fills the free gaps in order (it may be
-    split around earlier bookings). Returns (when the last of it is done, n, bs, be): the arrays
-    grow when full."""
+    split around earlier bookings), in place. Returns (when the last of it is done, n). A call
+    adds at most one booking (once it has made one, each later piece starts where that one
+    ends and extends it), so the arrays need room for n + 1: `_run` gives them room for all
+    of a stream's transfers (arrays made anew inside its loop would cost it 4x: 0.71 vs
+    0.16 ms on matmul 2048^3's 6,468 records, numba then keeps them in memory)."""
     i = np.searchsorted(be[:n], t, side="right")  # the first booking that ends after t
     cur = t
     while d > 0.0:
@@ -348,9 +351,6 @@ def _take(bs, be, n, t, d):
             be[i - 1] = end
             j = i - 1
         else:
-            if n == len(bs):
-                bs = np.concatenate((bs, np.empty(max(n, 16))))
-                be = np.concatenate((be, np.empty(max(n, 16))))
             for k in range(n, i, -1):
                 bs[k] = bs[k - 1]
                 be[k] = be[k - 1]
@@ -368,7 +368,7 @@ def _take(bs, be, n, t, d):
         d -= use
         cur = be[j] if d > 0.0 else end
         i = j + 1
-    return cur, n, bs, be
+    return cur, n
 
 
 @_jit(inline="always")
@@ -422,14 +422,18 @@ def _run(
             m += nb_ptr[r + 1] - nb_ptr[r]
         most = max(most, m)
     covered = np.empty(most, np.int64)
+    transfers = 0  # bandwidth bookings: each transfer adds at most one (`_book`)
+    for x in range(len(order)):
+        if t_moved[tids[order[x]]]:
+            transfers += 1
+    bs = np.empty(transfers + 1)
+    be = np.empty(transfers + 1)
     free = np.zeros(n_queues)
     first = 0
     for c in range(len(core_ends)):
         alive[:] = False
         free[:] = 0.0
         live = 0
-        bs = np.empty(64)
-        be = np.empty(64)
         nb = 0
         next_prune = prune_min
         now = 0.0  # the sequencer's clock
@@ -487,7 +491,7 @@ def _run(
                     start = ready
                 end = start + occ
                 if t_moved[t]:  # a DMA's share of the core's DMA bandwidth
-                    shared, nb, bs, be = _take(
+                    shared, nb = _book(
                         bs, be, nb, start + dma_fixed_ns, t_moved[t] * link_ns_per_byte
                     )
                     if shared > end:

@@ -1,4 +1,4 @@
-"""The core's shared DMA bandwidth (`isa.timing._take`, the calendar `simulate` books): each
+"""The core's shared DMA bandwidth (`isa.timing._book`, the calendar `simulate` books): each
 transfer, taken in dispatch order, gets the earliest free bandwidth at or after the moment its
 data can flow, filling gaps before transfers booked earlier (split across them if needed), and
 no instant is given twice (the core's bandwidth is never exceeded). Checked on random transfer
@@ -12,21 +12,27 @@ import pytest
 
 import isa.timing
 from isa.machine import NC_V2, NC_V3
-from isa.timing import _prune_bandwidth, _take, simulate
+from isa.timing import _book, _prune_bandwidth, simulate
 from tests.isa.test_timing import dma, dve, hbm, sbuf
 
-_COMPILED = ("_run", "_overlaps", "_take", "_prune_bandwidth", "_accesses", "_apart", "_contains")
+_COMPILED = ("_run", "_overlaps", "_book", "_prune_bandwidth", "_accesses", "_apart", "_contains")
 
 
 class Calendar:
-    """`_take` (compiled, or its plain-Python body) with the arrays it books into."""
+    """`_book` (compiled, or its plain-Python body) with the arrays it books into: room for
+    one booking more than it holds, all a transfer may add (checked: the spare slot past the
+    bookings is poisoned and must stay out of them)."""
 
-    def __init__(self, take) -> None:
-        self.take_fn = take
-        self.bs, self.be, self.n = np.empty(2), np.empty(2), 0  # small: they must grow
+    def __init__(self, book, room: int = 256) -> None:
+        self.book_fn = book
+        self.bs, self.be, self.n = np.empty(room), np.empty(room), 0
 
     def take(self, t: float, d: float) -> float:
-        done, self.n, self.bs, self.be = self.take_fn(self.bs, self.be, self.n, t, d)
+        n = self.n
+        self.bs[n + 1 :] = self.be[n + 1 :] = np.nan  # past the one slot a booking may take
+        done, self.n = self.book_fn(self.bs, self.be, n, t, d)
+        assert self.n <= n + 1, "a transfer added more than one booking"
+        assert not np.isnan(self.bs[: self.n]).any() and not np.isnan(self.be[: self.n]).any()
         return done
 
     def booked(self) -> list[tuple[float, float]]:
@@ -48,7 +54,7 @@ def _random_transfers(rng: np.random.Generator, n: int) -> list[tuple[float, flo
 @pytest.mark.parametrize("seed", range(8))
 def test_each_transfer_takes_exactly_the_earliest_free_bandwidth(seed):
     rng = np.random.default_rng(seed)
-    cal = Calendar(_take)
+    cal = Calendar(_book)
     for t, d in _random_transfers(rng, 60):
         before = cal.booked()
         done = cal.take(t, d)
@@ -67,9 +73,9 @@ def test_each_transfer_takes_exactly_the_earliest_free_bandwidth(seed):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_compiled_and_plain_python_book_the_same_calendar(seed):
-    assert hasattr(_take, "py_func"), "_take is not compiled"
+    assert hasattr(_book, "py_func"), "_book is not compiled"
     rng = np.random.default_rng(100 + seed)
-    fast, plain = Calendar(_take), Calendar(_take.py_func)
+    fast, plain = Calendar(_book), Calendar(_book.py_func)
     for k, (t, d) in enumerate(_random_transfers(rng, 200)):
         assert fast.take(t, d) == plain.take(t, d)
         if k % 50 == 49:  # forgetting bookings before a clock changes nothing later
@@ -128,12 +134,12 @@ def test_the_window_check_catches_bandwidth_given_twice(monkeypatch):
     others' bookings (every transfer gets its own empty calendar)."""
 
     def alone(bs, be, n, t, d):
-        return t + d, 0, bs, be
+        return t + d, 0
 
     recs = _calendar_stream(np.random.default_rng(0), 60)
-    for name in _COMPILED:  # the plain-Python loop calls the module's `_take` by name
+    for name in _COMPILED:  # the plain-Python loop calls the module's `_book` by name
         monkeypatch.setattr(isa.timing, name, getattr(isa.timing, name).py_func)
-    monkeypatch.setattr(isa.timing, "_take", alone)
+    monkeypatch.setattr(isa.timing, "_book", alone)
     with np.errstate(over="ignore"):  # the plain-Python hash of rectangles wraps on purpose
         tl = simulate(recs, NC_V2)
     assert _window_excess(tl, recs, NC_V2) > 1.1

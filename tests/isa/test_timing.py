@@ -164,14 +164,14 @@ def test_queue_bandwidth_cap_keeps_a_core_within_hbm():
 
 
 def test_shared_dma_bandwidth_books_the_earliest_gaps():
-    from isa.timing import _prune_bandwidth, _take
+    from isa.timing import _book, _prune_bandwidth
 
-    state = (np.empty(1), np.empty(1), 0)  # starts, ends, count: room for one (they grow)
+    state = (np.empty(80), np.empty(80), 0)  # starts, ends, count: room for every transfer
 
     def take(t, d):
         nonlocal state
         bs, be, n = state
-        done, n, bs, be = _take(bs, be, n, t, d)
+        done, n = _book(bs, be, n, t, d)
         state = (bs, be, n)
         return done
 
@@ -617,7 +617,7 @@ def test_uncompiled_loop_matches_the_compiled_one(monkeypatch):
     for name in (
         "_run",
         "_overlaps",
-        "_take",
+        "_book",
         "_prune_bandwidth",
         "_accesses",
         "_apart",
