@@ -285,9 +285,19 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
     their byte sets can meet (`_apart`)."""
     n = len(space)
     # one sweep finds the pairs (i before j in sweep order, or i == j) in order; the CSR rows
-    # are then filled in that order (`_apart` costs a few divisions: tested once per pair)
-    pi = np.empty(max(n, 16), np.int64)
-    pj = np.empty(max(n, 16), np.int64)
+    # are then filled in that order (`_apart` costs a few divisions: tested once per pair).
+    # Arrays grown inside the sweep would make numba keep its variables in memory (`_book`)
+    most = 0  # the pairs whose ranges meet: room for the pairs found (arrays made once)
+    for a in range(n):
+        i = order[a]
+        for b in range(a, n):
+            j = order[b]
+            if b > a and (space[j] != space[i] or lo[j] >= hi[i]):
+                break
+            if not (lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]):
+                most += 1
+    pi = np.empty(most, np.int64)
+    pj = np.empty(most, np.int64)
     m = 0
     count = np.zeros(n, np.int64)
     for a in range(n):
@@ -300,9 +310,6 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
                 continue
             if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
                 continue
-            if m == len(pi):
-                pi = np.concatenate((pi, np.empty(m, np.int64)))
-                pj = np.concatenate((pj, np.empty(m, np.int64)))
             pi[m] = i
             pj[m] = j
             m += 1

@@ -694,8 +694,8 @@ def test_scoreboard_matches_brute_force(seed, monkeypatch):
 @pytest.mark.parametrize("compiled", [True, False])
 def test_overlaps_finds_every_overlapping_pair_once_per_side(compiled):
     """The neighbour lists (`_overlaps`) against a brute force over every pair: HBM rectangles
-    with mixed periods (gcd cases), plain and on-chip ones; more pairs than rectangles, so
-    the sweep's pair buffer grows."""
+    with mixed periods (gcd cases, windows apart within ranges that meet), plain and on-chip
+    ones; more pairs than rectangles."""
     import isa.timing
     from isa.trace import apart
 
