@@ -586,10 +586,12 @@ def _accesses(b_rows, b_lo, b_write, body, counts, shift, oshift, pshift, total)
                 row[2] += od
                 row[3] += pd
                 row[4] += pd
+            # hashed on space, range and partitions (the window columns rarely tell apart
+            # rectangles these don't), mixed once: the multiplies are one dependent chain
             h = np.uint64(1469598103934665603)
-            for k in range(cols):
+            for k in range(5):
                 h = (h ^ np.uint64(row[k])) * np.uint64(1099511628211)
-                h ^= h >> np.uint64(29)
+            h ^= h >> np.uint64(29)
             s = np.int64(h & np.uint64(mask))
             while True:
                 r = slot[s]
@@ -640,17 +642,16 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     accesses are its body's, moved by its shifts, laid out and numbered as arrays."""
     bodies = templates.bodies
     of_used = templates.body[used]
-    ub, first, inv = np.unique(of_used, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind="stable")  # bodies in order of first use
-    rank = np.empty(len(ub), np.int64)
-    rank[order] = np.arange(len(ub))
-    inv = rank[inv.reshape(-1)]  # used template -> body number (by first use)
+    ub = _first_seen(np.arange(len(used)), of_used, len(bodies))  # bodies by first use
+    rank = np.empty(len(bodies), np.int64)
+    rank[ub] = np.arange(len(ub))
+    inv = rank[of_used]  # used template -> body number (by first use)
     by_id: dict = {}  # bodies share params objects: looked up by identity, then by value
     by_value: dict = {}
     k_engine, k_occ, k_moved, k_count, k_reads = [], [], [], [], []
     rows: list = []
     rects_of = templates.rects
-    for b in ub[order].tolist():
+    for b in ub.tolist():
         mnemonic, engine, kind, params, reads, writes = bodies[b]
         ikey = (id(params), engine, kind)
         occ = by_id.get(ikey)
