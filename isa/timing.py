@@ -632,14 +632,15 @@ def _first_seen(order, tids, n):
 
 
 def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> tuple:
-    """What the simulation needs of each distinct record `templates[t]`, t in `used`, as arrays
-    indexed by t: engine, occupancy (ns), plain (a scalar instruction touching no memory), queue
-    (engine * 64 + DMA queue), visibility latency of its results, DMA bytes through the shared
-    bandwidth, and its accesses `acc_rect[acc_lo[t]:acc_hi[t]]` (rectangle ids, the reads first)
-    with `acc_write`; and the distinct rectangles, one `isa.trace.body_rects` row per id. Costs
-    and accesses are worked out once per body (in the order of
-    `used`, so the first bad one raises), costs once per params object and kind; a template's
-    accesses are its body's, moved by its shifts, laid out and numbered as arrays."""
+    """What the simulation needs of each distinct record `templates[used[u]]`, as arrays indexed
+    by u (not by template id: a stream has a template per pc besides those of its records):
+    engine, occupancy (ns), plain (a scalar instruction touching no memory), queue (engine * 64
+    + DMA queue), visibility latency of its results, DMA bytes through the shared bandwidth,
+    and its accesses `acc_rect[acc_lo[u]:acc_hi[u]]` (rectangle ids, the reads first) with
+    `acc_write`; and the distinct rectangles, one `isa.trace.body_rects` row per id. Costs and
+    accesses are worked out once per body (in the order of `used`, so the first bad one
+    raises), costs once per params object and kind; a template's accesses are its body's,
+    moved by its shifts, laid out and numbered as arrays."""
     bodies = templates.bodies
     of_used = templates.body[used]
     ub = _first_seen(np.arange(len(used)), of_used, len(bodies))  # bodies by first use
@@ -697,13 +698,7 @@ def _columns(templates: Templates, used: np.ndarray, config: MachineConfig) -> t
     dma = engine == Engine.DMA
     queue = engine * 64 + np.where(dma, templates.queue[used], 0)
     plain = (engine == Engine.SEQ) & (counts == 0)
-    n = len(templates)
-    cols = []
-    for values in (engine, occ, plain, queue, lat, moved, lo, hi):
-        col = np.zeros(n, values.dtype)
-        col[used] = values
-        cols.append(col)
-    return (*cols, acc_rect, acc_write, rects)
+    return engine, occ, plain, queue, lat, moved, lo, hi, acc_rect, acc_write, rects
 
 
 def _core_order(records: Sequence[ExecRecord], config: MachineConfig) -> dict[int, np.ndarray]:
@@ -768,6 +763,9 @@ def _simulate(stream: RecordStream, config: MachineConfig) -> Timeline:
     # the distinct records in the order the loop first meets them (so the first bad one raises)
     used = _first_seen(order, tids, len(stream.templates))
     *columns, rects = _columns(stream.templates, used, config)
+    rank = np.full(len(stream.templates), -1, np.int64)
+    rank[used] = np.arange(len(used))
+    tids = rank[tids]  # each record's row of the columns
     space, lo, hi, p0, p1, per, off, wid = (
         np.ascontiguousarray(rects[:, k]) for k in range(RECT_COLUMNS)
     )
