@@ -296,6 +296,10 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
                 break
             if not (lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]):
                 most += 1
+    phase = np.zeros(n, np.int64)  # where each period's window starts
+    for i in range(n):
+        if per[i] > 0:
+            phase[i] = (lo[i] + off[i]) % per[i]
     pi = np.empty(most, np.int64)
     pj = np.empty(most, np.int64)
     m = 0
@@ -308,7 +312,15 @@ def _overlaps(order, space, lo, hi, p0, p1, per, off, wid):
                 break
             if lo[j] >= hi[i] or lo[i] >= hi[j] or p0[j] >= p1[i] or p0[i] >= p1[j]:
                 continue
-            if _apart(lo[i], hi[i], per[i], off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
+            p = per[i]
+            if p > 0 and per[j] == p:  # `_apart` of one period, its remainders made once
+                if wid[i] < p and wid[j] < p:
+                    dl = phase[j] - phase[i]
+                    if dl < 0:
+                        dl += p
+                    if dl >= wid[i] and (p - dl if dl else 0) >= wid[j]:
+                        continue
+            elif _apart(lo[i], hi[i], p, off[i], wid[i], lo[j], hi[j], per[j], off[j], wid[j]):
                 continue
             pi[m] = i
             pj[m] = j
