@@ -417,14 +417,15 @@ class _Columns:
     def __init__(self, records: Sequence[ExecRecord], config: MachineConfig):
         stream = RecordStream.of(records)
         tpl = stream.templates
-        # FLOPs, DMA bytes and PE ns once per body that a template has (records of one
+        # FLOPs, DMA bytes and PE ns once per body that a record has (records of one
         # instruction share it; a kept memo's stream lists bodies no record of it uses)
         per_body: dict = {}  # (params object, cost kind) -> (flops, bytes, PE ns)
         n = len(tpl.bodies)
         k_engine, k_flops, k_bytes, k_pe_ns = [0] * n, [0] * n, [0] * n, [0.0] * n
         bodies = tpl.bodies
-        has = tpl.body[tpl.body >= 0]
-        for b in np.flatnonzero(np.bincount(has, minlength=n)).tolist():
+        tids = stream.tids
+        body = tpl.body[tids]  # each record's: a stream also has a template per pc
+        for b in np.flatnonzero(np.bincount(body, minlength=n)).tolist():
             _, engine, kind, params, _, _ = bodies[b]
             key = (id(params), kind)
             v = per_body.get(key)
@@ -437,15 +438,11 @@ class _Columns:
                 )
             k_engine[b] = engine
             k_flops[b], k_bytes[b], k_pe_ns[b] = v
-        body = tpl.body  # -1 (a pc that never ran) picks the trailing 0
-        engine = np.array(k_engine + [0], np.int64)[body]
-        flops = np.array(k_flops + [0], np.int64)[body]
-        dma_bytes = np.array(k_bytes + [0], np.int64)[body]
-        pe_ns = np.array(k_pe_ns + [0.0], np.float64)[body]
-        queue, line = tpl.queue, tpl.line
-        tids = stream.tids
-        self.engine, self.queue, self.line = engine[tids], queue[tids], line[tids]
-        self.flops, self.dma_bytes, self.pe_ns = flops[tids], dma_bytes[tids], pe_ns[tids]
+        self.engine = np.array(k_engine, np.int64)[body]
+        self.flops = np.array(k_flops, np.int64)[body]
+        self.dma_bytes = np.array(k_bytes, np.int64)[body]
+        self.pe_ns = np.array(k_pe_ns, np.float64)[body]
+        self.queue, self.line = tpl.queue[tids], tpl.line[tids]
         self.core = np.zeros(len(tids), np.int64)
         for start, end, _, core in stream.segments():
             self.core[start:end] = core
