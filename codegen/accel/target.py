@@ -46,6 +46,10 @@ from isa.table import NUM_REGS
 #   broadcast reads the loaded tile, no vector-engine copy (jitlang.passes.accel_expand_loads)
 # - "square_sums": `0.0 + x * x` is `x * x` (a square is never -0.0), and a row sum of an
 #   `act square` is its accumulator (jitlang.passes.accel_square_sums, tileops.fuse_accum)
+# - "narrow_acc": `(acc.to(tl.float32) + tl.dot(a, b)).to(tl.bfloat16)` (a bf16 or fp16
+#   accumulator, as NKI's tuned matmul keeps its result tiles) is one dot whose PSUM read-out
+#   adds the narrow accumulator in place: no fp32 block, no conversion pass
+#   (jitlang.passes.accel_narrow_acc)
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -61,6 +65,7 @@ OPT_STEPS: tuple[str, ...] = (
     "uniform_masks",
     "square_sums",
     "expand_loads",
+    "narrow_acc",
 )
 
 

@@ -369,8 +369,9 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change which
     ops and loads there are and where: "uniform_masks" (`accel_uniform_masks`),
     "expand_loads" (`accel_expand_loads`), "square_sums" (`accel_square_sums`), "hoist_loads"
-    and the unrolling of "multi_buffer" (`accel_hoist`, with the target's `num_stages`), and
-    `x + dot(a, b)` as `dot(a, b, x)`."""
+    and the unrolling of "multi_buffer" (`accel_hoist`, with the target's `num_stages`),
+    `x + dot(a, b)` as `dot(a, b, x)`, and "narrow_acc" (`accel_narrow_acc`: bf16/fp16
+    accumulators read out of PSUM in one pass)."""
     noalias: list[tuple[int, int]] = []
     if "uniform_masks" in getattr(target, "steps", ()):
         from .accel_uniform_masks import version_uniform_masks
@@ -389,6 +390,10 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
 
         fn = hoist_invariant_loads(fn, noalias)
     _fuse_dot_add(fn)
+    if "narrow_acc" in getattr(target, "steps", ()):
+        from .accel_narrow_acc import narrow_dot_accumulators
+
+        fn = narrow_dot_accumulators(fn)
     if "multi_buffer" in getattr(target, "steps", ()):
         from .accel_hoist import pipeline_loop_loads
 
