@@ -171,7 +171,8 @@ def cast_in_loop(x_ptr, o_ptr, s, nb, R: tl.constexpr, C: tl.constexpr):
 
 def test_not_chunked_inside_a_loop():
     # the next iteration's loads take the bandwidth while the chunks wait for their conversions,
-    # and its accumulators wait for the last chunk: NKI step 4 (the output blocks in a loop)
+    # and its accumulators wait for the last chunk: NKI step 4 with fp32 accumulators (the output
+    # blocks in a loop)
     # modelled 7.78 ms unchunked, 8.08 ms chunked in the loop
     NB, R, C = 3, 512, 256
     x = _specials((NB * R, C), seed=5)
@@ -191,9 +192,9 @@ def test_not_chunked_inside_a_loop():
 
 
 def test_nki_step4_keeps_its_unchunked_time():
-    # benchmarks/nki_matmul_steps.py step 4 at the published shape (timing only, nc-v2): its
-    # stores are in the loop over output blocks, so the step leaves them whole (7.78 ms; chunked
-    # they made it 8.08 ms)
+    # benchmarks/nki_matmul_steps.py step 4 with fp32 accumulators at the published shape
+    # (timing only, nc-v2): its converting stores are in the loop over output blocks, so the
+    # step leaves them whole (7.78 ms; chunked they made it 8.08 ms)
     import importlib.util
     from pathlib import Path
 
@@ -202,7 +203,7 @@ def test_nki_step4_keeps_its_unchunked_time():
     nki = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nki)
     m, k, n = 4096, 8192, 8192
-    kernel, meta = nki.jitlang_launch(4, m, k, n)
+    kernel, meta = nki.step4_fp32_launch(m, k, n)
     lhsT = np.zeros((k, m), ml_dtypes.bfloat16)
     rhs = np.zeros((k, n), ml_dtypes.bfloat16)
     out = np.zeros((m, n), ml_dtypes.bfloat16)
