@@ -3,9 +3,10 @@
 Stage: test tooling, beside `gen` (which holds the typed expression writer). Input: a seed;
 output: a `Case`. Families: elementwise 1-D (every operator, math function, cast and
 promotion; partial and all-false masks), 2-D and 3-D blocks (broadcasts, reductions, scans,
-argmax/argmin, sort, flip, trans/permute/reshape), dot (each input dtype, `acc=`), control flow
-(for/while/if/static_range, loop-carried scalars and blocks, `@jit` helpers), atomics and rand.
-Atomics and plain dots carry a numpy reference.
+argmax/argmin, sort, flip, trans/permute/reshape), dot (each input dtype, `acc=`, bf16/fp16
+accumulators rounded per K block), control flow (for/while/if/static_range, loop-carried
+scalars and blocks, `@jit` helpers), atomics and rand. Atomics and plain dots carry a numpy
+reference (bit-exact for the narrow accumulators).
 """
 
 from __future__ import annotations
@@ -229,9 +230,18 @@ def _fam_dot(w: _Writer) -> Case:
     M = rng.choice([BM, rng.randint(1, 2 * BM)])
     N = rng.choice([BN, rng.randint(1, BN)])
     K = rng.choice([BK, 2 * BK, rng.randint(1, 3 * BK)])
+    # a bf16/fp16 accumulator rounded once per K block (NKI's result tiles; accel step
+    # "narrow_acc" fuses the casts): inputs without edge values, so each block's fp32 sum is
+    # exact in any order and every target rounds the same value (bit-exact reference below)
+    narrow = None
+    if dt in ("float16", "bfloat16", "float32") and rng.random() < 0.3 and w.want("dot_narrow"):
+        narrow = rng.choice(["bfloat16", "float16"])
     a = w.array(dt, (M, K), huge=False)
     b = w.array(dt, (K, N), huge=False)
+    if narrow:
+        w.args[-1]["edge"] = w.args[-2]["edge"] = 0.0
     acc_t = "int32" if dt == "int8" else ("float64" if dt == "float64" else "float32")
+    acc_t = narrow or acc_t
     for nm, val in (("M", M), ("N", N), ("K", K)):
         _size(w, nm, val)
     for nm, val in (("BM", BM), ("BN", BN), ("BK", BK)):
@@ -247,7 +257,9 @@ def _fam_dot(w: _Writer) -> Case:
            "mask=(rm[:, None] < M) & (kk[None, :] < K), other=0)")  # fmt: skip
     w.emit(f"bv = tl.load({b} + kk[:, None] * N + rn[None, :], "
            "mask=(kk[:, None] < K) & (rn[None, :] < N), other=0)")  # fmt: skip
-    if rng.random() < 0.5 and w.want("dot_acc"):
+    if narrow:
+        w.emit(f"acc = (acc.to(tl.float32) + tl.dot(av, bv)).to(tl.{narrow})")
+    elif rng.random() < 0.5 and w.want("dot_acc"):
         w.emit("acc = tl.dot(av, bv, acc)")
     else:
         w.emit("acc += tl.dot(av, bv)")
@@ -258,7 +270,19 @@ def _fam_dot(w: _Writer) -> Case:
     w.emit(f"tl.store({o} + rm[:, None] * N + rn[None, :], {e.text}, "
            "mask=(rm[:, None] < M) & (rn[None, :] < N))")  # fmt: skip
     case = _case(w, "dot", (-(-M // BM), -(-N // BN)))
-    if e.text == "t0" and w.lines[-2].endswith("= acc"):
+    if narrow and e.text == "t0" and w.lines[-2].endswith("= acc"):
+        # per K block: the exact sum plus the accumulator, rounded to float32 and then narrow
+        case.reference = (
+            "def reference(a):\n"
+            f"    x, y = a[{a!r}].astype(np.float64), a[{b!r}].astype(np.float64)\n"
+            f"    acc = np.zeros(({M}, {N}), a[{o!r}].dtype)\n"
+            f"    for k0 in range(0, {K}, {BK}):\n"
+            f"        p = x[:, k0:k0 + {BK}] @ y[k0:k0 + {BK}]\n"
+            "        acc = (acc.astype(np.float64) + p).astype(np.float32)"
+            f".astype(a[{o!r}].dtype)\n"
+            f"    return {{{o!r}: acc}}\n"
+        )
+    elif e.text == "t0" and w.lines[-2].endswith("= acc"):
         # the product itself is stored: numpy computes it (exactly for int8, in float64 else)
         wide = "np.int64" if dt == "int8" else "np.float64"
         case.reference = (

@@ -109,3 +109,37 @@ def test_numpy_references_are_checked(tmp_path):
     bad = execute(mod.kernel, case.args, case.grid, targets, reference=wrong)
     assert bad.signature.startswith("mismatch:numpy:"), bad.signature
     assert sum(bool(generate(s, family="dot").reference) for s in range(100)) > 20
+
+
+def test_narrow_accumulator_dots_match_their_exact_reference_on_every_target(tmp_path):
+    """Dot cases with a bf16/fp16 accumulator rounded per K block (accel step "narrow_acc"
+    fuses its casts): inputs without edge values make each block's fp32 sum exact, so the
+    interpreter, the CPU and the accelerator round the same values: bit for bit numpy's."""
+    import importlib.util
+
+    from jitlang.fuzz.execute import run_one
+
+    narrow = [
+        c
+        for c in (generate(s, family="dot") for s in range(120))
+        if ".to(tl.float32) + tl.dot(av, bv)" in c.source and c.reference
+    ]
+    assert len(narrow) >= 8
+    assert any("tl.bfloat16)" in c.source for c in narrow)
+    assert any("tl.float16)" in c.source for c in narrow)
+    for i, case in enumerate(narrow[:3]):
+        path = tmp_path / f"narrow_{i}.py"
+        path.write_text(case.source)
+        spec = importlib.util.spec_from_file_location(f"narrow_{i}", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        names = [a["name"] for a in case.args]
+        env = {"np": np}
+        exec(case.reference, env)
+        want = env["reference"](dict(zip(names, launch_args(case.args), strict=True)))
+        ((name, expected),) = want.items()
+        for target in ("interpret", "cpu", "accel"):
+            args = launch_args(case.args)
+            run_one(mod.kernel, case.grid, args, target)
+            got = args[names.index(name)]
+            assert got.dtype == expected.dtype and got.tobytes() == expected.tobytes(), target
