@@ -50,6 +50,9 @@ from isa.table import NUM_REGS
 #   accumulator, as NKI's tuned matmul keeps its result tiles) is one dot whose PSUM read-out
 #   adds the narrow accumulator in place: no fp32 block, no conversion pass
 #   (jitlang.passes.accel_narrow_acc)
+# - "full_blocks": a loop over a row in blocks masked by `off + arange(0, B) < ub` runs its full
+#   blocks without the mask and the partial one after them (jitlang.passes.accel_full_blocks;
+#   batched kernels have it from "batch_programs")
 OPT_STEPS: tuple[str, ...] = (
     "hoist_loads",
     "psum_acc",
@@ -66,6 +69,7 @@ OPT_STEPS: tuple[str, ...] = (
     "square_sums",
     "expand_loads",
     "narrow_acc",
+    "full_blocks",
 )
 
 

@@ -373,6 +373,11 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     `x + dot(a, b)` as `dot(a, b, x)`, and "narrow_acc" (`accel_narrow_acc`: bf16/fp16
     accumulators read out of PSUM in one pass)."""
     noalias: list[tuple[int, int]] = []
+    if "full_blocks" in getattr(target, "steps", ()):
+        from .accel_full_blocks import split_loops_once
+        from .dce import dce
+
+        fn = dce(split_loops_once(fn))
     if "uniform_masks" in getattr(target, "steps", ()):
         from .accel_uniform_masks import version_uniform_masks
 
