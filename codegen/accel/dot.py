@@ -18,8 +18,8 @@ from isa.operands import Tile
 from isa.table import AccMode, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, OpKind, scalar_dtype, shape_of, walk
-from jitlang.passes.accel_layout import zero_acc
 from jitlang.passes.accel_memory import SCRATCH_SLOTS
+from jitlang.passes.accel_patterns import zero_acc
 
 from .lower import UnsupportedOnAccelError
 from .tiles import TileRef, sbuf_tile

@@ -17,8 +17,8 @@ from isa.operands import SPACE_SBUF
 from isa.table import ActFn, ReduceOp, TensorOp
 from jitlang.dtypes import DType
 from jitlang.ir import Op, ReduceKind, scalar_dtype, shape_of
-from jitlang.passes.accel_layout import combine_kind
 from jitlang.passes.accel_memory import general_combine
+from jitlang.passes.accel_patterns import combine_kind
 
 from .lower import UnsupportedOnAccelError, f32_bits
 from .tiles import TileRef

@@ -29,12 +29,8 @@ from jitlang.ir import (
     scalar_dtype,
     shape_of,
 )
-from jitlang.passes.accel_layout import (
-    block_immediate,
-    is_tile_value,
-    splat_operand,
-    umulhi_operands,
-)
+from jitlang.passes.accel_layout import is_tile_value
+from jitlang.passes.accel_patterns import block_immediate, splat_operand, umulhi_operands
 
 from .lower import I64, UnsupportedOnAccelError, f32_bits, llvm_int
 from .memops import defer_cast

@@ -6,7 +6,7 @@ masking of its loads and stores go away: no vector-engine work for them on the a
 
 Stage: accel backend step "batch_programs", run by `accel_batch_masks.version_masks` after the
 batch, and step "full_blocks" (`split_loops_once`, every kernel, first in
-`accel_layout.infer_accel_layouts`), both before layout inference, so
+`accel_steps.apply_tile_steps`), both before layout inference, so
 `accel_hoist.pipeline_loop_loads` then unrolls the full loop and leaves the tail loop, which
 runs at most once, alone. Attention forward (Triton's tutorial, `cols < N_CTX` in its K/V loop
 at a run-time N_CTX) 16x1024x64 fp16: 2,888.5 -> 1,419.3 us on nc-v2 (the row mask went to

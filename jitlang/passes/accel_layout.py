@@ -30,7 +30,6 @@ from ..ir import (
     Layout,
     Op,
     OpKind,
-    ReduceKind,
     Region,
     Value,
     is_ptr,
@@ -38,6 +37,8 @@ from ..ir import (
     shape_of,
 )
 from .accel_access import AccessAnalysis, Bound, PtrAffine
+from .accel_patterns import splat_operand, umulhi_operands, zero_acc
+from .accel_steps import apply_tile_steps
 
 _ELEMENTWISE = {
     OpKind.UNARY,
@@ -210,137 +211,6 @@ def _only_splatted(v: Value, uses: dict[int, list[Op]]) -> bool:
     return bool(us) and all(u.kind is OpKind.SPLAT for u in us)
 
 
-_FUSE_ANY = {"add", "mul", "min", "max", "and", "or", "xor", "sub", "div"}
-_FUSE_RIGHT = {"pow", "shl", "shr", "rem"}
-
-
-def splat_operand(op: Op, producers: dict[int, Op]) -> tuple[int, Value] | None:
-    """(operand index, scalar) when a binary/compare op reads a splatted scalar that the
-    vector engine can take as its `ts` scalar operand instead of a materialised block."""
-    if op.kind not in (OpKind.BINARY, OpKind.CMP) or len(op.operands) != 2:
-        return None
-    dt = scalar_dtype(op.operands[0].type)
-    name = op.attr.op.value if op.kind is OpKind.BINARY else "cmp"
-    if dt is None or (not dt.is_float and name in ("div", "rem")):
-        return None
-    if dt.is_float and name in ("min", "max") and not op.attr.propagate_nan:
-        return None  # NaN-ignoring min/max needs both operands as tiles (see tileops)
-    for i in (1, 0):
-        p = producers.get(op.operands[i].id)
-        other = producers.get(op.operands[1 - i].id)
-        if p is not None and _row_scalars(p) and dt.is_float:
-            pass  # [M, 1] -> [M, N]: one scalar per row, a per-partition `ts` column
-        elif p is not None and block_immediate(p) is not None:
-            pass  # a constant block (`tl.zeros`): its value is the `ts` immediate
-        elif p is None or p.kind is not OpKind.SPLAT:
-            continue
-        if other is not None and (other.kind is OpKind.SPLAT or block_immediate(other)):
-            return None
-        if i == 1 or name in _FUSE_ANY or name == "cmp":
-            return i, p.results[0] if p.kind is OpKind.CONSTANT else p.operands[0]
-    return None
-
-
-def block_immediate(p: Op) -> float | None:
-    """The value of a constant block that a `ts` takes as its fp32 immediate (a float, or an
-    integer below 2**24 of a type narrower than 64 bits, not a bool); None otherwise."""
-    if p.kind is not OpKind.CONSTANT or not shape_of(p.results[0].type):
-        return None
-    dt = scalar_dtype(p.results[0].type)
-    v = p.attr.value
-    if dt.is_float:
-        return float(v)
-    if dt.is_bool or dt.bits >= 64 or abs(int(v)) >= 1 << 24:
-        return None
-    return float(int(v))
-
-
-def _row_scalars(p: Op) -> bool:
-    """A broadcast of a [M, 1] block along its last axis (codegen.accel.tileops reads the
-    column of row scalars as the `ts` operand, row by row)."""
-    if p.kind is not OpKind.BROADCAST:
-        return False
-    src, res = shape_of(p.operands[0].type), shape_of(p.results[0].type)
-    return len(src) == 2 and src[1] == 1 and len(res) == 2 and res[0] == src[0]
-
-
-def _const_of(v: Value, producers: dict[int, Op]) -> int | None:
-    p = producers.get(v.id)
-    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
-        p = producers.get(p.operands[0].id)
-    if p is not None and p.kind is OpKind.CONSTANT and isinstance(p.attr.value, int):
-        return int(p.attr.value)
-    return None
-
-
-def _narrow(v: Value, producers: dict[int, Op]):
-    """A 64-bit operand that is a widened 32-bit value (or a constant below 2**32)."""
-    c = _const_of(v, producers)
-    if c is not None:
-        return c if 0 <= c < 1 << 32 else None
-    p = producers.get(v.id)
-    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST, OpKind.CAST):
-        src = p.operands[0]
-        dt = scalar_dtype(src.type)
-        if p.kind is OpKind.CAST and dt is not None and not dt.is_float and dt.bits == 32:
-            return src
-        p = producers.get(src.id)
-    return None
-
-
-_SIMPLE = {
-    BinaryOp.ADD: ReduceKind.SUM,
-    BinaryOp.MUL: ReduceKind.PROD,
-    BinaryOp.MAX: ReduceKind.MAX,
-    BinaryOp.MIN: ReduceKind.MIN,
-    BinaryOp.XOR: ReduceKind.XOR,
-    BinaryOp.OR: ReduceKind.OR,
-    BinaryOp.AND: ReduceKind.AND,
-}
-
-
-def combine_kind(op: Op) -> ReduceKind:
-    """The op's reduction kind; a custom combine region that is one commutative binary op of
-    its two arguments (`tl.reduce(x, 0, lambda a, b: a * b)`) counts as that op's kind."""
-    kind = op.attr.kind
-    if kind is not ReduceKind.CUSTOM or len(op.operands) != 1 or not op.regions:
-        return kind
-    body = op.regions[0]
-    ops = [o for o in body.ops if o.kind is not OpKind.YIELD]
-    if len(ops) == 1 and ops[0].kind is OpKind.BINARY and len(body.args) == 2:
-        b = ops[0]
-        args = {a.id for a in body.args}
-        term = body.terminator
-        if (
-            b.attr.op in _SIMPLE
-            and {v.id for v in b.operands} == args
-            and term is not None
-            and [v.id for v in term.operands] == [b.result.id]
-        ):
-            return _SIMPLE[b.attr.op]
-    return kind
-
-
-def umulhi_operands(op: Op, producers: dict[int, Op]) -> tuple | None:
-    """`cast32((widen(x) * widen(y)) >> 32)` (tl.umulhi on 32-bit words, as Philox uses it):
-    the two 32-bit operands (values or constants), for one `tt mulhi`."""
-    if op.kind is not OpKind.CAST or op.attr.bitcast:
-        return None
-    dt = scalar_dtype(op.result.type)
-    if dt is None or dt.is_float or dt.bits != 32 or not shape_of(op.result.type):
-        return None
-    shr = producers.get(op.operands[0].id)
-    if shr is None or shr.kind is not OpKind.BINARY or shr.attr.op is not BinaryOp.SHR:
-        return None
-    if _const_of(shr.operands[1], producers) != 32:
-        return None
-    mul = producers.get(shr.operands[0].id)
-    if mul is None or mul.kind is not OpKind.BINARY or mul.attr.op is not BinaryOp.MUL:
-        return None
-    xs = tuple(_narrow(v, producers) for v in mul.operands)
-    return None if any(x is None for x in xs) else xs
-
-
 def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[int]:
     """1-D values whose every layout-relevant use wants them on one partition."""
     row: set[int] = set()
@@ -359,52 +229,12 @@ def _want_row(ops: list[tuple[Op, Region]], uses: dict[int, list[Op]]) -> set[in
     return row
 
 
-# Loads in flight per loop when the launch gives no num_stages (step multi_buffer): two
-# buffers per loop load, one filled by DMA while the engines read the other.
-DEFAULT_STAGES = 2
-
-
 def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     """Assign accel layouts, insert convert_layout ops, classify memory accesses (see module).
     First, the target's tile-IR optimisation steps (`AccelTarget.steps`) that change which
-    ops and loads there are and where: "uniform_masks" (`accel_uniform_masks`),
-    "expand_loads" (`accel_expand_loads`), "square_sums" (`accel_square_sums`), "hoist_loads"
-    and the unrolling of "multi_buffer" (`accel_hoist`, with the target's `num_stages`),
-    `x + dot(a, b)` as `dot(a, b, x)`, and "narrow_acc" (`accel_narrow_acc`: bf16/fp16
-    accumulators read out of PSUM in one pass)."""
+    ops and loads there are and where (`accel_steps.apply_tile_steps`)."""
     noalias: list[tuple[int, int]] = []
-    if "full_blocks" in getattr(target, "steps", ()):
-        from .accel_full_blocks import split_loops_once
-        from .dce import dce
-
-        fn = dce(split_loops_once(fn))
-    if "uniform_masks" in getattr(target, "steps", ()):
-        from .accel_uniform_masks import version_uniform_masks
-
-        fn = version_uniform_masks(fn)
-    if "expand_loads" in getattr(target, "steps", ()):
-        from .accel_expand_loads import expand_loads
-
-        fn = expand_loads(fn)
-    if "square_sums" in getattr(target, "steps", ()):
-        from .accel_square_sums import drop_zero_adds
-
-        fn = drop_zero_adds(fn)
-    if "hoist_loads" in getattr(target, "steps", ()):
-        from .accel_hoist import hoist_invariant_loads
-
-        fn = hoist_invariant_loads(fn, noalias)
-    _fuse_dot_add(fn)
-    if "narrow_acc" in getattr(target, "steps", ()):
-        from .accel_narrow_acc import narrow_dot_accumulators
-
-        fn = narrow_dot_accumulators(fn)
-    if "multi_buffer" in getattr(target, "steps", ()):
-        from .accel_hoist import pipeline_loop_loads
-
-        stages = getattr(target, "num_stages", None)
-        stages = DEFAULT_STAGES if stages is None else stages
-        fn = pipeline_loop_loads(fn, stages, target.sbuf_bytes_per_partition)
+    fn = apply_tile_steps(fn, target, noalias)
     P = target.partitions
     ops: list[tuple[Op, Region]] = []
     _flat(fn.body, ops)
@@ -476,55 +306,6 @@ _THROUGH = {
     OpKind.HINT,
     OpKind.CONVERT_LAYOUT,
 }
-
-
-def _fuse_dot_add(fn: Function) -> None:
-    """`x + tl.dot(a, b)` (an fp32 block x defined before the dot, the dot's accumulator a
-    constant 0 and the sum its only use) becomes `tl.dot(a, b, x)`: the same fp32 sum (the
-    lowering adds PSUM to the accumulator either way), and `acc += tl.dot(a, b)` in a K loop
-    then accumulates in place (`accel_memory` gives the dot the carried buffer)."""
-    prod: dict[int, Op] = {}
-    _producers(fn.body, prod)
-    uses: dict[int, list[Op]] = {}
-    for op, _ in _flat_list(fn.body):
-        for v in op.operands:
-            uses.setdefault(v.id, []).append(op)
-    replaced: dict[int, Value] = {}
-    _fuse_in(fn.body, prod, uses, replaced)
-    if replaced:
-        for op, _ in _flat_list(fn.body):
-            op.operands = [replaced.get(v.id, v) for v in op.operands]
-
-
-def _fuse_in(region: Region, prod, uses, replaced: dict[int, Value]) -> None:
-    pos = {id(o): i for i, o in enumerate(region.ops)}
-    gone: set[int] = set()
-    for op in region.ops:
-        for sub in op.regions:
-            _fuse_in(sub, prod, uses, replaced)
-        if op.kind is not OpKind.BINARY or op.attr.op is not BinaryOp.ADD:
-            continue
-        for i in (0, 1):
-            d = prod.get(op.operands[i].id)
-            x = op.operands[1 - i]
-            if (
-                d is None
-                or d.kind is not OpKind.DOT
-                or id(d) not in pos
-                or not zero_acc(d, prod)
-                or uses.get(d.result.id) != [op]
-                or not d.result.type == op.result.type == x.type
-                or scalar_dtype(x.type) is not DType.F32
-            ):
-                continue
-            px = prod.get(x.id)  # x must exist at the dot: outer, an argument, or earlier
-            if px is not None and id(px) in pos and pos[id(px)] > pos[id(d)]:
-                continue
-            d.operands[2] = x
-            replaced[op.result.id] = d.result
-            gone.add(id(op))
-            break
-    region.ops = [o for o in region.ops if id(o) not in gone]
 
 
 def _stride_params(fn: Function, plan: AccelPlan) -> list[int]:
@@ -849,17 +630,6 @@ def _needed(fn: Function, plan: AccelPlan) -> set[int]:
                     needed.add(v.id)
                     changed = True
     return needed
-
-
-def zero_acc(op: Op, producers: dict[int, Op]) -> bool:
-    """A 2-D `dot(a, b)` whose accumulator is a constant 0 block (Triton's default): the
-    lowering copies PSUM out instead of adding a materialised block of zeros."""
-    if op.kind is not OpKind.DOT or len(shape_of(op.operands[0].type)) != 2:
-        return False
-    p = producers.get(op.operands[2].id)
-    while p is not None and p.kind in (OpKind.SPLAT, OpKind.BROADCAST):
-        p = producers.get(p.operands[0].id)
-    return p is not None and p.kind is OpKind.CONSTANT and p.attr.value == 0
 
 
 def _operands_needed(op: Op, plan: AccelPlan, needed: set[int]) -> list[Value]:

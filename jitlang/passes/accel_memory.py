@@ -33,7 +33,8 @@ from ..ir import (
     shape_of,
     walk,
 )
-from .accel_layout import AccelPlan, combine_kind, splat_operand
+from .accel_layout import AccelPlan
+from .accel_patterns import combine_kind, splat_operand
 
 ALIGN = 64
 SCRATCH_SLOTS = 3

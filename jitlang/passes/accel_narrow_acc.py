@@ -1,4 +1,5 @@
-"""Narrow dot accumulators: `(acc.to(tl.float32) + tl.dot(a, b)).to(tl.bfloat16)` with a bf16
+"""Dot accumulators. `fuse_dot_add`: `x + tl.dot(a, b)` (fp32) is `tl.dot(a, b, x)`, so that
+`acc += tl.dot(a, b)` in a K loop accumulates in place. Step "narrow_acc": `(acc.to(tl.float32) + tl.dot(a, b)).to(tl.bfloat16)` with a bf16
 (or fp16) `acc` is one `dot(a, b, acc)` whose result is bf16: the tensor engine sums the
 products in fp32 PSUM and the vector engine's read-out adds the bf16 accumulator and writes
 bf16 (an ISA `tt` computes in float64 and rounds once to its destination's dtype). Without
@@ -9,11 +10,11 @@ the Triton dialect holds twice the accumulator elements of an fp32 one in the sa
 
 Values: the unfused form rounds the fp32 sum to fp32 and then to bf16; the fused one rounds the
 exact sum (fp32 PSUM + bf16) once. The two differ only when the fp32 rounding lands exactly
-halfway between two bf16 values, by one bf16 ulp (tests/accel/test_narrow_acc.py compares both
-with numpy).
+halfway between two bf16 values, by one bf16 ulp per K block (tests/codegen/accel/
+test_narrow_acc.py compares both with numpy).
 
-Stage: accel backend step "narrow_acc", run by `accel_layout.infer_accel_layouts` after
-`x + dot(a, b)` became `dot(a, b, x)` and before layouts are assigned. Input: verified tile IR.
+Stage: accel backend, run by `accel_steps.apply_tile_steps` (`fuse_dot_add` always, then step
+"narrow_acc") before layouts are assigned. Input: verified tile IR.
 Output: each `cast<T>(dot(a, b, cast<f32>(y)))` (T bf16 or fp16, y of type T and the same shape,
 the dot 2-D with an fp32 result read only by the cast, the inner cast read only by the dot)
 is `dot(a, b, y)` of type T; the casts are gone.
@@ -22,7 +23,8 @@ is `dot(a, b, y)` of type T; the casts are gone.
 from __future__ import annotations
 
 from ..dtypes import DType
-from ..ir import Function, Op, OpKind, Region, scalar_dtype, shape_of, walk
+from ..ir import BinaryOp, Function, Op, OpKind, Region, Value, scalar_dtype, shape_of, walk
+from .accel_patterns import zero_acc
 from .dce import dce
 
 STEP = "narrow_acc"
@@ -77,3 +79,51 @@ def _drop(region: Region, gone: set[int]) -> None:
     for o in region.ops:
         for r in o.regions:
             _drop(r, gone)
+
+
+def fuse_dot_add(fn: Function) -> None:
+    """`x + tl.dot(a, b)` (an fp32 block x defined before the dot, the dot's accumulator a
+    constant 0 and the sum its only use) becomes `tl.dot(a, b, x)`: the same fp32 sum (the
+    lowering adds PSUM to the accumulator either way), and `acc += tl.dot(a, b)` in a K loop
+    then accumulates in place (`accel_memory` gives the dot the carried buffer)."""
+    prod = {r.id: op for op in walk(fn.body) for r in op.results}
+    uses: dict[int, list[Op]] = {}
+    for op in walk(fn.body):
+        for v in op.operands:
+            uses.setdefault(v.id, []).append(op)
+    replaced: dict[int, Value] = {}
+    _fuse_in(fn.body, prod, uses, replaced)
+    if replaced:
+        for op in walk(fn.body):
+            op.operands = [replaced.get(v.id, v) for v in op.operands]
+
+
+def _fuse_in(region: Region, prod, uses, replaced: dict[int, Value]) -> None:
+    pos = {id(o): i for i, o in enumerate(region.ops)}
+    gone: set[int] = set()
+    for op in region.ops:
+        for sub in op.regions:
+            _fuse_in(sub, prod, uses, replaced)
+        if op.kind is not OpKind.BINARY or op.attr.op is not BinaryOp.ADD:
+            continue
+        for i in (0, 1):
+            d = prod.get(op.operands[i].id)
+            x = op.operands[1 - i]
+            if (
+                d is None
+                or d.kind is not OpKind.DOT
+                or id(d) not in pos
+                or not zero_acc(d, prod)
+                or uses.get(d.result.id) != [op]
+                or not d.result.type == op.result.type == x.type
+                or scalar_dtype(x.type) is not DType.F32
+            ):
+                continue
+            px = prod.get(x.id)  # x must exist at the dot: outer, an argument, or earlier
+            if px is not None and id(px) in pos and pos[id(px)] > pos[id(d)]:
+                continue
+            d.operands[2] = x
+            replaced[op.result.id] = d.result
+            gone.add(id(op))
+            break
+    region.ops = [o for o in region.ops if id(o) not in gone]

@@ -4,9 +4,9 @@ an argument: Triton's layer norm when the row fits one block), is true everywher
 launch (N >= BLOCK), but as written costs engine work in every program: the mask tile and the
 `where` it guards (`tl.where(cols < N, x - mean, 0.0)`).
 
-Stage: accel backend step "uniform_masks", run first by `accel_layout.infer_accel_layouts`
-(after batching and `accel_batch_masks`, whose loop split leaves the row loops' masks to their
-tail loops). Input: verified tile IR. Output: an equivalent kernel where a region (the kernel's
+Stage: accel backend step "uniform_masks", run by `accel_steps.apply_tile_steps` after
+"full_blocks" (and after batching and `accel_batch_masks`): their loop splits leave the row
+loops' masks to the tail loops. Input: verified tile IR. Output: an equivalent kernel where a region (the kernel's
 body or a branch of an `if`) that holds such a comparison, at its top level or in a loop of
 it, runs as
 

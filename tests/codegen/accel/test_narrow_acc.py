@@ -15,8 +15,7 @@ import jitlang.language as tl
 from jitlang.compiler import CompileOptions, optimize_tile_ir
 from jitlang.dtypes import DType
 from jitlang.ir import OpKind, scalar_dtype, walk
-from jitlang.passes.accel_layout import _fuse_dot_add
-from jitlang.passes.accel_narrow_acc import narrow_dot_accumulators
+from jitlang.passes.accel_narrow_acc import fuse_dot_add, narrow_dot_accumulators
 from jitlang.testing import profile
 from jitlang.verifier import verify
 from tests.codegen.accel.test_act_ts import _run, _without
@@ -84,7 +83,7 @@ def test_the_casts_around_the_accumulator_fuse_and_the_twice_rounded_form_does_n
     meta = dict(M=128, N=128, K=256, BK=128)
     opts = CompileOptions(target="accel")
     fn = optimize_tile_ir(kernel_ir(mm_narrow, aT, b, c, **meta), opts)
-    _fuse_dot_add(fn)  # `x + dot(a, b)` -> `dot(a, b, x)` first, as infer_accel_layouts does
+    fuse_dot_add(fn)  # `x + dot(a, b)` -> `dot(a, b, x)` first, as infer_accel_layouts does
     casts = sum(op.kind is OpKind.CAST for op in walk(fn.body))
     fn = narrow_dot_accumulators(fn)
     verify(fn)
@@ -93,7 +92,7 @@ def test_the_casts_around_the_accumulator_fuse_and_the_twice_rounded_form_does_n
     assert scalar_dtype(d.operands[2].type) is DType.BF16
     assert sum(op.kind is OpKind.CAST for op in walk(fn.body)) == casts - 2
     fn2 = optimize_tile_ir(kernel_ir(mm_twice_rounded, aT, b, c, **meta), opts)
-    _fuse_dot_add(fn2)
+    fuse_dot_add(fn2)
     fn2 = narrow_dot_accumulators(fn2)
     (d2,) = _dots(fn2)
     assert scalar_dtype(d2.result.type) is DType.F32
