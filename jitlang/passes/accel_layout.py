@@ -35,6 +35,7 @@ from ..ir import (
     is_ptr,
     scalar_dtype,
     shape_of,
+    walk,
 )
 from .accel_access import AccessAnalysis, Bound, PtrAffine
 from .accel_patterns import splat_operand, umulhi_operands, zero_acc
@@ -287,6 +288,7 @@ def infer_accel_layouts(fn: Function, target) -> AccelPlan:
     plan = AccelPlan(fn, layouts, {}, set(), prod, an, noalias=noalias)
     _transpose_column_loads(fn.body, column_loads, plan, P)
     _insert_converts(fn.body, plan, P)
+    _hoist_converts(fn.body, plan)
     prod.clear()
     _producers(fn.body, prod)
     for op, _ in _flat_list(fn.body):
@@ -562,6 +564,51 @@ def _insert_converts(region: Region, plan: AccelPlan, P: int) -> None:
             plan.converts += 1
         new_ops.append(op)
     region.ops = new_ops
+
+
+# a loop-invariant layout conversion moves before its loop when its result takes at most this
+# much of a partition (it then stays live through the loop)
+HOIST_CONVERT_BYTES = 16 << 10
+
+
+def _hoist_converts(region: Region, plan: AccelPlan) -> None:
+    """A `convert_layout` at the top of a `for` body whose operand comes from outside the loop
+    runs once before the loop instead of in every iteration (Triton's attention: `q`, loaded
+    before the K/V loop, transposed for each `tl.dot(q, k)`: a PE transpose and a PSUM copy
+    on the loop's critical path). Inner loops first, so a conversion moves out as far as its
+    operand allows. A conversion is pure; before a loop that runs no iteration it is wasted
+    work, never a wrong result."""
+    out: list[Op] = []
+    for op in region.ops:
+        for sub in op.regions:
+            _hoist_converts(sub, plan)
+        if op.kind is OpKind.FOR:
+            body = op.regions[0]
+            inner = {a.id for a in body.args}
+            for o in walk(body):
+                inner.update(r.id for r in o.results)
+                for r in o.regions:
+                    inner.update(a.id for a in r.args)
+            moved = [
+                o
+                for o in body.ops
+                if o.kind is OpKind.CONVERT_LAYOUT
+                and o.operands[0].id not in inner
+                and _partition_bytes(o.result, plan) <= HOIST_CONVERT_BYTES
+            ]
+            if moved:
+                body.ops = [o for o in body.ops if all(o is not m for m in moved)]
+                out.extend(moved)
+        out.append(op)
+    region.ops = out
+
+
+def _partition_bytes(v: Value, plan: AccelPlan) -> int:
+    lay = plan.layouts.get(v.id)
+    dt = scalar_dtype(v.type)
+    if lay is None or dt is None:
+        return 1 << 62
+    return lay.free * max(1, dt.mem_bytes)
 
 
 def _convert_to(term: Op, i: int, want: AccelLayout, plan: AccelPlan, sub: Region) -> None:

@@ -161,3 +161,27 @@ def test_a_large_stationary_load_is_transposed_on_the_pe_not_by_its_dma():
     conv = plan.producers[d1.operands[0].id]
     assert conv.kind is OpKind.CONVERT_LAYOUT and conv.attr.kind == "accel:p64T"
     assert not plan.layouts[conv.operands[0].id].transposed
+
+
+def test_a_loop_invariant_conversion_runs_once_before_the_loop():
+    """Triton's attention: `q`, loaded before the K/V loop, is the stationary operand of
+    `tl.dot(q, k)` in every iteration; its transposing convert_layout runs before the loop(s)
+    (full blocks, tail), not in them. Values against the CPU are covered by
+    tests/codegen/accel/test_full_blocks_step.py."""
+    from tests.e2e import tutorial_kernels as tk
+
+    q = np.zeros((1, 40, 16), np.float16)
+    args = (q, q, q, 0.3, q, 16, 16, 16, 16, 40)
+    plan = plan_of(tk.attn_fwd, *args, HEAD_DIM=16, BLOCK_M=16, BLOCK_N=16)
+    loops = [op for op in plan.fn.body.ops if op.kind is OpKind.FOR]
+    assert len(loops) >= 2  # full blocks (unrolled by multi_buffer, a remainder) and the tail
+    (q_load,) = [op for op in plan.fn.body.ops if op.kind is OpKind.LOAD]
+    before = [
+        op
+        for op in plan.fn.body.ops
+        if op.kind is OpKind.CONVERT_LAYOUT and op.operands[0] is q_load.result
+    ]
+    assert before and plan.layouts[before[0].result.id].transposed
+    for loop in loops:
+        inside = [op for op in walk(loop.regions[0]) if op.kind is OpKind.CONVERT_LAYOUT]
+        assert all(op.operands[0] is not q_load.result for op in inside)
