@@ -12,14 +12,16 @@ it "reuse_rows", rows loaded once by loops over the same range, `accel_reuse`), 
 "dma_split" (`memops`), "multi_buffer" (`accel_hoist`, `accel_memory`), "pe_transpose_loads"
 (`accel_layout`), "list_schedule" (`schedule`), "act_convert", "direct_init", "act_ts" and
 "act_accum" (engine choice and accumulation on the activation engine, `tileops`, `lower`,
-`reduce`), "store_chunks" (`memops`), "uniform_masks", "square_sums" and "expand_loads"
-(tile-IR steps run first by `accel_layout`: `accel_uniform_masks`, `accel_square_sums`,
-`accel_expand_loads`). Always on: access patterns for pointers advanced per
-iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried blocks computed only when
-needed, `x + dot(a, b)` as `dot(a, b, x)` accumulating in place, dot chunks over free PSUM banks
-in turn, value-specialized builds for run-time strides (the driver compiles one per distinct
-stride tuple, `runtime.accel_driver.MAX_VARIANTS`), and in the batched build the split of row
-loops into full blocks and a masked tail (`accel_full_blocks`), group-major straight-line code,
+`reduce`), "store_chunks" (`memops`), "full_blocks", "uniform_masks", "square_sums",
+"expand_loads" and "narrow_acc" (tile-IR steps run first, by
+`jitlang.passes.accel_steps.apply_tile_steps`: `accel_full_blocks`, `accel_uniform_masks`,
+`accel_square_sums`, `accel_expand_loads`, `accel_narrow_acc`). Always on: access patterns for
+pointers advanced per iteration and wrap-free `%` (`jitlang.passes.accel_access`), carried
+blocks computed only when needed, `x + dot(a, b)` as `dot(a, b, x)` accumulating in place,
+loop-invariant layout conversions before their loop (`accel_layout`), dot chunks over free PSUM
+banks in turn, value-specialized builds for run-time strides (the driver compiles one per
+distinct stride tuple, `runtime.accel_driver.MAX_VARIANTS`), and in the batched build the split
+of row loops into full blocks and a masked tail (`accel_full_blocks`), group-major straight-line code,
 loop-carried blocks updated in place (`accel_memory`) and the batch shape chosen by modelled time
 (`runtime.accel_driver.BatchChoice`). Not done yet: scheduling across blocks and loop edges.
 
