@@ -566,8 +566,8 @@ def _insert_converts(region: Region, plan: AccelPlan, P: int) -> None:
     region.ops = new_ops
 
 
-# a loop-invariant layout conversion moves before its loop when its result takes at most this
-# much of a partition (it then stays live through the loop)
+# loop-invariant layout conversions move before their loop while their results take at most
+# this much of a partition together (they then stay live through the loop)
 HOIST_CONVERT_BYTES = 16 << 10
 
 
@@ -589,13 +589,13 @@ def _hoist_converts(region: Region, plan: AccelPlan) -> None:
                 inner.update(r.id for r in o.results)
                 for r in o.regions:
                     inner.update(a.id for a in r.args)
-            moved = [
-                o
-                for o in body.ops
-                if o.kind is OpKind.CONVERT_LAYOUT
-                and o.operands[0].id not in inner
-                and _partition_bytes(o.result, plan) <= HOIST_CONVERT_BYTES
-            ]
+            moved, room = [], HOIST_CONVERT_BYTES  # all of a loop's hoisted ones together
+            for o in body.ops:
+                if o.kind is OpKind.CONVERT_LAYOUT and o.operands[0].id not in inner:
+                    size = _partition_bytes(o.result, plan)
+                    if size <= room:
+                        moved.append(o)
+                        room -= size
             if moved:
                 body.ops = [o for o in body.ops if all(o is not m for m in moved)]
                 out.extend(moved)
