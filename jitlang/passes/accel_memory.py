@@ -289,8 +289,14 @@ def _plan(plan: AccelPlan, target, spread: frozenset[int], next_fit: bool) -> Me
         active.append((life.end[vid], off, size))
         buffers[vid] = Buffer("sbuf", off, size, pn)
         high = max(high, off + size)
+    # a loop's region arguments share its result's buffer even when the body never reads them
+    # (`acc2 = acc1 * 2` each iteration): the lowering copies the init and each yield into it
+    region_args = {
+        a.id for op in walk(fn.body) if op.kind in (OpKind.FOR, OpKind.WHILE)
+        for r in op.regions for a in r.args
+    }  # fmt: skip
     for vid, root in alias.items():
-        if root in buffers and vid in need:
+        if root in buffers and (vid in need or vid in region_args):
             buffers[vid] = buffers[root]
     return MemoryPlan(buffers, 0, spill, spill, slot, high, limit, n_slots, extra_slot)
 

@@ -2,16 +2,18 @@
 `_loop_to_loop`): the element-wise chain from a loop's carried block to its yield, and a loop
 whose init is the previous loop's result, share the carried buffer, so no vector-engine copy is
 made per iteration or between the loops; checked on the plan, against numpy, inside an outer
-loop (where sharing would be wrong), and on the timing model."""
+loop (where sharing would be wrong), and on the timing model. A carried block the body never
+reads still has its buffer."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import jitlang as jl
 import jitlang.language as tl
 from jitlang.ir import OpKind
-from jitlang.testing import profile
+from jitlang.testing import cross_check, profile
 from tests.codegen.accel.helpers import memory_of
 
 
@@ -95,3 +97,40 @@ def test_no_copies_on_the_vector_engine():
     p = profile(two_loops, (1,), x, o, 8, BLOCK=256, timing_only=True)
     dve = [r.mnemonic for r in p.records if r.engine.name == "DVE"]
     assert "copy" not in dve, dve
+
+
+@jl.jit
+def overwritten_carry(a, c, n, M: tl.constexpr, DOT: tl.constexpr):
+    """acc2's incoming value is never read in the body (overwritten each iteration): it still
+    needs a buffer, holding its init when the loop runs no iteration."""
+    r = tl.arange(0, M)
+    acc1 = tl.zeros((M, M), dtype=tl.float32)
+    acc2 = tl.full((M, M), 3.0, dtype=tl.float32)
+    for k in range(n):
+        x = tl.load(a + k * M * M + r[:, None] * M + r[None, :])
+        if DOT:
+            d = tl.dot(x, x)
+            acc1 = acc1 + d
+            acc2 = acc1 + d
+        else:
+            acc1 = acc1 + x
+            acc2 = acc1 * 2.0
+    tl.store(c + r[:, None] * M + r[None, :], acc2)
+
+
+@pytest.mark.parametrize("n", [0, 1, 3])
+@pytest.mark.parametrize("dot", [False, True])
+def test_a_carried_block_the_body_never_reads_keeps_its_buffer(n, dot):
+    # was "internal: value %acc2 ... was not computed" at the store (review of 2026-12-02)
+    rng = np.random.default_rng(n)
+    a = (rng.integers(-4, 4, (3, 128, 128)) / 4).astype(np.float32)
+    out = np.zeros((128, 128), np.float32)
+    cross_check(overwritten_carry, (1,), a, out, n, M=128, DOT=dot, targets=("cpu", "accel"))
+    want = np.full((128, 128), 3.0, np.float32)
+    acc1 = np.zeros((128, 128), np.float64)
+    for k in range(n):
+        x = a[k].astype(np.float64)
+        d = x @ x if dot else x
+        acc1 = acc1 + d
+        want = (acc1 + d if dot else acc1 * 2.0).astype(np.float32)
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-4)
