@@ -50,23 +50,9 @@ _SHAPE = (OpKind.EXPAND_DIMS, OpKind.BROADCAST, OpKind.RESHAPE, OpKind.HINT, OpK
 def split_full_blocks(fn: Function) -> Function:
     """Split each loop whose body compares its induction variable plus a block index against
     its upper bound into a full-block loop, with those comparisons replaced by `true` and
-    folded, and a tail loop (see the module docstring). In place."""
-    prod: dict[int, Op] = {}
-    consts: dict[int, object] = {}
-    for op in walk(fn.body):
-        for r in op.results:
-            prod[r.id] = op
-        if op.kind is OpKind.CONSTANT:
-            consts[op.result.id] = op.attr.value
-    an = AccessAnalysis(prod)
-    _region(fn.body, an, consts)
-    return fn
-
-
-def split_loops_once(fn: Function) -> Function:
-    """Step "full_blocks": `split_full_blocks` for every kernel (a batched one has had it in
-    "batch_programs"), leaving alone the tail loops such a split made: one runs once at most,
-    so splitting it again would only copy its body."""
+    folded, and a tail loop (see the module docstring). Tail loops such a split made are left
+    alone (one runs once at most: splitting it again would only copy its body), so the step
+    can run again on a kernel that had it. In place."""
     from .accel_hoist import _at_most_one_trip
 
     prod: dict[int, Op] = {}
@@ -81,12 +67,16 @@ def split_loops_once(fn: Function) -> Function:
     return fn
 
 
-def _region(region: Region, an: AccessAnalysis, consts: dict, wanted=None) -> None:
+# step "full_blocks": the split for every kernel (a batched one has had it in "batch_programs")
+split_loops_once = split_full_blocks
+
+
+def _region(region: Region, an: AccessAnalysis, consts: dict, wanted) -> None:
     out: list[Op] = []
     for op in region.ops:
         for r in op.regions:
             _region(r, an, consts, wanted)
-        if op.kind is OpKind.FOR and (wanted is None or wanted(op)):
+        if op.kind is OpKind.FOR and wanted(op):
             out.extend(_split(op, an, consts))
         else:
             out.append(op)
